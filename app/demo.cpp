@@ -1,0 +1,111 @@
+#include "app/demo.h"
+
+#include "sync/file_io.h"
+
+namespace xs::app {
+namespace fs = std::filesystem;
+
+fs::path defaultAssetsDir() {
+    std::error_code ec;
+    // Installed layout first (<prefix>/bin/xunshenctl, <prefix>/share/xunshen/demo), then the source tree.
+    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        fs::path installed = exe.parent_path().parent_path() / "share/xunshen/demo";
+        if (fs::exists(installed / "org.json", ec)) return installed;
+    }
+    return fs::path(XS_ASSETS_DIR) / "demo";
+}
+
+AResult<Json> runDemo(const DemoOptions& o, const std::function<void(const std::string&)>& say) {
+    fs::path assets = o.assets.empty() ? defaultAssetsDir() : o.assets;
+    auto readJson = [&](const char* name) -> AResult<Json> {
+        auto bytes = sync::readFile(assets / name, 16 * 1024 * 1024);
+        if (!bytes) return fromSync(bytes.error());
+        Json j = Json::parse(bytes->begin(), bytes->end(), nullptr, false);
+        if (j.is_discarded()) return fail(AppError::Failed, (assets / name).string() + " is not valid JSON");
+        return j;
+    };
+    auto org = readJson("org.json");
+    if (!org) return org.error();
+    auto findings = readJson("findings.json");
+    if (!findings) return findings.error();
+
+    say("1. 创建加密本地库 Creating an encrypted store at " + o.store.string() + " for 郑华 (工作组组长)");
+    auto ws = Workspace::init(o.store, o.passphrase, "郑华", Role::WorkingGroupLead, o.kdf);
+    if (!ws) return ws.error();
+    Workspace& w = **ws;
+
+    auto imported = w.importOrg(*org);
+    if (!imported) return imported.error();
+    say("2. 导入组织架构 Imported " + (*imported)["units"].dump() + " units, " + (*imported)["people"].dump() +
+        " people and " + (*imported)["rounds"].dump() + " rounds from org.json");
+
+    InspectionInput in;
+    in.unit = "E01";
+    in.start = formatDate(w.today() - 2);
+    in.days = 7;
+    in.kind = InspectionKind::Full;
+    in.mode = InspectionMode::Synchronous;
+    in.round = "2026—2028年度巡审一体第二轮";
+    in.team = {"W02", "W03", "T01"};
+    in.lead = "W01";
+    auto inspection = w.createInspection(in);
+    if (!inspection) return inspection.error();
+    auto window = w.captureWindow(*inspection);
+    if (!window) return window.error();
+    say("3. 创建巡审任务 Created a full, synchronous inspection of 区生态环境监测站, on site " + formatDate(window->first) +
+        " to " + formatDate(window->second) + " (id " + *inspection + ")");
+
+    Json ids = Json::array();
+    for (Json f : *findings) {
+        f["inspection"] = *inspection;
+        if (f.contains("evidence")) {
+            Json paths = Json::array();
+            for (const auto& e : f["evidence"]) paths.push_back((assets / "evidence" / e.get<std::string>()).string());
+            f["evidence"] = paths;
+        }
+        auto input = FindingInput::fromJson(f);
+        if (!input) return input.error();
+        auto id = w.addFinding(*input);
+        if (!id) return id.error();
+        ids.push_back(*id);
+        say("4. 记录问题 Captured finding \"" + input->title + "\"" + (input->immediateFix ? " [立行立改]" : "") + " with " +
+            std::to_string(input->evidence.size()) + " evidence file(s)");
+    }
+
+    for (std::size_t i = 0; i < 3 && i < ids.size(); ++i) {
+        auto s = w.transitionFinding(ids[i].get<std::string>(), FindingStatus::Submitted);
+        if (!s) return s.error();
+    }
+    auto confirmed = w.transitionFinding(ids[0].get<std::string>(), FindingStatus::Confirmed);
+    if (!confirmed) return confirmed.error();
+    auto returned = w.transitionFinding(ids[2].get<std::string>(), FindingStatus::Returned);
+    if (!returned) return returned.error();
+    say("5. 研判 Reviewed: 3 submitted, the immediate-fix finding confirmed, one returned for more evidence");
+
+    auto edited = w.editFinding(ids[2].get<std::string>(),
+                                {{"description", "2025年支部委员会会议记录缺少议题讨论情况；已补充调阅2024年记录，问题同样存在。"}});
+    if (!edited) return edited.error();
+    say("6. 补充 Edited the returned finding; its history keeps both versions");
+
+    auto refusedClose = w.transitionFinding(ids[0].get<std::string>(), FindingStatus::Closed);
+    say("7. 规则 A rule at work: " + (refusedClose ? std::string("(unexpectedly allowed)") : refusedClose.message()));
+
+    auto ext = w.requestExtension(*inspection, 3, "资金往来核查需延长驻点");
+    if (!ext) return ext.error();
+    auto refusedApprove = w.decideExtension(*ext, true);
+    say("8. 延期 Requested a 3-day extension; approving it ourselves: " +
+        (refusedApprove ? std::string("(unexpectedly allowed)") : refusedApprove.message()));
+
+    auto report = w.verify();
+    if (!report) return report.error();
+    say("9. 校验 verify: " + std::string(report->ok ? "ok" : "FAILED") + " — " + std::to_string(report->ops) + " ops, " +
+        std::to_string(report->findings) + " findings, " + std::to_string(report->evidenceFiles) +
+        " encrypted evidence files");
+    if (!report->ok) return fail(AppError::Failed, "demo store failed verification: " + report->problems.front());
+
+    return Json{{"store", o.store.string()}, {"inspection", *inspection}, {"findings", ids}, {"verified", report->ok},
+                {"extension", *ext}};
+}
+
+}  // namespace xs::app

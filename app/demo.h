@@ -1,0 +1,25 @@
+// The scripted demo: creates a store from assets/demo and walks one inspection through capture,
+// narrating each step. Uses only the Workspace API, so it exercises the same paths as the CLI.
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <string>
+#include "app/workspace.h"
+
+namespace xs::app {
+
+constexpr const char* kDemoPassphrase = "demo-口令-2026";
+
+struct DemoOptions {
+    std::filesystem::path store;
+    std::string passphrase;
+    crypto::Argon2Params kdf;
+    std::filesystem::path assets;  // assets/demo; empty: the source tree's
+};
+
+// Returns a summary (store, inspection id, finding ids). Refused if a store exists there.
+AResult<Json> runDemo(const DemoOptions& options, const std::function<void(const std::string&)>& say);
+
+std::filesystem::path defaultAssetsDir();
+
+}  // namespace xs::app

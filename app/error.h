@@ -1,0 +1,42 @@
+#pragma once
+#include "crypto/result.h"
+#include "sync/error.h"
+
+namespace xs::app {
+
+// Each code maps to one xunshenctl exit code (docs in README).
+enum class AppError {
+    Failed = 1,    // anything else (I/O, database, crypto)
+    Usage = 2,     // bad command line
+    Locked = 3,    // wrong passphrase or store locked
+    NotFound = 4,  // no such record, store or file
+    Refused = 5,   // a rule of the procedure or a validation refused the request
+};
+
+template <typename T>
+using AResult = Result<T, AppError>;
+using AStatus = Status<AppError>;
+
+inline Error<AppError> fromSync(const Error<sync::SyncError>& e) {
+    switch (e.code) {
+        case sync::SyncError::WrongPassphrase: return {AppError::Locked, e.message};
+        case sync::SyncError::NotFound: return {AppError::NotFound, e.message};
+        case sync::SyncError::Invalid: return {AppError::Refused, e.message};
+        default: return {AppError::Failed, e.message};
+    }
+}
+
+// Propagate a sync-layer error as an app error.
+#define XS_TRY_SYNC(expr)                                           \
+    do {                                                            \
+        auto xs_try_sync_ = (expr);                                 \
+        if (!xs_try_sync_) return ::xs::app::fromSync(xs_try_sync_.error()); \
+    } while (0)
+
+#define XS_TRY_APP(expr)                              \
+    do {                                              \
+        auto xs_try_app_ = (expr);                    \
+        if (!xs_try_app_) return xs_try_app_.error(); \
+    } while (0)
+
+}  // namespace xs::app

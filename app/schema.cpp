@@ -1,0 +1,111 @@
+#include "app/schema.h"
+
+namespace xs::app {
+
+const std::vector<RecordType>& recordTypes() {
+    using T = ColumnType;
+    static const std::vector<RecordType> types = {
+        {"unit", "units", {{"code", T::Text}, {"name", T::Text}, {"unit_kind", T::Text}}},
+        {"person", "people", {{"code", T::Text}, {"name", T::Text}, {"role", T::Text}, {"unit_id", T::Text}, {"title", T::Text}}},
+        {"round", "rounds", {{"name", T::Text}, {"start_year", T::Int}, {"end_year", T::Int}}},
+        {"inspection", "inspections",
+         {{"title", T::Text}, {"round_id", T::Text}, {"inspection_kind", T::Text}, {"mode", T::Text}, {"unit_id", T::Text},
+          {"team", T::Json}, {"lead_id", T::Text}, {"onsite_start", T::Text}, {"onsite_days", T::Int}, {"status", T::Text},
+          {"created_by", T::Text}}},
+        {"extension", "extensions",
+         {{"inspection_id", T::Text}, {"days", T::Int}, {"reason", T::Text}, {"status", T::Text}, {"requested_by", T::Text},
+          {"decided_by", T::Text}}},
+        {"finding", "findings",
+         {{"inspection_id", T::Text}, {"title", T::Text}, {"description", T::Text}, {"category", T::Text},
+          {"audit_category", T::Text}, {"severity", T::Text}, {"tags", T::Json}, {"immediate_fix", T::Bool},
+          {"responsible_person", T::Text}, {"status", T::Text}, {"author", T::Text}, {"created_at", T::Int}}},
+        {"attachment", "attachments",
+         {{"finding_id", T::Text}, {"hash", T::Text}, {"name", T::Text}, {"size", T::Int}, {"purpose", T::Text},
+          {"added_by", T::Text}}},
+    };
+    return types;
+}
+
+const RecordType* findRecordType(const std::string& kind) {
+    for (const auto& t : recordTypes())
+        if (kind == t.kind) return &t;
+    return nullptr;
+}
+
+const std::vector<sync::Migration>& appMigrations() {
+    static const std::vector<sync::Migration> m = {
+        {"app", 1,
+         "CREATE TABLE units (id TEXT PRIMARY KEY, code TEXT, name TEXT, unit_kind TEXT);"
+         "CREATE TABLE people (id TEXT PRIMARY KEY, code TEXT, name TEXT, role TEXT, unit_id TEXT, title TEXT);"
+         "CREATE TABLE rounds (id TEXT PRIMARY KEY, name TEXT, start_year INTEGER, end_year INTEGER);"
+         "CREATE TABLE inspections (id TEXT PRIMARY KEY, title TEXT, round_id TEXT, inspection_kind TEXT, mode TEXT,"
+         "  unit_id TEXT, team TEXT, lead_id TEXT, onsite_start TEXT, onsite_days INTEGER, status TEXT, created_by TEXT);"
+         "CREATE TABLE extensions (id TEXT PRIMARY KEY, inspection_id TEXT, days INTEGER, reason TEXT, status TEXT,"
+         "  requested_by TEXT, decided_by TEXT);"
+         "CREATE INDEX extensions_inspection ON extensions(inspection_id);"
+         "CREATE TABLE findings (id TEXT PRIMARY KEY, inspection_id TEXT, title TEXT, description TEXT, category TEXT,"
+         "  audit_category TEXT, severity TEXT, tags TEXT, immediate_fix INTEGER, responsible_person TEXT, status TEXT,"
+         "  author TEXT, created_at INTEGER);"
+         "CREATE INDEX findings_inspection ON findings(inspection_id);"
+         "CREATE TABLE attachments (id TEXT PRIMARY KEY, finding_id TEXT, hash TEXT, name TEXT, size INTEGER,"
+         "  purpose TEXT, added_by TEXT);"
+         "CREATE INDEX attachments_finding ON attachments(finding_id);"},
+    };
+    return m;
+}
+
+sync::SStatus DomainProjection::reset(sync::Db& db) {
+    for (const auto& t : recordTypes()) {
+        std::string sql = std::string("DELETE FROM ") + t.table;
+        XS_TRY(db.exec(sql.c_str()));
+    }
+    return {};
+}
+
+sync::SStatus DomainProjection::project(sync::Db& db, const std::string& kind, const std::string& recordId,
+                                        const sync::Json& fields) {
+    const RecordType* type = findRecordType(kind);
+    if (!type) return {};  // kinds this version does not know stay in the op log only
+    std::string sql = std::string("INSERT OR REPLACE INTO ") + type->table + " (id";
+    std::string params = "?";
+    for (const auto& c : type->columns) {
+        sql += std::string(", ") + c.field;
+        params += ", ?";
+    }
+    sql += ") VALUES (" + params + ")";
+    auto s = db.prepare(sql.c_str());
+    if (!s) return s.error();
+    s->bind(1, recordId);
+    int i = 2;
+    for (const auto& c : type->columns) {
+        auto it = fields.find(c.field);
+        if (it == fields.end() || it->is_null()) {
+            s->bindNull(i++);
+            continue;
+        }
+        switch (c.type) {
+            case ColumnType::Text:
+                if (it->is_string()) s->bind(i, it->get<std::string>());
+                else s->bind(i, it->dump());
+                break;
+            case ColumnType::Int:
+                if (it->is_number_integer()) s->bind(i, it->get<std::int64_t>());
+                else s->bindNull(i);
+                break;
+            case ColumnType::Bool:
+                s->bind(i, std::int64_t{it->is_boolean() && it->get<bool>() ? 1 : 0});
+                break;
+            case ColumnType::Json: s->bind(i, it->dump()); break;
+        }
+        ++i;
+    }
+    return s->run();
+}
+
+std::vector<std::string> DomainProjection::tables() const {
+    std::vector<std::string> out;
+    for (const auto& t : recordTypes()) out.emplace_back(t.table);
+    return out;
+}
+
+}  // namespace xs::app

@@ -1,0 +1,857 @@
+#include "app/workspace.h"
+
+#include <algorithm>
+#include <set>
+
+#include "sync/keyfile.h"
+#include "sync/uuid.h"
+
+namespace xs::app {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::size_t kMaxTitle = 300;
+constexpr std::size_t kMaxText = 50000;
+constexpr int kStandardOnsiteDays = 7;  // article 7(2): one week on site
+constexpr int kMaxExtensionDays = 30;
+
+Error<AppError> refused(std::string msg) { return fail(AppError::Refused, "refused: " + std::move(msg)); }
+
+template <typename E>
+AResult<E> enumField(const Json& j, const char* key, E fallback) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_string()) return refused(std::string(key) + " must be a string");
+    auto v = parseEnum<E>(it->get<std::string>());
+    if (!v) return refused(std::string(key) + " must be one of " + allSpellings<E>() + ", not '" + it->get<std::string>() + "'");
+    return *v;
+}
+
+AResult<std::string> stringField(const Json& j, const char* key, std::size_t maxLen) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return std::string();
+    if (!it->is_string()) return refused(std::string(key) + " must be a string");
+    auto s = it->get<std::string>();
+    if (s.size() > maxLen) return refused(std::string(key) + " is longer than " + std::to_string(maxLen) + " bytes");
+    return s;
+}
+
+std::string isoTime(std::uint64_t hlc) {
+    std::int64_t ms = sync::hlcMillis(hlc);
+    std::time_t t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+struct TransitionRule {
+    FindingStatus from;
+    FindingStatus to;
+    bool (*allowed)(Role);
+    const char* who;
+};
+
+bool officeOnly(Role r) { return isOfficeSide(r); }
+bool unitOrOffice(Role r) { return r == Role::UnitHead || isOfficeSide(r); }
+
+const std::vector<TransitionRule>& transitions() {
+    using S = FindingStatus;
+    static const std::vector<TransitionRule> t = {
+        {S::Draft, S::Submitted, canCapture, "an inspector"},
+        {S::Submitted, S::Confirmed, officeOnly, "the working-group lead or the audit office"},
+        {S::Submitted, S::Returned, officeOnly, "the working-group lead or the audit office"},
+        {S::Returned, S::Submitted, canCapture, "an inspector"},
+        {S::Confirmed, S::FedBack, officeOnly, "the working-group lead or the audit office"},
+        {S::FedBack, S::Rectifying, unitOrOffice, "the unit head (or the office on their behalf)"},
+        {S::Rectifying, S::Rectified, unitOrOffice, "the unit head (or the office on their behalf)"},
+        {S::Rectified, S::Closed, officeOnly, "the working-group lead or the audit office"},
+        {S::Rectified, S::Rectifying, officeOnly, "the working-group lead or the audit office"},
+    };
+    return t;
+}
+
+bool contentEditable(FindingStatus s) {
+    return s == FindingStatus::Draft || s == FindingStatus::Submitted || s == FindingStatus::Returned;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- input
+
+AResult<FindingInput> FindingInput::fromJson(const Json& j) {
+    if (!j.is_object()) return refused("a finding must be a JSON object");
+    static const std::set<std::string> known = {"inspection",     "title",         "description", "category",
+                                                "audit_category", "severity",      "tags",        "immediate_fix",
+                                                "responsible_person", "evidence"};
+    for (auto it = j.begin(); it != j.end(); ++it)
+        if (!known.count(it.key())) return refused("unknown key '" + it.key() + "'");
+    FindingInput in;
+    auto inspection = stringField(j, "inspection", 100);
+    if (!inspection) return inspection.error();
+    in.inspection = *inspection;
+    if (in.inspection.empty()) return refused("inspection is required");
+    auto title = stringField(j, "title", kMaxTitle);
+    if (!title) return title.error();
+    in.title = *title;
+    if (in.title.find_first_not_of(" \t\r\n") == std::string::npos) return refused("title is required");
+    auto desc = stringField(j, "description", kMaxText);
+    if (!desc) return desc.error();
+    in.description = *desc;
+    auto cat = enumField<FindingCategory>(j, "category", FindingCategory::Other);
+    if (!cat) return cat.error();
+    in.category = *cat;
+    auto audit = stringField(j, "audit_category", 64);
+    if (!audit) return audit.error();
+    in.auditCategory = *audit;
+    if (!in.auditCategory.empty() &&
+        std::find(auditCategories().begin(), auditCategories().end(), in.auditCategory) == auditCategories().end()) {
+        std::string all;
+        for (const auto& c : auditCategories()) all += (all.empty() ? "" : "|") + c;
+        return refused("audit_category must be one of " + all);
+    }
+    auto sev = enumField<Severity>(j, "severity", Severity::Medium);
+    if (!sev) return sev.error();
+    in.severity = *sev;
+    if (auto it = j.find("tags"); it != j.end() && !it->is_null()) {
+        if (!it->is_array()) return refused("tags must be a list");
+        for (const auto& t : *it) {
+            auto tag = t.is_string() ? parseEnum<FindingTag>(t.get<std::string>()) : std::nullopt;
+            if (!tag) return refused("tags must be among " + allSpellings<FindingTag>());
+            if (std::find(in.tags.begin(), in.tags.end(), *tag) == in.tags.end()) in.tags.push_back(*tag);
+        }
+    }
+    if (auto it = j.find("immediate_fix"); it != j.end() && !it->is_null()) {
+        if (!it->is_boolean()) return refused("immediate_fix must be true or false");
+        in.immediateFix = it->get<bool>();
+    }
+    auto resp = stringField(j, "responsible_person", 200);
+    if (!resp) return resp.error();
+    in.responsiblePerson = *resp;
+    if (auto it = j.find("evidence"); it != j.end() && !it->is_null()) {
+        if (!it->is_array()) return refused("evidence must be a list of file paths");
+        for (const auto& e : *it) {
+            if (!e.is_string() || e.get<std::string>().empty()) return refused("evidence must be a list of file paths");
+            in.evidence.emplace_back(e.get<std::string>());
+        }
+    }
+    return in;
+}
+
+// ---------------------------------------------------------------- open / init
+
+AStatus Workspace::openLog(const sync::Clock& clock) {
+    m_clock = &clock;
+    XS_TRY_SYNC(m_store->migrate(appMigrations()));
+    m_log = std::make_unique<sync::OpLog>(*m_store, m_projection, clock);
+    XS_TRY_SYNC(m_log->open());
+    return {};
+}
+
+AResult<std::unique_ptr<Workspace>> Workspace::init(const fs::path& dir, std::string_view passphrase,
+                                                     const std::string& name, Role role,
+                                                     const crypto::Argon2Params& kdf, const sync::Clock& clock) {
+    if (name.empty() || name.size() > 200) return refused("a name is required");
+    if (kdf.memoryKiB < sync::kMinKdfMemoryKiB) return refused("Argon2 memory must be at least 8 MiB");
+    auto store = sync::Store::create(dir, passphrase, kdf);
+    if (!store) {
+        if (store.code() == sync::SyncError::AlreadyExists) return refused(store.message());
+        return fromSync(store.error());
+    }
+    std::unique_ptr<Workspace> ws(new Workspace());
+    ws->m_store = std::move(*store);
+    XS_TRY_APP(ws->openLog(clock));
+    auto personId = sync::newUuidV7();
+    if (!personId) return fromSync(personId.error());
+    sync::Draft d;
+    d.set(orgChannel(), "person", *personId, "name", name);
+    d.set(orgChannel(), "person", *personId, "role", toString(role));
+    auto cs = ws->m_log->commit(d, [&]() { return ws->m_store->setMeta("owner_person_id", *personId); });
+    if (!cs) return fromSync(cs.error());
+    ws->m_self = {*personId, name, role};
+    return ws;
+}
+
+AResult<std::unique_ptr<Workspace>> Workspace::open(const fs::path& dir, std::string_view passphrase,
+                                                     const sync::Clock& clock) {
+    auto store = sync::Store::open(dir, passphrase);
+    if (!store) return fromSync(store.error());
+    std::unique_ptr<Workspace> ws(new Workspace());
+    ws->m_store = std::move(*store);
+    XS_TRY_APP(ws->openLog(clock));
+    auto owner = ws->m_store->meta("owner_person_id");
+    if (!owner) return fail(AppError::Failed, "store has no owner (damaged store?)");
+    auto person = ws->m_log->record("person", *owner);
+    if (!person) return fail(AppError::Failed, "store owner record is missing (run rebuild)");
+    auto role = parseEnum<Role>((*person).value("role", ""));
+    if (!role) return fail(AppError::Failed, "store owner has an unknown role");
+    ws->m_self = {*owner, (*person).value("name", ""), *role};
+    return ws;
+}
+
+int Workspace::today() const { return todayLocal(m_clock->nowMs()); }
+
+// ---------------------------------------------------------------- lookups
+
+AResult<std::string> Workspace::resolve(const char* table, const std::string& key, const char* what) {
+    if (key.empty()) return refused(std::string(what) + " is required");
+    // `table` is one of this file's constants.
+    const std::string t(table);
+    bool hasCode = t == "units" || t == "people";
+    std::string byId = "SELECT id FROM " + t + " WHERE id = ?";
+    std::string byName = hasCode ? "SELECT id FROM " + t + " WHERE code = ?1 OR name = ?1"
+                                 : (t == "inspections" ? "SELECT id FROM " + t + " WHERE title = ?1"
+                                                       : "SELECT id FROM " + t + " WHERE name = ?1");
+    for (const std::string* sql : {&byId, &byName}) {
+        auto s = m_store->db().prepare(sql->c_str());
+        if (!s) return fromSync(s.error());
+        s->bind(1, key);
+        std::vector<std::string> ids;
+        for (;;) {
+            auto row = s->step();
+            if (!row) return fromSync(row.error());
+            if (!*row) break;
+            ids.push_back(s->text(0));
+        }
+        if (ids.size() == 1) return ids[0];
+        if (ids.size() > 1) return refused(std::string(what) + " '" + key + "' is ambiguous; use its id");
+    }
+    return fail(AppError::NotFound, std::string("no ") + what + " '" + key + "'");
+}
+
+AResult<std::pair<int, int>> Workspace::captureWindow(const std::string& inspectionId) {
+    auto insp = m_log->record("inspection", inspectionId);
+    if (!insp) return fail(AppError::NotFound, "no inspection " + inspectionId);
+    auto start = parseDate((*insp).value("onsite_start", ""));
+    if (!start) return fail(AppError::Failed, "inspection " + inspectionId + " has no valid on-site start");
+    int days = (*insp).value("onsite_days", kStandardOnsiteDays);
+    auto s = m_store->db().prepare("SELECT COALESCE(SUM(days), 0) FROM extensions WHERE inspection_id = ? AND status = 'approved'");
+    if (!s) return fromSync(s.error());
+    s->bind(1, inspectionId);
+    auto row = s->step();
+    if (!row) return fromSync(row.error());
+    days += static_cast<int>(s->int64(0));
+    return std::make_pair(*start, *start + days - 1);
+}
+
+AStatus Workspace::checkCaptureAllowed(const std::string& inspectionId) {
+    if (!canCapture(m_self.role))
+        return refused("your role (" + toString(m_self.role) + ") may not capture findings; inspectors, the working-group "
+                       "lead, the audit office and third-party auditors may (articles 5-6)");
+    auto insp = m_log->record("inspection", inspectionId);
+    if (!insp) return fail(AppError::NotFound, "no inspection " + inspectionId);
+    if (!isOfficeSide(m_self.role)) {
+        const Json team = (*insp).value("team", Json::array());
+        bool member = std::find(team.begin(), team.end(), Json(m_self.personId)) != team.end();
+        if (!member) return refused("you are not on the team of inspection " + inspectionId);
+    }
+    auto window = captureWindow(inspectionId);
+    if (!window) return window.error();
+    int t = today();
+    if (t < window->first || t > window->second)
+        return refused("capture is only allowed during the on-site window " + formatDate(window->first) + " to " +
+                       formatDate(window->second) + " (today is " + formatDate(t) +
+                       "); a longer stay needs an extension approved by the leading group (article 7(2))");
+    return {};
+}
+
+// ---------------------------------------------------------------- organisation
+
+AResult<Json> Workspace::importOrg(const Json& doc) {
+    if (!doc.is_object()) return refused("organisation file must be a JSON object");
+    for (auto it = doc.begin(); it != doc.end(); ++it)
+        if (it.key() != "organisation" && it.key() != "units" && it.key() != "people" && it.key() != "rounds")
+            return refused("organisation file: unknown key '" + it.key() + "'");
+    const Json units = doc.value("units", Json::array());
+    const Json people = doc.value("people", Json::array());
+    const Json rounds = doc.value("rounds", Json::array());
+    if (!units.is_array() || !people.is_array() || !rounds.is_array())
+        return refused("organisation file: units, people and rounds must be lists");
+
+    auto str = [](const Json& o, const char* k) -> std::string {
+        auto it = o.find(k);
+        return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    // Validate everything before writing anything.
+    std::set<std::string> unitCodes, personCodes;
+    for (std::size_t i = 0; i < units.size(); ++i) {
+        const Json& u = units[i];
+        std::string where = "units[" + std::to_string(i) + "]";
+        if (!u.is_object()) return refused(where + " must be an object");
+        if (str(u, "code").empty() || str(u, "name").empty()) return refused(where + " needs code and name");
+        if (!unitCodes.insert(str(u, "code")).second) return refused(where + ": duplicate code " + str(u, "code"));
+    }
+    for (std::size_t i = 0; i < people.size(); ++i) {
+        const Json& p = people[i];
+        std::string where = "people[" + std::to_string(i) + "]";
+        if (!p.is_object()) return refused(where + " must be an object");
+        if (str(p, "code").empty() || str(p, "name").empty()) return refused(where + " needs code and name");
+        if (!parseEnum<Role>(str(p, "role"))) return refused(where + ": role must be one of " + allSpellings<Role>());
+        if (!personCodes.insert(str(p, "code")).second) return refused(where + ": duplicate code " + str(p, "code"));
+        if (!str(p, "unit").empty() && !unitCodes.count(str(p, "unit"))) {
+            auto existing = resolve("units", str(p, "unit"), "unit");
+            if (!existing) return refused(where + ": unknown unit " + str(p, "unit"));
+        }
+    }
+    for (std::size_t i = 0; i < rounds.size(); ++i) {
+        const Json& r = rounds[i];
+        std::string where = "rounds[" + std::to_string(i) + "]";
+        if (!r.is_object() || str(r, "name").empty() || !r.contains("start_year") || !r["start_year"].is_number_integer())
+            return refused(where + " needs name and start_year");
+    }
+
+    sync::Draft d;
+    std::map<std::string, std::string> unitIds;
+    auto idFor = [&](const char* table, const std::string& code) -> AResult<std::string> {
+        std::string sql = std::string("SELECT id FROM ") + table + " WHERE code = ?";
+        auto s = m_store->db().prepare(sql.c_str());
+        if (!s) return fromSync(s.error());
+        s->bind(1, code);
+        auto row = s->step();
+        if (!row) return fromSync(row.error());
+        if (*row) return s->text(0);
+        auto id = sync::newUuidV7();
+        if (!id) return fromSync(id.error());
+        return *id;
+    };
+    for (const Json& u : units) {
+        auto id = idFor("units", str(u, "code"));
+        if (!id) return id.error();
+        unitIds[str(u, "code")] = *id;
+        d.set(orgChannel(), "unit", *id, "code", str(u, "code"));
+        d.set(orgChannel(), "unit", *id, "name", str(u, "name"));
+        d.set(orgChannel(), "unit", *id, "unit_kind", str(u, "kind").empty() ? "public_institution" : str(u, "kind"));
+    }
+    for (const Json& p : people) {
+        std::string id;
+        // The store's owner, listed in the file, keeps their own record.
+        if (str(p, "name") == m_self.name && str(p, "role") == toString(m_self.role)) {
+            id = m_self.personId;
+        } else {
+            auto found = idFor("people", str(p, "code"));
+            if (!found) return found.error();
+            id = *found;
+        }
+        d.set(orgChannel(), "person", id, "code", str(p, "code"));
+        d.set(orgChannel(), "person", id, "name", str(p, "name"));
+        d.set(orgChannel(), "person", id, "role", str(p, "role"));
+        d.set(orgChannel(), "person", id, "title", str(p, "title"));
+        if (!str(p, "unit").empty()) {
+            std::string unit = unitIds.count(str(p, "unit")) ? unitIds[str(p, "unit")] : *resolve("units", str(p, "unit"), "unit");
+            d.set(orgChannel(), "person", id, "unit_id", unit);
+        }
+    }
+    for (const Json& r : rounds) {
+        auto existing = resolve("rounds", str(r, "name"), "round");
+        std::string id;
+        if (existing) {
+            id = *existing;
+        } else {
+            auto fresh = sync::newUuidV7();
+            if (!fresh) return fromSync(fresh.error());
+            id = *fresh;
+        }
+        int start = r["start_year"].get<int>();
+        d.set(orgChannel(), "round", id, "name", str(r, "name"));
+        d.set(orgChannel(), "round", id, "start_year", start);
+        d.set(orgChannel(), "round", id, "end_year", start + 2);  // article 4: a 3-year cycle
+    }
+    if (d.empty()) return refused("organisation file contains nothing to import");
+    auto cs = m_log->commit(d);
+    if (!cs) return fromSync(cs.error());
+    return Json{{"units", units.size()}, {"people", people.size()}, {"rounds", rounds.size()}, {"change_set", cs->id}};
+}
+
+// ---------------------------------------------------------------- inspections
+
+AResult<std::string> Workspace::createInspection(const InspectionInput& in) {
+    Role r = m_self.role;
+    if (!(r == Role::AuditOffice || r == Role::WorkingGroupLead || r == Role::Leader || r == Role::ExecutiveDeputy))
+        return refused("only the audit office, the working-group lead or the leading group's leader may create an "
+                       "inspection (article 5)");
+    auto unit = resolve("units", in.unit, "unit");
+    if (!unit) return unit.error();
+    auto start = parseDate(in.start);
+    if (!start) return refused("on-site start must be a date YYYY-MM-DD");
+    if (in.days < 1) return refused("the on-site stay must be at least one day");
+    if (in.days > kStandardOnsiteDays)
+        return refused("the on-site stay is at most 7 days; a longer stay needs an extension approved by the leading "
+                       "group (article 7(2))");
+    std::string round;
+    if (!in.round.empty()) {
+        auto rr = resolve("rounds", in.round, "round");
+        if (!rr) return rr.error();
+        round = *rr;
+    }
+    Json team = Json::array();
+    for (const auto& member : in.team) {
+        auto p = resolve("people", member, "person");
+        if (!p) return p.error();
+        if (std::find(team.begin(), team.end(), Json(*p)) == team.end()) team.push_back(*p);
+    }
+    if (std::find(team.begin(), team.end(), Json(m_self.personId)) == team.end() && canCapture(m_self.role))
+        team.push_back(m_self.personId);
+    std::string lead;
+    if (!in.lead.empty()) {
+        auto p = resolve("people", in.lead, "person");
+        if (!p) return p.error();
+        lead = *p;
+    }
+    auto unitRec = m_log->record("unit", *unit);
+    if (!unitRec) return fromSync(unitRec.error());
+    std::string title = in.title.empty() ? (*unitRec).value("name", "") + " " + label(in.kind) : in.title;
+    if (title.size() > kMaxTitle) return refused("title is too long");
+
+    auto id = sync::newUuidV7();
+    if (!id) return fromSync(id.error());
+    sync::Draft d;
+    auto set = [&](const char* f, Json v) { d.set(orgChannel(), "inspection", *id, f, std::move(v)); };
+    set("title", title);
+    if (!round.empty()) set("round_id", round);
+    set("inspection_kind", toString(in.kind));
+    set("mode", toString(in.mode));
+    set("unit_id", *unit);
+    set("team", team);
+    if (!lead.empty()) set("lead_id", lead);
+    set("onsite_start", formatDate(*start));
+    set("onsite_days", in.days);
+    set("status", "open");
+    set("created_by", m_self.personId);
+    auto cs = m_log->commit(d);
+    if (!cs) return fromSync(cs.error());
+    return *id;
+}
+
+AResult<std::string> Workspace::requestExtension(const std::string& inspectionId, int days, const std::string& reason) {
+    if (!canCapture(m_self.role)) return refused("only the inspection team or the office may request an extension");
+    auto insp = m_log->record("inspection", inspectionId);
+    if (!insp) return fail(AppError::NotFound, "no inspection " + inspectionId);
+    if (days < 1 || days > kMaxExtensionDays) return refused("an extension is 1 to 30 days");
+    if (reason.empty()) return refused("an extension request needs a reason");
+    auto id = sync::newUuidV7();
+    if (!id) return fromSync(id.error());
+    sync::Draft d;
+    std::string ch = teamChannel(inspectionId);
+    d.set(ch, "extension", *id, "inspection_id", inspectionId);
+    d.set(ch, "extension", *id, "days", days);
+    d.set(ch, "extension", *id, "reason", reason);
+    d.set(ch, "extension", *id, "status", toString(ExtensionStatus::Pending));
+    d.set(ch, "extension", *id, "requested_by", m_self.personId);
+    auto cs = m_log->commit(d);
+    if (!cs) return fromSync(cs.error());
+    return *id;
+}
+
+AStatus Workspace::decideExtension(const std::string& extensionId, bool approve) {
+    if (!isLeadingGroup(m_self.role))
+        return refused("only a member of the leading group may approve or reject an extension (article 7(2))");
+    auto ext = m_log->record("extension", extensionId);
+    if (!ext) return fail(AppError::NotFound, "no extension request " + extensionId);
+    if ((*ext).value("status", "") != toString(ExtensionStatus::Pending)) return refused("this extension was already decided");
+    sync::Draft d;
+    std::string ch = teamChannel((*ext).value("inspection_id", ""));
+    d.set(ch, "extension", extensionId, "status", toString(approve ? ExtensionStatus::Approved : ExtensionStatus::Rejected));
+    d.set(ch, "extension", extensionId, "decided_by", m_self.personId);
+    auto cs = m_log->commit(d);
+    if (!cs) return fromSync(cs.error());
+    return {};
+}
+
+// ---------------------------------------------------------------- findings
+
+AResult<std::string> Workspace::storeEvidence(const fs::path& file, sync::Draft& d, const std::string& findingId,
+                                              const std::string& channel, EvidencePurpose purpose) {
+    auto info = m_store->evidence().add(file);
+    if (!info) return fromSync(info.error());
+    std::string attachmentId = findingId + ":" + toString(purpose) + ":" + info->hash;
+    d.set(channel, "attachment", attachmentId, "finding_id", findingId);
+    d.set(channel, "attachment", attachmentId, "hash", info->hash);
+    d.set(channel, "attachment", attachmentId, "name", file.filename().string());
+    d.set(channel, "attachment", attachmentId, "size", static_cast<std::int64_t>(info->size));
+    d.set(channel, "attachment", attachmentId, "purpose", toString(purpose));
+    d.set(channel, "attachment", attachmentId, "added_by", m_self.personId);
+    return info->hash;
+}
+
+AResult<std::string> Workspace::addFinding(const FindingInput& in) {
+    auto inspectionId = resolve("inspections", in.inspection, "inspection");
+    if (!inspectionId) return inspectionId.error();
+    XS_TRY_APP(checkCaptureAllowed(*inspectionId));
+    if (m_self.role == Role::ThirdPartyAuditor && in.auditCategory.empty())
+        return refused("a third-party auditor records audit matters only: give an audit_category (article 5)");
+    for (const auto& f : in.evidence) {
+        std::error_code ec;
+        if (!fs::is_regular_file(f, ec)) return fail(AppError::NotFound, "no such evidence file: " + f.string());
+    }
+    auto id = sync::newUuidV7();
+    if (!id) return fromSync(id.error());
+    std::string ch = teamChannel(*inspectionId);
+    sync::Draft d;
+    auto set = [&](const char* f, Json v) { d.set(ch, "finding", *id, f, std::move(v)); };
+    set("inspection_id", *inspectionId);
+    set("title", in.title);
+    set("description", in.description);
+    set("category", toString(in.category));
+    if (!in.auditCategory.empty()) set("audit_category", in.auditCategory);
+    set("severity", toString(in.severity));
+    Json tags = Json::array();
+    for (auto t : in.tags) tags.push_back(toString(t));
+    set("tags", tags);
+    set("immediate_fix", in.immediateFix);
+    if (!in.responsiblePerson.empty()) set("responsible_person", in.responsiblePerson);
+    set("status", toString(FindingStatus::Draft));
+    set("author", m_self.personId);
+    set("created_at", m_clock->nowMs());
+    // Evidence is encrypted and synced to disk before the change set that references it commits.
+    for (const auto& f : in.evidence) {
+        auto hash = storeEvidence(f, d, *id, ch, EvidencePurpose::Evidence);
+        if (!hash) return hash.error();
+    }
+    auto cs = m_log->commit(d);
+    if (!cs) return fromSync(cs.error());
+    return *id;
+}
+
+AStatus Workspace::transitionFinding(const std::string& id, FindingStatus to) {
+    auto rec = m_log->record("finding", id);
+    if (!rec) return fail(AppError::NotFound, "no finding " + id);
+    auto from = parseEnum<FindingStatus>((*rec).value("status", ""));
+    if (!from) return fail(AppError::Failed, "finding " + id + " has an unknown status");
+    if (*from == to) return {};
+    const TransitionRule* rule = nullptr;
+    std::string next;
+    for (const auto& t : transitions()) {
+        if (t.from != *from) continue;
+        next += (next.empty() ? "" : ", ") + toString(t.to);
+        if (t.to == to) rule = &t;
+    }
+    if (!rule)
+        return refused("a " + toString(*from) + " finding cannot become " + toString(to) +
+                       (next.empty() ? std::string(" (it is final)") : " (allowed next: " + next + ")"));
+    if (!rule->allowed(m_self.role))
+        return refused("only " + std::string(rule->who) + " may move a finding from " + toString(*from) + " to " +
+                       toString(to) + " (your role: " + toString(m_self.role) + ")");
+    if (to == FindingStatus::Closed) {
+        auto s = m_store->db().prepare("SELECT count(*) FROM attachments WHERE finding_id = ? AND purpose = 'verification'");
+        if (!s) return fromSync(s.error());
+        s->bind(1, id);
+        auto row = s->step();
+        if (!row) return fromSync(row.error());
+        if (s->int64(0) == 0)
+            return refused("a finding is closed only with verification evidence of its rectification (article 8(2)); "
+                           "attach it with: finding attach " + id + " --evidence FILE --purpose verification");
+    }
+    sync::Draft d;
+    d.set(teamChannel((*rec).value("inspection_id", "")), "finding", id, "status", toString(to));
+    auto cs = m_log->commit(d);
+    if (!cs) return fromSync(cs.error());
+    return {};
+}
+
+AStatus Workspace::editFinding(const std::string& id, const Json& fields) {
+    if (!fields.is_object() || fields.empty()) return refused("nothing to change");
+    auto rec = m_log->record("finding", id);
+    if (!rec) return fail(AppError::NotFound, "no finding " + id);
+    Json content = fields;
+    std::optional<FindingStatus> newStatus;
+    if (content.contains("status")) {
+        auto s = content["status"].is_string() ? parseEnum<FindingStatus>(content["status"].get<std::string>()) : std::nullopt;
+        if (!s) return refused("status must be one of " + allSpellings<FindingStatus>());
+        newStatus = s;
+        content.erase("status");
+    }
+    if (content.contains("inspection") || content.contains("evidence") || content.contains("inspection_id"))
+        return refused("a finding's inspection and evidence are not edited in place (use finding attach)");
+    if (!content.empty()) {
+        if (!canCapture(m_self.role)) return refused("your role (" + toString(m_self.role) + ") may not edit findings");
+        auto status = parseEnum<FindingStatus>((*rec).value("status", "")).value_or(FindingStatus::Draft);
+        if (!contentEditable(status))
+            return refused("the finding is " + toString(status) + "; its content is fixed once confirmed");
+        // Validate through the same parser as capture, on the merged record.
+        Json merged = content;
+        merged["inspection"] = (*rec).value("inspection_id", "");
+        if (!merged.contains("title")) merged["title"] = (*rec).value("title", "");
+        auto parsed = FindingInput::fromJson(merged);
+        if (!parsed) return parsed.error();
+        if (m_self.role == Role::ThirdPartyAuditor && (*rec).value("audit_category", "").empty() &&
+            parsed->auditCategory.empty())
+            return refused("a third-party auditor may edit audit matters only (article 5)");
+    }
+    sync::Draft d;
+    std::string ch = teamChannel((*rec).value("inspection_id", ""));
+    for (auto it = content.begin(); it != content.end(); ++it) {
+        Json v = it.value();
+        if (it.key() == "tags") {
+            Json tags = Json::array();
+            for (const auto& t : v) tags.push_back(t);
+            v = tags;
+        }
+        d.set(ch, "finding", id, it.key(), v);
+    }
+    if (!d.empty()) {
+        auto cs = m_log->commit(d);
+        if (!cs) return fromSync(cs.error());
+    }
+    if (newStatus) return transitionFinding(id, *newStatus);
+    return {};
+}
+
+AResult<std::string> Workspace::attachEvidence(const std::string& findingId, const fs::path& file, EvidencePurpose purpose) {
+    auto rec = m_log->record("finding", findingId);
+    if (!rec) return fail(AppError::NotFound, "no finding " + findingId);
+    std::string inspectionId = (*rec).value("inspection_id", "");
+    if (purpose == EvidencePurpose::Evidence) {
+        XS_TRY_APP(checkCaptureAllowed(inspectionId));
+    } else if (purpose == EvidencePurpose::Verification && !isOfficeSide(m_self.role)) {
+        return refused("verification evidence is attached by the working-group lead or the audit office");
+    } else if (purpose == EvidencePurpose::Rectification && !unitOrOffice(m_self.role)) {
+        return refused("rectification material is attached by the unit head or the office");
+    }
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) return fail(AppError::NotFound, "no such evidence file: " + file.string());
+    sync::Draft d;
+    auto hash = storeEvidence(file, d, findingId, teamChannel(inspectionId), purpose);
+    if (!hash) return hash.error();
+    auto cs = m_log->commit(d);
+    if (!cs) return fromSync(cs.error());
+    return *hash;
+}
+
+// ---------------------------------------------------------------- queries
+
+namespace {
+
+AResult<Json> rowsToJson(sync::Stmt& s, const std::vector<std::pair<std::string, ColumnType>>& cols) {
+    Json out = Json::array();
+    for (;;) {
+        auto row = s.step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        Json o = Json::object();
+        for (std::size_t i = 0; i < cols.size(); ++i) {
+            int c = static_cast<int>(i);
+            if (s.isNull(c)) {
+                o[cols[i].first] = nullptr;
+                continue;
+            }
+            switch (cols[i].second) {
+                case ColumnType::Text: o[cols[i].first] = s.text(c); break;
+                case ColumnType::Int: o[cols[i].first] = s.int64(c); break;
+                case ColumnType::Bool: o[cols[i].first] = s.int64(c) != 0; break;
+                case ColumnType::Json: o[cols[i].first] = Json::parse(s.text(c), nullptr, false); break;
+            }
+        }
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
+std::vector<std::pair<std::string, ColumnType>> columnsOf(const char* kind) {
+    std::vector<std::pair<std::string, ColumnType>> cols = {{"id", ColumnType::Text}};
+    for (const auto& c : findRecordType(kind)->columns) cols.emplace_back(c.field, c.type);
+    return cols;
+}
+
+std::string selectAll(const char* kind) {
+    const RecordType* t = findRecordType(kind);
+    std::string sql = "SELECT id";
+    for (const auto& c : t->columns) sql += std::string(", ") + c.field;
+    return sql + " FROM " + t->table;
+}
+
+}  // namespace
+
+AResult<Json> Workspace::units() {
+    auto s = m_store->db().prepare((selectAll("unit") + " ORDER BY code").c_str());
+    if (!s) return fromSync(s.error());
+    return rowsToJson(*s, columnsOf("unit"));
+}
+
+AResult<Json> Workspace::people() {
+    auto s = m_store->db().prepare((selectAll("person") + " ORDER BY code, name").c_str());
+    if (!s) return fromSync(s.error());
+    return rowsToJson(*s, columnsOf("person"));
+}
+
+AResult<Json> Workspace::inspections() {
+    auto s = m_store->db().prepare((selectAll("inspection") + " ORDER BY onsite_start, id").c_str());
+    if (!s) return fromSync(s.error());
+    auto list = rowsToJson(*s, columnsOf("inspection"));
+    if (!list) return list;
+    for (auto& i : *list) {
+        i["kind"] = i["inspection_kind"];
+        auto w = captureWindow(i["id"].get<std::string>());
+        if (w) {
+            i["window_start"] = formatDate(w->first);
+            i["window_end"] = formatDate(w->second);
+        }
+    }
+    return list;
+}
+
+AResult<Json> Workspace::inspection(const std::string& key) {
+    auto id = resolve("inspections", key, "inspection");
+    if (!id) return id.error();
+    auto all = inspections();
+    if (!all) return all;
+    for (auto& i : *all)
+        if (i["id"] == *id) {
+            auto s = m_store->db().prepare((selectAll("extension") + " WHERE inspection_id = ? ORDER BY id").c_str());
+            if (!s) return fromSync(s.error());
+            s->bind(1, *id);
+            auto ext = rowsToJson(*s, columnsOf("extension"));
+            if (!ext) return ext;
+            i["extensions"] = *ext;
+            return i;
+        }
+    return fail(AppError::NotFound, "no inspection " + key);
+}
+
+AResult<Json> Workspace::findingJson(const std::string& id) {
+    auto s = m_store->db().prepare((selectAll("finding") + " WHERE id = ?").c_str());
+    if (!s) return fromSync(s.error());
+    s->bind(1, id);
+    auto rows = rowsToJson(*s, columnsOf("finding"));
+    if (!rows) return rows;
+    if (rows->empty()) return fail(AppError::NotFound, "no finding " + id);
+    Json f = (*rows)[0];
+    f["inspection"] = f["inspection_id"];
+    if (f["tags"].is_null()) f["tags"] = Json::array();
+    auto a = m_store->db().prepare((selectAll("attachment") + " WHERE finding_id = ? ORDER BY purpose, hash").c_str());
+    if (!a) return fromSync(a.error());
+    a->bind(1, id);
+    auto att = rowsToJson(*a, columnsOf("attachment"));
+    if (!att) return att;
+    Json evidence = Json::array();
+    for (const auto& x : *att)
+        if (x["purpose"] == "evidence") evidence.push_back(x["hash"]);
+    f["evidence"] = evidence;
+    f["attachments"] = *att;
+    auto c = m_store->db().prepare("SELECT DISTINCT field FROM conflicts WHERE kind = 'finding' AND record_id = ? ORDER BY field");
+    if (!c) return fromSync(c.error());
+    c->bind(1, id);
+    Json conflicted = Json::array();
+    for (;;) {
+        auto row = c->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        conflicted.push_back(c->text(0));
+    }
+    f["conflicts"] = conflicted;
+    return f;
+}
+
+AResult<Json> Workspace::findings(const std::string& inspectionKey) {
+    std::string sql = "SELECT id FROM findings";
+    std::string inspectionId;
+    if (!inspectionKey.empty()) {
+        auto r = resolve("inspections", inspectionKey, "inspection");
+        if (!r) return r.error();
+        inspectionId = *r;
+        sql += " WHERE inspection_id = ?";
+    }
+    sql += " ORDER BY created_at, id";
+    auto s = m_store->db().prepare(sql.c_str());
+    if (!s) return fromSync(s.error());
+    if (!inspectionId.empty()) s->bind(1, inspectionId);
+    std::vector<std::string> ids;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        ids.push_back(s->text(0));
+    }
+    Json out = Json::array();
+    for (const auto& id : ids) {
+        auto f = findingJson(id);
+        if (!f) return f;
+        out.push_back(std::move(*f));
+    }
+    return out;
+}
+
+AResult<Json> Workspace::finding(const std::string& id) { return findingJson(id); }
+
+AResult<Json> Workspace::history(const std::string& recordId) {
+    auto h = m_log->history(recordId);
+    if (!h) return fromSync(h.error());
+    if (h->empty()) return fail(AppError::NotFound, "no history for " + recordId);
+    Json out = Json::array();
+    for (const auto& v : *h)
+        out.push_back({{"op_id", v.opId}, {"change_set", v.changeSet}, {"time", isoTime(v.hlc)}, {"hlc", v.hlc},
+                       {"device", v.device}, {"field", v.field}, {"value", v.value}});
+    return out;
+}
+
+AResult<Json> Workspace::conflicts() {
+    auto c = m_log->conflicts();
+    if (!c) return fromSync(c.error());
+    Json out = Json::array();
+    for (const auto& x : *c) {
+        Json versions = Json::array();
+        for (const auto& v : x.versions)
+            versions.push_back({{"op_id", v.opId}, {"time", isoTime(v.hlc)}, {"device", v.device}, {"value", v.value}});
+        out.push_back({{"kind", x.kind}, {"id", x.recordId}, {"field", x.field}, {"versions", versions}});
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------- maintenance
+
+AStatus Workspace::exportEvidence(const std::string& hash, const fs::path& out) {
+    auto s = m_store->db().prepare("SELECT count(*) FROM attachments WHERE hash = ?");
+    if (!s) return fromSync(s.error());
+    s->bind(1, hash);
+    auto row = s->step();
+    if (!row) return fromSync(row.error());
+    if (s->int64(0) == 0 || !m_store->evidence().contains(hash)) return fail(AppError::NotFound, "no evidence with hash " + hash);
+    XS_TRY_SYNC(m_store->evidence().exportTo(hash, out));
+    return {};
+}
+
+AStatus Workspace::rebuild() {
+    XS_TRY_SYNC(m_log->rebuild());
+    return {};
+}
+
+AResult<VerifyReport> Workspace::verify() {
+    VerifyReport r;
+    auto ic = m_store->db().prepare("PRAGMA integrity_check");
+    if (!ic) return fromSync(ic.error());
+    for (;;) {
+        auto row = ic->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        if (ic->text(0) != "ok") r.problems.push_back("database: " + ic->text(0));
+    }
+    auto problems = m_log->check();
+    if (!problems) return fromSync(problems.error());
+    for (auto& p : *problems) r.problems.push_back("op log: " + p);
+    auto ops = m_log->opCount();
+    if (!ops) return fromSync(ops.error());
+    r.ops = *ops;
+    auto f = m_store->db().prepare("SELECT count(*) FROM findings");
+    if (!f) return fromSync(f.error());
+    if (auto row = f->step(); !row) return fromSync(row.error());
+    r.findings = f->int64(0);
+    auto e = m_store->db().prepare("SELECT DISTINCT hash FROM attachments ORDER BY hash");
+    if (!e) return fromSync(e.error());
+    for (;;) {
+        auto row = e->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        ++r.evidenceFiles;
+        auto v = m_store->evidence().verify(e->text(0));
+        if (!v) r.problems.push_back("evidence " + e->text(0).substr(0, 12) + ": " + v.message());
+    }
+    r.ok = r.problems.empty();
+    return r;
+}
+
+AStatus Workspace::rekey(std::string_view newPassphrase, const crypto::Argon2Params& kdf) {
+    XS_TRY_SYNC(m_store->rekey(newPassphrase, kdf));
+    return {};
+}
+
+}  // namespace xs::app

@@ -1,0 +1,129 @@
+// A person's open workspace: their encrypted store, its op log and the domain rules of the
+// procedure. Every mutating call checks the rules for the signed-in person's role and then
+// commits one change set (durably) or refuses with AppError::Refused and a message naming the
+// rule. Read calls return JSON records with snake_case keys. Not thread-safe.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+#include "app/error.h"
+#include "app/model.h"
+#include "app/schema.h"
+#include "sync/oplog.h"
+#include "sync/store.h"
+
+namespace xs::app {
+
+using Json = nlohmann::json;
+
+struct Self {
+    std::string personId;
+    std::string name;
+    Role role = Role::WorkingGroupMember;
+};
+
+struct InspectionInput {
+    std::string unit;   // id, code or name
+    std::string start;  // YYYY-MM-DD, first on-site day
+    int days = 7;
+    InspectionKind kind = InspectionKind::Full;
+    InspectionMode mode = InspectionMode::Synchronous;
+    std::string title;
+    std::string round;                // id or name, optional
+    std::vector<std::string> team;    // person ids, codes or names
+    std::string lead;                 // person id, code or name, optional
+};
+
+// A finding as given by `finding add` or one line of `finding import` (same keys).
+struct FindingInput {
+    std::string inspection;
+    std::string title;
+    std::string description;
+    FindingCategory category = FindingCategory::Other;
+    std::string auditCategory;
+    Severity severity = Severity::Medium;
+    std::vector<FindingTag> tags;
+    bool immediateFix = false;
+    std::string responsiblePerson;
+    std::vector<std::filesystem::path> evidence;
+
+    // Strict: unknown keys, wrong types and bad enum spellings are refused.
+    static AResult<FindingInput> fromJson(const Json& j);
+};
+
+struct VerifyReport {
+    bool ok = true;
+    std::vector<std::string> problems;
+    std::int64_t ops = 0;
+    std::int64_t findings = 0;
+    std::int64_t evidenceFiles = 0;
+};
+
+class Workspace {
+public:
+    static AResult<std::unique_ptr<Workspace>> init(const std::filesystem::path& dir, std::string_view passphrase,
+                                                    const std::string& name, Role role,
+                                                    const crypto::Argon2Params& kdf,
+                                                    const sync::Clock& clock = sync::SystemClock::instance());
+    static AResult<std::unique_ptr<Workspace>> open(const std::filesystem::path& dir, std::string_view passphrase,
+                                                    const sync::Clock& clock = sync::SystemClock::instance());
+
+    const Self& self() const { return m_self; }
+    sync::Store& store() { return *m_store; }
+    sync::OpLog& log() { return *m_log; }
+
+    // Organisation: units, people, rounds (schema in README). All or nothing; re-import updates.
+    AResult<Json> importOrg(const Json& doc);
+
+    AResult<std::string> createInspection(const InspectionInput& in);
+    AResult<std::string> requestExtension(const std::string& inspectionId, int days, const std::string& reason);
+    AStatus decideExtension(const std::string& extensionId, bool approve);
+
+    AResult<std::string> addFinding(const FindingInput& in);
+    // fields: snake_case field -> new value (strings for enums). `status` goes through transition rules.
+    AStatus editFinding(const std::string& id, const Json& fields);
+    AStatus transitionFinding(const std::string& id, FindingStatus to);
+    AResult<std::string> attachEvidence(const std::string& findingId, const std::filesystem::path& file,
+                                        EvidencePurpose purpose);
+
+    AResult<Json> units();
+    AResult<Json> people();
+    AResult<Json> inspections();
+    AResult<Json> inspection(const std::string& id);
+    AResult<Json> findings(const std::string& inspectionId = {});
+    AResult<Json> finding(const std::string& id);
+    AResult<Json> history(const std::string& recordId);
+    AResult<Json> conflicts();
+
+    AStatus exportEvidence(const std::string& hash, const std::filesystem::path& out);
+    AStatus rebuild();
+    AResult<VerifyReport> verify();
+    AStatus rekey(std::string_view newPassphrase, const crypto::Argon2Params& kdf);
+
+    // First/last day of an inspection's capture window, approved extensions included.
+    AResult<std::pair<int, int>> captureWindow(const std::string& inspectionId);
+    int today() const;
+
+private:
+    Workspace() = default;
+    AStatus openLog(const sync::Clock& clock);
+    AResult<std::string> resolve(const char* table, const std::string& key, const char* what);
+    AResult<Json> findingJson(const std::string& id);
+    AStatus checkCaptureAllowed(const std::string& inspectionId);
+    AResult<std::string> storeEvidence(const std::filesystem::path& file, sync::Draft& draft, const std::string& findingId,
+                                       const std::string& channel, EvidencePurpose purpose);
+
+    std::unique_ptr<sync::Store> m_store;
+    DomainProjection m_projection;
+    std::unique_ptr<sync::OpLog> m_log;
+    const sync::Clock* m_clock = nullptr;
+    Self m_self;
+};
+
+// Channel names: organisation data, and each inspection's team channel.
+inline std::string orgChannel() { return "org"; }
+inline std::string teamChannel(const std::string& inspectionId) { return inspectionId + ".team"; }
+
+}  // namespace xs::app

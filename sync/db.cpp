@@ -1,0 +1,193 @@
+#include "sync/db.h"
+
+#include <cstring>
+#include <utility>
+
+#ifdef XS_PLAIN_SQLITE
+#include <sqlite3.h>
+#else
+#define SQLITE_HAS_CODEC 1
+#include <sqlcipher/sqlite3.h>
+#endif
+
+
+namespace xs::sync {
+namespace {
+
+Error<SyncError> dbError(sqlite3* db, const char* what) {
+    return fail(SyncError::Database, std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "no database"));
+}
+
+}  // namespace
+
+Stmt::~Stmt() {
+    if (m_stmt) sqlite3_finalize(m_stmt);
+}
+Stmt::Stmt(Stmt&& other) noexcept
+    : m_db(std::exchange(other.m_db, nullptr)), m_stmt(std::exchange(other.m_stmt, nullptr)) {}
+Stmt& Stmt::operator=(Stmt&& other) noexcept {
+    if (this != &other) {
+        if (m_stmt) sqlite3_finalize(m_stmt);
+        m_db = std::exchange(other.m_db, nullptr);
+        m_stmt = std::exchange(other.m_stmt, nullptr);
+    }
+    return *this;
+}
+
+Stmt& Stmt::bind(int index, std::string_view text) {
+    sqlite3_bind_text(m_stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+Stmt& Stmt::bind(int index, std::int64_t value) {
+    sqlite3_bind_int64(m_stmt, index, value);
+    return *this;
+}
+Stmt& Stmt::bindBlob(int index, crypto::ByteView blob) {
+    sqlite3_bind_blob(m_stmt, index, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+Stmt& Stmt::bindNull(int index) {
+    sqlite3_bind_null(m_stmt, index);
+    return *this;
+}
+
+SResult<bool> Stmt::step() {
+    int rc = sqlite3_step(m_stmt);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return dbError(m_db, "statement failed");
+}
+
+SStatus Stmt::run() {
+    for (;;) {
+        auto r = step();
+        if (!r) {
+            sqlite3_reset(m_stmt);
+            return r.error();
+        }
+        if (!*r) break;
+    }
+    sqlite3_reset(m_stmt);
+    return {};
+}
+
+void Stmt::reset() {
+    sqlite3_reset(m_stmt);
+    sqlite3_clear_bindings(m_stmt);
+}
+
+std::string Stmt::text(int column) const {
+    const unsigned char* p = sqlite3_column_text(m_stmt, column);
+    int n = sqlite3_column_bytes(m_stmt, column);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
+}
+std::int64_t Stmt::int64(int column) const { return sqlite3_column_int64(m_stmt, column); }
+crypto::Bytes Stmt::blob(int column) const {
+    const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(m_stmt, column));
+    int n = sqlite3_column_bytes(m_stmt, column);
+    return p ? crypto::Bytes(p, p + n) : crypto::Bytes();
+}
+bool Stmt::isNull(int column) const { return sqlite3_column_type(m_stmt, column) == SQLITE_NULL; }
+int Stmt::columnCount() const { return sqlite3_column_count(m_stmt); }
+int Stmt::columnType(int column) const { return sqlite3_column_type(m_stmt, column); }
+
+SResult<Db> Db::open(const std::string& path, crypto::ByteView key, const DbOptions& options) {
+    sqlite3* raw = nullptr;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+    Db db(raw);
+    if (rc != SQLITE_OK) {
+        if (rc == SQLITE_CANTOPEN && !options.create) return fail(SyncError::NotFound, "no database at " + path);
+        return dbError(raw, "cannot open database");
+    }
+    sqlite3_extended_result_codes(raw, 1);
+#ifndef XS_PLAIN_SQLITE
+    if (key.size() != 32) return fail(SyncError::Invalid, "data key must be 32 bytes");
+    // Raw-key form x'<64 hex>' skips SQLCipher's own PBKDF2: the key is already random.
+    static constexpr char kHexDigits[] = "0123456789abcdef";
+    crypto::SecretBytes rawKey(3 + 2 * key.size());
+    rawKey.data()[0] = 'x';
+    rawKey.data()[1] = '\'';
+    for (std::size_t i = 0; i < key.size(); ++i) {
+        rawKey.data()[2 + 2 * i] = static_cast<std::uint8_t>(kHexDigits[key[i] >> 4]);
+        rawKey.data()[3 + 2 * i] = static_cast<std::uint8_t>(kHexDigits[key[i] & 15]);
+    }
+    rawKey.data()[rawKey.size() - 1] = '\'';
+    rc = sqlite3_key(raw, rawKey.data(), static_cast<int>(rawKey.size()));
+    rawKey.wipe();
+    if (rc != SQLITE_OK) return dbError(raw, "cannot key database");
+    XS_TRY(db.exec("PRAGMA cipher_page_size = 4096"));
+    XS_TRY(db.exec("PRAGMA cipher_use_hmac = ON"));
+#else
+    (void)key;
+#endif
+    // The first real read tells whether the key fits this file.
+    if (sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK)
+        return fail(SyncError::Corrupt, "database cannot be read with this key (not a store created here?)");
+    XS_TRY(db.exec("PRAGMA temp_store = MEMORY"));
+    XS_TRY(db.exec("PRAGMA journal_mode = WAL"));
+    XS_TRY(db.exec(options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL"));
+    XS_TRY(db.exec("PRAGMA foreign_keys = ON"));
+    sqlite3_busy_timeout(raw, 5000);
+    return db;
+}
+
+Db::~Db() { close(); }
+Db::Db(Db&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)) {}
+Db& Db::operator=(Db&& other) noexcept {
+    if (this != &other) {
+        close();
+        m_db = std::exchange(other.m_db, nullptr);
+    }
+    return *this;
+}
+
+void Db::close() {
+    if (m_db) {
+        sqlite3_close_v2(m_db);
+        m_db = nullptr;
+    }
+}
+
+SStatus Db::exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(m_db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : sqlite3_errmsg(m_db);
+        sqlite3_free(err);
+        return fail(SyncError::Database, "SQL failed: " + msg);
+    }
+    return {};
+}
+
+SResult<Stmt> Db::prepare(const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(m_db, sql, -1, &stmt, nullptr) != SQLITE_OK) return dbError(m_db, "prepare failed");
+    return Stmt(m_db, stmt);
+}
+
+std::int64_t Db::changes() const { return sqlite3_changes(m_db); }
+
+bool Db::encrypted() {
+#ifdef XS_PLAIN_SQLITE
+    return false;
+#else
+    return true;
+#endif
+}
+
+SResult<Transaction> Transaction::begin(Db& db) {
+    XS_TRY(db.exec("BEGIN IMMEDIATE"));
+    return Transaction(&db);
+}
+Transaction::~Transaction() {
+    if (m_db) (void)m_db->exec("ROLLBACK");
+}
+Transaction::Transaction(Transaction&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)) {}
+SStatus Transaction::commit() {
+    Db* db = std::exchange(m_db, nullptr);
+    auto s = db->exec("COMMIT");
+    if (!s) (void)db->exec("ROLLBACK");
+    return s;
+}
+
+}  // namespace xs::sync

@@ -1,0 +1,92 @@
+// A thin RAII layer over SQLCipher (or plain SQLite when built with XS_PLAIN_SQLITE, for the
+// benchmark's comparison binary only). SQL text is always a literal in the code; values are bound.
+// A Db is used from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include "crypto/bytes.h"
+#include "sync/error.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace xs::sync {
+
+class Stmt {
+public:
+    Stmt() = default;
+    ~Stmt();
+    Stmt(Stmt&& other) noexcept;
+    Stmt& operator=(Stmt&& other) noexcept;
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+
+    // Parameters are 1-based, as in SQLite.
+    Stmt& bind(int index, std::string_view text);
+    Stmt& bind(int index, std::int64_t value);
+    Stmt& bindBlob(int index, crypto::ByteView blob);
+    Stmt& bindNull(int index);
+
+    SResult<bool> step();  // true: a row is ready; false: done
+    SStatus run();         // step to completion, expecting no rows
+    void reset();
+
+    std::string text(int column) const;
+    std::int64_t int64(int column) const;
+    crypto::Bytes blob(int column) const;
+    bool isNull(int column) const;
+    int columnCount() const;
+    int columnType(int column) const;  // SQLITE_INTEGER=1 .. SQLITE_NULL=5
+
+private:
+    friend class Db;
+    Stmt(sqlite3* db, sqlite3_stmt* stmt) : m_db(db), m_stmt(stmt) {}
+    sqlite3* m_db = nullptr;
+    sqlite3_stmt* m_stmt = nullptr;
+};
+
+struct DbOptions {
+    bool create = false;     // create the file if missing (else NotFound)
+    bool durable = true;     // synchronous=FULL (captures); NORMAL otherwise
+};
+
+class Db {
+public:
+    // key: the 32-byte data key, applied as a raw SQLCipher key. Ignored by the plain build.
+    static SResult<Db> open(const std::string& path, crypto::ByteView key, const DbOptions& options);
+    Db() = default;
+    ~Db();
+    Db(Db&& other) noexcept;
+    Db& operator=(Db&& other) noexcept;
+    Db(const Db&) = delete;
+    Db& operator=(const Db&) = delete;
+
+    SStatus exec(const char* sql);
+    SResult<Stmt> prepare(const char* sql);
+    std::int64_t changes() const;
+    void close();
+    bool isOpen() const { return m_db != nullptr; }
+    static bool encrypted();  // false in the plain-SQLite build
+
+private:
+    explicit Db(sqlite3* db) : m_db(db) {}
+    sqlite3* m_db = nullptr;
+};
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.
+class Transaction {
+public:
+    static SResult<Transaction> begin(Db& db);
+    ~Transaction();
+    Transaction(Transaction&& other) noexcept;
+    Transaction& operator=(Transaction&&) = delete;
+    SStatus commit();
+private:
+    explicit Transaction(Db* db) : m_db(db) {}
+    Db* m_db = nullptr;
+};
+
+
+}  // namespace xs::sync

@@ -1,0 +1,21 @@
+#pragma once
+#include "crypto/result.h"
+
+namespace xs::sync {
+
+enum class SyncError {
+    WrongPassphrase,  // the key file did not unwrap: wrong passphrase (or a damaged key file)
+    NotFound,         // store, record or evidence does not exist
+    AlreadyExists,    // creating over an existing store
+    Corrupt,          // integrity or authenticity check failed on local data
+    Io,               // filesystem error
+    Database,         // SQLite/SQLCipher reported an error
+    Crypto,           // a crypto primitive failed unexpectedly
+    Invalid,          // malformed input (an op, a field name, a key file)
+};
+
+template <typename T>
+using SResult = Result<T, SyncError>;
+using SStatus = Status<SyncError>;
+
+}  // namespace xs::sync

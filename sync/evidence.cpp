@@ -1,0 +1,207 @@
+#include "sync/evidence.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "crypto/encoding.h"
+#include "crypto/hash.h"
+#include "crypto/random.h"
+#include "crypto/stream.h"
+#include "sync/file_io.h"
+#include "sync/keyfile.h"
+
+namespace xs::sync {
+namespace fs = std::filesystem;
+namespace {
+
+// Header: "XSEV" | version (1) | suite (1) | chunk size log2 (1) | reserved 0 (1) | salt (16).
+constexpr std::size_t kHeaderSize = 24;
+constexpr std::uint8_t kVersion = 1;
+constexpr std::uint8_t kChunkLog2 = 16;
+constexpr std::size_t kChunkSize = std::size_t{1} << kChunkLog2;
+
+SResult<crypto::SecretBytes> fileKey(const crypto::SecretBytes& contentKey, crypto::ByteView header) {
+    std::string info = "xunshen/v1/evidence-file";
+    crypto::Bytes infoBytes(info.begin(), info.end());
+    infoBytes.insert(infoBytes.end(), header.begin(), header.end());
+    auto key = crypto::hkdfSha256(contentKey, header.subspan(8, 16), infoBytes, 32);
+    if (!key) return fail(SyncError::Crypto, "cannot derive evidence key: " + key.message());
+    return std::move(*key);
+}
+
+Error<SyncError> cryptoToSync(const Error<crypto::CryptoError>& e, const std::string& hash) {
+    return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " is damaged or was tampered with (" + e.message + ")");
+}
+
+bool isHexHash(const std::string& h) {
+    if (h.size() != 64) return false;
+    for (char c : h)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
+}
+
+}  // namespace
+
+SResult<EvidenceStore> EvidenceStore::open(const fs::path& dir, const crypto::SecretBytes& dataKey) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return fail(SyncError::Io, "cannot create " + dir.string() + ": " + ec.message());
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+    EvidenceStore store;
+    store.m_dir = dir;
+    auto content = crypto::hkdfSha256(dataKey, {}, crypto::asBytes("xunshen/v1/evidence-content"), 32);
+    auto name = crypto::hkdfSha256(dataKey, {}, crypto::asBytes("xunshen/v1/evidence-name"), 32);
+    if (!content || !name) return fail(SyncError::Crypto, "cannot derive evidence keys");
+    store.m_contentKey = std::move(*content);
+    store.m_nameKey = std::move(*name);
+    return store;
+}
+
+fs::path EvidenceStore::pathFor(const std::string& hash) const {
+    auto raw = crypto::fromHex(hash);
+    std::string name = crypto::toHex(crypto::hmacSha256(m_nameKey, raw ? crypto::ByteView(*raw) : crypto::ByteView()));
+    return m_dir / name.substr(0, 2) / (name.substr(2) + ".xse");
+}
+
+bool EvidenceStore::contains(const std::string& hash) const {
+    std::error_code ec;
+    return isHexHash(hash) && fs::exists(pathFor(hash), ec);
+}
+
+SResult<EvidenceInfo> EvidenceStore::add(const fs::path& source) {
+    int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        if (errno == ENOENT) return fail(SyncError::NotFound, "no such evidence file: " + source.string());
+        return fail(SyncError::Io, "cannot read evidence file " + source.string() + ": " + std::strerror(errno));
+    }
+    struct Closer { int fd; ~Closer() { ::close(fd); } } closer{in};
+
+    auto tmp = TempFile::create(m_dir, "evidence");
+    if (!tmp) return tmp.error();
+
+    std::array<std::uint8_t, kHeaderSize> header{};
+    std::memcpy(header.data(), "XSEV", 4);
+    header[4] = kVersion;
+    header[5] = static_cast<std::uint8_t>(kSuiteXs1);
+    header[6] = kChunkLog2;
+    header[7] = 0;
+    if (!crypto::randomFill(header.data() + 8, 16)) return fail(SyncError::Crypto, "random number generator failed");
+    XS_TRY(tmp->write(header));
+    auto key = fileKey(m_contentKey, header);
+    if (!key) return key.error();
+
+    SStatus writeStatus;
+    auto sealer = crypto::StreamSealer::create(
+        crypto::AeadAlg::ChaCha20Poly1305, *key,
+        [&](crypto::ByteView chunk) -> crypto::CStatus {
+            writeStatus = tmp->write(chunk);
+            if (!writeStatus) return fail(crypto::CryptoError::Internal, writeStatus.message());
+            return {};
+        },
+        kChunkSize);
+    if (!sealer) return fail(SyncError::Crypto, sealer.message());
+
+    crypto::Sha256 hasher;
+    std::vector<std::uint8_t> buf(kChunkSize);
+    std::uint64_t total = 0;
+    for (;;) {
+        ssize_t n = ::read(in, buf.data(), buf.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return fail(SyncError::Io, "cannot read evidence file " + source.string() + ": " + std::strerror(errno));
+        }
+        if (n == 0) break;
+        crypto::ByteView piece(buf.data(), static_cast<std::size_t>(n));
+        hasher.update(piece);
+        total += static_cast<std::uint64_t>(n);
+        if (!sealer->write(piece)) return writeStatus ? fail(SyncError::Crypto, "evidence encryption failed") : writeStatus.error();
+    }
+    if (!sealer->finish()) return writeStatus ? fail(SyncError::Crypto, "evidence encryption failed") : writeStatus.error();
+
+    EvidenceInfo info;
+    info.hash = crypto::toHex(hasher.finish());
+    info.size = total;
+    fs::path target = pathFor(info.hash);
+    std::error_code ec;
+    if (fs::exists(target, ec)) {
+        info.deduplicated = true;  // TempFile removes itself
+        return info;
+    }
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) return fail(SyncError::Io, "cannot create " + target.parent_path().string() + ": " + ec.message());
+    fs::permissions(target.parent_path(), fs::perms::owner_all, fs::perm_options::replace, ec);
+    XS_TRY(tmp->commitAs(target));
+    XS_TRY(fsyncDir(m_dir));
+    return info;
+}
+
+SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink) {
+    if (!isHexHash(hash)) return fail(SyncError::Invalid, "not an evidence hash: " + hash);
+    fs::path path = pathFor(hash);
+    int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return fail(SyncError::NotFound, "no evidence with hash " + hash);
+    struct Closer { int fd; ~Closer() { ::close(fd); } } closer{in};
+
+    std::array<std::uint8_t, kHeaderSize> header{};
+    if (::read(in, header.data(), header.size()) != static_cast<ssize_t>(header.size()) ||
+        std::memcmp(header.data(), "XSEV", 4) != 0)
+        return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " has a damaged header");
+    if (header[4] != kVersion || header[5] != kSuiteXs1 || header[6] != kChunkLog2 || header[7] != 0)
+        return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " has an unsupported version or suite");
+    auto key = fileKey(m_contentKey, header);
+    if (!key) return key.error();
+
+    crypto::Sha256 hasher;
+    SStatus sinkStatus;
+    auto opener = crypto::StreamOpener::create(
+        crypto::AeadAlg::ChaCha20Poly1305, *key,
+        [&](crypto::ByteView plain) -> crypto::CStatus {
+            hasher.update(plain);
+            sinkStatus = sink(plain);
+            if (!sinkStatus) return fail(crypto::CryptoError::Internal, sinkStatus.message());
+            return {};
+        },
+        kChunkSize);
+    if (!opener) return fail(SyncError::Crypto, opener.message());
+    std::vector<std::uint8_t> buf(kChunkSize + 16);
+    for (;;) {
+        ssize_t n = ::read(in, buf.data(), buf.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return fail(SyncError::Io, "cannot read evidence " + hash.substr(0, 12) + ": " + std::strerror(errno));
+        }
+        if (n == 0) break;
+        auto s = opener->write(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)));
+        if (!s) return sinkStatus ? cryptoToSync(s.error(), hash) : sinkStatus.error();
+    }
+    auto s = opener->finish();
+    if (!s) return sinkStatus ? cryptoToSync(s.error(), hash) : sinkStatus.error();
+    if (crypto::toHex(hasher.finish()) != hash)
+        return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " does not match its hash");
+    return {};
+}
+
+SStatus EvidenceStore::exportTo(const std::string& hash, const fs::path& target) {
+    fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+    auto tmp = TempFile::create(dir, target.filename().string());
+    if (!tmp) return tmp.error();
+    XS_TRY(read(hash, [&](crypto::ByteView plain) { return tmp->write(plain); }));
+    return tmp->commitAs(target);
+}
+
+SStatus EvidenceStore::verify(const std::string& hash) {
+    return read(hash, [](crypto::ByteView) { return SStatus(); });
+}
+
+SStatus EvidenceStore::remove(const std::string& hash) {
+    std::error_code ec;
+    fs::remove(pathFor(hash), ec);
+    if (ec) return fail(SyncError::Io, "cannot remove evidence: " + ec.message());
+    return {};
+}
+
+}  // namespace xs::sync

@@ -1,0 +1,46 @@
+// Evidence files (photos, PDFs, spreadsheets) beside the database, each encrypted as a STREAM
+// (ChaCha20-Poly1305, 64 KiB chunks, per-file key) and addressed by the SHA-256 of its plaintext.
+// On disk a file is named by HMAC(name key, hash), so the directory listing does not reveal which
+// known documents are present. Identical content is stored once. Format: docs/FORMATS.md.
+// Not thread-safe; one EvidenceStore per open Store.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include "crypto/bytes.h"
+#include "sync/error.h"
+
+namespace xs::sync {
+
+struct EvidenceInfo {
+    std::string hash;  // lowercase hex SHA-256 of the plaintext
+    std::uint64_t size = 0;
+    bool deduplicated = false;  // content was already present
+};
+
+class EvidenceStore {
+public:
+    // dir: <store>/evidence. dataKey: the store's data key; subkeys are derived, the key not kept.
+    static SResult<EvidenceStore> open(const std::filesystem::path& dir, const crypto::SecretBytes& dataKey);
+
+    // Encrypts the file at `source` into the store (streaming; any size).
+    SResult<EvidenceInfo> add(const std::filesystem::path& source);
+    // Decrypts to `target` atomically; Corrupt if the content does not authenticate or hash.
+    SStatus exportTo(const std::string& hash, const std::filesystem::path& target);
+    // Decrypts and discards, checking chunk tags and the content hash.
+    SStatus verify(const std::string& hash);
+    // Streams the plaintext to `sink` after each chunk authenticates; hash checked at the end.
+    SStatus read(const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink);
+    bool contains(const std::string& hash) const;
+    SStatus remove(const std::string& hash);
+    std::filesystem::path pathFor(const std::string& hash) const;
+
+private:
+    EvidenceStore() = default;
+    std::filesystem::path m_dir;
+    crypto::SecretBytes m_contentKey;  // derives each file's key
+    crypto::SecretBytes m_nameKey;     // names files
+};
+
+}  // namespace xs::sync

@@ -1,0 +1,474 @@
+#include "sync/oplog.h"
+
+#include <algorithm>
+#include <set>
+
+#include "crypto/encoding.h"
+#include "crypto/hash.h"
+#include "sync/uuid.h"
+
+namespace xs::sync {
+namespace {
+
+constexpr int kMaxFieldNameLength = 64;
+
+// Field names and record kinds: lowercase identifiers.
+bool validName(const std::string& s) {
+    if (s.empty() || s.size() > kMaxFieldNameLength) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+// Channels: "org" or "<inspection id>.team" and the like.
+bool validChannel(const std::string& s) {
+    if (s.empty() || s.size() > 80) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    });
+}
+
+SStatus validateOp(const Op& op) {
+    if (!isUuid(op.id)) return fail(SyncError::Invalid, "op id is not a UUID");
+    if (!validChannel(op.channel) || !validName(op.kind)) return fail(SyncError::Invalid, "op " + op.id + " has a bad channel or kind");
+    if (op.recordId.empty() || op.recordId.size() > 200) return fail(SyncError::Invalid, "op " + op.id + " has a bad record id");
+    if (op.changes.empty()) return fail(SyncError::Invalid, "op " + op.id + " changes nothing");
+    for (const auto& c : op.changes) {
+        if (!validName(c.field)) return fail(SyncError::Invalid, "op " + op.id + " has a bad field name");
+        for (const auto& b : c.base)
+            if (!isUuid(b)) return fail(SyncError::Invalid, "op " + op.id + " has a bad base reference");
+    }
+    return {};
+}
+
+}  // namespace
+
+void Draft::set(const std::string& channel, const std::string& kind, const std::string& recordId,
+                const std::string& field, Json value) {
+    for (auto& p : m_ops) {
+        if (p.channel == channel && p.kind == kind && p.recordId == recordId) {
+            p.fields[field] = std::move(value);
+            return;
+        }
+    }
+    Pending p{channel, kind, recordId, {}};
+    p.fields[field] = std::move(value);
+    m_ops.push_back(std::move(p));
+}
+
+OpLog::OpLog(Store& store, ProjectionSink& sink, const Clock& clock)
+    : m_store(store), m_sink(sink), m_clock(clock), m_hlc(clock) {}
+
+SStatus OpLog::open() {
+    auto device = m_store.meta("device_id");
+    if (!device) {
+        if (device.code() != SyncError::NotFound) return device.error();
+        auto id = newUuidV7();
+        if (!id) return id.error();
+        XS_TRY(m_store.setMeta("device_id", *id));
+        m_device = *id;
+    } else {
+        m_device = *device;
+    }
+    auto hlc = m_store.meta("hlc");
+    m_hlc = HlcClock(m_clock, hlc ? std::stoull(*hlc) : 0);
+    auto seq = m_store.db().prepare("SELECT COALESCE(MAX(seq), 0) FROM changesets WHERE device = ?");
+    if (!seq) return seq.error();
+    seq->bind(1, m_device);
+    auto row = seq->step();
+    if (!row) return row.error();
+    m_seq = seq->int64(0);
+    return {};
+}
+
+SStatus OpLog::saveClock() { return m_store.setMeta("hlc", std::to_string(m_hlc.last())); }
+
+Json OpLog::encodeChanges(const std::vector<FieldChange>& changes) {
+    Json arr = Json::array();
+    for (const auto& c : changes) {
+        Json item = {{"f", c.field}, {"v", c.value}};
+        if (!c.base.empty()) item["b"] = c.base;
+        arr.push_back(std::move(item));
+    }
+    return arr;
+}
+
+SResult<std::vector<FieldChange>> OpLog::decodeChanges(const std::string& body) {
+    Json arr = Json::parse(body, nullptr, false);
+    if (arr.is_discarded() || !arr.is_array()) return fail(SyncError::Invalid, "op body is not a JSON array");
+    std::vector<FieldChange> out;
+    for (const auto& item : arr) {
+        if (!item.is_object() || !item.contains("f") || !item["f"].is_string() || !item.contains("v"))
+            return fail(SyncError::Invalid, "op body has a malformed field change");
+        FieldChange c{item["f"].get<std::string>(), item["v"], {}};
+        if (item.contains("b")) {
+            if (!item["b"].is_array()) return fail(SyncError::Invalid, "op body has a malformed base list");
+            for (const auto& b : item["b"]) {
+                if (!b.is_string()) return fail(SyncError::Invalid, "op body has a malformed base list");
+                c.base.push_back(b.get<std::string>());
+            }
+        }
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+SResult<std::vector<std::string>> OpLog::heads(const std::string& kind, const std::string& recordId,
+                                               const std::string& field) {
+    auto s = m_store.db().prepare(
+        "SELECT v.op_id FROM field_versions v WHERE v.kind = ?1 AND v.record_id = ?2 AND v.field = ?3 AND NOT EXISTS ("
+        " SELECT 1 FROM field_bases b WHERE b.kind = ?1 AND b.record_id = ?2 AND b.field = ?3 AND b.base_op = v.op_id)"
+        " ORDER BY v.op_id");
+    if (!s) return s.error();
+    s->bind(1, kind).bind(2, recordId).bind(3, field);
+    std::vector<std::string> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        out.push_back(s->text(0));
+    }
+    return out;
+}
+
+SStatus OpLog::insertChangeSet(const ChangeSet& cs, bool local) {
+    Db& db = m_store.db();
+    auto c = db.prepare("INSERT INTO changesets (id, device, seq, hlc, op_count, local) VALUES (?, ?, ?, ?, ?, ?)");
+    if (!c) return c.error();
+    c->bind(1, cs.id).bind(2, cs.device).bind(3, cs.seq).bind(4, static_cast<std::int64_t>(cs.hlc))
+        .bind(5, static_cast<std::int64_t>(cs.ops.size())).bind(6, std::int64_t{local ? 1 : 0});
+    XS_TRY(c->run());
+    auto o = db.prepare("INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, body)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!o) return o.error();
+    std::int64_t idx = 0;
+    for (const Op& op : cs.ops) {
+        o->bind(1, op.id).bind(2, cs.id).bind(3, idx++).bind(4, op.channel).bind(5, op.kind).bind(6, op.recordId)
+            .bind(7, static_cast<std::int64_t>(op.hlc)).bind(8, op.device).bind(9, encodeChanges(op.changes).dump());
+        XS_TRY(o->run());
+    }
+    return {};
+}
+
+SStatus OpLog::projectField(const std::string& kind, const std::string& recordId, const std::string& field) {
+    Db& db = m_store.db();
+    auto w = db.prepare("SELECT value, op_id, hlc, device FROM field_versions WHERE kind = ? AND record_id = ? AND field = ?"
+                        " ORDER BY hlc DESC, device DESC, op_id DESC LIMIT 1");
+    if (!w) return w.error();
+    w->bind(1, kind).bind(2, recordId).bind(3, field);
+    auto row = w->step();
+    if (!row) return row.error();
+    if (!*row) return {};
+    auto up = db.prepare("INSERT OR REPLACE INTO record_fields (kind, record_id, field, value, op_id, hlc, device)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?)");
+    if (!up) return up.error();
+    up->bind(1, kind).bind(2, recordId).bind(3, field).bind(4, w->text(0)).bind(5, w->text(1)).bind(6, w->int64(2))
+        .bind(7, w->text(3));
+    XS_TRY(up->run());
+
+    auto del = db.prepare("DELETE FROM conflicts WHERE kind = ? AND record_id = ? AND field = ?");
+    if (!del) return del.error();
+    del->bind(1, kind).bind(2, recordId).bind(3, field);
+    XS_TRY(del->run());
+    auto h = db.prepare(
+        "SELECT v.op_id, v.value, v.hlc, v.device FROM field_versions v WHERE v.kind = ?1 AND v.record_id = ?2"
+        " AND v.field = ?3 AND NOT EXISTS (SELECT 1 FROM field_bases b WHERE b.kind = ?1 AND b.record_id = ?2"
+        " AND b.field = ?3 AND b.base_op = v.op_id)");
+    if (!h) return h.error();
+    h->bind(1, kind).bind(2, recordId).bind(3, field);
+    struct Head { std::string op, value; std::int64_t hlc; std::string device; };
+    std::vector<Head> hs;
+    for (;;) {
+        auto r = h->step();
+        if (!r) return r.error();
+        if (!*r) break;
+        hs.push_back({h->text(0), h->text(1), h->int64(2), h->text(3)});
+    }
+    if (hs.size() < 2) return {};
+    // Only concurrent text edits with different values need a person; other types merge by LWW.
+    std::set<std::string> values;
+    for (const auto& x : hs) {
+        if (x.value.empty() || x.value[0] != '"') return {};
+        values.insert(x.value);
+    }
+    if (values.size() < 2) return {};
+    auto ins = db.prepare("INSERT INTO conflicts (kind, record_id, field, op_id, value, hlc, device) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    if (!ins) return ins.error();
+    for (const auto& x : hs) {
+        ins->bind(1, kind).bind(2, recordId).bind(3, field).bind(4, x.op).bind(5, x.value).bind(6, x.hlc).bind(7, x.device);
+        XS_TRY(ins->run());
+    }
+    return {};
+}
+
+SStatus OpLog::project(const Op& op) {
+    Db& db = m_store.db();
+    auto v = db.prepare("INSERT OR IGNORE INTO field_versions (kind, record_id, field, op_id, hlc, device, value)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)");
+    auto b = db.prepare("INSERT OR IGNORE INTO field_bases (kind, record_id, field, op_id, base_op) VALUES (?, ?, ?, ?, ?)");
+    if (!v) return v.error();
+    if (!b) return b.error();
+    for (const auto& c : op.changes) {
+        v->bind(1, op.kind).bind(2, op.recordId).bind(3, c.field).bind(4, op.id)
+            .bind(5, static_cast<std::int64_t>(op.hlc)).bind(6, op.device).bind(7, c.value.dump());
+        XS_TRY(v->run());
+        for (const auto& base : c.base) {
+            b->bind(1, op.kind).bind(2, op.recordId).bind(3, c.field).bind(4, op.id).bind(5, base);
+            XS_TRY(b->run());
+        }
+        XS_TRY(projectField(op.kind, op.recordId, c.field));
+    }
+    auto rec = record(op.kind, op.recordId);
+    if (!rec) return rec.error();
+    return m_sink.project(db, op.kind, op.recordId, *rec);
+}
+
+SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus()>& inTransaction) {
+    if (draft.empty()) return fail(SyncError::Invalid, "nothing to commit");
+    auto tx = Transaction::begin(m_store.db());
+    if (!tx) return tx.error();
+    ChangeSet cs;
+    auto id = newUuidV7();
+    if (!id) return id.error();
+    cs.id = *id;
+    cs.device = m_device;
+    cs.seq = m_seq + 1;
+    cs.hlc = m_hlc.tick();
+    for (const auto& p : draft.m_ops) {
+        Op op;
+        auto opId = newUuidV7();
+        if (!opId) return opId.error();
+        op.id = *opId;
+        op.channel = p.channel;
+        op.kind = p.kind;
+        op.recordId = p.recordId;
+        op.hlc = cs.hlc;
+        op.device = m_device;
+        for (const auto& [field, value] : p.fields) {
+            auto base = heads(p.kind, p.recordId, field);
+            if (!base) return base.error();
+            op.changes.push_back({field, value, std::move(*base)});
+        }
+        XS_TRY(validateOp(op));
+        cs.ops.push_back(std::move(op));
+    }
+    XS_TRY(insertChangeSet(cs, true));
+    for (const Op& op : cs.ops) XS_TRY(project(op));
+    if (inTransaction) XS_TRY(inTransaction());
+    XS_TRY(saveClock());
+    XS_TRY(tx->commit());
+    m_seq = cs.seq;
+    return cs;
+}
+
+SStatus OpLog::apply(const ChangeSet& cs) {
+    if (!isUuid(cs.id) || cs.device.empty() || cs.seq < 1)
+        return fail(SyncError::Invalid, "change set has a malformed header");
+    for (const Op& op : cs.ops) {
+        XS_TRY(validateOp(op));
+        if (op.device != cs.device) return fail(SyncError::Invalid, "op " + op.id + " claims another device than its change set");
+    }
+    auto known = m_store.db().prepare("SELECT 1 FROM changesets WHERE id = ?");
+    if (!known) return known.error();
+    known->bind(1, cs.id);
+    auto has = known->step();
+    if (!has) return has.error();
+    if (*has) return {};
+    auto tx = Transaction::begin(m_store.db());
+    if (!tx) return tx.error();
+    XS_TRY(insertChangeSet(cs, false));
+    for (const Op& op : cs.ops) XS_TRY(project(op));
+    m_hlc.observe(cs.hlc);
+    for (const Op& op : cs.ops) m_hlc.observe(op.hlc);
+    XS_TRY(saveClock());
+    return tx->commit();
+}
+
+SStatus OpLog::replayAll() {
+    Db& db = m_store.db();
+    XS_TRY(db.exec("DELETE FROM field_versions; DELETE FROM field_bases; DELETE FROM record_fields; DELETE FROM conflicts;"));
+    XS_TRY(m_sink.reset(db));
+    auto s = db.prepare("SELECT id, channel, kind, record_id, hlc, device, body FROM ops ORDER BY hlc, id");
+    if (!s) return s.error();
+    for (;;) {
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        Op op{s->text(0), s->text(1), s->text(2), s->text(3), static_cast<std::uint64_t>(s->int64(4)), s->text(5), {}};
+        auto changes = decodeChanges(s->text(6));
+        if (!changes) return changes.error();
+        op.changes = std::move(*changes);
+        XS_TRY(project(op));
+    }
+    return {};
+}
+
+SStatus OpLog::rebuild() {
+    auto tx = Transaction::begin(m_store.db());
+    if (!tx) return tx.error();
+    XS_TRY(replayAll());
+    return tx->commit();
+}
+
+SResult<std::string> OpLog::projectionDigest() {
+    std::vector<std::string> tables = {"field_versions", "field_bases", "record_fields", "conflicts"};
+    for (const auto& t : m_sink.tables()) tables.push_back(t);
+    crypto::Sha256 h;
+    for (const auto& t : tables) {
+        // Table names come from code, never from input. Rows are sorted as text so the digest
+        // does not depend on storage order.
+        std::string sql = "SELECT * FROM " + t;
+        auto s = m_store.db().prepare(sql.c_str());
+        if (!s) return s.error();
+        std::vector<std::string> rows;
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            std::string line;
+            for (int i = 0; i < s->columnCount(); ++i) {
+                std::string cell = std::to_string(s->columnType(i)) + ":" + s->text(i);
+                line += std::to_string(cell.size()) + "|" + cell;
+            }
+            rows.push_back(std::move(line));
+        }
+        std::sort(rows.begin(), rows.end());
+        h.update(crypto::asBytes("table:" + t + ":" + std::to_string(rows.size()) + "\n"));
+        for (const auto& r : rows) {
+            h.update(crypto::asBytes(r));
+            h.update(crypto::asBytes("\n"));
+        }
+    }
+    return crypto::toHex(h.finish());
+}
+
+SResult<std::vector<std::string>> OpLog::check() {
+    std::vector<std::string> problems;
+    Db& db = m_store.db();
+    auto counts = db.prepare("SELECT c.id, c.op_count, (SELECT count(*) FROM ops o WHERE o.changeset = c.id) FROM changesets c"
+                             " WHERE c.op_count != (SELECT count(*) FROM ops o WHERE o.changeset = c.id)");
+    if (!counts) return counts.error();
+    for (;;) {
+        auto row = counts->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        problems.push_back("change set " + counts->text(0) + " should have " + std::to_string(counts->int64(1)) +
+                           " ops but has " + std::to_string(counts->int64(2)));
+    }
+    auto bodies = db.prepare("SELECT id, body FROM ops");
+    if (!bodies) return bodies.error();
+    for (;;) {
+        auto row = bodies->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        if (!decodeChanges(bodies->text(1))) problems.push_back("op " + bodies->text(0) + " has an unreadable body");
+    }
+    auto seqs = db.prepare("SELECT device, count(*), max(seq) FROM changesets WHERE local = 1 GROUP BY device");
+    if (!seqs) return seqs.error();
+    for (;;) {
+        auto row = seqs->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        if (seqs->int64(1) != seqs->int64(2))
+            problems.push_back("device " + seqs->text(0) + " has gaps in its change-set sequence");
+    }
+    if (!problems.empty()) return problems;
+
+    auto before = projectionDigest();
+    if (!before) return before.error();
+    {
+        auto tx = Transaction::begin(db);  // rolled back: check never changes the store
+        if (!tx) return tx.error();
+        XS_TRY(replayAll());
+        auto after = projectionDigest();
+        if (!after) return after.error();
+        if (*after != *before) problems.push_back("projections differ from a replay of the op log (run rebuild)");
+    }
+    return problems;
+}
+
+SResult<Json> OpLog::record(const std::string& kind, const std::string& recordId) {
+    auto s = m_store.db().prepare("SELECT field, value FROM record_fields WHERE kind = ? AND record_id = ?");
+    if (!s) return s.error();
+    s->bind(1, kind).bind(2, recordId);
+    Json out = Json::object();
+    for (;;) {
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        out[s->text(0)] = Json::parse(s->text(1), nullptr, false);
+    }
+    if (out.empty()) return fail(SyncError::NotFound, "no " + kind + " " + recordId);
+    return out;
+}
+
+SResult<std::vector<FieldVersion>> OpLog::history(const std::string& recordId) {
+    auto s = m_store.db().prepare("SELECT id, changeset, hlc, device, body FROM ops WHERE record_id = ? ORDER BY hlc, id");
+    if (!s) return s.error();
+    s->bind(1, recordId);
+    std::vector<FieldVersion> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        auto changes = decodeChanges(s->text(4));
+        if (!changes) return changes.error();
+        for (auto& c : *changes)
+            out.push_back({s->text(0), s->text(1), static_cast<std::uint64_t>(s->int64(2)), s->text(3), c.field, c.value});
+    }
+    return out;
+}
+
+SResult<std::vector<Conflict>> OpLog::conflicts() {
+    auto s = m_store.db().prepare("SELECT kind, record_id, field, op_id, value, hlc, device FROM conflicts"
+                                  " ORDER BY kind, record_id, field, hlc DESC, device DESC, op_id DESC");
+    if (!s) return s.error();
+    std::vector<Conflict> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        if (out.empty() || out.back().kind != s->text(0) || out.back().recordId != s->text(1) || out.back().field != s->text(2))
+            out.push_back({s->text(0), s->text(1), s->text(2), {}});
+        out.back().versions.push_back({s->text(3), "", static_cast<std::uint64_t>(s->int64(5)), s->text(6), s->text(2),
+                                       Json::parse(s->text(4), nullptr, false)});
+    }
+    return out;
+}
+
+SResult<std::vector<ChangeSet>> OpLog::changeSets() {
+    Db& db = m_store.db();
+    auto c = db.prepare("SELECT id, device, seq, hlc FROM changesets ORDER BY device, seq");
+    auto o = db.prepare("SELECT id, channel, kind, record_id, hlc, device, body FROM ops WHERE changeset = ? ORDER BY idx");
+    if (!c) return c.error();
+    if (!o) return o.error();
+    std::vector<ChangeSet> out;
+    for (;;) {
+        auto row = c->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        ChangeSet cs{c->text(0), c->text(1), c->int64(2), static_cast<std::uint64_t>(c->int64(3)), {}};
+        o->bind(1, cs.id);
+        for (;;) {
+            auto r = o->step();
+            if (!r) return r.error();
+            if (!*r) break;
+            Op op{o->text(0), o->text(1), o->text(2), o->text(3), static_cast<std::uint64_t>(o->int64(4)), o->text(5), {}};
+            auto changes = decodeChanges(o->text(6));
+            if (!changes) return changes.error();
+            op.changes = std::move(*changes);
+            cs.ops.push_back(std::move(op));
+        }
+        o->reset();
+        out.push_back(std::move(cs));
+    }
+    return out;
+}
+
+SResult<std::int64_t> OpLog::opCount() {
+    auto s = m_store.db().prepare("SELECT count(*) FROM ops");
+    if (!s) return s.error();
+    auto row = s->step();
+    if (!row) return row.error();
+    return s->int64(0);
+}
+
+}  // namespace xs::sync

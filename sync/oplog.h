@@ -1,0 +1,142 @@
+// The operation log and its projection. Every change is an Op (one record's field changes);
+// the ops of one user action form a ChangeSet committed atomically with its projection.
+// Merge is per field: the value with the greatest (hlc, device, op id) wins, whatever order ops
+// arrive in. Each field change names the versions it superseded (`base`); versions that nothing
+// supersedes are "heads", and two or more heads holding different strings are a conflict kept
+// visible (table `conflicts`) until an edit supersedes them all.
+//
+// sync/ knows nothing of the domain: record kinds and fields are opaque strings; the app turns
+// winners into its tables through a ProjectionSink. Not thread-safe.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+#include <nlohmann/json.hpp>
+#include "sync/hlc.h"
+#include "sync/store.h"
+
+namespace xs::sync {
+
+using Json = nlohmann::json;
+
+struct FieldChange {
+    std::string field;
+    Json value;
+    std::vector<std::string> base;  // op ids of the versions this change supersedes
+};
+
+struct Op {
+    std::string id;  // UUIDv7
+    std::string channel;
+    std::string kind;
+    std::string recordId;
+    std::uint64_t hlc = 0;
+    std::string device;
+    std::vector<FieldChange> changes;
+};
+
+struct ChangeSet {
+    std::string id;  // UUIDv7
+    std::string device;
+    std::int64_t seq = 0;  // 1, 2, ... per device
+    std::uint64_t hlc = 0;
+    std::vector<Op> ops;
+};
+
+struct FieldVersion {
+    std::string opId;
+    std::string changeSet;
+    std::uint64_t hlc = 0;
+    std::string device;
+    std::string field;
+    Json value;
+};
+
+struct Conflict {
+    std::string kind;
+    std::string recordId;
+    std::string field;
+    std::vector<FieldVersion> versions;  // the competing heads, winner first
+};
+
+// The app's tables. Called inside the transaction that changes the op log.
+class ProjectionSink {
+public:
+    virtual ~ProjectionSink() = default;
+    // Empty the domain tables (rebuild).
+    virtual SStatus reset(Db& db) = 0;
+    // A record's winning field values changed; `fields` holds all of them.
+    virtual SStatus project(Db& db, const std::string& kind, const std::string& recordId, const Json& fields) = 0;
+    // The domain tables, for verify/rebuild comparisons.
+    virtual std::vector<std::string> tables() const = 0;
+};
+
+// Builds one change set. Changes to the same record become one op; a later set() of the same
+// field replaces an earlier one.
+class Draft {
+public:
+    void set(const std::string& channel, const std::string& kind, const std::string& recordId,
+             const std::string& field, Json value);
+    bool empty() const { return m_ops.empty(); }
+private:
+    friend class OpLog;
+    struct Pending {
+        std::string channel, kind, recordId;
+        std::map<std::string, Json> fields;
+    };
+    std::vector<Pending> m_ops;
+};
+
+class OpLog {
+public:
+    OpLog(Store& store, ProjectionSink& sink, const Clock& clock = SystemClock::instance());
+
+    // Loads (or on first use creates) this replica's device id, sequence and clock.
+    SStatus open();
+    const std::string& deviceId() const { return m_device; }
+
+    // Commits the draft as one change set, durably, with its projection. `inTransaction` runs
+    // before COMMIT (extra writes that must be atomic with the change set).
+    SResult<ChangeSet> commit(const Draft& draft, const std::function<SStatus()>& inTransaction = {});
+
+    // Applies a change set from another replica. Idempotent: a known change set is skipped.
+    SStatus apply(const ChangeSet& changeSet);
+
+    // Drops all projections and replays the op log.
+    SStatus rebuild();
+
+    // A digest of every projection table (sync's and the sink's), for equivalence checks.
+    SResult<std::string> projectionDigest();
+    // Checks the op log's own consistency and that replaying it reproduces the projections
+    // (inside a transaction that is rolled back). Returns problems found, empty if none.
+    SResult<std::vector<std::string>> check();
+
+    SResult<Json> record(const std::string& kind, const std::string& recordId);  // winners; NotFound
+    SResult<std::vector<FieldVersion>> history(const std::string& recordId);
+    SResult<std::vector<Conflict>> conflicts();
+    SResult<std::vector<ChangeSet>> changeSets();  // all, in (device, seq) order
+    SResult<std::int64_t> opCount();
+
+    static Json encodeChanges(const std::vector<FieldChange>& changes);
+    static SResult<std::vector<FieldChange>> decodeChanges(const std::string& body);
+
+private:
+    SStatus insertChangeSet(const ChangeSet& cs, bool local);
+    SStatus project(const Op& op);
+    SStatus projectField(const std::string& kind, const std::string& recordId, const std::string& field);
+    SResult<std::vector<std::string>> heads(const std::string& kind, const std::string& recordId,
+                                            const std::string& field);
+    SStatus replayAll();
+    SStatus saveClock();
+
+    Store& m_store;
+    ProjectionSink& m_sink;
+    const Clock& m_clock;
+    HlcClock m_hlc;
+    std::string m_device;
+    std::int64_t m_seq = 0;
+};
+
+}  // namespace xs::sync

@@ -1,0 +1,236 @@
+#include "sync/store.h"
+
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "crypto/random.h"
+#include "sync/file_io.h"
+#include "sync/keyfile.h"
+#include "sync/uuid.h"
+
+namespace xs::sync {
+namespace fs = std::filesystem;
+namespace {
+
+std::function<void(double)>& sleeper() {
+    static std::function<void(double)> s = [](double seconds) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    };
+    return s;
+}
+
+struct Lockout {
+    int failures = 0;
+    std::int64_t lastFailureMs = 0;
+};
+
+std::int64_t wallMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+Lockout readLockout(const fs::path& dir) {
+    auto bytes = readFile(dir / Store::kLockoutFile, 4096);
+    if (!bytes) return {};
+    auto j = nlohmann::json::parse(bytes->begin(), bytes->end(), nullptr, false);
+    Lockout l;
+    if (j.is_object() && j.contains("failures") && j["failures"].is_number_integer() && j.contains("last_failure_ms") &&
+        j["last_failure_ms"].is_number_integer()) {
+        l.failures = std::max(0, j["failures"].get<int>());
+        l.lastFailureMs = j["last_failure_ms"].get<std::int64_t>();
+    }
+    return l;
+}
+
+const std::vector<Migration>& syncMigrations() {
+    static const std::vector<Migration> m = {
+        {"sync", 1,
+         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+         // The op log: the source of truth. body is the JSON list of field changes.
+         "CREATE TABLE changesets (id TEXT PRIMARY KEY, device TEXT NOT NULL, seq INTEGER NOT NULL,"
+         "  hlc INTEGER NOT NULL, op_count INTEGER NOT NULL, local INTEGER NOT NULL);"
+         "CREATE UNIQUE INDEX changesets_device_seq ON changesets(device, seq);"
+         "CREATE TABLE ops (id TEXT PRIMARY KEY, changeset TEXT NOT NULL REFERENCES changesets(id),"
+         "  idx INTEGER NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL, record_id TEXT NOT NULL,"
+         "  hlc INTEGER NOT NULL, device TEXT NOT NULL, body TEXT NOT NULL);"
+         "CREATE INDEX ops_record ON ops(kind, record_id);"
+         "CREATE INDEX ops_changeset ON ops(changeset, idx);"
+         // Projection state, rebuilt from ops: every version of every field, what each superseded,
+         // the winning value, and unresolved concurrent text edits.
+         "CREATE TABLE field_versions (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
+         "  op_id TEXT NOT NULL, hlc INTEGER NOT NULL, device TEXT NOT NULL, value TEXT NOT NULL,"
+         "  PRIMARY KEY (kind, record_id, field, op_id));"
+         "CREATE TABLE field_bases (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
+         "  op_id TEXT NOT NULL, base_op TEXT NOT NULL, PRIMARY KEY (kind, record_id, field, op_id, base_op));"
+         "CREATE INDEX field_bases_base ON field_bases(kind, record_id, field, base_op);"
+         "CREATE TABLE record_fields (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
+         "  value TEXT NOT NULL, op_id TEXT NOT NULL, hlc INTEGER NOT NULL, device TEXT NOT NULL,"
+         "  PRIMARY KEY (kind, record_id, field));"
+         "CREATE TABLE conflicts (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
+         "  op_id TEXT NOT NULL, value TEXT NOT NULL, hlc INTEGER NOT NULL, device TEXT NOT NULL,"
+         "  PRIMARY KEY (kind, record_id, field, op_id));"},
+    };
+    return m;
+}
+
+}  // namespace
+
+void setUnlockSleeper(std::function<void(double)> s) { sleeper() = std::move(s); }
+
+double unlockDelaySeconds(int failures) {
+    if (failures <= 0) return 0;
+    double d = 0.25;
+    for (int i = 1; i < failures && d < 30; ++i) d *= 2;
+    return std::min(d, 30.0);
+}
+
+bool Store::exists(const fs::path& dir) {
+    std::error_code ec;
+    return fs::exists(dir / kKeyFile, ec);
+}
+
+SResult<std::unique_ptr<Store>> Store::create(const fs::path& dir, std::string_view passphrase,
+                                              const crypto::Argon2Params& kdf) {
+    std::error_code ec;
+    if (exists(dir) || fs::exists(dir / kDbFile, ec))
+        return fail(SyncError::AlreadyExists, "a store already exists in " + dir.string());
+    fs::create_directories(dir, ec);
+    if (ec) return fail(SyncError::Io, "cannot create " + dir.string() + ": " + ec.message());
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+
+    auto key = crypto::randomSecret(32);
+    if (!key) return fail(SyncError::Crypto, "random number generator failed");
+    auto storeId = newUuidV7();
+    if (!storeId) return storeId.error();
+    auto keyFile = wrapDataKey(*key, passphrase, kdf, *storeId);
+    if (!keyFile) return keyFile.error();
+
+    std::unique_ptr<Store> store(new Store());
+    store->m_dir = dir;
+    store->m_storeId = *storeId;
+    store->m_kdf = kdf;
+    auto db = Db::open((dir / kDbFile).string(), *key, {.create = true, .durable = true});
+    if (!db) return db.error();
+    store->m_db = std::move(*db);
+    fs::permissions(dir / kDbFile, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace, ec);
+    XS_TRY(store->migrate({}));
+    auto evidence = EvidenceStore::open(dir / kEvidenceDir, *key);
+    if (!evidence) return evidence.error();
+    store->m_evidence = std::make_unique<EvidenceStore>(std::move(*evidence));
+    store->m_dataKey = std::move(*key);
+    // The key file is written last: a store without one is an aborted init, not a store.
+    std::string text = serializeKeyFile(*keyFile);
+    XS_TRY(writeFileAtomic(dir / kKeyFile, crypto::asBytes(text)));
+    return store;
+}
+
+SResult<std::unique_ptr<Store>> Store::open(const fs::path& dir, std::string_view passphrase) {
+    auto bytes = readFile(dir / kKeyFile, 64 * 1024);
+    if (!bytes) {
+        if (bytes.code() == SyncError::NotFound) return fail(SyncError::NotFound, "no store in " + dir.string() + " (run init first)");
+        return bytes.error();
+    }
+    auto keyFile = parseKeyFile(*bytes);
+    if (!keyFile) return keyFile.error();
+
+    // Honour the delay owed from earlier failures, even across processes.
+    Lockout lockout = readLockout(dir);
+    if (lockout.failures > 0) {
+        double owed = unlockDelaySeconds(lockout.failures) - static_cast<double>(wallMs() - lockout.lastFailureMs) / 1000.0;
+        if (owed > 0) sleeper()(std::min(owed, 30.0));
+    }
+    auto key = unwrapDataKey(*keyFile, passphrase);
+    if (!key) {
+        if (key.code() != SyncError::WrongPassphrase) return key.error();
+        lockout.failures += 1;
+        lockout.lastFailureMs = wallMs();
+        std::string text = nlohmann::json{{"failures", lockout.failures}, {"last_failure_ms", lockout.lastFailureMs}}.dump();
+        (void)writeFileAtomic(dir / kLockoutFile, crypto::asBytes(text));
+        double wait = unlockDelaySeconds(lockout.failures);
+        sleeper()(wait);
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "wrong passphrase (%d consecutive failure%s; waited %.2g s)", lockout.failures,
+                      lockout.failures == 1 ? "" : "s", wait);
+        return fail(SyncError::WrongPassphrase, buf);
+    }
+    if (lockout.failures > 0) {
+        std::error_code ec;
+        fs::remove(dir / kLockoutFile, ec);
+    }
+
+    std::unique_ptr<Store> store(new Store());
+    store->m_dir = dir;
+    store->m_storeId = keyFile->storeId;
+    store->m_kdf = keyFile->kdf;
+    auto db = Db::open((dir / kDbFile).string(), *key, {.create = false, .durable = true});
+    if (!db) return db.error();
+    store->m_db = std::move(*db);
+    XS_TRY(store->migrate({}));
+    auto evidence = EvidenceStore::open(dir / kEvidenceDir, *key);
+    if (!evidence) return evidence.error();
+    store->m_evidence = std::make_unique<EvidenceStore>(std::move(*evidence));
+    store->m_dataKey = std::move(*key);
+    return store;
+}
+
+SStatus Store::migrate(const std::vector<Migration>& extra) {
+    XS_TRY(m_db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, version INTEGER NOT NULL,"
+                     " PRIMARY KEY (module, version))"));
+    std::vector<const Migration*> all;
+    for (const auto& m : syncMigrations()) all.push_back(&m);
+    for (const auto& m : extra) all.push_back(&m);
+    for (const Migration* m : all) {
+        auto check = m_db.prepare("SELECT 1 FROM schema_migrations WHERE module = ? AND version = ?");
+        if (!check) return check.error();
+        check->bind(1, m->module).bind(2, std::int64_t{m->version});
+        auto has = check->step();
+        if (!has) return has.error();
+        if (*has) continue;
+        auto tx = Transaction::begin(m_db);
+        if (!tx) return tx.error();
+        XS_TRY(m_db.exec(m->sql));
+        auto mark = m_db.prepare("INSERT INTO schema_migrations (module, version) VALUES (?, ?)");
+        if (!mark) return mark.error();
+        mark->bind(1, m->module).bind(2, std::int64_t{m->version});
+        XS_TRY(mark->run());
+        XS_TRY(tx->commit());
+    }
+    return {};
+}
+
+SStatus Store::rekey(std::string_view newPassphrase, const crypto::Argon2Params& kdf) {
+    if (m_dataKey.empty()) return fail(SyncError::Invalid, "store is locked");
+    auto keyFile = wrapDataKey(m_dataKey, newPassphrase, kdf, m_storeId);
+    if (!keyFile) return keyFile.error();
+    std::string text = serializeKeyFile(*keyFile);
+    XS_TRY(writeFileAtomic(m_dir / kKeyFile, crypto::asBytes(text)));
+    m_kdf = kdf;
+    return {};
+}
+
+void Store::lock() {
+    m_evidence.reset();
+    m_db.close();
+    m_dataKey.wipe();
+}
+
+SResult<std::string> Store::meta(const std::string& key) {
+    auto s = m_db.prepare("SELECT value FROM meta WHERE key = ?");
+    if (!s) return s.error();
+    s->bind(1, key);
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return fail(SyncError::NotFound, "no meta value " + key);
+    return s->text(0);
+}
+
+SStatus Store::setMeta(const std::string& key, const std::string& value) {
+    auto s = m_db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+    if (!s) return s.error();
+    s->bind(1, key).bind(2, value);
+    return s->run();
+}
+
+}  // namespace xs::sync

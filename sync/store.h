@@ -1,0 +1,83 @@
+// A person's encrypted local store: a directory holding
+//   keyfile.json   the wrapped data key (sync/keyfile.h)
+//   store.db       SQLCipher database keyed with the data key (+ -wal, -shm)
+//   evidence/      STREAM-encrypted evidence files (sync/evidence.h)
+//   lockout.json   consecutive failed unlocks (only while there are some)
+// The data key lives only inside an open Store and is wiped by lock() or destruction.
+// A Store is used from one thread at a time.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+#include "crypto/kdf.h"
+#include "sync/db.h"
+#include "sync/evidence.h"
+
+namespace xs::sync {
+
+// A schema step, applied once in order inside a transaction. `module` namespaces the versions
+// so that sync/ and app/ evolve their tables independently.
+struct Migration {
+    std::string module;
+    int version;
+    const char* sql;
+};
+
+struct UnlockDelay {
+    int failures = 0;        // consecutive failed attempts recorded
+    double waitSeconds = 0;  // how long the last failure made the caller wait
+};
+
+class Store {
+public:
+    static constexpr const char* kDbFile = "store.db";
+    static constexpr const char* kKeyFile = "keyfile.json";
+    static constexpr const char* kEvidenceDir = "evidence";
+    static constexpr const char* kLockoutFile = "lockout.json";
+
+    // Creates a new store in an empty or missing directory. AlreadyExists if one is there.
+    static SResult<std::unique_ptr<Store>> create(const std::filesystem::path& dir, std::string_view passphrase,
+                                                  const crypto::Argon2Params& kdf);
+    // Opens an existing store. A wrong passphrase touches nothing but lockout.json and waits
+    // longer after each consecutive failure (0.25 s doubling, at most 30 s); WrongPassphrase.
+    static SResult<std::unique_ptr<Store>> open(const std::filesystem::path& dir, std::string_view passphrase);
+    static bool exists(const std::filesystem::path& dir);
+
+    // Applies every migration not yet applied (sync's own first, then `extra`).
+    SStatus migrate(const std::vector<Migration>& extra);
+
+    // Changes the passphrase: re-wraps the same data key; the database is not re-encrypted.
+    SStatus rekey(std::string_view newPassphrase, const crypto::Argon2Params& kdf);
+
+    // Drops keys from memory and closes the database.
+    void lock();
+
+    Db& db() { return m_db; }
+    EvidenceStore& evidence() { return *m_evidence; }
+    const std::string& storeId() const { return m_storeId; }
+    const std::filesystem::path& dir() const { return m_dir; }
+    const crypto::Argon2Params& kdfParams() const { return m_kdf; }
+
+    // Meta key/value table (device id, clocks, owner).
+    SResult<std::string> meta(const std::string& key);  // NotFound when absent
+    SStatus setMeta(const std::string& key, const std::string& value);
+
+private:
+    Store() = default;
+    std::filesystem::path m_dir;
+    std::string m_storeId;
+    crypto::Argon2Params m_kdf;
+    crypto::SecretBytes m_dataKey;
+    Db m_db;
+    std::unique_ptr<EvidenceStore> m_evidence;
+};
+
+// Test seam: replaces the sleep between failed unlocks (default: std::this_thread::sleep_for).
+void setUnlockSleeper(std::function<void(double seconds)> sleeper);
+double unlockDelaySeconds(int failures);
+
+}  // namespace xs::sync
