@@ -21,6 +21,8 @@ CResult<Bytes> aeadSeal(AeadAlg alg, ByteView key, ByteView nonce, ByteView aad,
 CResult<Bytes> aeadOpen(AeadAlg alg, ByteView key, ByteView nonce, ByteView aad, ByteView ciphertext);
 
 // A keyed context reused for many messages (stream chunks). Holds a copy of the key; wipes it.
+// (The key schedule lives in OpenSSL's cipher context, which OpenSSL cleanses when it is freed.)
+// Not thread-safe: use one object per thread. A moved-from object returns InvalidArgument.
 class Aead {
 public:
     static CResult<Aead> create(AeadAlg alg, ByteView key);

@@ -13,7 +13,8 @@ using Digest = std::array<std::uint8_t, 32>;
 
 Digest sha256(ByteView data);
 
-// Incremental SHA-256 for streams (evidence files, bundles). Not thread-safe.
+// Incremental SHA-256 for streams (evidence files, bundles). Not thread-safe. Do not use a
+// moved-from object (it ignores updates and returns an all-zero digest).
 class Sha256 {
 public:
     Sha256();

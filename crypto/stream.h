@@ -40,10 +40,10 @@ public:
     // Plaintext goes to sink only after its chunk authenticated. chunkSize must match the sealer's.
     // Errors:
     //  - AuthenticationFailed: a chunk does not verify (bit flip, reordering, wrong key, garbage);
-    //  - Truncated (from finish()): no chunk at all, the data ends inside a chunk's tag, or the
-    //    last chunk seen is a valid non-last chunk (the stream was cut at a chunk boundary);
-    //  - Malformed: a full-size chunk that verifies as the last chunk is followed by more data, or
-    //    an empty last chunk follows other chunks.
+    //  - Truncated (from finish()): no chunk at all, the data ends less than a tag (16 bytes) into
+    //    a chunk, or the last chunk seen is a valid non-last chunk (cut at a chunk boundary);
+    //  - Malformed: a full-size chunk that verifies as the last chunk is followed by more data (that
+    //    chunk's plaintext is not released), or an empty last chunk follows other chunks.
     // Data appended after a *short* last chunk cannot be told apart from a damaged chunk (the
     // chunk boundaries are unknown) and is reported as AuthenticationFailed, as in age.
     static CResult<StreamOpener> create(AeadAlg alg, ByteView key, ByteSink sink,
