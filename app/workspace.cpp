@@ -72,6 +72,16 @@ const std::vector<TransitionRule>& transitions() {
     return t;
 }
 
+// Records come from the op log, which other replicas write: read them without trusting types.
+std::string textOf(const Json& rec, const char* key) {
+    auto it = rec.find(key);
+    return it != rec.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+std::int64_t intOf(const Json& rec, const char* key, std::int64_t fallback) {
+    auto it = rec.find(key);
+    return it != rec.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+}
+
 bool contentEditable(FindingStatus s) {
     return s == FindingStatus::Draft || s == FindingStatus::Submitted || s == FindingStatus::Returned;
 }
@@ -153,7 +163,6 @@ AResult<std::unique_ptr<Workspace>> Workspace::init(const fs::path& dir, std::st
                                                      const std::string& name, Role role,
                                                      const crypto::Argon2Params& kdf, const sync::Clock& clock) {
     if (name.empty() || name.size() > 200) return refused("a name is required");
-    if (kdf.memoryKiB < sync::kMinKdfMemoryKiB) return refused("Argon2 memory must be at least 8 MiB");
     auto store = sync::Store::create(dir, passphrase, kdf);
     if (!store) {
         if (store.code() == sync::SyncError::AlreadyExists) return refused(store.message());
@@ -184,9 +193,9 @@ AResult<std::unique_ptr<Workspace>> Workspace::open(const fs::path& dir, std::st
     if (!owner) return fail(AppError::Failed, "store has no owner (damaged store?)");
     auto person = ws->m_log->record("person", *owner);
     if (!person) return fail(AppError::Failed, "store owner record is missing (run rebuild)");
-    auto role = parseEnum<Role>((*person).value("role", ""));
+    auto role = parseEnum<Role>(textOf(*person, "role"));
     if (!role) return fail(AppError::Failed, "store owner has an unknown role");
-    ws->m_self = {*owner, (*person).value("name", ""), *role};
+    ws->m_self = {*owner, textOf(*person, "name"), *role};
     return ws;
 }
 
@@ -223,9 +232,9 @@ AResult<std::string> Workspace::resolve(const char* table, const std::string& ke
 AResult<std::pair<int, int>> Workspace::captureWindow(const std::string& inspectionId) {
     auto insp = m_log->record("inspection", inspectionId);
     if (!insp) return fail(AppError::NotFound, "no inspection " + inspectionId);
-    auto start = parseDate((*insp).value("onsite_start", ""));
+    auto start = parseDate(textOf(*insp, "onsite_start"));
     if (!start) return fail(AppError::Failed, "inspection " + inspectionId + " has no valid on-site start");
-    int days = (*insp).value("onsite_days", kStandardOnsiteDays);
+    int days = static_cast<int>(intOf(*insp, "onsite_days", kStandardOnsiteDays));
     auto s = m_store->db().prepare("SELECT COALESCE(SUM(days), 0) FROM extensions WHERE inspection_id = ? AND status = 'approved'");
     if (!s) return fromSync(s.error());
     s->bind(1, inspectionId);
@@ -242,7 +251,8 @@ AStatus Workspace::checkCaptureAllowed(const std::string& inspectionId) {
     auto insp = m_log->record("inspection", inspectionId);
     if (!insp) return fail(AppError::NotFound, "no inspection " + inspectionId);
     if (!isOfficeSide(m_self.role)) {
-        const Json team = (*insp).value("team", Json::array());
+        auto t = insp->find("team");
+        const Json team = t != insp->end() && t->is_array() ? *t : Json::array();
         bool member = std::find(team.begin(), team.end(), Json(m_self.personId)) != team.end();
         if (!member) return refused("you are not on the team of inspection " + inspectionId);
     }
@@ -400,7 +410,7 @@ AResult<std::string> Workspace::createInspection(const InspectionInput& in) {
     }
     auto unitRec = m_log->record("unit", *unit);
     if (!unitRec) return fromSync(unitRec.error());
-    std::string title = in.title.empty() ? (*unitRec).value("name", "") + " " + label(in.kind) : in.title;
+    std::string title = in.title.empty() ? textOf(*unitRec, "name") + " " + label(in.kind) : in.title;
     if (title.size() > kMaxTitle) return refused("title is too long");
 
     auto id = sync::newUuidV7();
@@ -448,9 +458,9 @@ AStatus Workspace::decideExtension(const std::string& extensionId, bool approve)
         return refused("only a member of the leading group may approve or reject an extension (article 7(2))");
     auto ext = m_log->record("extension", extensionId);
     if (!ext) return fail(AppError::NotFound, "no extension request " + extensionId);
-    if ((*ext).value("status", "") != toString(ExtensionStatus::Pending)) return refused("this extension was already decided");
+    if (textOf(*ext, "status") != toString(ExtensionStatus::Pending)) return refused("this extension was already decided");
     sync::Draft d;
-    std::string ch = teamChannel((*ext).value("inspection_id", ""));
+    std::string ch = teamChannel(textOf(*ext, "inspection_id"));
     d.set(ch, "extension", extensionId, "status", toString(approve ? ExtensionStatus::Approved : ExtensionStatus::Rejected));
     d.set(ch, "extension", extensionId, "decided_by", m_self.personId);
     auto cs = m_log->commit(d);
@@ -513,10 +523,8 @@ AResult<std::string> Workspace::addFinding(const FindingInput& in) {
     return *id;
 }
 
-AStatus Workspace::transitionFinding(const std::string& id, FindingStatus to) {
-    auto rec = m_log->record("finding", id);
-    if (!rec) return fail(AppError::NotFound, "no finding " + id);
-    auto from = parseEnum<FindingStatus>((*rec).value("status", ""));
+AStatus Workspace::checkTransition(const std::string& id, const Json& rec, FindingStatus to) {
+    auto from = parseEnum<FindingStatus>(textOf(rec, "status"));
     if (!from) return fail(AppError::Failed, "finding " + id + " has an unknown status");
     if (*from == to) return {};
     const TransitionRule* rule = nullptr;
@@ -542,11 +550,11 @@ AStatus Workspace::transitionFinding(const std::string& id, FindingStatus to) {
             return refused("a finding is closed only with verification evidence of its rectification (article 8(2)); "
                            "attach it with: finding attach " + id + " --evidence FILE --purpose verification");
     }
-    sync::Draft d;
-    d.set(teamChannel((*rec).value("inspection_id", "")), "finding", id, "status", toString(to));
-    auto cs = m_log->commit(d);
-    if (!cs) return fromSync(cs.error());
     return {};
+}
+
+AStatus Workspace::transitionFinding(const std::string& id, FindingStatus to) {
+    return editFinding(id, Json{{"status", toString(to)}});
 }
 
 AStatus Workspace::editFinding(const std::string& id, const Json& fields) {
@@ -558,49 +566,48 @@ AStatus Workspace::editFinding(const std::string& id, const Json& fields) {
     if (content.contains("status")) {
         auto s = content["status"].is_string() ? parseEnum<FindingStatus>(content["status"].get<std::string>()) : std::nullopt;
         if (!s) return refused("status must be one of " + allSpellings<FindingStatus>());
-        newStatus = s;
+        if (*s != parseEnum<FindingStatus>(textOf(*rec, "status"))) newStatus = s;
         content.erase("status");
     }
-    if (content.contains("inspection") || content.contains("evidence") || content.contains("inspection_id"))
-        return refused("a finding's inspection and evidence are not edited in place (use finding attach)");
+    static const std::set<std::string> editable = {"title", "description", "category", "audit_category", "severity",
+                                                   "tags", "immediate_fix", "responsible_person"};
+    static const std::set<std::string> clearable = {"description", "audit_category", "responsible_person"};
+    for (auto it = content.begin(); it != content.end(); ++it) {
+        if (!editable.count(it.key()))
+            return refused("'" + it.key() + "' is not an editable field of a finding (evidence is added with finding attach)");
+        if (it.value().is_null() && !clearable.count(it.key())) return refused("'" + it.key() + "' cannot be cleared");
+    }
     if (!content.empty()) {
         if (!canCapture(m_self.role)) return refused("your role (" + toString(m_self.role) + ") may not edit findings");
-        auto status = parseEnum<FindingStatus>((*rec).value("status", "")).value_or(FindingStatus::Draft);
+        auto status = parseEnum<FindingStatus>(textOf(*rec, "status")).value_or(FindingStatus::Draft);
         if (!contentEditable(status))
             return refused("the finding is " + toString(status) + "; its content is fixed once confirmed");
         // Validate through the same parser as capture, on the merged record.
         Json merged = content;
-        merged["inspection"] = (*rec).value("inspection_id", "");
-        if (!merged.contains("title")) merged["title"] = (*rec).value("title", "");
+        merged["inspection"] = textOf(*rec, "inspection_id");
+        if (!merged.contains("title")) merged["title"] = textOf(*rec, "title");
         auto parsed = FindingInput::fromJson(merged);
         if (!parsed) return parsed.error();
-        if (m_self.role == Role::ThirdPartyAuditor && (*rec).value("audit_category", "").empty() &&
-            parsed->auditCategory.empty())
+        std::string auditCategory = content.contains("audit_category") ? parsed->auditCategory : textOf(*rec, "audit_category");
+        if (m_self.role == Role::ThirdPartyAuditor && auditCategory.empty())
             return refused("a third-party auditor may edit audit matters only (article 5)");
     }
+    if (newStatus) XS_TRY_APP(checkTransition(id, *rec, *newStatus));
+    // Content and status change together in one change set, or not at all.
     sync::Draft d;
-    std::string ch = teamChannel((*rec).value("inspection_id", ""));
-    for (auto it = content.begin(); it != content.end(); ++it) {
-        Json v = it.value();
-        if (it.key() == "tags") {
-            Json tags = Json::array();
-            for (const auto& t : v) tags.push_back(t);
-            v = tags;
-        }
-        d.set(ch, "finding", id, it.key(), v);
-    }
-    if (!d.empty()) {
-        auto cs = m_log->commit(d);
-        if (!cs) return fromSync(cs.error());
-    }
-    if (newStatus) return transitionFinding(id, *newStatus);
+    std::string ch = teamChannel(textOf(*rec, "inspection_id"));
+    for (auto it = content.begin(); it != content.end(); ++it) d.set(ch, "finding", id, it.key(), it.value());
+    if (newStatus) d.set(ch, "finding", id, "status", toString(*newStatus));
+    if (d.empty()) return {};
+    auto cs = m_log->commit(d);
+    if (!cs) return fromSync(cs.error());
     return {};
 }
 
 AResult<std::string> Workspace::attachEvidence(const std::string& findingId, const fs::path& file, EvidencePurpose purpose) {
     auto rec = m_log->record("finding", findingId);
     if (!rec) return fail(AppError::NotFound, "no finding " + findingId);
-    std::string inspectionId = (*rec).value("inspection_id", "");
+    std::string inspectionId = textOf(*rec, "inspection_id");
     if (purpose == EvidencePurpose::Evidence) {
         XS_TRY_APP(checkCaptureAllowed(inspectionId));
     } else if (purpose == EvidencePurpose::Verification && !isOfficeSide(m_self.role)) {
@@ -845,6 +852,9 @@ AResult<VerifyReport> Workspace::verify() {
         auto v = m_store->evidence().verify(e->text(0));
         if (!v) r.problems.push_back("evidence " + e->text(0).substr(0, 12) + ": " + v.message());
     }
+    auto digest = m_log->projectionDigest();
+    if (!digest) return fromSync(digest.error());
+    r.projectionDigest = *digest;
     r.ok = r.problems.empty();
     return r;
 }

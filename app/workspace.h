@@ -59,6 +59,7 @@ struct VerifyReport {
     std::int64_t ops = 0;
     std::int64_t findings = 0;
     std::int64_t evidenceFiles = 0;
+    std::string projectionDigest;  // SHA-256 over every projection table, sorted rows
 };
 
 class Workspace {
@@ -111,6 +112,7 @@ private:
     AStatus openLog(const sync::Clock& clock);
     AResult<std::string> resolve(const char* table, const std::string& key, const char* what);
     AResult<Json> findingJson(const std::string& id);
+    AStatus checkTransition(const std::string& id, const Json& record, FindingStatus to);
     AStatus checkCaptureAllowed(const std::string& inspectionId);
     AResult<std::string> storeEvidence(const std::filesystem::path& file, sync::Draft& draft, const std::string& findingId,
                                        const std::string& channel, EvidencePurpose purpose);

@@ -20,16 +20,39 @@ Error<SyncError> dbError(sqlite3* db, const char* what) {
 
 }  // namespace
 
-Stmt::~Stmt() {
-    if (m_stmt) sqlite3_finalize(m_stmt);
+struct Stmt::Cache {
+    std::unordered_map<std::string, sqlite3_stmt*> idle;
+    ~Cache() {
+        for (auto& [sql, stmt] : idle) sqlite3_finalize(stmt);
+    }
+};
+
+void Stmt::release() {
+    if (!m_stmt) return;
+    if (m_cache) {
+        sqlite3_reset(m_stmt);
+        sqlite3_clear_bindings(m_stmt);
+        auto [it, inserted] = m_cache->idle.emplace(std::move(m_sql), m_stmt);
+        if (!inserted) sqlite3_finalize(m_stmt);
+    } else {
+        sqlite3_finalize(m_stmt);
+    }
+    m_stmt = nullptr;
 }
+
+Stmt::~Stmt() { release(); }
 Stmt::Stmt(Stmt&& other) noexcept
-    : m_db(std::exchange(other.m_db, nullptr)), m_stmt(std::exchange(other.m_stmt, nullptr)) {}
+    : m_db(std::exchange(other.m_db, nullptr)),
+      m_stmt(std::exchange(other.m_stmt, nullptr)),
+      m_cache(std::exchange(other.m_cache, nullptr)),
+      m_sql(std::move(other.m_sql)) {}
 Stmt& Stmt::operator=(Stmt&& other) noexcept {
     if (this != &other) {
-        if (m_stmt) sqlite3_finalize(m_stmt);
+        release();
         m_db = std::exchange(other.m_db, nullptr);
         m_stmt = std::exchange(other.m_stmt, nullptr);
+        m_cache = std::exchange(other.m_cache, nullptr);
+        m_sql = std::move(other.m_sql);
     }
     return *this;
 }
@@ -125,6 +148,7 @@ SResult<Db> Db::open(const std::string& path, crypto::ByteView key, const DbOpti
     if (sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK)
         return fail(SyncError::Corrupt, "database cannot be read with this key (not a store created here?)");
     XS_TRY(db.exec("PRAGMA temp_store = MEMORY"));
+    XS_TRY(db.exec("PRAGMA cache_size = -16384"));  // 16 MiB of decrypted pages
     XS_TRY(db.exec("PRAGMA journal_mode = WAL"));
     XS_TRY(db.exec(options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL"));
     XS_TRY(db.exec("PRAGMA foreign_keys = ON"));
@@ -132,17 +156,21 @@ SResult<Db> Db::open(const std::string& path, crypto::ByteView key, const DbOpti
     return db;
 }
 
+Db::Db() = default;
+Db::Db(sqlite3* db) : m_db(db), m_cache(std::make_unique<Stmt::Cache>()) {}
 Db::~Db() { close(); }
-Db::Db(Db&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)) {}
+Db::Db(Db&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)), m_cache(std::move(other.m_cache)) {}
 Db& Db::operator=(Db&& other) noexcept {
     if (this != &other) {
         close();
         m_db = std::exchange(other.m_db, nullptr);
+        m_cache = std::move(other.m_cache);
     }
     return *this;
 }
 
 void Db::close() {
+    m_cache.reset();  // finalizes idle statements
     if (m_db) {
         sqlite3_close_v2(m_db);
         m_db = nullptr;
@@ -160,9 +188,18 @@ SStatus Db::exec(const char* sql) {
 }
 
 SResult<Stmt> Db::prepare(const char* sql) {
+    std::string key(sql);
+    if (m_cache) {
+        auto it = m_cache->idle.find(key);
+        if (it != m_cache->idle.end()) {
+            sqlite3_stmt* stmt = it->second;
+            m_cache->idle.erase(it);
+            return Stmt(m_db, stmt, m_cache.get(), std::move(key));
+        }
+    }
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v2(m_db, sql, -1, &stmt, nullptr) != SQLITE_OK) return dbError(m_db, "prepare failed");
-    return Stmt(m_db, stmt);
+    return Stmt(m_db, stmt, m_cache.get(), std::move(key));
 }
 
 std::int64_t Db::changes() const { return sqlite3_changes(m_db); }

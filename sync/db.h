@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include "crypto/bytes.h"
 #include "sync/error.h"
@@ -42,9 +44,14 @@ public:
 
 private:
     friend class Db;
-    Stmt(sqlite3* db, sqlite3_stmt* stmt) : m_db(db), m_stmt(stmt) {}
+    struct Cache;
+    Stmt(sqlite3* db, sqlite3_stmt* stmt, Cache* cache, std::string sql)
+        : m_db(db), m_stmt(stmt), m_cache(cache), m_sql(std::move(sql)) {}
+    void release();
     sqlite3* m_db = nullptr;
     sqlite3_stmt* m_stmt = nullptr;
+    Cache* m_cache = nullptr;  // where the prepared statement returns when this Stmt is done
+    std::string m_sql;
 };
 
 struct DbOptions {
@@ -56,7 +63,7 @@ class Db {
 public:
     // key: the 32-byte data key, applied as a raw SQLCipher key. Ignored by the plain build.
     static SResult<Db> open(const std::string& path, crypto::ByteView key, const DbOptions& options);
-    Db() = default;
+    Db();
     ~Db();
     Db(Db&& other) noexcept;
     Db& operator=(Db&& other) noexcept;
@@ -64,6 +71,8 @@ public:
     Db& operator=(const Db&) = delete;
 
     SStatus exec(const char* sql);
+    // Prepared statements are cached by SQL text and reused (reset, bindings cleared) once the
+    // returned Stmt is destroyed; the same SQL may be prepared again while one is in use.
     SResult<Stmt> prepare(const char* sql);
     std::int64_t changes() const;
     void close();
@@ -71,8 +80,9 @@ public:
     static bool encrypted();  // false in the plain-SQLite build
 
 private:
-    explicit Db(sqlite3* db) : m_db(db) {}
+    explicit Db(sqlite3* db);
     sqlite3* m_db = nullptr;
+    std::unique_ptr<Stmt::Cache> m_cache;  // heap-held so Stmts keep a stable pointer across moves
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.

@@ -1,5 +1,8 @@
 #include "sync/keyfile.h"
 
+#include <stdexcept>
+#include <type_traits>
+
 #include <nlohmann/json.hpp>
 
 #include "crypto/aead.h"
@@ -22,7 +25,26 @@ Error<SyncError> invalid(const std::string& what) {
     return fail(SyncError::Invalid, "key file is malformed: " + what);
 }
 
+// Integers only: booleans and fractions are not silently converted.
+template <typename T>
+T integer(const json& j, const char* key) {
+    const json& v = j.at(key);
+    if (!v.is_number_integer() || (std::is_unsigned_v<T> && v.get<std::int64_t>() < 0))
+        throw std::invalid_argument(std::string(key) + " must be a non-negative integer");
+    return v.get<T>();
+}
+
 }  // namespace
+
+SStatus validateKdfParams(const crypto::Argon2Params& kdf) {
+    if (kdf.type != crypto::Argon2Type::Id) return fail(SyncError::Invalid, "the passphrase KDF must be Argon2id");
+    if (kdf.version != 0x13) return fail(SyncError::Invalid, "Argon2 version must be 0x13");
+    if (kdf.memoryKiB < kMinKdfMemoryKiB || kdf.memoryKiB > kMaxKdfMemoryKiB)
+        return fail(SyncError::Invalid, "Argon2 memory must be 8192 to 4194304 KiB");
+    if (kdf.iterations < 1 || kdf.iterations > 64) return fail(SyncError::Invalid, "Argon2 iterations must be 1 to 64");
+    if (kdf.parallelism < 1 || kdf.parallelism > 16) return fail(SyncError::Invalid, "Argon2 parallelism must be 1 to 16");
+    return {};
+}
 
 SResult<KeyFile> parseKeyFile(crypto::ByteView bytes) {
     json j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
@@ -30,17 +52,17 @@ SResult<KeyFile> parseKeyFile(crypto::ByteView bytes) {
     KeyFile k;
     try {
         if (j.at("format").get<std::string>() != "xunshen-keyfile") return invalid("wrong format tag");
-        k.version = j.at("version").get<int>();
+        k.version = integer<int>(j, "version");
         if (k.version != kKeyFileVersion) return invalid("unsupported version " + std::to_string(k.version));
-        k.suite = j.at("suite").get<int>();
+        k.suite = integer<int>(j, "suite");
         if (k.suite != kSuiteXs1) return invalid("unsupported crypto suite " + std::to_string(k.suite));
         k.storeId = j.at("store_id").get<std::string>();
         const json& kdf = j.at("kdf");
         if (kdf.at("alg").get<std::string>() != "argon2id") return invalid("unsupported KDF");
-        k.kdf.version = kdf.at("version").get<std::uint32_t>();
-        k.kdf.memoryKiB = kdf.at("memory_kib").get<std::uint32_t>();
-        k.kdf.iterations = kdf.at("iterations").get<std::uint32_t>();
-        k.kdf.parallelism = kdf.at("parallelism").get<std::uint32_t>();
+        k.kdf.version = integer<std::uint32_t>(kdf, "version");
+        k.kdf.memoryKiB = integer<std::uint32_t>(kdf, "memory_kib");
+        k.kdf.iterations = integer<std::uint32_t>(kdf, "iterations");
+        k.kdf.parallelism = integer<std::uint32_t>(kdf, "parallelism");
         auto salt = crypto::fromBase64(kdf.at("salt").get<std::string>());
         const json& wrap = j.at("wrap");
         if (wrap.at("alg").get<std::string>() != "aes-256-gcm") return invalid("unsupported wrap algorithm");
@@ -54,11 +76,10 @@ SResult<KeyFile> parseKeyFile(crypto::ByteView bytes) {
         k.wrappedKey = std::move(*ct);
     } catch (const json::exception& e) {
         return invalid(std::string("missing or mistyped field (") + e.what() + ")");
+    } catch (const std::invalid_argument& e) {
+        return invalid(e.what());
     }
-    if (k.kdf.version != 0x13) return invalid("Argon2 version must be 0x13");
-    if (k.kdf.memoryKiB < kMinKdfMemoryKiB || k.kdf.memoryKiB > kMaxKdfMemoryKiB) return invalid("Argon2 memory out of range");
-    if (k.kdf.iterations < 1 || k.kdf.iterations > 64) return invalid("Argon2 iterations out of range");
-    if (k.kdf.parallelism < 1 || k.kdf.parallelism > 16) return invalid("Argon2 parallelism out of range");
+    if (auto v = validateKdfParams(k.kdf); !v) return invalid(v.message());
     if (k.storeId.empty() || k.storeId.size() > 64) return invalid("bad store id");
     return k;
 }
@@ -87,6 +108,7 @@ std::string serializeKeyFile(const KeyFile& k) {
 SResult<KeyFile> wrapDataKey(const crypto::SecretBytes& dataKey, std::string_view passphrase,
                              const crypto::Argon2Params& kdf, const std::string& storeId) {
     if (dataKey.size() != 32) return fail(SyncError::Invalid, "data key must be 32 bytes");
+    XS_TRY(validateKdfParams(kdf));
     KeyFile k;
     k.storeId = storeId;
     k.kdf = kdf;

@@ -31,6 +31,9 @@ struct KeyFile {
 constexpr std::uint32_t kMinKdfMemoryKiB = 8 * 1024;
 constexpr std::uint32_t kMaxKdfMemoryKiB = 4 * 1024 * 1024;
 
+// Invalid unless the parameters are within the bounds every key file must satisfy.
+SStatus validateKdfParams(const crypto::Argon2Params& kdf);
+
 SResult<KeyFile> parseKeyFile(crypto::ByteView json);  // strict; Invalid on any deviation
 std::string serializeKeyFile(const KeyFile& keyFile);
 

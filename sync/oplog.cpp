@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "crypto/encoding.h"
 #include "crypto/hash.h"
@@ -68,8 +69,12 @@ SStatus OpLog::open() {
     } else {
         m_device = *device;
     }
-    auto hlc = m_store.meta("hlc");
-    m_hlc = HlcClock(m_clock, hlc ? std::stoull(*hlc) : 0);
+    // The clock resumes after the greatest timestamp in the log (no op is later than its change set).
+    auto last = m_store.db().prepare("SELECT COALESCE(MAX(hlc), 0) FROM changesets");
+    if (!last) return last.error();
+    auto lastRow = last->step();
+    if (!lastRow) return lastRow.error();
+    m_hlc = HlcClock(m_clock, static_cast<std::uint64_t>(last->int64(0)));
     auto seq = m_store.db().prepare("SELECT COALESCE(MAX(seq), 0) FROM changesets WHERE device = ?");
     if (!seq) return seq.error();
     seq->bind(1, m_device);
@@ -78,8 +83,6 @@ SStatus OpLog::open() {
     m_seq = seq->int64(0);
     return {};
 }
-
-SStatus OpLog::saveClock() { return m_store.setMeta("hlc", std::to_string(m_hlc.last())); }
 
 Json OpLog::encodeChanges(const std::vector<FieldChange>& changes) {
     Json arr = Json::array();
@@ -150,50 +153,64 @@ SStatus OpLog::insertChangeSet(const ChangeSet& cs, bool local) {
 
 SStatus OpLog::projectField(const std::string& kind, const std::string& recordId, const std::string& field) {
     Db& db = m_store.db();
-    auto w = db.prepare("SELECT value, op_id, hlc, device FROM field_versions WHERE kind = ? AND record_id = ? AND field = ?"
-                        " ORDER BY hlc DESC, device DESC, op_id DESC LIMIT 1");
-    if (!w) return w.error();
-    w->bind(1, kind).bind(2, recordId).bind(3, field);
-    auto row = w->step();
-    if (!row) return row.error();
-    if (!*row) return {};
+    struct Version {
+        std::string op, value;
+        std::int64_t hlc;
+        std::string device;
+        bool superseded = false;
+    };
+    std::vector<Version> versions;
+    auto v = db.prepare("SELECT op_id, value, hlc, device FROM field_versions WHERE kind = ? AND record_id = ? AND field = ?");
+    if (!v) return v.error();
+    v->bind(1, kind).bind(2, recordId).bind(3, field);
+    for (;;) {
+        auto row = v->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        versions.push_back({v->text(0), v->text(1), v->int64(2), v->text(3)});
+    }
+    if (versions.empty()) return {};
+    // Winner: greatest (hlc, device, op id) — the same whatever order the ops arrived in.
+    const Version* winner = &versions[0];
+    for (const auto& x : versions)
+        if (std::tie(x.hlc, x.device, x.op) > std::tie(winner->hlc, winner->device, winner->op)) winner = &x;
     auto up = db.prepare("INSERT OR REPLACE INTO record_fields (kind, record_id, field, value, op_id, hlc, device)"
                          " VALUES (?, ?, ?, ?, ?, ?, ?)");
     if (!up) return up.error();
-    up->bind(1, kind).bind(2, recordId).bind(3, field).bind(4, w->text(0)).bind(5, w->text(1)).bind(6, w->int64(2))
-        .bind(7, w->text(3));
+    up->bind(1, kind).bind(2, recordId).bind(3, field).bind(4, winner->value).bind(5, winner->op).bind(6, winner->hlc)
+        .bind(7, winner->device);
     XS_TRY(up->run());
+    if (versions.size() == 1) return {};  // a single version can be in no conflict
 
+    auto b = db.prepare("SELECT base_op FROM field_bases WHERE kind = ? AND record_id = ? AND field = ?");
+    if (!b) return b.error();
+    b->bind(1, kind).bind(2, recordId).bind(3, field);
+    std::set<std::string> superseded;
+    for (;;) {
+        auto row = b->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        superseded.insert(b->text(0));
+    }
     auto del = db.prepare("DELETE FROM conflicts WHERE kind = ? AND record_id = ? AND field = ?");
     if (!del) return del.error();
     del->bind(1, kind).bind(2, recordId).bind(3, field);
     XS_TRY(del->run());
-    auto h = db.prepare(
-        "SELECT v.op_id, v.value, v.hlc, v.device FROM field_versions v WHERE v.kind = ?1 AND v.record_id = ?2"
-        " AND v.field = ?3 AND NOT EXISTS (SELECT 1 FROM field_bases b WHERE b.kind = ?1 AND b.record_id = ?2"
-        " AND b.field = ?3 AND b.base_op = v.op_id)");
-    if (!h) return h.error();
-    h->bind(1, kind).bind(2, recordId).bind(3, field);
-    struct Head { std::string op, value; std::int64_t hlc; std::string device; };
-    std::vector<Head> hs;
-    for (;;) {
-        auto r = h->step();
-        if (!r) return r.error();
-        if (!*r) break;
-        hs.push_back({h->text(0), h->text(1), h->int64(2), h->text(3)});
-    }
-    if (hs.size() < 2) return {};
-    // Only concurrent text edits with different values need a person; other types merge by LWW.
+    // Heads are versions nothing supersedes. Only concurrent text edits with different values need a
+    // person; other types merge by last-writer-wins.
+    std::vector<const Version*> heads;
     std::set<std::string> values;
-    for (const auto& x : hs) {
+    for (const auto& x : versions) {
+        if (superseded.count(x.op)) continue;
         if (x.value.empty() || x.value[0] != '"') return {};
+        heads.push_back(&x);
         values.insert(x.value);
     }
-    if (values.size() < 2) return {};
+    if (heads.size() < 2 || values.size() < 2) return {};
     auto ins = db.prepare("INSERT INTO conflicts (kind, record_id, field, op_id, value, hlc, device) VALUES (?, ?, ?, ?, ?, ?, ?)");
     if (!ins) return ins.error();
-    for (const auto& x : hs) {
-        ins->bind(1, kind).bind(2, recordId).bind(3, field).bind(4, x.op).bind(5, x.value).bind(6, x.hlc).bind(7, x.device);
+    for (const Version* x : heads) {
+        ins->bind(1, kind).bind(2, recordId).bind(3, field).bind(4, x->op).bind(5, x->value).bind(6, x->hlc).bind(7, x->device);
         XS_TRY(ins->run());
     }
     return {};
@@ -232,7 +249,13 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
     cs.device = m_device;
     cs.seq = m_seq + 1;
     cs.hlc = m_hlc.tick();
+    auto exists = m_store.db().prepare("SELECT 1 FROM field_versions WHERE kind = ? AND record_id = ? LIMIT 1");
+    if (!exists) return exists.error();
     for (const auto& p : draft.m_ops) {
+        exists->bind(1, p.kind).bind(2, p.recordId);
+        auto known = exists->step();
+        if (!known) return known.error();
+        exists->reset();
         Op op;
         auto opId = newUuidV7();
         if (!opId) return opId.error();
@@ -243,9 +266,13 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
         op.hlc = cs.hlc;
         op.device = m_device;
         for (const auto& [field, value] : p.fields) {
-            auto base = heads(p.kind, p.recordId, field);
-            if (!base) return base.error();
-            op.changes.push_back({field, value, std::move(*base)});
+            std::vector<std::string> base;
+            if (*known) {  // a new record supersedes nothing
+                auto h = heads(p.kind, p.recordId, field);
+                if (!h) return h.error();
+                base = std::move(*h);
+            }
+            op.changes.push_back({field, value, std::move(base)});
         }
         XS_TRY(validateOp(op));
         cs.ops.push_back(std::move(op));
@@ -253,7 +280,6 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
     XS_TRY(insertChangeSet(cs, true));
     for (const Op& op : cs.ops) XS_TRY(project(op));
     if (inTransaction) XS_TRY(inTransaction());
-    XS_TRY(saveClock());
     XS_TRY(tx->commit());
     m_seq = cs.seq;
     return cs;
@@ -265,6 +291,7 @@ SStatus OpLog::apply(const ChangeSet& cs) {
     for (const Op& op : cs.ops) {
         XS_TRY(validateOp(op));
         if (op.device != cs.device) return fail(SyncError::Invalid, "op " + op.id + " claims another device than its change set");
+        if (op.hlc > cs.hlc) return fail(SyncError::Invalid, "op " + op.id + " is timestamped after its change set");
     }
     auto known = m_store.db().prepare("SELECT 1 FROM changesets WHERE id = ?");
     if (!known) return known.error();
@@ -276,10 +303,9 @@ SStatus OpLog::apply(const ChangeSet& cs) {
     if (!tx) return tx.error();
     XS_TRY(insertChangeSet(cs, false));
     for (const Op& op : cs.ops) XS_TRY(project(op));
+    XS_TRY(tx->commit());
     m_hlc.observe(cs.hlc);
-    for (const Op& op : cs.ops) m_hlc.observe(op.hlc);
-    XS_TRY(saveClock());
-    return tx->commit();
+    return {};
 }
 
 SStatus OpLog::replayAll() {

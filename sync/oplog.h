@@ -129,7 +129,6 @@ private:
     SResult<std::vector<std::string>> heads(const std::string& kind, const std::string& recordId,
                                             const std::string& field);
     SStatus replayAll();
-    SStatus saveClock();
 
     Store& m_store;
     ProjectionSink& m_sink;

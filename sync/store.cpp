@@ -93,6 +93,7 @@ bool Store::exists(const fs::path& dir) {
 
 SResult<std::unique_ptr<Store>> Store::create(const fs::path& dir, std::string_view passphrase,
                                               const crypto::Argon2Params& kdf) {
+    XS_TRY(validateKdfParams(kdf));
     std::error_code ec;
     if (exists(dir) || fs::exists(dir / kDbFile, ec))
         return fail(SyncError::AlreadyExists, "a store already exists in " + dir.string());

@@ -533,7 +533,7 @@ int cmdVerify(Context& ctx) {
     if (!r) return report(r.error());
     if (ctx.json) {
         printJson({{"ok", r->ok}, {"problems", r->problems}, {"ops", r->ops}, {"findings", r->findings},
-                   {"evidence_files", r->evidenceFiles}});
+                   {"evidence_files", r->evidenceFiles}, {"projection_digest", r->projectionDigest}});
     } else {
         for (const auto& p : r->problems) std::cout << "problem: " << p << "\n";
         std::cout << (r->ok ? "ok" : "FAILED") << ": " << r->ops << " ops, " << r->findings << " findings, "

@@ -1,0 +1,480 @@
+// The procedure's rules as Workspace enforces them: who may create inspections, the on-site
+// capture window and its extension (article 7(2)), the finding lifecycle and its roles, close-out
+// only with verification evidence (8(2)), third-party auditors (article 5), strict input.
+// Roles are per store, so several workspaces share one op log by applying each other's change sets.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/app/app_test_util.h"
+
+namespace xs::app {
+namespace {
+
+namespace fs = std::filesystem;
+using test::errorOf;
+using test::mentions;
+using test::messageOf;
+using test::TempDir;
+
+// Five people with their own stores, one clock, the demo organisation imported by the lead.
+struct World {
+    TempDir tmp;
+    sync::ManualClock clock{test::kBaseMs};
+    std::unique_ptr<Workspace> lead;     // 郑华, working-group lead
+    std::unique_ptr<Workspace> member;   // 冯磊, working-group member
+    std::unique_ptr<Workspace> leading;  // 刘洋, leading-group member
+    std::unique_ptr<Workspace> head;     // 马晓东, head of unit E01
+    std::unique_ptr<Workspace> auditor;  // 钱伟, third-party auditor
+    int files = 0;
+
+    World() {
+        lead = test::initWorkspace(tmp / "lead", "郑华", Role::WorkingGroupLead, clock);
+        member = test::initWorkspace(tmp / "member", "冯磊", Role::WorkingGroupMember, clock);
+        leading = test::initWorkspace(tmp / "leading", "刘洋", Role::LeadingGroupMember, clock);
+        head = test::initWorkspace(tmp / "head", "马晓东", Role::UnitHead, clock);
+        auditor = test::initWorkspace(tmp / "auditor", "钱伟", Role::ThirdPartyAuditor, clock);
+        auto imported = lead->importOrg(test::loadOrg());
+        REQUIRE_MESSAGE(imported.ok(), test::describe(imported));
+        share();
+    }
+
+    std::vector<Workspace*> others() { return {member.get(), leading.get(), head.get(), auditor.get()}; }
+
+    // Everyone ends up with every change set.
+    void share() {
+        for (Workspace* w : others()) test::syncInto(*w, *lead);
+        for (Workspace* w : others()) test::syncInto(*lead, *w);
+    }
+
+    int today() const { return lead->today(); }
+    void setDay(int day) { clock.set(test::kBaseMs + static_cast<std::int64_t>(day - todayAtBase()) * test::kDayMs); }
+    int todayAtBase() const { return todayLocal(test::kBaseMs); }
+
+    std::string createInspection(int startDay, int days = 7, std::vector<std::string> team = {}) {
+        InspectionInput in;
+        in.unit = "E01";
+        in.start = formatDate(startDay);
+        in.days = days;
+        in.team = team.empty() ? std::vector<std::string>{member->self().personId, auditor->self().personId} : team;
+        in.lead = lead->self().personId;
+        auto id = lead->createInspection(in);
+        REQUIRE_MESSAGE(id.ok(), test::describe(id));
+        return *id;
+    }
+
+    fs::path file(const std::string& content) {
+        return test::writeFile(tmp / "files", "file-" + std::to_string(files++) + ".txt", content);
+    }
+
+    static FindingInput finding(const std::string& inspection, const std::string& title = "公务接待超标准") {
+        FindingInput in;
+        in.inspection = inspection;
+        in.title = title;
+        in.description = "三批次接待超标准。";
+        in.category = FindingCategory::EightPointRules;
+        in.severity = Severity::High;
+        return in;
+    }
+
+    std::string status(Workspace& ws, const std::string& findingId) {
+        auto f = ws.finding(findingId);
+        REQUIRE_MESSAGE(f.ok(), test::describe(f));
+        return (*f)["status"].get<std::string>();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("rules: the working-group lead creates inspections of at most 7 days") {
+    World w;
+    const int start = w.today();
+    const auto ops = test::opCount(*w.lead);
+
+    InspectionInput in;
+    in.unit = "E01";
+    in.start = formatDate(start);
+    in.days = 8;
+    auto tooLong = w.lead->createInspection(in);
+    CHECK(errorOf(tooLong) == AppError::Refused);
+    CHECK(mentions(messageOf(tooLong), "7(2)"));
+    in.days = 0;
+    CHECK(errorOf(w.lead->createInspection(in)) == AppError::Refused);
+    in.days = 7;
+    in.start = "2026-02-30";
+    CHECK(errorOf(w.lead->createInspection(in)) == AppError::Refused);
+    in.start = formatDate(start);
+    in.unit = "E99";
+    CHECK_FALSE(w.lead->createInspection(in).ok());
+    CHECK(test::opCount(*w.lead) == ops);
+
+    const std::string id = w.createInspection(start, 7);
+    auto window = w.lead->captureWindow(id);
+    REQUIRE(window.ok());
+    CHECK(window->first == start);
+    CHECK(window->second == start + 6);
+    auto insp = w.lead->inspection(id);
+    REQUIRE_MESSAGE(insp.ok(), test::describe(insp));
+    CHECK((*insp)["window_start"] == formatDate(start));
+    CHECK((*insp)["window_end"] == formatDate(start + 6));
+    CHECK((*insp)["onsite_days"] == 7);
+    const Json team = (*insp)["team"];
+    CHECK(std::find(team.begin(), team.end(), Json(w.member->self().personId)) != team.end());
+    CHECK(std::find(team.begin(), team.end(), Json(w.lead->self().personId)) != team.end());
+}
+
+TEST_CASE("rules: only the office side and the leader create inspections") {
+    World w;
+    InspectionInput in;
+    in.unit = "E01";
+    in.start = formatDate(w.today());
+    in.days = 7;
+    for (Workspace* ws : {w.member.get(), w.leading.get(), w.head.get(), w.auditor.get()}) {
+        CAPTURE(toString(ws->self().role));
+        const auto ops = test::opCount(*ws);
+        CHECK(errorOf(ws->createInspection(in)) == AppError::Refused);
+        CHECK(test::opCount(*ws) == ops);
+    }
+}
+
+TEST_CASE("rules: capture is allowed only inside the on-site window") {
+    World w;
+    const int start = w.today() + 1;  // the stay starts tomorrow
+    const std::string id = w.createInspection(start, 7);
+    w.share();
+
+    auto early = w.lead->addFinding(World::finding(id));
+    CHECK(errorOf(early) == AppError::Refused);
+    CHECK(mentions(messageOf(early), "window"));
+    CHECK(mentions(messageOf(early), formatDate(start)));
+
+    w.setDay(start);
+    auto first = w.lead->addFinding(World::finding(id));
+    CHECK_MESSAGE(first.ok(), test::describe(first));
+    auto byMember = w.member->addFinding(World::finding(id, "成员记录的问题"));
+    CHECK_MESSAGE(byMember.ok(), test::describe(byMember));
+
+    w.setDay(start + 6);  // the last of 7 days
+    CHECK(w.lead->addFinding(World::finding(id)).ok());
+
+    w.setDay(start + 7);
+    auto late = w.lead->addFinding(World::finding(id));
+    CHECK(errorOf(late) == AppError::Refused);
+    CHECK(mentions(messageOf(late), "window"));
+    CHECK(mentions(messageOf(late), "7(2)"));
+    REQUIRE(first.ok());
+    CHECK(errorOf(w.lead->attachEvidence(*first, w.file("late photo"), EvidencePurpose::Evidence)) == AppError::Refused);
+
+    // Roles that do not capture, and inspectors not on the team, are refused even inside the window.
+    w.setDay(start);
+    CHECK(errorOf(w.head->addFinding(World::finding(id))) == AppError::Refused);
+    CHECK(errorOf(w.leading->addFinding(World::finding(id))) == AppError::Refused);
+    const std::string other = w.createInspection(start, 7, {w.auditor->self().personId});
+    w.share();
+    auto notOnTeam = w.member->addFinding(World::finding(other));
+    CHECK(errorOf(notOnTeam) == AppError::Refused);
+    CHECK(mentions(messageOf(notOnTeam), "team"));
+}
+
+TEST_CASE("rules: an extension approved by the leading group lengthens the window") {
+    World w;
+    const int start = w.today();
+    const std::string id = w.createInspection(start, 7);
+    w.share();
+
+    w.setDay(start + 7);
+    CHECK(errorOf(w.lead->addFinding(World::finding(id))) == AppError::Refused);
+
+    CHECK(errorOf(w.lead->requestExtension(id, 0, "理由")) == AppError::Refused);
+    CHECK(errorOf(w.lead->requestExtension(id, 31, "理由")) == AppError::Refused);
+    CHECK(errorOf(w.lead->requestExtension(id, 3, "")) == AppError::Refused);
+    CHECK(errorOf(w.head->requestExtension(id, 3, "理由")) == AppError::Refused);
+    auto ext = w.lead->requestExtension(id, 3, "资金往来核查需延长驻点");
+    REQUIRE_MESSAGE(ext.ok(), test::describe(ext));
+
+    // The team cannot approve its own extension; neither can a member.
+    auto self = w.lead->decideExtension(*ext, true);
+    CHECK(errorOf(self) == AppError::Refused);
+    CHECK(mentions(messageOf(self), "leading group"));
+    w.share();
+    CHECK(errorOf(w.member->decideExtension(*ext, true)) == AppError::Refused);
+    CHECK(errorOf(w.head->decideExtension(*ext, true)) == AppError::Refused);
+
+    auto approved = w.leading->decideExtension(*ext, true);
+    REQUIRE_MESSAGE(approved.ok(), test::describe(approved));
+    CHECK(errorOf(w.leading->decideExtension(*ext, false)) == AppError::Refused);  // already decided
+
+    // Until the approval reaches the lead's store, the window there is unchanged.
+    CHECK(errorOf(w.lead->addFinding(World::finding(id))) == AppError::Refused);
+    test::syncInto(*w.leading, *w.lead);
+    auto window = w.lead->captureWindow(id);
+    REQUIRE(window.ok());
+    CHECK(window->second == start + 9);
+    auto extended = w.lead->addFinding(World::finding(id));
+    CHECK_MESSAGE(extended.ok(), test::describe(extended));
+    w.setDay(start + 9);
+    CHECK(w.lead->addFinding(World::finding(id)).ok());
+    w.setDay(start + 10);
+    CHECK(errorOf(w.lead->addFinding(World::finding(id))) == AppError::Refused);
+
+    // A rejected extension does not lengthen it.
+    auto second = w.lead->requestExtension(id, 5, "再延长");
+    REQUIRE(second.ok());
+    test::syncInto(*w.lead, *w.leading);
+    REQUIRE(w.leading->decideExtension(*second, false).ok());
+    test::syncInto(*w.leading, *w.lead);
+    window = w.lead->captureWindow(id);
+    REQUIRE(window.ok());
+    CHECK(window->second == start + 9);
+    CHECK(errorOf(w.lead->addFinding(World::finding(id))) == AppError::Refused);
+}
+
+TEST_CASE("rules: the finding lifecycle from draft to closed") {
+    World w;
+    const std::string id = w.createInspection(w.today(), 7);
+    auto created = w.lead->addFinding(World::finding(id));
+    REQUIRE_MESSAGE(created.ok(), test::describe(created));
+    const std::string f = *created;
+    CHECK(w.status(*w.lead, f) == "draft");
+
+    // Skipping a step is refused, naming the allowed next status.
+    auto skip = w.lead->transitionFinding(f, FindingStatus::Confirmed);
+    CHECK(errorOf(skip) == AppError::Refused);
+    CHECK(mentions(messageOf(skip), "submitted"));
+    CHECK(w.status(*w.lead, f) == "draft");
+
+    REQUIRE(w.lead->transitionFinding(f, FindingStatus::Submitted).ok());
+    auto skip2 = w.lead->transitionFinding(f, FindingStatus::FedBack);
+    CHECK(errorOf(skip2) == AppError::Refused);
+    CHECK(mentions(messageOf(skip2), "confirmed"));
+    CHECK(mentions(messageOf(skip2), "returned"));
+
+    // A working-group member cannot confirm.
+    w.share();
+    CHECK(w.status(*w.member, f) == "submitted");
+    const auto memberOps = test::opCount(*w.member);
+    auto byMember = w.member->transitionFinding(f, FindingStatus::Confirmed);
+    CHECK(errorOf(byMember) == AppError::Refused);
+    CHECK(test::opCount(*w.member) == memberOps);
+
+    REQUIRE(w.lead->transitionFinding(f, FindingStatus::Confirmed).ok());
+
+    // Content is fixed once confirmed.
+    auto edit = w.lead->editFinding(f, {{"description", "改写"}});
+    CHECK(errorOf(edit) == AppError::Refused);
+    w.share();
+    CHECK(errorOf(w.member->editFinding(f, {{"title", "改写"}})) == AppError::Refused);
+
+    REQUIRE(w.lead->transitionFinding(f, FindingStatus::FedBack).ok());
+
+    // The unit head rectifies.
+    w.share();
+    CHECK(w.status(*w.head, f) == "fed_back");
+    auto rectifying = w.head->transitionFinding(f, FindingStatus::Rectifying);
+    REQUIRE_MESSAGE(rectifying.ok(), test::describe(rectifying));
+    CHECK(errorOf(w.head->attachEvidence(f, w.file("核查结果"), EvidencePurpose::Verification)) == AppError::Refused);
+    auto rectified = w.head->transitionFinding(f, FindingStatus::Rectified);
+    REQUIRE_MESSAGE(rectified.ok(), test::describe(rectified));
+    CHECK(errorOf(w.head->transitionFinding(f, FindingStatus::Closed)) == AppError::Refused);
+
+    // The office closes it, but only with verification evidence (article 8(2)).
+    w.share();
+    CHECK(w.status(*w.lead, f) == "rectified");
+    auto noProof = w.lead->transitionFinding(f, FindingStatus::Closed);
+    CHECK(errorOf(noProof) == AppError::Refused);
+    CHECK(mentions(messageOf(noProof), "8(2)"));
+    CHECK(w.status(*w.lead, f) == "rectified");
+    // Ordinary evidence is not verification evidence.
+    REQUIRE(w.lead->attachEvidence(f, w.file("现场照片"), EvidencePurpose::Evidence).ok());
+    CHECK(errorOf(w.lead->transitionFinding(f, FindingStatus::Closed)) == AppError::Refused);
+    auto hash = w.lead->attachEvidence(f, w.file("整改核查记录"), EvidencePurpose::Verification);
+    REQUIRE_MESSAGE(hash.ok(), test::describe(hash));
+    auto closed = w.lead->transitionFinding(f, FindingStatus::Closed);
+    REQUIRE_MESSAGE(closed.ok(), test::describe(closed));
+    CHECK(w.status(*w.lead, f) == "closed");
+
+    auto after = w.lead->transitionFinding(f, FindingStatus::Rectifying);
+    CHECK(errorOf(after) == AppError::Refused);
+    CHECK(mentions(messageOf(after), "final"));
+
+    // Every step is in the record's history.
+    auto history = w.lead->history(f);
+    REQUIRE(history.ok());
+    std::vector<std::string> statuses;
+    for (const auto& h : *history)
+        if (h["field"] == "status") statuses.push_back(h["value"].get<std::string>());
+    CHECK(statuses == std::vector<std::string>{"draft", "submitted", "confirmed", "fed_back", "rectifying", "rectified",
+                                               "closed"});
+
+    // Once everyone has every change set, every store holds the same projections.
+    w.share();
+    auto digest = w.lead->log().projectionDigest();
+    REQUIRE(digest.ok());
+    for (Workspace* ws : w.others()) {
+        CAPTURE(toString(ws->self().role));
+        auto d = ws->log().projectionDigest();
+        REQUIRE(d.ok());
+        CHECK(*d == *digest);
+        CHECK(w.status(*ws, f) == "closed");
+    }
+}
+
+TEST_CASE("rules: a returned finding goes back to its author and can be edited") {
+    World w;
+    const std::string id = w.createInspection(w.today(), 7);
+    auto f = w.lead->addFinding(World::finding(id));
+    REQUIRE(f.ok());
+    REQUIRE(w.lead->transitionFinding(*f, FindingStatus::Submitted).ok());
+    REQUIRE(w.lead->transitionFinding(*f, FindingStatus::Returned).ok());
+    REQUIRE(w.lead->editFinding(*f, {{"description", "补充了材料"}}).ok());
+    REQUIRE(w.lead->transitionFinding(*f, FindingStatus::Submitted).ok());
+    CHECK(w.status(*w.lead, *f) == "submitted");
+}
+
+TEST_CASE("rules: a refused edit changes nothing") {
+    // "commits one change set (durably) or refuses": a refused call must not leave part of itself behind.
+    World w;
+    const std::string id = w.createInspection(w.today(), 7);
+    auto f = w.lead->addFinding(World::finding(id));
+    REQUIRE(f.ok());
+    const auto ops = test::opCount(*w.lead);
+    auto r = w.lead->editFinding(*f, {{"description", "不应保存的描述"}, {"status", "closed"}});
+    CHECK(errorOf(r) == AppError::Refused);
+    auto after = w.lead->finding(*f);
+    REQUIRE(after.ok());
+    CHECK((*after)["description"] == "三批次接待超标准。");
+    CHECK(test::opCount(*w.lead) == ops);
+}
+
+TEST_CASE("rules: a third-party auditor records audit matters only") {
+    World w;
+    const std::string id = w.createInspection(w.today(), 7);
+    w.share();
+
+    FindingInput plain = World::finding(id);
+    const auto ops = test::opCount(*w.auditor);
+    auto refused = w.auditor->addFinding(plain);
+    CHECK(errorOf(refused) == AppError::Refused);
+    CHECK(mentions(messageOf(refused), "audit_category"));
+    CHECK(test::opCount(*w.auditor) == ops);
+
+    FindingInput audit = World::finding(id, "政府采购未履行程序");
+    audit.auditCategory = "procurement";
+    auto ok = w.auditor->addFinding(audit);
+    REQUIRE_MESSAGE(ok.ok(), test::describe(ok));
+    auto json = w.auditor->finding(*ok);
+    REQUIRE(json.ok());
+    CHECK((*json)["audit_category"] == "procurement");
+    CHECK(w.auditor->editFinding(*ok, {{"description", "补充说明"}}).ok());
+
+    // An inspection finding of someone else's is not the auditor's to edit.
+    auto lf = w.lead->addFinding(World::finding(id, "班子成员问题"));
+    REQUIRE(lf.ok());
+    w.share();
+    CHECK(errorOf(w.auditor->editFinding(*lf, {{"description", "改写"}})) == AppError::Refused);
+}
+
+TEST_CASE("rules: editFinding changes content fields only") {
+    World w;
+    const std::string id = w.createInspection(w.today(), 7);
+    auto f = w.lead->addFinding(World::finding(id));
+    REQUIRE(f.ok());
+    const auto ops = test::opCount(*w.lead);
+    for (const Json& fields : {Json{{"author", w.member->self().personId}}, Json{{"created_at", 0}},
+                               Json{{"inspection", id}}, Json{{"inspection_id", id}}, Json{{"evidence", Json::array()}},
+                               Json{{"status", "Submitted"}}, Json{{"title", ""}}, Json{{"severity", "extreme"}},
+                               Json::object(), Json::array()}) {
+        CAPTURE(fields.dump());
+        CHECK(errorOf(w.lead->editFinding(*f, fields)) == AppError::Refused);
+    }
+    CHECK(test::opCount(*w.lead) == ops);
+    CHECK(errorOf(w.lead->editFinding("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", {{"title", "x"}})) == AppError::NotFound);
+}
+
+TEST_CASE("rules: a cleared audit category does not break the third-party auditor's later edits") {
+    // Clearing an optional field with null is accepted; reading the record afterwards must not throw.
+    World w;
+    const std::string id = w.createInspection(w.today(), 7);
+    w.share();
+    FindingInput audit = World::finding(id, "政府采购未履行程序");
+    audit.auditCategory = "procurement";
+    auto f = w.auditor->addFinding(audit);
+    REQUIRE_MESSAGE(f.ok(), test::describe(f));
+    AStatus cleared;
+    CHECK_NOTHROW(cleared = w.auditor->editFinding(*f, {{"audit_category", nullptr}}));
+    AStatus next;
+    CHECK_NOTHROW(next = w.auditor->editFinding(*f, {{"description", "再补充"}}));
+    // Without an audit category the finding is no longer an audit matter for the auditor.
+    if (cleared.ok()) CHECK(errorOf(next) == AppError::Refused);
+}
+
+TEST_CASE("rules: FindingInput::fromJson is strict") {
+    const Json good = {{"inspection", "insp-1"},
+                       {"title", "问题标题"},
+                       {"description", "描述"},
+                       {"category", "financial_discipline"},
+                       {"audit_category", "special_funds"},
+                       {"severity", "high"},
+                       {"tags", {"common", "emerging"}},
+                       {"immediate_fix", true},
+                       {"responsible_person", "张三"},
+                       {"evidence", {"/tmp/a.pdf"}}};
+    auto in = FindingInput::fromJson(good);
+    REQUIRE_MESSAGE(in.ok(), test::describe(in));
+    CHECK(in->inspection == "insp-1");
+    CHECK(in->title == "问题标题");
+    CHECK((in->category == FindingCategory::FinancialDiscipline));
+    CHECK(in->auditCategory == "special_funds");
+    CHECK((in->severity == Severity::High));
+    CHECK((in->tags == std::vector<FindingTag>{FindingTag::Common, FindingTag::Emerging}));
+    CHECK(in->immediateFix);
+    CHECK(in->evidence.size() == 1);
+
+    // Defaults when optional keys are absent.
+    auto minimal = FindingInput::fromJson({{"inspection", "i"}, {"title", "t"}});
+    REQUIRE(minimal.ok());
+    CHECK((minimal->category == FindingCategory::Other));
+    CHECK((minimal->severity == Severity::Medium));
+    CHECK_FALSE(minimal->immediateFix);
+
+    struct Case {
+        const char* name;
+        std::function<void(Json&)> damage;
+    };
+    const std::vector<Case> cases = {
+        {"unknown key", [](Json& j) { j["colour"] = "red"; }},
+        {"misspelt key", [](Json& j) { j["immediateFix"] = true; }},
+        {"title is a number", [](Json& j) { j["title"] = 5; }},
+        {"description is a list", [](Json& j) { j["description"] = Json::array({"a"}); }},
+        {"immediate_fix is text", [](Json& j) { j["immediate_fix"] = "yes"; }},
+        {"immediate_fix is a number", [](Json& j) { j["immediate_fix"] = 1; }},
+        {"tags is text", [](Json& j) { j["tags"] = "common"; }},
+        {"tag not a string", [](Json& j) { j["tags"] = Json::array({1}); }},
+        {"evidence is text", [](Json& j) { j["evidence"] = "/tmp/a.pdf"; }},
+        {"evidence with an empty path", [](Json& j) { j["evidence"] = Json::array({""}); }},
+        {"category spelt with a hyphen", [](Json& j) { j["category"] = "eight-point-rules"; }},
+        {"category in capitals", [](Json& j) { j["category"] = "OTHER"; }},
+        {"category as a number", [](Json& j) { j["category"] = 1; }},
+        {"severity spelt wrong", [](Json& j) { j["severity"] = "critical"; }},
+        {"severity in Chinese", [](Json& j) { j["severity"] = "严重"; }},
+        {"tag spelt wrong", [](Json& j) { j["tags"] = Json::array({"Common"}); }},
+        {"unknown audit category", [](Json& j) { j["audit_category"] = "bribes"; }},
+        {"empty title", [](Json& j) { j["title"] = ""; }},
+        {"blank title", [](Json& j) { j["title"] = " \t\n"; }},
+        {"missing title", [](Json& j) { j.erase("title"); }},
+        {"missing inspection", [](Json& j) { j.erase("inspection"); }},
+        {"title too long", [](Json& j) { j["title"] = std::string(301, 'x'); }},
+        {"not an object", [](Json& j) { j = Json::array({1, 2}); }},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(std::string(c.name));
+        Json j = good;
+        c.damage(j);
+        CHECK(errorOf(FindingInput::fromJson(j)) == AppError::Refused);
+    }
+}
+
+}  // namespace xs::app

@@ -1,0 +1,95 @@
+// Workspace life cycle: reopening, wrong passphrase, rebuild, rekey.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+#include "tests/app/app_test_util.h"
+
+namespace xs::app {
+namespace {
+
+namespace fs = std::filesystem;
+using test::errorOf;
+using test::TempDir;
+
+struct Fixture {
+    TempDir tmp;
+    sync::ManualClock clock{test::kBaseMs};
+    std::unique_ptr<Workspace> ws;
+    std::string inspection;
+
+    Fixture() {
+        ws = test::initWorkspace(tmp / "store", "郑华", Role::WorkingGroupLead, clock);
+        REQUIRE(ws->importOrg(test::loadOrg()).ok());
+        InspectionInput in;
+        in.unit = "E01";
+        in.start = formatDate(ws->today());
+        in.days = 7;
+        auto id = ws->createInspection(in);
+        REQUIRE_MESSAGE(id.ok(), test::describe(id));
+        inspection = *id;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("workspace: reopens with its owner, records and a rebuild that changes nothing") {
+    Fixture fx;
+    FindingInput in;
+    in.inspection = fx.inspection;
+    in.title = "标题";
+    auto id = fx.ws->addFinding(in);
+    REQUIRE(id.ok());
+    const std::string personId = fx.ws->self().personId;
+    auto before = fx.ws->verify();
+    REQUIRE(before.ok());
+    CHECK(before->ok);
+    fx.ws.reset();
+
+    sync::test::SleepRecorder sleeper;
+    CHECK(errorOf(Workspace::open(fx.tmp / "store", "wrong", fx.clock)) == AppError::Locked);
+    auto ws = Workspace::open(fx.tmp / "store", "口令 passphrase", fx.clock);
+    REQUIRE_MESSAGE(ws.ok(), test::describe(ws));
+    CHECK((*ws)->self().personId == personId);
+    CHECK(((*ws)->self().role == Role::WorkingGroupLead));
+    CHECK((*ws)->self().name == "郑华");
+    auto f = (*ws)->finding(*id);
+    REQUIRE(f.ok());
+    CHECK((*f)["title"] == "标题");
+    REQUIRE((*ws)->rebuild().ok());
+    auto after = (*ws)->verify();
+    REQUIRE(after.ok());
+    CHECK(after->ok);
+    CHECK(after->projectionDigest == before->projectionDigest);
+}
+
+TEST_CASE("workspace: rekey refuses Argon2 parameters the key file would reject") {
+    Fixture fx;
+    const crypto::Argon2Params weak{.iterations = 1, .memoryKiB = 1024, .parallelism = 1};
+    auto r = fx.ws->rekey("新口令", weak);
+    CHECK(errorOf(r) == AppError::Refused);
+    fx.ws.reset();
+    sync::test::SleepRecorder sleeper;
+    auto old = Workspace::open(fx.tmp / "store", "口令 passphrase", fx.clock);
+    auto fresh = Workspace::open(fx.tmp / "store", "新口令", fx.clock);
+    CHECK_MESSAGE((old.ok() || fresh.ok()),
+                  "workspace cannot be opened any more: " << test::describe(old) << "; " << test::describe(fresh));
+}
+
+TEST_CASE("workspace: init refuses Argon2 parameters the key file would reject") {
+    // Whatever init accepts must open again.
+    TempDir tmp;
+    sync::ManualClock clock(test::kBaseMs);
+    const crypto::Argon2Params manyLanes{.iterations = 1, .memoryKiB = 8192, .parallelism = 17};
+    auto ws = Workspace::init(tmp / "store", "口令", "郑华", Role::WorkingGroupLead, manyLanes, clock);
+    if (!ws.ok()) {
+        CHECK(errorOf(ws) == AppError::Refused);
+        return;
+    }
+    ws.value().reset();
+    auto opened = Workspace::open(tmp / "store", "口令", clock);
+    CHECK_MESSAGE(opened.ok(), "init accepted parameters open rejects: " << test::describe(opened));
+}
+
+}  // namespace xs::app

@@ -1,0 +1,303 @@
+// End-to-end tests of xunshenctl as a person (or a script) uses it: the real binary, real files.
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "app/model.h"
+#include "tests/e2e/process.h"
+
+using nlohmann::json;
+using namespace xs::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kPass = "correct horse 电池 staple";
+
+struct Cli {
+    TempDir dir;
+    fs::path store = dir / "store";
+    std::map<std::string, std::string> env = {{"XUNSHEN_PASSPHRASE", kPass}};
+
+    RunResult operator()(std::vector<std::string> args, std::map<std::string, std::string> extra = {}) const {
+        args.insert(args.begin(), {"--store", store.string()});
+        auto e = env;
+        for (auto& [k, v] : extra) e[k] = v;
+        return run(args, e);
+    }
+    json jsonOf(std::vector<std::string> args) const {
+        args.push_back("--json");
+        auto r = (*this)(args);
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        return json::parse(r.out);
+    }
+    // A working-group lead's store with the demo organisation and an inspection open today.
+    std::string setUp() const {
+        auto r = (*this)({"init", "--name", "郑华", "--role", "working_group_lead", "--kdf-memory-kib", "8192",
+                          "--kdf-iterations", "1", "--kdf-parallelism", "1"});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        r = (*this)({"org", "import", std::string(XS_SOURCE_DIR) + "/assets/demo/org.json"});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+        std::string start = xs::app::formatDate(xs::app::todayLocal(now.count()) - 1);
+        r = (*this)({"inspection", "create", "--unit", "E03", "--start", start, "--team", "W02,W03"});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        std::string id = r.out.substr(0, r.out.find('\n'));
+        REQUIRE(id.size() == 36);
+        return id;
+    }
+};
+
+bool containsBytes(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("cli: a marker in a finding and its evidence appears in no file under the store") {
+    Cli cli;
+    std::string inspection = cli.setUp();
+    const std::string marker = "MARKER-巡审-7f3a9c1e";
+    fs::path evidence = cli.dir / "photo.txt";
+    writeAll(evidence, std::string(100000, 'x') + marker + " 现场照片说明 " + marker);
+    auto r = cli({"finding", "add", "--inspection", inspection, "--title", "标题 " + marker, "--description",
+                  "描述 " + marker, "--evidence", evidence.string(), "--immediate-fix"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    std::string id = r.out.substr(0, 36);
+    REQUIRE(cli({"finding", "edit", id, "--description", "改写 " + marker}).exitCode == 0);
+    // The marker is really stored: it comes back through the CLI.
+    json f = cli.jsonOf({"finding", "show", id});
+    CHECK(f["title"].get<std::string>().find(marker) != std::string::npos);
+    CHECK(f["evidence"].size() == 1);
+    std::size_t files = 0;
+    for (const auto& e : fs::recursive_directory_iterator(cli.store)) {
+        if (!e.is_regular_file()) continue;
+        ++files;
+        std::string data = readAll(e.path());
+        INFO("file: " << e.path().string());
+        CHECK_FALSE(containsBytes(data, marker));
+        CHECK_FALSE(containsBytes(data, "现场照片说明"));
+        CHECK_FALSE(containsBytes(data, "郑华"));
+    }
+    CHECK(files >= 3);  // key file, database, evidence
+}
+
+TEST_CASE("cli: a wrong passphrase exits 3 with one line and changes nothing") {
+    Cli cli;
+    std::string inspection = cli.setUp();
+    auto before = snapshot(cli.store, "lockout.json");
+    for (int attempt = 1; attempt <= 2; ++attempt) {
+        auto r = cli({"finding", "add", "--inspection", inspection, "--title", "不应写入"}, {{"XUNSHEN_PASSPHRASE", "wrong passphrase"}});
+        CHECK(r.exitCode == 3);
+        CHECK(r.out.empty());
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        CHECK(r.err.find("wrong passphrase") != std::string::npos);
+        CHECK(r.err.find(std::to_string(attempt) + " consecutive failure") != std::string::npos);
+    }
+    CHECK(snapshot(cli.store, "lockout.json") == before);
+    auto ok = cli({"finding", "list", "--json"});
+    REQUIRE(ok.exitCode == 0);
+    CHECK(json::parse(ok.out).empty());
+    CHECK_FALSE(fs::exists(cli.store / "lockout.json"));  // reset by a good unlock
+}
+
+TEST_CASE("cli: kill -9 during finding import loses and duplicates nothing that was acknowledged") {
+    const bool longRun = std::getenv("XS_LONG") && std::string(std::getenv("XS_LONG")) == "1";
+    const int trials = longRun ? 100 : 20;
+    Cli probe;
+    std::string probeInspection = probe.setUp();
+    auto writeImport = [](const fs::path& file, const std::string& inspection) {
+        std::string lines;
+        for (int i = 0; i < 1000; ++i)
+            lines += json{{"inspection", inspection}, {"title", "批量问题 " + std::to_string(i)},
+                          {"description", "第" + std::to_string(i) + "条"}, {"severity", i % 3 == 0 ? "high" : "low"},
+                          {"category", "financial_discipline"}}.dump() + "\n";
+        writeAll(file, lines);
+    };
+    // Time one full import to spread the kills across it.
+    writeImport(probe.dir / "import.jsonl", probeInspection);
+    auto t0 = std::chrono::steady_clock::now();
+    auto full = probe({"finding", "import", (probe.dir / "import.jsonl").string()});
+    REQUIRE_MESSAGE(full.exitCode == 0, full.err);
+    auto fullMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    CHECK(std::count(full.out.begin(), full.out.end(), '\n') == 1000);
+
+    std::mt19937 rng(20261128);
+    std::uniform_int_distribution<long> delay(0, std::max<long>(fullMs, 10));
+    int killedMidway = 0;
+    for (int t = 0; t < trials; ++t) {
+        CAPTURE(t);
+        Cli cli;
+        std::string inspection = cli.setUp();
+        writeImport(cli.dir / "import.jsonl", inspection);
+        std::vector<std::string> acknowledged;
+        {
+            auto env = cli.env;
+            Child child({"--store", cli.store.string(), "finding", "import", (cli.dir / "import.jsonl").string()}, env);
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay(rng));
+            while (std::chrono::steady_clock::now() < deadline) {
+                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+                if (!child.readLines(acknowledged, static_cast<int>(std::max<long>(1, left)))) break;
+            }
+            child.kill9();
+            while (child.readLines(acknowledged, 1000)) {
+            }
+            int code = child.wait();
+            if (code == -9 && !acknowledged.empty() && acknowledged.size() < 1000) ++killedMidway;
+        }
+        auto verify = cli({"verify", "--json"});
+        REQUIRE_MESSAGE(verify.exitCode == 0, std::string(verify.out + verify.err));
+        CHECK(json::parse(verify.out)["ok"] == true);
+        json list = cli.jsonOf({"finding", "list"});
+        std::map<std::string, int> seen;
+        for (const auto& f : list) seen[f["id"].get<std::string>()]++;
+        for (const auto& id : acknowledged) {
+            INFO("acknowledged id " << id);
+            CHECK(seen[id] == 1);
+        }
+        // At most the one line in flight at the kill may be committed but unacknowledged.
+        CHECK(list.size() <= acknowledged.size() + 1);
+    }
+    MESSAGE("kill trials: " << trials << ", killed after some but not all lines: " << killedMidway);
+    CHECK(killedMidway >= trials / 4);  // the kills really landed mid-import
+}
+
+TEST_CASE("cli: rebuild drops and rebuilds projections identically") {
+    Cli cli;
+    auto r = cli({"demo", "--kdf-memory-kib", "8192", "--kdf-iterations", "1", "--kdf-parallelism", "1"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    json v1 = cli.jsonOf({"verify"});
+    json findings1 = cli.jsonOf({"finding", "list"});
+    json inspections1 = cli.jsonOf({"inspection", "list"});
+    json rebuilt = cli.jsonOf({"rebuild"});
+    json v2 = cli.jsonOf({"verify"});
+    CHECK(v1["ok"] == true);
+    CHECK(v2["ok"] == true);
+    CHECK(v1["projection_digest"].get<std::string>().size() == 64);
+    CHECK(v1["projection_digest"] == v2["projection_digest"]);
+    CHECK(rebuilt["projection_digest"] == v1["projection_digest"]);
+    CHECK(cli.jsonOf({"finding", "list"}) == findings1);
+    CHECK(cli.jsonOf({"inspection", "list"}) == inspections1);
+}
+
+TEST_CASE("cli: exit codes name what went wrong") {
+    Cli cli;
+    CHECK(cli({"frobnicate"}).exitCode == 2);
+    CHECK(cli({"finding", "list"}).exitCode == 4);  // no store yet
+    std::string inspection = cli.setUp();
+    CHECK(cli({"finding", "add", "--inspection", inspection, "--title", "x", "--bogus", "y"}).exitCode == 2);
+    CHECK(cli({"finding", "show", "01234567-89ab-7def-8123-456789abcdef"}).exitCode == 4);
+    auto refused = cli({"inspection", "create", "--unit", "E04", "--start", "2026-01-05", "--days", "9"});
+    CHECK(refused.exitCode == 5);
+    CHECK(refused.err.find("7(2)") != std::string::npos);
+    auto past = cli({"inspection", "create", "--unit", "E05", "--start", "2025-01-06"});
+    REQUIRE(past.exitCode == 0);
+    auto late = cli({"finding", "add", "--inspection", past.out.substr(0, 36), "--title", "迟到的问题"});
+    CHECK(late.exitCode == 5);
+    CHECK(late.err.find("on-site window") != std::string::npos);
+    auto badEnum = cli({"finding", "add", "--inspection", inspection, "--title", "t", "--severity", "huge"});
+    CHECK(badEnum.exitCode == 5);
+    CHECK(badEnum.err.find("low|medium|high") != std::string::npos);
+    auto missing = cli({"finding", "add", "--inspection", inspection, "--title", "t", "--evidence", "/nonexistent/x.jpg"});
+    CHECK(missing.exitCode == 4);
+    CHECK(cli.jsonOf({"finding", "list"}).empty());
+}
+
+TEST_CASE("cli: a malformed import file imports nothing") {
+    Cli cli;
+    std::string inspection = cli.setUp();
+    std::string good = json{{"inspection", inspection}, {"title", "好的一行"}}.dump();
+    for (const std::string& bad : {std::string("{not json"), json{{"inspection", inspection}}.dump(),
+                                   json{{"inspection", inspection}, {"title", "t"}, {"colour", "red"}}.dump(),
+                                   json{{"inspection", inspection}, {"title", "t"}, {"immediate_fix", "yes"}}.dump()}) {
+        CAPTURE(bad);
+        writeAll(cli.dir / "bad.jsonl", good + "\n" + good + "\n" + bad + "\n" + good + "\n");
+        auto r = cli({"finding", "import", (cli.dir / "bad.jsonl").string()});
+        CHECK(r.exitCode == 5);
+        CHECK(r.err.find("line 3") != std::string::npos);
+        CHECK(r.out.empty());
+    }
+    CHECK(cli.jsonOf({"finding", "list"}).empty());
+    writeAll(cli.dir / "good.jsonl", good + "\n\n" + good + "\n");
+    auto ok = cli({"finding", "import", (cli.dir / "good.jsonl").string()});
+    CHECK(ok.exitCode == 0);
+    CHECK(cli.jsonOf({"finding", "list"}).size() == 2);
+}
+
+TEST_CASE("cli: evidence exports byte for byte, is deduplicated, and rekey changes only the passphrase") {
+    Cli cli;
+    std::string inspection = cli.setUp();
+    std::string content;
+    std::mt19937 rng(7);
+    for (int i = 0; i < 200000; ++i) content.push_back(static_cast<char>(rng()));
+    writeAll(cli.dir / "scan.pdf", content);
+    auto a = cli({"finding", "add", "--inspection", inspection, "--title", "一", "--evidence", (cli.dir / "scan.pdf").string()});
+    auto b = cli({"finding", "add", "--inspection", inspection, "--title", "二", "--evidence", (cli.dir / "scan.pdf").string()});
+    REQUIRE(a.exitCode == 0);
+    REQUIRE(b.exitCode == 0);
+    json f = cli.jsonOf({"finding", "show", a.out.substr(0, 36)});
+    std::string hash = f["evidence"][0];
+    std::size_t evidenceFiles = 0;
+    for (const auto& e : fs::recursive_directory_iterator(cli.store / "evidence"))
+        if (e.is_regular_file()) ++evidenceFiles;
+    CHECK(evidenceFiles == 1);
+    REQUIRE(cli({"evidence", "export", hash, "--out", (cli.dir / "out.pdf").string()}).exitCode == 0);
+    CHECK(readAll(cli.dir / "out.pdf") == content);
+
+    std::string dbBefore = readAll(cli.store / "store.db");
+    auto rk = cli({"rekey"}, {{"XUNSHEN_NEW_PASSPHRASE", "a new passphrase 二〇二六"}});
+    REQUIRE_MESSAGE(rk.exitCode == 0, rk.err);
+    CHECK(readAll(cli.store / "store.db") == dbBefore);  // re-wrapped, not re-encrypted
+    CHECK(cli({"finding", "list"}).exitCode == 3);
+    auto after = cli({"finding", "list", "--json"}, {{"XUNSHEN_PASSPHRASE", "a new passphrase 二〇二六"}});
+    REQUIRE(after.exitCode == 0);
+    CHECK(json::parse(after.out).size() == 2);
+}
+
+TEST_CASE("cli: tampered evidence is reported by verify and refused by export") {
+    Cli cli;
+    std::string inspection = cli.setUp();
+    writeAll(cli.dir / "ledger.csv", std::string(150000, 'a'));
+    REQUIRE(cli({"finding", "add", "--inspection", inspection, "--title", "账", "--evidence", (cli.dir / "ledger.csv").string()}).exitCode == 0);
+    CHECK(cli({"verify"}).exitCode == 0);
+    fs::path stored;
+    for (const auto& e : fs::recursive_directory_iterator(cli.store / "evidence"))
+        if (e.is_regular_file()) stored = e.path();
+    std::string data = readAll(stored);
+    data[data.size() / 2] ^= 0x01;
+    writeAll(stored, data);
+    auto v = cli({"verify"});
+    CHECK(v.exitCode == 1);
+    CHECK(v.out.find("damaged or was tampered with") != std::string::npos);
+    json f = cli.jsonOf({"finding", "list"});
+    auto r = cli({"evidence", "export", f[0]["evidence"][0], "--out", (cli.dir / "x.csv").string()});
+    CHECK(r.exitCode == 1);
+    CHECK_FALSE(fs::exists(cli.dir / "x.csv"));
+}
+
+TEST_CASE("cli: demo leaves an open inspection whose window includes today, with snake_case JSON") {
+    Cli cli;
+    auto r = cli({"demo", "--kdf-memory-kib", "8192", "--kdf-iterations", "1", "--kdf-parallelism", "1"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+    std::string today = xs::app::formatDate(xs::app::todayLocal(now.count()));
+    json inspections = cli.jsonOf({"inspection", "list"});
+    bool open = false;
+    for (const auto& i : inspections) {
+        CHECK(i.contains("id"));
+        if (i["status"] == "open" && i["window_start"] <= today && today <= i["window_end"]) open = true;
+    }
+    CHECK(open);
+    json findings = cli.jsonOf({"finding", "list"});
+    REQUIRE(findings.size() >= 3);
+    for (const auto& f : findings)
+        for (const char* key : {"id", "title", "description", "status", "category", "severity", "immediate_fix", "evidence"})
+            CHECK_MESSAGE(f.contains(key), key);
+    json history = cli.jsonOf({"history", findings[2]["id"]});
+    int descriptions = 0;
+    for (const auto& h : history) descriptions += h["field"] == "description";
+    CHECK(descriptions == 2);
+}

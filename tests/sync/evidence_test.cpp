@@ -1,0 +1,298 @@
+// Evidence files: streaming encryption round trips, content addressing, deduplication, and
+// detection of every kind of damage (bit flips, truncation, swapped files, another store's key).
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "crypto/random.h"
+#include "sync/evidence.h"
+#include "tests/sync/sync_test_util.h"
+
+namespace xs::sync {
+namespace fs = std::filesystem;
+namespace {
+
+using test::errorOf;
+using test::TempDir;
+
+constexpr std::size_t kHeader = 24;
+constexpr std::size_t kChunk = 65536;
+constexpr std::size_t kTag = 16;
+
+crypto::SecretBytes randomKey() {
+    auto key = crypto::randomSecret(32);
+    REQUIRE(key.ok());
+    return std::move(*key);
+}
+
+crypto::Bytes randomContent(std::size_t n) {
+    if (n == 0) return {};
+    auto b = crypto::randomBytes(n);
+    REQUIRE(b.ok());
+    return std::move(*b);
+}
+
+EvidenceStore openEvidence(const fs::path& dir, const crypto::SecretBytes& key) {
+    auto e = EvidenceStore::open(dir, key);
+    REQUIRE_MESSAGE(e.ok(), test::describe(e));
+    return std::move(*e);
+}
+
+std::size_t countWithExtension(const fs::path& dir, const std::string& ext) {
+    std::size_t n = 0;
+    for (const auto& p : test::filesUnder(dir))
+        if (p.extension() == ext) ++n;
+    return n;
+}
+
+std::size_t countHidden(const fs::path& dir) {
+    std::size_t n = 0;
+    for (const auto& p : test::filesUnder(dir))
+        if (p.filename().string().rfind('.', 0) == 0) ++n;
+    return n;
+}
+
+// A store directory, a source directory and an output directory under one temp dir.
+struct Fixture {
+    TempDir tmp;
+    crypto::SecretBytes key = randomKey();
+    fs::path evDir = tmp / "evidence";
+    fs::path srcDir = tmp / "src";
+    fs::path outDir = tmp / "out";
+    EvidenceStore ev = openEvidence(evDir, key);
+    int next = 0;
+
+    Fixture() {
+        fs::create_directories(srcDir);
+        fs::create_directories(outDir);
+    }
+    fs::path source(const crypto::Bytes& content) {
+        fs::path p = srcDir / ("source-" + std::to_string(next++) + ".bin");
+        test::writeAll(p, content);
+        return p;
+    }
+    EvidenceInfo add(const crypto::Bytes& content) {
+        auto info = ev.add(source(content));
+        REQUIRE_MESSAGE(info.ok(), test::describe(info));
+        return *info;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("evidence: add and export round-trip at chunk-boundary sizes") {
+    Fixture f;
+    for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{65535}, std::size_t{65536},
+                             std::size_t{65537}, std::size_t{300000}}) {
+        CAPTURE(size);
+        const crypto::Bytes content = randomContent(size);
+        const EvidenceInfo info = f.add(content);
+        CHECK(info.hash == test::sha256Hex(content));
+        CHECK(info.size == size);
+        CHECK_FALSE(info.deduplicated);
+        CHECK(f.ev.contains(info.hash));
+        CHECK(f.ev.verify(info.hash).ok());
+
+        // On disk: header + one tag per chunk + the content, and no extra empty chunk when the
+        // content is a multiple of the chunk size.
+        const fs::path stored = f.ev.pathFor(info.hash);
+        REQUIRE(fs::exists(stored));
+        const std::size_t chunks = size == 0 ? 1 : (size + kChunk - 1) / kChunk;
+        CHECK(fs::file_size(stored) == kHeader + chunks * kTag + size);
+        // The name does not reveal the content hash.
+        CHECK(stored.string().find(info.hash) == std::string::npos);
+
+        const fs::path out = f.outDir / ("export-" + std::to_string(size) + ".bin");
+        auto exported = f.ev.exportTo(info.hash, out);
+        REQUIRE_MESSAGE(exported.ok(), test::describe(exported));
+        CHECK(test::readAll(out) == content);
+
+        // read() streams the same bytes.
+        crypto::Bytes streamed;
+        auto r = f.ev.read(info.hash, [&](crypto::ByteView piece) {
+            streamed.insert(streamed.end(), piece.begin(), piece.end());
+            return SStatus();
+        });
+        CHECK(r.ok());
+        CHECK(streamed == content);
+    }
+    CHECK(countWithExtension(f.evDir, ".xse") == 6);
+    CHECK(countHidden(f.evDir) == 0);  // no temp files left behind
+    CHECK(countHidden(f.outDir) == 0);
+}
+
+TEST_CASE("evidence: the same content twice is stored once") {
+    Fixture f;
+    const crypto::Bytes content = randomContent(100000);
+    const EvidenceInfo first = f.add(content);
+    CHECK_FALSE(first.deduplicated);
+    const auto storedBytes = test::readAll(f.ev.pathFor(first.hash));
+
+    const EvidenceInfo second = f.add(content);  // from a different source file
+    CHECK(second.deduplicated);
+    CHECK(second.hash == first.hash);
+    CHECK(second.size == first.size);
+    CHECK(countWithExtension(f.evDir, ".xse") == 1);
+    CHECK(test::filesUnder(f.evDir).size() == 1);  // and no temp file
+    CHECK(test::readAll(f.ev.pathFor(first.hash)) == storedBytes);  // the first copy is kept
+    CHECK(f.ev.verify(first.hash).ok());
+
+    // Different content is a different file.
+    const EvidenceInfo other = f.add(randomContent(100));
+    CHECK(other.hash != first.hash);
+    CHECK(countWithExtension(f.evDir, ".xse") == 2);
+
+    // remove() forgets it.
+    REQUIRE(f.ev.remove(other.hash).ok());
+    CHECK_FALSE(f.ev.contains(other.hash));
+    CHECK(errorOf(f.ev.verify(other.hash)) == SyncError::NotFound);
+}
+
+TEST_CASE("evidence: flipping one byte anywhere in the stored file is Corrupt") {
+    Fixture f;
+    const crypto::Bytes content = randomContent(300000);
+    const EvidenceInfo info = f.add(content);
+    const fs::path stored = f.ev.pathFor(info.hash);
+    const crypto::Bytes original = test::readAll(stored);
+    REQUIRE(original.size() == kHeader + 5 * kTag + 300000);
+
+    const std::vector<std::pair<const char*, std::size_t>> positions = {
+        {"magic", 0},
+        {"version", 4},
+        {"suite", 5},
+        {"chunk size", 6},
+        {"reserved", 7},
+        {"first salt byte", 8},
+        {"last salt byte", kHeader - 1},
+        {"first chunk, first byte", kHeader},
+        {"first chunk, middle", kHeader + 30000},
+        {"first chunk, tag", kHeader + kChunk + kTag - 1},
+        {"second chunk", kHeader + kChunk + kTag},
+        {"last chunk", original.size() - 100},
+        {"last byte", original.size() - 1},
+    };
+    for (const auto& [what, pos] : positions) {
+        CAPTURE(std::string(what));
+        crypto::Bytes damaged = original;
+        damaged[pos] ^= 0x01;
+        test::writeAll(stored, damaged);
+        CHECK(errorOf(f.ev.verify(info.hash)) == SyncError::Corrupt);
+
+        // exportTo fails and leaves neither the target nor a temp file behind.
+        const fs::path target = f.outDir / "should-not-exist.bin";
+        CHECK(errorOf(f.ev.exportTo(info.hash, target)) == SyncError::Corrupt);
+        CHECK_FALSE(fs::exists(target));
+        CHECK(test::filesUnder(f.outDir).empty());
+    }
+    test::writeAll(stored, original);
+    CHECK(f.ev.verify(info.hash).ok());
+}
+
+TEST_CASE("evidence: a truncated or extended file is Corrupt") {
+    Fixture f;
+    const crypto::Bytes content = randomContent(300000);
+    const EvidenceInfo info = f.add(content);
+    const fs::path stored = f.ev.pathFor(info.hash);
+    const crypto::Bytes original = test::readAll(stored);
+
+    std::vector<std::size_t> cuts = {0, 10, kHeader - 1};
+    for (std::size_t k = 0; k <= 4; ++k) cuts.push_back(kHeader + k * (kChunk + kTag));  // chunk boundaries
+    cuts.push_back(kHeader + 100);                   // inside the first chunk
+    cuts.push_back(original.size() - 1);             // inside the last tag
+    for (std::size_t cut : cuts) {
+        CAPTURE(cut);
+        test::writeAll(stored, crypto::ByteView(original).first(cut));
+        CHECK(errorOf(f.ev.verify(info.hash)) == SyncError::Corrupt);
+    }
+
+    crypto::Bytes extended = original;
+    extended.push_back(0);
+    test::writeAll(stored, extended);
+    CHECK(errorOf(f.ev.verify(info.hash)) == SyncError::Corrupt);
+
+    test::writeAll(stored, original);
+    CHECK(f.ev.verify(info.hash).ok());
+}
+
+TEST_CASE("evidence: swapping two stored files is Corrupt") {
+    Fixture f;
+    const EvidenceInfo a = f.add(randomContent(70000));
+    const EvidenceInfo b = f.add(randomContent(70000));
+    const fs::path pa = f.ev.pathFor(a.hash);
+    const fs::path pb = f.ev.pathFor(b.hash);
+    const crypto::Bytes ba = test::readAll(pa);
+    const crypto::Bytes bb = test::readAll(pb);
+    test::writeAll(pa, bb);
+    test::writeAll(pb, ba);
+    CHECK(errorOf(f.ev.verify(a.hash)) == SyncError::Corrupt);
+    CHECK(errorOf(f.ev.verify(b.hash)) == SyncError::Corrupt);
+    CHECK(errorOf(f.ev.exportTo(a.hash, f.outDir / "a.bin")) == SyncError::Corrupt);
+    CHECK_FALSE(fs::exists(f.outDir / "a.bin"));
+
+    // A file copied over another while keeping its header but with a different body, too.
+    crypto::Bytes mixed(ba.begin(), ba.begin() + kHeader);
+    mixed.insert(mixed.end(), bb.begin() + kHeader, bb.end());
+    test::writeAll(pa, mixed);
+    CHECK(errorOf(f.ev.verify(a.hash)) == SyncError::Corrupt);
+}
+
+TEST_CASE("evidence: a failed export leaves an existing target untouched") {
+    Fixture f;
+    const EvidenceInfo info = f.add(randomContent(1000));
+    const fs::path target = f.outDir / "existing.txt";
+    test::writeText(target, "previous content");
+
+    // Unknown hash.
+    const std::string unknown(64, 'a');
+    CHECK(errorOf(f.ev.exportTo(unknown, target)) == SyncError::NotFound);
+    // Damaged file.
+    crypto::Bytes damaged = test::readAll(f.ev.pathFor(info.hash));
+    damaged.back() ^= 0x40;
+    test::writeAll(f.ev.pathFor(info.hash), damaged);
+    CHECK(errorOf(f.ev.exportTo(info.hash, target)) == SyncError::Corrupt);
+
+    const auto after = test::readAll(target);
+    CHECK(std::string(after.begin(), after.end()) == "previous content");
+    CHECK(test::filesUnder(f.outDir).size() == 1);
+
+    // Not a hash at all.
+    CHECK(errorOf(f.ev.verify("../../etc/passwd")) == SyncError::Invalid);
+    CHECK(errorOf(f.ev.verify(std::string(64, 'A'))) == SyncError::Invalid);
+    CHECK_FALSE(f.ev.contains("not-a-hash"));
+}
+
+TEST_CASE("evidence: another data key cannot read the file") {
+    Fixture f;
+    const crypto::Bytes content = randomContent(5000);
+    const EvidenceInfo info = f.add(content);
+
+    // Another store's evidence, same directory: the file is not even found under its name ...
+    const crypto::SecretBytes otherKey = randomKey();
+    EvidenceStore other = openEvidence(f.evDir, otherKey);
+    CHECK(other.pathFor(info.hash) != f.ev.pathFor(info.hash));
+    CHECK_FALSE(other.contains(info.hash));
+    CHECK(errorOf(other.verify(info.hash)) == SyncError::NotFound);
+
+    // ... and copied to where it would look, it does not decrypt.
+    const fs::path theirs = other.pathFor(info.hash);
+    fs::create_directories(theirs.parent_path());
+    fs::copy_file(f.ev.pathFor(info.hash), theirs);
+    CHECK(other.contains(info.hash));
+    CHECK(errorOf(other.verify(info.hash)) == SyncError::Corrupt);
+    CHECK(errorOf(other.exportTo(info.hash, f.outDir / "x.bin")) == SyncError::Corrupt);
+    CHECK_FALSE(fs::exists(f.outDir / "x.bin"));
+
+    // The same key opens it again (keys are derived, not stored).
+    EvidenceStore same = openEvidence(f.evDir, f.key);
+    REQUIRE(same.exportTo(info.hash, f.outDir / "y.bin").ok());
+    CHECK(test::readAll(f.outDir / "y.bin") == content);
+}
+
+TEST_CASE("evidence: adding a missing source file is NotFound and stores nothing") {
+    Fixture f;
+    CHECK(errorOf(f.ev.add(f.srcDir / "missing.jpg")) == SyncError::NotFound);
+    CHECK(test::filesUnder(f.evDir).empty());
+}
+
+}  // namespace xs::sync
