@@ -35,20 +35,20 @@ const RecordType* findRecordType(const std::string& kind) {
 const std::vector<sync::Migration>& appMigrations() {
     static const std::vector<sync::Migration> m = {
         {"app", 1,
-         "CREATE TABLE units (id TEXT PRIMARY KEY, code TEXT, name TEXT, unit_kind TEXT);"
-         "CREATE TABLE people (id TEXT PRIMARY KEY, code TEXT, name TEXT, role TEXT, unit_id TEXT, title TEXT);"
-         "CREATE TABLE rounds (id TEXT PRIMARY KEY, name TEXT, start_year INTEGER, end_year INTEGER);"
+         "CREATE TABLE units (id TEXT PRIMARY KEY, code TEXT, name TEXT, unit_kind TEXT) WITHOUT ROWID;"
+         "CREATE TABLE people (id TEXT PRIMARY KEY, code TEXT, name TEXT, role TEXT, unit_id TEXT, title TEXT) WITHOUT ROWID;"
+         "CREATE TABLE rounds (id TEXT PRIMARY KEY, name TEXT, start_year INTEGER, end_year INTEGER) WITHOUT ROWID;"
          "CREATE TABLE inspections (id TEXT PRIMARY KEY, title TEXT, round_id TEXT, inspection_kind TEXT, mode TEXT,"
-         "  unit_id TEXT, team TEXT, lead_id TEXT, onsite_start TEXT, onsite_days INTEGER, status TEXT, created_by TEXT);"
+         "  unit_id TEXT, team TEXT, lead_id TEXT, onsite_start TEXT, onsite_days INTEGER, status TEXT, created_by TEXT) WITHOUT ROWID;"
          "CREATE TABLE extensions (id TEXT PRIMARY KEY, inspection_id TEXT, days INTEGER, reason TEXT, status TEXT,"
-         "  requested_by TEXT, decided_by TEXT);"
+         "  requested_by TEXT, decided_by TEXT) WITHOUT ROWID;"
          "CREATE INDEX extensions_inspection ON extensions(inspection_id);"
          "CREATE TABLE findings (id TEXT PRIMARY KEY, inspection_id TEXT, title TEXT, description TEXT, category TEXT,"
          "  audit_category TEXT, severity TEXT, tags TEXT, immediate_fix INTEGER, responsible_person TEXT, status TEXT,"
-         "  author TEXT, created_at INTEGER);"
+         "  author TEXT, created_at INTEGER) WITHOUT ROWID;"
          "CREATE INDEX findings_inspection ON findings(inspection_id);"
          "CREATE TABLE attachments (id TEXT PRIMARY KEY, finding_id TEXT, hash TEXT, name TEXT, size INTEGER,"
-         "  purpose TEXT, added_by TEXT);"
+         "  purpose TEXT, added_by TEXT) WITHOUT ROWID;"
          "CREATE INDEX attachments_finding ON attachments(finding_id);"},
     };
     return m;

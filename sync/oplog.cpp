@@ -174,11 +174,10 @@ SStatus OpLog::projectField(const std::string& kind, const std::string& recordId
     const Version* winner = &versions[0];
     for (const auto& x : versions)
         if (std::tie(x.hlc, x.device, x.op) > std::tie(winner->hlc, winner->device, winner->op)) winner = &x;
-    auto up = db.prepare("INSERT OR REPLACE INTO record_fields (kind, record_id, field, value, op_id, hlc, device)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?)");
+    auto up = db.prepare("UPDATE field_versions SET winner = (op_id = ?4) WHERE kind = ?1 AND record_id = ?2 AND field = ?3"
+                         " AND winner != (op_id = ?4)");
     if (!up) return up.error();
-    up->bind(1, kind).bind(2, recordId).bind(3, field).bind(4, winner->value).bind(5, winner->op).bind(6, winner->hlc)
-        .bind(7, winner->device);
+    up->bind(1, kind).bind(2, recordId).bind(3, field).bind(4, winner->op);
     XS_TRY(up->run());
     if (versions.size() == 1) return {};  // a single version can be in no conflict
 
@@ -216,22 +215,29 @@ SStatus OpLog::projectField(const std::string& kind, const std::string& recordId
     return {};
 }
 
-SStatus OpLog::project(const Op& op) {
+SStatus OpLog::project(const Op& op, bool newRecord) {
     Db& db = m_store.db();
-    auto v = db.prepare("INSERT OR IGNORE INTO field_versions (kind, record_id, field, op_id, hlc, device, value)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)");
+    // A version of a record nobody has seen before is its field's only version, hence the winner.
+    auto v = db.prepare("INSERT OR IGNORE INTO field_versions (kind, record_id, field, op_id, hlc, device, value, winner)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     auto b = db.prepare("INSERT OR IGNORE INTO field_bases (kind, record_id, field, op_id, base_op) VALUES (?, ?, ?, ?, ?)");
     if (!v) return v.error();
     if (!b) return b.error();
     for (const auto& c : op.changes) {
         v->bind(1, op.kind).bind(2, op.recordId).bind(3, c.field).bind(4, op.id)
-            .bind(5, static_cast<std::int64_t>(op.hlc)).bind(6, op.device).bind(7, c.value.dump());
+            .bind(5, static_cast<std::int64_t>(op.hlc)).bind(6, op.device).bind(7, c.value.dump())
+            .bind(8, std::int64_t{newRecord ? 1 : 0});
         XS_TRY(v->run());
         for (const auto& base : c.base) {
             b->bind(1, op.kind).bind(2, op.recordId).bind(3, c.field).bind(4, op.id).bind(5, base);
             XS_TRY(b->run());
         }
-        XS_TRY(projectField(op.kind, op.recordId, c.field));
+        if (!newRecord) XS_TRY(projectField(op.kind, op.recordId, c.field));
+    }
+    if (newRecord) {
+        Json fields = Json::object();
+        for (const auto& c : op.changes) fields[c.field] = c.value;
+        return m_sink.project(db, op.kind, op.recordId, fields);
     }
     auto rec = record(op.kind, op.recordId);
     if (!rec) return rec.error();
@@ -251,6 +257,7 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
     cs.hlc = m_hlc.tick();
     auto exists = m_store.db().prepare("SELECT 1 FROM field_versions WHERE kind = ? AND record_id = ? LIMIT 1");
     if (!exists) return exists.error();
+    std::vector<bool> fresh;  // per op: the record has no versions yet
     for (const auto& p : draft.m_ops) {
         exists->bind(1, p.kind).bind(2, p.recordId);
         auto known = exists->step();
@@ -276,9 +283,10 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
         }
         XS_TRY(validateOp(op));
         cs.ops.push_back(std::move(op));
+        fresh.push_back(!*known);
     }
     XS_TRY(insertChangeSet(cs, true));
-    for (const Op& op : cs.ops) XS_TRY(project(op));
+    for (std::size_t i = 0; i < cs.ops.size(); ++i) XS_TRY(project(cs.ops[i], fresh[i]));
     if (inTransaction) XS_TRY(inTransaction());
     XS_TRY(tx->commit());
     m_seq = cs.seq;
@@ -302,7 +310,7 @@ SStatus OpLog::apply(const ChangeSet& cs) {
     auto tx = Transaction::begin(m_store.db());
     if (!tx) return tx.error();
     XS_TRY(insertChangeSet(cs, false));
-    for (const Op& op : cs.ops) XS_TRY(project(op));
+    for (const Op& op : cs.ops) XS_TRY(project(op, false));
     XS_TRY(tx->commit());
     m_hlc.observe(cs.hlc);
     return {};
@@ -310,7 +318,7 @@ SStatus OpLog::apply(const ChangeSet& cs) {
 
 SStatus OpLog::replayAll() {
     Db& db = m_store.db();
-    XS_TRY(db.exec("DELETE FROM field_versions; DELETE FROM field_bases; DELETE FROM record_fields; DELETE FROM conflicts;"));
+    XS_TRY(db.exec("DELETE FROM field_versions; DELETE FROM field_bases; DELETE FROM conflicts;"));
     XS_TRY(m_sink.reset(db));
     auto s = db.prepare("SELECT id, channel, kind, record_id, hlc, device, body FROM ops ORDER BY hlc, id");
     if (!s) return s.error();
@@ -322,7 +330,7 @@ SStatus OpLog::replayAll() {
         auto changes = decodeChanges(s->text(6));
         if (!changes) return changes.error();
         op.changes = std::move(*changes);
-        XS_TRY(project(op));
+        XS_TRY(project(op, false));
     }
     return {};
 }
@@ -335,7 +343,7 @@ SStatus OpLog::rebuild() {
 }
 
 SResult<std::string> OpLog::projectionDigest() {
-    std::vector<std::string> tables = {"field_versions", "field_bases", "record_fields", "conflicts"};
+    std::vector<std::string> tables = {"field_versions", "field_bases", "conflicts"};
     for (const auto& t : m_sink.tables()) tables.push_back(t);
     crypto::Sha256 h;
     for (const auto& t : tables) {
@@ -412,7 +420,7 @@ SResult<std::vector<std::string>> OpLog::check() {
 }
 
 SResult<Json> OpLog::record(const std::string& kind, const std::string& recordId) {
-    auto s = m_store.db().prepare("SELECT field, value FROM record_fields WHERE kind = ? AND record_id = ?");
+    auto s = m_store.db().prepare("SELECT field, value FROM field_versions WHERE kind = ? AND record_id = ? AND winner = 1");
     if (!s) return s.error();
     s->bind(1, kind).bind(2, recordId);
     Json out = Json::object();

@@ -124,7 +124,8 @@ public:
 
 private:
     SStatus insertChangeSet(const ChangeSet& cs, bool local);
-    SStatus project(const Op& op);
+    // newRecord: the op creates its record (local commit that found no versions): its values win.
+    SStatus project(const Op& op, bool newRecord);
     SStatus projectField(const std::string& kind, const std::string& recordId, const std::string& field);
     SResult<std::vector<std::string>> heads(const std::string& kind, const std::string& recordId,
                                             const std::string& field);

@@ -27,9 +27,11 @@ struct Migration {
     const char* sql;
 };
 
-struct UnlockDelay {
-    int failures = 0;        // consecutive failed attempts recorded
-    double waitSeconds = 0;  // how long the last failure made the caller wait
+// How long the last successful open() spent deriving the passphrase key (for the benchmark's
+// "open excluding KDF" figure) and in total.
+struct OpenTimings {
+    double kdfMs = 0;
+    double totalMs = 0;
 };
 
 class Store {
@@ -61,6 +63,7 @@ public:
     const std::string& storeId() const { return m_storeId; }
     const std::filesystem::path& dir() const { return m_dir; }
     const crypto::Argon2Params& kdfParams() const { return m_kdf; }
+    const OpenTimings& openTimings() const { return m_timings; }
 
     // Meta key/value table (device id, clocks, owner).
     SResult<std::string> meta(const std::string& key);  // NotFound when absent
@@ -71,6 +74,7 @@ private:
     std::filesystem::path m_dir;
     std::string m_storeId;
     crypto::Argon2Params m_kdf;
+    OpenTimings m_timings;
     crypto::SecretBytes m_dataKey;
     Db m_db;
     std::unique_ptr<EvidenceStore> m_evidence;

@@ -430,7 +430,7 @@ TEST_CASE("oplog: rebuild reproduces the projections, check finds damage without
     CHECK(a.conflicts().size() == 1);
 
     SUBCASE("a damaged winner row") {
-        REQUIRE(a.store->db().exec("UPDATE record_fields SET value = '\"x\"' WHERE field = 'text'").ok());
+        REQUIRE(a.store->db().exec("UPDATE field_versions SET value = '\"x\"' WHERE field = 'text' AND winner = 1").ok());
         const std::string damaged = a.digest();
         CHECK(damaged != before);
         const auto problems = a.check();
