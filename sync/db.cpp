@@ -110,6 +110,11 @@ crypto::Bytes Stmt::blob(int column) const {
     int n = sqlite3_column_bytes(m_stmt, column);
     return p ? crypto::Bytes(p, p + n) : crypto::Bytes();
 }
+crypto::SecretBytes Stmt::secretBlob(int column) const {
+    const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(m_stmt, column));
+    int n = sqlite3_column_bytes(m_stmt, column);
+    return p ? crypto::SecretBytes(p, static_cast<std::size_t>(n)) : crypto::SecretBytes();
+}
 bool Stmt::isNull(int column) const { return sqlite3_column_type(m_stmt, column) == SQLITE_NULL; }
 int Stmt::columnCount() const { return sqlite3_column_count(m_stmt); }
 int Stmt::columnType(int column) const { return sqlite3_column_type(m_stmt, column); }

@@ -38,6 +38,7 @@ public:
     std::string text(int column) const;
     std::int64_t int64(int column) const;
     crypto::Bytes blob(int column) const;
+    crypto::SecretBytes secretBlob(int column) const;  // straight into wiping memory
     bool isNull(int column) const;
     int columnCount() const;
     int columnType(int column) const;  // SQLITE_INTEGER=1 .. SQLITE_NULL=5

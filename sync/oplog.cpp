@@ -69,6 +69,9 @@ SStatus OpLog::open() {
     } else {
         m_device = *device;
     }
+    auto identity = DeviceIdentity::loadOrCreate(m_store, m_device);
+    if (!identity) return identity.error();
+    m_identity = std::move(*identity);
     // The clock resumes after the greatest timestamp in the log (no op is later than its change set).
     auto last = m_store.db().prepare("SELECT COALESCE(MAX(hlc), 0) FROM changesets");
     if (!last) return last.error();

@@ -15,6 +15,7 @@
 #include <vector>
 #include <nlohmann/json.hpp>
 #include "sync/hlc.h"
+#include "sync/identity.h"
 #include "sync/store.h"
 
 namespace xs::sync {
@@ -96,6 +97,7 @@ public:
     // Loads (or on first use creates) this replica's device id, sequence and clock.
     SStatus open();
     const std::string& deviceId() const { return m_device; }
+    const DeviceIdentity& identity() const { return m_identity; }
 
     // Commits the draft as one change set, durably, with its projection. `inTransaction` runs
     // before COMMIT (extra writes that must be atomic with the change set).
@@ -136,6 +138,7 @@ private:
     const Clock& m_clock;
     HlcClock m_hlc;
     std::string m_device;
+    DeviceIdentity m_identity;
     std::int64_t m_seq = 0;
 };
 

@@ -69,6 +69,11 @@ const std::vector<Migration>& syncMigrations() {
          "CREATE TABLE conflicts (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
          "  op_id TEXT NOT NULL, value TEXT NOT NULL, hlc INTEGER NOT NULL, device TEXT NOT NULL,"
          "  PRIMARY KEY (kind, record_id, field, op_id)) WITHOUT ROWID;"},
+        {"sync", 2,
+         // Device identity: private keys only here, inside the encrypted database.
+         "CREATE TABLE device_secrets (name TEXT PRIMARY KEY, secret BLOB NOT NULL) WITHOUT ROWID;"
+         "CREATE TABLE devices (id TEXT PRIMARY KEY, sign_pk BLOB NOT NULL, kx_pk BLOB NOT NULL,"
+         "  person_id TEXT, local INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"},
     };
     return m;
 }

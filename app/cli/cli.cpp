@@ -16,7 +16,9 @@
 #include "app/cli/args.h"
 #include "app/demo.h"
 #include "app/workspace.h"
+#include "crypto/encoding.h"
 #include "sync/file_io.h"
+#include "sync/identity.h"
 #include "sync/keyfile.h"
 
 namespace xs::app::cli {
@@ -515,6 +517,27 @@ int cmdRekey(Context& ctx) {
     return 0;
 }
 
+int cmdIdentity(Context& ctx) {
+    const auto& pos = ctx.args.positional();
+    if (pos.size() != 2 || pos[1] != "show") return usage("identity show");
+    auto ws = openWorkspace(ctx);
+    if (!ws) return report(ws.error());
+    const auto& pub = (*ws)->log().identity().publicInfo();
+    std::string fp = sync::fingerprint(pub);
+    if (ctx.json) {
+        printJson({{"device_id", pub.id}, {"person_id", (*ws)->self().personId}, {"name", (*ws)->self().name},
+                   {"role", toString((*ws)->self().role)}, {"sign_public_key", crypto::toHex(pub.signKey)},
+                   {"exchange_public_key", crypto::toHex(pub.exchangeKey)}, {"fingerprint", fp}});
+    } else {
+        std::cout << "device:      " << pub.id << "\n"
+                  << "person:      " << (*ws)->self().name << " (" << label((*ws)->self().role) << ")\n"
+                  << "signing key: " << crypto::toHex(pub.signKey) << " (Ed25519)\n"
+                  << "exchange:    " << crypto::toHex(pub.exchangeKey) << " (X25519)\n"
+                  << "fingerprint: " << fp << "\n";
+    }
+    return 0;
+}
+
 int cmdRebuild(Context& ctx) {
     auto ws = openWorkspace(ctx);
     if (!ws) return report(ws.error());
@@ -588,6 +611,7 @@ commands:
   history RECORD_ID              every change of a record
   evidence export HASH --out FILE
   rekey [--new-passphrase-file F] (or $XUNSHEN_NEW_PASSPHRASE, or a prompt)
+  identity show                  this device's public keys and a fingerprint to compare aloud
   rebuild                        drop and rebuild projections from the op log
   verify                         database integrity, op log consistency, every evidence file
   demo [--assets DIR]            create a demo store and walk one inspection through capture
@@ -622,6 +646,7 @@ int run(const std::vector<std::string>& argv) {
         {"evidence", {cmdEvidence, {"out"}}},
         {"rekey", {cmdRekey, {"new-passphrase-file", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"rebuild", {cmdRebuild, {}}},
+        {"identity", {cmdIdentity, {}}},
         {"verify", {cmdVerify, {}}},
         {"demo", {cmdDemo, {"assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
     };

@@ -301,3 +301,15 @@ TEST_CASE("cli: demo leaves an open inspection whose window includes today, with
     for (const auto& h : history) descriptions += h["field"] == "description";
     CHECK(descriptions == 2);
 }
+
+TEST_CASE("cli: identity show prints stable public keys and a fingerprint") {
+    Cli cli;
+    cli.setUp();
+    json a = cli.jsonOf({"identity", "show"});
+    json b = cli.jsonOf({"identity", "show"});
+    CHECK(a == b);
+    CHECK(a["sign_public_key"].get<std::string>().size() == 64);
+    CHECK(a["exchange_public_key"].get<std::string>().size() == 64);
+    CHECK(a["fingerprint"].get<std::string>().size() == 47);
+    CHECK(a["role"] == "working_group_lead");
+}
