@@ -232,9 +232,13 @@ AResult<std::string> Workspace::resolve(const char* table, const std::string& ke
 AResult<std::pair<int, int>> Workspace::captureWindow(const std::string& inspectionId) {
     auto insp = m_log->record("inspection", inspectionId);
     if (!insp) return fail(AppError::NotFound, "no inspection " + inspectionId);
-    auto start = parseDate(textOf(*insp, "onsite_start"));
+    return captureWindow(inspectionId, *insp);
+}
+
+AResult<std::pair<int, int>> Workspace::captureWindow(const std::string& inspectionId, const Json& insp) {
+    auto start = parseDate(textOf(insp, "onsite_start"));
     if (!start) return fail(AppError::Failed, "inspection " + inspectionId + " has no valid on-site start");
-    int days = static_cast<int>(intOf(*insp, "onsite_days", kStandardOnsiteDays));
+    int days = static_cast<int>(intOf(insp, "onsite_days", kStandardOnsiteDays));
     auto s = m_store->db().prepare("SELECT COALESCE(SUM(days), 0) FROM extensions WHERE inspection_id = ? AND status = 'approved'");
     if (!s) return fromSync(s.error());
     s->bind(1, inspectionId);
@@ -256,7 +260,7 @@ AStatus Workspace::checkCaptureAllowed(const std::string& inspectionId) {
         bool member = std::find(team.begin(), team.end(), Json(m_self.personId)) != team.end();
         if (!member) return refused("you are not on the team of inspection " + inspectionId);
     }
-    auto window = captureWindow(inspectionId);
+    auto window = captureWindow(inspectionId, *insp);
     if (!window) return window.error();
     int t = today();
     if (t < window->first || t > window->second)
@@ -485,7 +489,9 @@ AResult<std::string> Workspace::storeEvidence(const fs::path& file, sync::Draft&
 }
 
 AResult<std::string> Workspace::addFinding(const FindingInput& in) {
-    auto inspectionId = resolve("inspections", in.inspection, "inspection");
+    // An inspection id is used as it is (checkCaptureAllowed reads the record); titles are resolved.
+    AResult<std::string> inspectionId =
+        sync::isUuid(in.inspection) ? AResult<std::string>(in.inspection) : resolve("inspections", in.inspection, "inspection");
     if (!inspectionId) return inspectionId.error();
     XS_TRY_APP(checkCaptureAllowed(*inspectionId));
     if (m_self.role == Role::ThirdPartyAuditor && in.auditCategory.empty())

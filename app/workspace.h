@@ -114,6 +114,7 @@ private:
     AResult<Json> findingJson(const std::string& id);
     AStatus checkTransition(const std::string& id, const Json& record, FindingStatus to);
     AStatus checkCaptureAllowed(const std::string& inspectionId);
+    AResult<std::pair<int, int>> captureWindow(const std::string& inspectionId, const Json& inspection);
     AResult<std::string> storeEvidence(const std::filesystem::path& file, sync::Draft& draft, const std::string& findingId,
                                        const std::string& channel, EvidencePurpose purpose);
 
