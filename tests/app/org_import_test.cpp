@@ -24,7 +24,7 @@ std::string unitName(Workspace& ws, const std::string& code) {
 
 }  // namespace
 
-TEST_CASE("org import: the demo organisation has 15 units and 29 people, and re-import does not duplicate") {
+TEST_CASE("org import: the demo organisation has 15 units and 29 people - and re-import does not duplicate") {
     TempDir tmp;
     sync::ManualClock clock(test::kBaseMs);
     // The owner is 郑华, the working-group lead listed in the file: the import keeps their record.

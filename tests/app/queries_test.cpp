@@ -113,7 +113,7 @@ TEST_CASE("queries: finding() returns the finding with its evidence hashes") {
     CHECK(report->evidenceFiles == 3);
 }
 
-TEST_CASE("queries: history lists every field change, both versions of an edited description included") {
+TEST_CASE("queries: history lists every field change - both versions of an edited description included") {
     Fixture fx;
     FindingInput in;
     in.inspection = fx.inspection;

@@ -34,7 +34,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("workspace: reopens with its owner, records and a rebuild that changes nothing") {
+TEST_CASE("workspace: reopens with its owner - records and a rebuild that changes nothing") {
     Fixture fx;
     FindingInput in;
     in.inspection = fx.inspection;

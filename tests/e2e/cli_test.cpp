@@ -227,7 +227,7 @@ TEST_CASE("cli: a malformed import file imports nothing") {
     CHECK(cli.jsonOf({"finding", "list"}).size() == 2);
 }
 
-TEST_CASE("cli: evidence exports byte for byte, is deduplicated, and rekey changes only the passphrase") {
+TEST_CASE("cli: evidence exports byte for byte - is deduplicated - and rekey changes only the passphrase") {
     Cli cli;
     std::string inspection = cli.setUp();
     std::string content;
@@ -278,7 +278,7 @@ TEST_CASE("cli: tampered evidence is reported by verify and refused by export") 
     CHECK_FALSE(fs::exists(cli.dir / "x.csv"));
 }
 
-TEST_CASE("cli: demo leaves an open inspection whose window includes today, with snake_case JSON") {
+TEST_CASE("cli: demo leaves an open inspection whose window includes today - with snake_case JSON") {
     Cli cli;
     auto r = cli({"demo", "--kdf-memory-kib", "8192", "--kdf-iterations", "1", "--kdf-parallelism", "1"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);

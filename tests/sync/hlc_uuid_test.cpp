@@ -76,7 +76,7 @@ TEST_CASE("hlc: counters advance within one millisecond and carry on overflow") 
     CHECK(full.tick() == hlcPack(2'000'002, 1));
 }
 
-TEST_CASE("uuid: v7 ids are canonical, version 7, variant 10, and sort by time") {
+TEST_CASE("uuid: v7 ids are canonical - version 7 - variant 10 - and sort by time") {
     std::set<std::string> seen;
     for (int i = 0; i < 200; ++i) {
         auto id = newUuidV7();

@@ -19,7 +19,7 @@ bool contains(const crypto::Bytes& hay, crypto::ByteView needle) {
 
 }  // namespace
 
-TEST_CASE("identity: created once, stable across reopen, private keys never on disk in clear") {
+TEST_CASE("identity: created once - stable across reopen - private keys never on disk in clear") {
     TempDir dir;
     DevicePublic first;
     crypto::Bytes signPrivateCopy;

@@ -210,7 +210,7 @@ TEST_CASE("store: unlock delays double and are capped") {
     CHECK(unlockDelaySeconds(1000) == doctest::Approx(30.0));
 }
 
-TEST_CASE("store: a wrong passphrase changes nothing but lockout.json, and waits longer each time") {
+TEST_CASE("store: a wrong passphrase changes nothing but lockout.json - and waits longer each time") {
     test::SleepRecorder sleeper;
     TempDir tmp;
     const fs::path dir = tmp / "store";
