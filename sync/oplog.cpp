@@ -5,7 +5,9 @@
 #include <tuple>
 
 #include "crypto/encoding.h"
+#include "crypto/keys.h"
 #include "crypto/hash.h"
+#include "sync/changeset_codec.h"
 #include "sync/uuid.h"
 
 namespace xs::sync {
@@ -137,10 +139,12 @@ SResult<std::vector<std::string>> OpLog::heads(const std::string& kind, const st
 
 SStatus OpLog::insertChangeSet(const ChangeSet& cs, bool local) {
     Db& db = m_store.db();
-    auto c = db.prepare("INSERT INTO changesets (id, device, seq, hlc, op_count, local) VALUES (?, ?, ?, ?, ?, ?)");
+    auto c = db.prepare("INSERT INTO changesets (id, device, seq, hlc, op_count, local, prev_hash, hash, signature)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!c) return c.error();
     c->bind(1, cs.id).bind(2, cs.device).bind(3, cs.seq).bind(4, static_cast<std::int64_t>(cs.hlc))
-        .bind(5, static_cast<std::int64_t>(cs.ops.size())).bind(6, std::int64_t{local ? 1 : 0});
+        .bind(5, static_cast<std::int64_t>(cs.ops.size())).bind(6, std::int64_t{local ? 1 : 0})
+        .bindBlob(7, cs.prevHash).bindBlob(8, cs.hash).bindBlob(9, cs.signature);
     XS_TRY(c->run());
     auto o = db.prepare("INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, body)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -288,6 +292,21 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
         cs.ops.push_back(std::move(op));
         fresh.push_back(!*known);
     }
+    if (cs.seq > 1) {
+        auto prev = m_store.db().prepare("SELECT hash FROM changesets WHERE device = ? AND seq = ?");
+        if (!prev) return prev.error();
+        prev->bind(1, m_device).bind(2, cs.seq - 1);
+        auto row = prev->step();
+        if (!row) return row.error();
+        if (!*row) return fail(SyncError::Corrupt, "this device's previous change set is missing");
+        cs.prevHash = prev->blob(0);
+    }
+    crypto::Bytes input = signingInput(cs);
+    crypto::Digest digest = crypto::sha256(input);
+    cs.hash.assign(digest.begin(), digest.end());
+    auto signature = m_identity.sign(input);
+    if (!signature) return signature.error();
+    cs.signature = std::move(*signature);
     XS_TRY(insertChangeSet(cs, true));
     for (std::size_t i = 0; i < cs.ops.size(); ++i) XS_TRY(project(cs.ops[i], fresh[i]));
     if (inTransaction) XS_TRY(inTransaction());
@@ -297,26 +316,173 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
 }
 
 SStatus OpLog::apply(const ChangeSet& cs) {
-    if (!isUuid(cs.id) || cs.device.empty() || cs.seq < 1)
+    auto r = applyChangeSet(cs);
+    if (!r) return r.error();
+    return {};
+}
+
+SStatus OpLog::addDevice(const DevicePublic& device) {
+    if (!isUuid(device.id) || device.signKey.size() != 32 || device.exchangeKey.size() != 32)
+        return fail(SyncError::Invalid, "malformed device public keys");
+    auto s = m_store.db().prepare("SELECT sign_pk FROM devices WHERE id = ?");
+    if (!s) return s.error();
+    s->bind(1, device.id);
+    auto row = s->step();
+    if (!row) return row.error();
+    if (*row) {
+        if (s->blob(0) != device.signKey) return fail(SyncError::Invalid, "device " + device.id + " is known with other keys");
+        return {};
+    }
+    auto ins = m_store.db().prepare("INSERT INTO devices (id, sign_pk, kx_pk, local) VALUES (?, ?, ?, 0)");
+    if (!ins) return ins.error();
+    ins->bind(1, device.id).bindBlob(2, device.signKey).bindBlob(3, device.exchangeKey);
+    return ins->run();
+}
+
+SStatus OpLog::recordFork(const ChangeSet& cs, const std::string& detail) {
+    auto s = m_store.db().prepare("INSERT OR IGNORE INTO forks (device, seq, changeset, detail) VALUES (?, ?, ?, ?)");
+    if (!s) return s.error();
+    s->bind(1, cs.device).bind(2, cs.seq).bind(3, cs.id).bind(4, detail);
+    XS_TRY(s->run());
+    return fail(SyncError::Corrupt, "fork: " + detail);
+}
+
+SResult<ApplyOutcome> OpLog::applyChangeSet(const ChangeSet& cs) {
+    if (!isUuid(cs.id) || !isUuid(cs.device) || cs.seq < 1)
         return fail(SyncError::Invalid, "change set has a malformed header");
     for (const Op& op : cs.ops) {
         XS_TRY(validateOp(op));
         if (op.device != cs.device) return fail(SyncError::Invalid, "op " + op.id + " claims another device than its change set");
         if (op.hlc > cs.hlc) return fail(SyncError::Invalid, "op " + op.id + " is timestamped after its change set");
     }
-    auto known = m_store.db().prepare("SELECT 1 FROM changesets WHERE id = ?");
-    if (!known) return known.error();
-    known->bind(1, cs.id);
-    auto has = known->step();
-    if (!has) return has.error();
-    if (*has) return {};
-    auto tx = Transaction::begin(m_store.db());
+    if (cs.ops.empty()) return fail(SyncError::Invalid, "change set " + cs.id + " has no ops");
+    if (cs.seq == 1 ? !cs.prevHash.empty() : cs.prevHash.size() != 32)
+        return fail(SyncError::Invalid, "change set " + cs.id + " has a malformed previous-hash field");
+
+    // Authenticity first: nothing unsigned or badly signed reaches any table.
+    Db& db = m_store.db();
+    auto key = db.prepare("SELECT sign_pk FROM devices WHERE id = ?");
+    if (!key) return key.error();
+    key->bind(1, cs.device);
+    auto keyRow = key->step();
+    if (!keyRow) return keyRow.error();
+    if (!*keyRow) return fail(SyncError::Invalid, "change set " + cs.id + " comes from unknown device " + cs.device);
+    crypto::Bytes signKey = key->blob(0);
+    key.value().reset();
+    crypto::Bytes input = signingInput(cs);
+    if (!crypto::ed25519Verify(signKey, input, cs.signature))
+        return fail(SyncError::Corrupt, "change set " + cs.id + " is not signed by its device " + cs.device);
+    crypto::Digest digest = crypto::sha256(input);
+    ChangeSet verified = cs;
+    verified.hash.assign(digest.begin(), digest.end());
+
+    auto tx = Transaction::begin(db);
     if (!tx) return tx.error();
-    XS_TRY(insertChangeSet(cs, false));
-    for (const Op& op : cs.ops) XS_TRY(project(op, false));
+    auto outcome = applyVerified(verified);
+    if (!outcome) {
+        if (outcome.code() == SyncError::Corrupt) (void)tx->commit();  // keep the fork record
+        return outcome;
+    }
     XS_TRY(tx->commit());
-    m_hlc.observe(cs.hlc);
-    return {};
+    return outcome;
+}
+
+SResult<ApplyOutcome> OpLog::applyVerified(const ChangeSet& first) {
+    Db& db = m_store.db();
+    auto known = db.prepare("SELECT hash FROM changesets WHERE id = ?");
+    auto at = db.prepare("SELECT id, hash FROM changesets WHERE device = ? AND seq = ?");
+    auto last = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM changesets WHERE device = ?");
+    if (!known) return known.error();
+    if (!at) return at.error();
+    if (!last) return last.error();
+
+    known->bind(1, first.id);
+    auto k = known->step();
+    if (!k) return k.error();
+    if (*k) {
+        if (known->blob(0) != first.hash)
+            return recordFork(first, "change set " + first.id + " arrived with different content than before").error();
+        return ApplyOutcome::AlreadyKnown;
+    }
+    known->reset();
+
+    last->bind(1, first.device);
+    if (auto r = last->step(); !r) return r.error();
+    std::int64_t lastSeq = last->int64(0);
+    last->reset();
+    if (first.seq <= lastSeq) {
+        return recordFork(first, "device " + first.device + " has two change sets with sequence " + std::to_string(first.seq) +
+                                     " (a copied store?)").error();
+    }
+    if (first.seq > lastSeq + 1) {
+        auto hold = db.prepare("INSERT OR IGNORE INTO held_changesets (device, seq, id, body) VALUES (?, ?, ?, ?)");
+        if (!hold) return hold.error();
+        hold->bind(1, first.device).bind(2, first.seq).bind(3, first.id).bind(4, changeSetToJson(first).dump());
+        XS_TRY(hold->run());
+        return ApplyOutcome::Held;
+    }
+    // Apply this one, then any held successors it unblocks.
+    ChangeSet cs = first;
+    for (;;) {
+        if (cs.seq > 1) {
+            at->bind(1, cs.device).bind(2, cs.seq - 1);
+            auto r = at->step();
+            if (!r) return r.error();
+            crypto::Bytes prevHash = *r ? at->blob(1) : crypto::Bytes();
+            at->reset();
+            if (prevHash != cs.prevHash)
+                return recordFork(cs, "change set " + cs.id + " of device " + cs.device +
+                                          " names a different predecessor than the one received").error();
+        }
+        XS_TRY(insertChangeSet(cs, false));
+        for (const Op& op : cs.ops) XS_TRY(project(op, false));
+        m_hlc.observe(cs.hlc);
+
+        auto next = db.prepare("SELECT id, body FROM held_changesets WHERE device = ? AND seq = ?");
+        if (!next) return next.error();
+        next->bind(1, cs.device).bind(2, cs.seq + 1);
+        auto r = next->step();
+        if (!r) return r.error();
+        if (!*r) break;
+        std::string heldId = next->text(0);
+        auto parsed = changeSetFromJson(Json::parse(next->text(1), nullptr, false));
+        next.value().reset();
+        if (!parsed) return parsed.error();
+        auto del = db.prepare("DELETE FROM held_changesets WHERE device = ? AND seq = ? AND id = ?");
+        if (!del) return del.error();
+        del->bind(1, cs.device).bind(2, cs.seq + 1).bind(3, heldId);
+        XS_TRY(del->run());
+        crypto::Digest d = crypto::sha256(signingInput(*parsed));
+        parsed->hash.assign(d.begin(), d.end());
+        cs = std::move(*parsed);
+    }
+    return ApplyOutcome::Applied;
+}
+
+SResult<std::vector<ChainIssue>> OpLog::chainIssues() {
+    std::vector<ChainIssue> out;
+    Db& db = m_store.db();
+    auto f = db.prepare("SELECT device, detail FROM forks ORDER BY device, seq");
+    if (!f) return f.error();
+    for (;;) {
+        auto r = f->step();
+        if (!r) return r.error();
+        if (!*r) break;
+        out.push_back({f->text(0), "fork", f->text(1)});
+    }
+    auto h = db.prepare("SELECT device, MIN(seq), MAX(seq), COUNT(*), (SELECT COALESCE(MAX(seq), 0) FROM changesets c"
+                        " WHERE c.device = h.device) FROM held_changesets h GROUP BY device ORDER BY device");
+    if (!h) return h.error();
+    for (;;) {
+        auto r = h->step();
+        if (!r) return r.error();
+        if (!*r) break;
+        out.push_back({h->text(0), "gap",
+                       std::to_string(h->int64(3)) + " change set(s) " + std::to_string(h->int64(1)) + ".." +
+                           std::to_string(h->int64(2)) + " held: change set " + std::to_string(h->int64(4) + 1) +
+                           " of this device has not arrived"});
+    }
+    return out;
 }
 
 SStatus OpLog::replayAll() {
@@ -408,6 +574,29 @@ SResult<std::vector<std::string>> OpLog::check() {
             problems.push_back("device " + seqs->text(0) + " has gaps in its change-set sequence");
     }
     if (!problems.empty()) return problems;
+    // Every stored change set still hashes to what was signed, the signature verifies with its
+    // device's key, and each device's chain is unbroken.
+    auto all = changeSets();
+    if (!all) return all.error();
+    auto keys = db.prepare("SELECT sign_pk FROM devices WHERE id = ?");
+    if (!keys) return keys.error();
+    const ChangeSet* previous = nullptr;
+    for (const ChangeSet& cs : *all) {
+        crypto::Bytes input = signingInput(cs);
+        crypto::Digest d = crypto::sha256(input);
+        if (crypto::Bytes(d.begin(), d.end()) != cs.hash) problems.push_back("change set " + cs.id + " no longer matches its hash");
+        keys->bind(1, cs.device);
+        auto row = keys->step();
+        if (!row) return row.error();
+        if (!*row || !crypto::ed25519Verify(keys->blob(0), input, cs.signature))
+            problems.push_back("change set " + cs.id + " has no valid signature of its device");
+        keys->reset();
+        bool chained = previous && previous->device == cs.device ? (previous->seq + 1 == cs.seq && previous->hash == cs.prevHash)
+                                                                  : (cs.seq == 1 && cs.prevHash.empty());
+        if (!chained) problems.push_back("change set " + cs.id + " breaks the chain of device " + cs.device);
+        previous = &cs;
+    }
+    if (!problems.empty()) return problems;
 
     auto before = projectionDigest();
     if (!before) return before.error();
@@ -473,7 +662,7 @@ SResult<std::vector<Conflict>> OpLog::conflicts() {
 
 SResult<std::vector<ChangeSet>> OpLog::changeSets() {
     Db& db = m_store.db();
-    auto c = db.prepare("SELECT id, device, seq, hlc FROM changesets ORDER BY device, seq");
+    auto c = db.prepare("SELECT id, device, seq, hlc, prev_hash, hash, signature FROM changesets ORDER BY device, seq");
     auto o = db.prepare("SELECT id, channel, kind, record_id, hlc, device, body FROM ops WHERE changeset = ? ORDER BY idx");
     if (!c) return c.error();
     if (!o) return o.error();
@@ -482,7 +671,8 @@ SResult<std::vector<ChangeSet>> OpLog::changeSets() {
         auto row = c->step();
         if (!row) return row.error();
         if (!*row) break;
-        ChangeSet cs{c->text(0), c->text(1), c->int64(2), static_cast<std::uint64_t>(c->int64(3)), {}};
+        ChangeSet cs{c->text(0), c->text(1), c->int64(2), static_cast<std::uint64_t>(c->int64(3)), {},
+                     c->blob(4), c->blob(5), c->blob(6)};
         o->bind(1, cs.id);
         for (;;) {
             auto r = o->step();

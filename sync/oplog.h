@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 #include <nlohmann/json.hpp>
+#include "crypto/bytes.h"
 #include "sync/hlc.h"
 #include "sync/identity.h"
 #include "sync/store.h"
@@ -38,12 +39,30 @@ struct Op {
     std::vector<FieldChange> changes;
 };
 
+// Signed by the author device over signingInput() (sync/changeset_codec.h); `prevHash` chains
+// each device's change sets so a withheld one (gap) or a copied store (fork) shows.
 struct ChangeSet {
     std::string id;  // UUIDv7
     std::string device;
     std::int64_t seq = 0;  // 1, 2, ... per device
     std::uint64_t hlc = 0;
     std::vector<Op> ops;
+    crypto::Bytes prevHash;   // hash of this device's change set seq-1; empty for seq 1
+    crypto::Bytes hash;       // SHA-256(signingInput)
+    crypto::Bytes signature;  // Ed25519 by the author device, 64 bytes
+};
+
+enum class ApplyOutcome {
+    Applied,       // verified and merged (and any held successors with it)
+    AlreadyKnown,  // the same change set was applied before: nothing changed
+    Held,          // verified, but an earlier change set of its device is missing (a gap): kept aside
+};
+
+// Per-device chain trouble, for verify and the UI.
+struct ChainIssue {
+    std::string device;
+    std::string kind;  // "gap" (held change sets waiting for a missing one) or "fork"
+    std::string detail;
 };
 
 struct FieldVersion {
@@ -103,8 +122,17 @@ public:
     // before COMMIT (extra writes that must be atomic with the change set).
     SResult<ChangeSet> commit(const Draft& draft, const std::function<SStatus()>& inTransaction = {});
 
-    // Applies a change set from another replica. Idempotent: a known change set is skipped.
-    SStatus apply(const ChangeSet& changeSet);
+    // Applies a change set from another replica after checking it: the author device must be
+    // known (addDevice), the signature must verify, and it must extend the device's chain. A
+    // change set whose predecessor has not arrived is held (ApplyOutcome::Held) and applied when
+    // the predecessor comes; one that contradicts the chain (a second change set for a sequence
+    // number, or a different predecessor) is a fork: recorded and refused (Corrupt). Idempotent.
+    SResult<ApplyOutcome> applyChangeSet(const ChangeSet& changeSet);
+    SStatus apply(const ChangeSet& changeSet);  // applyChangeSet, outcome dropped
+
+    // Trusts another device's public keys (from an enrolment file or a test).
+    SStatus addDevice(const DevicePublic& device);
+    SResult<std::vector<ChainIssue>> chainIssues();
 
     // Drops all projections and replays the op log.
     SStatus rebuild();
@@ -126,6 +154,8 @@ public:
 
 private:
     SStatus insertChangeSet(const ChangeSet& cs, bool local);
+    SResult<ApplyOutcome> applyVerified(const ChangeSet& cs);
+    SStatus recordFork(const ChangeSet& cs, const std::string& detail);
     // newRecord: the op creates its record (local commit that found no versions): its values win.
     SStatus project(const Op& op, bool newRecord);
     SStatus projectField(const std::string& kind, const std::string& recordId, const std::string& field);

@@ -74,6 +74,15 @@ const std::vector<Migration>& syncMigrations() {
          "CREATE TABLE device_secrets (name TEXT PRIMARY KEY, secret BLOB NOT NULL) WITHOUT ROWID;"
          "CREATE TABLE devices (id TEXT PRIMARY KEY, sign_pk BLOB NOT NULL, kx_pk BLOB NOT NULL,"
          "  person_id TEXT, local INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"},
+        {"sync", 3,
+         // Signed, hash-chained change sets; change sets held for a missing predecessor; forks.
+         "ALTER TABLE changesets ADD COLUMN prev_hash BLOB;"
+         "ALTER TABLE changesets ADD COLUMN hash BLOB;"
+         "ALTER TABLE changesets ADD COLUMN signature BLOB;"
+         "CREATE TABLE held_changesets (device TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,"
+         "  body TEXT NOT NULL, PRIMARY KEY (device, seq, id)) WITHOUT ROWID;"
+         "CREATE TABLE forks (device TEXT NOT NULL, seq INTEGER NOT NULL, changeset TEXT NOT NULL,"
+         "  detail TEXT NOT NULL, PRIMARY KEY (device, seq, changeset)) WITHOUT ROWID;"},
     };
     return m;
 }

@@ -67,8 +67,17 @@ inline std::unique_ptr<Workspace> initWorkspace(const fs::path& dir, const std::
     return std::move(ws.value());
 }
 
-// Applies every change set `from` holds to `to` (idempotent).
+// Applies every change set `from` holds to `to` (idempotent). `to` first learns the public keys of
+// every device `from` knows, as an enrolment file would give them.
 inline void syncInto(Workspace& from, Workspace& to) {
+    auto devices = from.store().db().prepare("SELECT id, sign_pk, kx_pk FROM devices");
+    REQUIRE(devices.ok());
+    for (;;) {
+        auto row = devices->step();
+        REQUIRE(row.ok());
+        if (!*row) break;
+        REQUIRE(to.log().addDevice({devices->text(0), devices->blob(1), devices->blob(2)}).ok());
+    }
     auto sets = from.log().changeSets();
     REQUIRE(sets.ok());
     for (const auto& cs : *sets) {

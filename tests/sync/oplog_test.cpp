@@ -43,6 +43,13 @@ public:
 };
 
 // One replica: its own store, sink, manual clock and op log.
+// Every replica's public keys, as enrolment would distribute them: a replica trusts the author
+// device of a change set before applying it.
+std::map<std::string, DevicePublic>& knownDevices() {
+    static std::map<std::string, DevicePublic> devices;
+    return devices;
+}
+
 struct Replica {
     std::unique_ptr<Store> store;
     TestSink sink;
@@ -56,6 +63,11 @@ struct Replica {
         REQUIRE(store->migrate({kTestMigration}).ok());
         log = std::make_unique<OpLog>(*store, sink, clock);
         REQUIRE(log->open().ok());
+        knownDevices()[log->deviceId()] = log->identity().publicInfo();
+    }
+    void trust(const std::string& device) {
+        auto it = knownDevices().find(device);
+        if (it != knownDevices().end()) REQUIRE(log->addDevice(it->second).ok());
     }
 
     ChangeSet commit(const Draft& d) {
@@ -69,6 +81,7 @@ struct Replica {
         return commit(d);
     }
     void apply(const ChangeSet& cs) {
+        trust(cs.device);
         auto s = log->apply(cs);
         REQUIRE_MESSAGE(s.ok(), test::describe(s));
     }
@@ -143,7 +156,7 @@ bool lwwGreater(const Op& a, const Op& b) {
 
 }  // namespace
 
-TEST_CASE("oplog: commits make change sets with sequence 1, 2, 3 and growing clocks") {
+TEST_CASE("oplog: commits make change sets with sequence 1 - 2 - 3 and growing clocks") {
     TempDir tmp;
     Replica a(tmp / "a", 1'700'000'000'000);
     CHECK(isUuid(a.log->deviceId()));
@@ -198,7 +211,7 @@ TEST_CASE("oplog: commits make change sets with sequence 1, 2, 3 and growing clo
     CHECK(cs4->hlc > made[2].hlc);
 }
 
-TEST_CASE("oplog: a draft groups changes per record, and commit refuses bad or empty drafts") {
+TEST_CASE("oplog: a draft groups changes per record - and commit refuses bad or empty drafts") {
     TempDir tmp;
     Replica a(tmp / "a", 1'700'000'000'000);
     Draft d;
@@ -402,7 +415,7 @@ TEST_CASE("oplog: merge is independent of the order change sets arrive in") {
     }
 }
 
-TEST_CASE("oplog: rebuild reproduces the projections, check finds damage without changing anything") {
+TEST_CASE("oplog: rebuild reproduces the projections - check finds damage without changing anything") {
     TempDir tmp;
     Replica a(tmp / "a", 1'700'000'000'000);
     Replica b(tmp / "b", 1'700'000'000'000);
@@ -512,7 +525,7 @@ TEST_CASE("oplog: apply rejects malformed change sets and leaves the store uncha
     Replica a(tmp / "a", 1'700'000'000'000);
     Replica b(tmp / "b", 1'700'000'000'000);
     b.set("mine", "title", "b's own record");
-    a.set("r1", "title", "one");
+    b.apply(a.set("r1", "title", "one"));                 // b has a's chain up to here
     const ChangeSet good = a.set("r1", "title", "two");  // has a base reference
 
     const std::string digest = b.digest();
@@ -574,6 +587,121 @@ TEST_CASE("oplog: apply rejects malformed change sets and leaves the store uncha
     b.apply(good);
     CHECK(b.opCount() == ops + 1);
     CHECK(b.record("item", "r1")["title"] == "two");
+}
+
+TEST_CASE("chain: a change set whose ops were altered after signing is refused and changes nothing") {
+    TempDir tmp;
+    Replica a(tmp / "a", 1'700'000'000'000);
+    Replica b(tmp / "b", 1'700'000'000'000);
+    ChangeSet cs = a.set("r1", "title", "signed text");
+    b.trust(a.log->deviceId());
+    const std::string digest = b.digest();
+    ChangeSet tampered = cs;
+    tampered.ops[0].changes[0].value = "altered text";
+    CHECK(errorOf(b.log->apply(tampered)) == SyncError::Corrupt);
+    ChangeSet badSignature = cs;
+    badSignature.signature[10] ^= 1;
+    CHECK(errorOf(b.log->apply(badSignature)) == SyncError::Corrupt);
+    ChangeSet unsignedSet = cs;
+    unsignedSet.signature.clear();
+    CHECK(errorOf(b.log->apply(unsignedSet)) == SyncError::Corrupt);
+    CHECK(b.digest() == digest);
+    b.apply(cs);  // the genuine one still applies
+    CHECK(b.record("item", "r1")["title"] == "signed text");
+}
+
+TEST_CASE("chain: a change set from a device nobody enrolled is refused") {
+    TempDir tmp;
+    Replica a(tmp / "a", 1'700'000'000'000);
+    Replica b(tmp / "b", 1'700'000'000'000);
+    ChangeSet cs = a.set("r1", "title", "x");
+    const auto ops = b.opCount();
+    CHECK(errorOf(b.log->apply(cs)) == SyncError::Invalid);  // b never called addDevice
+    CHECK(b.opCount() == ops);
+}
+
+TEST_CASE("chain: a gap holds later change sets until the missing one arrives") {
+    TempDir tmp;
+    Replica a(tmp / "a", 1'700'000'000'000);
+    Replica b(tmp / "b", 1'700'000'000'000);
+    ChangeSet c1 = a.set("r1", "title", "one");
+    ChangeSet c2 = a.set("r1", "title", "two");
+    ChangeSet c3 = a.set("r1", "body", "three");
+    b.trust(a.log->deviceId());
+    const auto ops = b.opCount();
+    auto held = b.log->applyChangeSet(c3);
+    REQUIRE(held.ok());
+    CHECK(*held == ApplyOutcome::Held);
+    CHECK(*b.log->applyChangeSet(c2) == ApplyOutcome::Held);
+    CHECK(b.opCount() == ops);  // nothing merged past the gap
+    auto issues = b.log->chainIssues();
+    REQUIRE(issues.ok());
+    REQUIRE(issues->size() == 1);
+    CHECK((*issues)[0].kind == "gap");
+    CHECK((*issues)[0].detail.find("change set 1 of this device has not arrived") != std::string::npos);
+    CHECK(*b.log->applyChangeSet(c1) == ApplyOutcome::Applied);
+    CHECK(b.opCount() == ops + 3);
+    CHECK(b.record("item", "r1")["title"] == "two");
+    CHECK(b.record("item", "r1")["body"] == "three");
+    CHECK(b.log->chainIssues()->empty());
+    CHECK(*b.log->applyChangeSet(c2) == ApplyOutcome::AlreadyKnown);
+    CHECK(b.check().empty());
+}
+
+TEST_CASE("chain: a copied store that keeps writing is detected as a fork") {
+    TempDir tmp;
+    Replica a(tmp / "a", 1'700'000'000'000);
+    Replica b(tmp / "b", 1'700'000'000'000);
+    b.trust(a.log->deviceId());
+    b.apply(a.set("r1", "title", "before the copy"));
+    a.store->lock();
+    a.log.reset();
+    // The copy: the same device id and keys, the same chain so far.
+    fs::copy(tmp / "a", tmp / "a-copy", fs::copy_options::recursive);
+    auto reopened = Store::open(tmp / "a", "replica passphrase");
+    auto copied = Store::open(tmp / "a-copy", "replica passphrase");
+    REQUIRE(reopened.ok());
+    REQUIRE(copied.ok());
+    TestSink sinkA, sinkCopy;
+    ManualClock clock(1'700'000'100'000);
+    OpLog original(**reopened, sinkA, clock);
+    OpLog copy(**copied, sinkCopy, clock);
+    REQUIRE(original.open().ok());
+    REQUIRE(copy.open().ok());
+    CHECK(original.deviceId() == copy.deviceId());
+    Draft d1, d2;
+    d1.set("team", "item", "r1", "title", "written on the original");
+    d2.set("team", "item", "r1", "title", "written on the copy");
+    auto fromOriginal = original.commit(d1);
+    auto fromCopy = copy.commit(d2);
+    REQUIRE(fromOriginal.ok());
+    REQUIRE(fromCopy.ok());
+    CHECK(fromOriginal->seq == fromCopy->seq);
+    b.apply(*fromOriginal);
+    const std::string digest = b.digest();
+    CHECK(errorOf(b.log->apply(*fromCopy)) == SyncError::Corrupt);
+    CHECK(b.digest() == digest);  // never merged
+    auto issues = b.log->chainIssues();
+    REQUIRE(issues.ok());
+    REQUIRE(issues->size() == 1);
+    CHECK((*issues)[0].kind == "fork");
+    CHECK((*issues)[0].detail.find("two change sets with sequence 2") != std::string::npos);
+}
+
+TEST_CASE("chain: check reports a stored change set whose signature or chain was altered") {
+    TempDir tmp;
+    Replica a(tmp / "a", 1'700'000'000'000);
+    a.set("r1", "title", "one");
+    a.set("r1", "title", "two");
+    CHECK(a.check().empty());
+    SUBCASE("signature") {
+        REQUIRE(a.store->db().exec("UPDATE changesets SET signature = zeroblob(64) WHERE seq = 2").ok());
+        CHECK_FALSE(a.check().empty());
+    }
+    SUBCASE("previous hash") {
+        REQUIRE(a.store->db().exec("UPDATE changesets SET prev_hash = zeroblob(32) WHERE seq = 2").ok());
+        CHECK_FALSE(a.check().empty());
+    }
 }
 
 }  // namespace xs::sync
