@@ -841,6 +841,9 @@ AResult<VerifyReport> Workspace::verify() {
     auto problems = m_log->check();
     if (!problems) return fromSync(problems.error());
     for (auto& p : *problems) r.problems.push_back("op log: " + p);
+    auto chain = m_log->chainIssues();
+    if (!chain) return fromSync(chain.error());
+    for (const auto& c : *chain) r.problems.push_back(c.kind + " in the chain of device " + c.device + ": " + c.detail);
     auto ops = m_log->opCount();
     if (!ops) return fromSync(ops.error());
     r.ops = *ops;
