@@ -15,6 +15,7 @@
 
 #include "app/cli/args.h"
 #include "app/demo.h"
+#include "app/enrolment.h"
 #include "app/workspace.h"
 #include "crypto/encoding.h"
 #include "sync/file_io.h"
@@ -205,7 +206,54 @@ int cmdOrg(Context& ctx) {
         }
         return 0;
     }
-    return usage("org import FILE | org show");
+    if (sub == "create-office-key") {
+        auto ws = openWorkspace(ctx);
+        if (!ws) return report(ws.error());
+        auto k = createOfficeKey(**ws);
+        if (!k) return report(k.error());
+        if (ctx.json) printJson({{"office_public_key", k->publicKeyHex}, {"age_recipient", k->ageRecipient}, {"fingerprint", k->fingerprint}});
+        else std::cout << "office key created\nage recipient: " << k->ageRecipient << "\nfingerprint:   " << k->fingerprint << "\n";
+        return 0;
+    }
+    if (sub == "enrol-device") {
+        if (pos.size() != 3) return usage("org enrol-device DEVICE.json");
+        auto doc = readJsonFile(pos[2], 64 * 1024);
+        if (!doc) return report(doc.error());
+        auto ws = openWorkspace(ctx);
+        if (!ws) return report(ws.error());
+        auto r = enrolDevice(**ws, *doc);
+        if (!r) return report(r.error());
+        if (ctx.json) printJson(*r);
+        else std::cout << "enrolled device " << (*r)["device_id"].get<std::string>() << " — compare its fingerprint aloud: "
+                       << (*r)["fingerprint"].get<std::string>() << "\n";
+        return 0;
+    }
+    if (sub == "export-enrolment") {
+        auto out = ctx.args.get("out");
+        if (!out) return usage("org export-enrolment --out FILE [--server-url URL] [--tls-pin SHA256]");
+        auto ws = openWorkspace(ctx);
+        if (!ws) return report(ws.error());
+        auto text = exportEnrolment(**ws, ctx.args.get("server-url").value_or(""), ctx.args.get("tls-pin").value_or(""));
+        if (!text) return report(text.error());
+        auto w = sync::writeFileAtomic(*out, crypto::asBytes(*text));
+        if (!w) return report(fromSync(w.error()));
+        if (!ctx.json) std::cout << "enrolment file written to " << *out << "\n";
+        return 0;
+    }
+    if (sub == "enrol") {
+        if (pos.size() != 3) return usage("org enrol ENROLMENT.json");
+        auto bytes = sync::readFile(pos[2], 4 * 1024 * 1024);
+        if (!bytes) return report(fromSync(bytes.error()));
+        auto ws = openWorkspace(ctx);
+        if (!ws) return report(ws.error());
+        auto r = acceptEnrolment(**ws, std::string(bytes->begin(), bytes->end()));
+        if (!r) return report(r.error());
+        if (ctx.json) printJson(*r);
+        else std::cout << "enrolled with the audit office — compare its fingerprint aloud: "
+                       << (*r)["office_fingerprint"].get<std::string>() << "\n";
+        return 0;
+    }
+    return usage("org import FILE | show | create-office-key | enrol-device FILE | export-enrolment --out FILE | enrol FILE");
 }
 
 int cmdInspection(Context& ctx) {
@@ -519,9 +567,23 @@ int cmdRekey(Context& ctx) {
 
 int cmdIdentity(Context& ctx) {
     const auto& pos = ctx.args.positional();
-    if (pos.size() != 2 || pos[1] != "show") return usage("identity show");
+    if (pos.size() != 2 || (pos[1] != "show" && pos[1] != "export" && pos[1] != "export-age"))
+        return usage("identity show | identity export --out FILE | identity export-age --out FILE");
     auto ws = openWorkspace(ctx);
     if (!ws) return report(ws.error());
+    if (pos[1] != "show") {
+        auto out = ctx.args.get("out");
+        if (!out) return usage("identity " + pos[1] + " --out FILE");
+        if (pos[1] == "export-age") {
+            auto s = exportOfficeAgeIdentity(**ws, *out);
+            if (!s) return report(s.error());
+        } else {
+            std::string text = devicePublicJson(**ws).dump(2) + "\n";
+            auto w = sync::writeFileAtomic(*out, crypto::asBytes(text));
+            if (!w) return report(fromSync(w.error()));
+        }
+        return 0;
+    }
     const auto& pub = (*ws)->log().identity().publicInfo();
     std::string fp = sync::fingerprint(pub);
     if (ctx.json) {
@@ -592,6 +654,10 @@ usage: xunshenctl [--store DIR] [--passphrase-file F] [--json] COMMAND ...
 commands:
   init --name NAME --role ROLE [--kdf-memory-kib N] [--kdf-iterations N]
   org import FILE.json | org show
+  org create-office-key          (audit office) create the office X25519 key
+  org enrol-device DEVICE.json   (audit office) enrol a device from its `identity export`
+  org export-enrolment --out F [--server-url URL] [--tls-pin SHA256]   signed enrolment file
+  org enrol ENROLMENT.json       verify the office's signature and accept its keys
   inspection create --unit UNIT --start YYYY-MM-DD [--days N] [--kind full|special|look_back]
                     [--mode synchronous|targeted|relay_audit_first|relay_inspection_first]
                     [--title T] [--team P1,P2] [--lead P] [--round R]
@@ -612,6 +678,8 @@ commands:
   evidence export HASH --out FILE
   rekey [--new-passphrase-file F] (or $XUNSHEN_NEW_PASSPHRASE, or a prompt)
   identity show                  this device's public keys and a fingerprint to compare aloud
+  identity export --out F        this device's public identity, for the office to enrol
+  identity export-age --out F    (audit office) the office key as an age identity file
   rebuild                        drop and rebuild projections from the op log
   verify                         database integrity, op log consistency, every evidence file
   demo [--assets DIR]            create a demo store and walk one inspection through capture
@@ -636,7 +704,7 @@ int run(const std::vector<std::string>& argv) {
 
     static const std::map<std::string, std::pair<Handler, std::set<std::string>>> commands = {
         {"init", {cmdInit, {"name", "role", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
-        {"org", {cmdOrg, {}}},
+        {"org", {cmdOrg, {"out", "server-url", "tls-pin"}}},
         {"inspection", {cmdInspection, {"unit", "start", "days", "kind", "mode", "title", "team", "lead", "round", "reason",
                                         "approve", "reject"}}},
         {"finding", {cmdFinding, {"inspection", "title", "description", "category", "audit-category", "severity", "tag",
@@ -646,7 +714,7 @@ int run(const std::vector<std::string>& argv) {
         {"evidence", {cmdEvidence, {"out"}}},
         {"rekey", {cmdRekey, {"new-passphrase-file", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"rebuild", {cmdRebuild, {}}},
-        {"identity", {cmdIdentity, {}}},
+        {"identity", {cmdIdentity, {"out"}}},
         {"verify", {cmdVerify, {}}},
         {"demo", {cmdDemo, {"assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
     };

@@ -313,3 +313,70 @@ TEST_CASE("cli: identity show prints stable public keys and a fingerprint") {
     CHECK(a["fingerprint"].get<std::string>().size() == 47);
     CHECK(a["role"] == "working_group_lead");
 }
+
+TEST_CASE("cli: offline enrolment with a signed enrolment file and an office key Debian age can use") {
+    Cli office;
+    Cli inspector;
+    const std::vector<std::string> cheap = {"--kdf-memory-kib", "8192", "--kdf-iterations", "1", "--kdf-parallelism", "1"};
+    auto init = [&](const Cli& c, const std::string& name, const std::string& role) {
+        std::vector<std::string> a = {"init", "--name", name, "--role", role};
+        a.insert(a.end(), cheap.begin(), cheap.end());
+        auto r = c(a);
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    };
+    init(office, "吴敏", "audit_office");
+    init(inspector, "冯磊", "working_group_member");
+    CHECK(inspector({"org", "create-office-key"}).exitCode == 5);  // not an audit-office store
+    json key = office.jsonOf({"org", "create-office-key"});
+    CHECK(office({"org", "create-office-key"}).exitCode == 5);  // only once
+
+    fs::path deviceFile = inspector.dir / "device.json";
+    REQUIRE(inspector({"identity", "export", "--out", deviceFile.string()}).exitCode == 0);
+    json enrolled = office.jsonOf({"org", "enrol-device", deviceFile.string()});
+    CHECK(enrolled["fingerprint"] == inspector.jsonOf({"identity", "show"})["fingerprint"]);
+    fs::path enrolment = office.dir / "enrolment.json";
+    REQUIRE(office({"org", "export-enrolment", "--out", enrolment.string()}).exitCode == 0);
+
+    // A flipped character anywhere in the signed body is refused and changes nothing.
+    json signedFile = json::parse(readAll(enrolment));
+    std::string body = signedFile["body"];
+    auto at = body.find("sign_public_key\":\"") + 20;
+    body[at] = body[at] == 'a' ? 'b' : 'a';
+    json tampered = signedFile;
+    tampered["body"] = body;
+    writeAll(inspector.dir / "tampered.json", tampered.dump());
+    auto before = snapshot(inspector.store);
+    auto bad = inspector({"org", "enrol", (inspector.dir / "tampered.json").string()});
+    CHECK(bad.exitCode == 5);
+    CHECK(bad.err.find("signature does not verify") != std::string::npos);
+    CHECK(snapshot(inspector.store) == before);
+    writeAll(inspector.dir / "garbage.json", "{\"format\": 1}");
+    CHECK(inspector({"org", "enrol", (inspector.dir / "garbage.json").string()}).exitCode == 5);
+
+    json accepted = inspector.jsonOf({"org", "enrol", enrolment.string()});
+    CHECK(accepted["office_fingerprint"] == key["fingerprint"]);
+
+    // A second office cannot take over an enrolled store.
+    Cli rival;
+    init(rival, "假冒", "audit_office");
+    REQUIRE(rival({"org", "create-office-key"}).exitCode == 0);
+    REQUIRE(rival({"org", "export-enrolment", "--out", (rival.dir / "e.json").string()}).exitCode == 0);
+    auto takeover = inspector({"org", "enrol", (rival.dir / "e.json").string()});
+    CHECK(takeover.exitCode == 5);
+    CHECK(takeover.err.find("another audit office") != std::string::npos);
+
+    // The office identity works with Debian's age.
+    fs::path agekey = office.dir / "office.agekey";
+    REQUIRE(office({"identity", "export-age", "--out", agekey.string()}).exitCode == 0);
+    CHECK((fs::status(agekey).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
+    CHECK(readAll(agekey).find("AGE-SECRET-KEY-1") != std::string::npos);
+    REQUIRE_MESSAGE(fs::exists("/usr/bin/age"), "Debian's age is required (./run installs it)");
+    writeAll(office.dir / "plain.txt", "移交材料 handover");
+    std::string recipient = key["age_recipient"];
+    std::string cmd = "/usr/bin/age -r " + recipient + " -o " + (office.dir / "x.age").string() + " " +
+                      (office.dir / "plain.txt").string() + " && /usr/bin/age -d -i " + agekey.string() + " -o " +
+                      (office.dir / "back.txt").string() + " " + (office.dir / "x.age").string();
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    CHECK(readAll(office.dir / "back.txt") == "移交材料 handover");
+    CHECK(inspector({"identity", "export-age", "--out", (inspector.dir / "x.agekey").string()}).exitCode == 5);
+}
