@@ -6,6 +6,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "crypto/encoding.h"
 #include "crypto/hash.h"
@@ -72,17 +73,26 @@ bool EvidenceStore::contains(const std::string& hash) const {
     return isHexHash(hash) && fs::exists(pathFor(hash), ec);
 }
 
-SResult<EvidenceInfo> EvidenceStore::add(const fs::path& source) {
-    int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
-    if (in < 0) {
-        if (errno == ENOENT) return fail(SyncError::NotFound, "no such evidence file: " + source.string());
-        return fail(SyncError::Io, "cannot read evidence file " + source.string() + ": " + std::strerror(errno));
-    }
-    struct Closer { int fd; ~Closer() { ::close(fd); } } closer{in};
+struct EvidenceWriter::Impl {
+    EvidenceStore* store = nullptr;
+    std::optional<TempFile> tmp;
+    std::optional<crypto::StreamSealer> sealer;
+    crypto::Sha256 hasher;
+    std::uint64_t total = 0;
+    SStatus writeStatus;
+};
 
+EvidenceWriter::EvidenceWriter() : m_impl(std::make_unique<Impl>()) {}
+EvidenceWriter::~EvidenceWriter() = default;
+EvidenceWriter::EvidenceWriter(EvidenceWriter&&) noexcept = default;
+
+SResult<EvidenceWriter> EvidenceStore::writer() {
+    EvidenceWriter w;
+    auto& impl = *w.m_impl;
+    impl.store = this;
     auto tmp = TempFile::create(m_dir, "evidence");
     if (!tmp) return tmp.error();
-
+    impl.tmp.emplace(std::move(*tmp));
     std::array<std::uint8_t, kHeaderSize> header{};
     std::memcpy(header.data(), "XSEV", 4);
     header[4] = kVersion;
@@ -90,24 +100,62 @@ SResult<EvidenceInfo> EvidenceStore::add(const fs::path& source) {
     header[6] = kChunkLog2;
     header[7] = 0;
     if (!crypto::randomFill(header.data() + 8, 16)) return fail(SyncError::Crypto, "random number generator failed");
-    XS_TRY(tmp->write(header));
+    XS_TRY(impl.tmp->write(header));
     auto key = fileKey(m_contentKey, header);
     if (!key) return key.error();
-
-    SStatus writeStatus;
+    EvidenceWriter::Impl* p = &impl;
     auto sealer = crypto::StreamSealer::create(
         crypto::AeadAlg::ChaCha20Poly1305, *key,
-        [&](crypto::ByteView chunk) -> crypto::CStatus {
-            writeStatus = tmp->write(chunk);
-            if (!writeStatus) return fail(crypto::CryptoError::Internal, writeStatus.message());
+        [p](crypto::ByteView chunk) -> crypto::CStatus {
+            p->writeStatus = p->tmp->write(chunk);
+            if (!p->writeStatus) return fail(crypto::CryptoError::Internal, p->writeStatus.message());
             return {};
         },
         kChunkSize);
     if (!sealer) return fail(SyncError::Crypto, sealer.message());
+    impl.sealer.emplace(std::move(*sealer));
+    return w;
+}
 
-    crypto::Sha256 hasher;
+SStatus EvidenceWriter::write(crypto::ByteView data) {
+    m_impl->hasher.update(data);
+    m_impl->total += data.size();
+    if (!m_impl->sealer->write(data))
+        return m_impl->writeStatus ? fail(SyncError::Crypto, "evidence encryption failed") : m_impl->writeStatus.error();
+    return {};
+}
+
+SResult<EvidenceInfo> EvidenceWriter::finish() {
+    Impl& impl = *m_impl;
+    if (!impl.sealer->finish())
+        return impl.writeStatus ? fail(SyncError::Crypto, "evidence encryption failed") : impl.writeStatus.error();
+    EvidenceInfo info;
+    info.hash = crypto::toHex(impl.hasher.finish());
+    info.size = impl.total;
+    fs::path target = impl.store->pathFor(info.hash);
+    std::error_code ec;
+    if (fs::exists(target, ec)) {
+        info.deduplicated = true;  // the TempFile removes itself
+        return info;
+    }
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) return fail(SyncError::Io, "cannot create " + target.parent_path().string() + ": " + ec.message());
+    fs::permissions(target.parent_path(), fs::perms::owner_all, fs::perm_options::replace, ec);
+    XS_TRY(impl.tmp->commitAs(target));
+    XS_TRY(fsyncDir(impl.store->m_dir));
+    return info;
+}
+
+SResult<EvidenceInfo> EvidenceStore::add(const fs::path& source) {
+    int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        if (errno == ENOENT) return fail(SyncError::NotFound, "no such evidence file: " + source.string());
+        return fail(SyncError::Io, "cannot read evidence file " + source.string() + ": " + std::strerror(errno));
+    }
+    struct Closer { int fd; ~Closer() { ::close(fd); } } closer{in};
+    auto w = writer();
+    if (!w) return w.error();
     std::vector<std::uint8_t> buf(kChunkSize);
-    std::uint64_t total = 0;
     for (;;) {
         ssize_t n = ::read(in, buf.data(), buf.size());
         if (n < 0) {
@@ -115,28 +163,9 @@ SResult<EvidenceInfo> EvidenceStore::add(const fs::path& source) {
             return fail(SyncError::Io, "cannot read evidence file " + source.string() + ": " + std::strerror(errno));
         }
         if (n == 0) break;
-        crypto::ByteView piece(buf.data(), static_cast<std::size_t>(n));
-        hasher.update(piece);
-        total += static_cast<std::uint64_t>(n);
-        if (!sealer->write(piece)) return writeStatus ? fail(SyncError::Crypto, "evidence encryption failed") : writeStatus.error();
+        XS_TRY(w->write(crypto::ByteView(buf.data(), static_cast<std::size_t>(n))));
     }
-    if (!sealer->finish()) return writeStatus ? fail(SyncError::Crypto, "evidence encryption failed") : writeStatus.error();
-
-    EvidenceInfo info;
-    info.hash = crypto::toHex(hasher.finish());
-    info.size = total;
-    fs::path target = pathFor(info.hash);
-    std::error_code ec;
-    if (fs::exists(target, ec)) {
-        info.deduplicated = true;  // TempFile removes itself
-        return info;
-    }
-    fs::create_directories(target.parent_path(), ec);
-    if (ec) return fail(SyncError::Io, "cannot create " + target.parent_path().string() + ": " + ec.message());
-    fs::permissions(target.parent_path(), fs::perms::owner_all, fs::perm_options::replace, ec);
-    XS_TRY(tmp->commitAs(target));
-    XS_TRY(fsyncDir(m_dir));
-    return info;
+    return w->finish();
 }
 
 SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include "crypto/bytes.h"
 #include "sync/error.h"
@@ -19,6 +20,24 @@ struct EvidenceInfo {
     bool deduplicated = false;  // content was already present
 };
 
+class EvidenceStore;
+
+// Streams one evidence file into the store: write() any number of times, then finish() returns
+// its hash (deduplicated against existing content). Destroyed unfinished, nothing is left.
+class EvidenceWriter {
+public:
+    ~EvidenceWriter();
+    EvidenceWriter(EvidenceWriter&&) noexcept;
+    EvidenceWriter& operator=(EvidenceWriter&&) = delete;
+    SStatus write(crypto::ByteView data);
+    SResult<EvidenceInfo> finish();
+    struct Impl;  // opaque
+private:
+    friend class EvidenceStore;
+    EvidenceWriter();
+    std::unique_ptr<Impl> m_impl;
+};
+
 class EvidenceStore {
 public:
     // dir: <store>/evidence. dataKey: the store's data key; subkeys are derived, the key not kept.
@@ -26,6 +45,7 @@ public:
 
     // Encrypts the file at `source` into the store (streaming; any size).
     SResult<EvidenceInfo> add(const std::filesystem::path& source);
+    SResult<EvidenceWriter> writer();
     // Decrypts to `target` atomically; Corrupt if the content does not authenticate or hash.
     SStatus exportTo(const std::string& hash, const std::filesystem::path& target);
     // Decrypts and discards, checking chunk tags and the content hash.
@@ -37,6 +57,7 @@ public:
     std::filesystem::path pathFor(const std::string& hash) const;
 
 private:
+    friend class EvidenceWriter;
     EvidenceStore() = default;
     std::filesystem::path m_dir;
     crypto::SecretBytes m_contentKey;  // derives each file's key

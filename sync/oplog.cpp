@@ -347,7 +347,7 @@ SStatus OpLog::recordFork(const ChangeSet& cs, const std::string& detail) {
     return fail(SyncError::Corrupt, "fork: " + detail);
 }
 
-SResult<ApplyOutcome> OpLog::applyChangeSet(const ChangeSet& cs) {
+SResult<ChangeSet> OpLog::verifyChangeSet(const ChangeSet& cs) {
     if (!isUuid(cs.id) || !isUuid(cs.device) || cs.seq < 1)
         return fail(SyncError::Invalid, "change set has a malformed header");
     for (const Op& op : cs.ops) {
@@ -358,33 +358,55 @@ SResult<ApplyOutcome> OpLog::applyChangeSet(const ChangeSet& cs) {
     if (cs.ops.empty()) return fail(SyncError::Invalid, "change set " + cs.id + " has no ops");
     if (cs.seq == 1 ? !cs.prevHash.empty() : cs.prevHash.size() != 32)
         return fail(SyncError::Invalid, "change set " + cs.id + " has a malformed previous-hash field");
-
     // Authenticity first: nothing unsigned or badly signed reaches any table.
-    Db& db = m_store.db();
-    auto key = db.prepare("SELECT sign_pk FROM devices WHERE id = ?");
+    auto key = m_store.db().prepare("SELECT sign_pk FROM devices WHERE id = ?");
     if (!key) return key.error();
     key->bind(1, cs.device);
     auto keyRow = key->step();
     if (!keyRow) return keyRow.error();
     if (!*keyRow) return fail(SyncError::Invalid, "change set " + cs.id + " comes from unknown device " + cs.device);
     crypto::Bytes signKey = key->blob(0);
-    key.value().reset();
     crypto::Bytes input = signingInput(cs);
     if (!crypto::ed25519Verify(signKey, input, cs.signature))
         return fail(SyncError::Corrupt, "change set " + cs.id + " is not signed by its device " + cs.device);
     crypto::Digest digest = crypto::sha256(input);
     ChangeSet verified = cs;
     verified.hash.assign(digest.begin(), digest.end());
+    return verified;
+}
 
-    auto tx = Transaction::begin(db);
+SResult<ApplyOutcome> OpLog::applyChangeSet(const ChangeSet& cs) {
+    auto verified = verifyChangeSet(cs);
+    if (!verified) return verified.error();
+    auto tx = Transaction::begin(m_store.db());
     if (!tx) return tx.error();
-    auto outcome = applyVerified(verified);
+    auto outcome = applyVerified(*verified);
     if (!outcome) {
         if (outcome.code() == SyncError::Corrupt) (void)tx->commit();  // keep the fork record
         return outcome;
     }
     XS_TRY(tx->commit());
     return outcome;
+}
+
+SResult<std::vector<ApplyOutcome>> OpLog::applyAllOrNothing(const std::vector<ChangeSet>& sets) {
+    std::vector<ChangeSet> verified;
+    verified.reserve(sets.size());
+    for (const auto& cs : sets) {
+        auto v = verifyChangeSet(cs);
+        if (!v) return v.error();
+        verified.push_back(std::move(*v));
+    }
+    auto tx = Transaction::begin(m_store.db());
+    if (!tx) return tx.error();
+    std::vector<ApplyOutcome> outcomes;
+    for (const auto& v : verified) {
+        auto o = applyVerified(v);
+        if (!o) return o.error();  // rolled back: nothing of the batch stays
+        outcomes.push_back(*o);
+    }
+    XS_TRY(tx->commit());
+    return outcomes;
 }
 
 SResult<ApplyOutcome> OpLog::applyVerified(const ChangeSet& first) {

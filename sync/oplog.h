@@ -129,6 +129,8 @@ public:
     // number, or a different predecessor) is a fork: recorded and refused (Corrupt). Idempotent.
     SResult<ApplyOutcome> applyChangeSet(const ChangeSet& changeSet);
     SStatus apply(const ChangeSet& changeSet);  // applyChangeSet, outcome dropped
+    // Verifies every change set, then applies them all in one transaction, or none of them.
+    SResult<std::vector<ApplyOutcome>> applyAllOrNothing(const std::vector<ChangeSet>& sets);
 
     // Trusts another device's public keys (from an enrolment file or a test).
     SStatus addDevice(const DevicePublic& device);
@@ -154,6 +156,7 @@ public:
 
 private:
     SStatus insertChangeSet(const ChangeSet& cs, bool local);
+    SResult<ChangeSet> verifyChangeSet(const ChangeSet& cs);  // structure + signature; sets hash
     SResult<ApplyOutcome> applyVerified(const ChangeSet& cs);
     SStatus recordFork(const ChangeSet& cs, const std::string& detail);
     // newRecord: the op creates its record (local commit that found no versions): its values win.

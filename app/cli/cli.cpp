@@ -16,6 +16,7 @@
 #include "app/cli/args.h"
 #include "app/demo.h"
 #include "app/enrolment.h"
+#include "app/handover.h"
 #include "app/workspace.h"
 #include "crypto/encoding.h"
 #include "sync/file_io.h"
@@ -600,6 +601,36 @@ int cmdIdentity(Context& ctx) {
     return 0;
 }
 
+int cmdHandover(Context& ctx) {
+    const auto& pos = ctx.args.positional();
+    std::string sub = pos.size() > 1 ? pos[1] : "";
+    if (sub == "export") {
+        auto inspection = ctx.args.get("inspection");
+        auto out = ctx.args.get("out");
+        if (!inspection || !out || pos.size() != 2) return usage("handover export --inspection ID --out FILE");
+        auto ws = openWorkspace(ctx);
+        if (!ws) return report(ws.error());
+        auto r = exportHandover(**ws, *inspection, *out);
+        if (!r) return report(r.error());
+        if (ctx.json) printJson(*r);
+        else std::cout << "bundle written to " << *out << ": " << (*r)["change_sets"] << " change sets, "
+                       << (*r)["evidence_files"] << " evidence files, sealed to the audit office key\n";
+        return 0;
+    }
+    if (sub == "import") {
+        if (pos.size() != 3) return usage("handover import FILE");
+        auto ws = openWorkspace(ctx);
+        if (!ws) return report(ws.error());
+        auto r = importHandover(**ws, pos[2]);
+        if (!r) return report(r.error());
+        if (ctx.json) printJson(*r);
+        else std::cout << "imported " << (*r)["change_sets_new"] << " new of " << (*r)["change_sets"] << " change sets and "
+                       << (*r)["evidence_files"] << " evidence files\n";
+        return 0;
+    }
+    return usage("handover export --inspection ID --out FILE | handover import FILE");
+}
+
 int cmdRebuild(Context& ctx) {
     auto ws = openWorkspace(ctx);
     if (!ws) return report(ws.error());
@@ -680,6 +711,8 @@ commands:
   identity show                  this device's public keys and a fingerprint to compare aloud
   identity export --out F        this device's public identity, for the office to enrol
   identity export-age --out F    (audit office) the office key as an age identity file
+  handover export --inspection ID --out FILE   one age file sealed to the audit office
+  handover import FILE           (audit office) verify and apply a bundle, all or nothing
   rebuild                        drop and rebuild projections from the op log
   verify                         database integrity, op log consistency, every evidence file
   demo [--assets DIR]            create a demo store and walk one inspection through capture
@@ -715,6 +748,7 @@ int run(const std::vector<std::string>& argv) {
         {"rekey", {cmdRekey, {"new-passphrase-file", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"rebuild", {cmdRebuild, {}}},
         {"identity", {cmdIdentity, {"out"}}},
+        {"handover", {cmdHandover, {"inspection", "out"}}},
         {"verify", {cmdVerify, {}}},
         {"demo", {cmdDemo, {"assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
     };

@@ -380,3 +380,117 @@ TEST_CASE("cli: offline enrolment with a signed enrolment file and an office key
     CHECK(readAll(office.dir / "back.txt") == "移交材料 handover");
     CHECK(inspector({"identity", "export-age", "--out", (inspector.dir / "x.agekey").string()}).exitCode == 5);
 }
+
+namespace {
+
+// The audit office and one enrolled inspector (a working-group lead, who can plan the inspection).
+struct HandoverScene {
+    Cli office;
+    Cli inspector;
+    std::string inspection;
+    std::string findingId;
+    std::string evidence = std::string(300000, 'e') + "现场照片";
+    HandoverScene() {
+        const std::vector<std::string> cheap = {"--kdf-memory-kib", "8192", "--kdf-iterations", "1", "--kdf-parallelism", "1"};
+        std::vector<std::string> a = {"init", "--name", "吴敏", "--role", "audit_office"};
+        a.insert(a.end(), cheap.begin(), cheap.end());
+        REQUIRE(office(a).exitCode == 0);
+        REQUIRE(office({"org", "create-office-key"}).exitCode == 0);
+        inspection = inspector.setUp();
+        fs::path device = inspector.dir / "device.json";
+        REQUIRE(inspector({"identity", "export", "--out", device.string()}).exitCode == 0);
+        REQUIRE(office({"org", "enrol-device", device.string()}).exitCode == 0);
+        REQUIRE(office({"org", "export-enrolment", "--out", (office.dir / "enrol.json").string()}).exitCode == 0);
+        REQUIRE(inspector({"org", "enrol", (office.dir / "enrol.json").string()}).exitCode == 0);
+        writeAll(inspector.dir / "photo.jpg", evidence);
+        auto r = inspector({"finding", "add", "--inspection", inspection, "--title", "移交测试问题", "--description", "说明",
+                            "--evidence", (inspector.dir / "photo.jpg").string()});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        findingId = r.out.substr(0, 36);
+    }
+    fs::path bundle() {
+        fs::path b = inspector.dir / "handover.xsbundle";
+        if (!fs::exists(b)) {
+            auto r = inspector({"handover", "export", "--inspection", inspection, "--out", b.string()});
+            REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        }
+        return b;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("handover: export then import gives the office the findings and evidence - a second import changes nothing") {
+    HandoverScene s;
+    fs::path bundle = s.bundle();
+    CHECK(readAll(bundle).rfind("age-encryption.org/v1\n", 0) == 0);
+    CHECK(readAll(bundle).find("移交测试问题") == std::string::npos);
+    auto r = s.office({"handover", "import", bundle.string(), "--json"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    json summary = json::parse(r.out);
+    CHECK(summary["evidence_files"] == 1);
+    json f = s.office.jsonOf({"finding", "show", s.findingId});
+    CHECK(f["title"] == "移交测试问题");
+    CHECK(f["author"] == s.inspector.jsonOf({"identity", "show"})["person_id"]);
+    REQUIRE(s.office({"evidence", "export", f["evidence"][0], "--out", (s.office.dir / "photo.jpg").string()}).exitCode == 0);
+    CHECK(readAll(s.office.dir / "photo.jpg") == s.evidence);
+    json v1 = s.office.jsonOf({"verify"});
+    CHECK(v1["ok"] == true);
+    auto again = s.office({"handover", "import", bundle.string(), "--json"});
+    REQUIRE(again.exitCode == 0);
+    CHECK(json::parse(again.out)["change_sets_new"] == 0);
+    CHECK(s.office.jsonOf({"verify"})["projection_digest"] == v1["projection_digest"]);
+}
+
+TEST_CASE("handover: Debian's age opens the bundle with the exported office identity") {
+    HandoverScene s;
+    fs::path bundle = s.bundle();
+    fs::path key = s.office.dir / "office.agekey";
+    REQUIRE(s.office({"identity", "export-age", "--out", key.string()}).exitCode == 0);
+    REQUIRE_MESSAGE(fs::exists("/usr/bin/age"), "Debian's age is required (./run installs it)");
+    std::string cmd = "/usr/bin/age -d -i " + key.string() + " -o " + (s.office.dir / "archive").string() + " " + bundle.string();
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    std::string archive = readAll(s.office.dir / "archive");
+    CHECK(archive.rfind("XSHB", 0) == 0);
+    CHECK(archive.find("xunshen-handover-manifest") != std::string::npos);
+    CHECK(archive.find(s.evidence) != std::string::npos);
+}
+
+TEST_CASE("handover: a flipped byte anywhere - a truncation - or another office's bundle is refused and changes nothing") {
+    HandoverScene s;
+    fs::path bundle = s.bundle();
+    const std::string good = readAll(bundle);
+    auto before = snapshot(s.office.store, "lockout.json");
+    std::vector<std::size_t> positions = {0, 10, 40, 80, good.find("---") + 5, good.find("\n", good.find("---")) + 3};
+    const std::size_t payload = good.find("\n", good.find("---")) + 1 + 16;  // after the nonce
+    for (std::size_t chunk = 0; payload + chunk * 65552 < good.size(); ++chunk) {
+        positions.push_back(payload + chunk * 65552);               // first byte of each chunk
+        positions.push_back(payload + chunk * 65552 + 65551);       // last tag byte of each chunk
+    }
+    positions.push_back(good.size() - 1);
+    int tried = 0;
+    for (std::size_t pos : positions) {
+        if (pos >= good.size()) continue;
+        CAPTURE(pos);
+        std::string bad = good;
+        bad[pos] = static_cast<char>(bad[pos] ^ 0x20);
+        writeAll(s.office.dir / "bad.xsbundle", bad);
+        auto r = s.office({"handover", "import", (s.office.dir / "bad.xsbundle").string()});
+        CHECK(r.exitCode == 5);
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        ++tried;
+    }
+    CHECK(tried >= 8);
+    writeAll(s.office.dir / "short.xsbundle", good.substr(0, good.size() - 100));
+    auto truncated = s.office({"handover", "import", (s.office.dir / "short.xsbundle").string()});
+    CHECK(truncated.exitCode == 5);
+    CHECK(truncated.err.find("truncated") != std::string::npos);
+    CHECK(snapshot(s.office.store, "lockout.json") == before);
+
+    // A bundle sealed to another office.
+    HandoverScene other;
+    auto r = s.office({"handover", "import", other.bundle().string()});
+    CHECK(r.exitCode == 5);
+    CHECK(r.err.find("not addressed to this audit office") != std::string::npos);
+    CHECK(snapshot(s.office.store, "lockout.json") == before);
+}

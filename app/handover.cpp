@@ -1,0 +1,375 @@
+#include "app/handover.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "crypto/age.h"
+#include "crypto/encoding.h"
+#include "crypto/keys.h"
+#include "sync/changeset_codec.h"
+#include "sync/file_io.h"
+
+namespace xs::app {
+namespace fs = std::filesystem;
+namespace {
+
+enum RecordType : std::uint8_t { kEnd = 0, kManifest = 1, kSignature = 2, kChangeSet = 3, kEvidence = 4 };
+constexpr char kMagic[4] = {'X', 'S', 'H', 'B'};
+constexpr std::uint8_t kArchiveVersion = 1;
+constexpr std::uint64_t kMaxBufferedRecord = 16 * 1024 * 1024;  // manifest, one change set
+
+Error<AppError> refused(const std::string& msg) { return fail(AppError::Refused, "refused: " + msg); }
+
+crypto::Bytes recordHeader(std::uint8_t type, const std::string& name, std::uint64_t size) {
+    crypto::Bytes h;
+    h.push_back(type);
+    auto n = static_cast<std::uint32_t>(name.size());
+    for (int i = 3; i >= 0; --i) h.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
+    h.insert(h.end(), name.begin(), name.end());
+    for (int i = 7; i >= 0; --i) h.push_back(static_cast<std::uint8_t>(size >> (8 * i)));
+    return h;
+}
+
+// Parses the archive as plaintext arrives from the age decryptor.
+class ArchiveReader {
+public:
+    using OnRecord = std::function<AStatus(std::uint8_t type, const std::string& name, std::uint64_t size)>;
+    using OnData = std::function<AStatus(crypto::ByteView)>;
+    using OnRecordEnd = std::function<AStatus()>;
+    ArchiveReader(OnRecord onRecord, OnData onData, OnRecordEnd onEnd)
+        : m_onRecord(std::move(onRecord)), m_onData(std::move(onData)), m_onEnd(std::move(onEnd)) {}
+
+    AStatus feed(crypto::ByteView in) {
+        while (!in.empty()) {
+            if (m_ended) return refused("bundle has data after its end record");
+            if (m_left > 0) {  // inside a record's data
+                std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(m_left, in.size()));
+                XS_TRY_APP(m_onData(in.first(n)));
+                in = in.subspan(n);
+                m_left -= n;
+                if (m_left == 0) XS_TRY_APP(m_onEnd());
+                continue;
+            }
+            m_head.push_back(in[0]);
+            in = in.subspan(1);
+            XS_TRY_APP(parseHead());
+        }
+        return {};
+    }
+    bool ended() const { return m_ended; }
+
+private:
+    AStatus parseHead() {
+        if (!m_sawMagic) {
+            if (m_head.size() < 6) return {};
+            if (std::memcmp(m_head.data(), kMagic, 4) != 0 || m_head[4] != kArchiveVersion || m_head[5] != 1)
+                return refused("not a Xunshen handover archive (or an unsupported version/suite)");
+            m_sawMagic = true;
+            m_head.clear();
+            return {};
+        }
+        if (m_head.size() < 5) return {};
+        std::uint32_t nameLen = 0;
+        for (int i = 1; i <= 4; ++i) nameLen = (nameLen << 8) | m_head[static_cast<std::size_t>(i)];
+        if (nameLen > 256) return refused("bundle record name too long");
+        if (m_head.size() < 5 + nameLen + 8) return {};
+        std::uint8_t type = m_head[0];
+        std::string name(m_head.begin() + 5, m_head.begin() + 5 + nameLen);
+        std::uint64_t size = 0;
+        for (std::size_t i = 0; i < 8; ++i) size = (size << 8) | m_head[5 + nameLen + i];
+        m_head.clear();
+        if (type == kEnd) {
+            if (size != 0 || !name.empty()) return refused("bundle end record is malformed");
+            m_ended = true;
+            return {};
+        }
+        XS_TRY_APP(m_onRecord(type, name, size));
+        m_left = size;
+        if (size == 0) XS_TRY_APP(m_onEnd());
+        return {};
+    }
+
+    OnRecord m_onRecord;
+    OnData m_onData;
+    OnRecordEnd m_onEnd;
+    std::vector<std::uint8_t> m_head;
+    std::uint64_t m_left = 0;
+    bool m_sawMagic = false;
+    bool m_ended = false;
+};
+
+}  // namespace
+
+AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, const fs::path& out) {
+    auto officeHex = ws.store().meta("office_public_key");
+    if (!officeHex) return refused("this store is not enrolled (run org enrol with the office's enrolment file)");
+    auto officeKey = crypto::fromHex(*officeHex);
+    if (!officeKey || officeKey->size() != 32) return fail(AppError::Failed, "the pinned office key is damaged");
+    auto insp = ws.inspection(inspectionKey);
+    if (!insp) return insp.error();
+    std::string inspectionId = (*insp)["id"];
+
+    auto sets = ws.log().changeSets();
+    if (!sets) return fromSync(sets.error());
+    struct Ev { std::string hash; std::int64_t size; };
+    std::vector<Ev> evidence;
+    auto e = ws.store().db().prepare(
+        "SELECT DISTINCT a.hash, a.size FROM attachments a JOIN findings f ON f.id = a.finding_id"
+        " WHERE f.inspection_id = ? ORDER BY a.hash");
+    if (!e) return fromSync(e.error());
+    e->bind(1, inspectionId);
+    for (;;) {
+        auto row = e->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        evidence.push_back({e->text(0), e->int64(1)});
+    }
+
+    Json csList = Json::array();
+    for (const auto& cs : *sets)
+        csList.push_back({{"id", cs.id}, {"device", cs.device}, {"seq", cs.seq}, {"hash", crypto::toHex(cs.hash)}});
+    Json evList = Json::array();
+    for (const auto& x : evidence) evList.push_back({{"hash", x.hash}, {"size", x.size}});
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto org = ws.store().meta("organisation_id");
+    Json manifest = {{"format", "xunshen-handover-manifest"},
+                     {"version", 1},
+                     {"suite", 1},
+                     {"inspection", inspectionId},
+                     {"author_device", ws.log().deviceId()},
+                     {"author_person", ws.self().personId},
+                     {"organisation_id", org ? *org : std::string()},
+                     {"created_at", now},
+                     {"change_sets", csList},
+                     {"evidence", evList}};
+    std::string manifestText = manifest.dump();
+    auto signature = ws.log().identity().sign(crypto::asBytes(manifestText));
+    if (!signature) return fromSync(signature.error());
+
+    fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+    auto tmp = sync::TempFile::create(dir, out.filename().string());
+    if (!tmp) return fromSync(tmp.error());
+    std::uint64_t written = 0;
+    sync::SStatus sinkStatus;
+    std::vector<crypto::Bytes> recipients = {*officeKey};
+    auto enc = crypto::AgeEncryptor::create(recipients, [&](crypto::ByteView bytes) -> crypto::CStatus {
+        written += bytes.size();
+        sinkStatus = tmp->write(bytes);
+        if (!sinkStatus) return fail(crypto::CryptoError::Internal, sinkStatus.message());
+        return {};
+    });
+    if (!enc) return fail(AppError::Failed, "cannot start the age encryption: " + enc.message());
+    auto put = [&](crypto::ByteView bytes) -> AStatus {
+        if (!enc->write(bytes)) return sinkStatus ? fail(AppError::Failed, "age encryption failed") : fromSync(sinkStatus.error());
+        return {};
+    };
+    const crypto::Bytes magic = {'X', 'S', 'H', 'B', kArchiveVersion, 1};
+    XS_TRY_APP(put(magic));
+    XS_TRY_APP(put(recordHeader(kManifest, "manifest.json", manifestText.size())));
+    XS_TRY_APP(put(crypto::asBytes(manifestText)));
+    XS_TRY_APP(put(recordHeader(kSignature, "manifest.sig", signature->size())));
+    XS_TRY_APP(put(*signature));
+    for (const auto& cs : *sets) {
+        std::string text = sync::changeSetToJson(cs).dump();
+        XS_TRY_APP(put(recordHeader(kChangeSet, cs.id, text.size())));
+        XS_TRY_APP(put(crypto::asBytes(text)));
+    }
+    for (const auto& x : evidence) {
+        XS_TRY_APP(put(recordHeader(kEvidence, x.hash, static_cast<std::uint64_t>(x.size))));
+        std::uint64_t streamed = 0;
+        auto r = ws.store().evidence().read(x.hash, [&](crypto::ByteView plain) -> sync::SStatus {
+            streamed += plain.size();
+            auto s = put(plain);
+            if (!s) return fail(sync::SyncError::Io, s.message());
+            return {};
+        });
+        if (!r) return fromSync(r.error());
+        if (streamed != static_cast<std::uint64_t>(x.size))
+            return fail(AppError::Failed, "evidence " + x.hash.substr(0, 12) + " has another size than recorded");
+    }
+    XS_TRY_APP(put(recordHeader(kEnd, "", 0)));
+    if (!enc->finish()) return fail(AppError::Failed, "age encryption failed");
+    XS_TRY_SYNC(tmp->commitAs(out));
+    return Json{{"bundle", out.string()}, {"inspection", inspectionId}, {"change_sets", sets->size()},
+                {"evidence_files", evidence.size()}, {"bytes", written}};
+}
+
+AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
+    if (ws.self().role != Role::AuditOffice) return refused("only the audit office imports handover bundles");
+    auto keyStmt = ws.store().db().prepare("SELECT secret FROM device_secrets WHERE name = 'office_x25519'");
+    if (!keyStmt) return fromSync(keyStmt.error());
+    auto keyRow = keyStmt->step();
+    if (!keyRow) return fromSync(keyRow.error());
+    if (!*keyRow) return refused("this store holds no office key (run org create-office-key)");
+    std::vector<crypto::SecretBytes> identities;
+    identities.push_back(keyStmt->secretBlob(0));
+    keyStmt.value().reset();
+
+    int fd = ::open(bundle.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(AppError::NotFound, "cannot read bundle " + bundle.string());
+    struct Closer { int fd; ~Closer() { ::close(fd); } } closer{fd};
+
+    // State built while the archive streams in.
+    std::string manifestText;
+    Json manifest;
+    crypto::Bytes manifestSig;
+    std::map<std::string, std::string> expectedSets;       // id -> hash hex
+    std::map<std::string, std::uint64_t> expectedEvidence;  // hash -> size
+    std::vector<sync::ChangeSet> sets;
+    std::set<std::string> seenEvidence;
+    std::vector<std::string> newEvidence;  // written by this import (removed if it fails)
+    std::uint8_t curType = 0;
+    std::string curName;
+    std::uint64_t curSize = 0;
+    crypto::Bytes buffer;
+    std::optional<sync::EvidenceWriter> writer;
+
+    auto verifyManifest = [&]() -> AStatus {
+        manifest = Json::parse(manifestText, nullptr, false);
+        if (manifest.is_discarded() || !manifest.is_object() || manifest.value("format", "") != "xunshen-handover-manifest")
+            return refused("bundle manifest is malformed");
+        std::string author = manifest.value("author_device", "");
+        auto k = ws.store().db().prepare("SELECT sign_pk FROM devices WHERE id = ?");
+        if (!k) return fromSync(k.error());
+        k->bind(1, author);
+        auto r = k->step();
+        if (!r) return fromSync(r.error());
+        if (!*r) return refused("bundle was made by a device this office never enrolled (" + author + ")");
+        if (!crypto::ed25519Verify(k->blob(0), crypto::asBytes(manifestText), manifestSig))
+            return refused("the bundle manifest's signature does not verify");
+        try {
+            for (const auto& c : manifest.at("change_sets")) expectedSets[c.at("id").get<std::string>()] = c.at("hash").get<std::string>();
+            for (const auto& e : manifest.at("evidence")) expectedEvidence[e.at("hash").get<std::string>()] = e.at("size").get<std::uint64_t>();
+        } catch (const Json::exception&) {
+            return refused("bundle manifest lists are malformed");
+        }
+        return {};
+    };
+
+    ArchiveReader reader(
+        [&](std::uint8_t type, const std::string& name, std::uint64_t size) -> AStatus {
+            curType = type;
+            curName = name;
+            curSize = size;
+            buffer.clear();
+            bool signedYet = !manifestSig.empty() && !manifestText.empty();
+            if (type == kManifest && manifestText.empty() && size <= kMaxBufferedRecord) return {};
+            if (type == kSignature && !manifestText.empty() && manifestSig.empty() && size == 64) return {};
+            if (type == kChangeSet && signedYet && size <= kMaxBufferedRecord) {
+                if (!expectedSets.count(name)) return refused("bundle holds a change set its manifest does not list");
+                return {};
+            }
+            if (type == kEvidence && signedYet) {
+                auto it = expectedEvidence.find(name);
+                if (it == expectedEvidence.end() || it->second != size || seenEvidence.count(name))
+                    return refused("bundle holds evidence its manifest does not list");
+                auto w = ws.store().evidence().writer();
+                if (!w) return fromSync(w.error());
+                writer.emplace(std::move(*w));
+                return {};
+            }
+            return refused("bundle archive is out of order or malformed");
+        },
+        [&](crypto::ByteView data) -> AStatus {
+            if (curType == kEvidence) {
+                XS_TRY_SYNC(writer->write(data));
+                return {};
+            }
+            buffer.insert(buffer.end(), data.begin(), data.end());
+            return {};
+        },
+        [&]() -> AStatus {
+            switch (curType) {
+                case kManifest: manifestText.assign(buffer.begin(), buffer.end()); return {};
+                case kSignature:
+                    manifestSig = buffer;
+                    return verifyManifest();
+                case kChangeSet: {
+                    Json j = Json::parse(buffer.begin(), buffer.end(), nullptr, false);
+                    auto cs = sync::changeSetFromJson(j);
+                    if (!cs) return refused("bundle change set " + curName + " is malformed");
+                    crypto::Digest d = crypto::sha256(sync::signingInput(*cs));
+                    if (cs->id != curName || crypto::toHex(d) != expectedSets[curName])
+                        return refused("bundle change set " + curName + " does not match its manifest");
+                    sets.push_back(std::move(*cs));
+                    return {};
+                }
+                case kEvidence: {
+                    auto info = writer->finish();
+                    writer.reset();
+                    if (!info) return fromSync(info.error());
+                    if (!info->deduplicated) newEvidence.push_back(info->hash);
+                    if (info->hash != curName) return refused("bundle evidence " + curName.substr(0, 12) + " does not match its hash");
+                    seenEvidence.insert(curName);
+                    return {};
+                }
+                default: return refused("bundle archive is malformed");
+            }
+        });
+
+    AStatus archiveStatus;
+    auto dec = crypto::AgeDecryptor::create(identities, [&](crypto::ByteView plain) -> crypto::CStatus {
+        archiveStatus = reader.feed(plain);
+        if (!archiveStatus) return fail(crypto::CryptoError::Malformed, archiveStatus.message());
+        return {};
+    });
+    if (!dec) return fail(AppError::Failed, "cannot start decryption: " + dec.message());
+
+    auto cleanup = [&]() {
+        writer.reset();
+        for (const auto& h : newEvidence) (void)ws.store().evidence().remove(h);
+    };
+    auto ageError = [&](const crypto::AgeDecryptor& d) -> Error<AppError> {
+        if (!archiveStatus) return archiveStatus.error();
+        auto f = d.failure();
+        if (f == crypto::AgeFailure::NoMatch) return refused("the bundle is not addressed to this audit office's key");
+        if (f == crypto::AgeFailure::HeaderMac || f == crypto::AgeFailure::Header || f == crypto::AgeFailure::Armor)
+            return refused("the bundle's age header is damaged or was tampered with");
+        return refused("the bundle is truncated, damaged or was tampered with (payload failed authentication)");
+    };
+    std::vector<std::uint8_t> buf(64 * 1024);
+    for (;;) {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            cleanup();
+            return fail(AppError::Failed, "cannot read bundle: " + std::string(std::strerror(errno)));
+        }
+        if (n == 0) break;
+        if (!dec->write(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)))) {
+            auto e = ageError(*dec);
+            cleanup();
+            return e;
+        }
+    }
+    if (!dec->finish()) {
+        auto e = ageError(*dec);
+        cleanup();
+        return e;
+    }
+    if (!reader.ended() || manifestSig.empty()) {
+        cleanup();
+        return refused("the bundle is incomplete (no end record)");
+    }
+    if (sets.size() != expectedSets.size() || seenEvidence.size() != expectedEvidence.size()) {
+        cleanup();
+        return refused("the bundle lacks change sets or evidence its manifest lists");
+    }
+    auto applied = ws.log().applyAllOrNothing(sets);
+    if (!applied) {
+        cleanup();
+        return refused("a change set in the bundle failed verification: " + applied.message());
+    }
+    std::size_t fresh = 0;
+    for (auto o : *applied) fresh += o == sync::ApplyOutcome::Applied;
+    return Json{{"inspection", manifest.value("inspection", "")}, {"author_device", manifest.value("author_device", "")},
+                {"change_sets", sets.size()}, {"change_sets_new", fresh}, {"evidence_files", seenEvidence.size()}};
+}
+
+}  // namespace xs::app
