@@ -84,15 +84,20 @@ AResult<OfficeKeyInfo> createOfficeKey(Workspace& ws) {
     return officeKey(ws);
 }
 
-AStatus exportOfficeAgeIdentity(Workspace& ws, const std::filesystem::path& out) {
-    XS_TRY_APP(requireOffice(ws));
+AResult<crypto::SecretBytes> officePrivateKey(Workspace& ws) {
     auto s = ws.store().db().prepare("SELECT secret FROM device_secrets WHERE name = 'office_x25519'");
     if (!s) return fromSync(s.error());
     auto row = s->step();
     if (!row) return fromSync(row.error());
     if (!*row) return fail(AppError::NotFound, "no office key here (run org create-office-key first)");
-    crypto::SecretBytes secret = s->secretBlob(0);
-    auto text = crypto::ageIdentityToString(secret);
+    return s->secretBlob(0);
+}
+
+AStatus exportOfficeAgeIdentity(Workspace& ws, const std::filesystem::path& out) {
+    XS_TRY_APP(requireOffice(ws));
+    auto secret = officePrivateKey(ws);
+    if (!secret) return secret.error();
+    auto text = crypto::ageIdentityToString(*secret);
     if (!text) return fail(AppError::Failed, "cannot encode the office identity");
     auto info = officeKey(ws);
     if (!info) return info.error();

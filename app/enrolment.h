@@ -21,6 +21,8 @@ struct OfficeKeyInfo {
 // Audit office only; refused if the key already exists.
 AResult<OfficeKeyInfo> createOfficeKey(Workspace& ws);
 AResult<OfficeKeyInfo> officeKey(Workspace& ws);  // NotFound when this store has none
+// The office private key, on the audit-office store that made it (NotFound elsewhere).
+AResult<crypto::SecretBytes> officePrivateKey(Workspace& ws);
 // Writes AGE-SECRET-KEY-1… (mode 0600). Audit office only.
 AStatus exportOfficeAgeIdentity(Workspace& ws, const std::filesystem::path& out);
 

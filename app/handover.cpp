@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "app/enrolment.h"
 #include "crypto/age.h"
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
@@ -202,14 +203,10 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
 
 AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     if (ws.self().role != Role::AuditOffice) return refused("only the audit office imports handover bundles");
-    auto keyStmt = ws.store().db().prepare("SELECT secret FROM device_secrets WHERE name = 'office_x25519'");
-    if (!keyStmt) return fromSync(keyStmt.error());
-    auto keyRow = keyStmt->step();
-    if (!keyRow) return fromSync(keyRow.error());
-    if (!*keyRow) return refused("this store holds no office key (run org create-office-key)");
+    auto officeKey = officePrivateKey(ws);
+    if (!officeKey) return refused("this store holds no office key (run org create-office-key)");
     std::vector<crypto::SecretBytes> identities;
-    identities.push_back(keyStmt->secretBlob(0));
-    keyStmt.value().reset();
+    identities.push_back(std::move(*officeKey));
 
     int fd = ::open(bundle.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail(AppError::NotFound, "cannot read bundle " + bundle.string());
