@@ -1,5 +1,7 @@
 #include "app/demo.h"
 
+#include "app/enrolment.h"
+#include "app/handover.h"
 #include "sync/file_io.h"
 
 namespace xs::app {
@@ -106,6 +108,98 @@ AResult<Json> runDemo(const DemoOptions& o, const std::function<void(const std::
 
     return Json{{"store", o.store.string()}, {"inspection", *inspection}, {"findings", ids}, {"verified", report->ok},
                 {"extension", *ext}};
+}
+
+AResult<Json> runHandoverDemo(const DemoOptions& o, const fs::path& dir, const std::function<void(const std::string&)>& say) {
+    fs::path assets = o.assets.empty() ? defaultAssetsDir() : o.assets;
+    std::error_code ec;
+    if (fs::exists(dir / "office", ec)) return fail(AppError::Refused, "refused: " + (dir / "office").string() + " already exists");
+    fs::create_directories(dir, ec);
+    auto orgBytes = sync::readFile(assets / "org.json", 16 * 1024 * 1024);
+    if (!orgBytes) return fromSync(orgBytes.error());
+    Json org = Json::parse(orgBytes->begin(), orgBytes->end(), nullptr, false);
+
+    auto office = Workspace::init(dir / "office", o.passphrase, "吴敏", Role::AuditOffice, o.kdf);
+    if (!office) return office.error();
+    Workspace& off = **office;
+    if (auto r = off.importOrg(org); !r) return r.error();
+    auto key = createOfficeKey(off);
+    if (!key) return key.error();
+    XS_TRY_APP(exportOfficeAgeIdentity(off, dir / "office.agekey"));
+    say("1. 审计办公室 Office store created, organisation imported, office key made (fingerprint " + key->fingerprint +
+        "); office.agekey exported");
+    InspectionInput in;
+    in.unit = "E02";
+    in.start = formatDate(off.today() - 1);
+    in.team = {"W02", "W03"};
+    in.lead = "W01";
+    auto inspection = off.createInspection(in);
+    if (!inspection) return inspection.error();
+    say("2. 计划 Inspection of 区生态环境保护综合行政执法大队 planned for 冯磊 and 何芳 (id " + *inspection + ")");
+
+    struct Inspector { std::string name; std::string file; std::unique_ptr<Workspace> ws; };
+    std::vector<Inspector> inspectors;
+    for (const char* name : {"冯磊", "何芳"}) {
+        auto ws = Workspace::init(dir / (std::string(name) + "-store"), o.passphrase, name, Role::WorkingGroupMember, o.kdf);
+        if (!ws) return ws.error();
+        auto enrolled = enrolDevice(off, devicePublicJson(**ws));
+        if (!enrolled) return enrolled.error();
+        inspectors.push_back({name, std::string(name) + ".xsbundle", std::move(*ws)});
+    }
+    auto enrolment = exportEnrolment(off, "", "");
+    if (!enrolment) return enrolment.error();
+    XS_TRY_SYNC(sync::writeFileAtomic(dir / "enrolment.json", crypto::asBytes(*enrolment)));
+    for (auto& i : inspectors) {
+        auto r = acceptEnrolment(*i.ws, *enrolment);
+        if (!r) return r.error();
+    }
+    say("3. 登记 Both inspectors' devices enrolled offline; each store accepted the signed enrolment file");
+
+    auto findings = sync::readFile(assets / "findings.json", 16 * 1024 * 1024);
+    if (!findings) return fromSync(findings.error());
+    Json list = Json::parse(findings->begin(), findings->end(), nullptr, false);
+    Json bundles = Json::array();
+    for (std::size_t k = 0; k < inspectors.size(); ++k) {
+        auto& i = inspectors[k];
+        for (std::size_t n = k; n < list.size(); n += inspectors.size()) {
+            Json f = list[n];
+            f["inspection"] = *inspection;
+            if (f.contains("evidence")) {
+                Json paths = Json::array();
+                for (const auto& e : f["evidence"]) paths.push_back((assets / "evidence" / e.get<std::string>()).string());
+                f["evidence"] = paths;
+            }
+            auto input = FindingInput::fromJson(f);
+            if (!input) return input.error();
+            auto id = i.ws->addFinding(*input);
+            if (!id) return id.error();
+        }
+        auto exported = exportHandover(*i.ws, *inspection, dir / i.file);
+        if (!exported) return exported.error();
+        say("4. 移交 " + i.name + " captured offline and exported " + i.file + " (" + (*exported)["bytes"].dump() + " bytes)");
+        bundles.push_back((dir / i.file).string());
+    }
+    for (auto& i : inspectors) {
+        auto imported = importHandover(off, dir / i.file);
+        if (!imported) return imported.error();
+        say("5. 接收 Office imported " + i.file + ": " + (*imported)["change_sets_new"].dump() + " new change sets, " +
+            (*imported)["evidence_files"].dump() + " evidence files");
+    }
+    auto all = off.findings(*inspection);
+    if (!all) return all.error();
+    auto people = off.people();
+    if (!people) return people.error();
+    for (const auto& f : *all) {
+        std::string author = f.value("author", "");
+        for (const auto& p : *people)
+            if (p["id"] == author) author = p["name"];
+        say("   " + f.value("title", "") + " — " + author + ", " + std::to_string(f["evidence"].size()) + " evidence file(s)");
+    }
+    auto report = off.verify();
+    if (!report) return report.error();
+    say("6. 校验 office verify: " + std::string(report->ok ? "ok" : "FAILED"));
+    return Json{{"dir", dir.string()}, {"office", (dir / "office").string()}, {"office_agekey", (dir / "office.agekey").string()},
+                {"bundles", bundles}, {"inspection", *inspection}, {"findings", all->size()}, {"verified", report->ok}};
 }
 
 }  // namespace xs::app

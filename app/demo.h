@@ -22,4 +22,10 @@ AResult<Json> runDemo(const DemoOptions& options, const std::function<void(const
 
 std::filesystem::path defaultAssetsDir();
 
+// The handover walkthrough (README): in `dir`, an audit-office store `office/`, two inspectors'
+// stores, their bundles `<name>.xsbundle`, and the office identity `office.agekey`; both bundles
+// imported. Uses the same functions as the CLI commands of the walkthrough.
+AResult<Json> runHandoverDemo(const DemoOptions& options, const std::filesystem::path& dir,
+                              const std::function<void(const std::string&)>& say);
+
 }  // namespace xs::app

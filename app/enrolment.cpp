@@ -9,6 +9,7 @@
 #include "crypto/age.h"
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
+#include "sync/changeset_codec.h"
 #include "sync/file_io.h"
 #include "sync/identity.h"
 #include "sync/uuid.h"
@@ -160,6 +161,13 @@ AResult<std::string> exportEnrolment(Workspace& ws, const std::string& serverUrl
             entry["person"] = {{"name", ws.self().name}, {"role", toString(ws.self().role)}};
         devices.push_back(entry);
     }
+    // The office's organisation and plans travel with the enrolment, so every store shares the
+    // same unit, person and inspection records.
+    auto sets = ws.log().changeSets();
+    if (!sets) return fromSync(sets.error());
+    Json changeSets = Json::array();
+    for (const auto& cs : *sets)
+        if (cs.device == ws.log().deviceId()) changeSets.push_back(sync::changeSetToJson(cs));
     const auto& me = ws.log().identity().publicInfo();
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     Json body = {{"format", "xunshen-enrolment"},
@@ -173,6 +181,7 @@ AResult<std::string> exportEnrolment(Workspace& ws, const std::string& serverUrl
                    {"age_recipient", office->ageRecipient}}},
                  {"server", {{"url", serverUrl}, {"tls_pin_sha256", tlsPin}}},
                  {"devices", devices},
+                 {"change_sets", changeSets},
                  {"issued_at", now}};
     std::string bodyText = body.dump();
     auto sig = ws.log().identity().sign(crypto::asBytes(bodyText));
@@ -215,6 +224,13 @@ AResult<Json> acceptEnrolment(Workspace& ws, const std::string& text) {
         if (!s || !k || !sync::isUuid(id)) return refused("enrolment file lists a malformed device");
         parsed.push_back({id, *s, *k});
     }
+    std::vector<sync::ChangeSet> sets;
+    for (const auto& c : body.value("change_sets", Json::array())) {
+        auto cs = sync::changeSetFromJson(c);
+        if (!cs) return refused("enrolment file carries a malformed change set: " + cs.message());
+        if (cs->device != officeDevice) return refused("enrolment file carries change sets of another device");
+        sets.push_back(std::move(*cs));
+    }
     sync::Db& db = ws.store().db();
     auto tx = sync::Transaction::begin(db);
     if (!tx) return fromSync(tx.error());
@@ -222,6 +238,20 @@ AResult<Json> acceptEnrolment(Workspace& ws, const std::string& text) {
         if (p.id == ws.log().deviceId()) continue;
         XS_TRY_SYNC(ws.log().addDevice(p));
     }
+    auto applied = ws.log().applyAllOrNothing(sets, false);
+    if (!applied) return refused("the office's records in the enrolment file do not verify: " + applied.message());
+    // This store's owner becomes the office's record of the same person, if there is one.
+    auto same = db.prepare("SELECT id FROM people WHERE name = ? AND role = ? AND id != ?");
+    if (!same) return fromSync(same.error());
+    same->bind(1, ws.self().name).bind(2, toString(ws.self().role)).bind(3, ws.self().personId);
+    std::vector<std::string> matches;
+    for (;;) {
+        auto row = same->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        matches.push_back(same->text(0));
+    }
+    if (matches.size() == 1) XS_TRY_APP(ws.adoptOwner(matches[0]));
     XS_TRY_SYNC(ws.store().setMeta("office_sign_public_key", crypto::toHex(*officeSign)));
     XS_TRY_SYNC(ws.store().setMeta("office_public_key", crypto::toHex(*officeKx)));
     XS_TRY_SYNC(ws.store().setMeta("office_device_id", officeDevice));

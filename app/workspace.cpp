@@ -199,6 +199,16 @@ AResult<std::unique_ptr<Workspace>> Workspace::open(const fs::path& dir, std::st
     return ws;
 }
 
+AStatus Workspace::adoptOwner(const std::string& personId) {
+    auto person = m_log->record("person", personId);
+    if (!person) return fail(AppError::NotFound, "no person " + personId);
+    if (textOf(*person, "name") != m_self.name || textOf(*person, "role") != toString(m_self.role))
+        return refused("person " + personId + " is not " + m_self.name + " in the role " + toString(m_self.role));
+    XS_TRY_SYNC(m_store->setMeta("owner_person_id", personId));
+    m_self.personId = personId;
+    return {};
+}
+
 int Workspace::today() const { return todayLocal(m_clock->nowMs()); }
 
 // ---------------------------------------------------------------- lookups

@@ -72,6 +72,9 @@ public:
                                                     const sync::Clock& clock = sync::SystemClock::instance());
 
     const Self& self() const { return m_self; }
+    // Makes an existing person record (same name and role, e.g. from the office's organisation)
+    // the owner of this store. Called inside the caller's transaction.
+    AStatus adoptOwner(const std::string& personId);
     sync::Store& store() { return *m_store; }
     sync::OpLog& log() { return *m_log; }
 

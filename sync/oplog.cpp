@@ -1,6 +1,7 @@
 #include "sync/oplog.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -389,7 +390,7 @@ SResult<ApplyOutcome> OpLog::applyChangeSet(const ChangeSet& cs) {
     return outcome;
 }
 
-SResult<std::vector<ApplyOutcome>> OpLog::applyAllOrNothing(const std::vector<ChangeSet>& sets) {
+SResult<std::vector<ApplyOutcome>> OpLog::applyAllOrNothing(const std::vector<ChangeSet>& sets, bool ownTransaction) {
     std::vector<ChangeSet> verified;
     verified.reserve(sets.size());
     for (const auto& cs : sets) {
@@ -397,15 +398,19 @@ SResult<std::vector<ApplyOutcome>> OpLog::applyAllOrNothing(const std::vector<Ch
         if (!v) return v.error();
         verified.push_back(std::move(*v));
     }
-    auto tx = Transaction::begin(m_store.db());
-    if (!tx) return tx.error();
+    std::optional<Transaction> tx;
+    if (ownTransaction) {
+        auto t = Transaction::begin(m_store.db());
+        if (!t) return t.error();
+        tx.emplace(std::move(*t));
+    }
     std::vector<ApplyOutcome> outcomes;
     for (const auto& v : verified) {
         auto o = applyVerified(v);
         if (!o) return o.error();  // rolled back: nothing of the batch stays
         outcomes.push_back(*o);
     }
-    XS_TRY(tx->commit());
+    if (tx) XS_TRY(tx->commit());
     return outcomes;
 }
 

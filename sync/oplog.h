@@ -130,7 +130,8 @@ public:
     SResult<ApplyOutcome> applyChangeSet(const ChangeSet& changeSet);
     SStatus apply(const ChangeSet& changeSet);  // applyChangeSet, outcome dropped
     // Verifies every change set, then applies them all in one transaction, or none of them.
-    SResult<std::vector<ApplyOutcome>> applyAllOrNothing(const std::vector<ChangeSet>& sets);
+    // ownTransaction=false: the caller holds a transaction and commits or rolls back.
+    SResult<std::vector<ApplyOutcome>> applyAllOrNothing(const std::vector<ChangeSet>& sets, bool ownTransaction = true);
 
     // Trusts another device's public keys (from an enrolment file or a test).
     SStatus addDevice(const DevicePublic& device);

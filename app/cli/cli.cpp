@@ -676,6 +676,25 @@ int cmdDemo(Context& ctx) {
     return 0;
 }
 
+int cmdDemoHandover(Context& ctx) {
+    auto dir = ctx.args.get("dir");
+    if (!dir) return usage("demo-handover --dir DIR");
+    auto pass = fromFileOrEnv(ctx.args.get("passphrase-file"), "XUNSHEN_PASSPHRASE");
+    Secret p = pass ? std::move(*pass) : Secret(kDemoPassphrase);
+    auto kdf = kdfParams(ctx);
+    if (!kdf) return report(kdf.error());
+    DemoOptions opts;
+    opts.passphrase = p.value;
+    opts.kdf = *kdf;
+    opts.assets = ctx.args.get("assets").value_or("");
+    auto r = runHandoverDemo(opts, *dir, [&](const std::string& line) {
+        if (!ctx.json) std::cout << line << std::endl;
+    });
+    if (!r) return report(r.error());
+    if (ctx.json) printJson(*r);
+    return 0;
+}
+
 const char* kHelp = R"(xunshenctl — Xunshen (巡审) command line
 
 usage: xunshenctl [--store DIR] [--passphrase-file F] [--json] COMMAND ...
@@ -716,6 +735,7 @@ commands:
   rebuild                        drop and rebuild projections from the op log
   verify                         database integrity, op log consistency, every evidence file
   demo [--assets DIR]            create a demo store and walk one inspection through capture
+  demo-handover --dir DIR        office + two enrolled inspectors: capture, export, import
 
 exit codes: 0 ok, 1 failure, 2 usage, 3 wrong passphrase, 4 not found, 5 refused by a rule
 )";
@@ -751,6 +771,7 @@ int run(const std::vector<std::string>& argv) {
         {"handover", {cmdHandover, {"inspection", "out"}}},
         {"verify", {cmdVerify, {}}},
         {"demo", {cmdDemo, {"assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
+        {"demo-handover", {cmdDemoHandover, {"dir", "assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
     };
     auto it = commands.find(ctx.args.positional()[0]);
     if (it == commands.end()) return usage("unknown command '" + ctx.args.positional()[0] + "'");

@@ -494,3 +494,33 @@ TEST_CASE("handover: a flipped byte anywhere - a truncation - or another office'
     CHECK(r.err.find("not addressed to this audit office") != std::string::npos);
     CHECK(snapshot(s.office.store, "lockout.json") == before);
 }
+
+TEST_CASE("handover: demo-handover runs the walkthrough with two enrolled inspectors") {
+    TempDir dir;
+    auto r = run({"demo-handover", "--dir", dir.path().string(), "--json", "--kdf-memory-kib", "8192", "--kdf-iterations", "1",
+                  "--kdf-parallelism", "1"},
+                 {{"XUNSHEN_PASSPHRASE", kPass}});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    json summary = json::parse(r.out);
+    CHECK(summary["verified"] == true);
+    CHECK(summary["findings"] == 4);
+    CHECK(fs::exists(dir / "office" / "keyfile.json"));
+    CHECK(fs::exists(dir / "office.agekey"));
+    REQUIRE(summary["bundles"].size() == 2);
+    std::map<std::string, std::string> env = {{"XUNSHEN_PASSPHRASE", kPass}};
+    auto findings = run({"--store", (dir / "office").string(), "finding", "list", "--json"}, env);
+    REQUIRE(findings.exitCode == 0);
+    auto people = run({"--store", (dir / "office").string(), "org", "show", "--json"}, env);
+    REQUIRE(people.exitCode == 0);
+    std::set<std::string> authors;
+    const json findingList = json::parse(findings.out);
+    const json org = json::parse(people.out);
+    for (const auto& f : findingList)
+        for (const auto& p : org["people"])
+            if (p["id"] == f["author"]) authors.insert(p["name"].get<std::string>());
+    CHECK(authors == std::set<std::string>{"冯磊", "何芳"});
+    for (const auto& b : summary["bundles"]) {
+        std::string cmd = "/usr/bin/age -d -i " + (dir / "office.agekey").string() + " " + b.get<std::string>() + " > /dev/null";
+        CHECK(std::system(cmd.c_str()) == 0);
+    }
+}
