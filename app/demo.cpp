@@ -182,8 +182,14 @@ AResult<Json> runHandoverDemo(const DemoOptions& o, const fs::path& dir, const s
     for (auto& i : inspectors) {
         auto imported = importHandover(off, dir / i.file);
         if (!imported) return imported.error();
+        std::string receipt = (*imported)["receipt"];
+        XS_TRY_SYNC(sync::writeFileAtomic(dir / (i.name + ".receipt.json"), crypto::asBytes(receipt)));
         say("5. 接收 Office imported " + i.file + ": " + (*imported)["change_sets_new"].dump() + " new change sets, " +
-            (*imported)["evidence_files"].dump() + " evidence files");
+            (*imported)["evidence_files"].dump() + " evidence files; signed receipt written");
+        auto wiped = confirmHandover(*i.ws, receipt);
+        if (!wiped) return wiped.error();
+        say("   清理 " + i.name + "'s device verified the receipt and wiped " + (*wiped)["evidence_files_removed"].dump() +
+            " evidence file(s) of the inspection");
     }
     auto all = off.findings(*inspection);
     if (!all) return all.error();

@@ -157,10 +157,12 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     auto tmp = sync::TempFile::create(dir, out.filename().string());
     if (!tmp) return fromSync(tmp.error());
     std::uint64_t written = 0;
+    crypto::Sha256 bundleHash;
     sync::SStatus sinkStatus;
     std::vector<crypto::Bytes> recipients = {*officeKey};
     auto enc = crypto::AgeEncryptor::create(recipients, [&](crypto::ByteView bytes) -> crypto::CStatus {
         written += bytes.size();
+        bundleHash.update(bytes);
         sinkStatus = tmp->write(bytes);
         if (!sinkStatus) return fail(crypto::CryptoError::Internal, sinkStatus.message());
         return {};
@@ -197,7 +199,10 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     XS_TRY_APP(put(recordHeader(kEnd, "", 0)));
     if (!enc->finish()) return fail(AppError::Failed, "age encryption failed");
     XS_TRY_SYNC(tmp->commitAs(out));
-    return Json{{"bundle", out.string()}, {"inspection", inspectionId}, {"change_sets", sets->size()},
+    // The receipt must name this very file before the inspection may be wiped here.
+    std::string digest = crypto::toHex(bundleHash.finish());
+    XS_TRY_SYNC(ws.store().setMeta("handover_bundle:" + inspectionId, digest));
+    return Json{{"bundle", out.string()}, {"bundle_sha256", digest}, {"inspection", inspectionId}, {"change_sets", sets->size()},
                 {"evidence_files", evidence.size()}, {"bytes", written}};
 }
 
@@ -330,6 +335,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
             return refused("the bundle's age header is damaged or was tampered with");
         return refused("the bundle is truncated, damaged or was tampered with (payload failed authentication)");
     };
+    crypto::Sha256 bundleHash;
     std::vector<std::uint8_t> buf(64 * 1024);
     for (;;) {
         ssize_t n = ::read(fd, buf.data(), buf.size());
@@ -339,6 +345,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
             return fail(AppError::Failed, "cannot read bundle: " + std::string(std::strerror(errno)));
         }
         if (n == 0) break;
+        bundleHash.update(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)));
         if (!dec->write(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)))) {
             auto e = ageError(*dec);
             cleanup();
@@ -365,8 +372,82 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     }
     std::size_t fresh = 0;
     for (auto o : *applied) fresh += o == sync::ApplyOutcome::Applied;
+    std::size_t ops = 0;
+    for (const auto& cs : sets) ops += cs.ops.size();
+    // The receipt (article 7(4)): signed by the office device; the field device wipes on it.
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    Json receipt = {{"format", "xunshen-handover-receipt"},
+                    {"version", 1},
+                    {"suite", 1},
+                    {"bundle_sha256", crypto::toHex(bundleHash.finish())},
+                    {"inspection", manifest.value("inspection", "")},
+                    {"author_device", manifest.value("author_device", "")},
+                    {"change_sets", sets.size()},
+                    {"ops", ops},
+                    {"evidence_files", seenEvidence.size()},
+                    {"office_device", ws.log().deviceId()},
+                    {"received_at", now}};
+    std::string body = receipt.dump();
+    auto signature = ws.log().identity().sign(crypto::asBytes(body));
+    if (!signature) return fromSync(signature.error());
+    std::string receiptText =
+        Json{{"format", "xunshen-handover-receipt-signed"}, {"body", body}, {"signature", crypto::toHex(*signature)}}.dump(2) + "\n";
     return Json{{"inspection", manifest.value("inspection", "")}, {"author_device", manifest.value("author_device", "")},
-                {"change_sets", sets.size()}, {"change_sets_new", fresh}, {"evidence_files", seenEvidence.size()}};
+                {"change_sets", sets.size()}, {"change_sets_new", fresh}, {"evidence_files", seenEvidence.size()},
+                {"receipt", receiptText}};
+}
+
+AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
+    Json outer = Json::parse(receiptText, nullptr, false);
+    auto str = [](const Json& j, const char* k) {
+        auto it = j.find(k);
+        return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    if (outer.is_discarded() || !outer.is_object() || str(outer, "format") != "xunshen-handover-receipt-signed")
+        return refused("not a signed Xunshen handover receipt");
+    std::string body = str(outer, "body");
+    auto sig = crypto::fromHex(str(outer, "signature"));
+    Json receipt = Json::parse(body, nullptr, false);
+    if (!sig || sig->size() != 64 || receipt.is_discarded() || !receipt.is_object() ||
+        str(receipt, "format") != "xunshen-handover-receipt")
+        return refused("the receipt is malformed");
+    auto pinned = ws.store().meta("office_sign_public_key");
+    if (!pinned) return refused("this store is not enrolled with an audit office");
+    auto officeKey = crypto::fromHex(*pinned);
+    if (!officeKey || !crypto::ed25519Verify(*officeKey, crypto::asBytes(body), *sig))
+        return refused("the receipt's signature does not verify with the audit office's key");
+    std::string inspection = str(receipt, "inspection");
+    if (str(receipt, "author_device") != ws.log().deviceId()) return refused("the receipt is for another device's bundle");
+    auto exported = ws.store().meta("handover_bundle:" + inspection);
+    if (!exported) return refused("this device exported no bundle for inspection " + inspection);
+    if (*exported != str(receipt, "bundle_sha256"))
+        return refused("the receipt names another bundle than the last one exported here (export again or use its receipt)");
+    // Wipe: this inspection's evidence files (unless another inspection here still uses the same content).
+    auto s = ws.store().db().prepare(
+        "SELECT DISTINCT a.hash FROM attachments a JOIN findings f ON f.id = a.finding_id WHERE f.inspection_id = ?1"
+        " AND a.hash NOT IN (SELECT a2.hash FROM attachments a2 JOIN findings f2 ON f2.id = a2.finding_id"
+        " WHERE f2.inspection_id != ?1)");
+    if (!s) return fromSync(s.error());
+    s->bind(1, inspection);
+    std::vector<std::string> hashes;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        hashes.push_back(s->text(0));
+    }
+    s.value().reset();
+    std::size_t removed = 0;
+    for (const auto& h : hashes) {
+        if (!ws.store().evidence().contains(h)) continue;
+        XS_TRY_SYNC(ws.store().evidence().remove(h));
+        ++removed;
+    }
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    Json record = {{"inspection", inspection}, {"bundle_sha256", str(receipt, "bundle_sha256")}, {"wiped_at", now},
+                   {"evidence_files_removed", removed}, {"received_at", receipt.value("received_at", 0)}};
+    XS_TRY_SYNC(ws.store().setMeta("wiped:" + inspection, record.dump()));
+    return record;
 }
 
 }  // namespace xs::app

@@ -17,6 +17,13 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspection, const
 // change set's signature and chain and every evidence hash, then applies everything in one
 // transaction. Any failure refuses the whole bundle with one line naming the reason and leaves the
 // store unchanged. Importing the same bundle again changes nothing.
+// The result's "receipt" is the office-signed receipt text (bundle hash, counts, time).
 AResult<Json> importHandover(Workspace& ws, const std::filesystem::path& bundle);
+
+// Field device: verifies the office's signed receipt for the bundle last exported here and then
+// wipes that inspection's evidence files from this device, recording what and when (verify
+// lists it). Findings' text stays in the encrypted database until per-channel keys exist to
+// crypto-shred it (handover issue, item 4).
+AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText);
 
 }  // namespace xs::app

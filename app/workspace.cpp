@@ -861,12 +861,29 @@ AResult<VerifyReport> Workspace::verify() {
     if (!f) return fromSync(f.error());
     if (auto row = f->step(); !row) return fromSync(row.error());
     r.findings = f->int64(0);
-    auto e = m_store->db().prepare("SELECT DISTINCT hash FROM attachments ORDER BY hash");
+    std::set<std::string> wipedInspections;
+    auto w = m_store->db().prepare("SELECT value FROM meta WHERE key LIKE 'wiped:%' ORDER BY key");
+    if (!w) return fromSync(w.error());
+    for (;;) {
+        auto row = w->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        Json rec = Json::parse(w->text(0), nullptr, false);
+        if (rec.is_object()) {
+            wipedInspections.insert(textOf(rec, "inspection"));
+            r.wiped.push_back(rec);
+        }
+    }
+    // Evidence of wiped inspections is gone on purpose; everything else must decrypt and hash.
+    auto e = m_store->db().prepare(
+        "SELECT DISTINCT a.hash, COALESCE(f.inspection_id, '') FROM attachments a LEFT JOIN findings f ON f.id = a.finding_id"
+        " ORDER BY a.hash");
     if (!e) return fromSync(e.error());
     for (;;) {
         auto row = e->step();
         if (!row) return fromSync(row.error());
         if (!*row) break;
+        if (wipedInspections.count(e->text(1))) continue;
         ++r.evidenceFiles;
         auto v = m_store->evidence().verify(e->text(0));
         if (!v) r.problems.push_back("evidence " + e->text(0).substr(0, 12) + ": " + v.message());

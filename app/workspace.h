@@ -60,6 +60,7 @@ struct VerifyReport {
     std::int64_t findings = 0;
     std::int64_t evidenceFiles = 0;
     std::string projectionDigest;  // SHA-256 over every projection table, sorted rows
+    Json wiped = Json::array();    // inspections wiped after the office's receipt: what and when
 };
 
 class Workspace {

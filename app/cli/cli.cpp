@@ -623,9 +623,27 @@ int cmdHandover(Context& ctx) {
         if (!ws) return report(ws.error());
         auto r = importHandover(**ws, pos[2]);
         if (!r) return report(r.error());
+        std::string receiptPath = ctx.args.get("receipt").value_or(pos[2] + ".receipt.json");
+        std::string receipt = (*r)["receipt"];
+        auto w = sync::writeFileAtomic(receiptPath, crypto::asBytes(receipt));
+        if (!w) return report(fromSync(w.error()));
+        (*r)["receipt"] = receiptPath;
         if (ctx.json) printJson(*r);
         else std::cout << "imported " << (*r)["change_sets_new"] << " new of " << (*r)["change_sets"] << " change sets and "
-                       << (*r)["evidence_files"] << " evidence files\n";
+                       << (*r)["evidence_files"] << " evidence files; signed receipt: " << receiptPath << "\n";
+        return 0;
+    }
+    if (sub == "confirm") {
+        if (pos.size() != 3) return usage("handover confirm RECEIPT");
+        auto bytes = sync::readFile(pos[2], 1024 * 1024);
+        if (!bytes) return report(fromSync(bytes.error()));
+        auto ws = openWorkspace(ctx);
+        if (!ws) return report(ws.error());
+        auto r = confirmHandover(**ws, std::string(bytes->begin(), bytes->end()));
+        if (!r) return report(r.error());
+        if (ctx.json) printJson(*r);
+        else std::cout << "receipt verified; wiped " << (*r)["evidence_files_removed"] << " evidence files of inspection "
+                       << (*r)["inspection"].get<std::string>() << " from this device\n";
         return 0;
     }
     return usage("handover export --inspection ID --out FILE | handover import FILE");
@@ -648,10 +666,13 @@ int cmdVerify(Context& ctx) {
     auto r = (*ws)->verify();
     if (!r) return report(r.error());
     if (ctx.json) {
-        printJson({{"ok", r->ok}, {"problems", r->problems}, {"ops", r->ops}, {"findings", r->findings},
+        printJson({{"ok", r->ok}, {"problems", r->problems}, {"wiped", r->wiped}, {"ops", r->ops}, {"findings", r->findings},
                    {"evidence_files", r->evidenceFiles}, {"projection_digest", r->projectionDigest}});
     } else {
         for (const auto& p : r->problems) std::cout << "problem: " << p << "\n";
+        for (const auto& w : r->wiped)
+            std::cout << "wiped: inspection " << w["inspection"].get<std::string>() << " after receipt, "
+                      << w["evidence_files_removed"] << " evidence files\n";
         std::cout << (r->ok ? "ok" : "FAILED") << ": " << r->ops << " ops, " << r->findings << " findings, "
                   << r->evidenceFiles << " evidence files checked\n";
     }
@@ -731,7 +752,9 @@ commands:
   identity export --out F        this device's public identity, for the office to enrol
   identity export-age --out F    (audit office) the office key as an age identity file
   handover export --inspection ID --out FILE   one age file sealed to the audit office
-  handover import FILE           (audit office) verify and apply a bundle, all or nothing
+  handover import FILE [--receipt R]   (audit office) verify and apply a bundle, all or nothing;
+                                 writes the signed receipt (default FILE.receipt.json)
+  handover confirm RECEIPT       verify the office's receipt, then wipe that inspection's evidence here
   rebuild                        drop and rebuild projections from the op log
   verify                         database integrity, op log consistency, every evidence file
   demo [--assets DIR]            create a demo store and walk one inspection through capture
@@ -768,7 +791,7 @@ int run(const std::vector<std::string>& argv) {
         {"rekey", {cmdRekey, {"new-passphrase-file", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"rebuild", {cmdRebuild, {}}},
         {"identity", {cmdIdentity, {"out"}}},
-        {"handover", {cmdHandover, {"inspection", "out"}}},
+        {"handover", {cmdHandover, {"inspection", "out", "receipt"}}},
         {"verify", {cmdVerify, {}}},
         {"demo", {cmdDemo, {"assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"demo-handover", {cmdDemoHandover, {"dir", "assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},

@@ -524,3 +524,55 @@ TEST_CASE("handover: demo-handover runs the walkthrough with two enrolled inspec
         CHECK(std::system(cmd.c_str()) == 0);
     }
 }
+
+TEST_CASE("handover: the office's signed receipt lets the field device wipe that inspection's evidence") {
+    HandoverScene s;
+    fs::path bundle = s.bundle();
+    fs::path receipt = s.office.dir / "receipt.json";
+    auto imported = s.office({"handover", "import", bundle.string(), "--receipt", receipt.string()});
+    REQUIRE_MESSAGE(imported.exitCode == 0, imported.err);
+    json r = json::parse(json::parse(readAll(receipt))["body"].get<std::string>());
+    CHECK(r["bundle_sha256"].get<std::string>().size() == 64);
+    CHECK(r["ops"].get<int>() > 0);
+
+    // A receipt whose body was altered is refused and wipes nothing.
+    json tampered = json::parse(readAll(receipt));
+    std::string body = tampered["body"];
+    body.replace(body.find("\"ops\":"), 6, "\"ops\":9");
+    tampered["body"] = body;
+    writeAll(s.inspector.dir / "bad-receipt.json", tampered.dump());
+    auto before = snapshot(s.inspector.store, "lockout.json");
+    auto bad = s.inspector({"handover", "confirm", (s.inspector.dir / "bad-receipt.json").string()});
+    CHECK(bad.exitCode == 5);
+    CHECK(bad.err.find("signature does not verify") != std::string::npos);
+    CHECK(snapshot(s.inspector.store, "lockout.json") == before);
+
+    auto ok = s.inspector({"handover", "confirm", receipt.string(), "--json"});
+    REQUIRE_MESSAGE(ok.exitCode == 0, ok.err);
+    CHECK(json::parse(ok.out)["evidence_files_removed"] == 1);
+    std::size_t evidenceFiles = 0;
+    for (const auto& e : fs::recursive_directory_iterator(s.inspector.store / "evidence"))
+        if (e.is_regular_file()) ++evidenceFiles;
+    CHECK(evidenceFiles == 0);
+    json v = s.inspector.jsonOf({"verify"});
+    CHECK(v["ok"] == true);
+    REQUIRE(v["wiped"].size() == 1);
+    CHECK(v["wiped"][0]["inspection"] == s.inspection);
+    // The office still has everything.
+    json f = s.office.jsonOf({"finding", "show", s.findingId});
+    REQUIRE(s.office({"evidence", "export", f["evidence"][0], "--out", (s.office.dir / "p.jpg").string()}).exitCode == 0);
+    CHECK(readAll(s.office.dir / "p.jpg") == s.evidence);
+}
+
+TEST_CASE("handover: a receipt for an older bundle does not wipe") {
+    HandoverScene s;
+    fs::path first = s.bundle();
+    REQUIRE(s.office({"handover", "import", first.string(), "--receipt", (s.office.dir / "r1.json").string()}).exitCode == 0);
+    // The inspector keeps working and exports again: the old receipt no longer covers everything.
+    REQUIRE(s.inspector({"finding", "add", "--inspection", s.inspection, "--title", "后来的问题"}).exitCode == 0);
+    REQUIRE(s.inspector({"handover", "export", "--inspection", s.inspection, "--out", (s.inspector.dir / "second.xsbundle").string()})
+                .exitCode == 0);
+    auto r = s.inspector({"handover", "confirm", (s.office.dir / "r1.json").string()});
+    CHECK(r.exitCode == 5);
+    CHECK(r.err.find("another bundle") != std::string::npos);
+}
