@@ -17,7 +17,6 @@
 namespace xs::app {
 namespace {
 
-Error<AppError> refused(const std::string& msg) { return fail(AppError::Refused, "refused: " + msg); }
 
 std::string hexOf(const crypto::Bytes& b) { return crypto::toHex(b); }
 
@@ -27,11 +26,6 @@ std::optional<crypto::Bytes> key32(const Json& j, const char* k) {
     auto b = crypto::fromHex(it->get<std::string>());
     if (!b || b->size() != 32) return std::nullopt;
     return b;
-}
-
-std::string textOf(const Json& j, const char* k) {
-    auto it = j.find(k);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 AStatus requireOffice(Workspace& ws) {

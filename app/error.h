@@ -17,6 +17,9 @@ template <typename T>
 using AResult = Result<T, AppError>;
 using AStatus = Status<AppError>;
 
+// A refusal by a rule of the procedure or a validation; the message says which.
+inline Error<AppError> refused(const std::string& why) { return {AppError::Refused, "refused: " + why}; }
+
 inline Error<AppError> fromSync(const Error<sync::SyncError>& e) {
     switch (e.code) {
         case sync::SyncError::WrongPassphrase: return {AppError::Locked, e.message};

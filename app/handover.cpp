@@ -25,7 +25,6 @@ constexpr char kMagic[4] = {'X', 'S', 'H', 'B'};
 constexpr std::uint8_t kArchiveVersion = 1;
 constexpr std::uint64_t kMaxBufferedRecord = 16 * 1024 * 1024;  // manifest, one change set
 
-Error<AppError> refused(const std::string& msg) { return fail(AppError::Refused, "refused: " + msg); }
 
 crypto::Bytes recordHeader(std::uint8_t type, const std::string& name, std::uint64_t size) {
     crypto::Bytes h;
@@ -399,10 +398,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
 
 AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
     Json outer = Json::parse(receiptText, nullptr, false);
-    auto str = [](const Json& j, const char* k) {
-        auto it = j.find(k);
-        return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-    };
+    const auto& str = textOf;
     if (outer.is_discarded() || !outer.is_object() || str(outer, "format") != "xunshen-handover-receipt-signed")
         return refused("not a signed Xunshen handover receipt");
     std::string body = str(outer, "body");

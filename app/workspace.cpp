@@ -15,7 +15,6 @@ constexpr std::size_t kMaxText = 50000;
 constexpr int kStandardOnsiteDays = 7;  // article 7(2): one week on site
 constexpr int kMaxExtensionDays = 30;
 
-Error<AppError> refused(std::string msg) { return fail(AppError::Refused, "refused: " + std::move(msg)); }
 
 template <typename E>
 AResult<E> enumField(const Json& j, const char* key, E fallback) {
@@ -72,11 +71,6 @@ const std::vector<TransitionRule>& transitions() {
     return t;
 }
 
-// Records come from the op log, which other replicas write: read them without trusting types.
-std::string textOf(const Json& rec, const char* key) {
-    auto it = rec.find(key);
-    return it != rec.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 std::int64_t intOf(const Json& rec, const char* key, std::int64_t fallback) {
     auto it = rec.find(key);
     return it != rec.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
@@ -87,6 +81,11 @@ bool contentEditable(FindingStatus s) {
 }
 
 }  // namespace
+
+std::string textOf(const Json& rec, const char* key) {
+    auto it = rec.find(key);
+    return it != rec.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
 
 // ---------------------------------------------------------------- input
 

@@ -129,6 +129,10 @@ private:
     Self m_self;
 };
 
+// A string field of a record or document, "" when absent or of another type (records come from
+// the op log, which other replicas write: never trust their types).
+std::string textOf(const Json& record, const char* key);
+
 // Channel names: organisation data, and each inspection's team channel.
 inline std::string orgChannel() { return "org"; }
 inline std::string teamChannel(const std::string& inspectionId) { return inspectionId + ".team"; }
