@@ -7,6 +7,21 @@
 namespace xs::app {
 namespace fs = std::filesystem;
 
+namespace {
+
+// A finding of assets/demo/findings.json for `inspection`, its evidence names resolved in `assets`.
+AResult<FindingInput> demoFinding(Json f, const std::string& inspection, const fs::path& assets) {
+    f["inspection"] = inspection;
+    if (f.contains("evidence")) {
+        Json paths = Json::array();
+        for (const auto& e : f["evidence"]) paths.push_back((assets / "evidence" / e.get<std::string>()).string());
+        f["evidence"] = paths;
+    }
+    return FindingInput::fromJson(f);
+}
+
+}  // namespace
+
 fs::path defaultAssetsDir() {
     std::error_code ec;
     // Installed layout first (<prefix>/bin/xunshenctl, <prefix>/share/xunshen/demo), then the source tree.
@@ -60,13 +75,7 @@ AResult<Json> runDemo(const DemoOptions& o, const std::function<void(const std::
 
     Json ids = Json::array();
     for (Json f : *findings) {
-        f["inspection"] = *inspection;
-        if (f.contains("evidence")) {
-            Json paths = Json::array();
-            for (const auto& e : f["evidence"]) paths.push_back((assets / "evidence" / e.get<std::string>()).string());
-            f["evidence"] = paths;
-        }
-        auto input = FindingInput::fromJson(f);
+        auto input = demoFinding(f, *inspection, assets);
         if (!input) return input.error();
         auto id = w.addFinding(*input);
         if (!id) return id.error();
@@ -163,13 +172,7 @@ AResult<Json> runHandoverDemo(const DemoOptions& o, const fs::path& dir, const s
         auto& i = inspectors[k];
         for (std::size_t n = k; n < list.size(); n += inspectors.size()) {
             Json f = list[n];
-            f["inspection"] = *inspection;
-            if (f.contains("evidence")) {
-                Json paths = Json::array();
-                for (const auto& e : f["evidence"]) paths.push_back((assets / "evidence" / e.get<std::string>()).string());
-                f["evidence"] = paths;
-            }
-            auto input = FindingInput::fromJson(f);
+            auto input = demoFinding(f, *inspection, assets);
             if (!input) return input.error();
             auto id = i.ws->addFinding(*input);
             if (!id) return id.error();
