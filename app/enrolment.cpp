@@ -67,11 +67,11 @@ AResult<OfficeKeyInfo> createOfficeKey(Workspace& ws) {
     sync::Db& db = ws.store().db();
     auto tx = sync::Transaction::begin(db);
     if (!tx) return fromSync(tx.error());
-    auto s = db.prepare("INSERT INTO device_secrets (name, secret) VALUES ('office_x25519', ?)");
+    auto s = db.prepare("INSERT INTO device_secrets (name, secret) VALUES (?, ?)");
     if (!s) return fromSync(s.error());
-    s->bindBlob(1, pair->privateKey.view());
+    s->bind(1, std::string(sync::kOfficeSecretName)).bindBlob(2, pair->privateKey.view());
     XS_TRY_SYNC(s->run());
-    XS_TRY_SYNC(ws.store().setMeta("office_public_key", hexOf(pair->publicKey)));
+    XS_TRY_SYNC(ws.store().setMeta(sync::kOfficePublicKeyMeta, hexOf(pair->publicKey)));
     auto org = sync::newUuidV7();
     if (!org) return fromSync(org.error());
     XS_TRY_SYNC(ws.store().setMeta("organisation_id", *org));
@@ -80,8 +80,9 @@ AResult<OfficeKeyInfo> createOfficeKey(Workspace& ws) {
 }
 
 AResult<crypto::SecretBytes> officePrivateKey(Workspace& ws) {
-    auto s = ws.store().db().prepare("SELECT secret FROM device_secrets WHERE name = 'office_x25519'");
+    auto s = ws.store().db().prepare("SELECT secret FROM device_secrets WHERE name = ?");
     if (!s) return fromSync(s.error());
+    s->bind(1, std::string(sync::kOfficeSecretName));
     auto row = s->step();
     if (!row) return fromSync(row.error());
     if (!*row) return fail(AppError::NotFound, "no office key here (run org create-office-key first)");
@@ -131,7 +132,10 @@ AResult<Json> enrolDevice(Workspace& ws, const Json& d) {
     if (!s) return fromSync(s.error());
     s->bind(1, Json{{"name", textOf(d, "person_name")}, {"role", toString(*role)}}.dump()).bind(2, id);
     XS_TRY_SYNC(s->run());
-    return Json{{"device_id", id}, {"fingerprint", sync::fingerprint(pub)}};
+    // The device's person may already be on inspection teams: it gets their channel keys now.
+    auto granted = ws.updateChannelMembers();
+    if (!granted) return granted.error();
+    return Json{{"device_id", id}, {"fingerprint", sync::fingerprint(pub)}, {"channel_memberships", *granted}};
 }
 
 AResult<std::string> exportEnrolment(Workspace& ws, const std::string& serverUrl, const std::string& tlsPin) {
@@ -162,6 +166,12 @@ AResult<std::string> exportEnrolment(Workspace& ws, const std::string& serverUrl
     Json changeSets = Json::array();
     for (const auto& cs : *sets)
         if (cs.device == ws.log().deviceId()) changeSets.push_back(sync::changeSetToJson(cs));
+    // Channel keys wrapped to each member device (and the office): each store opens only its own.
+    auto envelopes = ws.log().envelopes();
+    if (!envelopes) return fromSync(envelopes.error());
+    Json keyEnvelopes = Json::array();
+    for (const auto& e : *envelopes)
+        if (e.issuer == ws.log().deviceId()) keyEnvelopes.push_back(sync::envelopeToJson(e));
     const auto& me = ws.log().identity().publicInfo();
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     Json body = {{"format", "xunshen-enrolment"},
@@ -176,6 +186,7 @@ AResult<std::string> exportEnrolment(Workspace& ws, const std::string& serverUrl
                  {"server", {{"url", serverUrl}, {"tls_pin_sha256", tlsPin}}},
                  {"devices", devices},
                  {"change_sets", changeSets},
+                 {"key_envelopes", keyEnvelopes},
                  {"issued_at", now}};
     std::string bodyText = body.dump();
     auto sig = ws.log().identity().sign(crypto::asBytes(bodyText));
@@ -225,6 +236,15 @@ AResult<Json> acceptEnrolment(Workspace& ws, const std::string& text) {
         if (cs->device != officeDevice) return refused("enrolment file carries change sets of another device");
         sets.push_back(std::move(*cs));
     }
+    std::vector<sync::KeyEnvelope> envelopes;
+    const Json keyList = body.value("key_envelopes", Json::array());
+    if (!keyList.is_array()) return refused("enrolment file's key envelopes are malformed");
+    for (const auto& k : keyList) {
+        auto e = sync::envelopeFromJson(k);
+        if (!e) return refused("enrolment file carries a " + e.message());
+        if (e->issuer != officeDevice) return refused("enrolment file carries key envelopes of another device");
+        envelopes.push_back(std::move(*e));
+    }
     sync::Db& db = ws.store().db();
     auto tx = sync::Transaction::begin(db);
     if (!tx) return fromSync(tx.error());
@@ -234,6 +254,8 @@ AResult<Json> acceptEnrolment(Workspace& ws, const std::string& text) {
     }
     auto applied = ws.log().applyAllOrNothing(sets, false);
     if (!applied) return refused("the office's records in the enrolment file do not verify: " + applied.message());
+    auto keys = ws.log().acceptEnvelopes(envelopes);
+    if (!keys) return refused("the channel keys in the enrolment file do not verify: " + keys.message());
     // This store's owner becomes the office's record of the same person, if there is one.
     auto same = db.prepare("SELECT id FROM people WHERE name = ? AND role = ? AND id != ?");
     if (!same) return fromSync(same.error());
@@ -252,10 +274,14 @@ AResult<Json> acceptEnrolment(Workspace& ws, const std::string& text) {
     XS_TRY_SYNC(ws.store().setMeta("organisation_id", org));
     XS_TRY_SYNC(ws.store().setMeta("server_url", textOf(body.value("server", Json::object()), "url")));
     XS_TRY_SYNC(ws.store().setMeta("server_tls_pin", textOf(body.value("server", Json::object()), "tls_pin_sha256")));
+    // Channels this device made before it knew the office: the office gets their keys too.
+    auto wrapped = ws.log().wrapKeysToOffice();
+    if (!wrapped) return fromSync(wrapped.error());
     XS_TRY_SYNC(tx->commit());
     auto info = officeKey(ws);
     if (!info) return info.error();
-    return Json{{"organisation_id", org}, {"office_fingerprint", info->fingerprint}, {"devices", parsed.size()}};
+    return Json{{"organisation_id", org}, {"office_fingerprint", info->fingerprint}, {"devices", parsed.size()},
+                {"channel_keys", *keys}};
 }
 
 }  // namespace xs::app

@@ -25,6 +25,7 @@ inline Error<AppError> fromSync(const Error<sync::SyncError>& e) {
         case sync::SyncError::WrongPassphrase: return {AppError::Locked, e.message};
         case sync::SyncError::NotFound: return {AppError::NotFound, e.message};
         case sync::SyncError::Invalid: return {AppError::Refused, e.message};
+        case sync::SyncError::Forbidden: return {AppError::Refused, e.message};
         default: return {AppError::Failed, e.message};
     }
 }

@@ -20,9 +20,9 @@ namespace xs::app {
 namespace fs = std::filesystem;
 namespace {
 
-enum RecordType : std::uint8_t { kEnd = 0, kManifest = 1, kSignature = 2, kChangeSet = 3, kEvidence = 4 };
+enum RecordType : std::uint8_t { kEnd = 0, kManifest = 1, kSignature = 2, kChangeSet = 3, kEvidence = 4, kKeyEnvelopes = 5 };
 constexpr char kMagic[4] = {'X', 'S', 'H', 'B'};
-constexpr std::uint8_t kArchiveVersion = 1;
+constexpr std::uint8_t kArchiveVersion = 2;  // 2: key envelopes record
 constexpr std::uint64_t kMaxBufferedRecord = 16 * 1024 * 1024;  // manifest, one change set
 
 
@@ -131,6 +131,15 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
         evidence.push_back({e->text(0), e->int64(1)});
     }
 
+    // The inspection's channel keys as wrapped to their members and to the office: a bundle is
+    // self-contained even for channels the office did not create.
+    if (auto w = ws.log().wrapKeysToOffice(); !w) return fromSync(w.error());
+    auto envelopes = ws.log().envelopes(inspectionChannels(inspectionId));
+    if (!envelopes) return fromSync(envelopes.error());
+    Json envList = Json::array();
+    for (const auto& x : *envelopes) envList.push_back(sync::envelopeToJson(x));
+    std::string envText = envList.dump();
+
     Json csList = Json::array();
     for (const auto& cs : *sets)
         csList.push_back({{"id", cs.id}, {"device", cs.device}, {"seq", cs.seq}, {"hash", crypto::toHex(cs.hash)}});
@@ -147,6 +156,7 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
                      {"organisation_id", org ? *org : std::string()},
                      {"created_at", now},
                      {"change_sets", csList},
+                     {"key_envelopes_sha256", crypto::toHex(crypto::sha256(crypto::asBytes(envText)))},
                      {"evidence", evList}};
     std::string manifestText = manifest.dump();
     auto signature = ws.log().identity().sign(crypto::asBytes(manifestText));
@@ -182,6 +192,8 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
         XS_TRY_APP(put(recordHeader(kChangeSet, cs.id, text.size())));
         XS_TRY_APP(put(crypto::asBytes(text)));
     }
+    XS_TRY_APP(put(recordHeader(kKeyEnvelopes, "keys.json", envText.size())));
+    XS_TRY_APP(put(crypto::asBytes(envText)));
     for (const auto& x : evidence) {
         XS_TRY_APP(put(recordHeader(kEvidence, x.hash, static_cast<std::uint64_t>(x.size))));
         std::uint64_t streamed = 0;
@@ -223,6 +235,8 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     std::map<std::string, std::string> expectedSets;       // id -> hash hex
     std::map<std::string, std::uint64_t> expectedEvidence;  // hash -> size
     std::vector<sync::ChangeSet> sets;
+    std::vector<sync::KeyEnvelope> envelopes;
+    bool sawEnvelopes = false;
     std::set<std::string> seenEvidence;
     std::vector<std::string> newEvidence;  // written by this import (removed if it fails)
     std::uint8_t curType = 0;
@@ -266,7 +280,8 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
                 if (!expectedSets.count(name)) return refused("bundle holds a change set its manifest does not list");
                 return {};
             }
-            if (type == kEvidence && signedYet) {
+            if (type == kKeyEnvelopes && signedYet && !sawEnvelopes && size <= kMaxBufferedRecord) return {};
+            if (type == kEvidence && signedYet && sawEnvelopes) {
                 auto it = expectedEvidence.find(name);
                 if (it == expectedEvidence.end() || it->second != size || seenEvidence.count(name))
                     return refused("bundle holds evidence its manifest does not list");
@@ -299,6 +314,19 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
                     if (cs->id != curName || crypto::toHex(d) != expectedSets[curName])
                         return refused("bundle change set " + curName + " does not match its manifest");
                     sets.push_back(std::move(*cs));
+                    return {};
+                }
+                case kKeyEnvelopes: {
+                    sawEnvelopes = true;
+                    if (crypto::toHex(crypto::sha256(buffer)) != manifest.value("key_envelopes_sha256", ""))
+                        return refused("bundle key envelopes do not match the manifest");
+                    Json list = Json::parse(buffer.begin(), buffer.end(), nullptr, false);
+                    if (!list.is_array()) return refused("bundle key envelopes are malformed");
+                    for (const auto& j : list) {
+                        auto e = sync::envelopeFromJson(j);
+                        if (!e) return refused("bundle holds a " + e.message());
+                        envelopes.push_back(std::move(*e));
+                    }
                     return {};
                 }
                 case kEvidence: {
@@ -356,7 +384,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
         cleanup();
         return e;
     }
-    if (!reader.ended() || manifestSig.empty()) {
+    if (!reader.ended() || manifestSig.empty() || !sawEnvelopes) {
         cleanup();
         return refused("the bundle is incomplete (no end record)");
     }
@@ -364,10 +392,28 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
         cleanup();
         return refused("the bundle lacks change sets or evidence its manifest lists");
     }
-    auto applied = ws.log().applyAllOrNothing(sets);
+    // Change sets and keys in one transaction: all or nothing.
+    auto begun = sync::Transaction::begin(ws.store().db());
+    if (!begun) {
+        cleanup();
+        return fromSync(begun.error());
+    }
+    std::optional<sync::Transaction> tx(std::move(*begun));
+    auto applied = ws.log().applyAllOrNothing(sets, false);
     if (!applied) {
+        tx.reset();  // roll back before the files go
         cleanup();
         return refused("a change set in the bundle failed verification: " + applied.message());
+    }
+    if (auto keys = ws.log().acceptEnvelopes(envelopes); !keys) {
+        tx.reset();
+        cleanup();
+        return refused("the bundle's channel keys failed verification: " + keys.message());
+    }
+    if (auto c = tx->commit(); !c) {
+        tx.reset();
+        cleanup();
+        return fromSync(c.error());
     }
     std::size_t fresh = 0;
     for (auto o : *applied) fresh += o == sync::ApplyOutcome::Applied;
@@ -439,10 +485,22 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
         XS_TRY_SYNC(ws.store().evidence().remove(h));
         ++removed;
     }
+    // Crypto-shred: the inspection's channel keys and their envelopes go, so its ops (kept, sealed,
+    // for the chain) no longer open here, and what they projected is dropped (secure_delete
+    // overwrites it; the checkpoint empties the WAL).
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::vector<std::string> channels = inspectionChannels(inspection);
     Json record = {{"inspection", inspection}, {"bundle_sha256", str(receipt, "bundle_sha256")}, {"wiped_at", now},
-                   {"evidence_files_removed", removed}, {"received_at", receipt.value("received_at", 0)}};
-    XS_TRY_SYNC(ws.store().setMeta("wiped:" + inspection, record.dump()));
+                   {"evidence_files_removed", removed}, {"channels_shredded", channels},
+                   {"received_at", receipt.value("received_at", 0)}};
+    {
+        auto tx = sync::Transaction::begin(ws.store().db());
+        if (!tx) return fromSync(tx.error());
+        XS_TRY_SYNC(ws.log().shredChannels(channels, "handover receipt " + str(receipt, "bundle_sha256").substr(0, 16)));
+        XS_TRY_SYNC(ws.store().setMeta("wiped:" + inspection, record.dump()));
+        XS_TRY_SYNC(tx->commit());
+    }
+    XS_TRY_SYNC(ws.store().db().exec("PRAGMA wal_checkpoint(TRUNCATE)"));
     return record;
 }
 

@@ -181,4 +181,13 @@ int todayLocal(std::int64_t unixMs) {
     return parseDate(buf).value_or(0);
 }
 
+std::string formatTimestampMs(std::int64_t unixMs) {
+    std::time_t t = static_cast<std::time_t>(unixMs / 1000);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
 }  // namespace xs::app

@@ -56,5 +56,7 @@ bool isOfficeSide(Role r);     // audit office or working-group lead
 std::optional<int> parseDate(std::string_view iso);
 std::string formatDate(int days);
 int todayLocal(std::int64_t unixMs);
+// "YYYY-MM-DD HH:MM:SS" in local time.
+std::string formatTimestampMs(std::int64_t unixMs);
 
 }  // namespace xs::app

@@ -441,9 +441,121 @@ AResult<std::string> Workspace::createInspection(const InspectionInput& in) {
     set("onsite_days", in.days);
     set("status", "open");
     set("created_by", m_self.personId);
+    Json record = {{"team", team}, {"lead_id", lead}, {"unit_id", *unit}};
+    auto members = wantedMembers(*id, record);
+    if (!members) return members.error();
+    for (auto& [channel, list] : *members) d.createChannel(channel, std::move(list));
     auto cs = m_log->commit(d);
     if (!cs) return fromSync(cs.error());
     return *id;
+}
+
+// ---------------------------------------------------------------- channel membership
+
+AResult<std::vector<std::string>> Workspace::devicesOf(const std::string& personId) {
+    auto person = m_log->record("person", personId);
+    if (!person) return fromSync(person.error());
+    std::vector<std::string> out;
+    if (personId == m_self.personId) out.push_back(m_log->deviceId());
+    // Enrolled devices carry the name and role they were enrolled for (devices.person_id).
+    auto s = m_store->db().prepare("SELECT id, person_id FROM devices WHERE local = 0 AND person_id IS NOT NULL ORDER BY id");
+    if (!s) return fromSync(s.error());
+    for (;;) {
+        auto row = s->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        Json who = Json::parse(s->text(1), nullptr, false);
+        if (who.is_object() && !who.value("revoked", false) && textOf(who, "name") == textOf(*person, "name") &&
+            textOf(who, "role") == textOf(*person, "role"))
+            out.push_back(s->text(0));
+    }
+    return out;
+}
+
+AResult<std::map<std::string, std::vector<sync::ChannelMember>>> Workspace::wantedMembers(const std::string& inspectionId,
+                                                                                          const Json& inspection) {
+    std::set<std::string> team, office, unitHeads;
+    if (auto t = inspection.find("team"); t != inspection.end() && t->is_array())
+        for (const auto& p : *t)
+            if (p.is_string()) team.insert(p.get<std::string>());
+    if (!textOf(inspection, "lead_id").empty()) team.insert(textOf(inspection, "lead_id"));
+    auto s = m_store->db().prepare("SELECT id, role, COALESCE(unit_id, '') FROM people ORDER BY id");
+    if (!s) return fromSync(s.error());
+    for (;;) {
+        auto row = s->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        auto role = parseEnum<Role>(s->text(1));
+        if (!role) continue;
+        // The audit office and the leading group read the team channel (DESIGN.md "Channels").
+        if (*role == Role::AuditOffice) office.insert(s->text(0));
+        if (*role == Role::AuditOffice || isLeadingGroup(*role)) team.insert(s->text(0));
+        if (*role == Role::UnitHead && s->text(2) == textOf(inspection, "unit_id")) unitHeads.insert(s->text(0));
+    }
+    std::map<std::string, std::vector<sync::ChannelMember>> out;
+    auto add = [&](const std::string& channel, const std::set<std::string>& people,
+                   const std::vector<std::string>& kinds) -> AStatus {
+        auto& list = out[channel];
+        for (const auto& p : people) {
+            auto devices = devicesOf(p);
+            if (!devices) {
+                if (devices.code() == AppError::NotFound) continue;  // a person this store does not know yet
+                return devices.error();
+            }
+            for (const auto& d : *devices) list.push_back({d, kinds});
+        }
+        return {};
+    };
+    XS_TRY_APP(add(teamChannel(inspectionId), team, {"*"}));
+    XS_TRY_APP(add(unitChannel(inspectionId), team, {"*"}));
+    // The unit head reads the unit channel and answers in it; it never receives the team key.
+    XS_TRY_APP(add(unitChannel(inspectionId), unitHeads, {"unit_reply", "notice_ack"}));
+    XS_TRY_APP(add(clueChannel(inspectionId), office, {"*"}));
+    return out;
+}
+
+AResult<int> Workspace::updateChannelMembers() {
+    auto list = m_store->db().prepare("SELECT id FROM inspections ORDER BY id");
+    if (!list) return fromSync(list.error());
+    std::vector<std::string> ids;
+    for (;;) {
+        auto row = list->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        ids.push_back(list->text(0));
+    }
+    sync::Draft d;
+    int changes = 0;
+    for (const auto& id : ids) {
+        auto channel = m_log->record("channel", teamChannel(id));
+        if (!channel || textOf(*channel, "admin") != m_log->deviceId()) continue;  // not ours to manage
+        auto inspection = m_log->record("inspection", id);
+        if (!inspection) return fromSync(inspection.error());
+        auto wanted = wantedMembers(id, *inspection);
+        if (!wanted) return wanted.error();
+        for (const auto& [ch, members] : *wanted) {
+            auto current = m_log->members(ch);
+            if (!current) return fromSync(current.error());
+            std::set<std::string> have, want;
+            for (const auto& m : *current) have.insert(m.device);
+            for (const auto& m : members) {
+                want.insert(m.device);
+                if (!have.count(m.device)) {
+                    d.addMember(ch, m);
+                    ++changes;
+                }
+            }
+            for (const auto& m : *current) {
+                if (m.device == m_log->deviceId() || want.count(m.device)) continue;
+                d.removeMember(ch, m.device);
+                ++changes;
+            }
+        }
+    }
+    if (changes == 0) return 0;
+    auto cs = m_log->commit(d);
+    if (!cs) return fromSync(cs.error());
+    return changes;
 }
 
 AResult<std::string> Workspace::requestExtension(const std::string& inspectionId, int days, const std::string& reason) {
@@ -873,6 +985,9 @@ AResult<VerifyReport> Workspace::verify() {
             r.wiped.push_back(rec);
         }
     }
+    auto shredded = m_log->shredded();
+    if (!shredded) return fromSync(shredded.error());
+    for (const auto& c : *shredded) r.shredded.push_back({{"channel", c.channel}, {"at_ms", c.atMs}, {"reason", c.reason}});
     // Evidence of wiped inspections is gone on purpose; everything else must decrypt and hash.
     auto e = m_store->db().prepare(
         "SELECT DISTINCT a.hash, COALESCE(f.inspection_id, '') FROM attachments a LEFT JOIN findings f ON f.id = a.finding_id"

@@ -4,6 +4,7 @@
 // rule. Read calls return JSON records with snake_case keys. Not thread-safe.
 #pragma once
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,7 @@ struct VerifyReport {
     std::int64_t evidenceFiles = 0;
     std::string projectionDigest;  // SHA-256 over every projection table, sorted rows
     Json wiped = Json::array();    // inspections wiped after the office's receipt: what and when
+    Json shredded = Json::array(); // channels whose keys were destroyed here: channel, when, why
 };
 
 class Workspace {
@@ -107,6 +109,14 @@ public:
     AResult<VerifyReport> verify();
     AStatus rekey(std::string_view newPassphrase, const crypto::Argon2Params& kdf);
 
+    // Channel membership follows the organisation: for every inspection whose channels this device
+    // administers, devices of people who should read them get the current key, and devices that
+    // should no longer (revoked, or their person left the team) are removed: a new epoch.
+    // Returns how many memberships changed.
+    AResult<int> updateChannelMembers();
+    // The devices (ids) this store knows for a person.
+    AResult<std::vector<std::string>> devicesOf(const std::string& personId);
+
     // First/last day of an inspection's capture window, approved extensions included.
     AResult<std::pair<int, int>> captureWindow(const std::string& inspectionId);
     int today() const;
@@ -119,6 +129,9 @@ private:
     AStatus checkTransition(const std::string& id, const Json& record, FindingStatus to);
     AStatus checkCaptureAllowed(const std::string& inspectionId);
     AResult<std::pair<int, int>> captureWindow(const std::string& inspectionId, const Json& inspection);
+    // Who should be in each of an inspection's channels, from its team and the organisation.
+    AResult<std::map<std::string, std::vector<sync::ChannelMember>>> wantedMembers(const std::string& inspectionId,
+                                                                                  const Json& inspection);
     AResult<std::string> storeEvidence(const std::filesystem::path& file, sync::Draft& draft, const std::string& findingId,
                                        const std::string& channel, EvidencePurpose purpose);
 
@@ -133,8 +146,14 @@ private:
 // the op log, which other replicas write: never trust their types).
 std::string textOf(const Json& record, const char* key);
 
-// Channel names: organisation data, and each inspection's team channel.
+// Channel names: organisation data, and each inspection's encrypted channels (DESIGN.md
+// "Channels"): team (findings, evidence, extensions), unit (what the unit head may read), clue.
 inline std::string orgChannel() { return "org"; }
 inline std::string teamChannel(const std::string& inspectionId) { return inspectionId + ".team"; }
+inline std::string unitChannel(const std::string& inspectionId) { return inspectionId + ".unit"; }
+inline std::string clueChannel(const std::string& inspectionId) { return inspectionId + ".clue"; }
+inline std::vector<std::string> inspectionChannels(const std::string& inspectionId) {
+    return {teamChannel(inspectionId), unitChannel(inspectionId), clueChannel(inspectionId)};
+}
 
 }  // namespace xs::app

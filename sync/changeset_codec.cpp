@@ -22,11 +22,7 @@ void putTag(crypto::Bytes& out, const char* tag) {
     out.push_back(0);
 }
 
-}  // namespace
-
-crypto::Digest opHash(const Op& op) {
-    crypto::Bytes b;
-    putTag(b, "xs-op-v1");
+void putHeader(crypto::Bytes& b, const Op& op) {
     putU8(b, kChangeSetSuite);
     putStr(b, op.id);
     putStr(b, op.channel);
@@ -34,7 +30,28 @@ crypto::Digest opHash(const Op& op) {
     putStr(b, op.recordId);
     putU64(b, op.hlc);
     putStr(b, op.device);
-    putStr(b, OpLog::encodeChanges(op.changes).dump());
+    putU32(b, op.epoch);
+}
+
+}  // namespace
+
+crypto::Bytes opAssociatedData(const Op& op) {
+    crypto::Bytes b;
+    putTag(b, "xs-op-header-v2");
+    putHeader(b, op);
+    return b;
+}
+
+crypto::Digest opHash(const Op& op) {
+    crypto::Bytes b;
+    putTag(b, "xs-op-v2");
+    putHeader(b, op);
+    if (isEncryptedChannel(op.channel)) {
+        putU32(b, static_cast<std::uint32_t>(op.sealed.size()));
+        b.insert(b.end(), op.sealed.begin(), op.sealed.end());
+    } else {
+        putStr(b, OpLog::encodeChanges(op.changes).dump());
+    }
     return crypto::sha256(b);
 }
 
@@ -58,9 +75,17 @@ crypto::Bytes signingInput(const ChangeSet& cs) {
 
 Json changeSetToJson(const ChangeSet& cs) {
     Json ops = Json::array();
-    for (const Op& op : cs.ops)
-        ops.push_back({{"id", op.id}, {"channel", op.channel}, {"kind", op.kind}, {"record_id", op.recordId},
-                       {"hlc", op.hlc}, {"device", op.device}, {"changes", OpLog::encodeChanges(op.changes)}});
+    for (const Op& op : cs.ops) {
+        Json o = {{"id", op.id}, {"channel", op.channel}, {"kind", op.kind}, {"record_id", op.recordId},
+                  {"hlc", op.hlc}, {"device", op.device}};
+        if (isEncryptedChannel(op.channel)) {
+            o["epoch"] = op.epoch;
+            o["sealed"] = crypto::toBase64(op.sealed);
+        } else {
+            o["changes"] = OpLog::encodeChanges(op.changes);
+        }
+        ops.push_back(std::move(o));
+    }
     return {{"id", cs.id},
             {"device", cs.device},
             {"seq", cs.seq},
@@ -107,17 +132,30 @@ SResult<ChangeSet> changeSetFromJson(const Json& j) {
         auto oid = str(o, "id"), ch = str(o, "channel"), kind = str(o, "kind"), rid = str(o, "record_id"),
              dev = str(o, "device");
         auto ohlc = u64(o, "hlc");
-        auto changes = o.find("changes");
-        if (!oid || !ch || !kind || !rid || !dev || !ohlc || changes == o.end()) return bad("op misses a field");
-        auto decoded = OpLog::decodeChanges(changes->dump());
-        if (!decoded) return bad("op changes: " + decoded.message());
+        if (!oid || !ch || !kind || !rid || !dev || !ohlc) return bad("op misses a field");
+        if (isEncryptedChannel(*ch)) {
+            auto epoch = u64(o, "epoch");
+            auto sealed = str(o, "sealed");
+            if (!epoch || *epoch < 1 || *epoch > 0xffffffffu || !sealed || o.contains("changes"))
+                return bad("op of an encrypted channel needs epoch and sealed, and no changes in clear");
+            auto bytes = crypto::fromBase64(*sealed);
+            if (!bytes) return bad("op body is not base64");
+            op.epoch = static_cast<std::uint32_t>(*epoch);
+            op.sealed = std::move(*bytes);
+        } else {
+            auto changes = o.find("changes");
+            if (changes == o.end() || o.contains("sealed") || o.contains("epoch"))
+                return bad("op of a plaintext channel needs changes");
+            auto decoded = OpLog::decodeChanges(changes->dump());
+            if (!decoded) return bad("op changes: " + decoded.message());
+            op.changes = std::move(*decoded);
+        }
         op.id = *oid;
         op.channel = *ch;
         op.kind = *kind;
         op.recordId = *rid;
         op.device = *dev;
         op.hlc = *ohlc;
-        op.changes = std::move(*decoded);
         cs.ops.push_back(std::move(op));
     }
     return cs;

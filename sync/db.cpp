@@ -157,6 +157,8 @@ SResult<Db> Db::open(const std::string& path, crypto::ByteView key, const DbOpti
     XS_TRY(db.exec("PRAGMA journal_mode = WAL"));
     XS_TRY(db.exec(options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL"));
     XS_TRY(db.exec("PRAGMA foreign_keys = ON"));
+    // Deleted content is overwritten, not left in free pages: crypto-shredding relies on it.
+    XS_TRY(db.exec("PRAGMA secure_delete = ON"));
     sqlite3_busy_timeout(raw, 5000);
     return db;
 }
@@ -208,6 +210,7 @@ SResult<Stmt> Db::prepare(const char* sql) {
 }
 
 std::int64_t Db::changes() const { return sqlite3_changes(m_db); }
+bool Db::inTransaction() const { return m_db && sqlite3_get_autocommit(m_db) == 0; }
 
 bool Db::encrypted() {
 #ifdef XS_PLAIN_SQLITE
@@ -220,6 +223,12 @@ bool Db::encrypted() {
 SResult<Transaction> Transaction::begin(Db& db) {
     XS_TRY(db.exec("BEGIN IMMEDIATE"));
     return Transaction(&db);
+}
+SResult<std::optional<Transaction>> Transaction::beginUnlessOpen(Db& db) {
+    if (db.inTransaction()) return std::optional<Transaction>();
+    auto tx = begin(db);
+    if (!tx) return tx.error();
+    return std::optional<Transaction>(std::move(*tx));
 }
 Transaction::~Transaction() {
     if (m_db) (void)m_db->exec("ROLLBACK");

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <string_view>
@@ -79,6 +80,7 @@ public:
     void close();
     bool isOpen() const { return m_db != nullptr; }
     static bool encrypted();  // false in the plain-SQLite build
+    bool inTransaction() const;  // a BEGIN is open on this connection
 
 private:
     explicit Db(sqlite3* db);
@@ -90,6 +92,9 @@ private:
 class Transaction {
 public:
     static SResult<Transaction> begin(Db& db);
+    // Begins one unless the connection is already inside a transaction (the caller's): then the
+    // caller commits or rolls back, and this returns an empty optional.
+    static SResult<std::optional<Transaction>> beginUnlessOpen(Db& db);
     ~Transaction();
     Transaction(Transaction&& other) noexcept;
     Transaction& operator=(Transaction&&) = delete;

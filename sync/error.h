@@ -12,6 +12,7 @@ enum class SyncError {
     Database,         // SQLite/SQLCipher reported an error
     Crypto,           // a crypto primitive failed unexpectedly
     Invalid,          // malformed input (an op, a field name, a key file)
+    Forbidden,        // well-formed but not allowed: a write outside the author's channels, no key
 };
 
 template <typename T>

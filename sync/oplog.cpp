@@ -5,6 +5,7 @@
 #include <set>
 #include <tuple>
 
+#include "crypto/aead.h"
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
 #include "crypto/hash.h"
@@ -34,13 +35,36 @@ SStatus validateOp(const Op& op) {
     if (!isUuid(op.id)) return fail(SyncError::Invalid, "op id is not a UUID");
     if (!validChannel(op.channel) || !validName(op.kind)) return fail(SyncError::Invalid, "op " + op.id + " has a bad channel or kind");
     if (op.recordId.empty() || op.recordId.size() > 200) return fail(SyncError::Invalid, "op " + op.id + " has a bad record id");
-    if (op.changes.empty()) return fail(SyncError::Invalid, "op " + op.id + " changes nothing");
+    if (isEncryptedChannel(op.channel)) {
+        if (op.epoch < 1 || op.sealed.size() < crypto::kAeadNonceSize + crypto::kAeadTagSize)
+            return fail(SyncError::Invalid, "op " + op.id + " of channel " + op.channel + " is not sealed");
+    } else if (op.epoch != 0 || !op.sealed.empty()) {
+        return fail(SyncError::Invalid, "op " + op.id + " of plaintext channel " + op.channel + " carries a sealed body");
+    } else if (op.changes.empty()) {
+        return fail(SyncError::Invalid, "op " + op.id + " changes nothing");
+    }
     for (const auto& c : op.changes) {
         if (!validName(c.field)) return fail(SyncError::Invalid, "op " + op.id + " has a bad field name");
         for (const auto& b : c.base)
             if (!isUuid(b)) return fail(SyncError::Invalid, "op " + op.id + " has a bad base reference");
     }
     return {};
+}
+
+// The columns opFromRow reads, in order.
+#define XS_OP_COLUMNS "id, channel, kind, record_id, hlc, device, body, epoch, sealed"
+
+SResult<Op> opFromRow(Stmt& s) {
+    Op op{s.text(0), s.text(1), s.text(2), s.text(3), static_cast<std::uint64_t>(s.int64(4)), s.text(5),
+          static_cast<std::uint32_t>(s.int64(7)), {}, {}};
+    if (isEncryptedChannel(op.channel)) {
+        op.sealed = s.blob(8);
+        return op;
+    }
+    auto changes = OpLog::decodeChanges(s.text(6));
+    if (!changes) return changes.error();
+    op.changes = std::move(*changes);
+    return op;
 }
 
 }  // namespace
@@ -147,13 +171,18 @@ SStatus OpLog::insertChangeSet(const ChangeSet& cs, bool local) {
         .bind(5, static_cast<std::int64_t>(cs.ops.size())).bind(6, std::int64_t{local ? 1 : 0})
         .bindBlob(7, cs.prevHash).bindBlob(8, cs.hash).bindBlob(9, cs.signature);
     XS_TRY(c->run());
-    auto o = db.prepare("INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, body)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    auto o = db.prepare("INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, body, epoch, sealed)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!o) return o.error();
     std::int64_t idx = 0;
     for (const Op& op : cs.ops) {
+        bool sealed = isEncryptedChannel(op.channel);  // the clear text of a sealed op is never stored here
         o->bind(1, op.id).bind(2, cs.id).bind(3, idx++).bind(4, op.channel).bind(5, op.kind).bind(6, op.recordId)
-            .bind(7, static_cast<std::int64_t>(op.hlc)).bind(8, op.device).bind(9, encodeChanges(op.changes).dump());
+            .bind(7, static_cast<std::int64_t>(op.hlc)).bind(8, op.device)
+            .bind(9, sealed ? std::string() : encodeChanges(op.changes).dump())
+            .bind(10, static_cast<std::int64_t>(op.epoch));
+        if (sealed) o->bindBlob(11, op.sealed);
+        else o->bindNull(11);
         XS_TRY(o->run());
     }
     return {};
@@ -223,8 +252,19 @@ SStatus OpLog::projectField(const std::string& kind, const std::string& recordId
     return {};
 }
 
-SStatus OpLog::project(const Op& op, bool newRecord) {
+SStatus OpLog::project(const Op& given, bool newRecord) {
     Db& db = m_store.db();
+    Op opened;
+    const Op* readable = &given;
+    if (isEncryptedChannel(given.channel) && given.changes.empty()) {
+        auto changes = readChanges(given);
+        if (!changes) return changes.error();
+        if (!*changes) return {};  // no key for this channel and epoch here: stays sealed, unprojected
+        opened = given;
+        opened.changes = std::move(**changes);
+        readable = &opened;
+    }
+    const Op& op = *readable;
     // A version of a record nobody has seen before is its field's only version, hence the winner.
     auto v = db.prepare("INSERT OR IGNORE INTO field_versions (kind, record_id, field, op_id, hlc, device, value, winner)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -263,10 +303,14 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
     cs.device = m_device;
     cs.seq = m_seq + 1;
     cs.hlc = m_hlc.tick();
+    auto channels = prepareChannels(draft, cs.hlc);
+    if (!channels) return channels.error();
+    std::vector<Draft::Pending> pending = channels->sysOps;  // membership first: later ops are checked against it
+    pending.insert(pending.end(), draft.m_ops.begin(), draft.m_ops.end());
     auto exists = m_store.db().prepare("SELECT 1 FROM field_versions WHERE kind = ? AND record_id = ? LIMIT 1");
     if (!exists) return exists.error();
     std::vector<bool> fresh;  // per op: the record has no versions yet
-    for (const auto& p : draft.m_ops) {
+    for (const auto& p : pending) {
         exists->bind(1, p.kind).bind(2, p.recordId);
         auto known = exists->step();
         if (!known) return known.error();
@@ -289,6 +333,28 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
             }
             op.changes.push_back({field, value, std::move(base)});
         }
+        if (isEncryptedChannel(op.channel)) {
+            // The newest epoch: one this draft creates, else the channel's current one.
+            auto made = channels->keys.find(op.channel);
+            if (made != channels->keys.end()) {
+                op.epoch = made->second.first;
+                XS_TRY(seal(op, made->second.second.view()));
+            } else {
+                auto epoch = currentEpoch(op.channel);
+                if (!epoch) {
+                    if (epoch.code() == SyncError::NotFound)
+                        return fail(SyncError::Forbidden, "channel " + op.channel + " does not exist on this device");
+                    return epoch.error();
+                }
+                auto key = channelKey(op.channel, *epoch);
+                if (!key) return key.error();
+                if (!*key)
+                    return fail(SyncError::Forbidden, "this device holds no key for channel " + op.channel + " (epoch " +
+                                                          std::to_string(*epoch) + "): it is not a member");
+                op.epoch = *epoch;
+                XS_TRY(seal(op, (*key)->view()));
+            }
+        }
         XS_TRY(validateOp(op));
         cs.ops.push_back(std::move(op));
         fresh.push_back(!*known);
@@ -309,7 +375,12 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
     if (!signature) return signature.error();
     cs.signature = std::move(*signature);
     XS_TRY(insertChangeSet(cs, true));
-    for (std::size_t i = 0; i < cs.ops.size(); ++i) XS_TRY(project(cs.ops[i], fresh[i]));
+    for (const auto& [channel, key] : channels->keys) XS_TRY(storeKey(channel, key.first, key.second.view()));
+    for (const auto& e : channels->envelopes) XS_TRY(insertEnvelope(e));
+    for (std::size_t i = 0; i < cs.ops.size(); ++i) {
+        XS_TRY(authorize(cs.ops[i]));
+        XS_TRY(project(cs.ops[i], fresh[i]));
+    }
     if (inTransaction) XS_TRY(inTransaction());
     XS_TRY(tx->commit());
     m_seq = cs.seq;
@@ -462,7 +533,10 @@ SResult<ApplyOutcome> OpLog::applyVerified(const ChangeSet& first) {
                                           " names a different predecessor than the one received").error();
         }
         XS_TRY(insertChangeSet(cs, false));
-        for (const Op& op : cs.ops) XS_TRY(project(op, false));
+        for (const Op& op : cs.ops) {
+            XS_TRY(authorize(op));  // against membership as of the ops before it
+            XS_TRY(project(op, false));
+        }
         m_hlc.observe(cs.hlc);
 
         auto next = db.prepare("SELECT id, body FROM held_changesets WHERE device = ? AND seq = ?");
@@ -516,17 +590,15 @@ SStatus OpLog::replayAll() {
     Db& db = m_store.db();
     XS_TRY(db.exec("DELETE FROM field_versions; DELETE FROM field_bases; DELETE FROM conflicts;"));
     XS_TRY(m_sink.reset(db));
-    auto s = db.prepare("SELECT id, channel, kind, record_id, hlc, device, body FROM ops ORDER BY hlc, id");
+    auto s = db.prepare("SELECT " XS_OP_COLUMNS " FROM ops ORDER BY hlc, id");
     if (!s) return s.error();
     for (;;) {
         auto row = s->step();
         if (!row) return row.error();
         if (!*row) break;
-        Op op{s->text(0), s->text(1), s->text(2), s->text(3), static_cast<std::uint64_t>(s->int64(4)), s->text(5), {}};
-        auto changes = decodeChanges(s->text(6));
-        if (!changes) return changes.error();
-        op.changes = std::move(*changes);
-        XS_TRY(project(op, false));
+        auto op = opFromRow(*s);
+        if (!op) return op.error();
+        XS_TRY(project(*op, false));  // ops this replica holds no key for stay unprojected
     }
     return {};
 }
@@ -583,13 +655,21 @@ SResult<std::vector<std::string>> OpLog::check() {
         problems.push_back("change set " + counts->text(0) + " should have " + std::to_string(counts->int64(1)) +
                            " ops but has " + std::to_string(counts->int64(2)));
     }
-    auto bodies = db.prepare("SELECT id, body FROM ops");
+    auto bodies = db.prepare("SELECT " XS_OP_COLUMNS " FROM ops");
     if (!bodies) return bodies.error();
     for (;;) {
         auto row = bodies->step();
         if (!row) return row.error();
         if (!*row) break;
-        if (!decodeChanges(bodies->text(1))) problems.push_back("op " + bodies->text(0) + " has an unreadable body");
+        auto op = opFromRow(*bodies);
+        if (!op) {
+            problems.push_back("op " + bodies->text(0) + " has an unreadable body");
+            continue;
+        }
+        if (isEncryptedChannel(op->channel)) {  // sealed: it must open if this replica holds the key
+            auto changes = readChanges(*op);
+            if (!changes) problems.push_back("op " + op->id + " does not open with its channel key: " + changes.message());
+        }
     }
     auto seqs = db.prepare("SELECT device, count(*), max(seq) FROM changesets WHERE local = 1 GROUP BY device");
     if (!seqs) return seqs.error();
@@ -605,6 +685,9 @@ SResult<std::vector<std::string>> OpLog::check() {
     // device's key, and each device's chain is unbroken.
     auto all = changeSets();
     if (!all) return all.error();
+    std::sort(all->begin(), all->end(), [](const ChangeSet& x, const ChangeSet& y) {
+        return std::tie(x.device, x.seq) < std::tie(y.device, y.seq);
+    });
     auto keys = db.prepare("SELECT sign_pk FROM devices WHERE id = ?");
     if (!keys) return keys.error();
     const ChangeSet* previous = nullptr;
@@ -654,7 +737,7 @@ SResult<Json> OpLog::record(const std::string& kind, const std::string& recordId
 }
 
 SResult<std::vector<FieldVersion>> OpLog::history(const std::string& recordId) {
-    auto s = m_store.db().prepare("SELECT id, changeset, hlc, device, body FROM ops WHERE record_id = ? ORDER BY hlc, id");
+    auto s = m_store.db().prepare("SELECT " XS_OP_COLUMNS ", changeset FROM ops WHERE record_id = ? ORDER BY hlc, id");
     if (!s) return s.error();
     s->bind(1, recordId);
     std::vector<FieldVersion> out;
@@ -662,10 +745,12 @@ SResult<std::vector<FieldVersion>> OpLog::history(const std::string& recordId) {
         auto row = s->step();
         if (!row) return row.error();
         if (!*row) break;
-        auto changes = decodeChanges(s->text(4));
+        auto op = opFromRow(*s);
+        if (!op) return op.error();
+        auto changes = readChanges(*op);
         if (!changes) return changes.error();
-        for (auto& c : *changes)
-            out.push_back({s->text(0), s->text(1), static_cast<std::uint64_t>(s->int64(2)), s->text(3), c.field, c.value});
+        if (!*changes) continue;  // sealed to this replica
+        for (auto& c : **changes) out.push_back({op->id, s->text(9), op->hlc, op->device, c.field, c.value});
     }
     return out;
 }
@@ -689,8 +774,11 @@ SResult<std::vector<Conflict>> OpLog::conflicts() {
 
 SResult<std::vector<ChangeSet>> OpLog::changeSets() {
     Db& db = m_store.db();
-    auto c = db.prepare("SELECT id, device, seq, hlc, prev_hash, hash, signature FROM changesets ORDER BY device, seq");
-    auto o = db.prepare("SELECT id, channel, kind, record_id, hlc, device, body FROM ops WHERE changeset = ? ORDER BY idx");
+    // Causal order: a change set's clock is later than every one its device had seen (HLC), and a
+    // device's sequence follows its clock, so a replica applying in this order never meets an op
+    // before the membership that allows it.
+    auto c = db.prepare("SELECT id, device, seq, hlc, prev_hash, hash, signature FROM changesets ORDER BY hlc, device, seq");
+    auto o = db.prepare("SELECT " XS_OP_COLUMNS " FROM ops WHERE changeset = ? ORDER BY idx");
     if (!c) return c.error();
     if (!o) return o.error();
     std::vector<ChangeSet> out;
@@ -705,11 +793,9 @@ SResult<std::vector<ChangeSet>> OpLog::changeSets() {
             auto r = o->step();
             if (!r) return r.error();
             if (!*r) break;
-            Op op{o->text(0), o->text(1), o->text(2), o->text(3), static_cast<std::uint64_t>(o->int64(4)), o->text(5), {}};
-            auto changes = decodeChanges(o->text(6));
-            if (!changes) return changes.error();
-            op.changes = std::move(*changes);
-            cs.ops.push_back(std::move(op));
+            auto op = opFromRow(*o);
+            if (!op) return op.error();
+            cs.ops.push_back(std::move(*op));
         }
         o->reset();
         out.push_back(std::move(cs));

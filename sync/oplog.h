@@ -11,10 +11,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 #include <nlohmann/json.hpp>
 #include "crypto/bytes.h"
+#include "sync/channels.h"
 #include "sync/hlc.h"
 #include "sync/identity.h"
 #include "sync/store.h"
@@ -36,7 +38,11 @@ struct Op {
     std::string recordId;
     std::uint64_t hlc = 0;
     std::string device;
+    std::uint32_t epoch = 0;  // the channel key's epoch; 0 in the plaintext channels (org, sys)
+    // The field changes in clear. In an encrypted channel they travel only as `sealed`, and a
+    // replica without the epoch's key keeps them sealed (changes empty).
     std::vector<FieldChange> changes;
+    crypto::Bytes sealed;  // encrypted channels: nonce(12) || AES-256-GCM(changes JSON) || tag(16)
 };
 
 // Signed by the author device over signingInput() (sync/changeset_codec.h); `prevHash` chains
@@ -99,14 +105,28 @@ class Draft {
 public:
     void set(const std::string& channel, const std::string& kind, const std::string& recordId,
              const std::string& field, Json value);
-    bool empty() const { return m_ops.empty(); }
+    // Channel membership, committed in the same change set (sync/channels.h). createChannel makes
+    // this device the channel's admin and a member; the key of epoch 1 is wrapped to every member
+    // and to the audit office key if the store knows one. addMember wraps the current key to the
+    // device; removeMember starts a new epoch wrapped to everyone else. Admin only.
+    void createChannel(const std::string& channel, std::vector<ChannelMember> members);
+    void addMember(const std::string& channel, ChannelMember member);
+    void removeMember(const std::string& channel, const std::string& device);
+    bool empty() const { return m_ops.empty() && m_channelActions.empty(); }
 private:
     friend class OpLog;
     struct Pending {
         std::string channel, kind, recordId;
         std::map<std::string, Json> fields;
     };
+    struct ChannelAction {
+        enum Type { Create, Add, Remove } type;
+        std::string channel;
+        std::vector<ChannelMember> members;  // Create, Add
+        std::string device;                  // Remove
+    };
     std::vector<Pending> m_ops;
+    std::vector<ChannelAction> m_channelActions;
 };
 
 class OpLog {
@@ -149,11 +169,33 @@ public:
     SResult<Json> record(const std::string& kind, const std::string& recordId);  // winners; NotFound
     SResult<std::vector<FieldVersion>> history(const std::string& recordId);
     SResult<std::vector<Conflict>> conflicts();
-    SResult<std::vector<ChangeSet>> changeSets();  // all, in (device, seq) order
+    SResult<std::vector<ChangeSet>> changeSets();  // all, in causal (hlc, device, seq) order
     SResult<std::int64_t> opCount();
 
     static Json encodeChanges(const std::vector<FieldChange>& changes);
     static SResult<std::vector<FieldChange>> decodeChanges(const std::string& body);
+
+    // ---- channels (sync/channels.h; implemented in channels.cpp)
+    // Verifies and stores key envelopes (issuer signature, issuer is the channel's admin); the
+    // ones addressed to this device, or to the office when this store holds the office key, are
+    // opened and the ops they make readable are projected. Inside the caller's transaction if
+    // there is one. Returns how many keys this replica gained.
+    SResult<int> acceptEnvelopes(const std::vector<KeyEnvelope>& envelopes);
+    // Wraps every key of every channel this device administers to the audit office key, where
+    // that envelope does not exist yet (the office key became known after the channel was made).
+    // Returns how many envelopes were made.
+    SResult<int> wrapKeysToOffice();
+    // Stored envelopes of these channels (all channels when empty).
+    SResult<std::vector<KeyEnvelope>> envelopes(const std::vector<std::string>& channels = {});
+    SResult<std::uint32_t> currentEpoch(const std::string& channel);  // NotFound: no such channel
+    SResult<bool> hasKey(const std::string& channel, std::uint32_t epoch);
+    // Devices that are members now (not removed), with the kinds they may write.
+    SResult<std::vector<ChannelMember>> members(const std::string& channel);
+    // Crypto-shredding: destroys this replica's keys and envelopes of these channels and drops
+    // what they made readable from the projections (the sealed ops stay, unreadable here).
+    // Inside the caller's transaction if there is one.
+    SStatus shredChannels(const std::vector<std::string>& channels, const std::string& reason);
+    SResult<std::vector<ShreddedChannel>> shredded();
 
 private:
     SStatus insertChangeSet(const ChangeSet& cs, bool local);
@@ -166,6 +208,23 @@ private:
     SResult<std::vector<std::string>> heads(const std::string& kind, const std::string& recordId,
                                             const std::string& field);
     SStatus replayAll();
+    // channels.cpp
+    SStatus authorize(const Op& op);  // Forbidden if its author may not write it
+    SResult<std::optional<crypto::SecretBytes>> channelKey(const std::string& channel, std::uint32_t epoch);
+    SStatus seal(Op& op, crypto::ByteView key);
+    // The op's field changes: in clear, or opened with its channel key; nullopt without the key.
+    SResult<std::optional<std::vector<FieldChange>>> readChanges(const Op& op);
+    struct PreparedChannels {  // what a draft's channel actions produce
+        std::vector<Draft::Pending> sysOps;
+        std::map<std::string, std::pair<std::uint32_t, crypto::SecretBytes>> keys;  // channel -> new epoch, key
+        std::vector<KeyEnvelope> envelopes;
+    };
+    SResult<PreparedChannels> prepareChannels(const Draft& draft, std::uint64_t hlc);
+    SStatus storeKey(const std::string& channel, std::uint32_t epoch, crypto::ByteView key);
+    SStatus projectChannelEpoch(const std::string& channel, std::uint32_t epoch);
+    SResult<KeyEnvelope> makeEnvelope(const std::string& channel, std::uint32_t epoch, crypto::ByteView key,
+                                      const std::string& recipient, crypto::ByteView recipientKey);
+    SStatus insertEnvelope(const KeyEnvelope& e);
 
     Store& m_store;
     ProjectionSink& m_sink;

@@ -83,6 +83,19 @@ const std::vector<Migration>& syncMigrations() {
          "  body TEXT NOT NULL, PRIMARY KEY (device, seq, id)) WITHOUT ROWID;"
          "CREATE TABLE forks (device TEXT NOT NULL, seq INTEGER NOT NULL, changeset TEXT NOT NULL,"
          "  detail TEXT NOT NULL, PRIMARY KEY (device, seq, changeset)) WITHOUT ROWID;"},
+        {"sync", 4,
+         // Channels: ops of encrypted channels keep only their sealed body (body = '');
+         // channel keys this replica holds; key envelopes as received; channels shredded here.
+         "ALTER TABLE ops ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
+         "ALTER TABLE ops ADD COLUMN sealed BLOB;"
+         "CREATE INDEX ops_channel ON ops(channel, epoch);"
+         "CREATE TABLE channel_keys (channel TEXT NOT NULL, epoch INTEGER NOT NULL, key BLOB NOT NULL,"
+         "  PRIMARY KEY (channel, epoch)) WITHOUT ROWID;"
+         "CREATE TABLE key_envelopes (channel TEXT NOT NULL, epoch INTEGER NOT NULL, recipient TEXT NOT NULL,"
+         "  issuer TEXT NOT NULL, enc BLOB NOT NULL, wrapped BLOB NOT NULL, signature BLOB NOT NULL,"
+         "  PRIMARY KEY (channel, epoch, recipient)) WITHOUT ROWID;"
+         "CREATE TABLE shredded_channels (channel TEXT PRIMARY KEY, at_ms INTEGER NOT NULL,"
+         "  reason TEXT NOT NULL) WITHOUT ROWID;"},
     };
     return m;
 }

@@ -666,13 +666,17 @@ int cmdVerify(Context& ctx) {
     auto r = (*ws)->verify();
     if (!r) return report(r.error());
     if (ctx.json) {
-        printJson({{"ok", r->ok}, {"problems", r->problems}, {"wiped", r->wiped}, {"ops", r->ops}, {"findings", r->findings},
+        printJson({{"ok", r->ok}, {"problems", r->problems}, {"wiped", r->wiped}, {"shredded", r->shredded}, {"ops", r->ops},
+                   {"findings", r->findings},
                    {"evidence_files", r->evidenceFiles}, {"projection_digest", r->projectionDigest}});
     } else {
         for (const auto& p : r->problems) std::cout << "problem: " << p << "\n";
         for (const auto& w : r->wiped)
             std::cout << "wiped: inspection " << w["inspection"].get<std::string>() << " after receipt, "
                       << w["evidence_files_removed"] << " evidence files\n";
+        for (const auto& c : r->shredded)
+            std::cout << "shredded: channel " << c["channel"].get<std::string>() << " keys destroyed at "
+                      << formatTimestampMs(c["at_ms"].get<std::int64_t>()) << " (" << c["reason"].get<std::string>() << ")\n";
         std::cout << (r->ok ? "ok" : "FAILED") << ": " << r->ops << " ops, " << r->findings << " findings, "
                   << r->evidenceFiles << " evidence files checked\n";
     }

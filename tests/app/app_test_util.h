@@ -67,16 +67,25 @@ inline std::unique_ptr<Workspace> initWorkspace(const fs::path& dir, const std::
     return std::move(ws.value());
 }
 
-// Applies every change set `from` holds to `to` (idempotent). `to` first learns the public keys of
-// every device `from` knows, as an enrolment file would give them.
+// Applies every change set `from` holds to `to` (idempotent), then the channel key envelopes. `to`
+// first learns the public keys of every device `from` knows and whose they are, as enrolment gives
+// them to the office (enrolDevice) and to every store (the enrolment file).
 inline void syncInto(Workspace& from, Workspace& to) {
-    auto devices = from.store().db().prepare("SELECT id, sign_pk, kx_pk FROM devices");
+    auto devices = from.store().db().prepare("SELECT id, sign_pk, kx_pk, local, COALESCE(person_id, '') FROM devices");
     REQUIRE(devices.ok());
+    auto person = to.store().db().prepare("UPDATE devices SET person_id = ? WHERE id = ? AND local = 0");
+    REQUIRE(person.ok());
     for (;;) {
         auto row = devices->step();
         REQUIRE(row.ok());
         if (!*row) break;
         REQUIRE(to.log().addDevice({devices->text(0), devices->blob(1), devices->blob(2)}).ok());
+        std::string who = devices->int64(3) == 1
+                              ? Json{{"name", from.self().name}, {"role", toString(from.self().role)}}.dump()
+                              : devices->text(4);
+        if (who.empty()) continue;
+        person->bind(1, who).bind(2, devices->text(0));
+        REQUIRE(person->run().ok());
     }
     auto sets = from.log().changeSets();
     REQUIRE(sets.ok());
@@ -84,6 +93,10 @@ inline void syncInto(Workspace& from, Workspace& to) {
         auto s = to.log().apply(cs);
         REQUIRE_MESSAGE(s.ok(), "apply failed: " << s.message());
     }
+    auto envelopes = from.log().envelopes();
+    REQUIRE(envelopes.ok());
+    auto keys = to.log().acceptEnvelopes(*envelopes);
+    REQUIRE_MESSAGE(keys.ok(), "key envelopes refused: " << keys.message());
 }
 
 inline void syncBoth(Workspace& a, Workspace& b) {

@@ -44,9 +44,12 @@ struct World {
 
     std::vector<Workspace*> others() { return {member.get(), leading.get(), head.get(), auditor.get()}; }
 
-    // Everyone ends up with every change set.
+    // Everyone ends up with every change set; the lead, who creates the inspections and so
+    // administers their channels, gives each member's device the keys it should hold.
     void share() {
         for (Workspace* w : others()) test::syncInto(*w, *lead);
+        auto granted = lead->updateChannelMembers();
+        REQUIRE_MESSAGE(granted.ok(), test::describe(granted));
         for (Workspace* w : others()) test::syncInto(*lead, *w);
     }
 
@@ -270,15 +273,17 @@ TEST_CASE("rules: the finding lifecycle from draft to closed") {
 
     REQUIRE(w.lead->transitionFinding(f, FindingStatus::FedBack).ok());
 
-    // The unit head rectifies.
+    // The unit head holds the unit channel's key only: the finding (team channel) never opens on
+    // its device, so it can neither read nor move it. The office records the rectification on the
+    // unit's behalf; the unit's own replies travel in the unit channel.
     w.share();
-    CHECK(w.status(*w.head, f) == "fed_back");
-    auto rectifying = w.head->transitionFinding(f, FindingStatus::Rectifying);
+    CHECK(errorOf(w.head->finding(f)) == AppError::NotFound);
+    CHECK(errorOf(w.head->transitionFinding(f, FindingStatus::Rectifying)) == AppError::NotFound);
+    CHECK(errorOf(w.head->attachEvidence(f, w.file("核查结果"), EvidencePurpose::Verification)).has_value());
+    auto rectifying = w.lead->transitionFinding(f, FindingStatus::Rectifying);
     REQUIRE_MESSAGE(rectifying.ok(), test::describe(rectifying));
-    CHECK(errorOf(w.head->attachEvidence(f, w.file("核查结果"), EvidencePurpose::Verification)) == AppError::Refused);
-    auto rectified = w.head->transitionFinding(f, FindingStatus::Rectified);
+    auto rectified = w.lead->transitionFinding(f, FindingStatus::Rectified);
     REQUIRE_MESSAGE(rectified.ok(), test::describe(rectified));
-    CHECK(errorOf(w.head->transitionFinding(f, FindingStatus::Closed)) == AppError::Refused);
 
     // The office closes it, but only with verification evidence (article 8(2)).
     w.share();
@@ -309,11 +314,15 @@ TEST_CASE("rules: the finding lifecycle from draft to closed") {
     CHECK(statuses == std::vector<std::string>{"draft", "submitted", "confirmed", "fed_back", "rectifying", "rectified",
                                                "closed"});
 
-    // Once everyone has every change set, every store holds the same projections.
+    // Once everyone has every change set, every store that holds the team key holds the same
+    // projections; the unit head holds the change sets too (signed, chained) but cannot open them.
     w.share();
     auto digest = w.lead->log().projectionDigest();
     REQUIRE(digest.ok());
+    CHECK(test::opCount(*w.head) == test::opCount(*w.lead));
+    CHECK(errorOf(w.head->finding(f)) == AppError::NotFound);
     for (Workspace* ws : w.others()) {
+        if (ws == w.head.get()) continue;
         CAPTURE(toString(ws->self().role));
         auto d = ws->log().projectionDigest();
         REQUIRE(d.ok());

@@ -77,7 +77,7 @@ struct Replica {
     }
     ChangeSet set(const std::string& recordId, const std::string& field, Json value) {
         Draft d;
-        d.set("team", "item", recordId, field, std::move(value));
+        d.set("org", "item", recordId, field, std::move(value));
         return commit(d);
     }
     void apply(const ChangeSet& cs) {
@@ -204,7 +204,7 @@ TEST_CASE("oplog: commits make change sets with sequence 1 - 2 - 3 and growing c
     REQUIRE(reopened.open().ok());
     CHECK(reopened.deviceId() == a.log->deviceId());
     Draft d;
-    d.set("team", "item", "r1", "title", "third");
+    d.set("org", "item", "r1", "title", "third");
     auto cs4 = reopened.commit(d);
     REQUIRE(cs4.ok());
     CHECK(cs4->seq == 4);
@@ -217,10 +217,10 @@ TEST_CASE("oplog: a draft groups changes per record - and commit refuses bad or 
     Draft d;
     CHECK(d.empty());
     CHECK(errorOf(a.log->commit(d)) == SyncError::Invalid);
-    d.set("team", "item", "r1", "a", 1);
-    d.set("team", "item", "r1", "a", 2);  // replaces
-    d.set("team", "item", "r1", "b", "x");
-    d.set("team", "item", "r2", "a", true);
+    d.set("org", "item", "r1", "a", 1);
+    d.set("org", "item", "r1", "a", 2);  // replaces
+    d.set("org", "item", "r1", "b", "x");
+    d.set("org", "item", "r2", "a", true);
     ChangeSet cs = a.commit(d);
     REQUIRE(cs.ops.size() == 2);
     CHECK(cs.ops[0].recordId == "r1");
@@ -231,8 +231,8 @@ TEST_CASE("oplog: a draft groups changes per record - and commit refuses bad or 
     // A bad field name is refused and nothing of the draft is stored; the sequence has no gap.
     const std::string before = a.digest();
     Draft bad;
-    bad.set("team", "item", "r3", "ok_field", 1);
-    bad.set("team", "item", "r3", "Bad Field", 1);
+    bad.set("org", "item", "r3", "ok_field", 1);
+    bad.set("org", "item", "r3", "Bad Field", 1);
     CHECK(errorOf(a.log->commit(bad)) == SyncError::Invalid);
     CHECK(a.digest() == before);
     CHECK(a.opCount() == 2);
@@ -283,9 +283,9 @@ TEST_CASE("oplog: merge is independent of the order change sets arrive in") {
 
     // A creates the record; B and C see it.
     Draft create;
-    create.set("team", "item", "R", "title", "t0");
-    create.set("team", "item", "R", "body", "b0");
-    create.set("team", "item", "R", "count", 1);
+    create.set("org", "item", "R", "title", "t0");
+    create.set("org", "item", "R", "body", "b0");
+    create.set("org", "item", "R", "count", 1);
     ChangeSet a1 = a.commit(create);
     b.apply(a1);
     c.apply(a1);
@@ -295,8 +295,8 @@ TEST_CASE("oplog: merge is independent of the order change sets arrive in") {
     ChangeSet a2 = a.set("R", "title", "title by A");
     b.clock.advance(10);
     Draft bd;
-    bd.set("team", "item", "R", "title", "title by B");
-    bd.set("team", "item", "R", "count", 2);
+    bd.set("org", "item", "R", "title", "title by B");
+    bd.set("org", "item", "R", "count", 2);
     ChangeSet b1 = b.commit(bd);
     ChangeSet c1 = c.set("R", "body", "body by C");
 
@@ -423,9 +423,9 @@ TEST_CASE("oplog: rebuild reproduces the projections - check finds damage withou
         a.clock.advance(3);
         const std::string rec = "rec" + std::to_string(i % 7);
         Draft d;
-        d.set("team", "item", rec, "text", "value " + std::to_string(i));
-        d.set("team", "item", rec, "n", i);
-        if (i % 5 == 0) d.set("team", "other", "o" + std::to_string(i % 3), "flag", i % 2 == 0);
+        d.set("org", "item", rec, "text", "value " + std::to_string(i));
+        d.set("org", "item", rec, "n", i);
+        if (i % 5 == 0) d.set("org", "other", "o" + std::to_string(i % 3), "flag", i % 2 == 0);
         a.commit(d);
     }
     // A concurrent text edit from another replica, so there is a conflict to rebuild too.
@@ -670,8 +670,8 @@ TEST_CASE("chain: a copied store that keeps writing is detected as a fork") {
     REQUIRE(copy.open().ok());
     CHECK(original.deviceId() == copy.deviceId());
     Draft d1, d2;
-    d1.set("team", "item", "r1", "title", "written on the original");
-    d2.set("team", "item", "r1", "title", "written on the copy");
+    d1.set("org", "item", "r1", "title", "written on the original");
+    d2.set("org", "item", "r1", "title", "written on the copy");
     auto fromOriginal = original.commit(d1);
     auto fromCopy = copy.commit(d2);
     REQUIRE(fromOriginal.ok());

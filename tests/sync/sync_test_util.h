@@ -97,6 +97,7 @@ inline std::string errorName(SyncError e) {
         case SyncError::Database: return "Database";
         case SyncError::Crypto: return "Crypto";
         case SyncError::Invalid: return "Invalid";
+        case SyncError::Forbidden: return "Forbidden";
     }
     return "?";
 }
