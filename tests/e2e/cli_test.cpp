@@ -558,10 +558,47 @@ TEST_CASE("handover: the office's signed receipt lets the field device wipe that
     CHECK(v["ok"] == true);
     REQUIRE(v["wiped"].size() == 1);
     CHECK(v["wiped"][0]["inspection"] == s.inspection);
+    // Crypto-shredded: the inspection's three channel keys are gone, so its findings no longer
+    // open on this device (the sealed, signed ops stay for the chain).
+    REQUIRE(v["shredded"].size() == 3);
+    std::set<std::string> channels;
+    for (const auto& c : v["shredded"]) channels.insert(c["channel"].get<std::string>());
+    CHECK(channels == std::set<std::string>{s.inspection + ".team", s.inspection + ".unit", s.inspection + ".clue"});
+    CHECK(s.inspector({"finding", "show", s.findingId}).exitCode == 4);
+    CHECK(s.inspector.jsonOf({"finding", "list"}).empty());
+    CHECK(s.inspector({"history", s.findingId}).exitCode == 4);
+    auto text = s.inspector({"verify"});
+    CHECK(text.out.find("shredded: channel " + s.inspection + ".team") != std::string::npos);
+    // A late capture into the shredded inspection is refused: no key to seal with.
+    CHECK(s.inspector({"finding", "add", "--inspection", s.inspection, "--title", "清理后"}).exitCode != 0);
     // The office still has everything.
     json f = s.office.jsonOf({"finding", "show", s.findingId});
     REQUIRE(s.office({"evidence", "export", f["evidence"][0], "--out", (s.office.dir / "p.jpg").string()}).exitCode == 0);
     CHECK(readAll(s.office.dir / "p.jpg") == s.evidence);
+}
+
+TEST_CASE("handover: another inspector's device cannot open the bundle") {
+    HandoverScene s;
+    fs::path bundle = s.bundle();
+    Cli other;
+    const std::vector<std::string> cheap = {"--kdf-memory-kib", "8192", "--kdf-iterations", "1", "--kdf-parallelism", "1"};
+    std::vector<std::string> a = {"init", "--name", "何芳", "--role", "working_group_member"};
+    a.insert(a.end(), cheap.begin(), cheap.end());
+    REQUIRE(other(a).exitCode == 0);
+    fs::path device = other.dir / "device.json";
+    REQUIRE(other({"identity", "export", "--out", device.string()}).exitCode == 0);
+    REQUIRE(s.office({"org", "enrol-device", device.string()}).exitCode == 0);
+    REQUIRE(s.office({"org", "export-enrolment", "--out", (s.office.dir / "enrol2.json").string()}).exitCode == 0);
+    REQUIRE(other({"org", "enrol", (s.office.dir / "enrol2.json").string()}).exitCode == 0);
+    auto before = snapshot(other.store, "lockout.json");
+    auto r = other({"handover", "import", bundle.string()});
+    CHECK(r.exitCode == 5);
+    CHECK(r.err.find("only the audit office") != std::string::npos);
+    CHECK(snapshot(other.store, "lockout.json") == before);
+    // Enrolment gave it the office's records and its own keys only: nothing of that inspection.
+    CHECK(other.jsonOf({"finding", "list"}).empty());
+    CHECK(other({"finding", "show", s.findingId}).exitCode == 4);
+    CHECK(other({"finding", "add", "--inspection", s.inspection, "--title", "越权"}).exitCode != 0);
 }
 
 TEST_CASE("handover: a receipt for an older bundle does not wipe") {
