@@ -189,10 +189,16 @@ AResult<Json> runHandoverDemo(const DemoOptions& o, const fs::path& dir, const s
         XS_TRY_SYNC(sync::writeFileAtomic(dir / (i.name + ".receipt.json"), crypto::asBytes(receipt)));
         say("5. 接收 Office imported " + i.file + ": " + (*imported)["change_sets_new"].dump() + " new change sets, " +
             (*imported)["evidence_files"].dump() + " evidence files; signed receipt written");
+        auto readable = i.ws->findings(*inspection);
+        if (!readable) return readable.error();
         auto wiped = confirmHandover(*i.ws, receipt);
         if (!wiped) return wiped.error();
-        say("   清理 " + i.name + "'s device verified the receipt and wiped " + (*wiped)["evidence_files_removed"].dump() +
-            " evidence file(s) of the inspection");
+        auto left = i.ws->findings(*inspection);
+        if (!left) return left.error();
+        say("   清理 " + i.name + "'s device verified the receipt, removed " + (*wiped)["evidence_files_removed"].dump() +
+            " evidence file(s) and destroyed the inspection's " + std::to_string((*wiped)["channels_shredded"].size()) +
+            " channel keys: findings readable there " + std::to_string(readable->size()) + " -> " +
+            std::to_string(left->size()));
     }
     auto all = off.findings(*inspection);
     if (!all) return all.error();

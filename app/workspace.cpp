@@ -514,6 +514,28 @@ AResult<std::map<std::string, std::vector<sync::ChannelMember>>> Workspace::want
     return out;
 }
 
+AResult<int> Workspace::revokeDevice(const std::string& deviceId) {
+    if (!isOfficeSide(m_self.role)) return refused("only the audit office or a working-group lead revokes devices");
+    if (deviceId == m_log->deviceId()) return refused("a store cannot revoke its own device");
+    auto s = m_store->db().prepare("SELECT COALESCE(person_id, '') FROM devices WHERE id = ? AND local = 0");
+    if (!s) return fromSync(s.error());
+    s->bind(1, deviceId);
+    auto row = s->step();
+    if (!row) return fromSync(row.error());
+    if (!*row) return fail(AppError::NotFound, "no enrolled device " + deviceId);
+    Json who = Json::parse(s->text(0), nullptr, false);
+    s.value().reset();
+    if (!who.is_object()) who = Json::object();
+    who["revoked"] = true;
+    // The flag is the source of truth and is written first; the rotation derives from it, so a
+    // crash in between is repaired by running revoke again (or by any later membership update).
+    auto up = m_store->db().prepare("UPDATE devices SET person_id = ? WHERE id = ?");
+    if (!up) return fromSync(up.error());
+    up->bind(1, who.dump()).bind(2, deviceId);
+    XS_TRY_SYNC(up->run());
+    return updateChannelMembers();
+}
+
 AResult<int> Workspace::updateChannelMembers() {
     auto list = m_store->db().prepare("SELECT id FROM inspections ORDER BY id");
     if (!list) return fromSync(list.error());

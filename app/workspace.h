@@ -114,6 +114,9 @@ public:
     // should no longer (revoked, or their person left the team) are removed: a new epoch.
     // Returns how many memberships changed.
     AResult<int> updateChannelMembers();
+    // A lost or compromised device (office side only): it is marked revoked and removed from every
+    // channel this store administers, each starting a new epoch it never receives.
+    AResult<int> revokeDevice(const std::string& deviceId);
     // The devices (ids) this store knows for a person.
     AResult<std::vector<std::string>> devicesOf(const std::string& personId);
 

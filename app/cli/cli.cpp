@@ -229,6 +229,16 @@ int cmdOrg(Context& ctx) {
                        << (*r)["fingerprint"].get<std::string>() << "\n";
         return 0;
     }
+    if (sub == "revoke-device") {
+        if (pos.size() != 3) return usage("org revoke-device DEVICE_ID");
+        auto ws = openWorkspace(ctx);
+        if (!ws) return report(ws.error());
+        auto r = (*ws)->revokeDevice(pos[2]);
+        if (!r) return report(r.error());
+        if (ctx.json) printJson({{"device_id", pos[2]}, {"memberships_changed", *r}});
+        else std::cout << "revoked device " << pos[2] << "; " << *r << " channel memberships removed (new key epochs)\n";
+        return 0;
+    }
     if (sub == "export-enrolment") {
         auto out = ctx.args.get("out");
         if (!out) return usage("org export-enrolment --out FILE [--server-url URL] [--tls-pin SHA256]");
@@ -254,7 +264,7 @@ int cmdOrg(Context& ctx) {
                        << (*r)["office_fingerprint"].get<std::string>() << "\n";
         return 0;
     }
-    return usage("org import FILE | show | create-office-key | enrol-device FILE | export-enrolment --out FILE | enrol FILE");
+    return usage("org import FILE | show | create-office-key | enrol-device FILE | revoke-device ID | export-enrolment --out FILE | enrol FILE");
 }
 
 int cmdInspection(Context& ctx) {
@@ -731,6 +741,7 @@ commands:
   org import FILE.json | org show
   org create-office-key          (audit office) create the office X25519 key
   org enrol-device DEVICE.json   (audit office) enrol a device from its `identity export`
+  org revoke-device DEVICE_ID    (office side) revoke a device: removed from its channels, new key epochs
   org export-enrolment --out F [--server-url URL] [--tls-pin SHA256]   signed enrolment file
   org enrol ENROLMENT.json       verify the office's signature and accept its keys
   inspection create --unit UNIT --start YYYY-MM-DD [--days N] [--kind full|special|look_back]

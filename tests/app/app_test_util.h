@@ -73,7 +73,8 @@ inline std::unique_ptr<Workspace> initWorkspace(const fs::path& dir, const std::
 inline void syncInto(Workspace& from, Workspace& to) {
     auto devices = from.store().db().prepare("SELECT id, sign_pk, kx_pk, local, COALESCE(person_id, '') FROM devices");
     REQUIRE(devices.ok());
-    auto person = to.store().db().prepare("UPDATE devices SET person_id = ? WHERE id = ? AND local = 0");
+    auto person = to.store().db().prepare(
+        "UPDATE devices SET person_id = ? WHERE id = ? AND local = 0 AND person_id IS NULL");
     REQUIRE(person.ok());
     for (;;) {
         auto row = devices->step();

@@ -486,4 +486,39 @@ TEST_CASE("rules: FindingInput::fromJson is strict") {
     }
 }
 
+TEST_CASE("rules: a revoked device keeps what it had but never gets the next key epoch") {
+    World w;
+    const std::string id = w.createInspection(w.today(), 7);
+    w.share();
+    auto before = w.member->addFinding(World::finding(id, "撤销前的问题"));
+    REQUIRE_MESSAGE(before.ok(), test::describe(before));
+    w.share();
+
+    // Only the office side revokes; the lead administers this inspection's channels.
+    CHECK(errorOf(w.member->revokeDevice(w.lead->log().deviceId())) == AppError::Refused);
+    CHECK(errorOf(w.lead->revokeDevice("01890000-0000-7000-8000-000000000000")) == AppError::NotFound);
+    auto revoked = w.lead->revokeDevice(w.member->log().deviceId());
+    REQUIRE_MESSAGE(revoked.ok(), test::describe(revoked));
+    CHECK(*revoked == 2);  // team and unit
+    auto epoch = w.lead->log().currentEpoch(teamChannel(id));
+    REQUIRE(epoch.ok());
+    CHECK(*epoch == 2);
+
+    auto after = w.lead->addFinding(World::finding(id, "撤销后的问题"));
+    REQUIRE_MESSAGE(after.ok(), test::describe(after));
+    w.share();
+    // The revoked device still reads what it had, not what came after, and cannot write any more.
+    CHECK(w.member->finding(*before).ok());
+    CHECK(errorOf(w.member->finding(*after)) == AppError::NotFound);
+    auto late = w.member->addFinding(World::finding(id, "撤销后仍在写"));
+    CHECK(errorOf(late) == AppError::Refused);
+    // Everyone else on the team reads both.
+    CHECK(w.auditor->finding(*after).ok());
+    CHECK(w.leading->finding(*after).ok());
+    // A later membership update does not give the key back.
+    auto again = w.lead->updateChannelMembers();
+    REQUIRE(again.ok());
+    CHECK(*again == 0);
+}
+
 }  // namespace xs::app
