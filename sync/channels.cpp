@@ -428,8 +428,7 @@ SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft, std:
 // ------------------------------------------------------------------------- envelopes
 
 SStatus OpLog::projectChannelEpoch(const std::string& channel, std::uint32_t epoch) {
-    auto s = m_store.db().prepare("SELECT id, channel, kind, record_id, hlc, device, body, epoch, sealed FROM ops"
-                                  " WHERE channel = ? AND epoch = ? ORDER BY hlc, id");
+    auto s = m_store.db().prepare("SELECT " XS_OP_COLUMNS " FROM ops WHERE channel = ? AND epoch = ? ORDER BY hlc, id");
     if (!s) return s.error();
     s->bind(1, channel).bind(2, static_cast<std::int64_t>(epoch));
     std::vector<Op> ops;
@@ -437,8 +436,9 @@ SStatus OpLog::projectChannelEpoch(const std::string& channel, std::uint32_t epo
         auto row = s->step();
         if (!row) return row.error();
         if (!*row) break;
-        ops.push_back(Op{s->text(0), s->text(1), s->text(2), s->text(3), static_cast<std::uint64_t>(s->int64(4)),
-                         s->text(5), static_cast<std::uint32_t>(s->int64(7)), {}, s->blob(8)});
+        auto op = opFromRow(*s);
+        if (!op) return op.error();
+        ops.push_back(std::move(*op));
     }
     for (const Op& op : ops) XS_TRY(project(op, false));  // merge is order-independent
     return {};

@@ -51,23 +51,20 @@ SStatus validateOp(const Op& op) {
     return {};
 }
 
-// The columns opFromRow reads, in order.
-#define XS_OP_COLUMNS "id, channel, kind, record_id, hlc, device, body, epoch, sealed"
+}  // namespace
 
-SResult<Op> opFromRow(Stmt& s) {
+SResult<Op> OpLog::opFromRow(Stmt& s) {
     Op op{s.text(0), s.text(1), s.text(2), s.text(3), static_cast<std::uint64_t>(s.int64(4)), s.text(5),
           static_cast<std::uint32_t>(s.int64(7)), {}, {}};
     if (isEncryptedChannel(op.channel)) {
         op.sealed = s.blob(8);
         return op;
     }
-    auto changes = OpLog::decodeChanges(s.text(6));
+    auto changes = decodeChanges(s.text(6));
     if (!changes) return changes.error();
     op.changes = std::move(*changes);
     return op;
 }
-
-}  // namespace
 
 void Draft::set(const std::string& channel, const std::string& kind, const std::string& recordId,
                 const std::string& field, Json value) {

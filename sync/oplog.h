@@ -25,6 +25,9 @@ namespace xs::sync {
 
 using Json = nlohmann::json;
 
+// The ops columns OpLog::opFromRow reads, in order (a macro so it concatenates into SQL literals).
+#define XS_OP_COLUMNS "id, channel, kind, record_id, hlc, device, body, epoch, sealed"
+
 struct FieldChange {
     std::string field;
     Json value;
@@ -208,6 +211,8 @@ private:
     SResult<std::vector<std::string>> heads(const std::string& kind, const std::string& recordId,
                                             const std::string& field);
     SStatus replayAll();
+    // An op from a row of `SELECT " XS_OP_COLUMNS " FROM ops`: sealed ops keep only `sealed`.
+    static SResult<Op> opFromRow(Stmt& s);
     // channels.cpp
     SStatus authorize(const Op& op);  // Forbidden if its author may not write it
     SResult<std::optional<crypto::SecretBytes>> channelKey(const std::string& channel, std::uint32_t epoch);
