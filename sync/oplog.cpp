@@ -769,7 +769,7 @@ SResult<std::vector<Conflict>> OpLog::conflicts() {
     return out;
 }
 
-SResult<std::vector<ChangeSet>> OpLog::changeSets() {
+SStatus OpLog::forEachChangeSet(const std::function<SStatus(const ChangeSet&)>& fn) {
     Db& db = m_store.db();
     // Causal order: a change set's clock is later than every one its device had seen (HLC), and a
     // device's sequence follows its clock, so a replica applying in this order never meets an op
@@ -778,7 +778,6 @@ SResult<std::vector<ChangeSet>> OpLog::changeSets() {
     auto o = db.prepare("SELECT " XS_OP_COLUMNS " FROM ops WHERE changeset = ? ORDER BY idx");
     if (!c) return c.error();
     if (!o) return o.error();
-    std::vector<ChangeSet> out;
     for (;;) {
         auto row = c->step();
         if (!row) return row.error();
@@ -795,8 +794,17 @@ SResult<std::vector<ChangeSet>> OpLog::changeSets() {
             cs.ops.push_back(std::move(*op));
         }
         o->reset();
-        out.push_back(std::move(cs));
+        XS_TRY(fn(cs));
     }
+    return {};
+}
+
+SResult<std::vector<ChangeSet>> OpLog::changeSets() {
+    std::vector<ChangeSet> out;
+    XS_TRY(forEachChangeSet([&](const ChangeSet& cs) -> SStatus {
+        out.push_back(cs);
+        return {};
+    }));
     return out;
 }
 
