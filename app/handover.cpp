@@ -3,11 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "app/enrolment.h"
 #include "crypto/age.h"
@@ -104,6 +108,107 @@ private:
     bool m_ended = false;
 };
 
+// The archive's plaintext between two threads (export: reading evidence -> sealing; import:
+// decrypting -> parsing): at most kBlocks blocks of kBlockSize in flight (1 MiB), handed over
+// whole, wiped when the pipe goes. One producer, one consumer.
+class PlainPipe {
+public:
+    static constexpr std::size_t kBlockSize = 256 * 1024;
+    static constexpr std::size_t kBlocks = 4;
+    struct Block {
+        crypto::SecretBytes bytes{kBlockSize};
+        std::size_t size = 0;
+    };
+
+    PlainPipe() : m_blocks(kBlocks) {
+        m_free.reserve(kBlocks);  // neither list grows beyond kBlocks: no allocation after this
+        m_full.reserve(kBlocks);
+        for (auto& b : m_blocks) m_free.push_back(&b);
+    }
+
+    // Producer: copies `data` in, handing over each block as it fills. False once the consumer stopped.
+    bool put(crypto::ByteView data) {
+        while (!data.empty()) {
+            if (m_fill == nullptr) {
+                std::unique_lock lock(m_mutex);
+                m_changed.wait(lock, [&] { return !m_free.empty() || m_stopped; });
+                if (m_stopped) return false;
+                m_fill = m_free.back();
+                m_free.pop_back();
+                m_fill->size = 0;
+            }
+            const std::size_t n = std::min(kBlockSize - m_fill->size, data.size());
+            std::memcpy(m_fill->bytes.data() + m_fill->size, data.data(), n);
+            m_fill->size += n;
+            data = data.subspan(n);
+            if (m_fill->size == kBlockSize) hand();
+        }
+        return true;
+    }
+    // Producer: the end; the last partial block goes too. complete: all of the data was put.
+    void close(bool complete) {
+        if (m_fill != nullptr && m_fill->size > 0) hand();
+        std::lock_guard lock(m_mutex);
+        m_closed = true;
+        m_complete = complete;
+        m_changed.notify_all();
+    }
+    // Consumer, once next() returned nullptr: whether the producer put everything.
+    bool complete() {
+        std::lock_guard lock(m_mutex);
+        return m_complete;
+    }
+    // Consumer: gives `done` back (if any) and waits for the next block; nullptr after close()
+    // or stop().
+    Block* next(Block* done) {
+        std::unique_lock lock(m_mutex);
+        if (done != nullptr) {
+            m_free.push_back(done);
+            m_changed.notify_all();
+        }
+        m_changed.wait(lock, [&] { return !m_full.empty() || m_closed || m_stopped; });
+        if (m_full.empty() || m_stopped) return nullptr;
+        Block* b = m_full.front();
+        m_full.erase(m_full.begin());
+        return b;
+    }
+    // Either end: gives up; put() fails and next() ends from now on, so the other end winds down.
+    void stop() {
+        std::lock_guard lock(m_mutex);
+        m_stopped = true;
+        m_changed.notify_all();
+    }
+
+private:
+    void hand() {
+        std::lock_guard lock(m_mutex);
+        m_full.push_back(std::exchange(m_fill, nullptr));
+        m_changed.notify_all();
+    }
+
+    std::vector<Block> m_blocks;  // never resized: the pointers below stay valid
+    std::vector<Block*> m_free;
+    std::vector<Block*> m_full;  // in order
+    Block* m_fill = nullptr;  // the producer's
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    bool m_closed = false;
+    bool m_complete = false;
+    bool m_stopped = false;
+};
+
+// Joins the thread at the other end of a pipe when it goes out of scope early (an error return):
+// the pipe is stopped first, so that thread winds down whichever end it is.
+struct PipeThread {
+    PlainPipe& pipe;
+    std::thread& thread;
+    ~PipeThread() {
+        if (!thread.joinable()) return;
+        pipe.stop();
+        thread.join();
+    }
+};
+
 }  // namespace
 
 AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, const fs::path& out) {
@@ -163,8 +268,15 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     if (!signature) return fromSync(signature.error());
 
     fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
-    auto tmp = sync::TempFile::create(dir, out.filename().string());
+    // Pipelined over the two cores: this thread reads and opens the evidence (content hash
+    // checked, as before); a second seals the archive for the office and hashes the bundle for the
+    // receipt; the WriteBehind's threads write the bundle (O_DIRECT) and fsync it. The bundle is
+    // byte for byte what one thread would write: only the work is spread.
+    auto writeBehind = sync::WriteBehind::start();
+    if (!writeBehind) return fromSync(writeBehind.error());
+    auto tmp = sync::TempFile::create(dir, out.filename().string(), writeBehind->get());
     if (!tmp) return fromSync(tmp.error());
+    // The sealing thread's, until it is joined.
     std::uint64_t written = 0;
     crypto::Sha256 bundleHash;
     sync::SStatus sinkStatus;
@@ -177,9 +289,36 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
         return {};
     });
     if (!enc) return fail(AppError::Failed, "cannot start the age encryption: " + enc.message());
+    PlainPipe pipe;
+    AStatus sealStatus;
+    auto seal = [&]() noexcept {
+        try {
+            for (PlainPipe::Block* block = nullptr; (block = pipe.next(block)) != nullptr;) {
+                if (!enc->write(crypto::ByteView(block->bytes.data(), block->size))) {
+                    sealStatus = sinkStatus ? fail(AppError::Failed, "age encryption failed") : fromSync(sinkStatus.error());
+                    break;
+                }
+            }
+            if (sealStatus && pipe.complete() && !enc->finish())
+                sealStatus = sinkStatus ? fail(AppError::Failed, "age encryption failed") : fromSync(sinkStatus.error());
+        } catch (const std::exception& ex) {
+            sealStatus = fail(AppError::Failed, std::string("bundle encryption failed: ") + ex.what());
+        } catch (...) {
+            sealStatus = fail(AppError::Failed, "bundle encryption failed");
+        }
+        if (!sealStatus) pipe.stop();
+    };
+    std::thread sealer;
+    PipeThread joiner{pipe, sealer};  // on an early return: ends the pipe and joins
+    try {
+        sealer = std::thread(seal);
+    } catch (const std::exception& ex) {
+        return fail(AppError::Failed, std::string("cannot start the sealing thread: ") + ex.what());
+    }
     auto put = [&](crypto::ByteView bytes) -> AStatus {
-        if (!enc->write(bytes)) return sinkStatus ? fail(AppError::Failed, "age encryption failed") : fromSync(sinkStatus.error());
-        return {};
+        if (pipe.put(bytes)) return {};
+        sealer.join();  // it stopped the pipe: it failed
+        return sealStatus ? fail(AppError::Failed, "age encryption stopped") : sealStatus;
     };
     const crypto::Bytes magic = {'X', 'S', 'H', 'B', kArchiveVersion, 1};
     XS_TRY_APP(put(magic));
@@ -208,8 +347,11 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
             return fail(AppError::Failed, "evidence " + x.hash.substr(0, 12) + " has another size than recorded");
     }
     XS_TRY_APP(put(recordHeader(kEnd, "", 0)));
-    if (!enc->finish()) return fail(AppError::Failed, "age encryption failed");
+    pipe.close(/*complete=*/true);
+    sealer.join();
+    XS_TRY_APP(sealStatus);
     XS_TRY_SYNC(tmp->commitAs(out));
+    XS_TRY_SYNC((*writeBehind)->sync());  // written, fsynced, renamed into place, directory fsynced
     // The receipt must name this very file before the inspection may be wiped here.
     std::string digest = crypto::toHex(bundleHash.finish());
     XS_TRY_SYNC(ws.store().setMeta("handover_bundle:" + inspectionId, digest));
@@ -243,6 +385,11 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     std::string curName;
     std::uint64_t curSize = 0;
     crypto::Bytes buffer;
+    // Evidence files are written and fsynced by the WriteBehind's threads (declared before the
+    // writer, which it must outlive); they are durable and in place only after its sync().
+    auto writeBehindStarted = sync::WriteBehind::start();
+    if (!writeBehindStarted) return fromSync(writeBehindStarted.error());
+    std::unique_ptr<sync::WriteBehind> writeBehind = std::move(*writeBehindStarted);
     std::optional<sync::EvidenceWriter> writer;
 
     auto verifyManifest = [&]() -> AStatus {
@@ -285,7 +432,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
                 auto it = expectedEvidence.find(name);
                 if (it == expectedEvidence.end() || it->second != size || seenEvidence.count(name))
                     return refused("bundle holds evidence its manifest does not list");
-                auto w = ws.store().evidence().writer();
+                auto w = ws.store().evidence().writer(writeBehind.get());
                 if (!w) return fromSync(w.error());
                 writer.emplace(std::move(*w));
                 return {};
@@ -342,16 +489,22 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
             }
         });
 
+    // Pipelined over the two cores: a second thread hashes the bundle for the receipt and opens
+    // the age payload (ReadAhead's thread reads the file for it); this one parses the archive and
+    // stores the evidence (hash checked against the manifest, sealed), whose files the
+    // WriteBehind's threads write and fsync. Errors are reported in the same order as before: the
+    // archive's first, then reading, then decryption.
     AStatus archiveStatus;
-    auto dec = crypto::AgeDecryptor::create(identities, [&](crypto::ByteView plain) -> crypto::CStatus {
-        archiveStatus = reader.feed(plain);
-        if (!archiveStatus) return fail(crypto::CryptoError::Malformed, archiveStatus.message());
+    PlainPipe pipe;
+    auto dec = crypto::AgeDecryptor::create(identities, [&pipe](crypto::ByteView plain) -> crypto::CStatus {
+        if (!pipe.put(plain)) return fail(crypto::CryptoError::Internal, "the archive reader stopped");
         return {};
     });
     if (!dec) return fail(AppError::Failed, "cannot start decryption: " + dec.message());
 
     auto cleanup = [&]() {
         writer.reset();
+        writeBehind.reset();  // joins its threads: files not yet in place go; those in place go below
         for (const auto& h : newEvidence) (void)ws.store().evidence().remove(h);
     };
     auto ageError = [&](const crypto::AgeDecryptor& d) -> Error<AppError> {
@@ -363,23 +516,67 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
         return refused("the bundle is truncated, damaged or was tampered with (payload failed authentication)");
     };
     crypto::Sha256 bundleHash;
-    std::vector<std::uint8_t> buf(64 * 1024);
-    for (;;) {
-        ssize_t n = ::read(fd, buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            cleanup();
-            return fail(AppError::Failed, "cannot read bundle: " + std::string(std::strerror(errno)));
+    // The decrypting thread's outcome, read after it is joined.
+    std::string readError;
+    bool decryptFailed = false;
+    std::string threadError;
+    auto decrypt = [&]() noexcept {
+        try {
+            auto input = sync::ReadAhead::start(fd, bundle);  // a third thread reads the file
+            if (!input) {
+                readError = input.message();
+            } else {
+                for (;;) {
+                    auto piece = (*input)->next();
+                    if (!piece) {
+                        readError = piece.message();
+                        break;
+                    }
+                    if (piece->empty()) {
+                        decryptFailed = !dec->finish();
+                        break;
+                    }
+                    bundleHash.update(*piece);
+                    if (!dec->write(*piece)) {
+                        decryptFailed = true;
+                        break;
+                    }
+                }
+            }
+        } catch (const std::exception& e) {
+            threadError = e.what();
+        } catch (...) {
+            threadError = "unexpected exception";
         }
-        if (n == 0) break;
-        bundleHash.update(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)));
-        if (!dec->write(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)))) {
-            auto e = ageError(*dec);
-            cleanup();
-            return e;
-        }
+        pipe.close(/*complete=*/!decryptFailed && readError.empty() && threadError.empty());
+    };
+    std::thread decrypter;
+    PipeThread joiner{pipe, decrypter};  // on an early return: stops the pipe and joins
+    try {
+        decrypter = std::thread(decrypt);
+    } catch (const std::exception& e) {
+        cleanup();
+        return fail(AppError::Failed, std::string("cannot start the decryption thread: ") + e.what());
     }
-    if (!dec->finish()) {
+    for (PlainPipe::Block* block = nullptr; (block = pipe.next(block)) != nullptr;) {
+        archiveStatus = reader.feed(crypto::ByteView(block->bytes.data(), block->size));
+        if (!archiveStatus) break;
+    }
+    pipe.stop();  // after an archive error: the decrypting thread stops at its next chunk
+    decrypter.join();
+    if (!archiveStatus) {
+        cleanup();
+        return archiveStatus.error();
+    }
+    if (!readError.empty()) {
+        cleanup();
+        return fail(AppError::Failed, "cannot read bundle: " + readError);
+    }
+    if (!threadError.empty()) {
+        cleanup();
+        return fail(AppError::Failed, "bundle decryption failed: " + threadError);
+    }
+    if (decryptFailed) {
         auto e = ageError(*dec);
         cleanup();
         return e;
@@ -391,6 +588,12 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     if (sets.size() != expectedSets.size() || seenEvidence.size() != expectedEvidence.size()) {
         cleanup();
         return refused("the bundle lacks change sets or evidence its manifest lists");
+    }
+    // Every evidence file durable and in place (fsynced, renamed, directories fsynced) before the
+    // change sets that name it can commit.
+    if (auto synced = writeBehind->sync(); !synced) {
+        cleanup();
+        return fromSync(synced.error());
     }
     // Change sets and keys in one transaction: all or nothing.
     auto begun = sync::Transaction::begin(ws.store().db());

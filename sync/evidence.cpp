@@ -24,6 +24,7 @@ constexpr std::size_t kHeaderSize = 24;
 constexpr std::uint8_t kVersion = 1;
 constexpr std::uint8_t kChunkLog2 = 16;
 constexpr std::size_t kChunkSize = std::size_t{1} << kChunkLog2;
+constexpr std::size_t kReadChunks = 4;  // sealed chunks read per read(2)
 
 SResult<crypto::SecretBytes> fileKey(const crypto::SecretBytes& contentKey, crypto::ByteView header) {
     std::string info = "xunshen/v1/evidence-file";
@@ -75,6 +76,7 @@ bool EvidenceStore::contains(const std::string& hash) const {
 
 struct EvidenceWriter::Impl {
     EvidenceStore* store = nullptr;
+    WriteBehind* writeBehind = nullptr;
     std::optional<TempFile> tmp;
     std::optional<crypto::StreamSealer> sealer;
     crypto::Sha256 hasher;
@@ -86,11 +88,12 @@ EvidenceWriter::EvidenceWriter() : m_impl(std::make_unique<Impl>()) {}
 EvidenceWriter::~EvidenceWriter() = default;
 EvidenceWriter::EvidenceWriter(EvidenceWriter&&) noexcept = default;
 
-SResult<EvidenceWriter> EvidenceStore::writer() {
+SResult<EvidenceWriter> EvidenceStore::writer(WriteBehind* writeBehind) {
     EvidenceWriter w;
     auto& impl = *w.m_impl;
     impl.store = this;
-    auto tmp = TempFile::create(m_dir, "evidence");
+    impl.writeBehind = writeBehind;
+    auto tmp = TempFile::create(m_dir, "evidence", writeBehind);
     if (!tmp) return tmp.error();
     impl.tmp.emplace(std::move(*tmp));
     std::array<std::uint8_t, kHeaderSize> header{};
@@ -142,6 +145,10 @@ SResult<EvidenceInfo> EvidenceWriter::finish() {
     if (ec) return fail(SyncError::Io, "cannot create " + target.parent_path().string() + ": " + ec.message());
     fs::permissions(target.parent_path(), fs::perms::owner_all, fs::perm_options::replace, ec);
     XS_TRY(impl.tmp->commitAs(target));
+    if (impl.writeBehind) {
+        impl.writeBehind->syncDirLater(impl.store->m_dir);  // it may hold a new subdirectory
+        return info;
+    }
     XS_TRY(fsyncDir(impl.store->m_dir));
     return info;
 }
@@ -196,7 +203,7 @@ SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus
         },
         kChunkSize);
     if (!opener) return fail(SyncError::Crypto, opener.message());
-    std::vector<std::uint8_t> buf(kChunkSize + 16);
+    std::vector<std::uint8_t> buf(kReadChunks * (kChunkSize + 16));  // whole chunks open in place
     for (;;) {
         ssize_t n = ::read(in, buf.data(), buf.size());
         if (n < 0) {

@@ -21,6 +21,7 @@ struct EvidenceInfo {
 };
 
 class EvidenceStore;
+class WriteBehind;
 
 // Streams one evidence file into the store: write() any number of times, then finish() returns
 // its hash (deduplicated against existing content). Destroyed unfinished, nothing is left.
@@ -45,7 +46,11 @@ public:
 
     // Encrypts the file at `source` into the store (streaming; any size).
     SResult<EvidenceInfo> add(const std::filesystem::path& source);
-    SResult<EvidenceWriter> writer();
+    // With a WriteBehind (many files in a row: handover import), the file is written by its threads
+    // and finish() only queues the commit: the file is durable and in place once
+    // writeBehind->sync() has succeeded, and must not be referenced before. The directory syncs
+    // are left to that sync() too (once per directory instead of twice per file).
+    SResult<EvidenceWriter> writer(WriteBehind* writeBehind = nullptr);
     // Decrypts to `target` atomically; Corrupt if the content does not authenticate or hash.
     SStatus exportTo(const std::string& hash, const std::filesystem::path& target);
     // Decrypts and discards, checking chunk tags and the content hash.

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -17,6 +19,16 @@ namespace {
 Error<SyncError> ioError(const std::string& what, const fs::path& path) {
     return fail(SyncError::Io, what + " " + path.string() + ": " + std::strerror(errno));
 }
+
+// Turns O_DIRECT on or off for fd; true if it changed.
+bool setDirect(int fd, bool on) {
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ((flags & O_DIRECT) != 0) == on) return false;
+    return ::fcntl(fd, F_SETFL, on ? (flags | O_DIRECT) : (flags & ~O_DIRECT)) == 0;
+}
+
+constexpr std::size_t kDirectAlign = 4096;
+constexpr std::size_t kMaxWaitingForSync = 256;  // committed files waiting for the syncer (fds)
 
 }  // namespace
 
@@ -55,26 +67,66 @@ SStatus fsyncDir(const fs::path& dir) {
     return {};
 }
 
-SResult<TempFile> TempFile::create(const fs::path& dir, const std::string& prefix) {
+SResult<TempFile> TempFile::create(const fs::path& dir, const std::string& prefix, WriteBehind* writeBehind) {
     auto rnd = crypto::randomBytes(8);
     if (!rnd) return fail(SyncError::Crypto, rnd.message());
     fs::path path = dir / ("." + prefix + "." + crypto::toHex(*rnd) + ".tmp");
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return ioError("cannot create", path);
-    return TempFile(fd, std::move(path));
+    // Bypass the page cache where the filesystem allows it (not tmpfs, for one): the thread then
+    // writes whole aligned blocks; if it refuses, the writes go through the page cache.
+    if (writeBehind) setDirect(fd, true);
+    return TempFile(fd, std::move(path), writeBehind);
 }
 
 TempFile::~TempFile() {
-    if (m_fd >= 0) {
-        ::close(m_fd);
-        ::unlink(m_path.c_str());
+    if (m_fd < 0) return;
+    if (m_wb) {
+        // Blocks of this file may still be queued: the thread closes and removes it after them.
+        // (Only running out of memory for the queue entry can throw here, and that terminates.)
+        WriteBehind::Job job;
+        job.kind = WriteBehind::Job::Discard;
+        job.fd = m_fd;
+        job.block = std::exchange(m_block, nullptr);
+        job.path = m_path;
+        (void)m_wb->push(std::move(job));
+        return;
     }
+    ::close(m_fd);
+    ::unlink(m_path.c_str());
 }
 
 TempFile::TempFile(TempFile&& other) noexcept
-    : m_fd(std::exchange(other.m_fd, -1)), m_path(std::move(other.m_path)) {}
+    : m_fd(std::exchange(other.m_fd, -1)), m_path(std::move(other.m_path)), m_wb(other.m_wb),
+      m_block(std::exchange(other.m_block, nullptr)), m_fill(other.m_fill), m_offset(other.m_offset) {}
 
 SStatus TempFile::write(crypto::ByteView data) {
+    if (m_wb) {
+        while (!data.empty()) {
+            if (m_block == nullptr) {
+                auto block = m_wb->takeBlock();
+                if (!block) return block.error();
+                m_block = *block;
+                m_fill = 0;
+            }
+            const std::size_t n = std::min(WriteBehind::kBlockSize - m_fill, data.size());
+            std::memcpy(m_block + m_fill, data.data(), n);
+            m_fill += n;
+            data = data.subspan(n);
+            if (m_fill == WriteBehind::kBlockSize) {
+                WriteBehind::Job job;
+                job.kind = WriteBehind::Job::Write;
+                job.fd = m_fd;
+                job.offset = m_offset;
+                job.block = std::exchange(m_block, nullptr);
+                job.size = std::exchange(m_fill, 0);
+                job.path = m_path;  // for error messages
+                m_offset += WriteBehind::kBlockSize;
+                XS_TRY(m_wb->push(std::move(job)));
+            }
+        }
+        return {};
+    }
     const std::uint8_t* p = data.data();
     std::size_t left = data.size();
     while (left > 0) {
@@ -90,11 +142,23 @@ SStatus TempFile::write(crypto::ByteView data) {
 }
 
 SStatus TempFile::sync() {
+    if (m_wb) return fail(SyncError::Invalid, "a write-behind file is synced by its commit");
     if (::fsync(m_fd) != 0) return ioError("cannot sync", m_path);
     return {};
 }
 
 SStatus TempFile::commitAs(const fs::path& target) {
+    if (m_wb) {
+        WriteBehind::Job job;
+        job.kind = WriteBehind::Job::Commit;
+        job.fd = std::exchange(m_fd, -1);
+        job.offset = m_offset;
+        job.block = std::exchange(m_block, nullptr);
+        job.size = std::exchange(m_fill, 0);
+        job.path = m_path;
+        job.target = target;
+        return m_wb->push(std::move(job));
+    }
     XS_TRY(sync());
     ::close(std::exchange(m_fd, -1));
     if (::rename(m_path.c_str(), target.c_str()) != 0) {
@@ -105,12 +169,334 @@ SStatus TempFile::commitAs(const fs::path& target) {
     return fsyncDir(target.parent_path().empty() ? fs::path(".") : target.parent_path());
 }
 
+// ---------------------------------------------------------------------------------------------
+
+SResult<std::unique_ptr<WriteBehind>> WriteBehind::start() {
+    std::unique_ptr<WriteBehind> wb(new WriteBehind());
+    wb->m_free.reserve(kBlocks);
+    for (std::size_t i = 0; i < kBlocks; ++i) {
+        // Aligned for O_DIRECT (the page size covers every logical block size in use).
+        auto* p = static_cast<std::uint8_t*>(std::aligned_alloc(kDirectAlign, kBlockSize));
+        if (p == nullptr) return fail(SyncError::Io, "cannot allocate write buffers");
+        wb->m_storage.emplace_back(p, &std::free);
+        wb->m_free.push_back(p);
+    }
+    try {
+        wb->m_syncer = std::thread([w = wb.get()] { w->runSyncer(); });
+        wb->m_writer = std::thread([w = wb.get()] { w->runWriter(); });
+    } catch (const std::exception& e) {
+        return fail(SyncError::Io, std::string("cannot start the writer threads: ") + e.what());
+    }
+    return wb;
+}
+
+WriteBehind::~WriteBehind() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;  // both threads now drop what is left: close and remove the temp files
+    }
+    m_wake.notify_all();
+    m_done.notify_all();
+    if (m_writer.joinable()) m_writer.join();
+    {
+        std::lock_guard lock(m_mutex);
+        m_writerGone = true;  // nothing more can reach the syncer
+    }
+    m_syncWake.notify_all();
+    if (m_syncer.joinable()) m_syncer.join();
+}
+
+void WriteBehind::syncDirLater(const fs::path& dir) {
+    std::lock_guard lock(m_mutex);
+    m_dirs.insert(dir);
+}
+
+SStatus WriteBehind::sync() {
+    std::unique_lock lock(m_mutex);
+    Job barrier;
+    barrier.kind = Job::Barrier;
+    m_jobs.push_back(std::move(barrier));
+    const std::uint64_t ticket = ++m_barriersAsked;
+    m_wake.notify_one();
+    m_done.wait(lock, [&] { return m_barriersDone >= ticket; });
+    if (m_error) return *m_error;
+    return {};
+}
+
+SResult<std::uint8_t*> WriteBehind::takeBlock() {
+    std::unique_lock lock(m_mutex);
+    m_done.wait(lock, [&] { return !m_free.empty() || m_error; });
+    if (m_error) return *m_error;
+    std::uint8_t* block = m_free.back();
+    m_free.pop_back();
+    return block;
+}
+
+SStatus WriteBehind::push(Job job) {
+    std::lock_guard lock(m_mutex);
+    m_jobs.push_back(std::move(job));
+    m_wake.notify_one();
+    if (m_error) return *m_error;
+    return {};
+}
+
+void WriteBehind::setError(Error<SyncError> e) {
+    std::lock_guard lock(m_mutex);
+    if (!m_error) m_error = std::move(e);
+    m_failed = true;
+    m_done.notify_all();
+}
+
+// The writer: blocks and the ends of files, in order; committed files go on to the syncer.
+void WriteBehind::runWriter() {
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+        m_wake.wait(lock, [&] { return !m_jobs.empty() || m_stop; });
+        if (m_jobs.empty()) return;  // stopping, and everything queued is dropped
+        Job job = std::move(m_jobs.front());
+        m_jobs.pop_front();
+        const bool drop = m_failed || m_stop;
+        lock.unlock();
+        if (drop) {
+            dropJob(job);
+        } else {
+            try {
+                execute(job);
+            } catch (...) {  // bad_alloc: fail the whole, not the process
+                setError(fail(SyncError::Io, "background write failed: out of memory"));
+                dropJob(job);
+            }
+        }
+        lock.lock();
+        if (job.block) m_free.push_back(job.block);
+        if (job.kind == Job::Barrier) ++m_barriersDone;
+        m_done.notify_all();
+    }
+}
+
+void WriteBehind::dropJob(Job& job) {
+    if (job.kind == Job::Commit || job.kind == Job::Discard) {
+        if (job.fd >= 0) ::close(std::exchange(job.fd, -1));
+        ::unlink(job.path.c_str());
+    }
+}
+
+void WriteBehind::execute(Job& job) {
+    switch (job.kind) {
+        case Job::Write:
+            writeAt(job.fd, job.block, job.size, job.offset, job.path);
+            return;
+        case Job::Commit: {
+            // The rest of the file through the page cache (it is not a whole aligned block).
+            if (job.size > 0) {
+                setDirect(job.fd, false);
+                writeAt(job.fd, job.block, job.size, job.offset, job.path);
+            }
+            if (m_failed) return dropJob(job);
+            std::unique_lock lock(m_mutex);
+            // Bounded: each waiting file holds an fd.
+            m_done.wait(lock, [&] { return m_toSync.size() < kMaxWaitingForSync || m_failed || m_stop; });
+            if (m_failed || m_stop) {
+                lock.unlock();
+                return dropJob(job);
+            }
+            m_toSync.push_back(Written{job.fd, job.path, job.target});
+            job.fd = -1;
+            m_syncWake.notify_one();
+            return;
+        }
+        case Job::Discard:
+            return dropJob(job);
+        case Job::Barrier: {
+            std::set<fs::path> dirs;
+            {
+                // Everything committed before the barrier is through the syncer (synced and in
+                // place, or dropped after an error).
+                std::unique_lock lock(m_mutex);
+                m_done.wait(lock, [&] { return (m_toSync.empty() && !m_syncing) || m_stop; });
+                dirs.swap(m_dirs);
+            }
+            for (const auto& d : dirs) {
+                if (m_failed || m_stop) return;
+                if (auto st = fsyncDir(d); !st) setError(st.error());
+            }
+            return;
+        }
+    }
+}
+
+void WriteBehind::writeAt(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset, const fs::path& path) {
+    while (size > 0 && !m_failed) {
+        ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+        if (n < 0) {
+            const int err = errno;
+            if (err == EINTR) continue;
+            if (err == EINVAL && setDirect(fd, false)) continue;  // O_DIRECT refused: page cache
+            errno = err;
+            return setError(ioError("cannot write", path));
+        }
+        if (static_cast<std::size_t>(n) < size) setDirect(fd, false);  // the rest may be unaligned
+        data += n;
+        size -= static_cast<std::size_t>(n);
+        offset += static_cast<std::uint64_t>(n);
+    }
+}
+
+// The syncer: takes every file committed meanwhile as one group, so that fsyncs (and their waits
+// for the journal) overlap the writer's writes, and one journal commit serves the group.
+void WriteBehind::runSyncer() {
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+        m_syncWake.wait(lock, [&] { return !m_toSync.empty() || m_writerGone; });
+        if (m_toSync.empty()) return;
+        std::vector<Written> group;
+        group.swap(m_toSync);
+        m_syncing = true;
+        m_done.notify_all();  // room for the writer
+        lock.unlock();
+        syncGroup(group);
+        lock.lock();
+        m_syncing = false;
+        m_done.notify_all();
+    }
+}
+
+void WriteBehind::syncGroup(std::vector<Written>& group) {
+    // fsync every file first, then rename them: a file is never in place before its data is
+    // durable. After an error (or when stopping) the rest is removed instead.
+    for (auto& w : group) {
+        if (m_failed || m_stop) break;
+        if (::fsync(w.fd) != 0) setError(ioError("cannot sync", w.path));
+    }
+    for (auto& w : group) {
+        ::close(w.fd);
+        if (m_failed || m_stop) {
+            ::unlink(w.path.c_str());
+            continue;
+        }
+        if (::rename(w.path.c_str(), w.target.c_str()) != 0) {
+            setError(ioError("cannot rename to", w.target));
+            ::unlink(w.path.c_str());
+            continue;
+        }
+        try {
+            std::lock_guard lock(m_mutex);
+            m_dirs.insert(w.target.parent_path().empty() ? fs::path(".") : w.target.parent_path());
+        } catch (...) {
+            setError(fail(SyncError::Io, "background sync failed: out of memory"));
+        }
+    }
+}
+
 SStatus writeFileAtomic(const fs::path& path, crypto::ByteView data) {
     fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
     auto tmp = TempFile::create(dir, path.filename().string());
     if (!tmp) return tmp.error();
     XS_TRY(tmp->write(data));
     return tmp->commitAs(path);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+SResult<std::unique_ptr<ReadAhead>> ReadAhead::start(int fd, const fs::path& path) {
+    std::unique_ptr<ReadAhead> ra(new ReadAhead());
+    ra->m_fd = fd;
+    ra->m_path = path;
+    ra->m_free.reserve(kBlocks);  // neither list grows beyond kBlocks: no allocation after this
+    ra->m_full.reserve(kBlocks);
+    for (std::size_t i = 0; i < kBlocks; ++i) {
+        auto* p = static_cast<std::uint8_t*>(std::aligned_alloc(kDirectAlign, kBlockSize));
+        if (p == nullptr) return fail(SyncError::Io, "cannot allocate read buffers");
+        ra->m_storage.emplace_back(p, &std::free);
+        ra->m_free.push_back(p);
+    }
+    setDirect(fd, true);
+    try {
+        ra->m_thread = std::thread([r = ra.get()] { r->run(); });
+    } catch (const std::exception& e) {
+        return fail(SyncError::Io, std::string("cannot start the reader thread: ") + e.what());
+    }
+    return ra;
+}
+
+ReadAhead::~ReadAhead() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;
+    }
+    m_changed.notify_all();
+    if (m_thread.joinable()) m_thread.join();
+}
+
+SResult<crypto::ByteView> ReadAhead::next() {
+    std::unique_lock lock(m_mutex);
+    if (m_current != nullptr) {
+        m_free.push_back(std::exchange(m_current, nullptr));
+        m_changed.notify_all();
+    }
+    m_changed.wait(lock, [&] { return !m_full.empty() || m_end || m_error; });
+    if (!m_full.empty()) {  // what was read before an error still comes first
+        Piece p = m_full.front();
+        m_full.erase(m_full.begin());
+        m_current = p.block;
+        return crypto::ByteView(p.block, p.size);
+    }
+    if (m_error) return *m_error;
+    return crypto::ByteView();
+}
+
+void ReadAhead::run() {
+    try {
+        readAll();
+    } catch (...) {  // bad_alloc: fail the read, not the process
+        std::lock_guard lock(m_mutex);
+        if (!m_error) m_error = fail(SyncError::Io, "cannot read " + m_path.string() + ": out of memory");
+        m_changed.notify_all();
+    }
+}
+
+void ReadAhead::readAll() {
+    for (;;) {
+        std::uint8_t* block = nullptr;
+        {
+            std::unique_lock lock(m_mutex);
+            m_changed.wait(lock, [&] { return !m_free.empty() || m_stop; });
+            if (m_stop) return;
+            block = m_free.back();
+            m_free.pop_back();
+        }
+        std::size_t size = 0;
+        std::optional<Error<SyncError>> error;
+        bool end = false;
+        // A whole block (or up to the end of the file): aligned offsets for the next O_DIRECT read.
+        while (size < kBlockSize) {
+            ssize_t n = ::read(m_fd, block + size, kBlockSize - size);  // read(2): pipes work too
+            if (n < 0) {
+                const int err = errno;
+                if (err == EINTR) continue;
+                if (err == EINVAL && setDirect(m_fd, false)) continue;  // O_DIRECT refused: page cache
+                errno = err;
+                error = ioError("cannot read", m_path);
+                break;
+            }
+            if (n == 0) {
+                end = true;
+                break;
+            }
+            size += static_cast<std::size_t>(n);
+            if (size < kBlockSize) setDirect(m_fd, false);  // short read: the rest may be unaligned
+        }
+        std::lock_guard lock(m_mutex);
+        if (size > 0) {
+            m_full.push_back(Piece{block, size});
+        } else {
+            m_free.push_back(block);
+        }
+        if (error) m_error = std::move(error);
+        if (end) m_end = true;
+        m_changed.notify_all();
+        if (error || end) return;
+    }
 }
 
 }  // namespace xs::sync

@@ -1,7 +1,18 @@
-// Small POSIX file helpers with durability: atomic replace (write temp, fsync, rename, fsync dir).
+// Small POSIX file helpers with durability: atomic replace (write temp, fsync, rename, fsync dir);
+// WriteBehind and ReadAhead, which write and read large files from background threads.
 #pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 #include "crypto/bytes.h"
 #include "sync/error.h"
 
@@ -13,21 +24,149 @@ SResult<crypto::Bytes> readFile(const std::filesystem::path& path, std::size_t m
 SStatus writeFileAtomic(const std::filesystem::path& path, crypto::ByteView data);
 SStatus fsyncDir(const std::filesystem::path& dir);
 
+class WriteBehind;
+
 // A file being written by fd; removed on destruction unless committed by rename.
 class TempFile {
 public:
-    static SResult<TempFile> create(const std::filesystem::path& dir, const std::string& prefix);
+    // With a WriteBehind, write() only fills its blocks (its thread writes them) and commitAs()
+    // only queues the commit: the file is durable and in place once writeBehind->sync() has
+    // succeeded, and not before. The WriteBehind must outlive the TempFile.
+    static SResult<TempFile> create(const std::filesystem::path& dir, const std::string& prefix,
+                                    WriteBehind* writeBehind = nullptr);
     ~TempFile();
     TempFile(TempFile&& other) noexcept;
     TempFile& operator=(TempFile&&) = delete;
     SStatus write(crypto::ByteView data);
-    SStatus sync();                                           // fsync
+    SStatus sync();                                           // fsync (Invalid with a WriteBehind)
     SStatus commitAs(const std::filesystem::path& target);   // fsync, close, rename, fsync dir
     const std::filesystem::path& path() const { return m_path; }
 private:
-    TempFile(int fd, std::filesystem::path path) : m_fd(fd), m_path(std::move(path)) {}
+    TempFile(int fd, std::filesystem::path path, WriteBehind* wb) : m_fd(fd), m_path(std::move(path)), m_wb(wb) {}
     int m_fd = -1;
     std::filesystem::path m_path;
+    WriteBehind* m_wb = nullptr;
+    std::uint8_t* m_block = nullptr;  // the WriteBehind block being filled
+    std::size_t m_fill = 0;
+    std::uint64_t m_offset = 0;       // file offset of m_block
+};
+
+// Writes files front to back from background threads, so that the caller's thread goes on
+// encrypting meanwhile. TempFiles created with it hand over whole blocks (1 MiB, 4 of them at
+// most: write() waits while all are queued), which the writer thread writes with O_DIRECT where
+// the filesystem allows it: the page-cache copy of a buffered write costs about as much CPU as
+// ChaCha20-Poly1305 (the last partial block of a file goes through the page cache). A commit
+// writes the rest of the file and hands it to the syncer thread, which fsyncs it and only then
+// renames it into place; files committed while the syncer is busy are fsynced together, then
+// renamed (one journal commit serves the group, and the writer is not held up by it).
+// Directories are fsynced once each, in sync(). The first error is sticky and comes back from
+// later writes and from sync(); after it nothing more is renamed into place. Not thread-safe:
+// one producer thread.
+class WriteBehind {
+public:
+    static constexpr std::size_t kBlockSize = std::size_t{1} << 20;
+    static constexpr std::size_t kBlocks = 4;
+
+    static SResult<std::unique_ptr<WriteBehind>> start();
+    // Stops the threads. Temp files not yet renamed into place are removed; renamed ones stay.
+    ~WriteBehind();
+    WriteBehind(const WriteBehind&) = delete;
+    WriteBehind& operator=(const WriteBehind&) = delete;
+
+    // A directory for sync() to fsync too (one where the caller created an entry).
+    void syncDirLater(const std::filesystem::path& dir);
+    // Waits until every queued write and commit is done (files fsynced and renamed), then fsyncs
+    // each directory a commit renamed into (and those given to syncDirLater) once. Ok only if
+    // everything succeeded.
+    SStatus sync();
+
+private:
+    friend class TempFile;
+    struct Job {
+        enum Kind { Write, Commit, Discard, Barrier } kind = Write;
+        int fd = -1;
+        std::uint64_t offset = 0;
+        std::uint8_t* block = nullptr;  // returned to the pool once done
+        std::size_t size = 0;
+        std::filesystem::path path;    // the temp file
+        std::filesystem::path target;  // Commit
+    };
+    struct Written {  // committed, waiting for its fsync and rename
+        int fd;
+        std::filesystem::path path, target;
+    };
+    WriteBehind() = default;
+    SResult<std::uint8_t*> takeBlock();
+    SStatus push(Job job);
+    void runWriter();
+    void runSyncer();
+    void execute(Job& job);
+    void writeAt(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset, const std::filesystem::path& path);
+    void syncGroup(std::vector<Written>& group);
+    void setError(Error<SyncError> e);
+    void dropJob(Job& job);
+
+    std::thread m_writer;
+    std::thread m_syncer;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;      // the writer: a job, or stop
+    std::condition_variable m_syncWake;  // the syncer: files to sync, or the writer is gone
+    std::condition_variable m_done;      // a free block, a barrier passed, room or quiet at the syncer
+    std::deque<Job> m_jobs;
+    std::vector<std::uint8_t*> m_free;
+    std::vector<std::unique_ptr<std::uint8_t, void (*)(void*)>> m_storage;
+    std::vector<Written> m_toSync;
+    bool m_syncing = false;  // the syncer is working on a group
+    std::set<std::filesystem::path> m_dirs;
+    std::optional<Error<SyncError>> m_error;
+    std::uint64_t m_barriersDone = 0;
+    std::uint64_t m_barriersAsked = 0;
+    bool m_writerGone = false;
+    std::atomic<bool> m_stop{false};
+    std::atomic<bool> m_failed{false};  // m_error is set (read by the threads without the lock)
+};
+
+// Reads one file front to back from a background thread, so that the caller's thread only
+// processes it: at most kBlocks blocks of kBlockSize (4 MiB) in flight. Reads use O_DIRECT where
+// the filesystem allows it: input read once needs no page cache, and filling the page cache costs
+// about as much CPU as copying out of it (a file still in the page cache is then read from the
+// disk again). Not thread-safe: one consumer thread.
+class ReadAhead {
+public:
+    static constexpr std::size_t kBlockSize = std::size_t{1} << 20;
+    static constexpr std::size_t kBlocks = 4;
+
+    // fd: open for reading, at the start of the file (or a pipe), owned by the caller, which keeps
+    // it open until this goes (its O_DIRECT flag may change). path: for messages.
+    static SResult<std::unique_ptr<ReadAhead>> start(int fd, const std::filesystem::path& path);
+    ~ReadAhead();  // stops the thread (mid-file is fine)
+    ReadAhead(const ReadAhead&) = delete;
+    ReadAhead& operator=(const ReadAhead&) = delete;
+
+    // The next bytes of the file (valid until the next call), empty at its end; Io on a read error.
+    SResult<crypto::ByteView> next();
+
+private:
+    struct Piece {
+        std::uint8_t* block;
+        std::size_t size;
+    };
+    ReadAhead() = default;
+    void run();
+    void readAll();
+
+    int m_fd = -1;
+    std::filesystem::path m_path;
+    std::thread m_thread;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::vector<std::uint8_t*> m_free;
+    std::vector<Piece> m_full;  // in order
+    std::vector<std::unique_ptr<std::uint8_t, void (*)(void*)>> m_storage;
+    std::uint8_t* m_current = nullptr;  // the consumer's
+    std::optional<Error<SyncError>> m_error;
+    bool m_end = false;
+    bool m_stop = false;
 };
 
 }  // namespace xs::sync
