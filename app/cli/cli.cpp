@@ -652,8 +652,9 @@ int cmdHandover(Context& ctx) {
         auto r = confirmHandover(**ws, std::string(bytes->begin(), bytes->end()));
         if (!r) return report(r.error());
         if (ctx.json) printJson(*r);
-        else std::cout << "receipt verified; wiped " << (*r)["evidence_files_removed"] << " evidence files of inspection "
-                       << (*r)["inspection"].get<std::string>() << " from this device\n";
+        else std::cout << "receipt verified; removed " << (*r)["evidence_files_removed"] << " evidence files and destroyed the "
+                       << (*r)["channels_shredded"].size() << " channel keys of inspection "
+                       << (*r)["inspection"].get<std::string>() << ": it no longer opens on this device\n";
         return 0;
     }
     return usage("handover export --inspection ID --out FILE | handover import FILE");
@@ -769,7 +770,7 @@ commands:
   handover export --inspection ID --out FILE   one age file sealed to the audit office
   handover import FILE [--receipt R]   (audit office) verify and apply a bundle, all or nothing;
                                  writes the signed receipt (default FILE.receipt.json)
-  handover confirm RECEIPT       verify the office's receipt, then wipe that inspection's evidence here
+  handover confirm RECEIPT       verify the office's receipt, then crypto-shred that inspection here
   rebuild                        drop and rebuild projections from the op log
   verify                         database integrity, op log consistency, every evidence file
   demo [--assets DIR]            create a demo store and walk one inspection through capture
