@@ -88,10 +88,12 @@ double rawInsert(sync::Store& source, const fs::path& dir) {
     // Rows grouped by change set. Projection rows are found through the ops of the change set
     // (each lookup uses a primary-key prefix: kind, record_id).
     const std::vector<Table> tables = {
-        {"SELECT id, device, seq, hlc, op_count, local FROM changesets WHERE id = ?1",
-         "INSERT INTO changesets VALUES (?, ?, ?, ?, ?, ?)"},
-        {"SELECT id, changeset, idx, channel, kind, record_id, hlc, device, body FROM ops WHERE changeset = ?1",
-         "INSERT INTO ops VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+        {"SELECT id, device, seq, hlc, op_count, local, prev_hash, hash, signature FROM changesets WHERE id = ?1",
+         "INSERT INTO changesets (id, device, seq, hlc, op_count, local, prev_hash, hash, signature)"
+         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+        {"SELECT id, changeset, idx, channel, kind, record_id, hlc, device, body, epoch, sealed FROM ops WHERE changeset = ?1",
+         "INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, body, epoch, sealed)"
+         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
         {"SELECT kind, record_id, field, op_id, hlc, device, value, winner FROM field_versions WHERE kind = ?2 AND record_id = ?3 AND op_id = ?4",
          "INSERT INTO field_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
         {"SELECT kind, record_id, field, op_id, base_op FROM field_bases WHERE kind = ?2 AND record_id = ?3 AND op_id = ?4",
@@ -108,10 +110,15 @@ double rawInsert(sync::Store& source, const fs::path& dir) {
     auto collect = [](sync::Stmt& s, Rows& rows) {
         while (*s.step()) {
             std::vector<std::string> row;
-            // Cells keep their storage class: "\x01N" null, "\x02<digits>" integer, else text.
+            // Cells keep their storage class: "\x01N" null, "\x02<digits>" integer, "\x03<bytes>"
+            // blob, else text.
             for (int i = 0; i < s.columnCount(); ++i) {
                 if (s.isNull(i)) row.push_back("\x01N");
                 else if (s.columnType(i) == 1) row.push_back("\x02" + std::to_string(s.int64(i)));
+                else if (s.columnType(i) == 4) {
+                    crypto::Bytes b = s.blob(i);
+                    row.push_back("\x03" + std::string(b.begin(), b.end()));
+                }
                 else row.push_back(s.text(i));
             }
             rows.push_back(std::move(row));
@@ -144,6 +151,7 @@ double rawInsert(sync::Store& source, const fs::path& dir) {
                     int p = static_cast<int>(i + 1);
                     if (row[i] == "\x01N") s->bindNull(p);
                     else if (!row[i].empty() && row[i][0] == '\x02') s->bind(p, std::int64_t{std::stoll(row[i].substr(1))});
+                    else if (!row[i].empty() && row[i][0] == '\x03') s->bindBlob(p, crypto::asBytes(row[i]).subspan(1));
                     else s->bind(p, row[i]);
                 }
                 if (auto r = s->run(); !r) die(r.message());
