@@ -269,21 +269,19 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
 
     fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
     // Pipelined over the two cores: this thread reads and opens the evidence (content hash
-    // checked, as before); a second seals the archive for the office and hashes the bundle for the
-    // receipt; the WriteBehind's threads write the bundle (O_DIRECT) and fsync it. The bundle is
-    // byte for byte what one thread would write: only the work is spread.
+    // checked, as before); a second seals the archive for the office; the WriteBehind's threads
+    // write the bundle (O_DIRECT) and fsync it. The bundle is byte for byte what one thread would
+    // write: only the work is spread.
     auto writeBehind = sync::WriteBehind::start();
     if (!writeBehind) return fromSync(writeBehind.error());
     auto tmp = sync::TempFile::create(dir, out.filename().string(), writeBehind->get());
     if (!tmp) return fromSync(tmp.error());
     // The sealing thread's, until it is joined.
     std::uint64_t written = 0;
-    crypto::Sha256 bundleHash;
     sync::SStatus sinkStatus;
     std::vector<crypto::Bytes> recipients = {*officeKey};
     auto enc = crypto::AgeEncryptor::create(recipients, [&](crypto::ByteView bytes) -> crypto::CStatus {
         written += bytes.size();
-        bundleHash.update(bytes);
         sinkStatus = tmp->write(bytes);
         if (!sinkStatus) return fail(crypto::CryptoError::Internal, sinkStatus.message());
         return {};
@@ -333,7 +331,17 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     }
     XS_TRY_APP(put(recordHeader(kKeyEnvelopes, "keys.json", envText.size())));
     XS_TRY_APP(put(crypto::asBytes(envText)));
-    for (const auto& x : evidence) {
+    // The disk reads the next files while this one is opened and sealed: up to kPrefetchBytes of
+    // them are asked for ahead (page cache, not this process's memory).
+    constexpr std::uint64_t kPrefetchBytes = 64ull << 20;
+    std::vector<std::uint64_t> onDisk(evidence.size(), 0);
+    std::size_t prefetched = 0;
+    std::uint64_t ahead = 0;  // asked for and not yet read
+    for (std::size_t i = 0; i < evidence.size(); ++i) {
+        const auto& x = evidence[i];
+        for (; prefetched < evidence.size() && (prefetched <= i || ahead < kPrefetchBytes); ++prefetched)
+            ahead += onDisk[prefetched] = ws.store().evidence().prefetch(evidence[prefetched].hash);
+        ahead -= onDisk[i];
         XS_TRY_APP(put(recordHeader(kEvidence, x.hash, static_cast<std::uint64_t>(x.size))));
         std::uint64_t streamed = 0;
         auto r = ws.store().evidence().read(x.hash, [&](crypto::ByteView plain) -> sync::SStatus {
@@ -352,11 +360,15 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     XS_TRY_APP(sealStatus);
     XS_TRY_SYNC(tmp->commitAs(out));
     XS_TRY_SYNC((*writeBehind)->sync());  // written, fsynced, renamed into place, directory fsynced
-    // The receipt must name this very file before the inspection may be wiped here.
-    std::string digest = crypto::toHex(bundleHash.finish());
-    XS_TRY_SYNC(ws.store().setMeta("handover_bundle:" + inspectionId, digest));
-    return Json{{"bundle", out.string()}, {"bundle_sha256", digest}, {"inspection", inspectionId}, {"change_sets", sets->size()},
-                {"evidence_files", evidence.size()}, {"bytes", written}};
+    // The receipt must name this very file (its header) and this content (its manifest) before the
+    // inspection may be wiped here.
+    Json names = {{"bundle_header_sha256", crypto::toHex(enc->headerDigest())},
+                  {"manifest_sha256", crypto::toHex(crypto::sha256(crypto::asBytes(manifestText)))}};
+    XS_TRY_SYNC(ws.store().setMeta("handover_bundle:" + inspectionId, names.dump()));
+    Json result = {{"bundle", out.string()}, {"inspection", inspectionId}, {"change_sets", sets->size()},
+                   {"evidence_files", evidence.size()}, {"bytes", written}};
+    result.update(names);
+    return result;
 }
 
 AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
@@ -391,6 +403,41 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     if (!writeBehindStarted) return fromSync(writeBehindStarted.error());
     std::unique_ptr<sync::WriteBehind> writeBehind = std::move(*writeBehindStarted);
     std::optional<sync::EvidenceWriter> writer;
+
+    // The database half of the import — verify and apply the change sets, accept the keys and
+    // project what they open, in one transaction left open — runs on its own thread while the
+    // evidence streams: everything it needs comes before the evidence in the archive. The
+    // transaction commits on this thread only after the evidence is durable (below).
+    std::optional<sync::Transaction> tx;
+    std::vector<sync::ApplyOutcome> outcomes;
+    AStatus dbStatus;
+    auto dbWork = [&]() noexcept {
+        try {
+            auto begun = sync::Transaction::begin(ws.store().db());
+            if (!begun) {
+                dbStatus = fromSync(begun.error());
+                return;
+            }
+            tx.emplace(std::move(*begun));
+            auto applied = ws.log().applyAllOrNothing(sets, false);
+            if (!applied) {
+                dbStatus = refused("a change set in the bundle failed verification: " + applied.message());
+                return;
+            }
+            outcomes = std::move(*applied);
+            if (auto keys = ws.log().acceptEnvelopes(envelopes); !keys)
+                dbStatus = refused("the bundle's channel keys failed verification: " + keys.message());
+        } catch (const std::exception& ex) {
+            dbStatus = fail(AppError::Failed, std::string("applying the bundle failed: ") + ex.what());
+        } catch (...) {
+            dbStatus = fail(AppError::Failed, "applying the bundle failed");
+        }
+    };
+    std::thread dbThread;
+    struct Joiner {
+        std::thread& t;
+        ~Joiner() { if (t.joinable()) t.join(); }
+    } dbJoiner{dbThread};  // destroyed before `tx`: the thread is done with it first
 
     auto verifyManifest = [&]() -> AStatus {
         manifest = Json::parse(manifestText, nullptr, false);
@@ -474,6 +521,15 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
                         if (!e) return refused("bundle holds a " + e.message());
                         envelopes.push_back(std::move(*e));
                     }
+                    // Only evidence follows: `sets` and `envelopes` are complete and no longer
+                    // touched here, and nothing else uses the database until the join.
+                    if (sets.size() == expectedSets.size()) {
+                        try {
+                            dbThread = std::thread(dbWork);
+                        } catch (const std::exception&) {
+                            // no thread: the work runs on this one after the stream
+                        }
+                    }
                     return {};
                 }
                 case kEvidence: {
@@ -489,8 +545,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
             }
         });
 
-    // Pipelined over the two cores: a second thread hashes the bundle for the receipt and opens
-    // the age payload (ReadAhead's thread reads the file for it); this one parses the archive and
+    // Pipelined over the two cores: a second thread opens the age payload (ReadAhead's thread reads the file for it); this one parses the archive and
     // stores the evidence (hash checked against the manifest, sealed), whose files the
     // WriteBehind's threads write and fsync. Errors are reported in the same order as before: the
     // archive's first, then reading, then decryption.
@@ -503,6 +558,8 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     if (!dec) return fail(AppError::Failed, "cannot start decryption: " + dec.message());
 
     auto cleanup = [&]() {
+        if (dbThread.joinable()) dbThread.join();
+        tx.reset();  // rolled back before the files go
         writer.reset();
         writeBehind.reset();  // joins its threads: files not yet in place go; those in place go below
         for (const auto& h : newEvidence) (void)ws.store().evidence().remove(h);
@@ -515,7 +572,6 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
             return refused("the bundle's age header is damaged or was tampered with");
         return refused("the bundle is truncated, damaged or was tampered with (payload failed authentication)");
     };
-    crypto::Sha256 bundleHash;
     // The decrypting thread's outcome, read after it is joined.
     std::string readError;
     bool decryptFailed = false;
@@ -536,7 +592,6 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
                         decryptFailed = !dec->finish();
                         break;
                     }
-                    bundleHash.update(*piece);
                     if (!dec->write(*piece)) {
                         decryptFailed = true;
                         break;
@@ -596,38 +651,31 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
         return fromSync(synced.error());
     }
     // Change sets and keys in one transaction: all or nothing.
-    auto begun = sync::Transaction::begin(ws.store().db());
-    if (!begun) {
+    if (dbThread.joinable()) dbThread.join();
+    else dbWork();
+    if (!dbStatus) {
+        auto e = dbStatus.error();
         cleanup();
-        return fromSync(begun.error());
-    }
-    std::optional<sync::Transaction> tx(std::move(*begun));
-    auto applied = ws.log().applyAllOrNothing(sets, false);
-    if (!applied) {
-        tx.reset();  // roll back before the files go
-        cleanup();
-        return refused("a change set in the bundle failed verification: " + applied.message());
-    }
-    if (auto keys = ws.log().acceptEnvelopes(envelopes); !keys) {
-        tx.reset();
-        cleanup();
-        return refused("the bundle's channel keys failed verification: " + keys.message());
+        return e;
     }
     if (auto c = tx->commit(); !c) {
-        tx.reset();
         cleanup();
         return fromSync(c.error());
     }
+    tx.reset();
     std::size_t fresh = 0;
-    for (auto o : *applied) fresh += o == sync::ApplyOutcome::Applied;
+    for (auto o : outcomes) fresh += o == sync::ApplyOutcome::Applied;
     std::size_t ops = 0;
     for (const auto& cs : sets) ops += cs.ops.size();
     // The receipt (article 7(4)): signed by the office device; the field device wipes on it.
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto headerDigest = dec->headerDigest();
+    if (!headerDigest) return fail(AppError::Failed, "the bundle decrypted without a header");  // cannot happen
     Json receipt = {{"format", "xunshen-handover-receipt"},
-                    {"version", 1},
+                    {"version", 2},
                     {"suite", 1},
-                    {"bundle_sha256", crypto::toHex(bundleHash.finish())},
+                    {"bundle_header_sha256", crypto::toHex(*headerDigest)},
+                    {"manifest_sha256", crypto::toHex(crypto::sha256(crypto::asBytes(manifestText)))},
                     {"inspection", manifest.value("inspection", "")},
                     {"author_device", manifest.value("author_device", "")},
                     {"change_sets", sets.size()},
@@ -665,7 +713,10 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
     if (str(receipt, "author_device") != ws.log().deviceId()) return refused("the receipt is for another device's bundle");
     auto exported = ws.store().meta("handover_bundle:" + inspection);
     if (!exported) return refused("this device exported no bundle for inspection " + inspection);
-    if (*exported != str(receipt, "bundle_sha256"))
+    Json names = Json::parse(*exported, nullptr, false);
+    if (!names.is_object() || str(receipt, "bundle_header_sha256").size() != 64 ||
+        str(names, "bundle_header_sha256") != str(receipt, "bundle_header_sha256") ||
+        str(names, "manifest_sha256") != str(receipt, "manifest_sha256"))
         return refused("the receipt names another bundle than the last one exported here (export again or use its receipt)");
     // Wipe: this inspection's evidence files (unless another inspection here still uses the same content).
     auto s = ws.store().db().prepare(
@@ -693,13 +744,14 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
     // overwrites it; the checkpoint empties the WAL).
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     std::vector<std::string> channels = inspectionChannels(inspection);
-    Json record = {{"inspection", inspection}, {"bundle_sha256", str(receipt, "bundle_sha256")}, {"wiped_at", now},
+    Json record = {{"inspection", inspection}, {"bundle_header_sha256", str(receipt, "bundle_header_sha256")},
+                   {"manifest_sha256", str(receipt, "manifest_sha256")}, {"wiped_at", now},
                    {"evidence_files_removed", removed}, {"channels_shredded", channels},
                    {"received_at", receipt.value("received_at", 0)}};
     {
         auto tx = sync::Transaction::begin(ws.store().db());
         if (!tx) return fromSync(tx.error());
-        XS_TRY_SYNC(ws.log().shredChannels(channels, "handover receipt " + str(receipt, "bundle_sha256").substr(0, 16)));
+        XS_TRY_SYNC(ws.log().shredChannels(channels, "handover receipt for bundle " + str(receipt, "bundle_header_sha256").substr(0, 16)));
         XS_TRY_SYNC(ws.store().setMeta("wiped:" + inspection, record.dump()));
         XS_TRY_SYNC(tx->commit());
     }

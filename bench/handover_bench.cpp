@@ -17,13 +17,17 @@
 //   import   xunshenctl --store office-N handover import bundle-N.xsbundle (office-N is a fresh
 //            copy of the office store: a second import of a bundle is a no-op)
 //   age -d   age -d -i office.agekey -o plain-N.out plain-N.age
-// Every child is preceded by sync(2) so it does not pay for the previous one's writeback, and every
+// Every child is preceded by sync(2) so it does not pay for the previous one's writeback, then by
+// dropping every file of the run from the page cache and (--cache warm) reading its own input back
+// in; the default, cold, leaves both sides' inputs on disk, as a bundle on a USB stick is. Every
 // round writes fresh files: nothing is deleted before the end (deletions on a filesystem mounted
 // with online discard slow down the next fsyncs). The product fsyncs what it writes and age does
 // not, so the fsync of age's output is timed separately and shown too (not in the target ratio).
 // Checked: the import's summary, `finding list` on the office shows every finding, the last round's
 // office `verify` passes with every evidence file, and age -d gives back plain.bin's SHA-256.
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +49,7 @@
 #include "app/model.h"
 #include "crypto/encoding.h"
 #include "crypto/hash.h"
+#include "crypto/kdf.h"
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -130,6 +135,57 @@ ChildRun spawn(const std::vector<std::string>& args, const fs::path& scratch) {
     r.out = readAll(outPath);
     r.err = readAll(errPath);
     return r;
+}
+
+// Every regular file of `p` (a file, or a directory walked recursively).
+std::vector<fs::path> filesOf(const fs::path& p) {
+    std::vector<fs::path> out;
+    if (fs::is_regular_file(p)) out.push_back(p);
+    else if (fs::is_directory(p))
+        for (const auto& e : fs::recursive_directory_iterator(p))
+            if (e.is_regular_file()) out.push_back(e.path());
+    return out;
+}
+
+// Before each timed step, the same for both sides: every file of the run (`all`: earlier rounds'
+// bundles, age files, stores) leaves the page cache (POSIX_FADV_DONTNEED, after sync(2) made its
+// pages clean), so no step pays to reclaim another's cache; then "warm" reads the step's inputs
+// whole, "cold" leaves them on disk. Returns the fraction of the inputs' bytes resident when the
+// step starts (mincore), which is reported.
+double setCache(const fs::path& all, const std::vector<fs::path>& inputs, bool warm) {
+    for (const auto& f : filesOf(all)) {
+        int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;  // a file the last child was removing
+        if (::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) die("posix_fadvise failed on " + f.string());
+        ::close(fd);
+    }
+    std::uint64_t total = 0, resident = 0;
+    const long page = ::sysconf(_SC_PAGESIZE);
+    std::vector<char> buf(1 << 20);
+    for (const auto& root : inputs) {
+        for (const auto& f : filesOf(root)) {
+            int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) die("cannot open " + f.string());
+            if (warm) {
+                while (::read(fd, buf.data(), buf.size()) > 0) {
+                }
+            }
+            struct stat st{};
+            ::fstat(fd, &st);
+            const auto size = static_cast<std::size_t>(st.st_size);
+            total += size;
+            if (size > 0) {
+                void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+                if (m == MAP_FAILED) die("cannot map " + f.string());
+                std::vector<unsigned char> vec((size + static_cast<std::size_t>(page) - 1) / static_cast<std::size_t>(page));
+                if (::mincore(m, size, vec.data()) == 0)
+                    for (auto v : vec) resident += (v & 1) ? static_cast<std::uint64_t>(page) : 0;
+                ::munmap(m, size);
+            }
+            ::close(fd);
+        }
+    }
+    return total == 0 ? 0.0 : static_cast<double>(std::min(resident, total)) / static_cast<double>(total);
 }
 
 // Runs a set-up or checking step that must succeed.
@@ -299,12 +355,16 @@ int main(int argc, char** argv) {
     int rounds = 1;
     bool keep = false;
     bool cheapKdf = false;
+    bool warm = false;
     fs::path base;
     const char* usage =
         "usage: bench_handover [--xunshenctl PATH] [--age PATH] [--evidence-mb N] [--findings N] [--rounds R]\n"
-        "                      [--dir DIR] [--keep] [--cheap-kdf] [--smoke]\n"
+        "                      [--dir DIR] [--keep] [--cheap-kdf] [--cache cold|warm] [--smoke]\n"
         "  --smoke      the quick run: --evidence-mb 64 --findings 50\n"
-        "  --cheap-kdf  stores with Argon2id m=8 MiB t=1 p=1 (as the tests) instead of the product default";
+        "  --cheap-kdf  stores with Argon2id m=8 MiB t=1 p=1 (as the tests) instead of the product default\n"
+        "  --cache      before every timed step the run's files leave the page cache; then the step's\n"
+        "               input (store and evidence, bundle, age's input) stays on disk (cold, the default:\n"
+        "               as from a USB stick) or is read into the cache (warm); the same for both sides";
     try {
         for (int i = 1; i < argc; ++i) {
             std::string a = argv[i];
@@ -320,6 +380,11 @@ int main(int argc, char** argv) {
             else if (a == "--dir") base = next();
             else if (a == "--keep") keep = true;
             else if (a == "--cheap-kdf") cheapKdf = true;
+            else if (a == "--cache") {
+                std::string v = next();
+                if (v != "cold" && v != "warm") die(usage);
+                warm = v == "warm";
+            }
             else if (a == "--smoke") { evidenceMiB = 64; findings = 50; }
             else if (a == "--help") { std::cout << usage << "\n"; return 0; }
             else die(usage);
@@ -439,32 +504,36 @@ int main(int argc, char** argv) {
         const fs::path ageBack = base / ("plain-" + n + ".out"), officeRound = base / ("office-" + n);
         fs::copy(pristine, officeRound, fs::copy_options::recursive);
         ::sync();
-        auto timed = [&](const char* step, const std::vector<std::string>& args) {
+        auto timed = [&](const char* step, const std::vector<std::string>& args, const std::vector<fs::path>& inputs) {
             ::sync();  // the previous child's writeback is not this one's cost
+            const double resident = setCache(base, inputs, warm);
             ChildRun c = spawn(args, scratch);
             if (c.exitCode != 0) die(std::string(step) + " failed (exit " + std::to_string(c.exitCode) + "): " + c.err);
             r[step] = childJson(c);
+            r[step]["input_resident"] = resident;
             return c;
         };
         auto exportStep = [&] {
-            ChildRun c = timed("export", ctl(insp, {"handover", "export", "--inspection", inspection, "--out", bundle.string(), "--json"}));
+            ChildRun c = timed("export", ctl(insp, {"handover", "export", "--inspection", inspection, "--out", bundle.string(), "--json"}),
+                            {insp});
             json s = json::parse(c.out);
             bundleBytes = s.at("bytes");
             if (s.at("evidence_files") != plan.size()) die("export wrote " + s.at("evidence_files").dump() + " evidence files");
         };
         auto ageEncrypt = [&] {
-            timed("age_encrypt", {age, "-r", recipient, "-o", ageOut.string(), plain.string()});
+            timed("age_encrypt", {age, "-r", recipient, "-o", ageOut.string(), plain.string()}, {plain});
             r["age_encrypt"]["fsync_ms"] = fsyncFileMs(ageOut);
         };
         auto importStep = [&] {
-            ChildRun c = timed("import", ctl(officeRound, {"handover", "import", bundle.string(), "--json"}));
+            ChildRun c = timed("import", ctl(officeRound, {"handover", "import", bundle.string(), "--json"}),
+                            {bundle, officeRound});
             json s = json::parse(c.out);
             evidenceFilesImported = s.at("evidence_files");
             if (evidenceFilesImported != plan.size() || s.at("change_sets_new").get<int>() < findings)
                 die("import summary is short: " + s.dump());
         };
         auto ageDecrypt = [&] {
-            timed("age_decrypt", {age, "-d", "-i", agekey.string(), "-o", ageBack.string(), ageOut.string()});
+            timed("age_decrypt", {age, "-d", "-i", agekey.string(), "-o", ageBack.string(), ageOut.string()}, {ageOut, agekey});
             r["age_decrypt"]["fsync_ms"] = fsyncFileMs(ageBack);
         };
         if (round % 2 == 0) {
@@ -498,12 +567,19 @@ int main(int argc, char** argv) {
     auto mibps = [&](const char* step) { return mib / (med(step, "wall_ms") / 1000.0); };
     std::printf("handover benchmark: %d findings, %llu MiB evidence in %zu files, median of %d alternating round(s)\n",
                 findings, static_cast<unsigned long long>(evidenceMiB), plan.size(), rounds);
-    std::printf("xunshenctl %s, %s, KDF %s\n\n", cli.c_str(), ageVersion.c_str(),
-                cheapKdf ? "Argon2id m=8 MiB t=1 p=1 (--cheap-kdf)" : "product default (Argon2id m=64 MiB t=3 p=4)");
-    std::printf("%-30s %9s %9s %12s %9s %9s\n", "step", "wall s", "MiB/s", "peak RSS MiB", "user s", "sys s");
+    const xs::crypto::Argon2Params productKdf;
+    const std::string kdfLabel = cheapKdf ? "Argon2id m=8 MiB t=1 p=1 (--cheap-kdf)"
+                                          : "product default (Argon2id m=" + std::to_string(productKdf.memoryKiB / 1024) +
+                                                " MiB t=" + std::to_string(productKdf.iterations) +
+                                                " p=" + std::to_string(productKdf.parallelism) + ")";
+    std::printf("xunshenctl %s, %s, KDF %s\n", cli.c_str(), ageVersion.c_str(), kdfLabel.c_str());
+    std::printf("page cache: every step's input %s before it runs (--cache %s)\n\n",
+                warm ? "read into the cache" : "dropped from the cache", warm ? "warm" : "cold");
+    std::printf("%-30s %9s %9s %12s %9s %9s %9s\n", "step", "wall s", "MiB/s", "peak RSS MiB", "user s", "sys s", "cached");
     for (const auto& s : kSteps)
-        std::printf("%-30s %9.2f %9.1f %12.1f %9.2f %9.2f\n", s.label, med(s.key, "wall_ms") / 1000, mibps(s.key),
-                    med(s.key, "max_rss_mib"), med(s.key, "user_ms") / 1000, med(s.key, "sys_ms") / 1000);
+        std::printf("%-30s %9.2f %9.1f %12.1f %9.2f %9.2f %8.0f%%\n", s.label, med(s.key, "wall_ms") / 1000, mibps(s.key),
+                    med(s.key, "max_rss_mib"), med(s.key, "user_ms") / 1000, med(s.key, "sys_ms") / 1000,
+                    100 * med(s.key, "input_resident"));
     std::printf("%-30s %9s %9s %12.1f\n", "open only: insp identity show", "", "", openInsp.maxRssMiB);
     std::printf("%-30s %9s %9s %12.1f\n", "open only: office identity show", "", "", openOffice.maxRssMiB);
     std::printf("\nfsync of age's output (age does not fsync; the product does): encrypt %.2f s, decrypt %.2f s\n",
@@ -533,7 +609,7 @@ int main(int argc, char** argv) {
     std::printf("checked: office lists %d findings after every import, office verify ok with %zu evidence files, "
                 "age -d gives back the input's SHA-256\n",
                 findings, evidenceFilesImported);
-    json all = {{"findings", findings}, {"evidence_bytes", evidenceBytes}, {"evidence_files", plan.size()},
+    json all = {{"findings", findings}, {"cache", warm ? "warm" : "cold"}, {"kdf", kdfLabel}, {"evidence_bytes", evidenceBytes}, {"evidence_files", plan.size()},
                 {"bundle_bytes", bundleBytes}, {"bundle_plaintext_bytes", bundlePlain}, {"age_bytes", ageBytes},
                 {"open_rss_mib", {{"insp", openInsp.maxRssMiB}, {"office", openOffice.maxRssMiB}}}, {"rounds", results}};
     std::cout << "\nraw: " << all.dump() << std::endl;

@@ -186,6 +186,7 @@ CResult<SecretBytes> ageIdentityFromString(std::string_view text) {
 struct AgeEncryptor::Impl {
     ByteSink out;
     std::optional<StreamSealer> sealer;
+    Digest headerDigest{};
 };
 
 CResult<AgeEncryptor> AgeEncryptor::create(std::span<const Bytes> recipients, ByteSink out) {
@@ -233,10 +234,16 @@ CResult<AgeEncryptor> AgeEncryptor::create(std::span<const Bytes> recipients, By
     if (!sealer) return sealer.error();
     enc.m_impl->sealer.emplace(std::move(sealer).value());
 
+    Sha256 digest;
+    digest.update(asBytes(header));
+    digest.update(*nonce);
+    impl->headerDigest = digest.finish();
     if (auto st = impl->out(asBytes(header)); !st) return st.error();
     if (auto st = impl->out(*nonce); !st) return st.error();
     return enc;
 }
+
+Digest AgeEncryptor::headerDigest() const { return m_impl ? m_impl->headerDigest : Digest{}; }
 
 AgeEncryptor::~AgeEncryptor() = default;
 AgeEncryptor::AgeEncryptor(AgeEncryptor&&) noexcept = default;
@@ -278,6 +285,8 @@ struct AgeDecryptor::Impl {
     Stanza current;
     SecretBytes fileKey;
     Bytes nonce;
+    Sha256 headerHash;                 // the header, once its MAC verified; then the nonce
+    std::optional<Digest> headerDigest;  // once the nonce is read
 
     // Payload layer: STREAM opened chunk by chunk (see openChunk for the release rules).
     std::optional<Aead> payload;
@@ -478,7 +487,11 @@ struct AgeDecryptor::Impl {
                     const std::size_t n = std::min(kAgeNonceSize - nonce.size(), data.size());
                     nonce.insert(nonce.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
                     data = data.subspan(n);
-                    if (nonce.size() == kAgeNonceSize) XS_TRY(startPayload());
+                    if (nonce.size() == kAgeNonceSize) {
+                        headerHash.update(nonce);
+                        headerDigest = headerHash.finish();
+                        XS_TRY(startPayload());
+                    }
                     break;
                 }
                 case Stage::Payload:
@@ -661,6 +674,7 @@ struct AgeDecryptor::Impl {
                           "the header MAC does not verify (the header was altered)");
         }
         // The header is done with: release it (it may have been up to 1 MiB).
+        headerHash.update(asBytes(header));
         std::string().swap(header);
         std::vector<Stanza>().swap(stanzas);
         lineStart = 0;
@@ -769,5 +783,7 @@ std::optional<AgeFailure> AgeDecryptor::failure() const {
     if (!m_impl || !m_impl->error) return std::nullopt;
     return m_impl->kind;
 }
+
+std::optional<Digest> AgeDecryptor::headerDigest() const { return m_impl ? m_impl->headerDigest : std::nullopt; }
 
 }  // namespace xs::crypto

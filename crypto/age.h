@@ -36,6 +36,7 @@
 #include <string_view>
 #include "crypto/bytes.h"
 #include "crypto/error.h"
+#include "crypto/hash.h"
 #include "crypto/stream.h"
 
 namespace xs::crypto {
@@ -97,6 +98,11 @@ public:
     CStatus write(ByteView plaintext);  // any number of times, any sizes
     CStatus finish();                   // seals the final chunk; required
 
+    // SHA-256 of the file's bytes before its first payload chunk (the header through the MAC
+    // line's LF, then the 16-byte payload nonce). Random per file, so it names the file; with the
+    // header MAC it pins the file key, and so the payload that key authenticates.
+    Digest headerDigest() const;
+
 private:
     AgeEncryptor() = default;
     struct Impl;
@@ -122,6 +128,9 @@ public:
     // The stage that rejected the input, once write() or finish() has failed because of it; nullopt
     // while all is well and for API misuse (InvalidArgument after finish, use after move).
     std::optional<AgeFailure> failure() const;
+    // AgeEncryptor::headerDigest() of the input, once its header MAC verified and its nonce was
+    // read; nullopt before that.
+    std::optional<Digest> headerDigest() const;
 
 private:
     AgeDecryptor() = default;

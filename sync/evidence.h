@@ -57,6 +57,9 @@ public:
     SStatus verify(const std::string& hash);
     // Streams the plaintext to `sink` after each chunk authenticates; hash checked at the end.
     SStatus read(const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink);
+    // Asks the kernel to start reading the file into the page cache (posix_fadvise WILLNEED) so a
+    // later read() does not wait for the disk; returns its size on disk, 0 if absent. A hint only.
+    std::uint64_t prefetch(const std::string& hash) const;
     bool contains(const std::string& hash) const;
     SStatus remove(const std::string& hash);
     std::filesystem::path pathFor(const std::string& hash) const;

@@ -598,6 +598,61 @@ TEST_CASE("age: round trips to 1 to 3 recipients and wrong identities or tamperi
     }
 }
 
+TEST_CASE("age: the header digest names the file and both ends agree on it") {
+    auto kp = x25519Generate();
+    REQUIRE(kp.ok());
+    const std::vector<Bytes> recipients = {kp->publicKey};
+    const Bytes plaintext = patternBytes(200000, 7);
+    auto seal = [&](Digest& digest) {
+        Bytes out;
+        auto enc = AgeEncryptor::create(recipients, [&out](ByteView v) {
+            out.insert(out.end(), v.begin(), v.end());
+            return CStatus::success();
+        });
+        REQUIRE(enc.ok());
+        REQUIRE(enc->write(plaintext).ok());
+        REQUIRE(enc->finish().ok());
+        digest = enc->headerDigest();
+        return out;
+    };
+    Digest d1{}, d2{};
+    const Bytes file = seal(d1);
+    const Bytes again = seal(d2);
+    const std::size_t prefix = headerSize(file) + kAgeNonceSize;
+    // The bytes before the first payload chunk, hashed independently.
+    CHECK(d1 == sha256(ByteView(file).first(prefix)));
+    CHECK(d1 != d2);  // the same plaintext to the same recipient: another file, another digest
+
+    // The decryptor has it once the nonce is in (not before), fed one byte at a time.
+    const SecretBytes id[] = {kp->privateKey.clone()};
+    auto dec = AgeDecryptor::create(id, [](ByteView) { return CStatus::success(); });
+    REQUIRE(dec.ok());
+    for (std::size_t i = 0; i < prefix; ++i) {
+        CHECK_FALSE(dec->headerDigest().has_value());
+        REQUIRE(dec->write(ByteView(file).subspan(i, 1)).ok());
+    }
+    REQUIRE(dec->headerDigest().has_value());
+    CHECK(*dec->headerDigest() == d1);
+    REQUIRE(dec->write(ByteView(file).subspan(prefix)).ok());
+    REQUIRE(dec->finish().ok());
+    CHECK(*dec->headerDigest() == d1);
+
+    // No digest from a header that does not open (wrong identity) or does not authenticate.
+    auto other = x25519Generate();
+    REQUIRE(other.ok());
+    const SecretBytes wrong[] = {other->privateKey.clone()};
+    auto miss = AgeDecryptor::create(wrong, [](ByteView) { return CStatus::success(); });
+    REQUIRE(miss.ok());
+    CHECK_FALSE(miss->write(file).ok());
+    CHECK_FALSE(miss->headerDigest().has_value());
+    Bytes altered = file;
+    altered[headerSize(file) - 3] ^= 0x01;  // inside the MAC
+    auto bad = AgeDecryptor::create(id, [](ByteView) { return CStatus::success(); });
+    REQUIRE(bad.ok());
+    CHECK_FALSE(bad->write(altered).ok());
+    CHECK_FALSE(bad->headerDigest().has_value());
+}
+
 TEST_CASE("age: decryptor limits and input formats and misuse and sink errors") {
     auto kp = x25519Generate();
     REQUIRE(kp.ok());

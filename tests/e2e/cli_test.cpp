@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "app/model.h"
+#include "crypto/encoding.h"
+#include "crypto/hash.h"
 #include "tests/e2e/process.h"
 
 using nlohmann::json;
@@ -411,11 +413,13 @@ struct HandoverScene {
     fs::path bundle() {
         fs::path b = inspector.dir / "handover.xsbundle";
         if (!fs::exists(b)) {
-            auto r = inspector({"handover", "export", "--inspection", inspection, "--out", b.string()});
+            auto r = inspector({"handover", "export", "--inspection", inspection, "--out", b.string(), "--json"});
             REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+            exported = json::parse(r.out);
         }
         return b;
     }
+    json exported;  // what the first export reported
 };
 
 }  // namespace
@@ -495,6 +499,56 @@ TEST_CASE("handover: a flipped byte anywhere - a truncation - or another office'
     CHECK(snapshot(s.office.store, "lockout.json") == before);
 }
 
+TEST_CASE("handover: a bundle re-sealed with a bad change-set or manifest signature is refused and leaves nothing") {
+    // Whoever holds the office key (or the inspector's file key) could re-seal an altered archive
+    // as a valid age file: the signatures inside must still catch it. The change sets are checked
+    // on the import's database thread while the evidence streams; a failure there must still
+    // roll back and remove the evidence already written.
+    HandoverScene s;
+    fs::path bundle = s.bundle();
+    fs::path key = s.office.dir / "office.agekey";
+    REQUIRE(s.office({"identity", "export-age", "--out", key.string()}).exitCode == 0);
+    REQUIRE_MESSAGE(fs::exists("/usr/bin/age"), "Debian's age is required (./run installs it)");
+    fs::path plain = s.office.dir / "archive";
+    REQUIRE(std::system(("/usr/bin/age -d -i " + key.string() + " -o " + plain.string() + " " + bundle.string()).c_str()) == 0);
+    const std::string archive = readAll(plain);
+    auto reseal = [&](const std::string& bytes, const std::string& name) {
+        writeAll(plain, bytes);
+        fs::path out = s.office.dir / name;
+        REQUIRE(std::system(("/usr/bin/age -e -i " + key.string() + " -o " + out.string() + " " + plain.string()).c_str()) == 0);
+        return out;
+    };
+    auto before = snapshot(s.office.store, "lockout.json");
+
+    // One hex digit of the first change set's signature (its hash, listed in the manifest, does
+    // not cover the signature, so only the signature check can notice).
+    std::string badSet = archive;
+    const std::size_t sig = badSet.find("\"signature\":\"");
+    REQUIRE(sig != std::string::npos);
+    char& digit = badSet[sig + 13];
+    digit = digit == '0' ? '1' : '0';
+    auto r1 = s.office({"handover", "import", reseal(badSet, "bad-set.xsbundle").string()});
+    CHECK(r1.exitCode == 5);
+    CHECK(r1.err.find("failed verification") != std::string::npos);
+    CHECK(std::count(r1.err.begin(), r1.err.end(), '\n') == 1);
+    CHECK(snapshot(s.office.store, "lockout.json") == before);
+
+    // One bit of the manifest's signature (the 64 bytes after the record's name and size).
+    std::string badManifest = archive;
+    const std::size_t name = badManifest.find("manifest.sig");
+    REQUIRE(name != std::string::npos);
+    badManifest[name + 12 + 8] = static_cast<char>(badManifest[name + 12 + 8] ^ 0x01);
+    auto r2 = s.office({"handover", "import", reseal(badManifest, "bad-manifest.xsbundle").string()});
+    CHECK(r2.exitCode == 5);
+    CHECK(r2.err.find("manifest's signature does not verify") != std::string::npos);
+    CHECK(snapshot(s.office.store, "lockout.json") == before);
+
+    // The untouched archive, re-sealed the same way, imports: the refusals above were the signatures.
+    auto ok = s.office({"handover", "import", reseal(archive, "resealed.xsbundle").string()});
+    CHECK_MESSAGE(ok.exitCode == 0, ok.err);
+    CHECK(s.office({"finding", "show", s.findingId}).exitCode == 0);
+}
+
 TEST_CASE("handover: demo-handover runs the walkthrough with two enrolled inspectors") {
     TempDir dir;
     auto r = run({"demo-handover", "--dir", dir.path().string(), "--json", "--kdf-memory-kib", "8192", "--kdf-iterations", "1",
@@ -532,7 +586,18 @@ TEST_CASE("handover: the office's signed receipt lets the field device wipe that
     auto imported = s.office({"handover", "import", bundle.string(), "--receipt", receipt.string()});
     REQUIRE_MESSAGE(imported.exitCode == 0, imported.err);
     json r = json::parse(json::parse(readAll(receipt))["body"].get<std::string>());
-    CHECK(r["bundle_sha256"].get<std::string>().size() == 64);
+    // The receipt names the file by its bytes before the first payload chunk (the age header
+    // through the MAC line, then the 16-byte nonce), hashed here independently, and the content by
+    // the manifest's hash; both as the export reported them.
+    const std::string bytes = readAll(bundle);
+    const std::size_t macLine = bytes.find("\n--- ");
+    REQUIRE(macLine != std::string::npos);
+    const std::size_t prefix = bytes.find('\n', macLine + 1) + 1 + 16;
+    CHECK(r["bundle_header_sha256"] == xs::crypto::toHex(xs::crypto::sha256(xs::crypto::asBytes(std::string_view(bytes).substr(0, prefix)))));
+    CHECK(r["bundle_header_sha256"] == s.exported["bundle_header_sha256"]);
+    CHECK(r["manifest_sha256"] == s.exported["manifest_sha256"]);
+    CHECK(r["manifest_sha256"].get<std::string>().size() == 64);
+    CHECK(r["version"] == 2);
     CHECK(r["ops"].get<int>() > 0);
 
     // A receipt whose body was altered is refused and wipes nothing.
@@ -612,4 +677,23 @@ TEST_CASE("handover: a receipt for an older bundle does not wipe") {
     auto r = s.inspector({"handover", "confirm", (s.office.dir / "r1.json").string()});
     CHECK(r.exitCode == 5);
     CHECK(r.err.find("another bundle") != std::string::npos);
+}
+
+TEST_CASE("handover: a receipt names the very file even when a later export holds the same content") {
+    HandoverScene s;
+    fs::path first = s.bundle();
+    REQUIRE(s.office({"handover", "import", first.string(), "--receipt", (s.office.dir / "r1.json").string()}).exitCode == 0);
+    // Nothing changed, but a new file was made: the first file's receipt is not this one's.
+    REQUIRE(s.inspector({"handover", "export", "--inspection", s.inspection, "--out", (s.inspector.dir / "again.xsbundle").string()})
+                .exitCode == 0);
+    auto r = s.inspector({"handover", "confirm", (s.office.dir / "r1.json").string()});
+    CHECK(r.exitCode == 5);
+    CHECK(r.err.find("another bundle") != std::string::npos);
+    CHECK(s.inspector({"finding", "show", s.findingId}).exitCode == 0);  // nothing wiped
+    // The receipt for the file now named in the store wipes.
+    REQUIRE(s.office({"handover", "import", (s.inspector.dir / "again.xsbundle").string(), "--receipt",
+                      (s.office.dir / "r2.json").string()})
+                .exitCode == 0);
+    auto ok = s.inspector({"handover", "confirm", (s.office.dir / "r2.json").string()});
+    CHECK_MESSAGE(ok.exitCode == 0, ok.err);
 }
