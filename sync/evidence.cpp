@@ -80,7 +80,7 @@ struct EvidenceWriter::Impl {
     WriteBehind* writeBehind = nullptr;
     std::optional<TempFile> tmp;
     std::optional<crypto::StreamSealer> sealer;
-    crypto::Sha256 hasher;
+    HashBehind hasher;  // SHA-256 on another core while this thread seals
     std::uint64_t total = 0;
     SStatus writeStatus;
 };
@@ -204,7 +204,7 @@ SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus
     auto key = fileKey(m_contentKey, header);
     if (!key) return key.error();
 
-    crypto::Sha256 hasher;
+    HashBehind hasher;  // SHA-256 on another core while this thread opens the chunks
     SStatus sinkStatus;
     auto opener = crypto::StreamOpener::create(
         crypto::AeadAlg::ChaCha20Poly1305, *key,

@@ -1,6 +1,8 @@
 #include "sync/file_io.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,12 +11,31 @@
 #include <cstring>
 #include <utility>
 
+#include <openssl/crypto.h>
+
 #include "crypto/encoding.h"
 #include "crypto/random.h"
 
 namespace xs::sync {
 namespace fs = std::filesystem;
 namespace {
+
+// The fraction of a regular file's pages in the page cache (mincore over a read-only mapping);
+// 0 for anything else (pipes, empty files) or when it cannot tell.
+double residentFraction(int fd) {
+    struct stat st{};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return 0;
+    const auto size = static_cast<std::size_t>(st.st_size);
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) return 0;
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> pages((size + page - 1) / page);
+    std::size_t resident = 0;
+    if (::mincore(map, size, pages.data()) == 0)
+        for (unsigned char p : pages) resident += p & 1;
+    ::munmap(map, size);
+    return static_cast<double>(resident) / static_cast<double>(pages.size());
+}
 
 Error<SyncError> ioError(const std::string& what, const fs::path& path) {
     return fail(SyncError::Io, what + " " + path.string() + ": " + std::strerror(errno));
@@ -410,7 +431,10 @@ SResult<std::unique_ptr<ReadAhead>> ReadAhead::start(int fd, const fs::path& pat
         ra->m_storage.emplace_back(p, &std::free);
         ra->m_free.push_back(p);
     }
-    setDirect(fd, true);
+    // A file mostly in the page cache already (just copied from a USB stick, say) is read from
+    // there; otherwise from the disk directly.
+    if (residentFraction(fd) < 0.5) setDirect(fd, true);
+    else (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     try {
         ra->m_thread = std::thread([r = ra.get()] { r->run(); });
     } catch (const std::exception& e) {
@@ -497,6 +521,89 @@ void ReadAhead::readAll() {
         m_changed.notify_all();
         if (error || end) return;
     }
+}
+
+HashBehind::HashBehind() {
+    try {
+        m_storage.reserve(kBlocks);
+        m_free.reserve(kBlocks);
+        for (std::size_t i = 0; i < kBlocks; ++i) {
+            m_storage.push_back(std::make_unique<std::uint8_t[]>(kBlockSize));
+            m_free.push_back(m_storage.back().get());
+        }
+        m_current = m_free.back();
+        m_free.pop_back();
+        m_thread = std::thread([this] { run(); });
+    } catch (const std::exception&) {
+        m_inline = true;  // no memory or no thread: hash in update()
+    }
+}
+
+HashBehind::~HashBehind() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_end = true;
+        m_full.clear();  // not wanted any more
+    }
+    m_changed.notify_all();
+    if (m_thread.joinable()) m_thread.join();
+    for (auto& b : m_storage) OPENSSL_cleanse(b.get(), kBlockSize);
+}
+
+void HashBehind::run() {
+    for (;;) {
+        Piece piece{};
+        {
+            std::unique_lock lock(m_mutex);
+            m_changed.wait(lock, [this] { return !m_full.empty() || m_end; });
+            if (m_full.empty()) return;  // the end, and everything queued is hashed
+            piece = m_full.front();
+            m_full.pop_front();
+        }
+        m_sha.update(crypto::ByteView(piece.block, piece.size));
+        {
+            std::lock_guard lock(m_mutex);
+            m_free.push_back(piece.block);
+        }
+        m_changed.notify_all();
+    }
+}
+
+void HashBehind::handOver() {
+    std::unique_lock lock(m_mutex);
+    m_full.push_back({m_current, m_fill});
+    m_changed.notify_all();
+    m_changed.wait(lock, [this] { return !m_free.empty(); });
+    m_current = m_free.back();
+    m_free.pop_back();
+    m_fill = 0;
+}
+
+void HashBehind::update(crypto::ByteView data) {
+    if (m_inline) {
+        m_sha.update(data);
+        return;
+    }
+    while (!data.empty()) {
+        const std::size_t n = std::min(kBlockSize - m_fill, data.size());
+        std::memcpy(m_current + m_fill, data.data(), n);
+        m_fill += n;
+        data = data.subspan(n);
+        if (m_fill == kBlockSize) handOver();
+    }
+}
+
+crypto::Digest HashBehind::finish() {
+    if (!m_inline) {
+        if (m_fill > 0) handOver();
+        {
+            std::lock_guard lock(m_mutex);
+            m_end = true;
+        }
+        m_changed.notify_all();
+        m_thread.join();  // it hashes everything queued before it returns
+    }
+    return m_sha.finish();
 }
 
 }  // namespace xs::sync

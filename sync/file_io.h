@@ -1,5 +1,6 @@
 // Small POSIX file helpers with durability: atomic replace (write temp, fsync, rename, fsync dir);
-// WriteBehind and ReadAhead, which write and read large files from background threads.
+// WriteBehind and ReadAhead, which write and read large files from background threads; HashBehind,
+// which hashes a stream on one.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 #include "crypto/bytes.h"
+#include "crypto/hash.h"
 #include "sync/error.h"
 
 namespace xs::sync {
@@ -127,10 +129,10 @@ private:
 };
 
 // Reads one file front to back from a background thread, so that the caller's thread only
-// processes it: at most kBlocks blocks of kBlockSize (4 MiB) in flight. Reads use O_DIRECT where
-// the filesystem allows it: input read once needs no page cache, and filling the page cache costs
-// about as much CPU as copying out of it (a file still in the page cache is then read from the
-// disk again). Not thread-safe: one consumer thread.
+// processes it: at most kBlocks blocks of kBlockSize (4 MiB) in flight. A file not (mostly) in the
+// page cache is read with O_DIRECT where the filesystem allows it: input read once needs no page
+// cache, and filling the page cache costs about as much CPU as copying out of it. A file at least
+// half in the page cache is read through it. Not thread-safe: one consumer thread.
 class ReadAhead {
 public:
     static constexpr std::size_t kBlockSize = std::size_t{1} << 20;
@@ -167,6 +169,46 @@ private:
     std::optional<Error<SyncError>> m_error;
     bool m_end = false;
     bool m_stop = false;
+};
+
+// SHA-256 of a stream on a thread of its own, for a caller whose thread has other work per byte
+// (sealing or opening evidence) while a core is free: update() copies the bytes into one of
+// kBlocks blocks of kBlockSize and returns at once unless all are queued; finish() waits for the
+// thread and gives the digest of everything passed to update(). The blocks are wiped when this
+// goes (they held evidence plaintext). If no thread can be started, update() hashes in place:
+// slower, same digest. Not thread-safe: one producer.
+class HashBehind {
+public:
+    static constexpr std::size_t kBlockSize = std::size_t{256} << 10;
+    static constexpr std::size_t kBlocks = 4;
+
+    HashBehind();
+    ~HashBehind();  // stops and joins the thread
+    HashBehind(const HashBehind&) = delete;
+    HashBehind& operator=(const HashBehind&) = delete;
+
+    void update(crypto::ByteView data);
+    crypto::Digest finish();  // once; update() may not follow
+
+private:
+    struct Piece {
+        std::uint8_t* block;
+        std::size_t size;
+    };
+    void run();
+    void handOver();  // queues m_current (m_fill bytes)
+
+    crypto::Sha256 m_sha;  // the thread's until it is joined
+    std::thread m_thread;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::vector<std::uint8_t*> m_free;
+    std::deque<Piece> m_full;  // in order
+    std::vector<std::unique_ptr<std::uint8_t[]>> m_storage;
+    std::uint8_t* m_current = nullptr;  // the producer's, being filled
+    std::size_t m_fill = 0;
+    bool m_end = false;
+    bool m_inline = false;  // no thread: hash in update()
 };
 
 }  // namespace xs::sync
