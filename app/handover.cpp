@@ -8,6 +8,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -220,8 +222,13 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     if (!insp) return insp.error();
     std::string inspectionId = (*insp)["id"];
 
-    auto sets = ws.log().changeSets();
-    if (!sets) return fromSync(sets.error());
+    // The change sets are read twice, one at a time: once here for the manifest (their ids and
+    // hashes), once below into the archive. Memory does not grow with the store's history.
+    Json csList = Json::array();
+    XS_TRY_SYNC(ws.log().forEachChangeSet([&](const sync::ChangeSet& cs) -> sync::SStatus {
+        csList.push_back({{"id", cs.id}, {"device", cs.device}, {"seq", cs.seq}, {"hash", crypto::toHex(cs.hash)}});
+        return {};
+    }));
     struct Ev { std::string hash; std::int64_t size; };
     std::vector<Ev> evidence;
     auto e = ws.store().db().prepare(
@@ -245,9 +252,6 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     for (const auto& x : *envelopes) envList.push_back(sync::envelopeToJson(x));
     std::string envText = envList.dump();
 
-    Json csList = Json::array();
-    for (const auto& cs : *sets)
-        csList.push_back({{"id", cs.id}, {"device", cs.device}, {"seq", cs.seq}, {"hash", crypto::toHex(cs.hash)}});
     Json evList = Json::array();
     for (const auto& x : evidence) evList.push_back({{"hash", x.hash}, {"size", x.size}});
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -324,11 +328,25 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     XS_TRY_APP(put(crypto::asBytes(manifestText)));
     XS_TRY_APP(put(recordHeader(kSignature, "manifest.sig", signature->size())));
     XS_TRY_APP(put(*signature));
-    for (const auto& cs : *sets) {
+    std::size_t streamedSets = 0;
+    AStatus putStatus;
+    auto streamed = ws.log().forEachChangeSet([&](const sync::ChangeSet& cs) -> sync::SStatus {
+        // The manifest lists them in this same order; a change set committed in between (another
+        // command on this store) would not be listed: refuse rather than write a bundle the
+        // office would refuse.
+        if (streamedSets >= csList.size() || csList[streamedSets]["id"] != cs.id)
+            return fail(sync::SyncError::Invalid, "the store changed while the bundle was written; export again");
+        ++streamedSets;
         std::string text = sync::changeSetToJson(cs).dump();
-        XS_TRY_APP(put(recordHeader(kChangeSet, cs.id, text.size())));
-        XS_TRY_APP(put(crypto::asBytes(text)));
-    }
+        putStatus = put(recordHeader(kChangeSet, cs.id, text.size()));
+        if (putStatus) putStatus = put(crypto::asBytes(text));
+        if (!putStatus) return fail(sync::SyncError::Io, putStatus.message());
+        return {};
+    });
+    if (!putStatus) return putStatus.error();
+    if (!streamed) return fromSync(streamed.error());
+    if (streamedSets != csList.size())
+        return fail(AppError::Failed, "the store changed while the bundle was written; export again");
     XS_TRY_APP(put(recordHeader(kKeyEnvelopes, "keys.json", envText.size())));
     XS_TRY_APP(put(crypto::asBytes(envText)));
     // The disk reads the next files while this one is opened and sealed: up to kPrefetchBytes of
@@ -365,7 +383,7 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     Json names = {{"bundle_header_sha256", crypto::toHex(enc->headerDigest())},
                   {"manifest_sha256", crypto::toHex(crypto::sha256(crypto::asBytes(manifestText)))}};
     XS_TRY_SYNC(ws.store().setMeta("handover_bundle:" + inspectionId, names.dump()));
-    Json result = {{"bundle", out.string()}, {"inspection", inspectionId}, {"change_sets", sets->size()},
+    Json result = {{"bundle", out.string()}, {"inspection", inspectionId}, {"change_sets", csList.size()},
                    {"evidence_files", evidence.size()}, {"bytes", written}};
     result.update(names);
     return result;
@@ -388,7 +406,8 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     crypto::Bytes manifestSig;
     std::map<std::string, std::string> expectedSets;       // id -> hash hex
     std::map<std::string, std::uint64_t> expectedEvidence;  // hash -> size
-    std::vector<sync::ChangeSet> sets;
+    std::set<std::string> seenSets;
+    std::size_t opCount = 0;
     std::vector<sync::KeyEnvelope> envelopes;
     bool sawEnvelopes = false;
     std::set<std::string> seenEvidence;
@@ -404,40 +423,107 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     std::unique_ptr<sync::WriteBehind> writeBehind = std::move(*writeBehindStarted);
     std::optional<sync::EvidenceWriter> writer;
 
-    // The database half of the import — verify and apply the change sets, accept the keys and
-    // project what they open, in one transaction left open — runs on its own thread while the
-    // evidence streams: everything it needs comes before the evidence in the archive. The
-    // transaction commits on this thread only after the evidence is durable (below).
+    // The database half of the import runs on its own thread, fed as the archive streams: each
+    // change set is verified (signature, chain, who may write what) and applied as it arrives,
+    // then the keys are accepted and what they open is projected — all in one transaction, left
+    // open. Nothing of it waits for the evidence, which follows in the archive, and no more than
+    // kQueuedSets change sets are held in memory whatever the bundle's size. The transaction
+    // commits on this thread only after the evidence is durable (below); any failure rolls it back.
+    constexpr std::size_t kQueuedSets = 32;
     std::optional<sync::Transaction> tx;
-    std::vector<sync::ApplyOutcome> outcomes;
-    AStatus dbStatus;
+    std::size_t freshSets = 0;
+    AStatus dbStatus;  // the database thread's, read after the join
+    std::mutex feedMutex;
+    std::condition_variable feedChanged;
+    std::deque<sync::ChangeSet> feed;
+    bool feedEnded = false;     // the envelopes are in `envelopes`: no more change sets
+    bool feedAbandoned = false;  // the import failed elsewhere: stop
+    bool dbFailed = false;       // the database thread gave up: discard what is fed
+    auto applyOne = [&](const sync::ChangeSet& cs) -> AStatus {
+        if (!tx) {
+            auto begun = sync::Transaction::begin(ws.store().db());
+            if (!begun) return fromSync(begun.error());
+            tx.emplace(std::move(*begun));
+        }
+        auto applied = ws.log().applyAllOrNothing({cs}, false);
+        if (!applied) return refused("a change set in the bundle failed verification: " + applied.message());
+        freshSets += applied->at(0) == sync::ApplyOutcome::Applied;
+        return {};
+    };
+    auto acceptKeys = [&]() -> AStatus {
+        if (!tx) {
+            auto begun = sync::Transaction::begin(ws.store().db());
+            if (!begun) return fromSync(begun.error());
+            tx.emplace(std::move(*begun));
+        }
+        if (auto keys = ws.log().acceptEnvelopes(envelopes); !keys)
+            return refused("the bundle's channel keys failed verification: " + keys.message());
+        return {};
+    };
     auto dbWork = [&]() noexcept {
         try {
-            auto begun = sync::Transaction::begin(ws.store().db());
-            if (!begun) {
-                dbStatus = fromSync(begun.error());
-                return;
+            for (;;) {
+                std::optional<sync::ChangeSet> next;
+                {
+                    std::unique_lock lock(feedMutex);
+                    feedChanged.wait(lock, [&] { return !feed.empty() || feedEnded || feedAbandoned; });
+                    if (feedAbandoned) return;
+                    if (feed.empty()) break;  // ended, and all applied
+                    next.emplace(std::move(feed.front()));
+                    feed.pop_front();
+                }
+                feedChanged.notify_all();
+                dbStatus = applyOne(*next);
+                if (!dbStatus) break;
             }
-            tx.emplace(std::move(*begun));
-            auto applied = ws.log().applyAllOrNothing(sets, false);
-            if (!applied) {
-                dbStatus = refused("a change set in the bundle failed verification: " + applied.message());
-                return;
-            }
-            outcomes = std::move(*applied);
-            if (auto keys = ws.log().acceptEnvelopes(envelopes); !keys)
-                dbStatus = refused("the bundle's channel keys failed verification: " + keys.message());
+            if (dbStatus) dbStatus = acceptKeys();
         } catch (const std::exception& ex) {
             dbStatus = fail(AppError::Failed, std::string("applying the bundle failed: ") + ex.what());
         } catch (...) {
             dbStatus = fail(AppError::Failed, "applying the bundle failed");
         }
+        if (!dbStatus) {
+            std::lock_guard lock(feedMutex);
+            dbFailed = true;
+            feed.clear();
+        }
+        feedChanged.notify_all();
     };
     std::thread dbThread;
+    bool dbInline = false;  // no thread could be started: this thread applies as it parses
+    auto stopDb = [&]() {
+        {
+            std::lock_guard lock(feedMutex);
+            feedAbandoned = true;
+        }
+        feedChanged.notify_all();
+        if (dbThread.joinable()) dbThread.join();
+    };
     struct Joiner {
-        std::thread& t;
-        ~Joiner() { if (t.joinable()) t.join(); }
-    } dbJoiner{dbThread};  // destroyed before `tx`: the thread is done with it first
+        std::function<void()> stop;
+        ~Joiner() { stop(); }
+    } dbJoiner{stopDb};  // destroyed before `tx`: the thread is done with it first
+    // Hands a verified-against-the-manifest change set to the database half.
+    auto feedSet = [&](sync::ChangeSet cs) -> AStatus {
+        if (dbInline) {
+            if (!dbStatus) return {};
+            dbStatus = applyOne(cs);
+            return {};
+        }
+        std::unique_lock lock(feedMutex);
+        feedChanged.wait(lock, [&] { return feed.size() < kQueuedSets || dbFailed; });
+        if (!dbFailed) feed.push_back(std::move(cs));
+        lock.unlock();
+        feedChanged.notify_all();
+        return {};
+    };
+    auto startDb = [&]() {
+        try {
+            dbThread = std::thread(dbWork);
+        } catch (const std::exception&) {
+            dbInline = true;
+        }
+    };
 
     auto verifyManifest = [&]() -> AStatus {
         manifest = Json::parse(manifestText, nullptr, false);
@@ -458,6 +544,8 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
         } catch (const Json::exception&) {
             return refused("bundle manifest lists are malformed");
         }
+        manifest.erase("change_sets");  // in the maps now; the parsed lists are several times their text
+        manifest.erase("evidence");
         return {};
     };
 
@@ -497,9 +585,12 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
         [&]() -> AStatus {
             switch (curType) {
                 case kManifest: manifestText.assign(buffer.begin(), buffer.end()); return {};
-                case kSignature:
+                case kSignature: {
                     manifestSig = buffer;
-                    return verifyManifest();
+                    auto verified = verifyManifest();
+                    if (verified) startDb();  // from here on, only the database thread uses the database
+                    return verified;
+                }
                 case kChangeSet: {
                     Json j = Json::parse(buffer.begin(), buffer.end(), nullptr, false);
                     auto cs = sync::changeSetFromJson(j);
@@ -507,8 +598,9 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
                     crypto::Digest d = crypto::sha256(sync::signingInput(*cs));
                     if (cs->id != curName || crypto::toHex(d) != expectedSets[curName])
                         return refused("bundle change set " + curName + " does not match its manifest");
-                    sets.push_back(std::move(*cs));
-                    return {};
+                    if (!seenSets.insert(curName).second) return refused("bundle holds change set " + curName + " twice");
+                    opCount += cs->ops.size();
+                    return feedSet(std::move(*cs));
                 }
                 case kKeyEnvelopes: {
                     sawEnvelopes = true;
@@ -521,15 +613,16 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
                         if (!e) return refused("bundle holds a " + e.message());
                         envelopes.push_back(std::move(*e));
                     }
-                    // Only evidence follows: `sets` and `envelopes` are complete and no longer
-                    // touched here, and nothing else uses the database until the join.
-                    if (sets.size() == expectedSets.size()) {
-                        try {
-                            dbThread = std::thread(dbWork);
-                        } catch (const std::exception&) {
-                            // no thread: the work runs on this one after the stream
-                        }
+                    // Only evidence follows: the database half has every change set and the keys.
+                    if (dbInline) {
+                        if (dbStatus) dbStatus = acceptKeys();
+                        return {};
                     }
+                    {
+                        std::lock_guard lock(feedMutex);
+                        feedEnded = true;
+                    }
+                    feedChanged.notify_all();
                     return {};
                 }
                 case kEvidence: {
@@ -558,7 +651,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     if (!dec) return fail(AppError::Failed, "cannot start decryption: " + dec.message());
 
     auto cleanup = [&]() {
-        if (dbThread.joinable()) dbThread.join();
+        stopDb();
         tx.reset();  // rolled back before the files go
         writer.reset();
         writeBehind.reset();  // joins its threads: files not yet in place go; those in place go below
@@ -640,7 +733,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
         cleanup();
         return refused("the bundle is incomplete (no end record)");
     }
-    if (sets.size() != expectedSets.size() || seenEvidence.size() != expectedEvidence.size()) {
+    if (seenSets.size() != expectedSets.size() || seenEvidence.size() != expectedEvidence.size()) {
         cleanup();
         return refused("the bundle lacks change sets or evidence its manifest lists");
     }
@@ -650,9 +743,9 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
         cleanup();
         return fromSync(synced.error());
     }
-    // Change sets and keys in one transaction: all or nothing.
+    // Change sets and keys in one transaction: all or nothing. The database thread ends once it
+    // has accepted the keys (the end of the feed was signalled with them).
     if (dbThread.joinable()) dbThread.join();
-    else dbWork();
     if (!dbStatus) {
         auto e = dbStatus.error();
         cleanup();
@@ -663,10 +756,6 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
         return fromSync(c.error());
     }
     tx.reset();
-    std::size_t fresh = 0;
-    for (auto o : outcomes) fresh += o == sync::ApplyOutcome::Applied;
-    std::size_t ops = 0;
-    for (const auto& cs : sets) ops += cs.ops.size();
     // The receipt (article 7(4)): signed by the office device; the field device wipes on it.
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto headerDigest = dec->headerDigest();
@@ -678,8 +767,8 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
                     {"manifest_sha256", crypto::toHex(crypto::sha256(crypto::asBytes(manifestText)))},
                     {"inspection", manifest.value("inspection", "")},
                     {"author_device", manifest.value("author_device", "")},
-                    {"change_sets", sets.size()},
-                    {"ops", ops},
+                    {"change_sets", seenSets.size()},
+                    {"ops", opCount},
                     {"evidence_files", seenEvidence.size()},
                     {"office_device", ws.log().deviceId()},
                     {"received_at", now}};
@@ -689,7 +778,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     std::string receiptText =
         Json{{"format", "xunshen-handover-receipt-signed"}, {"body", body}, {"signature", crypto::toHex(*signature)}}.dump(2) + "\n";
     return Json{{"inspection", manifest.value("inspection", "")}, {"author_device", manifest.value("author_device", "")},
-                {"change_sets", sets.size()}, {"change_sets_new", fresh}, {"evidence_files", seenEvidence.size()},
+                {"change_sets", seenSets.size()}, {"change_sets_new", freshSets}, {"evidence_files", seenEvidence.size()},
                 {"receipt", receiptText}};
 }
 

@@ -428,20 +428,32 @@ SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft, std:
 // ------------------------------------------------------------------------- envelopes
 
 SStatus OpLog::projectChannelEpoch(const std::string& channel, std::uint32_t epoch) {
-    auto s = m_store.db().prepare("SELECT " XS_OP_COLUMNS " FROM ops WHERE channel = ? AND epoch = ? ORDER BY hlc, id");
+    // In pages of kPage ops, so memory does not grow with the channel's history; each page is read
+    // whole before it is projected (projection writes while no statement is open on `ops`).
+    constexpr int kPage = 256;
+    auto s = m_store.db().prepare("SELECT " XS_OP_COLUMNS " FROM ops WHERE channel = ?1 AND epoch = ?2"
+                                  " AND (hlc > ?3 OR (hlc = ?3 AND id > ?4)) ORDER BY hlc, id LIMIT ?5");
     if (!s) return s.error();
-    s->bind(1, channel).bind(2, static_cast<std::int64_t>(epoch));
+    std::int64_t afterHlc = -1;
+    std::string afterId;
     std::vector<Op> ops;
     for (;;) {
-        auto row = s->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        auto op = opFromRow(*s);
-        if (!op) return op.error();
-        ops.push_back(std::move(*op));
+        ops.clear();
+        s->bind(1, channel).bind(2, static_cast<std::int64_t>(epoch)).bind(3, afterHlc).bind(4, afterId).bind(5, kPage);
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            auto op = opFromRow(*s);
+            if (!op) return op.error();
+            ops.push_back(std::move(*op));
+        }
+        s->reset();
+        for (const Op& op : ops) XS_TRY(project(op, false));  // merge is order-independent
+        if (ops.size() < static_cast<std::size_t>(kPage)) return {};
+        afterHlc = static_cast<std::int64_t>(ops.back().hlc);
+        afterId = ops.back().id;
     }
-    for (const Op& op : ops) XS_TRY(project(op, false));  // merge is order-independent
-    return {};
 }
 
 SResult<int> OpLog::acceptEnvelopes(const std::vector<KeyEnvelope>& envelopes) {

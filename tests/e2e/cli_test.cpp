@@ -499,7 +499,7 @@ TEST_CASE("handover: a flipped byte anywhere - a truncation - or another office'
     CHECK(snapshot(s.office.store, "lockout.json") == before);
 }
 
-TEST_CASE("handover: a bundle re-sealed with a bad change-set or manifest signature is refused and leaves nothing") {
+TEST_CASE("handover: a bundle re-sealed with a bad change-set or manifest signature or a repeated change set is refused and leaves nothing") {
     // Whoever holds the office key (or the inspector's file key) could re-seal an altered archive
     // as a valid age file: the signatures inside must still catch it. The change sets are checked
     // on the import's database thread while the evidence streams; a failure there must still
@@ -541,6 +541,24 @@ TEST_CASE("handover: a bundle re-sealed with a bad change-set or manifest signat
     auto r2 = s.office({"handover", "import", reseal(badManifest, "bad-manifest.xsbundle").string()});
     CHECK(r2.exitCode == 5);
     CHECK(r2.err.find("manifest's signature does not verify") != std::string::npos);
+    CHECK(snapshot(s.office.store, "lockout.json") == before);
+
+    // A change set listed once in the manifest but present twice (so the count still matches if
+    // another were left out).
+    const std::size_t first = name + 12 + 8 + 64;  // the record after the signature's
+    REQUIRE(static_cast<unsigned char>(archive[first]) == 3);
+    auto be = [&](std::size_t at, int bytes) {
+        std::uint64_t v = 0;
+        for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(archive[at + static_cast<std::size_t>(i)]);
+        return static_cast<std::size_t>(v);
+    };
+    const std::size_t nameLen = be(first + 1, 4);
+    const std::size_t recordLen = 1 + 4 + nameLen + 8 + be(first + 5 + nameLen, 8);
+    std::string twice = archive;
+    twice.insert(first + recordLen, archive.substr(first, recordLen));
+    auto r3 = s.office({"handover", "import", reseal(twice, "twice.xsbundle").string()});
+    CHECK(r3.exitCode == 5);
+    CHECK(r3.err.find("twice") != std::string::npos);
     CHECK(snapshot(s.office.store, "lockout.json") == before);
 
     // The untouched archive, re-sealed the same way, imports: the refusals above were the signatures.

@@ -221,6 +221,31 @@ TEST_CASE("channels: the audit office key opens every channel made after it is k
     CHECK(office.check().empty());
 }
 
+TEST_CASE("channels: a key that arrives after many ops projects every one of them") {
+    // The projection on a late key reads the channel's ops in pages (256 at a time); ops on and
+    // around the page boundaries, several sharing one HLC, must all be projected once.
+    Scene s;
+    for (int batch = 0; batch < 7; ++batch) {
+        Draft d;
+        for (int i = 0; i < 100; ++i) {
+            const std::string id = "f" + std::to_string(batch * 100 + i);
+            d.set(kTeam, "finding", id, "text", id + "-" + kMarker);
+            d.set(kTeam, "finding", id, "title", "t" + id);
+        }
+        s.a.commit(d);  // one change set: its 200 ops share the commit's HLC
+    }
+    // B gets every change set first, then the keys: the projection happens all at once, on the key.
+    s.send(s.a, s.b);
+    for (int i = 0; i < 700; ++i) {
+        const std::string id = "f" + std::to_string(i);
+        CAPTURE(id);
+        REQUIRE(Scene::readable(s.b, "finding", id));
+        CHECK(s.b.record("finding", id)["text"] == id + "-" + kMarker);
+        CHECK(s.b.record("finding", id)["title"] == "t" + id);
+    }
+    CHECK(s.b.check().empty());
+}
+
 TEST_CASE("channels: a tampered envelope or sealed body is refused and changes nothing") {
     Scene s;
     ChangeSet finding = s.write(s.a, kTeam, "finding", "f1", kMarker);
