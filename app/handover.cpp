@@ -439,23 +439,22 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     bool feedEnded = false;     // the envelopes are in `envelopes`: no more change sets
     bool feedAbandoned = false;  // the import failed elsewhere: stop
     bool dbFailed = false;       // the database thread gave up: discard what is fed
+    auto ensureTx = [&]() -> AStatus {
+        if (tx) return {};
+        auto begun = sync::Transaction::begin(ws.store().db());
+        if (!begun) return fromSync(begun.error());
+        tx.emplace(std::move(*begun));
+        return {};
+    };
     auto applyOne = [&](const sync::ChangeSet& cs) -> AStatus {
-        if (!tx) {
-            auto begun = sync::Transaction::begin(ws.store().db());
-            if (!begun) return fromSync(begun.error());
-            tx.emplace(std::move(*begun));
-        }
+        XS_TRY_APP(ensureTx());
         auto applied = ws.log().applyAllOrNothing({cs}, false);
         if (!applied) return refused("a change set in the bundle failed verification: " + applied.message());
         freshSets += applied->at(0) == sync::ApplyOutcome::Applied;
         return {};
     };
     auto acceptKeys = [&]() -> AStatus {
-        if (!tx) {
-            auto begun = sync::Transaction::begin(ws.store().db());
-            if (!begun) return fromSync(begun.error());
-            tx.emplace(std::move(*begun));
-        }
+        XS_TRY_APP(ensureTx());
         if (auto keys = ws.log().acceptEnvelopes(envelopes); !keys)
             return refused("the bundle's channel keys failed verification: " + keys.message());
         return {};
@@ -638,10 +637,11 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
             }
         });
 
-    // Pipelined over the two cores: a second thread opens the age payload (ReadAhead's thread reads the file for it); this one parses the archive and
-    // stores the evidence (hash checked against the manifest, sealed), whose files the
-    // WriteBehind's threads write and fsync. Errors are reported in the same order as before: the
-    // archive's first, then reading, then decryption.
+    // Pipelined over the two cores: a second thread opens the age payload (ReadAhead's thread
+    // reads the file for it); this one parses the archive and stores the evidence (hash checked
+    // against the manifest on a HashBehind thread, sealed), whose files the WriteBehind's threads
+    // write and fsync; the database thread (above) applies the change sets meanwhile. Errors are
+    // reported in the same order as before: the archive's first, then reading, then decryption.
     AStatus archiveStatus;
     PlainPipe pipe;
     auto dec = crypto::AgeDecryptor::create(identities, [&pipe](crypto::ByteView plain) -> crypto::CStatus {
@@ -746,6 +746,8 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     // Change sets and keys in one transaction: all or nothing. The database thread ends once it
     // has accepted the keys (the end of the feed was signalled with them).
     if (dbThread.joinable()) dbThread.join();
+    auto headerDigest = dec->headerDigest();
+    if (dbStatus && (!tx || !headerDigest)) dbStatus = fail(AppError::Failed, "the import ended in an unexpected state");
     if (!dbStatus) {
         auto e = dbStatus.error();
         cleanup();
@@ -758,8 +760,6 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     tx.reset();
     // The receipt (article 7(4)): signed by the office device; the field device wipes on it.
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    auto headerDigest = dec->headerDigest();
-    if (!headerDigest) return fail(AppError::Failed, "the bundle decrypted without a header");  // cannot happen
     Json receipt = {{"format", "xunshen-handover-receipt"},
                     {"version", 2},
                     {"suite", 1},
