@@ -420,6 +420,13 @@ struct HandoverScene {
         return b;
     }
     json exported;  // what the first export reported
+    // The office identity in age's format, for Debian's age.
+    fs::path officeAgeKey() {
+        fs::path key = office.dir / "office.agekey";
+        REQUIRE(office({"identity", "export-age", "--out", key.string()}).exitCode == 0);
+        REQUIRE_MESSAGE(fs::exists("/usr/bin/age"), "Debian's age is required (./run installs it)");
+        return key;
+    }
 };
 
 }  // namespace
@@ -449,9 +456,7 @@ TEST_CASE("handover: export then import gives the office the findings and eviden
 TEST_CASE("handover: Debian's age opens the bundle with the exported office identity") {
     HandoverScene s;
     fs::path bundle = s.bundle();
-    fs::path key = s.office.dir / "office.agekey";
-    REQUIRE(s.office({"identity", "export-age", "--out", key.string()}).exitCode == 0);
-    REQUIRE_MESSAGE(fs::exists("/usr/bin/age"), "Debian's age is required (./run installs it)");
+    fs::path key = s.officeAgeKey();
     std::string cmd = "/usr/bin/age -d -i " + key.string() + " -o " + (s.office.dir / "archive").string() + " " + bundle.string();
     REQUIRE(std::system(cmd.c_str()) == 0);
     std::string archive = readAll(s.office.dir / "archive");
@@ -506,9 +511,7 @@ TEST_CASE("handover: a bundle re-sealed with a bad change-set or manifest signat
     // roll back and remove the evidence already written.
     HandoverScene s;
     fs::path bundle = s.bundle();
-    fs::path key = s.office.dir / "office.agekey";
-    REQUIRE(s.office({"identity", "export-age", "--out", key.string()}).exitCode == 0);
-    REQUIRE_MESSAGE(fs::exists("/usr/bin/age"), "Debian's age is required (./run installs it)");
+    fs::path key = s.officeAgeKey();
     fs::path plain = s.office.dir / "archive";
     REQUIRE(std::system(("/usr/bin/age -d -i " + key.string() + " -o " + plain.string() + " " + bundle.string()).c_str()) == 0);
     const std::string archive = readAll(plain);
