@@ -330,7 +330,7 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     XS_TRY_APP(put(*signature));
     std::size_t streamedSets = 0;
     AStatus putStatus;
-    auto streamed = ws.log().forEachChangeSet([&](const sync::ChangeSet& cs) -> sync::SStatus {
+    auto setsWritten = ws.log().forEachChangeSet([&](const sync::ChangeSet& cs) -> sync::SStatus {
         // The manifest lists them in this same order; a change set committed in between (another
         // command on this store) would not be listed: refuse rather than write a bundle the
         // office would refuse.
@@ -344,7 +344,7 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
         return {};
     });
     if (!putStatus) return putStatus.error();
-    if (!streamed) return fromSync(streamed.error());
+    if (!setsWritten) return fromSync(setsWritten.error());
     if (streamedSets != csList.size())
         return fail(AppError::Failed, "the store changed while the bundle was written; export again");
     XS_TRY_APP(put(recordHeader(kKeyEnvelopes, "keys.json", envText.size())));
