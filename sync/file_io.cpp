@@ -20,12 +20,13 @@ namespace xs::sync {
 namespace fs = std::filesystem;
 namespace {
 
-// The fraction of a regular file's pages in the page cache (mincore over a read-only mapping);
-// 0 for anything else (pipes, empty files) or when it cannot tell.
+// The fraction of a regular file's first 64 MiB that is in the page cache (mincore over a
+// read-only mapping: a sample, so its cost does not grow with the file); 0 for anything else
+// (pipes, empty files) or when it cannot tell.
 double residentFraction(int fd) {
     struct stat st{};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return 0;
-    const auto size = static_cast<std::size_t>(st.st_size);
+    const auto size = std::min(static_cast<std::size_t>(st.st_size), std::size_t{64} << 20);
     void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) return 0;
     const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -528,7 +529,7 @@ HashBehind::HashBehind() {
         m_storage.reserve(kBlocks);
         m_free.reserve(kBlocks);
         for (std::size_t i = 0; i < kBlocks; ++i) {
-            m_storage.push_back(std::make_unique<std::uint8_t[]>(kBlockSize));
+            m_storage.push_back(std::make_unique_for_overwrite<std::uint8_t[]>(kBlockSize));
             m_free.push_back(m_storage.back().get());
         }
         m_current = m_free.back();

@@ -131,8 +131,8 @@ private:
 // Reads one file front to back from a background thread, so that the caller's thread only
 // processes it: at most kBlocks blocks of kBlockSize (4 MiB) in flight. A file not (mostly) in the
 // page cache is read with O_DIRECT where the filesystem allows it: input read once needs no page
-// cache, and filling the page cache costs about as much CPU as copying out of it. A file at least
-// half in the page cache is read through it. Not thread-safe: one consumer thread.
+// cache, and filling the page cache costs about as much CPU as copying out of it. A file whose
+// first 64 MiB are at least half in the page cache is read through it. Not thread-safe: one consumer thread.
 class ReadAhead {
 public:
     static constexpr std::size_t kBlockSize = std::size_t{1} << 20;
