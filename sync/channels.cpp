@@ -440,14 +440,10 @@ SStatus OpLog::projectChannelEpoch(const std::string& channel, std::uint32_t epo
     for (;;) {
         ops.clear();
         s->bind(1, channel).bind(2, static_cast<std::int64_t>(epoch)).bind(3, afterHlc).bind(4, afterId).bind(5, kPage);
-        for (;;) {
-            auto row = s->step();
-            if (!row) return row.error();
-            if (!*row) break;
-            auto op = opFromRow(*s);
-            if (!op) return op.error();
-            ops.push_back(std::move(*op));
-        }
+        XS_TRY(forEachOpRow(*s, [&](Op& op) -> SStatus {
+            ops.push_back(std::move(op));
+            return {};
+        }));
         s->reset();
         for (const Op& op : ops) XS_TRY(project(op, false));  // merge is order-independent
         if (ops.size() < static_cast<std::size_t>(kPage)) return {};

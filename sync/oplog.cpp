@@ -53,6 +53,17 @@ SStatus validateOp(const Op& op) {
 
 }  // namespace
 
+SStatus OpLog::forEachOpRow(Stmt& s, const std::function<SStatus(Op&)>& fn) {
+    for (;;) {
+        auto row = s.step();
+        if (!row) return row.error();
+        if (!*row) return {};
+        auto op = opFromRow(s);
+        if (!op) return op.error();
+        XS_TRY(fn(*op));
+    }
+}
+
 SResult<Op> OpLog::opFromRow(Stmt& s) {
     Op op{s.text(0), s.text(1), s.text(2), s.text(3), static_cast<std::uint64_t>(s.int64(4)), s.text(5),
           static_cast<std::uint32_t>(s.int64(7)), {}, {}};
@@ -589,15 +600,8 @@ SStatus OpLog::replayAll() {
     XS_TRY(m_sink.reset(db));
     auto s = db.prepare("SELECT " XS_OP_COLUMNS " FROM ops ORDER BY hlc, id");
     if (!s) return s.error();
-    for (;;) {
-        auto row = s->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        auto op = opFromRow(*s);
-        if (!op) return op.error();
-        XS_TRY(project(*op, false));  // ops this replica holds no key for stay unprojected
-    }
-    return {};
+    // Ops this replica holds no key for stay unprojected.
+    return forEachOpRow(*s, [&](Op& op) { return project(op, false); });
 }
 
 SStatus OpLog::rebuild() {
@@ -738,17 +742,13 @@ SResult<std::vector<FieldVersion>> OpLog::history(const std::string& recordId) {
     if (!s) return s.error();
     s->bind(1, recordId);
     std::vector<FieldVersion> out;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        auto op = opFromRow(*s);
-        if (!op) return op.error();
-        auto changes = readChanges(*op);
+    XS_TRY(forEachOpRow(*s, [&](Op& op) -> SStatus {
+        auto changes = readChanges(op);
         if (!changes) return changes.error();
-        if (!*changes) continue;  // sealed to this replica
-        for (auto& c : **changes) out.push_back({op->id, s->text(9), op->hlc, op->device, c.field, c.value});
-    }
+        if (!*changes) return {};  // sealed to this replica
+        for (auto& c : **changes) out.push_back({op.id, s->text(9), op.hlc, op.device, c.field, c.value});
+        return {};
+    }));
     return out;
 }
 
@@ -785,14 +785,10 @@ SStatus OpLog::forEachChangeSet(const std::function<SStatus(const ChangeSet&)>& 
         ChangeSet cs{c->text(0), c->text(1), c->int64(2), static_cast<std::uint64_t>(c->int64(3)), {},
                      c->blob(4), c->blob(5), c->blob(6)};
         o->bind(1, cs.id);
-        for (;;) {
-            auto r = o->step();
-            if (!r) return r.error();
-            if (!*r) break;
-            auto op = opFromRow(*o);
-            if (!op) return op.error();
-            cs.ops.push_back(std::move(*op));
-        }
+        XS_TRY(forEachOpRow(*o, [&](Op& op) -> SStatus {
+            cs.ops.push_back(std::move(op));
+            return {};
+        }));
         o->reset();
         XS_TRY(fn(cs));
     }

@@ -215,6 +215,8 @@ private:
     SStatus replayAll();
     // An op from a row of `SELECT " XS_OP_COLUMNS " FROM ops`: sealed ops keep only `sealed`.
     static SResult<Op> opFromRow(Stmt& s);
+    // Steps `s` to its end, handing each row's op to fn; stops at the first error (its own or fn's).
+    static SStatus forEachOpRow(Stmt& s, const std::function<SStatus(Op&)>& fn);
     // channels.cpp
     SStatus authorize(const Op& op);  // Forbidden if its author may not write it
     SResult<std::optional<crypto::SecretBytes>> channelKey(const std::string& channel, std::uint32_t epoch);
