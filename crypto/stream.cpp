@@ -57,12 +57,12 @@ struct StreamSealer::Impl {
           sealed(size + kAeadTagSize) {}
     ~Impl() { OPENSSL_cleanse(pending.data(), pending.size()); }
 
-    CStatus sealChunk(ByteView plaintext, bool last) {
+    CStatus sealChunk(ByteView plaintext, bool last, ByteView lastAad = {}) {
         if (counter == std::numeric_limits<std::uint64_t>::max()) {
             return fail(CryptoError::InvalidArgument, "STREAM chunk counter exhausted");
         }
         const Nonce nonce = chunkNonce(counter, last);
-        if (auto st = aead.seal(nonce, {}, plaintext, sealed.data()); !st) return st;
+        if (auto st = aead.seal(nonce, last ? lastAad : ByteView(), plaintext, sealed.data()); !st) return st;
         ++counter;
         return sink(ByteView(sealed.data(), plaintext.size() + kAeadTagSize));
     }
@@ -116,12 +116,12 @@ CStatus StreamSealer::write(ByteView plaintext) {
     return CStatus::success();
 }
 
-CStatus StreamSealer::finish() {
+CStatus StreamSealer::finish(ByteView lastAad) {
     if (!m_impl) return fail(CryptoError::InvalidArgument, "StreamSealer used after move");
     Impl& s = *m_impl;
     if (auto st = s.usable(); !st) return st;
     // pendingSize is 0 here only when nothing was written: the one empty chunk an empty payload has.
-    auto st = s.record(s.sealChunk(ByteView(s.pending.data(), s.pendingSize), true));
+    auto st = s.record(s.sealChunk(ByteView(s.pending.data(), s.pendingSize), true, lastAad));
     OPENSSL_cleanse(s.pending.data(), s.pendingSize);
     s.pendingSize = 0;
     if (st) s.finished = true;
@@ -139,17 +139,18 @@ struct StreamOpener::Impl {
     Bytes pending;  // ciphertext of the chunk being collected, sealedChunkSize bytes
     std::size_t pendingSize = 0;
     Bytes plain;    // one opened chunk, chunkSize bytes
+    Bytes lastAad;  // the final chunk's associated data
     std::optional<Error<CryptoError>> failure;
     bool finished = false;
 
-    Impl(Aead a, ByteSink s, std::size_t size)
+    Impl(Aead a, ByteSink s, std::size_t size, ByteView aad)
         : aead(std::move(a)), sink(std::move(s)), chunkSize(size), sealedChunkSize(size + kAeadTagSize),
-          pending(sealedChunkSize), plain(size) {}
+          pending(sealedChunkSize), plain(size), lastAad(aad.begin(), aad.end()) {}
     ~Impl() { OPENSSL_cleanse(plain.data(), plain.size()); }
 
     CStatus tryOpen(ByteView chunk, bool last) {
         const Nonce nonce = chunkNonce(counter, last);
-        return aead.open(nonce, {}, chunk, plain.data());
+        return aead.open(nonce, last ? ByteView(lastAad) : ByteView(), chunk, plain.data());
     }
 
     CStatus deliver(std::size_t size) {
@@ -210,12 +211,12 @@ struct StreamOpener::Impl {
 };
 
 CResult<StreamOpener> StreamOpener::create(AeadAlg alg, ByteView key, ByteSink sink,
-                                           std::size_t chunkSize) {
+                                           std::size_t chunkSize, ByteView lastAad) {
     if (auto st = checkCreateArgs(key, sink, chunkSize); !st) return st.error();
     auto aead = Aead::create(alg, key);
     if (!aead) return aead.error();
     StreamOpener opener;
-    opener.m_impl = std::make_unique<Impl>(std::move(aead).value(), std::move(sink), chunkSize);
+    opener.m_impl = std::make_unique<Impl>(std::move(aead).value(), std::move(sink), chunkSize, lastAad);
     return opener;
 }
 

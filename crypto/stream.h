@@ -9,6 +9,10 @@
 // full-size last chunk, never in an extra empty one. Sinks get views that are valid only for the
 // duration of the call. The first error (including one returned by the sink) is sticky: later
 // calls return it again. Calls after a successful finish() are InvalidArgument.
+//
+// Beyond age: the final chunk may carry associated data (`lastAad`, empty in age), so that a
+// value known only at the end of the stream (the content's hash, for evidence files) is bound to
+// the whole stream by the one tag that also marks it complete. Middle chunks never carry any.
 #pragma once
 #include <functional>
 #include <memory>
@@ -28,7 +32,7 @@ public:
     StreamSealer(StreamSealer&&) noexcept;
     StreamSealer& operator=(StreamSealer&&) noexcept;
     CStatus write(ByteView plaintext);  // may be called any number of times
-    CStatus finish();                   // seals the final chunk; required
+    CStatus finish(ByteView lastAad = {});  // seals the final chunk; required
 private:
     StreamSealer() = default;
     struct Impl;
@@ -46,8 +50,10 @@ public:
     //    chunk's plaintext is not released), or an empty last chunk follows other chunks.
     // Data appended after a *short* last chunk cannot be told apart from a damaged chunk (the
     // chunk boundaries are unknown) and is reported as AuthenticationFailed, as in age.
+    // lastAad: the final chunk's associated data, as given to the sealer's finish() (a final
+    // chunk sealed with other associated data is AuthenticationFailed).
     static CResult<StreamOpener> create(AeadAlg alg, ByteView key, ByteSink sink,
-                                        std::size_t chunkSize = 64 * 1024);
+                                        std::size_t chunkSize = 64 * 1024, ByteView lastAad = {});
     ~StreamOpener();
     StreamOpener(StreamOpener&&) noexcept;
     StreamOpener& operator=(StreamOpener&&) noexcept;

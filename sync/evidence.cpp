@@ -21,8 +21,12 @@ namespace fs = std::filesystem;
 namespace {
 
 // Header: "XSEV" | version (1) | suite (1) | chunk size log2 (1) | reserved 0 (1) | salt (16).
+// Version 2 (written since 2026-11-29) seals the final chunk with the content's SHA-256 as its
+// associated data, so a file that opens is the content of that hash without hashing it again;
+// version 1 files (no associated data) are still read, and hashed.
 constexpr std::size_t kHeaderSize = 24;
-constexpr std::uint8_t kVersion = 1;
+constexpr std::uint8_t kVersion = 2;
+constexpr std::uint8_t kVersionUnbound = 1;
 constexpr std::uint8_t kChunkLog2 = 16;
 constexpr std::size_t kChunkSize = std::size_t{1} << kChunkLog2;
 constexpr std::size_t kReadChunks = 4;  // sealed chunks read per read(2)
@@ -75,12 +79,17 @@ bool EvidenceStore::contains(const std::string& hash) const {
     return isHexHash(hash) && fs::exists(pathFor(hash), ec);
 }
 
+std::shared_ptr<HashBehind> EvidenceStore::takeHasher() {
+    if (m_spareHasher) return std::move(m_spareHasher);
+    return std::make_shared<HashBehind>();
+}
+
 struct EvidenceWriter::Impl {
     EvidenceStore* store = nullptr;
     WriteBehind* writeBehind = nullptr;
     std::optional<TempFile> tmp;
     std::optional<crypto::StreamSealer> sealer;
-    HashBehind hasher;  // SHA-256 on another core while this thread seals
+    std::shared_ptr<HashBehind> hasher;  // SHA-256 on another core while this thread seals
     std::uint64_t total = 0;
     SStatus writeStatus;
 };
@@ -94,6 +103,7 @@ SResult<EvidenceWriter> EvidenceStore::writer(WriteBehind* writeBehind) {
     auto& impl = *w.m_impl;
     impl.store = this;
     impl.writeBehind = writeBehind;
+    impl.hasher = takeHasher();
     auto tmp = TempFile::create(m_dir, "evidence", writeBehind);
     if (!tmp) return tmp.error();
     impl.tmp.emplace(std::move(*tmp));
@@ -122,7 +132,7 @@ SResult<EvidenceWriter> EvidenceStore::writer(WriteBehind* writeBehind) {
 }
 
 SStatus EvidenceWriter::write(crypto::ByteView data) {
-    m_impl->hasher.update(data);
+    m_impl->hasher->update(data);
     m_impl->total += data.size();
     if (!m_impl->sealer->write(data))
         return m_impl->writeStatus ? fail(SyncError::Crypto, "evidence encryption failed") : m_impl->writeStatus.error();
@@ -131,10 +141,12 @@ SStatus EvidenceWriter::write(crypto::ByteView data) {
 
 SResult<EvidenceInfo> EvidenceWriter::finish() {
     Impl& impl = *m_impl;
-    if (!impl.sealer->finish())
+    const crypto::Digest digest = impl.hasher->finish();
+    impl.store->m_spareHasher = std::move(impl.hasher);  // clean again: the next file's
+    if (!impl.sealer->finish(digest))
         return impl.writeStatus ? fail(SyncError::Crypto, "evidence encryption failed") : impl.writeStatus.error();
     EvidenceInfo info;
-    info.hash = crypto::toHex(impl.hasher.finish());
+    info.hash = crypto::toHex(digest);
     info.size = impl.total;
     fs::path target = impl.store->pathFor(info.hash);
     std::error_code ec;
@@ -199,22 +211,27 @@ SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus
     if (::read(in, header.data(), header.size()) != static_cast<ssize_t>(header.size()) ||
         std::memcmp(header.data(), "XSEV", 4) != 0)
         return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " has a damaged header");
-    if (header[4] != kVersion || header[5] != kSuiteXs1 || header[6] != kChunkLog2 || header[7] != 0)
+    if ((header[4] != kVersion && header[4] != kVersionUnbound) || header[5] != kSuiteXs1 || header[6] != kChunkLog2 ||
+        header[7] != 0)
         return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " has an unsupported version or suite");
     auto key = fileKey(m_contentKey, header);
     if (!key) return key.error();
 
-    HashBehind hasher;  // SHA-256 on another core while this thread opens the chunks
+    // Version 2: the final tag checks the hash. Version 1: SHA-256 on another core while this
+    // thread opens the chunks.
+    const bool bound = header[4] == kVersion;
+    const auto digest = crypto::fromHex(hash);
+    std::shared_ptr<HashBehind> hasher = bound ? nullptr : takeHasher();
     SStatus sinkStatus;
     auto opener = crypto::StreamOpener::create(
         crypto::AeadAlg::ChaCha20Poly1305, *key,
         [&](crypto::ByteView plain) -> crypto::CStatus {
-            hasher.update(plain);
+            if (hasher) hasher->update(plain);
             sinkStatus = sink(plain);
             if (!sinkStatus) return fail(crypto::CryptoError::Internal, sinkStatus.message());
             return {};
         },
-        kChunkSize);
+        kChunkSize, bound ? crypto::ByteView(*digest) : crypto::ByteView());
     if (!opener) return fail(SyncError::Crypto, opener.message());
     std::vector<std::uint8_t> buf(kReadChunks * (kChunkSize + 16));  // whole chunks open in place
     for (;;) {
@@ -229,8 +246,10 @@ SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus
     }
     auto s = opener->finish();
     if (!s) return sinkStatus ? cryptoToSync(s.error(), hash) : sinkStatus.error();
-    if (crypto::toHex(hasher.finish()) != hash)
-        return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " does not match its hash");
+    if (!hasher) return {};
+    const bool matches = crypto::toHex(hasher->finish()) == hash;
+    m_spareHasher = std::move(hasher);
+    if (!matches) return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " does not match its hash");
     return {};
 }
 

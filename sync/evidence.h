@@ -21,6 +21,7 @@ struct EvidenceInfo {
 };
 
 class EvidenceStore;
+class HashBehind;
 class WriteBehind;
 
 // Streams one evidence file into the store: write() any number of times, then finish() returns
@@ -67,7 +68,9 @@ public:
 private:
     friend class EvidenceWriter;
     EvidenceStore() = default;
+    std::shared_ptr<HashBehind> takeHasher();
     std::filesystem::path m_dir;
+    std::shared_ptr<HashBehind> m_spareHasher;  // reused from one file to the next (a thread and 1 MiB)
     crypto::SecretBytes m_contentKey;  // derives each file's key
     crypto::SecretBytes m_nameKey;     // names files
 };

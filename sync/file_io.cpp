@@ -532,6 +532,7 @@ HashBehind::HashBehind() {
             m_storage.push_back(std::make_unique_for_overwrite<std::uint8_t[]>(kBlockSize));
             m_free.push_back(m_storage.back().get());
         }
+        m_dirty.assign(kBlocks, 0);
         m_current = m_free.back();
         m_free.pop_back();
         m_thread = std::thread([this] { run(); });
@@ -571,6 +572,8 @@ void HashBehind::run() {
 }
 
 void HashBehind::handOver() {
+    for (std::size_t i = 0; i < m_storage.size(); ++i)
+        if (m_storage[i].get() == m_current) m_dirty[i] = std::max(m_dirty[i], m_fill);
     std::unique_lock lock(m_mutex);
     m_full.push_back({m_current, m_fill});
     m_changed.notify_all();
@@ -597,14 +600,16 @@ void HashBehind::update(crypto::ByteView data) {
 crypto::Digest HashBehind::finish() {
     if (!m_inline) {
         if (m_fill > 0) handOver();
-        {
-            std::lock_guard lock(m_mutex);
-            m_end = true;
+        std::unique_lock lock(m_mutex);
+        // Every block but the one being filled is back: everything queued is hashed, and the
+        // thread waits for the next stream's first block.
+        m_changed.wait(lock, [this] { return m_full.empty() && m_free.size() + 1 == kBlocks; });
+        for (std::size_t i = 0; i < m_storage.size(); ++i) {
+            OPENSSL_cleanse(m_storage[i].get(), m_dirty[i]);
+            m_dirty[i] = 0;
         }
-        m_changed.notify_all();
-        m_thread.join();  // it hashes everything queued before it returns
     }
-    return m_sha.finish();
+    return m_sha.finish();  // and ready for the next stream
 }
 
 }  // namespace xs::sync

@@ -173,10 +173,13 @@ private:
 
 // SHA-256 of a stream on a thread of its own, for a caller whose thread has other work per byte
 // (sealing or opening evidence) while a core is free: update() copies the bytes into one of
-// kBlocks blocks of kBlockSize and returns at once unless all are queued; finish() waits for the
-// thread and gives the digest of everything passed to update(). The blocks are wiped when this
-// goes (they held evidence plaintext). If no thread can be started, update() hashes in place:
-// slower, same digest. Not thread-safe: one producer.
+// kBlocks blocks of kBlockSize and returns at once unless all are queued; finish() waits until
+// everything queued is hashed and gives the digest of everything passed to update() since the
+// last finish(). The same object then hashes the next stream, on the same thread and blocks (a
+// handover of 533 files starts one thread and maps its blocks once, not 533 times). The bytes a
+// stream left in the blocks are wiped by finish(), all blocks when this goes (they held evidence
+// plaintext). If no thread can be started, update() hashes in place: slower, same digest. Not
+// thread-safe: one producer.
 class HashBehind {
 public:
     static constexpr std::size_t kBlockSize = std::size_t{256} << 10;
@@ -188,7 +191,7 @@ public:
     HashBehind& operator=(const HashBehind&) = delete;
 
     void update(crypto::ByteView data);
-    crypto::Digest finish();  // once; update() may not follow
+    crypto::Digest finish();  // the digest; update() then starts the next stream
 
 private:
     struct Piece {
@@ -205,6 +208,7 @@ private:
     std::vector<std::uint8_t*> m_free;
     std::deque<Piece> m_full;  // in order
     std::vector<std::unique_ptr<std::uint8_t[]>> m_storage;
+    std::vector<std::size_t> m_dirty;  // per block of m_storage: bytes written since the last wipe (producer's)
     std::uint8_t* m_current = nullptr;  // the producer's, being filled
     std::size_t m_fill = 0;
     bool m_end = false;

@@ -39,7 +39,7 @@ CStatus feed(ByteView data, std::size_t chunkSize, std::mt19937_64* rng, Write&&
 }
 
 Bytes sealStream(AeadAlg alg, ByteView key, ByteView plaintext, std::size_t chunkSize,
-                 std::mt19937_64* rng = nullptr) {
+                 std::mt19937_64* rng = nullptr, ByteView lastAad = {}) {
     Bytes out;
     auto sealer = StreamSealer::create(
         alg, key,
@@ -51,7 +51,7 @@ Bytes sealStream(AeadAlg alg, ByteView key, ByteView plaintext, std::size_t chun
     REQUIRE(sealer.ok());
     auto st = feed(plaintext, chunkSize, rng, [&](ByteView v) { return sealer->write(v); });
     REQUIRE(st.ok());
-    REQUIRE(sealer->finish().ok());
+    REQUIRE(sealer->finish(lastAad).ok());
     return out;
 }
 
@@ -61,7 +61,7 @@ struct Opened {
 };
 
 Opened openStream(AeadAlg alg, ByteView key, ByteView ciphertext, std::size_t chunkSize,
-                  std::mt19937_64* rng = nullptr) {
+                  std::mt19937_64* rng = nullptr, ByteView lastAad = {}) {
     Opened r;
     auto opener = StreamOpener::create(
         alg, key,
@@ -69,7 +69,7 @@ Opened openStream(AeadAlg alg, ByteView key, ByteView ciphertext, std::size_t ch
             r.plaintext.insert(r.plaintext.end(), v.begin(), v.end());
             return CStatus::success();
         },
-        chunkSize);
+        chunkSize, lastAad);
     REQUIRE(opener.ok());
     auto st = feed(ciphertext, chunkSize, rng, [&](ByteView v) { return opener->write(v); });
     if (st) st = opener->finish();
@@ -86,20 +86,23 @@ std::array<std::uint8_t, 12> referenceNonce(std::uint64_t counter, bool last) {
     return n;
 }
 
-Bytes referenceChunk(AeadAlg alg, ByteView key, std::uint64_t counter, bool last, ByteView pt) {
-    auto c = aeadSeal(alg, key, referenceNonce(counter, last), {}, pt);
+Bytes referenceChunk(AeadAlg alg, ByteView key, std::uint64_t counter, bool last, ByteView pt,
+                     ByteView aad = {}) {
+    auto c = aeadSeal(alg, key, referenceNonce(counter, last), aad, pt);
     REQUIRE(c.ok());
     return *c;
 }
 
-// The age STREAM construction written out directly from the spec.
-Bytes referenceStream(AeadAlg alg, ByteView key, ByteView pt, std::size_t chunkSize) {
+// The age STREAM construction written out directly from the spec (lastAad: ours, on the final
+// chunk only; age has none).
+Bytes referenceStream(AeadAlg alg, ByteView key, ByteView pt, std::size_t chunkSize, ByteView lastAad = {}) {
     const std::size_t chunks = pt.empty() ? 1 : (pt.size() + chunkSize - 1) / chunkSize;
     Bytes out;
     for (std::size_t i = 0; i < chunks; ++i) {
         const std::size_t off = i * chunkSize;
         const std::size_t n = std::min(chunkSize, pt.size() - off);
-        const Bytes c = referenceChunk(alg, key, i, i + 1 == chunks, pt.subspan(off, n));
+        const bool last = i + 1 == chunks;
+        const Bytes c = referenceChunk(alg, key, i, last, pt.subspan(off, n), last ? lastAad : ByteView());
         out.insert(out.end(), c.begin(), c.end());
     }
     return out;
@@ -132,6 +135,37 @@ TEST_CASE("stream output matches the spec construction") {
                 const Opened r = openStream(alg, kKey, expected, chunk, &rng);
                 CHECK_FALSE(r.error.has_value());
                 CHECK(r.plaintext == pt);
+            }
+        }
+    }
+}
+
+TEST_CASE("stream final-chunk associated data binds the stream to it") {
+    std::mt19937_64 rng(22);
+    const Bytes aad = randomData(rng, 32);
+    Bytes otherAad = aad;
+    otherAad[31] ^= 0x01;
+    for (AeadAlg alg : kAlgs) {
+        for (std::size_t n : {0u, 1u, 63u, 64u, 65u, 128u, 200u}) {
+            INFO("alg " << static_cast<int>(alg) << " size " << n);
+            const Bytes pt = randomData(rng, n);
+            const Bytes expected = referenceStream(alg, kKey, pt, kSmallChunk, aad);
+            CHECK(sealStream(alg, kKey, pt, kSmallChunk, &rng, aad) == expected);
+            CHECK(expected != referenceStream(alg, kKey, pt, kSmallChunk));
+            const Opened ok = openStream(alg, kKey, expected, kSmallChunk, &rng, aad);
+            CHECK_FALSE(ok.error.has_value());
+            CHECK(ok.plaintext == pt);
+            // Every chunk but the last opens as before; the last needs the very same data.
+            const std::size_t middle = n == 0 ? 0 : (n - 1) / kSmallChunk * kSmallChunk;
+            expectError(openStream(alg, kKey, expected, kSmallChunk, nullptr, otherAad), CryptoError::AuthenticationFailed,
+                        middle, pt);
+            expectError(openStream(alg, kKey, expected, kSmallChunk, nullptr, {}), CryptoError::AuthenticationFailed, middle, pt);
+            expectError(openStream(alg, kKey, referenceStream(alg, kKey, pt, kSmallChunk), kSmallChunk, nullptr, aad),
+                        CryptoError::AuthenticationFailed, middle, pt);
+            if (n > kSmallChunk) {  // cut at a chunk boundary: still told apart from a wrong final tag
+                const std::size_t cut = (n - 1) / kSmallChunk * (kSmallChunk + 16);
+                expectError(openStream(alg, kKey, prefix(expected, cut), kSmallChunk, nullptr, aad), CryptoError::Truncated,
+                            middle - kSmallChunk, pt);
             }
         }
     }

@@ -5,7 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "crypto/aead.h"
+#include "crypto/encoding.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
+#include "crypto/stream.h"
 #include "sync/evidence.h"
 #include "tests/sync/sync_test_util.h"
 
@@ -79,7 +83,105 @@ struct Fixture {
     }
 };
 
+// The key of one evidence file, derived as docs/FORMATS.md ("Evidence file") writes it out, from
+// the store's data key and the file's 24-byte header: independent of sync/evidence.cpp.
+crypto::SecretBytes fileKeyPerFormats(const crypto::SecretBytes& dataKey, crypto::ByteView header) {
+    auto content = crypto::hkdfSha256(dataKey, {}, crypto::asBytes("xunshen/v1/evidence-content"), 32);
+    REQUIRE(content.ok());
+    const std::string label = "xunshen/v1/evidence-file";
+    crypto::Bytes info(label.begin(), label.end());
+    info.insert(info.end(), header.begin(), header.end());
+    auto key = crypto::hkdfSha256(*content, header.subspan(8, 16), info, 32);
+    REQUIRE(key.ok());
+    return std::move(*key);
+}
+
+crypto::Bytes openPerFormats(const crypto::SecretBytes& dataKey, crypto::ByteView file, crypto::ByteView lastAad, bool* ok) {
+    crypto::Bytes plain;
+    auto key = fileKeyPerFormats(dataKey, file.first(kHeader));
+    auto opener = crypto::StreamOpener::create(
+        crypto::AeadAlg::ChaCha20Poly1305, key,
+        [&](crypto::ByteView v) {
+            plain.insert(plain.end(), v.begin(), v.end());
+            return crypto::CStatus();
+        },
+        kChunk, lastAad);
+    REQUIRE(opener.ok());
+    *ok = opener->write(file.subspan(kHeader)) && opener->finish();
+    return plain;
+}
+
+// A version 1 file (written before 2026-11-29: no associated data on the final chunk) of
+// `content`, as that version's writer made it, under the name the store gives `nameAs`.
+void writeVersion1(const Fixture& f, const crypto::Bytes& content, const std::string& nameAs) {
+    crypto::Bytes file = {'X', 'S', 'E', 'V', 1, 1, 16, 0};
+    auto salt = crypto::randomBytes(16);
+    REQUIRE(salt.ok());
+    file.insert(file.end(), salt->begin(), salt->end());
+    auto key = fileKeyPerFormats(f.key, file);
+    auto sealer = crypto::StreamSealer::create(
+        crypto::AeadAlg::ChaCha20Poly1305, key,
+        [&](crypto::ByteView v) {
+            file.insert(file.end(), v.begin(), v.end());
+            return crypto::CStatus();
+        },
+        kChunk);
+    REQUIRE(sealer.ok());
+    REQUIRE(sealer->write(content).ok());
+    REQUIRE(sealer->finish().ok());
+    const fs::path p = f.ev.pathFor(nameAs);
+    fs::create_directories(p.parent_path());
+    test::writeAll(p, file);
+}
+
 }  // namespace
+
+TEST_CASE("evidence: a file is written as FORMATS.md says (version 2: hash bound to the final chunk)") {
+    Fixture f;
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, kChunk, kChunk + 1, 3 * kChunk + 5}) {
+        CAPTURE(n);
+        const crypto::Bytes content = randomContent(n);
+        const EvidenceInfo info = f.add(content);
+        const crypto::Digest digest = crypto::sha256(content);
+        CHECK(info.hash == crypto::toHex(digest));
+        const crypto::Bytes file = test::readAll(f.ev.pathFor(info.hash));
+        REQUIRE(file.size() >= kHeader);
+        CHECK(crypto::Bytes(file.begin(), file.begin() + 8) == crypto::Bytes{'X', 'S', 'E', 'V', 2, 1, 16, 0});
+        bool ok = false;
+        CHECK(openPerFormats(f.key, file, digest, &ok) == content);
+        CHECK(ok);
+        crypto::Digest other = digest;
+        other[0] ^= 0x80;
+        openPerFormats(f.key, file, other, &ok);
+        CHECK_FALSE(ok);  // the final tag is over the hash: another hash does not open it
+        openPerFormats(f.key, file, {}, &ok);
+        CHECK_FALSE(ok);
+    }
+}
+
+TEST_CASE("evidence: version 1 files are still read and their hash is still checked") {
+    Fixture f;
+    const crypto::Bytes a = randomContent(3 * kChunk + 9);
+    const crypto::Bytes b = randomContent(kChunk);
+    const std::string ha = crypto::toHex(crypto::sha256(a));
+    const std::string hb = crypto::toHex(crypto::sha256(b));
+    writeVersion1(f, a, ha);
+    CHECK(f.ev.contains(ha));
+    CHECK(f.ev.verify(ha).ok());
+    REQUIRE(f.ev.exportTo(ha, f.outDir / "a.bin").ok());
+    CHECK(test::readAll(f.outDir / "a.bin") == a);
+    // Adding the same content again is deduplicated against the old file.
+    CHECK(f.add(a).deduplicated);
+    // A version 1 file whose content is not its name's: only the hash can tell, and it does.
+    writeVersion1(f, a, hb);
+    CHECK(errorOf(f.ev.verify(hb)) == SyncError::Corrupt);
+    CHECK(errorOf(f.ev.exportTo(hb, f.outDir / "b.bin")) == SyncError::Corrupt);
+    CHECK_FALSE(fs::exists(f.outDir / "b.bin"));
+    // One after another on the store's reused hasher: each verdict is still its own file's.
+    CHECK(f.ev.verify(ha).ok());
+    CHECK(errorOf(f.ev.verify(hb)) == SyncError::Corrupt);
+    CHECK(f.ev.verify(ha).ok());
+}
 
 TEST_CASE("evidence: add and export round-trip at chunk-boundary sizes") {
     Fixture f;
