@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -49,7 +51,6 @@ bool setDirect(int fd, bool on) {
     return ::fcntl(fd, F_SETFL, on ? (flags | O_DIRECT) : (flags & ~O_DIRECT)) == 0;
 }
 
-constexpr std::size_t kDirectAlign = 4096;
 constexpr std::size_t kMaxWaitingForSync = 256;  // committed files waiting for the syncer (fds)
 
 }  // namespace
@@ -193,16 +194,26 @@ SStatus TempFile::commitAs(const fs::path& target) {
 
 // ---------------------------------------------------------------------------------------------
 
+// The blocks of a WriteBehind or ReadAhead, in one region aligned for O_DIRECT and, where the
+// kernel grants transparent huge pages, made of 2 MiB pages: a disk request may have only so many
+// physically separate pieces (254 on this project's virtio disks), so a 1 MiB O_DIRECT write from
+// 4 KiB pages is split in two while one from huge pages is a single request, and four
+// back-to-back blocks one request of 4 MiB.
+std::uint8_t* allocateIoRegion(std::size_t bytes) {
+    constexpr std::size_t kHugePage = std::size_t{2} << 20;
+    bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    auto* p = static_cast<std::uint8_t*>(std::aligned_alloc(kHugePage, bytes));
+    if (p != nullptr) (void)::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: 4 KiB pages work too
+    return p;
+}
+
 SResult<std::unique_ptr<WriteBehind>> WriteBehind::start() {
     std::unique_ptr<WriteBehind> wb(new WriteBehind());
     wb->m_free.reserve(kBlocks);
-    for (std::size_t i = 0; i < kBlocks; ++i) {
-        // Aligned for O_DIRECT (the page size covers every logical block size in use).
-        auto* p = static_cast<std::uint8_t*>(std::aligned_alloc(kDirectAlign, kBlockSize));
-        if (p == nullptr) return fail(SyncError::Io, "cannot allocate write buffers");
-        wb->m_storage.emplace_back(p, &std::free);
-        wb->m_free.push_back(p);
-    }
+    auto* region = allocateIoRegion(kBlocks * kBlockSize);
+    if (region == nullptr) return fail(SyncError::Io, "cannot allocate write buffers");
+    wb->m_storage.emplace_back(region, &std::free);
+    for (std::size_t i = 0; i < kBlocks; ++i) wb->m_free.push_back(region + i * kBlockSize);
     try {
         wb->m_syncer = std::thread([w = wb.get()] { w->runSyncer(); });
         wb->m_writer = std::thread([w = wb.get()] { w->runWriter(); });
@@ -271,18 +282,38 @@ void WriteBehind::setError(Error<SyncError> e) {
 
 // The writer: blocks and the ends of files, in order; committed files go on to the syncer.
 void WriteBehind::runWriter() {
+    std::vector<Job> batch;
+    batch.reserve(kMaxBatch);
     std::unique_lock lock(m_mutex);
     for (;;) {
         m_wake.wait(lock, [&] { return !m_jobs.empty() || m_stop; });
         if (m_jobs.empty()) return;  // stopping, and everything queued is dropped
-        Job job = std::move(m_jobs.front());
+        batch.clear();
+        batch.push_back(std::move(m_jobs.front()));
         m_jobs.pop_front();
+        // Whole blocks queued back to back for the same file: one write.
+        while (batch.front().kind == Job::Write && batch.size() < kMaxBatch && !m_jobs.empty()) {
+            const Job& last = batch.back();
+            const Job& next = m_jobs.front();
+            if (next.kind != Job::Write || next.fd != last.fd || next.offset != last.offset + last.size ||
+                last.size != kBlockSize)
+                break;
+            batch.push_back(std::move(m_jobs.front()));
+            m_jobs.pop_front();
+        }
         const bool drop = m_failed || m_stop;
         lock.unlock();
-        if (drop) {
-            dropJob(job);
-        } else {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            Job& job = batch[i];
+            if (drop) {
+                dropJob(job);
+                continue;
+            }
             try {
+                if (batch.size() > 1) {
+                    writeBatch(batch);
+                    break;
+                }
                 execute(job);
             } catch (...) {  // bad_alloc: fail the whole, not the process
                 setError(fail(SyncError::Io, "background write failed: out of memory"));
@@ -290,9 +321,31 @@ void WriteBehind::runWriter() {
             }
         }
         lock.lock();
-        if (job.block) m_free.push_back(job.block);
-        if (job.kind == Job::Barrier) ++m_barriersDone;
+        for (const Job& job : batch) {
+            if (job.block) m_free.push_back(job.block);
+            if (job.kind == Job::Barrier) ++m_barriersDone;
+        }
         m_done.notify_all();
+    }
+}
+
+// Consecutive whole blocks of one file: one pwritev; whatever it did not write (an error, a
+// short write, O_DIRECT refused) block by block through writeAt, which handles each case.
+void WriteBehind::writeBatch(std::vector<Job>& batch) {
+    std::array<iovec, kMaxBatch> iov{};
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        iov[i] = iovec{batch[i].block, batch[i].size};
+        total += batch[i].size;
+    }
+    ssize_t n = m_failed ? -1 : ::pwritev(batch.front().fd, iov.data(), static_cast<int>(batch.size()),
+                                          static_cast<off_t>(batch.front().offset));
+    std::size_t written = n > 0 ? static_cast<std::size_t>(n) : 0;
+    if (written == total) return;
+    for (Job& job : batch) {
+        const std::size_t skip = std::min(written, job.size);
+        written -= skip;
+        if (skip < job.size) writeAt(job.fd, job.block + skip, job.size - skip, job.offset + skip, job.path);
     }
 }
 
@@ -426,12 +479,10 @@ SResult<std::unique_ptr<ReadAhead>> ReadAhead::start(int fd, const fs::path& pat
     ra->m_path = path;
     ra->m_free.reserve(kBlocks);  // neither list grows beyond kBlocks: no allocation after this
     ra->m_full.reserve(kBlocks);
-    for (std::size_t i = 0; i < kBlocks; ++i) {
-        auto* p = static_cast<std::uint8_t*>(std::aligned_alloc(kDirectAlign, kBlockSize));
-        if (p == nullptr) return fail(SyncError::Io, "cannot allocate read buffers");
-        ra->m_storage.emplace_back(p, &std::free);
-        ra->m_free.push_back(p);
-    }
+    auto* region = allocateIoRegion(kBlocks * kBlockSize);
+    if (region == nullptr) return fail(SyncError::Io, "cannot allocate read buffers");
+    ra->m_storage.emplace_back(region, &std::free);
+    for (std::size_t i = 0; i < kBlocks; ++i) ra->m_free.push_back(region + i * kBlockSize);
     // A file mostly in the page cache already (just copied from a USB stick, say) is read from
     // there; otherwise from the disk directly.
     if (residentFraction(fd) < 0.5) setDirect(fd, true);

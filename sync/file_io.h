@@ -54,10 +54,12 @@ private:
 };
 
 // Writes files front to back from background threads, so that the caller's thread goes on
-// encrypting meanwhile. TempFiles created with it hand over whole blocks (1 MiB, 4 of them at
+// encrypting meanwhile. TempFiles created with it hand over whole blocks (1 MiB, 8 of them at
 // most: write() waits while all are queued), which the writer thread writes with O_DIRECT where
 // the filesystem allows it: the page-cache copy of a buffered write costs about as much CPU as
-// ChaCha20-Poly1305 (the last partial block of a file goes through the page cache). A commit
+// ChaCha20-Poly1305 (the last partial block of a file goes through the page cache). Blocks queued
+// back to back for one file go out in one pwritev of up to kMaxBatch blocks: a disk shared with
+// the reads of the same handover moves ~15% more in 4 MiB writes than in 1 MiB ones. A commit
 // writes the rest of the file and hands it to the syncer thread, which fsyncs it and only then
 // renames it into place; files committed while the syncer is busy are fsynced together, then
 // renamed (one journal commit serves the group, and the writer is not held up by it).
@@ -67,7 +69,8 @@ private:
 class WriteBehind {
 public:
     static constexpr std::size_t kBlockSize = std::size_t{1} << 20;
-    static constexpr std::size_t kBlocks = 4;
+    static constexpr std::size_t kBlocks = 8;
+    static constexpr std::size_t kMaxBatch = 4;
 
     static SResult<std::unique_ptr<WriteBehind>> start();
     // Stops the threads. Temp files not yet renamed into place are removed; renamed ones stay.
@@ -103,6 +106,7 @@ private:
     void runWriter();
     void runSyncer();
     void execute(Job& job);
+    void writeBatch(std::vector<Job>& batch);
     void writeAt(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset, const std::filesystem::path& path);
     void syncGroup(std::vector<Written>& group);
     void setError(Error<SyncError> e);
