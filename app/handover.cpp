@@ -349,20 +349,16 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
         return fail(AppError::Failed, "the store changed while the bundle was written; export again");
     XS_TRY_APP(put(recordHeader(kKeyEnvelopes, "keys.json", envText.size())));
     XS_TRY_APP(put(crypto::asBytes(envText)));
-    // The disk reads the next files while this one is opened and sealed: up to kPrefetchBytes of
-    // them are asked for ahead (page cache, not this process's memory).
-    constexpr std::uint64_t kPrefetchBytes = 64ull << 20;
-    std::vector<std::uint64_t> onDisk(evidence.size(), 0);
-    std::size_t prefetched = 0;
-    std::uint64_t ahead = 0;  // asked for and not yet read
-    for (std::size_t i = 0; i < evidence.size(); ++i) {
-        const auto& x = evidence[i];
-        for (; prefetched < evidence.size() && (prefetched <= i || ahead < kPrefetchBytes); ++prefetched)
-            ahead += onDisk[prefetched] = ws.store().evidence().prefetch(evidence[prefetched].hash);
-        ahead -= onDisk[i];
+    // The disk reads the next files (O_DIRECT, on ReadAhead's thread) while this one is opened and sealed.
+    std::vector<std::string> hashes;
+    hashes.reserve(evidence.size());
+    for (const auto& x : evidence) hashes.push_back(x.hash);
+    auto files = ws.store().evidence().readSequence(hashes);
+    if (!files) return fromSync(files.error());
+    for (const auto& x : evidence) {
         XS_TRY_APP(put(recordHeader(kEvidence, x.hash, static_cast<std::uint64_t>(x.size))));
         std::uint64_t streamed = 0;
-        auto r = ws.store().evidence().read(x.hash, [&](crypto::ByteView plain) -> sync::SStatus {
+        auto r = files->read(x.hash, [&](crypto::ByteView plain) -> sync::SStatus {
             streamed += plain.size();
             auto s = put(plain);
             if (!s) return fail(sync::SyncError::Io, s.message());

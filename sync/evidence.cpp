@@ -188,28 +188,42 @@ SResult<EvidenceInfo> EvidenceStore::add(const fs::path& source) {
     return w->finish();
 }
 
-std::uint64_t EvidenceStore::prefetch(const std::string& hash) const {
-    if (!isHexHash(hash)) return 0;
-    int fd = ::open(pathFor(hash).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    struct stat st{};
-    std::uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-    (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);  // the read goes on after the close
-    ::close(fd);
-    return size;
-}
-
 SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink) {
     if (!isHexHash(hash)) return fail(SyncError::Invalid, "not an evidence hash: " + hash);
-    fs::path path = pathFor(hash);
-    int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int in = ::open(pathFor(hash).c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0) return fail(SyncError::NotFound, "no evidence with hash " + hash);
     struct Closer { int fd; ~Closer() { ::close(fd); } } closer{in};
     (void)::posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);  // a larger read-ahead window
+    std::vector<std::uint8_t> buf(kReadChunks * (kChunkSize + 16));  // whole chunks open in place
+    return decode(
+        hash,
+        [&]() -> SResult<crypto::ByteView> {
+            for (;;) {
+                ssize_t n = ::read(in, buf.data(), buf.size());
+                if (n >= 0) return crypto::ByteView(buf.data(), static_cast<std::size_t>(n));
+                if (errno != EINTR)
+                    return fail(SyncError::Io, "cannot read evidence " + hash.substr(0, 12) + ": " + std::strerror(errno));
+            }
+        },
+        sink);
+}
 
+SStatus EvidenceStore::decode(const std::string& hash, const std::function<SResult<crypto::ByteView>()>& nextBytes,
+                              const std::function<SStatus(crypto::ByteView)>& sink) {
+    // The header, however the bytes come.
     std::array<std::uint8_t, kHeaderSize> header{};
-    if (::read(in, header.data(), header.size()) != static_cast<ssize_t>(header.size()) ||
-        std::memcmp(header.data(), "XSEV", 4) != 0)
+    std::size_t have = 0;
+    crypto::ByteView rest;
+    while (have < kHeaderSize) {
+        auto bytes = nextBytes();
+        if (!bytes) return bytes.error();
+        if (bytes->empty()) break;
+        const std::size_t n = std::min(kHeaderSize - have, bytes->size());
+        std::memcpy(header.data() + have, bytes->data(), n);
+        have += n;
+        rest = bytes->subspan(n);
+    }
+    if (have < kHeaderSize || std::memcmp(header.data(), "XSEV", 4) != 0)
         return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " has a damaged header");
     if ((header[4] != kVersion && header[4] != kVersionUnbound) || header[5] != kSuiteXs1 || header[6] != kChunkLog2 ||
         header[7] != 0)
@@ -233,16 +247,15 @@ SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus
         },
         kChunkSize, bound ? crypto::ByteView(*digest) : crypto::ByteView());
     if (!opener) return fail(SyncError::Crypto, opener.message());
-    std::vector<std::uint8_t> buf(kReadChunks * (kChunkSize + 16));  // whole chunks open in place
     for (;;) {
-        ssize_t n = ::read(in, buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return fail(SyncError::Io, "cannot read evidence " + hash.substr(0, 12) + ": " + std::strerror(errno));
+        if (!rest.empty()) {
+            auto s = opener->write(rest);
+            if (!s) return sinkStatus ? cryptoToSync(s.error(), hash) : sinkStatus.error();
         }
-        if (n == 0) break;
-        auto s = opener->write(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)));
-        if (!s) return sinkStatus ? cryptoToSync(s.error(), hash) : sinkStatus.error();
+        auto bytes = nextBytes();
+        if (!bytes) return bytes.error();
+        if (bytes->empty()) break;
+        rest = *bytes;
     }
     auto s = opener->finish();
     if (!s) return sinkStatus ? cryptoToSync(s.error(), hash) : sinkStatus.error();
@@ -251,6 +264,53 @@ SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus
     m_spareHasher = std::move(hasher);
     if (!matches) return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " does not match its hash");
     return {};
+}
+
+struct EvidenceSequence::Impl {
+    EvidenceStore* store = nullptr;
+    std::unique_ptr<ReadAhead> input;
+    std::vector<std::string> hashes;
+    std::size_t next = 0;
+    bool failed = false;
+};
+
+EvidenceSequence::EvidenceSequence() : m_impl(std::make_unique<Impl>()) {}
+EvidenceSequence::~EvidenceSequence() = default;
+EvidenceSequence::EvidenceSequence(EvidenceSequence&&) noexcept = default;
+
+SResult<EvidenceSequence> EvidenceStore::readSequence(const std::vector<std::string>& hashes) {
+    std::vector<fs::path> paths;
+    paths.reserve(hashes.size());
+    for (const auto& h : hashes) {
+        if (!isHexHash(h)) return fail(SyncError::Invalid, "not an evidence hash: " + h);
+        paths.push_back(pathFor(h));
+    }
+    auto input = ReadAhead::startFiles(std::move(paths));
+    if (!input) return input.error();
+    EvidenceSequence seq;
+    seq.m_impl->store = this;
+    seq.m_impl->input = std::move(*input);
+    seq.m_impl->hashes = hashes;
+    return seq;
+}
+
+SStatus EvidenceSequence::read(const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink) {
+    Impl& impl = *m_impl;
+    if (impl.failed || impl.next >= impl.hashes.size() || impl.hashes[impl.next] != hash)
+        return fail(SyncError::Invalid, "evidence " + hash.substr(0, 12) + " read out of the sequence's order");
+    ++impl.next;
+    impl.failed = true;  // until this file is read to its end
+    auto st = impl.store->decode(
+        hash,
+        [&]() -> SResult<crypto::ByteView> {
+            auto bytes = impl.input->next();
+            if (!bytes && bytes.code() == SyncError::NotFound) return fail(SyncError::NotFound, "no evidence with hash " + hash);
+            if (!bytes) return fail(SyncError::Io, "cannot read evidence " + hash.substr(0, 12) + ": " + bytes.message());
+            return bytes;
+        },
+        sink);
+    if (st) impl.failed = false;
+    return st;
 }
 
 SStatus EvidenceStore::exportTo(const std::string& hash, const fs::path& target) {

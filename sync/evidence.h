@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 #include "crypto/bytes.h"
 #include "sync/error.h"
 
@@ -40,6 +41,23 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
+// Reads evidence files in an order given up front (handover export) with one read-ahead thread:
+// the disk reads the next files while the caller opens this one. Made by readSequence().
+class EvidenceSequence {
+public:
+    ~EvidenceSequence();
+    EvidenceSequence(EvidenceSequence&&) noexcept;
+    EvidenceSequence& operator=(EvidenceSequence&&) = delete;
+    // As EvidenceStore::read, for the next hash of the list (Invalid for any other, and for
+    // anything after a failure: the files after it are not read).
+    SStatus read(const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink);
+private:
+    friend class EvidenceStore;
+    EvidenceSequence();
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
 class EvidenceStore {
 public:
     // dir: <store>/evidence. dataKey: the store's data key; subkeys are derived, the key not kept.
@@ -58,17 +76,20 @@ public:
     SStatus verify(const std::string& hash);
     // Streams the plaintext to `sink` after each chunk authenticates; hash checked at the end.
     SStatus read(const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink);
-    // Asks the kernel to start reading the file into the page cache (posix_fadvise WILLNEED) so a
-    // later read() does not wait for the disk; returns its size on disk, 0 if absent. A hint only.
-    std::uint64_t prefetch(const std::string& hash) const;
+    // The files of `hashes`, to be read in this order (each hash once).
+    SResult<EvidenceSequence> readSequence(const std::vector<std::string>& hashes);
     bool contains(const std::string& hash) const;
     SStatus remove(const std::string& hash);
     std::filesystem::path pathFor(const std::string& hash) const;
 
 private:
     friend class EvidenceWriter;
+    friend class EvidenceSequence;
     EvidenceStore() = default;
     std::shared_ptr<HashBehind> takeHasher();
+    // Opens the stored file of `hash` from its bytes as `nextBytes` gives them (empty: the end).
+    SStatus decode(const std::string& hash, const std::function<SResult<crypto::ByteView>()>& nextBytes,
+                   const std::function<SStatus(crypto::ByteView)>& sink);
     std::filesystem::path m_dir;
     std::shared_ptr<HashBehind> m_spareHasher;  // reused from one file to the next (a thread and 1 MiB)
     crypto::SecretBytes m_contentKey;  // derives each file's key

@@ -473,20 +473,32 @@ SStatus writeFileAtomic(const fs::path& path, crypto::ByteView data) {
 
 // ---------------------------------------------------------------------------------------------
 
+SStatus ReadAhead::allocate() {
+    m_free.reserve(kBlocks);
+    auto* region = allocateIoRegion(kBlocks * kBlockSize);
+    if (region == nullptr) return fail(SyncError::Io, "cannot allocate read buffers");
+    m_storage.emplace_back(region, &std::free);
+    for (std::size_t i = 0; i < kBlocks; ++i) m_free.push_back(region + i * kBlockSize);
+    return {};
+}
+
 SResult<std::unique_ptr<ReadAhead>> ReadAhead::start(int fd, const fs::path& path) {
     std::unique_ptr<ReadAhead> ra(new ReadAhead());
     ra->m_fd = fd;
     ra->m_path = path;
-    ra->m_free.reserve(kBlocks);  // neither list grows beyond kBlocks: no allocation after this
-    ra->m_full.reserve(kBlocks);
-    auto* region = allocateIoRegion(kBlocks * kBlockSize);
-    if (region == nullptr) return fail(SyncError::Io, "cannot allocate read buffers");
-    ra->m_storage.emplace_back(region, &std::free);
-    for (std::size_t i = 0; i < kBlocks; ++i) ra->m_free.push_back(region + i * kBlockSize);
-    // A file mostly in the page cache already (just copied from a USB stick, say) is read from
-    // there; otherwise from the disk directly.
-    if (residentFraction(fd) < 0.5) setDirect(fd, true);
-    else (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    XS_TRY(ra->allocate());
+    try {
+        ra->m_thread = std::thread([r = ra.get()] { r->run(); });
+    } catch (const std::exception& e) {
+        return fail(SyncError::Io, std::string("cannot start the reader thread: ") + e.what());
+    }
+    return ra;
+}
+
+SResult<std::unique_ptr<ReadAhead>> ReadAhead::startFiles(std::vector<fs::path> paths) {
+    std::unique_ptr<ReadAhead> ra(new ReadAhead());
+    ra->m_paths = std::move(paths);
+    XS_TRY(ra->allocate());
     try {
         ra->m_thread = std::thread([r = ra.get()] { r->run(); });
     } catch (const std::exception& e) {
@@ -513,7 +525,8 @@ SResult<crypto::ByteView> ReadAhead::next() {
     m_changed.wait(lock, [&] { return !m_full.empty() || m_end || m_error; });
     if (!m_full.empty()) {  // what was read before an error still comes first
         Piece p = m_full.front();
-        m_full.erase(m_full.begin());
+        m_full.pop_front();
+        if (p.block == nullptr) return crypto::ByteView();  // one listed file ends
         m_current = p.block;
         return crypto::ByteView(p.block, p.size);
     }
@@ -532,12 +545,43 @@ void ReadAhead::run() {
 }
 
 void ReadAhead::readAll() {
+    if (m_paths.empty()) {
+        (void)readOne(m_fd, m_path);
+    } else {
+        for (const auto& path : m_paths) {
+            const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                auto error = errno == ENOENT ? fail(SyncError::NotFound, "no such file " + path.string())
+                                             : ioError("cannot open", path);
+                std::lock_guard lock(m_mutex);
+                m_error = std::move(error);
+                m_changed.notify_all();
+                return;
+            }
+            const bool more = readOne(fd, path);
+            ::close(fd);
+            if (!more) return;
+            std::lock_guard lock(m_mutex);
+            m_full.push_back(Piece{nullptr, 0});
+            m_changed.notify_all();
+        }
+    }
+    std::lock_guard lock(m_mutex);
+    m_end = true;
+    m_changed.notify_all();
+}
+
+bool ReadAhead::readOne(int fd, const fs::path& path) {
+    // A file mostly in the page cache already (just copied from a USB stick, say) is read from
+    // there; otherwise from the disk directly.
+    if (residentFraction(fd) < 0.5) setDirect(fd, true);
+    else (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     for (;;) {
         std::uint8_t* block = nullptr;
         {
             std::unique_lock lock(m_mutex);
             m_changed.wait(lock, [&] { return !m_free.empty() || m_stop; });
-            if (m_stop) return;
+            if (m_stop) return false;
             block = m_free.back();
             m_free.pop_back();
         }
@@ -546,13 +590,13 @@ void ReadAhead::readAll() {
         bool end = false;
         // A whole block (or up to the end of the file): aligned offsets for the next O_DIRECT read.
         while (size < kBlockSize) {
-            ssize_t n = ::read(m_fd, block + size, kBlockSize - size);  // read(2): pipes work too
+            ssize_t n = ::read(fd, block + size, kBlockSize - size);  // read(2): pipes work too
             if (n < 0) {
                 const int err = errno;
                 if (err == EINTR) continue;
-                if (err == EINVAL && setDirect(m_fd, false)) continue;  // O_DIRECT refused: page cache
+                if (err == EINVAL && setDirect(fd, false)) continue;  // O_DIRECT refused: page cache
                 errno = err;
-                error = ioError("cannot read", m_path);
+                error = ioError("cannot read", path);
                 break;
             }
             if (n == 0) {
@@ -560,7 +604,7 @@ void ReadAhead::readAll() {
                 break;
             }
             size += static_cast<std::size_t>(n);
-            if (size < kBlockSize) setDirect(m_fd, false);  // short read: the rest may be unaligned
+            if (size < kBlockSize) setDirect(fd, false);  // short read: the rest may be unaligned
         }
         std::lock_guard lock(m_mutex);
         if (size > 0) {
@@ -569,11 +613,13 @@ void ReadAhead::readAll() {
             m_free.push_back(block);
         }
         if (error) m_error = std::move(error);
-        if (end) m_end = true;
         m_changed.notify_all();
-        if (error || end) return;
+        if (error) return false;
+        if (end) return true;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
 
 HashBehind::HashBehind() {
     try {

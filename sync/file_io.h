@@ -132,11 +132,13 @@ private:
     std::atomic<bool> m_failed{false};  // m_error is set (read by the threads without the lock)
 };
 
-// Reads one file front to back from a background thread, so that the caller's thread only
-// processes it: at most kBlocks blocks of kBlockSize (4 MiB) in flight. A file not (mostly) in the
-// page cache is read with O_DIRECT where the filesystem allows it: input read once needs no page
-// cache, and filling the page cache costs about as much CPU as copying out of it. A file whose
-// first 64 MiB are at least half in the page cache is read through it. Not thread-safe: one consumer thread.
+// Reads one file, or a list of files one after another, front to back from a background thread,
+// so that the caller's thread only processes them: at most kBlocks blocks of kBlockSize (4 MiB)
+// in flight. A file not (mostly) in the page cache is read with O_DIRECT where the filesystem
+// allows it: input read once needs no page cache, and filling the page cache costs about as much
+// CPU as copying out of it; a disk shared with the writes of the same handover also reads 15-20%
+// faster in whole-block O_DIRECT requests than through read-ahead. A file whose first 64 MiB are
+// at least half in the page cache is read through it. Not thread-safe: one consumer thread.
 class ReadAhead {
 public:
     static constexpr std::size_t kBlockSize = std::size_t{1} << 20;
@@ -145,29 +147,36 @@ public:
     // fd: open for reading, at the start of the file (or a pipe), owned by the caller, which keeps
     // it open until this goes (its O_DIRECT flag may change). path: for messages.
     static SResult<std::unique_ptr<ReadAhead>> start(int fd, const std::filesystem::path& path);
+    // The files at `paths`, in this order, each opened (and closed) by the thread as it gets to it.
+    static SResult<std::unique_ptr<ReadAhead>> startFiles(std::vector<std::filesystem::path> paths);
     ~ReadAhead();  // stops the thread (mid-file is fine)
     ReadAhead(const ReadAhead&) = delete;
     ReadAhead& operator=(const ReadAhead&) = delete;
 
-    // The next bytes of the file (valid until the next call), empty at its end; Io on a read error.
+    // The next bytes of the file (valid until the next call), empty at its end; with startFiles,
+    // the next call after that gives the next file's first bytes. Errors: Io on a read error,
+    // NotFound for a listed file that does not exist (after the bytes of the files before it).
     SResult<crypto::ByteView> next();
 
 private:
     struct Piece {
-        std::uint8_t* block;
+        std::uint8_t* block;  // nullptr: the end of one of the listed files
         std::size_t size;
     };
     ReadAhead() = default;
+    SStatus allocate();
     void run();
     void readAll();
+    bool readOne(int fd, const std::filesystem::path& path);  // false: stop (error or asked to)
 
     int m_fd = -1;
     std::filesystem::path m_path;
+    std::vector<std::filesystem::path> m_paths;  // startFiles
     std::thread m_thread;
     std::mutex m_mutex;
     std::condition_variable m_changed;
     std::vector<std::uint8_t*> m_free;
-    std::vector<Piece> m_full;  // in order
+    std::deque<Piece> m_full;  // in order
     std::vector<std::unique_ptr<std::uint8_t, void (*)(void*)>> m_storage;
     std::uint8_t* m_current = nullptr;  // the consumer's
     std::optional<Error<SyncError>> m_error;

@@ -183,6 +183,69 @@ TEST_CASE("evidence: version 1 files are still read and their hash is still chec
     CHECK(f.ev.verify(ha).ok());
 }
 
+TEST_CASE("evidence: a sequence reads its files in order and stops at the first bad one") {
+    Fixture f;
+    std::vector<crypto::Bytes> contents;
+    std::vector<std::string> hashes;
+    for (std::size_t n : {std::size_t{0}, kChunk - 1, std::size_t{3} << 20, std::size_t{100}, kChunk + 1}) {
+        contents.push_back(randomContent(n));
+        hashes.push_back(f.add(contents.back()).hash);
+    }
+    const crypto::Bytes old = randomContent(2 * kChunk + 3);  // a version 1 file among them
+    writeVersion1(f, old, crypto::toHex(crypto::sha256(old)));
+    contents.push_back(old);
+    hashes.push_back(crypto::toHex(crypto::sha256(old)));
+
+    auto readAllOf = [](EvidenceSequence& seq, const std::string& hash, crypto::Bytes& out) {
+        out.clear();
+        return seq.read(hash, [&](crypto::ByteView v) {
+            out.insert(out.end(), v.begin(), v.end());
+            return SStatus();
+        });
+    };
+    crypto::Bytes got;
+    {
+        auto seq = f.ev.readSequence(hashes);
+        REQUIRE(seq.ok());
+        for (std::size_t i = 0; i < hashes.size(); ++i) {
+            CAPTURE(i);
+            REQUIRE(readAllOf(*seq, hashes[i], got).ok());
+            CHECK(got == contents[i]);
+        }
+        CHECK(errorOf(readAllOf(*seq, hashes[0], got)) == SyncError::Invalid);  // the list is done
+    }
+    {
+        auto seq = f.ev.readSequence(hashes);
+        REQUIRE(seq.ok());
+        CHECK(errorOf(readAllOf(*seq, hashes[1], got)) == SyncError::Invalid);  // not the next one
+    }
+    // One flipped byte in the third file: the first two read, the third is Corrupt, and nothing
+    // after it is read.
+    const fs::path third = f.ev.pathFor(hashes[2]);
+    crypto::Bytes bytes = test::readAll(third);
+    bytes[kHeader + 5 * (kChunk + kTag) + 7] ^= 0x20;
+    test::writeAll(third, bytes);
+    {
+        auto seq = f.ev.readSequence(hashes);
+        REQUIRE(seq.ok());
+        REQUIRE(readAllOf(*seq, hashes[0], got).ok());
+        REQUIRE(readAllOf(*seq, hashes[1], got).ok());
+        CHECK(errorOf(readAllOf(*seq, hashes[2], got)) == SyncError::Corrupt);
+        CHECK(got.size() == 5 * kChunk);  // only chunks that authenticated were released
+        CHECK(errorOf(readAllOf(*seq, hashes[3], got)) == SyncError::Invalid);
+    }
+    // A removed file: NotFound when the sequence gets to it.
+    fs::remove(third);
+    {
+        auto seq = f.ev.readSequence(hashes);
+        REQUIRE(seq.ok());
+        REQUIRE(readAllOf(*seq, hashes[0], got).ok());
+        REQUIRE(readAllOf(*seq, hashes[1], got).ok());
+        CHECK(errorOf(readAllOf(*seq, hashes[2], got)) == SyncError::NotFound);
+    }
+    CHECK(errorOf(f.ev.readSequence({"not-a-hash"})) == SyncError::Invalid);
+}
+
 TEST_CASE("evidence: add and export round-trip at chunk-boundary sizes") {
     Fixture f;
     for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{65535}, std::size_t{65536},

@@ -1,7 +1,8 @@
 // HashBehind: the digest computed on its thread is SHA-256 of exactly the bytes given, however
 // they were split, one stream after another on the same object, and it may be dropped unfinished.
 // WriteBehind: files written through it, alone or interleaved (its batched writes must not mix
-// files or skip a block), read back byte for byte.
+// files or skip a block), read back byte for byte. ReadAhead over a list of files: each file's
+// bytes, then its end, in order; a missing file is reported after the files before it.
 #include <doctest/doctest.h>
 
 #include <random>
@@ -118,6 +119,57 @@ TEST_CASE("WriteBehind writes files whole whether alone or interleaved") {
     REQUIRE((*wb)->sync().ok());
     for (std::size_t i = 0; i < files.size(); ++i) CHECK(test::readAll(tmp.path() / ("file-" + std::to_string(i))) == contents[i]);
     CHECK(test::readAll(tmp.path() / "alone") == alone);
+}
+
+// Everything ReadAhead gives for one listed file, up to its end.
+crypto::Bytes readToEnd(ReadAhead& ra) {
+    crypto::Bytes out;
+    for (;;) {
+        auto bytes = ra.next();
+        REQUIRE_MESSAGE(bytes.ok(), bytes.message());
+        if (bytes->empty()) return out;
+        out.insert(out.end(), bytes->begin(), bytes->end());
+    }
+}
+
+TEST_CASE("ReadAhead reads a list of files one after another") {
+    constexpr std::size_t B = ReadAhead::kBlockSize;
+    test::TempDir tmp;
+    const std::vector<std::size_t> sizes = {B + 1, 0, 3, B, ReadAhead::kBlocks * B * 2 + 4095, 24, 0};
+    std::vector<std::filesystem::path> paths;
+    std::vector<crypto::Bytes> contents;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        contents.push_back(pattern(sizes[i], 900 + i));
+        paths.push_back(tmp / ("f" + std::to_string(i)));
+        test::writeAll(paths.back(), contents.back());
+    }
+    {
+        auto ra = ReadAhead::startFiles(paths);
+        REQUIRE(ra.ok());
+        for (std::size_t i = 0; i < sizes.size(); ++i) {
+            CAPTURE(i);
+            CHECK(readToEnd(**ra) == contents[i]);
+        }
+        auto after = (*ra)->next();  // past the last file: the end again
+        REQUIRE(after.ok());
+        CHECK(after->empty());
+    }
+    {  // the same list with a missing file in the middle
+        auto withGap = paths;
+        withGap.insert(withGap.begin() + 2, tmp / "missing");
+        auto ra = ReadAhead::startFiles(withGap);
+        REQUIRE(ra.ok());
+        CHECK(readToEnd(**ra) == contents[0]);
+        CHECK(readToEnd(**ra) == contents[1]);
+        auto gap = (*ra)->next();
+        REQUIRE_FALSE(gap.ok());
+        CHECK(gap.code() == SyncError::NotFound);
+    }
+    {  // dropped after the first file, with the thread waiting for a free block
+        auto ra = ReadAhead::startFiles(paths);
+        REQUIRE(ra.ok());
+        CHECK(readToEnd(**ra) == contents[0]);
+    }
 }
 
 }  // namespace
