@@ -445,7 +445,7 @@ SStatus OpLog::projectChannelEpoch(const std::string& channel, std::uint32_t epo
             return {};
         }));
         s->reset();
-        for (const Op& op : ops) XS_TRY(project(op, false));  // merge is order-independent
+        for (const Op& op : ops) XS_TRY(projectArrived(op));  // merge is order-independent
         if (ops.size() < static_cast<std::size_t>(kPage)) return {};
         afterHlc = static_cast<std::int64_t>(ops.back().hlc);
         afterId = ops.back().id;

@@ -300,6 +300,17 @@ SStatus OpLog::project(const Op& given, bool newRecord) {
     return m_sink.project(db, op.kind, op.recordId, *rec);
 }
 
+SStatus OpLog::projectArrived(const Op& op) {
+    auto exists = m_store.db().prepare("SELECT 1 FROM field_versions WHERE kind = ? AND record_id = ? LIMIT 1");
+    if (!exists) return exists.error();
+    exists->bind(1, op.kind).bind(2, op.recordId);
+    auto known = exists->step();
+    if (!known) return known.error();
+    const bool fresh = !*known;
+    exists->reset();
+    return project(op, fresh);
+}
+
 SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus()>& inTransaction) {
     if (draft.empty()) return fail(SyncError::Invalid, "nothing to commit");
     auto tx = Transaction::begin(m_store.db());
@@ -543,7 +554,7 @@ SResult<ApplyOutcome> OpLog::applyVerified(const ChangeSet& first) {
         XS_TRY(insertChangeSet(cs, false));
         for (const Op& op : cs.ops) {
             XS_TRY(authorize(op));  // against membership as of the ops before it
-            XS_TRY(project(op, false));
+            XS_TRY(projectArrived(op));
         }
         m_hlc.observe(cs.hlc);
 
@@ -601,7 +612,7 @@ SStatus OpLog::replayAll() {
     auto s = db.prepare("SELECT " XS_OP_COLUMNS " FROM ops ORDER BY hlc, id");
     if (!s) return s.error();
     // Ops this replica holds no key for stay unprojected.
-    return forEachOpRow(*s, [&](Op& op) { return project(op, false); });
+    return forEachOpRow(*s, [&](Op& op) { return projectArrived(op); });
 }
 
 SStatus OpLog::rebuild() {

@@ -209,6 +209,10 @@ private:
     SStatus recordFork(const ChangeSet& cs, const std::string& detail);
     // newRecord: the op creates its record (local commit that found no versions): its values win.
     SStatus project(const Op& op, bool newRecord);
+    // A received or replayed op: as a new record's when the replica holds no version of its
+    // record yet (nothing to merge with: the same result, without reading back every field), else
+    // merged field by field.
+    SStatus projectArrived(const Op& op);
     SStatus projectField(const std::string& kind, const std::string& recordId, const std::string& field);
     SResult<std::vector<std::string>> heads(const std::string& kind, const std::string& recordId,
                                             const std::string& field);
