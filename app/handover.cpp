@@ -425,8 +425,8 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     // open. Nothing of it waits for the evidence, which follows in the archive. Change sets wait in
     // a queue of at most kQueuedBytes of their archive text (or one, if larger) whatever the
     // bundle's size: enough that this thread rarely waits for the database before it can go on to
-    // the evidence (500 findings' change sets are 1.4 MB). The transaction
-    // commits on this thread only after the evidence is durable (below); any failure rolls it back.
+    // the evidence (500 findings' change sets are 1.4 MB). The transaction commits on this thread
+    // only after the evidence is durable (below); any failure rolls it back.
     constexpr std::size_t kQueuedBytes = std::size_t{4} << 20;
     std::optional<sync::Transaction> tx;
     std::size_t freshSets = 0;

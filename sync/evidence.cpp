@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "crypto/encoding.h"
 #include "crypto/hash.h"
@@ -194,12 +195,14 @@ SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus
     if (in < 0) return fail(SyncError::NotFound, "no evidence with hash " + hash);
     struct Closer { int fd; ~Closer() { ::close(fd); } } closer{in};
     (void)::posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);  // a larger read-ahead window
-    std::vector<std::uint8_t> buf(kReadChunks * (kChunkSize + 16));  // whole chunks open in place
+    // The header alone first, then whole chunks, which open in place.
+    std::vector<std::uint8_t> buf(kReadChunks * (kChunkSize + 16));
+    std::size_t want = kHeaderSize;
     return decode(
         hash,
         [&]() -> SResult<crypto::ByteView> {
             for (;;) {
-                ssize_t n = ::read(in, buf.data(), buf.size());
+                ssize_t n = ::read(in, buf.data(), std::exchange(want, buf.size()));
                 if (n >= 0) return crypto::ByteView(buf.data(), static_cast<std::size_t>(n));
                 if (errno != EINTR)
                     return fail(SyncError::Io, "cannot read evidence " + hash.substr(0, 12) + ": " + std::strerror(errno));

@@ -300,15 +300,19 @@ SStatus OpLog::project(const Op& given, bool newRecord) {
     return m_sink.project(db, op.kind, op.recordId, *rec);
 }
 
-SStatus OpLog::projectArrived(const Op& op) {
+SResult<bool> OpLog::hasVersions(const std::string& kind, const std::string& recordId) {
     auto exists = m_store.db().prepare("SELECT 1 FROM field_versions WHERE kind = ? AND record_id = ? LIMIT 1");
     if (!exists) return exists.error();
-    exists->bind(1, op.kind).bind(2, op.recordId);
+    exists->bind(1, kind).bind(2, recordId);
     auto known = exists->step();
     if (!known) return known.error();
-    const bool fresh = !*known;
-    exists->reset();
-    return project(op, fresh);
+    return *known;
+}
+
+SStatus OpLog::projectArrived(const Op& op) {
+    auto known = hasVersions(op.kind, op.recordId);
+    if (!known) return known.error();
+    return project(op, !*known);
 }
 
 SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus()>& inTransaction) {
@@ -326,14 +330,10 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
     if (!channels) return channels.error();
     std::vector<Draft::Pending> pending = channels->sysOps;  // membership first: later ops are checked against it
     pending.insert(pending.end(), draft.m_ops.begin(), draft.m_ops.end());
-    auto exists = m_store.db().prepare("SELECT 1 FROM field_versions WHERE kind = ? AND record_id = ? LIMIT 1");
-    if (!exists) return exists.error();
     std::vector<bool> fresh;  // per op: the record has no versions yet
     for (const auto& p : pending) {
-        exists->bind(1, p.kind).bind(2, p.recordId);
-        auto known = exists->step();
+        auto known = hasVersions(p.kind, p.recordId);
         if (!known) return known.error();
-        exists->reset();
         Op op;
         auto opId = newUuidV7();
         if (!opId) return opId.error();

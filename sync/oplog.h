@@ -213,6 +213,7 @@ private:
     // record yet (nothing to merge with: the same result, without reading back every field), else
     // merged field by field.
     SStatus projectArrived(const Op& op);
+    SResult<bool> hasVersions(const std::string& kind, const std::string& recordId);
     SStatus projectField(const std::string& kind, const std::string& recordId, const std::string& field);
     SResult<std::vector<std::string>> heads(const std::string& kind, const std::string& recordId,
                                             const std::string& field);
