@@ -473,12 +473,17 @@ SStatus writeFileAtomic(const fs::path& path, crypto::ByteView data) {
 
 // ---------------------------------------------------------------------------------------------
 
-SStatus ReadAhead::allocate() {
+SStatus ReadAhead::launch() {
     m_free.reserve(kBlocks);
     auto* region = allocateIoRegion(kBlocks * kBlockSize);
     if (region == nullptr) return fail(SyncError::Io, "cannot allocate read buffers");
     m_storage.emplace_back(region, &std::free);
     for (std::size_t i = 0; i < kBlocks; ++i) m_free.push_back(region + i * kBlockSize);
+    try {
+        m_thread = std::thread([this] { run(); });
+    } catch (const std::exception& e) {
+        return fail(SyncError::Io, std::string("cannot start the reader thread: ") + e.what());
+    }
     return {};
 }
 
@@ -486,24 +491,14 @@ SResult<std::unique_ptr<ReadAhead>> ReadAhead::start(int fd, const fs::path& pat
     std::unique_ptr<ReadAhead> ra(new ReadAhead());
     ra->m_fd = fd;
     ra->m_path = path;
-    XS_TRY(ra->allocate());
-    try {
-        ra->m_thread = std::thread([r = ra.get()] { r->run(); });
-    } catch (const std::exception& e) {
-        return fail(SyncError::Io, std::string("cannot start the reader thread: ") + e.what());
-    }
+    XS_TRY(ra->launch());
     return ra;
 }
 
 SResult<std::unique_ptr<ReadAhead>> ReadAhead::startFiles(std::vector<fs::path> paths) {
     std::unique_ptr<ReadAhead> ra(new ReadAhead());
     ra->m_paths = std::move(paths);
-    XS_TRY(ra->allocate());
-    try {
-        ra->m_thread = std::thread([r = ra.get()] { r->run(); });
-    } catch (const std::exception& e) {
-        return fail(SyncError::Io, std::string("cannot start the reader thread: ") + e.what());
-    }
+    XS_TRY(ra->launch());
     return ra;
 }
 

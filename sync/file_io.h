@@ -164,7 +164,7 @@ private:
         std::size_t size;
     };
     ReadAhead() = default;
-    SStatus allocate();
+    SStatus launch();  // the blocks and the thread
     void run();
     void readAll();
     bool readOne(int fd, const std::filesystem::path& path);  // false: stop (error or asked to)
