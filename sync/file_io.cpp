@@ -303,21 +303,16 @@ void WriteBehind::runWriter() {
         }
         const bool drop = m_failed || m_stop;
         lock.unlock();
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            Job& job = batch[i];
-            if (drop) {
-                dropJob(job);
-                continue;
-            }
+        if (drop) {
+            for (Job& job : batch) dropJob(job);
+        } else if (batch.size() > 1) {
+            writeBatch(batch);  // whole blocks of one file: no allocation, nothing to drop
+        } else {
             try {
-                if (batch.size() > 1) {
-                    writeBatch(batch);
-                    break;
-                }
-                execute(job);
+                execute(batch.front());
             } catch (...) {  // bad_alloc: fail the whole, not the process
                 setError(fail(SyncError::Io, "background write failed: out of memory"));
-                dropJob(job);
+                dropJob(batch.front());
             }
         }
         lock.lock();
