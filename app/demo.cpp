@@ -33,6 +33,12 @@ fs::path defaultAssetsDir() {
     return fs::path(XS_ASSETS_DIR) / "demo";
 }
 
+fs::path demoOfficeStore(const fs::path& store) {
+    fs::path p = store.lexically_normal();
+    if (!p.has_filename()) p = p.parent_path();
+    return p.string() + "-office";
+}
+
 AResult<Json> runDemo(const DemoOptions& o, const std::function<void(const std::string&)>& say) {
     fs::path assets = o.assets.empty() ? defaultAssetsDir() : o.assets;
     auto readJson = [&](const char* name) -> AResult<Json> {
@@ -47,15 +53,33 @@ AResult<Json> runDemo(const DemoOptions& o, const std::function<void(const std::
     auto findings = readJson("findings.json");
     if (!findings) return findings.error();
 
-    say("1. 创建加密本地库 Creating an encrypted store at " + o.store.string() + " for 郑华 (工作组组长)");
+    // The office owns the organisation and enrols devices; the lead's device works on site.
+    const fs::path officeDir = demoOfficeStore(o.store);
+    say("1. 审计办公室 Creating the audit office's store at " + officeDir.string() + " for 吴敏 (审计办公室)");
+    auto officeWs = Workspace::init(officeDir, o.passphrase, "吴敏", Role::AuditOffice, o.kdf);
+    if (!officeWs) return officeWs.error();
+    Workspace& office = **officeWs;
+    auto imported = office.importOrg(*org);
+    if (!imported) return imported.error();
+    auto key = createOfficeKey(office);
+    if (!key) return key.error();
+    say("   Imported " + (*imported)["units"].dump() + " units, " + (*imported)["people"].dump() + " people and " +
+        (*imported)["rounds"].dump() + " rounds from org.json; office key made (fingerprint " + key->fingerprint + ")");
+
+    say("2. 创建加密本地库 Creating an encrypted store at " + o.store.string() + " for 郑华 (工作组组长)");
     auto ws = Workspace::init(o.store, o.passphrase, "郑华", Role::WorkingGroupLead, o.kdf);
     if (!ws) return ws.error();
     Workspace& w = **ws;
-
-    auto imported = w.importOrg(*org);
-    if (!imported) return imported.error();
-    say("2. 导入组织架构 Imported " + (*imported)["units"].dump() + " units, " + (*imported)["people"].dump() +
-        " people and " + (*imported)["rounds"].dump() + " rounds from org.json");
+    auto device = devicePublicJson(w);
+    if (!device) return device.error();
+    auto enrolled = enrolDevice(office, *device);
+    if (!enrolled) return enrolled.error();
+    auto enrolment = exportEnrolment(office, "", "");
+    if (!enrolment) return enrolment.error();
+    auto accepted = acceptEnrolment(w, *enrolment);
+    if (!accepted) return accepted.error();
+    say("   Enrolled offline: the office registered the device for 郑华 (fingerprint " + (*enrolled)["fingerprint"].get<std::string>() +
+        "); the store verified the office's signed enrolment file");
 
     InspectionInput in;
     in.unit = "E01";
@@ -115,8 +139,8 @@ AResult<Json> runDemo(const DemoOptions& o, const std::function<void(const std::
         " encrypted evidence files");
     if (!report->ok) return fail(AppError::Failed, "demo store failed verification: " + report->problems.front());
 
-    return Json{{"store", o.store.string()}, {"inspection", *inspection}, {"findings", ids}, {"verified", report->ok},
-                {"extension", *ext}};
+    return Json{{"store", o.store.string()}, {"office_store", officeDir.string()}, {"inspection", *inspection},
+                {"findings", ids}, {"verified", report->ok}, {"extension", *ext}};
 }
 
 AResult<Json> runHandoverDemo(const DemoOptions& o, const fs::path& dir, const std::function<void(const std::string&)>& say) {
@@ -151,7 +175,9 @@ AResult<Json> runHandoverDemo(const DemoOptions& o, const fs::path& dir, const s
     for (const char* name : {"冯磊", "何芳"}) {
         auto ws = Workspace::init(dir / (std::string(name) + "-store"), o.passphrase, name, Role::WorkingGroupMember, o.kdf);
         if (!ws) return ws.error();
-        auto enrolled = enrolDevice(off, devicePublicJson(**ws));
+        auto device = devicePublicJson(**ws);
+        if (!device) return device.error();
+        auto enrolled = enrolDevice(off, *device);
         if (!enrolled) return enrolled.error();
         inspectors.push_back({name, std::string(name) + ".xsbundle", std::move(*ws)});
     }
@@ -197,8 +223,13 @@ AResult<Json> runHandoverDemo(const DemoOptions& o, const fs::path& dir, const s
         if (!left) return left.error();
         say("   清理 " + i.name + "'s device verified the receipt, removed " + (*wiped)["evidence_files_removed"].dump() +
             " evidence file(s) and destroyed the inspection's " + std::to_string((*wiped)["channels_shredded"].size()) +
-            " channel keys: findings readable there " + std::to_string(readable->size()) + " -> " +
+            " channel keys and their subkeys: findings readable there " + std::to_string(readable->size()) + " -> " +
             std::to_string(left->size()));
+        std::string ack = (*wiped)["ack"];
+        XS_TRY_SYNC(sync::writeFileAtomic(dir / (i.name + ".ack.json"), crypto::asBytes(ack)));
+        auto acked = acceptShredAcknowledgement(off, ack);
+        if (!acked) return acked.error();
+        say("   回执 The office recorded " + i.name + "'s signed shred acknowledgement");
     }
     auto all = off.findings(*inspection);
     if (!all) return all.error();

@@ -17,10 +17,13 @@ struct DemoOptions {
     std::filesystem::path assets;  // assets/demo; empty: the source tree's
 };
 
-// Returns a summary (store, inspection id, finding ids). Refused if a store exists there.
+// The demo: the audit office's store `<store>-office` imports the organisation and enrols the
+// working-group lead's device, whose store `<store>` then walks one inspection through capture.
+// Returns a summary (stores, inspection id, finding ids). Refused if a store exists there.
 AResult<Json> runDemo(const DemoOptions& options, const std::function<void(const std::string&)>& say);
 
 std::filesystem::path defaultAssetsDir();
+std::filesystem::path demoOfficeStore(const std::filesystem::path& store);  // <store>-office
 
 // The handover walkthrough (README): in `dir`, an audit-office store `office/`, two inspectors'
 // stores, their bundles `<name>.xsbundle`, and the office identity `office.agekey`; both bundles

@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
 
 #include "crypto/age.h"
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
+#include "sync/apply.h"
 #include "sync/changeset_codec.h"
 #include "sync/file_io.h"
 #include "sync/identity.h"
@@ -17,6 +19,9 @@
 namespace xs::app {
 namespace {
 
+constexpr int kDeviceFileVersion = 2;
+constexpr int kEnrolmentVersion = 2;
+constexpr std::size_t kMaxEnrolment = std::size_t{64} << 20;
 
 std::string hexOf(const crypto::Bytes& b) { return crypto::toHex(b); }
 
@@ -28,9 +33,12 @@ std::optional<crypto::Bytes> key32(const Json& j, const char* k) {
     return b;
 }
 
-AStatus requireOffice(Workspace& ws) {
-    if (ws.self().role != Role::AuditOffice)
-        return refused("only an audit-office store holds the office key and enrols devices (article 5)");
+// The office's store is its own registrar.
+AStatus requireRegistrar(Workspace& ws) {
+    auto root = ws.log().trustRoot();
+    if (!root) return fromSync(root.error());
+    if (ws.self().role != Role::AuditOffice || !*root || (*root)->device != ws.log().deviceId())
+        return refused("only the audit office's store holds the office key and enrols devices (article 5)");
     return {};
 }
 
@@ -40,27 +48,30 @@ AResult<std::string> metaOr(Workspace& ws, const char* key) {
     return *v;
 }
 
+std::int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
 AResult<OfficeKeyInfo> officeKey(Workspace& ws) {
-    auto pub = metaOr(ws, "office_public_key");
+    auto pub = metaOr(ws, sync::kOfficePublicKeyMeta);
     if (!pub) return fail(AppError::NotFound, "no office key here (run org create-office-key on an audit-office store)");
     auto bytes = crypto::fromHex(*pub);
     if (!bytes || bytes->size() != 32) return fail(AppError::Failed, "stored office key is damaged");
     auto recipient = crypto::ageRecipientToString(*bytes);
     if (!recipient) return fail(AppError::Failed, "cannot encode the office key");
-    // The office is identified by its device's signing key together with the office key; the same
-    // fingerprint is shown on the office when the key is made and on every store that enrols.
-    crypto::Bytes signKey = ws.log().identity().publicInfo().signKey;
-    if (auto pinned = ws.store().meta("office_sign_public_key")) {
-        if (auto b = crypto::fromHex(*pinned)) signKey = *b;
-    }
-    sync::DevicePublic asDevice{"", signKey, *bytes};
+    // The office is identified by its registrar's signing key together with the office key; the
+    // same fingerprint is shown on the office when the key is made and on every store that enrols.
+    auto root = ws.log().trustRoot();
+    if (!root) return fromSync(root.error());
+    crypto::Bytes signKey = *root ? (*root)->signKey : ws.log().identity().publicInfo().signKey;
+    sync::DevicePublic asDevice{"", signKey, *bytes, {}};
     return OfficeKeyInfo{*pub, *recipient, sync::fingerprint(asDevice)};
 }
 
 AResult<OfficeKeyInfo> createOfficeKey(Workspace& ws) {
-    XS_TRY_APP(requireOffice(ws));
+    XS_TRY_APP(requireRegistrar(ws));
     if (officeKey(ws)) return refused("this store already holds the office key");
     auto pair = crypto::x25519Generate();
     if (!pair) return fail(AppError::Failed, "cannot generate the office key");
@@ -90,7 +101,7 @@ AResult<crypto::SecretBytes> officePrivateKey(Workspace& ws) {
 }
 
 AStatus exportOfficeAgeIdentity(Workspace& ws, const std::filesystem::path& out) {
-    XS_TRY_APP(requireOffice(ws));
+    XS_TRY_APP(requireRegistrar(ws));
     auto secret = officePrivateKey(ws);
     if (!secret) return secret.error();
     auto text = crypto::ageIdentityToString(*secret);
@@ -108,74 +119,118 @@ AStatus exportOfficeAgeIdentity(Workspace& ws, const std::filesystem::path& out)
     return {};
 }
 
-Json devicePublicJson(Workspace& ws) {
+AResult<Json> devicePublicJson(Workspace& ws) {
     const auto& pub = ws.log().identity().publicInfo();
-    return {{"format", "xunshen-device"}, {"version", 1}, {"device_id", pub.id}, {"person_name", ws.self().name},
-            {"role", toString(ws.self().role)}, {"sign_public_key", hexOf(pub.signKey)},
-            {"exchange_public_key", hexOf(pub.exchangeKey)}, {"fingerprint", sync::fingerprint(pub)}};
+    auto sig = ws.log().identity().signSubkeys();
+    if (!sig) return fromSync(sig.error());
+    Json subkeys = Json::array();
+    for (const auto& k : pub.subkeys) subkeys.push_back(hexOf(k));
+    return Json{{"format", "xunshen-device"}, {"version", kDeviceFileVersion}, {"device_id", pub.id},
+                {"person_name", ws.self().name}, {"role", toString(ws.self().role)},
+                {"sign_public_key", hexOf(pub.signKey)}, {"exchange_public_key", hexOf(pub.exchangeKey)},
+                {"subkeys", subkeys}, {"subkeys_signature", hexOf(*sig)}, {"fingerprint", sync::fingerprint(pub)}};
 }
 
-AResult<Json> enrolDevice(Workspace& ws, const Json& d) {
-    XS_TRY_APP(requireOffice(ws));
+AResult<Json> enrolDevice(Workspace& ws, const Json& d, const std::string& personKey) {
+    XS_TRY_APP(requireRegistrar(ws));
+    static const std::set<std::string> known = {"format", "version", "device_id", "person_name", "role", "sign_public_key",
+                                                "exchange_public_key", "subkeys", "subkeys_signature", "fingerprint"};
     if (!d.is_object() || textOf(d, "format") != "xunshen-device") return refused("not a Xunshen device identity file");
+    for (auto it = d.begin(); it != d.end(); ++it)
+        if (!known.count(it.key())) return refused("device identity file: unknown key '" + it.key() + "'");
+    if (!d.contains("version") || d["version"] != kDeviceFileVersion)
+        return refused("device identity file of another version (export it again with this version)");
     auto sign = key32(d, "sign_public_key");
     auto kx = key32(d, "exchange_public_key");
     std::string id = textOf(d, "device_id");
     auto role = parseEnum<Role>(textOf(d, "role"));
-    if (!sign || !kx || !sync::isUuid(id) || !role || textOf(d, "person_name").empty())
-        return refused("device identity file is malformed (device_id, person_name, role and both 32-byte keys are required)");
-    sync::DevicePublic pub{id, *sign, *kx};
+    auto subkeyList = d.find("subkeys");
+    if (!sign || !kx || !sync::isUuid(id) || !role || textOf(d, "person_name").empty() || subkeyList == d.end() ||
+        !subkeyList->is_array() || subkeyList->empty() || subkeyList->size() > static_cast<std::size_t>(sync::kMaxSubkeys))
+        return refused("device identity file is malformed (device_id, person_name, role, both 32-byte keys and its subkeys "
+                       "are required)");
+    sync::DevicePublic pub{id, *sign, *kx, {}};
+    for (const auto& k : *subkeyList) {
+        auto b = k.is_string() ? crypto::fromHex(k.get<std::string>()) : std::nullopt;
+        if (!b || b->size() != 32) return refused("device identity file has a malformed subkey");
+        pub.subkeys.push_back(std::move(*b));
+    }
+    auto subSig = crypto::fromHex(textOf(d, "subkeys_signature"));
+    if (!subSig || !crypto::ed25519Verify(pub.signKey, sync::subkeysSigningInput(pub), *subSig))
+        return refused("the device's subkeys are not signed by its key");
     if (!textOf(d, "fingerprint").empty() && textOf(d, "fingerprint") != sync::fingerprint(pub))
         return refused("the fingerprint in the file does not match its keys");
-    XS_TRY_SYNC(ws.log().addDevice(pub));
-    auto s = ws.store().db().prepare("UPDATE devices SET person_id = ? WHERE id = ?");
-    if (!s) return fromSync(s.error());
-    s->bind(1, Json{{"name", textOf(d, "person_name")}, {"role", toString(*role)}}.dump()).bind(2, id);
-    XS_TRY_SYNC(s->run());
+    if (id == ws.log().deviceId()) return refused("this is the office's own device");
+    // A revoked device never comes back, under its old id or a new one.
+    auto all = ws.log().devices();
+    if (!all) return fromSync(all.error());
+    for (const auto& other : *all) {
+        bool sameKeys = other.signKey == pub.signKey || other.exchangeKey == pub.exchangeKey;
+        if (other.id == id && other.revokedSeq)
+            return refused("device " + id + " was revoked: a revoked device is never enrolled again; a replacement device "
+                           "enrols with new keys");
+        if (sameKeys && other.revokedSeq)
+            return refused("these keys belong to revoked device " + other.id + ": a replacement device enrols with new keys");
+        if (other.id == id && !sameKeys) return refused("device " + id + " is enrolled already with other keys");
+        if (other.id != id && sameKeys) return refused("these keys belong to device " + other.id);
+    }
+    // The person of the organisation this device acts for.
+    std::string personId;
+    if (!personKey.empty()) {
+        auto people = ws.people();
+        if (!people) return people.error();
+        for (const auto& p : *people)
+            if (p.value("id", "") == personKey || (p["code"].is_string() && p["code"] == personKey)) personId = p["id"];
+        if (personId.empty()) return fail(AppError::NotFound, "no person '" + personKey + "' in the organisation");
+    } else {
+        auto s = ws.store().db().prepare("SELECT id FROM people WHERE name = ? AND role = ?");
+        if (!s) return fromSync(s.error());
+        s->bind(1, textOf(d, "person_name")).bind(2, toString(*role));
+        std::vector<std::string> matches;
+        for (;;) {
+            auto row = s->step();
+            if (!row) return fromSync(row.error());
+            if (!*row) break;
+            matches.push_back(s->text(0));
+        }
+        if (matches.empty())
+            return refused("the organisation has no " + toString(*role) + " named " + textOf(d, "person_name") +
+                           " (import the organisation first, or name the person with --person CODE)");
+        if (matches.size() > 1) return refused("more than one person is named " + textOf(d, "person_name") + ": use --person CODE");
+        personId = matches[0];
+    }
+    bool registered = false;
+    for (const auto& other : *all) registered = registered || other.id == id;
+    if (!registered) {
+        sync::Draft draft;
+        draft.registerDevice({id, pub.signKey, pub.exchangeKey, pub.subkeys, personId, std::nullopt, {}});
+        auto cs = ws.log().commit(draft);
+        if (!cs) return cs.code() == sync::SyncError::Forbidden ? Error<AppError>(refused(cs.message())) : fromSync(cs.error());
+    }
     // The device's person may already be on inspection teams: it gets their channel keys now.
     auto granted = ws.updateChannelMembers();
     if (!granted) return granted.error();
-    return Json{{"device_id", id}, {"fingerprint", sync::fingerprint(pub)}, {"channel_memberships", *granted}};
+    return Json{{"device_id", id}, {"fingerprint", sync::fingerprint(pub)}, {"person_id", personId},
+                {"already_enrolled", registered}, {"channel_memberships", *granted}};
 }
 
 AResult<std::string> exportEnrolment(Workspace& ws, const std::string& serverUrl, const std::string& tlsPin) {
-    XS_TRY_APP(requireOffice(ws));
+    XS_TRY_APP(requireRegistrar(ws));
     auto office = officeKey(ws);
     if (!office) return office.error();
     auto org = metaOr(ws, "organisation_id");
     if (!org) return fail(AppError::Failed, "organisation id missing");
-    Json devices = Json::array();
-    auto s = ws.store().db().prepare("SELECT id, sign_pk, kx_pk, COALESCE(person_id, '') FROM devices ORDER BY id");
-    if (!s) return fromSync(s.error());
-    for (;;) {
-        auto row = s->step();
-        if (!row) return fromSync(row.error());
-        if (!*row) break;
-        Json person = Json::parse(s->text(3), nullptr, false);
-        Json entry = {{"device_id", s->text(0)}, {"sign_public_key", hexOf(s->blob(1))},
-                      {"exchange_public_key", hexOf(s->blob(2))}};
-        if (person.is_object()) entry["person"] = person;
-        if (s->text(0) == ws.log().deviceId())
-            entry["person"] = {{"name", ws.self().name}, {"role", toString(ws.self().role)}};
-        devices.push_back(entry);
-    }
-    // The office's organisation and plans travel with the enrolment, so every store shares the
-    // same unit, person and inspection records.
-    auto sets = ws.log().changeSets();
-    if (!sets) return fromSync(sets.error());
+    // Every change set the office holds: the organisation, plans, device registrations and channel
+    // keys, and everything they were made after (a store applies a change set only after what its
+    // author had seen).
     Json changeSets = Json::array();
-    for (const auto& cs : *sets)
-        if (cs.device == ws.log().deviceId()) changeSets.push_back(sync::changeSetToJson(cs));
-    // Channel keys wrapped to each member device (and the office): each store opens only its own.
-    auto envelopes = ws.log().envelopes();
-    if (!envelopes) return fromSync(envelopes.error());
-    Json keyEnvelopes = Json::array();
-    for (const auto& e : *envelopes)
-        if (e.issuer == ws.log().deviceId()) keyEnvelopes.push_back(sync::envelopeToJson(e));
+    XS_TRY_SYNC(ws.log().forEachChangeSet([&](const sync::ChangeSet& cs) -> sync::SStatus {
+        changeSets.push_back(sync::changeSetToJson(cs));
+        return {};
+    }));
     const auto& me = ws.log().identity().publicInfo();
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     Json body = {{"format", "xunshen-enrolment"},
-                 {"version", 1},
+                 {"version", kEnrolmentVersion},
                  {"suite", 1},
                  {"organisation_id", *org},
                  {"office",
@@ -184,10 +239,8 @@ AResult<std::string> exportEnrolment(Workspace& ws, const std::string& serverUrl
                    {"office_public_key", office->publicKeyHex},
                    {"age_recipient", office->ageRecipient}}},
                  {"server", {{"url", serverUrl}, {"tls_pin_sha256", tlsPin}}},
-                 {"devices", devices},
                  {"change_sets", changeSets},
-                 {"key_envelopes", keyEnvelopes},
-                 {"issued_at", now}};
+                 {"issued_at_ms", nowMs()}};
     std::string bodyText = body.dump();
     auto sig = ws.log().identity().sign(crypto::asBytes(bodyText));
     if (!sig) return fromSync(sig.error());
@@ -196,17 +249,20 @@ AResult<std::string> exportEnrolment(Workspace& ws, const std::string& serverUrl
 }
 
 AResult<Json> acceptEnrolment(Workspace& ws, const std::string& text) {
-    Json outer = Json::parse(text, nullptr, false);
-    if (outer.is_discarded() || !outer.is_object() || textOf(outer, "format") != "xunshen-enrolment-signed")
+    auto outerParsed = sync::parseBoundedJson(text, kMaxEnrolment, "the enrolment file");
+    if (!outerParsed) return refused(outerParsed.message());
+    const Json& outer = *outerParsed;
+    if (!outer.is_object() || textOf(outer, "format") != "xunshen-enrolment-signed")
         return refused("not a signed Xunshen enrolment file");
     std::string bodyText = textOf(outer, "body");
     auto sig = crypto::fromHex(textOf(outer, "signature"));
-    Json body = Json::parse(bodyText, nullptr, false);
-    if (!sig || sig->size() != 64 || body.is_discarded() || !body.is_object())
-        return refused("enrolment file is malformed");
-    if (textOf(body, "format") != "xunshen-enrolment" || body.value("version", 0) != 1 || body.value("suite", 0) != 1)
+    auto bodyParsed = sync::parseBoundedJson(bodyText, kMaxEnrolment, "the enrolment file's body");
+    if (!sig || sig->size() != 64 || !bodyParsed || !bodyParsed->is_object()) return refused("enrolment file is malformed");
+    const Json& body = *bodyParsed;
+    if (textOf(body, "format") != "xunshen-enrolment" || !body.contains("version") || body["version"] != kEnrolmentVersion ||
+        !body.contains("suite") || body["suite"] != 1)
         return refused("unsupported enrolment file version or crypto suite");
-    const Json office = body.value("office", Json::object());
+    const Json office = body.contains("office") && body["office"].is_object() ? body["office"] : Json::object();
     auto officeSign = key32(office, "sign_public_key");
     auto officeKx = key32(office, "office_public_key");
     std::string officeDevice = textOf(office, "device_id");
@@ -215,73 +271,74 @@ AResult<Json> acceptEnrolment(Workspace& ws, const std::string& text) {
         return refused("enrolment file lacks the office keys or organisation id");
     if (!crypto::ed25519Verify(*officeSign, crypto::asBytes(bodyText), *sig))
         return refused("the enrolment file's signature does not verify: it was altered or not signed by the office");
-    // Once an office is pinned, only that office may issue later enrolment files.
-    auto pinned = ws.store().meta("office_sign_public_key");
-    if (pinned && *pinned != crypto::toHex(*officeSign))
+    auto pinned = ws.log().trustRoot();
+    if (!pinned) return fromSync(pinned.error());
+    if (*pinned && (*pinned)->device == ws.log().deviceId()) return refused("this is the audit office's own store");
+    if (*pinned && ((*pinned)->device != officeDevice || (*pinned)->signKey != *officeSign))
         return refused("this store is enrolled with another audit office (fingerprints differ)");
-    const Json devices = body.value("devices", Json::array());
-    if (!devices.is_array()) return refused("enrolment file's device list is malformed");
-    std::vector<sync::DevicePublic> parsed;
-    for (const auto& d : devices) {
-        auto s = key32(d, "sign_public_key");
-        auto k = key32(d, "exchange_public_key");
-        std::string id = textOf(d, "device_id");
-        if (!s || !k || !sync::isUuid(id)) return refused("enrolment file lists a malformed device");
-        parsed.push_back({id, *s, *k});
+    auto issued = body.find("issued_at_ms");
+    if (issued == body.end() || !issued->is_number_integer()) return refused("enrolment file has no issue time");
+    if (auto last = ws.store().meta("enrolment_issued_at_ms")) {
+        if (issued->get<std::int64_t>() < std::stoll(*last))
+            return refused("this enrolment file is older than the one this store accepted: ask the office for a current one");
     }
-    std::vector<sync::ChangeSet> sets;
-    for (const auto& c : body.value("change_sets", Json::array())) {
+    const Json sets = body.value("change_sets", Json::array());
+    if (!sets.is_array()) return refused("enrolment file's change sets are malformed");
+    std::vector<sync::ChangeSet> parsed;
+    for (const auto& c : sets) {
         auto cs = sync::changeSetFromJson(c);
         if (!cs) return refused("enrolment file carries a malformed change set: " + cs.message());
-        if (cs->device != officeDevice) return refused("enrolment file carries change sets of another device");
-        sets.push_back(std::move(*cs));
+        parsed.push_back(std::move(*cs));
     }
-    std::vector<sync::KeyEnvelope> envelopes;
-    const Json keyList = body.value("key_envelopes", Json::array());
-    if (!keyList.is_array()) return refused("enrolment file's key envelopes are malformed");
-    for (const auto& k : keyList) {
-        auto e = sync::envelopeFromJson(k);
-        if (!e) return refused("enrolment file carries a " + e.message());
-        if (e->issuer != officeDevice) return refused("enrolment file carries key envelopes of another device");
-        envelopes.push_back(std::move(*e));
+    // One apply path: the office's change sets are judged like any others.
+    auto session = sync::ApplySession::begin(ws.log());
+    if (!session) return fromSync(session.error());
+    XS_TRY_SYNC((*session)->pinTrustRoot({officeDevice, *officeSign}));
+    std::size_t held = 0;
+    for (const auto& cs : parsed) {
+        auto outcome = (*session)->add(cs);
+        if (!outcome) return refused("the office's records in the enrolment file do not verify: " + outcome.message());
+        if (*outcome == sync::ApplyOutcome::Held) ++held;
     }
-    sync::Db& db = ws.store().db();
-    auto tx = sync::Transaction::begin(db);
-    if (!tx) return fromSync(tx.error());
-    for (const auto& p : parsed) {
-        if (p.id == ws.log().deviceId()) continue;
-        XS_TRY_SYNC(ws.log().addDevice(p));
-    }
-    auto applied = ws.log().applyAllOrNothing(sets, false);
-    if (!applied) return refused("the office's records in the enrolment file do not verify: " + applied.message());
-    auto keys = ws.log().acceptEnvelopes(envelopes);
-    if (!keys) return refused("the channel keys in the enrolment file do not verify: " + keys.message());
-    // This store's owner becomes the office's record of the same person, if there is one.
-    auto same = db.prepare("SELECT id FROM people WHERE name = ? AND role = ? AND id != ?");
-    if (!same) return fromSync(same.error());
-    same->bind(1, ws.self().name).bind(2, toString(ws.self().role)).bind(3, ws.self().personId);
-    std::vector<std::string> matches;
-    for (;;) {
-        auto row = same->step();
-        if (!row) return fromSync(row.error());
-        if (!*row) break;
-        matches.push_back(same->text(0));
-    }
-    if (matches.size() == 1) XS_TRY_APP(ws.adoptOwner(matches[0]));
-    XS_TRY_SYNC(ws.store().setMeta("office_sign_public_key", crypto::toHex(*officeSign)));
-    XS_TRY_SYNC(ws.store().setMeta("office_public_key", crypto::toHex(*officeKx)));
-    XS_TRY_SYNC(ws.store().setMeta("office_device_id", officeDevice));
-    XS_TRY_SYNC(ws.store().setMeta("organisation_id", org));
-    XS_TRY_SYNC(ws.store().setMeta("server_url", textOf(body.value("server", Json::object()), "url")));
-    XS_TRY_SYNC(ws.store().setMeta("server_tls_pin", textOf(body.value("server", Json::object()), "tls_pin_sha256")));
-    // Channels this device made before it knew the office: the office gets their keys too.
-    auto wrapped = ws.log().wrapKeysToOffice();
-    if (!wrapped) return fromSync(wrapped.error());
-    XS_TRY_SYNC(tx->commit());
+    auto me = ws.log().self();
+    if (!me) return fromSync(me.error());
+    if (!*me)
+        return refused("the enrolment file does not enrol this device: the office must enrol its identity file first "
+                       "(fingerprint " + sync::fingerprint(ws.log().identity().publicInfo()) + ")");
+    if ((*me)->revokedSeq) return refused("the office has revoked this device");
+    auto server = body.value("server", Json::object());
+    if (!server.is_object()) server = Json::object();
+    auto report = (*session)->commit([&]() -> sync::SStatus {
+        if (held > 0) {
+            auto issues = ws.log().chainIssues();
+            std::string detail = issues && !issues->empty() ? issues->front().detail : std::string();
+            return fail(sync::SyncError::Invalid, "the enrolment file's chains are incomplete (" + detail + ")");
+        }
+        XS_TRY(ws.store().setMeta("office_sign_public_key", crypto::toHex(*officeSign)));
+        XS_TRY(ws.store().setMeta(sync::kOfficePublicKeyMeta, crypto::toHex(*officeKx)));
+        XS_TRY(ws.store().setMeta("office_device_id", officeDevice));
+        XS_TRY(ws.store().setMeta("organisation_id", org));
+        XS_TRY(ws.store().setMeta("server_url", textOf(server, "url")));
+        XS_TRY(ws.store().setMeta("server_tls_pin", textOf(server, "tls_pin_sha256")));
+        return ws.store().setMeta("enrolment_issued_at_ms", std::to_string(issued->get<std::int64_t>()));
+    });
+    if (!report) return report.code() == sync::SyncError::Invalid ? Error<AppError>(refused(report.message())) : fromSync(report.error());
+    XS_TRY_APP(ws.reloadSelf());
+    // Channels this device administers follow what the office's records say now (a revoked
+    // member leaves, a newly enrolled one joins).
+    auto memberships = ws.updateChannelMembers();
+    if (!memberships) return memberships.error();
     auto info = officeKey(ws);
     if (!info) return info.error();
-    return Json{{"organisation_id", org}, {"office_fingerprint", info->fingerprint}, {"devices", parsed.size()},
-                {"channel_keys", *keys}};
+    return Json{{"organisation_id", org},
+                {"office_fingerprint", info->fingerprint},
+                {"person_id", ws.self().personId},
+                {"person", ws.self().name},
+                {"role", toString(ws.self().role)},
+                {"change_sets_new", report->applied},
+                {"change_sets_refused", report->refused.size()},
+                {"channel_keys", report->keysGained},
+                {"channel_memberships", *memberships}};
 }
 
 }  // namespace xs::app

@@ -1,10 +1,15 @@
 // The organisation's trust anchors, set up offline (DESIGN.md "Keys"):
-// - the audit office key: an X25519 key pair created on an audit-office store; its private half
-//   stays there (exportable as an age identity so Debian's `age` can open handover bundles);
-// - the enrolment file: the office key, the office device's signing key, the server URL and TLS
-//   pin when there is one, and every enrolled device's public keys, signed by the office device.
-// A store accepts an enrolment file only if its signature verifies, and once it has accepted one
-// it accepts later files only from the same office. Format: docs/FORMATS.md "Enrolment file".
+// - the audit office's store is the registrar: its device key signs every device registration,
+//   and every replica pins it;
+// - the audit office key: an X25519 key pair created on that store; its private half stays
+//   there (exportable as an age identity so Debian's `age` can open handover bundles);
+// - a device enrols by its identity file (public keys, subkeys it signed); the office binds it to
+//   a person of the organisation in a signed registration record in the op log;
+// - the enrolment file: the registrar's key, the office key, the server URL and TLS pin when there
+//   is one, and every change set the office holds (the organisation, plans, registrations,
+//   channel keys), signed by the office device. It goes through the one apply path.
+// A store accepts an enrolment file only if its signature verifies, only from the office it first
+// accepted, and never one older than the last it accepted. Format: docs/FORMATS.md "Enrolment file".
 #pragma once
 #include <filesystem>
 #include <string>
@@ -27,9 +32,11 @@ AResult<crypto::SecretBytes> officePrivateKey(Workspace& ws);
 AStatus exportOfficeAgeIdentity(Workspace& ws, const std::filesystem::path& out);
 
 // This device's public identity as JSON, for the office to enrol.
-Json devicePublicJson(Workspace& ws);
-// Office: registers a device from its exported public identity (strictly parsed).
-AResult<Json> enrolDevice(Workspace& ws, const Json& devicePublic);
+AResult<Json> devicePublicJson(Workspace& ws);
+// Office: registers a device from its exported public identity (strictly parsed) for the person
+// of the organisation it names (by name and role, or `person` as a code or id when names repeat).
+// A revoked device's keys are refused, whatever id they come under.
+AResult<Json> enrolDevice(Workspace& ws, const Json& devicePublic, const std::string& person = {});
 // Office: the signed enrolment file's text.
 AResult<std::string> exportEnrolment(Workspace& ws, const std::string& serverUrl, const std::string& tlsPin);
 // Any store: verifies and accepts an enrolment file; unchanged on any failure.

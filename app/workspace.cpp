@@ -13,8 +13,6 @@ namespace {
 constexpr std::size_t kMaxTitle = 300;
 constexpr std::size_t kMaxText = 50000;
 constexpr int kStandardOnsiteDays = 7;  // article 7(2): one week on site
-constexpr int kMaxExtensionDays = 30;
-
 
 template <typename E>
 AResult<E> enumField(const Json& j, const char* key, E fallback) {
@@ -45,39 +43,20 @@ std::string isoTime(std::uint64_t hlc) {
     return buf;
 }
 
-struct TransitionRule {
-    FindingStatus from;
-    FindingStatus to;
-    bool (*allowed)(Role);
-    const char* who;
-};
-
-bool officeOnly(Role r) { return isOfficeSide(r); }
-bool unitOrOffice(Role r) { return r == Role::UnitHead || isOfficeSide(r); }
-
-const std::vector<TransitionRule>& transitions() {
-    using S = FindingStatus;
-    static const std::vector<TransitionRule> t = {
-        {S::Draft, S::Submitted, canCapture, "an inspector"},
-        {S::Submitted, S::Confirmed, officeOnly, "the working-group lead or the audit office"},
-        {S::Submitted, S::Returned, officeOnly, "the working-group lead or the audit office"},
-        {S::Returned, S::Submitted, canCapture, "an inspector"},
-        {S::Confirmed, S::FedBack, officeOnly, "the working-group lead or the audit office"},
-        {S::FedBack, S::Rectifying, unitOrOffice, "the unit head (or the office on their behalf)"},
-        {S::Rectifying, S::Rectified, unitOrOffice, "the unit head (or the office on their behalf)"},
-        {S::Rectified, S::Closed, officeOnly, "the working-group lead or the audit office"},
-        {S::Rectified, S::Rectifying, officeOnly, "the working-group lead or the audit office"},
-    };
-    return t;
-}
-
 std::int64_t intOf(const Json& rec, const char* key, std::int64_t fallback) {
     auto it = rec.find(key);
     return it != rec.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
 }
 
-bool contentEditable(FindingStatus s) {
-    return s == FindingStatus::Draft || s == FindingStatus::Submitted || s == FindingStatus::Returned;
+AStatus fromVerdict(const rules::Verdict& v) {
+    if (v.ok()) return {};
+    return refused(v.refusal);
+}
+
+// A refusal by a rule on commit comes back as Forbidden with the rule's reason.
+Error<AppError> fromCommit(const Error<sync::SyncError>& e) {
+    if (e.code == sync::SyncError::Forbidden) return refused(e.message);
+    return fromSync(e);
 }
 
 }  // namespace
@@ -155,6 +134,7 @@ AStatus Workspace::openLog(const sync::Clock& clock) {
     XS_TRY_SYNC(m_store->migrate(appMigrations()));
     m_log = std::make_unique<sync::OpLog>(*m_store, m_projection, clock);
     XS_TRY_SYNC(m_log->open());
+    m_log->setValidator(&m_validator);
     return {};
 }
 
@@ -170,14 +150,26 @@ AResult<std::unique_ptr<Workspace>> Workspace::init(const fs::path& dir, std::st
     std::unique_ptr<Workspace> ws(new Workspace());
     ws->m_store = std::move(*store);
     XS_TRY_APP(ws->openLog(clock));
-    auto personId = sync::newUuidV7();
-    if (!personId) return fromSync(personId.error());
-    sync::Draft d;
-    d.set(orgChannel(), "person", *personId, "name", name);
-    d.set(orgChannel(), "person", *personId, "role", toString(role));
-    auto cs = ws->m_log->commit(d, [&]() { return ws->m_store->setMeta("owner_person_id", *personId); });
-    if (!cs) return fromSync(cs.error());
-    ws->m_self = {*personId, name, role};
+    // What this store's owner says of themselves until the office's records say it.
+    XS_TRY_SYNC(ws->m_store->setMeta("self_claim", Json{{"name", name}, {"role", toString(role)}}.dump()));
+    if (role == Role::AuditOffice) {
+        // The audit office's store is the registrar: it pins itself, writes its person and
+        // registers its own device in its first change set.
+        auto personId = sync::newUuidV7();
+        if (!personId) return fromSync(personId.error());
+        const auto& me = ws->m_log->identity().publicInfo();
+        sync::Draft d;
+        d.set(orgChannel(), "person", *personId, "name", name);
+        d.set(orgChannel(), "person", *personId, "role", toString(role));
+        d.registerDevice({me.id, me.signKey, me.exchangeKey, me.subkeys, *personId, std::nullopt, {}});
+        auto tx = sync::Transaction::begin(ws->m_store->db());
+        if (!tx) return fromSync(tx.error());
+        XS_TRY_SYNC(ws->m_log->pinTrustRoot({me.id, me.signKey}));
+        XS_TRY_SYNC(tx->commit());
+        auto cs = ws->m_log->commit(d);
+        if (!cs) return fromCommit(cs.error());
+    }
+    XS_TRY_APP(ws->reloadSelf());
     return ws;
 }
 
@@ -188,27 +180,38 @@ AResult<std::unique_ptr<Workspace>> Workspace::open(const fs::path& dir, std::st
     std::unique_ptr<Workspace> ws(new Workspace());
     ws->m_store = std::move(*store);
     XS_TRY_APP(ws->openLog(clock));
-    auto owner = ws->m_store->meta("owner_person_id");
-    if (!owner) return fail(AppError::Failed, "store has no owner (damaged store?)");
-    auto person = ws->m_log->record("person", *owner);
-    if (!person) return fail(AppError::Failed, "store owner record is missing (run rebuild)");
-    auto role = parseEnum<Role>(textOf(*person, "role"));
-    if (!role) return fail(AppError::Failed, "store owner has an unknown role");
-    ws->m_self = {*owner, textOf(*person, "name"), *role};
+    XS_TRY_APP(ws->reloadSelf());
     return ws;
 }
 
-AStatus Workspace::adoptOwner(const std::string& personId) {
-    auto person = m_log->record("person", personId);
-    if (!person) return fail(AppError::NotFound, "no person " + personId);
-    if (textOf(*person, "name") != m_self.name || textOf(*person, "role") != toString(m_self.role))
-        return refused("person " + personId + " is not " + m_self.name + " in the role " + toString(m_self.role));
-    XS_TRY_SYNC(m_store->setMeta("owner_person_id", personId));
-    m_self.personId = personId;
+AStatus Workspace::reloadSelf() {
+    auto claim = m_store->meta("self_claim");
+    if (!claim) return fail(AppError::Failed, "store has no owner (damaged store?)");
+    Json c = Json::parse(*claim, nullptr, false);
+    auto claimedRole = c.is_object() ? parseEnum<Role>(textOf(c, "role")) : std::nullopt;
+    if (!claimedRole) return fail(AppError::Failed, "store owner has an unknown role");
+    m_self = {"", textOf(c, "name"), *claimedRole, false, false};
+    // Once registered, the owner is the person the office's records bind this device to.
+    auto reg = m_log->self();
+    if (!reg) return fromSync(reg.error());
+    if (!*reg) return {};
+    auto person = m_log->record("person", (*reg)->principal);
+    if (!person) return fail(AppError::Failed, "the person this device is registered for is missing (run rebuild)");
+    auto role = parseEnum<Role>(textOf(*person, "role"));
+    if (!role) return fail(AppError::Failed, "the person this device is registered for has an unknown role");
+    m_self = {(*reg)->principal, textOf(*person, "name"), *role, true, (*reg)->revokedSeq.has_value()};
     return {};
 }
 
 int Workspace::today() const { return todayLocal(m_clock->nowMs()); }
+
+AStatus Workspace::requireEnrolled() const {
+    if (m_self.revoked) return refused("the audit office revoked this device: nothing it writes is accepted any more");
+    if (!m_self.enrolled)
+        return refused("this store is not enrolled yet: export its identity (identity export), have the audit office enrol "
+                       "it, then accept the office's enrolment file (org enrol)");
+    return {};
+}
 
 // ---------------------------------------------------------------- lookups
 
@@ -258,17 +261,10 @@ AResult<std::pair<int, int>> Workspace::captureWindow(const std::string& inspect
 }
 
 AStatus Workspace::checkCaptureAllowed(const std::string& inspectionId) {
-    if (!canCapture(m_self.role))
-        return refused("your role (" + toString(m_self.role) + ") may not capture findings; inspectors, the working-group "
-                       "lead, the audit office and third-party auditors may (articles 5-6)");
     auto insp = m_log->record("inspection", inspectionId);
     if (!insp) return fail(AppError::NotFound, "no inspection " + inspectionId);
-    if (!isOfficeSide(m_self.role)) {
-        auto t = insp->find("team");
-        const Json team = t != insp->end() && t->is_array() ? *t : Json::array();
-        bool member = std::find(team.begin(), team.end(), Json(m_self.personId)) != team.end();
-        if (!member) return refused("you are not on the team of inspection " + inspectionId);
-    }
+    XS_TRY_APP(fromVerdict(rules::mayCapture(m_self.role, m_self.personId, *insp)));
+    // Local only: the day of a capture is known only where it is made (app/rules.h).
     auto window = captureWindow(inspectionId, *insp);
     if (!window) return window.error();
     int t = today();
@@ -282,6 +278,8 @@ AStatus Workspace::checkCaptureAllowed(const std::string& inspectionId) {
 // ---------------------------------------------------------------- organisation
 
 AResult<Json> Workspace::importOrg(const Json& doc) {
+    XS_TRY_APP(requireEnrolled());
+    XS_TRY_APP(fromVerdict(rules::mayWriteOrganisation(m_self.role)));
     if (!doc.is_object()) return refused("organisation file must be a JSON object");
     for (auto it = doc.begin(); it != doc.end(); ++it)
         if (it.key() != "organisation" && it.key() != "units" && it.key() != "people" && it.key() != "rounds")
@@ -349,7 +347,7 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
     for (const Json& p : people) {
         std::string id;
         // The store's owner, listed in the file, keeps their own record.
-        if (str(p, "name") == m_self.name && str(p, "role") == toString(m_self.role)) {
+        if (!m_self.personId.empty() && str(p, "name") == m_self.name && str(p, "role") == toString(m_self.role)) {
             id = m_self.personId;
         } else {
             auto found = idFor("people", str(p, "code"));
@@ -382,25 +380,20 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
     }
     if (d.empty()) return refused("organisation file contains nothing to import");
     auto cs = m_log->commit(d);
-    if (!cs) return fromSync(cs.error());
+    if (!cs) return fromCommit(cs.error());
     return Json{{"units", units.size()}, {"people", people.size()}, {"rounds", rounds.size()}, {"change_set", cs->id}};
 }
 
 // ---------------------------------------------------------------- inspections
 
 AResult<std::string> Workspace::createInspection(const InspectionInput& in) {
-    Role r = m_self.role;
-    if (!(r == Role::AuditOffice || r == Role::WorkingGroupLead || r == Role::Leader || r == Role::ExecutiveDeputy))
-        return refused("only the audit office, the working-group lead or the leading group's leader may create an "
-                       "inspection (article 5)");
+    XS_TRY_APP(requireEnrolled());
+    XS_TRY_APP(fromVerdict(rules::mayPlanInspection(m_self.role)));
     auto unit = resolve("units", in.unit, "unit");
     if (!unit) return unit.error();
     auto start = parseDate(in.start);
     if (!start) return refused("on-site start must be a date YYYY-MM-DD");
-    if (in.days < 1) return refused("the on-site stay must be at least one day");
-    if (in.days > kStandardOnsiteDays)
-        return refused("the on-site stay is at most 7 days; a longer stay needs an extension approved by the leading "
-                       "group (article 7(2))");
+    XS_TRY_APP(fromVerdict(rules::onsiteDays(in.days)));
     std::string round;
     if (!in.round.empty()) {
         auto rr = resolve("rounds", in.round, "round");
@@ -413,7 +406,8 @@ AResult<std::string> Workspace::createInspection(const InspectionInput& in) {
         if (!p) return p.error();
         if (std::find(team.begin(), team.end(), Json(*p)) == team.end()) team.push_back(*p);
     }
-    if (std::find(team.begin(), team.end(), Json(m_self.personId)) == team.end() && canCapture(m_self.role))
+    if (std::find(team.begin(), team.end(), Json(m_self.personId)) == team.end() && canCapture(m_self.role) &&
+        !m_self.personId.empty())
         team.push_back(m_self.personId);
     std::string lead;
     if (!in.lead.empty()) {
@@ -446,29 +440,18 @@ AResult<std::string> Workspace::createInspection(const InspectionInput& in) {
     if (!members) return members.error();
     for (auto& [channel, list] : *members) d.createChannel(channel, std::move(list));
     auto cs = m_log->commit(d);
-    if (!cs) return fromSync(cs.error());
+    if (!cs) return fromCommit(cs.error());
     return *id;
 }
 
 // ---------------------------------------------------------------- channel membership
 
 AResult<std::vector<std::string>> Workspace::devicesOf(const std::string& personId) {
-    auto person = m_log->record("person", personId);
-    if (!person) return fromSync(person.error());
+    auto all = m_log->devices();
+    if (!all) return fromSync(all.error());
     std::vector<std::string> out;
-    if (personId == m_self.personId) out.push_back(m_log->deviceId());
-    // Enrolled devices carry the name and role they were enrolled for (devices.person_id).
-    auto s = m_store->db().prepare("SELECT id, person_id FROM devices WHERE local = 0 AND person_id IS NOT NULL ORDER BY id");
-    if (!s) return fromSync(s.error());
-    for (;;) {
-        auto row = s->step();
-        if (!row) return fromSync(row.error());
-        if (!*row) break;
-        Json who = Json::parse(s->text(1), nullptr, false);
-        if (who.is_object() && !who.value("revoked", false) && textOf(who, "name") == textOf(*person, "name") &&
-            textOf(who, "role") == textOf(*person, "role"))
-            out.push_back(s->text(0));
-    }
+    for (const auto& d : *all)
+        if (d.principal == personId && !d.revokedSeq) out.push_back(d.id);
     return out;
 }
 
@@ -492,16 +475,14 @@ AResult<std::map<std::string, std::vector<sync::ChannelMember>>> Workspace::want
         if (*role == Role::AuditOffice || isLeadingGroup(*role)) team.insert(s->text(0));
         if (*role == Role::UnitHead && s->text(2) == textOf(inspection, "unit_id")) unitHeads.insert(s->text(0));
     }
+    s.value().reset();
     std::map<std::string, std::vector<sync::ChannelMember>> out;
     auto add = [&](const std::string& channel, const std::set<std::string>& people,
                    const std::vector<std::string>& kinds) -> AStatus {
         auto& list = out[channel];
         for (const auto& p : people) {
             auto devices = devicesOf(p);
-            if (!devices) {
-                if (devices.code() == AppError::NotFound) continue;  // a person this store does not know yet
-                return devices.error();
-            }
+            if (!devices) return devices.error();
             for (const auto& d : *devices) list.push_back({d, kinds});
         }
         return {};
@@ -515,24 +496,37 @@ AResult<std::map<std::string, std::vector<sync::ChannelMember>>> Workspace::want
 }
 
 AResult<int> Workspace::revokeDevice(const std::string& deviceId) {
-    if (!isOfficeSide(m_self.role)) return refused("only the audit office or a working-group lead revokes devices");
+    auto root = m_log->trustRoot();
+    if (!root) return fromSync(root.error());
+    if (!*root || (*root)->device != m_log->deviceId())
+        return refused("only the audit office's store (the registrar) revokes devices");
     if (deviceId == m_log->deviceId()) return refused("a store cannot revoke its own device");
-    auto s = m_store->db().prepare("SELECT COALESCE(person_id, '') FROM devices WHERE id = ? AND local = 0");
-    if (!s) return fromSync(s.error());
-    s->bind(1, deviceId);
-    auto row = s->step();
-    if (!row) return fromSync(row.error());
-    if (!*row) return fail(AppError::NotFound, "no enrolled device " + deviceId);
-    Json who = Json::parse(s->text(0), nullptr, false);
-    s.value().reset();
-    if (!who.is_object()) who = Json::object();
-    who["revoked"] = true;
-    // The flag is the source of truth and is written first; the rotation derives from it, so a
-    // crash in between is repaired by running revoke again (or by any later membership update).
-    auto up = m_store->db().prepare("UPDATE devices SET person_id = ? WHERE id = ?");
-    if (!up) return fromSync(up.error());
-    up->bind(1, who.dump()).bind(2, deviceId);
-    XS_TRY_SYNC(up->run());
+    auto reg = m_log->device(deviceId);
+    if (!reg) return fromSync(reg.error());
+    if (!*reg) return fail(AppError::NotFound, "no enrolled device " + deviceId);
+    if (!(*reg)->revokedSeq) {
+        // The pin: the last change set of the device this office holds. Everything after it, from
+        // wherever it comes and whatever time it claims, is refused on every replica.
+        auto vv = m_log->versionVector();
+        if (!vv) return fromSync(vv.error());
+        std::int64_t last = vv->count(deviceId) ? vv->at(deviceId) : 0;
+        crypto::Bytes hash;
+        if (last > 0) {
+            auto sets = m_store->db().prepare("SELECT hash FROM changesets WHERE device = ? AND seq = ?");
+            if (!sets) return fromSync(sets.error());
+            sets->bind(1, deviceId).bind(2, last);
+            auto row = sets->step();
+            if (!row) return fromSync(row.error());
+            if (!*row) return fail(AppError::Failed, "the chain of device " + deviceId + " is damaged here");
+            hash = sets->blob(0);
+        }
+        sync::Draft d;
+        d.revokeDevice(deviceId, last, hash);
+        auto cs = m_log->commit(d);
+        if (!cs) return fromCommit(cs.error());
+    }
+    // The rotation derives from the revocation, so a crash in between is repaired by running
+    // revoke again (or by any later membership update).
     return updateChannelMembers();
 }
 
@@ -546,11 +540,17 @@ AResult<int> Workspace::updateChannelMembers() {
         if (!*row) break;
         ids.push_back(list->text(0));
     }
+    list.value().reset();
+    auto gone = m_log->shredded();
+    if (!gone) return fromSync(gone.error());
+    std::set<std::string> shredded;
+    for (const auto& c : *gone) shredded.insert(c.channel);
     sync::Draft d;
     int changes = 0;
     for (const auto& id : ids) {
-        auto channel = m_log->record("channel", teamChannel(id));
+        auto channel = m_log->record(sync::kChannelKind, teamChannel(id));
         if (!channel || textOf(*channel, "admin") != m_log->deviceId()) continue;  // not ours to manage
+        if (shredded.count(teamChannel(id))) continue;  // shredded here: managed no more
         auto inspection = m_log->record("inspection", id);
         if (!inspection) return fromSync(inspection.error());
         auto wanted = wantedMembers(id, *inspection);
@@ -576,15 +576,16 @@ AResult<int> Workspace::updateChannelMembers() {
     }
     if (changes == 0) return 0;
     auto cs = m_log->commit(d);
-    if (!cs) return fromSync(cs.error());
+    if (!cs) return fromCommit(cs.error());
     return changes;
 }
 
 AResult<std::string> Workspace::requestExtension(const std::string& inspectionId, int days, const std::string& reason) {
-    if (!canCapture(m_self.role)) return refused("only the inspection team or the office may request an extension");
+    XS_TRY_APP(requireEnrolled());
+    XS_TRY_APP(fromVerdict(rules::mayRequestExtension(m_self.role)));
     auto insp = m_log->record("inspection", inspectionId);
     if (!insp) return fail(AppError::NotFound, "no inspection " + inspectionId);
-    if (days < 1 || days > kMaxExtensionDays) return refused("an extension is 1 to 30 days");
+    if (days < 1 || days > 30) return refused("an extension is 1 to 30 days");
     if (reason.empty()) return refused("an extension request needs a reason");
     auto id = sync::newUuidV7();
     if (!id) return fromSync(id.error());
@@ -596,32 +597,39 @@ AResult<std::string> Workspace::requestExtension(const std::string& inspectionId
     d.set(ch, "extension", *id, "status", toString(ExtensionStatus::Pending));
     d.set(ch, "extension", *id, "requested_by", m_self.personId);
     auto cs = m_log->commit(d);
-    if (!cs) return fromSync(cs.error());
+    if (!cs) return fromCommit(cs.error());
     return *id;
 }
 
 AStatus Workspace::decideExtension(const std::string& extensionId, bool approve) {
-    if (!isLeadingGroup(m_self.role))
-        return refused("only a member of the leading group may approve or reject an extension (article 7(2))");
+    XS_TRY_APP(requireEnrolled());
     auto ext = m_log->record("extension", extensionId);
-    if (!ext) return fail(AppError::NotFound, "no extension request " + extensionId);
-    if (textOf(*ext, "status") != toString(ExtensionStatus::Pending)) return refused("this extension was already decided");
+    if (!ext && isLeadingGroup(m_self.role)) return fail(AppError::NotFound, "no extension request " + extensionId);
+    auto current = ext ? parseEnum<ExtensionStatus>(textOf(*ext, "status")).value_or(ExtensionStatus::Pending) : ExtensionStatus::Pending;
+    XS_TRY_APP(fromVerdict(rules::mayDecideExtension(m_self.role, current)));
     sync::Draft d;
     std::string ch = teamChannel(textOf(*ext, "inspection_id"));
     d.set(ch, "extension", extensionId, "status", toString(approve ? ExtensionStatus::Approved : ExtensionStatus::Rejected));
     d.set(ch, "extension", extensionId, "decided_by", m_self.personId);
     auto cs = m_log->commit(d);
-    if (!cs) return fromSync(cs.error());
+    if (!cs) return fromCommit(cs.error());
     return {};
 }
 
 // ---------------------------------------------------------------- findings
 
 AResult<std::string> Workspace::storeEvidence(const fs::path& file, sync::Draft& d, const std::string& findingId,
-                                              const std::string& channel, EvidencePurpose purpose) {
-    auto info = m_store->evidence().add(file);
+                                              const std::string& inspectionId, EvidencePurpose purpose,
+                                              std::vector<StoredEvidence>& stored) {
+    auto scope = m_store->evidenceScope(inspectionId);
+    if (!scope) return fromSync(scope.error());
+    auto info = m_store->evidence().add(*scope, file);
     if (!info) return fromSync(info.error());
+    auto known = m_store->evidenceEntry(inspectionId, info->hash);
+    if (!known) return fromSync(known.error());
+    stored.push_back({inspectionId, info->hash, info->size, !info->deduplicated && !*known});
     std::string attachmentId = findingId + ":" + toString(purpose) + ":" + info->hash;
+    std::string channel = teamChannel(inspectionId);
     d.set(channel, "attachment", attachmentId, "finding_id", findingId);
     d.set(channel, "attachment", attachmentId, "hash", info->hash);
     d.set(channel, "attachment", attachmentId, "name", file.filename().string());
@@ -631,7 +639,23 @@ AResult<std::string> Workspace::storeEvidence(const fs::path& file, sync::Draft&
     return info->hash;
 }
 
+AResult<std::string> Workspace::commitWithEvidence(const sync::Draft& d, std::vector<StoredEvidence>& stored) {
+    // The files are encrypted and synced before the change set that names them commits, and
+    // recorded in the same transaction; if it does not commit, the new ones go again.
+    auto cs = m_log->commit(d, [&]() -> sync::SStatus {
+        for (const auto& e : stored) XS_TRY(m_store->recordEvidence(e.scope, e.hash, e.size));
+        return {};
+    });
+    if (!cs) {
+        for (const auto& e : stored)
+            if (e.added) (void)m_store->evidence().remove(e.scope, e.hash);
+        return fromCommit(cs.error());
+    }
+    return cs->id;
+}
+
 AResult<std::string> Workspace::addFinding(const FindingInput& in) {
+    XS_TRY_APP(requireEnrolled());
     // An inspection id is used as it is (checkCaptureAllowed reads the record); titles are resolved.
     AResult<std::string> inspectionId =
         sync::isUuid(in.inspection) ? AResult<std::string>(in.inspection) : resolve("inspections", in.inspection, "inspection");
@@ -662,44 +686,36 @@ AResult<std::string> Workspace::addFinding(const FindingInput& in) {
     set("status", toString(FindingStatus::Draft));
     set("author", m_self.personId);
     set("created_at", m_clock->nowMs());
-    // Evidence is encrypted and synced to disk before the change set that references it commits.
+    std::vector<StoredEvidence> stored;
     for (const auto& f : in.evidence) {
-        auto hash = storeEvidence(f, d, *id, ch, EvidencePurpose::Evidence);
-        if (!hash) return hash.error();
+        auto hash = storeEvidence(f, d, *id, *inspectionId, EvidencePurpose::Evidence, stored);
+        if (!hash) {
+            for (const auto& e : stored)
+                if (e.added) (void)m_store->evidence().remove(e.scope, e.hash);
+            return hash.error();
+        }
     }
-    auto cs = m_log->commit(d);
-    if (!cs) return fromSync(cs.error());
+    auto cs = commitWithEvidence(d, stored);
+    if (!cs) return cs.error();
     return *id;
 }
 
 AStatus Workspace::checkTransition(const std::string& id, const Json& rec, FindingStatus to) {
     auto from = parseEnum<FindingStatus>(textOf(rec, "status"));
     if (!from) return fail(AppError::Failed, "finding " + id + " has an unknown status");
-    if (*from == to) return {};
-    const TransitionRule* rule = nullptr;
-    std::string next;
-    for (const auto& t : transitions()) {
-        if (t.from != *from) continue;
-        next += (next.empty() ? "" : ", ") + toString(t.to);
-        if (t.to == to) rule = &t;
-    }
-    if (!rule)
-        return refused("a " + toString(*from) + " finding cannot become " + toString(to) +
-                       (next.empty() ? std::string(" (it is final)") : " (allowed next: " + next + ")"));
-    if (!rule->allowed(m_self.role))
-        return refused("only " + std::string(rule->who) + " may move a finding from " + toString(*from) + " to " +
-                       toString(to) + " (your role: " + toString(m_self.role) + ")");
+    bool verified = false;
     if (to == FindingStatus::Closed) {
         auto s = m_store->db().prepare("SELECT count(*) FROM attachments WHERE finding_id = ? AND purpose = 'verification'");
         if (!s) return fromSync(s.error());
         s->bind(1, id);
         auto row = s->step();
         if (!row) return fromSync(row.error());
-        if (s->int64(0) == 0)
-            return refused("a finding is closed only with verification evidence of its rectification (article 8(2)); "
-                           "attach it with: finding attach " + id + " --evidence FILE --purpose verification");
+        verified = s->int64(0) > 0;
     }
-    return {};
+    auto v = rules::transition(*from, to, m_self.role, verified);
+    if (!v.ok() && to == FindingStatus::Closed && !verified && rules::transition(*from, to, m_self.role, true).ok())
+        return refused(v.refusal + "; attach it with: finding attach " + id + " --evidence FILE --purpose verification");
+    return fromVerdict(v);
 }
 
 AStatus Workspace::transitionFinding(const std::string& id, FindingStatus to) {
@@ -707,6 +723,7 @@ AStatus Workspace::transitionFinding(const std::string& id, FindingStatus to) {
 }
 
 AStatus Workspace::editFinding(const std::string& id, const Json& fields) {
+    XS_TRY_APP(requireEnrolled());
     if (!fields.is_object() || fields.empty()) return refused("nothing to change");
     auto rec = m_log->record("finding", id);
     if (!rec) return fail(AppError::NotFound, "no finding " + id);
@@ -727,10 +744,8 @@ AStatus Workspace::editFinding(const std::string& id, const Json& fields) {
         if (it.value().is_null() && !clearable.count(it.key())) return refused("'" + it.key() + "' cannot be cleared");
     }
     if (!content.empty()) {
-        if (!canCapture(m_self.role)) return refused("your role (" + toString(m_self.role) + ") may not edit findings");
         auto status = parseEnum<FindingStatus>(textOf(*rec, "status")).value_or(FindingStatus::Draft);
-        if (!contentEditable(status))
-            return refused("the finding is " + toString(status) + "; its content is fixed once confirmed");
+        XS_TRY_APP(fromVerdict(rules::mayEditContent(m_self.role, status)));
         // Validate through the same parser as capture, on the merged record.
         Json merged = content;
         merged["inspection"] = textOf(*rec, "inspection_id");
@@ -749,28 +764,25 @@ AStatus Workspace::editFinding(const std::string& id, const Json& fields) {
     if (newStatus) d.set(ch, "finding", id, "status", toString(*newStatus));
     if (d.empty()) return {};
     auto cs = m_log->commit(d);
-    if (!cs) return fromSync(cs.error());
+    if (!cs) return fromCommit(cs.error());
     return {};
 }
 
 AResult<std::string> Workspace::attachEvidence(const std::string& findingId, const fs::path& file, EvidencePurpose purpose) {
+    XS_TRY_APP(requireEnrolled());
     auto rec = m_log->record("finding", findingId);
     if (!rec) return fail(AppError::NotFound, "no finding " + findingId);
     std::string inspectionId = textOf(*rec, "inspection_id");
-    if (purpose == EvidencePurpose::Evidence) {
-        XS_TRY_APP(checkCaptureAllowed(inspectionId));
-    } else if (purpose == EvidencePurpose::Verification && !isOfficeSide(m_self.role)) {
-        return refused("verification evidence is attached by the working-group lead or the audit office");
-    } else if (purpose == EvidencePurpose::Rectification && !unitOrOffice(m_self.role)) {
-        return refused("rectification material is attached by the unit head or the office");
-    }
+    if (purpose == EvidencePurpose::Evidence) XS_TRY_APP(checkCaptureAllowed(inspectionId));
+    XS_TRY_APP(fromVerdict(rules::mayAttach(purpose, m_self.role)));
     std::error_code ec;
     if (!fs::is_regular_file(file, ec)) return fail(AppError::NotFound, "no such evidence file: " + file.string());
     sync::Draft d;
-    auto hash = storeEvidence(file, d, findingId, teamChannel(inspectionId), purpose);
+    std::vector<StoredEvidence> stored;
+    auto hash = storeEvidence(file, d, findingId, inspectionId, purpose, stored);
     if (!hash) return hash.error();
-    auto cs = m_log->commit(d);
-    if (!cs) return fromSync(cs.error());
+    auto cs = commitWithEvidence(d, stored);
+    if (!cs) return cs.error();
     return *hash;
 }
 
@@ -879,6 +891,12 @@ AResult<Json> Workspace::findingJson(const std::string& id) {
     a->bind(1, id);
     auto att = rowsToJson(*a, columnsOf("attachment"));
     if (!att) return att;
+    for (auto& x : *att) {
+        // held: the file is here; pending: attached elsewhere, not arrived yet; shredded: removed after a handover.
+        auto entry = m_store->evidenceEntry(textOf(f, "inspection_id"), textOf(x, "hash"));
+        if (!entry) return fromSync(entry.error());
+        x["state"] = !*entry ? "pending" : (*entry)->shredded ? "shredded" : "held";
+    }
     Json evidence = Json::array();
     for (const auto& x : *att)
         if (x["purpose"] == "evidence") evidence.push_back(x["hash"]);
@@ -956,19 +974,60 @@ AResult<Json> Workspace::conflicts() {
 // ---------------------------------------------------------------- maintenance
 
 AStatus Workspace::exportEvidence(const std::string& hash, const fs::path& out) {
-    auto s = m_store->db().prepare("SELECT count(*) FROM attachments WHERE hash = ?");
+    // The evidence belongs to the inspection of a finding it is attached to.
+    auto s = m_store->db().prepare("SELECT DISTINCT f.inspection_id FROM attachments a JOIN findings f ON f.id = a.finding_id"
+                                   " WHERE a.hash = ?");
     if (!s) return fromSync(s.error());
     s->bind(1, hash);
-    auto row = s->step();
-    if (!row) return fromSync(row.error());
-    if (s->int64(0) == 0 || !m_store->evidence().contains(hash)) return fail(AppError::NotFound, "no evidence with hash " + hash);
-    XS_TRY_SYNC(m_store->evidence().exportTo(hash, out));
-    return {};
+    std::vector<std::string> scopes;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        scopes.push_back(s->text(0));
+    }
+    s.value().reset();
+    if (scopes.empty()) return fail(AppError::NotFound, "no evidence with hash " + hash);
+    for (const auto& scope : scopes) {
+        auto entry = m_store->evidenceEntry(scope, hash);
+        if (!entry) return fromSync(entry.error());
+        if (!*entry || (*entry)->shredded) continue;
+        auto key = m_store->evidenceScope(scope, false);
+        if (!key) return fromSync(key.error());
+        XS_TRY_SYNC(m_store->evidence().exportTo(*key, hash, out));
+        return {};
+    }
+    return fail(AppError::NotFound, "evidence " + hash.substr(0, 12) +
+                                        " is not on this store: it was attached elsewhere and has not arrived yet (pending), "
+                                        "or it was shredded here after a handover");
 }
 
 AStatus Workspace::rebuild() {
     XS_TRY_SYNC(m_log->rebuild());
     return {};
+}
+
+AResult<Json> Workspace::shredAcknowledgements() {
+    auto s = m_store->db().prepare("SELECT DISTINCT record_id FROM field_versions WHERE kind = ? ORDER BY record_id");
+    if (!s) return fromSync(s.error());
+    s->bind(1, std::string(sync::kShredAckKind));
+    std::vector<std::string> ids;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        ids.push_back(s->text(0));
+    }
+    s.value().reset();
+    Json out = Json::array();
+    for (const auto& id : ids) {
+        auto rec = m_log->record(sync::kShredAckKind, id);
+        if (!rec) continue;
+        Json a = *rec;
+        a["device"] = id.substr(0, id.find('|'));
+        out.push_back(std::move(a));
+    }
+    return out;
 }
 
 AResult<VerifyReport> Workspace::verify() {
@@ -981,12 +1040,16 @@ AResult<VerifyReport> Workspace::verify() {
         if (!*row) break;
         if (ic->text(0) != "ok") r.problems.push_back("database: " + ic->text(0));
     }
+    ic.value().reset();
     auto problems = m_log->check();
     if (!problems) return fromSync(problems.error());
     for (auto& p : *problems) r.problems.push_back("op log: " + p);
     auto chain = m_log->chainIssues();
     if (!chain) return fromSync(chain.error());
     for (const auto& c : *chain) r.problems.push_back(c.kind + " in the chain of device " + c.device + ": " + c.detail);
+    auto refused = m_log->refused();
+    if (!refused) return fromSync(refused.error());
+    for (const auto& x : *refused) r.refused.push_back({{"id", x.id}, {"device", x.device}, {"seq", x.seq}, {"reason", x.reason}});
     auto ops = m_log->opCount();
     if (!ops) return fromSync(ops.error());
     r.ops = *ops;
@@ -994,7 +1057,7 @@ AResult<VerifyReport> Workspace::verify() {
     if (!f) return fromSync(f.error());
     if (auto row = f->step(); !row) return fromSync(row.error());
     r.findings = f->int64(0);
-    std::set<std::string> wipedInspections;
+    f.value().reset();
     auto w = m_store->db().prepare("SELECT value FROM meta WHERE key LIKE 'wiped:%' ORDER BY key");
     if (!w) return fromSync(w.error());
     for (;;) {
@@ -1002,28 +1065,41 @@ AResult<VerifyReport> Workspace::verify() {
         if (!row) return fromSync(row.error());
         if (!*row) break;
         Json rec = Json::parse(w->text(0), nullptr, false);
-        if (rec.is_object()) {
-            wipedInspections.insert(textOf(rec, "inspection"));
-            r.wiped.push_back(rec);
-        }
+        if (rec.is_object()) r.wiped.push_back(rec);
     }
+    w.value().reset();
     auto shredded = m_log->shredded();
     if (!shredded) return fromSync(shredded.error());
     for (const auto& c : *shredded) r.shredded.push_back({{"channel", c.channel}, {"at_ms", c.atMs}, {"reason", c.reason}});
-    // Evidence of wiped inspections is gone on purpose; everything else must decrypt and hash.
+    // Every file this store holds must decrypt and hash; evidence named by an attachment that has
+    // not reached this store (attached on another replica) is pending, not a failure.
+    auto entries = m_store->evidenceEntries();
+    if (!entries) return fromSync(entries.error());
+    std::set<std::pair<std::string, std::string>> known;
+    for (const auto& e : *entries) {
+        known.insert({e.scope, e.hash});
+        if (e.shredded) continue;
+        ++r.evidenceFiles;
+        auto key = m_store->evidenceScope(e.scope, false);
+        if (!key) {
+            r.problems.push_back("evidence " + e.hash.substr(0, 12) + ": " + key.message());
+            continue;
+        }
+        auto v = m_store->evidence().verify(*key, e.hash);
+        if (!v) r.problems.push_back("evidence " + e.hash.substr(0, 12) + ": " + v.message());
+    }
     auto e = m_store->db().prepare(
-        "SELECT DISTINCT a.hash, COALESCE(f.inspection_id, '') FROM attachments a LEFT JOIN findings f ON f.id = a.finding_id"
+        "SELECT DISTINCT a.hash, COALESCE(f.inspection_id, ''), a.finding_id FROM attachments a LEFT JOIN findings f ON f.id = a.finding_id"
         " ORDER BY a.hash");
     if (!e) return fromSync(e.error());
     for (;;) {
         auto row = e->step();
         if (!row) return fromSync(row.error());
         if (!*row) break;
-        if (wipedInspections.count(e->text(1))) continue;
-        ++r.evidenceFiles;
-        auto v = m_store->evidence().verify(e->text(0));
-        if (!v) r.problems.push_back("evidence " + e->text(0).substr(0, 12) + ": " + v.message());
+        if (known.count({e->text(1), e->text(0)})) continue;
+        r.pending.push_back({{"hash", e->text(0)}, {"inspection", e->text(1)}, {"finding", e->text(2)}});
     }
+    e.value().reset();
     auto digest = m_log->projectionDigest();
     if (!digest) return fromSync(digest.error());
     r.projectionDigest = *digest;

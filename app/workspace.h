@@ -1,7 +1,11 @@
 // A person's open workspace: their encrypted store, its op log and the domain rules of the
-// procedure. Every mutating call checks the rules for the signed-in person's role and then
-// commits one change set (durably) or refuses with AppError::Refused and a message naming the
-// rule. Read calls return JSON records with snake_case keys. Not thread-safe.
+// procedure. Every mutating call commits one change set (durably) or refuses with
+// AppError::Refused and a message naming the rule; the rules are app/rules.h, applied by the op
+// log to every change set, local or received. Who the owner is and their role come from the
+// audit office's records (the device's registration names its person): a store that is not
+// enrolled yet acts under the name and role given at init and can do nothing but enrol (an
+// audit-office store is its own registrar from init). Read calls return JSON records with
+// snake_case keys. Not thread-safe.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -11,6 +15,7 @@
 #include <vector>
 #include "app/error.h"
 #include "app/model.h"
+#include "app/rules.h"
 #include "app/schema.h"
 #include "sync/oplog.h"
 #include "sync/store.h"
@@ -20,9 +25,11 @@ namespace xs::app {
 using Json = nlohmann::json;
 
 struct Self {
-    std::string personId;
+    std::string personId;  // empty until the office's records name this device's person
     std::string name;
     Role role = Role::WorkingGroupMember;
+    bool enrolled = false;  // registered by the audit office (always true on the office's store)
+    bool revoked = false;   // the office revoked this device
 };
 
 struct InspectionInput {
@@ -60,9 +67,11 @@ struct VerifyReport {
     std::int64_t ops = 0;
     std::int64_t findings = 0;
     std::int64_t evidenceFiles = 0;
-    std::string projectionDigest;  // SHA-256 over every projection table, sorted rows
+    std::string projectionDigest;  // SHA-256 over every projection table and verdict, sorted rows
     Json wiped = Json::array();    // inspections wiped after the office's receipt: what and when
     Json shredded = Json::array(); // channels whose keys were destroyed here: channel, when, why
+    Json refused = Json::array();  // change sets kept but refused by a rule: id, device, seq, reason
+    Json pending = Json::array();  // evidence attached elsewhere that has not reached this store
 };
 
 class Workspace {
@@ -75,9 +84,8 @@ public:
                                                     const sync::Clock& clock = sync::SystemClock::instance());
 
     const Self& self() const { return m_self; }
-    // Makes an existing person record (same name and role, e.g. from the office's organisation)
-    // the owner of this store. Called inside the caller's transaction.
-    AStatus adoptOwner(const std::string& personId);
+    // Re-reads who the owner is from the office's records (after enrolment).
+    AStatus reloadSelf();
     sync::Store& store() { return *m_store; }
     sync::OpLog& log() { return *m_log; }
 
@@ -114,11 +122,15 @@ public:
     // should no longer (revoked, or their person left the team) are removed: a new epoch.
     // Returns how many memberships changed.
     AResult<int> updateChannelMembers();
-    // A lost or compromised device (office side only): it is marked revoked and removed from every
-    // channel this store administers, each starting a new epoch it never receives.
+    // A lost or compromised device (the office's store only): its registration is revoked at the
+    // last of its change sets this store holds, so every later one is refused everywhere; it is
+    // removed from every channel this store administers, each starting a new epoch it never
+    // receives. Returns the memberships removed.
     AResult<int> revokeDevice(const std::string& deviceId);
-    // The devices (ids) this store knows for a person.
+    // The devices (ids) registered for a person and not revoked.
     AResult<std::vector<std::string>> devicesOf(const std::string& personId);
+    // Devices' acknowledgements that they shredded an inspection (the office lists them).
+    AResult<Json> shredAcknowledgements();
 
     // First/last day of an inspection's capture window, approved extensions included.
     AResult<std::pair<int, int>> captureWindow(const std::string& inspectionId);
@@ -127,6 +139,7 @@ public:
 private:
     Workspace() = default;
     AStatus openLog(const sync::Clock& clock);
+    AStatus requireEnrolled() const;  // Refused on a store the office has not enrolled (or revoked)
     AResult<std::string> resolve(const char* table, const std::string& key, const char* what);
     AResult<Json> findingJson(const std::string& id);
     AStatus checkTransition(const std::string& id, const Json& record, FindingStatus to);
@@ -135,11 +148,19 @@ private:
     // Who should be in each of an inspection's channels, from its team and the organisation.
     AResult<std::map<std::string, std::vector<sync::ChannelMember>>> wantedMembers(const std::string& inspectionId,
                                                                                   const Json& inspection);
+    struct StoredEvidence {
+        std::string scope, hash;
+        std::uint64_t size = 0;
+        bool added = false;  // new on disk (not deduplicated)
+    };
     AResult<std::string> storeEvidence(const std::filesystem::path& file, sync::Draft& draft, const std::string& findingId,
-                                       const std::string& channel, EvidencePurpose purpose);
+                                       const std::string& inspectionId, EvidencePurpose purpose,
+                                       std::vector<StoredEvidence>& stored);
+    AResult<std::string> commitWithEvidence(const sync::Draft& draft, std::vector<StoredEvidence>& stored);
 
     std::unique_ptr<sync::Store> m_store;
     DomainProjection m_projection;
+    rules::ProcedureValidator m_validator;
     std::unique_ptr<sync::OpLog> m_log;
     const sync::Clock* m_clock = nullptr;
     Self m_self;

@@ -1,5 +1,6 @@
-// Channels: membership records, content keys, key envelopes, sealing of op bodies, write checks
-// and crypto-shredding (sync/channels.h). The OpLog members declared there live here.
+// Channels: the format of membership records and key envelopes (sync/channels.h), and the OpLog
+// members that seal and open op bodies, turn a draft's channel actions into sys ops, open the
+// envelopes addressed to this replica and shred channels.
 #include "sync/channels.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "crypto/aead.h"
 #include "crypto/encoding.h"
+#include "crypto/hash.h"
 #include "crypto/hpke.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
@@ -20,94 +22,126 @@
 namespace xs::sync {
 namespace {
 
-constexpr std::size_t kChannelKeySize = 32;
-
-void putU32(crypto::Bytes& out, std::uint32_t v) {
-    for (int i = 3; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
-void putStr(crypto::Bytes& out, const std::string& s) {
-    putU32(out, static_cast<std::uint32_t>(s.size()));
-    out.insert(out.end(), s.begin(), s.end());
-}
-
-std::string memberRecord(const std::string& channel, const std::string& device) { return channel + "|" + device; }
-
-bool kindAllowed(const Json& kinds, const std::string& kind) {
-    if (!kinds.is_array()) return false;
-    for (const auto& k : kinds)
-        if (k.is_string() && (k.get<std::string>() == "*" || k.get<std::string>() == kind)) return true;
-    return false;
-}
-
-std::uint64_t numberOr0(const Json& rec, const char* key) {
-    auto it = rec.find(key);
-    return it != rec.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
-}
-
 std::string stringOf(const Json& rec, const char* key) {
     auto it = rec.find(key);
     return it != rec.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-}  // namespace
+std::optional<std::int64_t> intOf(const Json& rec, const char* key) {
+    auto it = rec.find(key);
+    if (it == rec.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<std::int64_t>();
+}
 
-std::string deviceRecipient(const std::string& deviceId) { return "device:" + deviceId; }
-
-crypto::Bytes envelopeSigningInput(const KeyEnvelope& e) {
-    crypto::Bytes b;
-    const std::string tag = "xs-key-envelope-v1";
-    b.insert(b.end(), tag.begin(), tag.end());
-    b.push_back(0);
-    b.push_back(kChannelSuite);
-    putStr(b, e.channel);
-    putU32(b, e.epoch);
-    putStr(b, e.recipient);
-    putStr(b, e.issuer);
-    b.insert(b.end(), e.enc.begin(), e.enc.end());
-    b.insert(b.end(), e.wrapped.begin(), e.wrapped.end());
+std::optional<crypto::Bytes> hexOf(const Json& rec, const char* key, std::size_t size) {
+    auto b = crypto::fromHex(stringOf(rec, key));
+    if (!b || b->size() != size) return std::nullopt;
     return b;
 }
 
-std::string envelopeInfo(const KeyEnvelope& e) {
-    return "xunshen channel key v1\n" + e.channel + "\n" + std::to_string(e.epoch) + "\n" + e.recipient;
+}  // namespace
+
+// ------------------------------------------------------------------------- format
+
+std::string recipientLabel(const KeyEnvelope& e) {
+    if (e.toOffice()) return kOfficeRecipient;
+    return "device:" + e.device + "#" + std::to_string(e.subkey);
 }
 
-nlohmann::json envelopeToJson(const KeyEnvelope& e) {
-    return {{"suite", kChannelSuite}, {"channel", e.channel},   {"epoch", e.epoch},
-            {"recipient", e.recipient}, {"issuer", e.issuer},   {"enc", crypto::toHex(e.enc)},
-            {"wrapped", crypto::toHex(e.wrapped)}, {"signature", crypto::toHex(e.signature)}};
+std::string envelopeInfo(const std::string& channel, std::uint32_t epoch, const std::string& recipient) {
+    return "xunshen channel key v2\n" + channel + "\n" + std::to_string(epoch) + "\n" + recipient;
 }
 
-SResult<KeyEnvelope> envelopeFromJson(const nlohmann::json& j) {
+Json envelopeToJson(const KeyEnvelope& e) {
+    return {{"recipient", recipientLabel(e)}, {"enc", crypto::toHex(e.enc)}, {"wrapped", crypto::toHex(e.wrapped)}};
+}
+
+SResult<KeyEnvelope> envelopeFromJson(const Json& j) {
     auto bad = [](const std::string& what) { return fail(SyncError::Invalid, "malformed key envelope: " + what); };
-    if (!j.is_object() || j.size() != 8) return bad("not an object with exactly its 8 fields");
-    auto str = [&](const char* k) { return stringOf(j, k); };
-    auto suite = j.find("suite");
-    auto epoch = j.find("epoch");
-    if (suite == j.end() || !suite->is_number_unsigned() || suite->get<std::uint64_t>() != kChannelSuite)
-        return bad("unsupported suite");
-    if (epoch == j.end() || !epoch->is_number_unsigned() || epoch->get<std::uint64_t>() < 1 ||
-        epoch->get<std::uint64_t>() > 0xffffffffu)
-        return bad("bad epoch");
+    if (!j.is_object() || j.size() != 3) return bad("not an object of recipient, enc and wrapped");
     KeyEnvelope e;
-    e.channel = str("channel");
-    e.epoch = static_cast<std::uint32_t>(epoch->get<std::uint64_t>());
-    e.recipient = str("recipient");
-    e.issuer = str("issuer");
-    auto enc = crypto::fromHex(str("enc"));
-    auto wrapped = crypto::fromHex(str("wrapped"));
-    auto sig = crypto::fromHex(str("signature"));
-    if (e.channel.empty() || !isEncryptedChannel(e.channel)) return bad("not an encrypted channel");
-    bool recipientOk = e.recipient == kOfficeRecipient ||
-                       (e.recipient.rfind("device:", 0) == 0 && isUuid(e.recipient.substr(7)));
-    if (!recipientOk || !isUuid(e.issuer)) return bad("bad recipient or issuer");
-    if (!enc || enc->size() != crypto::hpke::kEncSize || !wrapped || wrapped->size() != kChannelKeySize + crypto::kAeadTagSize ||
-        !sig || sig->size() != 64)
-        return bad("bad field sizes");
+    std::string recipient = stringOf(j, "recipient");
+    if (recipient != kOfficeRecipient) {
+        auto hash = recipient.find('#');
+        if (recipient.rfind("device:", 0) != 0 || hash == std::string::npos) return bad("bad recipient");
+        e.device = recipient.substr(7, hash - 7);
+        std::string n = recipient.substr(hash + 1);
+        if (!isUuid(e.device) || n.empty() || n.size() > 2 || !std::all_of(n.begin(), n.end(), ::isdigit)) return bad("bad recipient");
+        e.subkey = std::stoi(n);
+        if (e.subkey >= kMaxSubkeys) return bad("bad recipient");
+    }
+    auto enc = hexOf(j, "enc", crypto::hpke::kEncSize);
+    auto wrapped = hexOf(j, "wrapped", kChannelKeySize + crypto::kAeadTagSize);
+    if (!enc || !wrapped) return bad("bad field sizes");
     e.enc = std::move(*enc);
     e.wrapped = std::move(*wrapped);
-    e.signature = std::move(*sig);
     return e;
+}
+
+Json memberKeyToJson(const MemberKey& k) {
+    return {{"epoch", k.epoch}, {"enc", crypto::toHex(k.envelope.enc)}, {"wrapped", crypto::toHex(k.envelope.wrapped)}};
+}
+
+SResult<MemberKey> memberKeyFromJson(const Json& j, const std::string& device, int subkey) {
+    if (!j.is_object() || j.size() != 3) return fail(SyncError::Invalid, "malformed member key");
+    auto epoch = intOf(j, "epoch");
+    if (!epoch || *epoch < 1 || *epoch > 0xffffffffLL) return fail(SyncError::Invalid, "malformed member key epoch");
+    auto e = envelopeFromJson(Json{{"recipient", "device:" + device + "#" + std::to_string(subkey)},
+                                   {"enc", stringOf(j, "enc")},
+                                   {"wrapped", stringOf(j, "wrapped")}});
+    if (!e) return e.error();
+    return MemberKey{static_cast<std::uint32_t>(*epoch), std::move(*e)};
+}
+
+crypto::Bytes keyId(const std::string& channel, std::uint32_t epoch, crypto::ByteView key) {
+    crypto::Bytes input;
+    const std::string tag = "xs-channel-key-id-v1";
+    input.insert(input.end(), tag.begin(), tag.end());
+    input.push_back(0);
+    std::string rest = channel + "\n" + std::to_string(epoch) + "\n";
+    input.insert(input.end(), rest.begin(), rest.end());
+    input.insert(input.end(), key.begin(), key.end());
+    crypto::Digest d = crypto::sha256(input);
+    return crypto::Bytes(d.begin(), d.begin() + kKeyIdSize);
+}
+
+std::string memberRecordId(const std::string& channel, const std::string& device) { return channel + "|" + device; }
+std::string epochRecordId(const std::string& channel, std::uint32_t epoch) { return channel + "|" + std::to_string(epoch); }
+std::string shredAckRecordId(const std::string& device, const std::string& scope) { return device + "|" + scope; }
+
+bool validChannelName(const std::string& s) {
+    if (s.empty() || s.size() > 80 || !isEncryptedChannel(s)) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    });
+}
+
+SResult<DeviceRecord> deviceFromRecord(const std::string& id, const Json& fields) {
+    auto bad = [&]() { return fail(SyncError::Corrupt, "the registration of device " + id + " is damaged"); };
+    DeviceRecord d;
+    d.id = id;
+    auto sign = hexOf(fields, "sign_pk", 32);
+    auto kx = hexOf(fields, "kx_pk", 32);
+    if (!sign || !kx) return bad();
+    d.signKey = std::move(*sign);
+    d.exchangeKey = std::move(*kx);
+    auto subkeys = fields.find("subkeys");
+    if (subkeys == fields.end() || !subkeys->is_array()) return bad();
+    for (const auto& k : *subkeys) {
+        auto b = k.is_string() ? crypto::fromHex(k.get<std::string>()) : std::nullopt;
+        if (!b || b->size() != 32) return bad();
+        d.subkeys.push_back(std::move(*b));
+    }
+    d.principal = stringOf(fields, "principal");
+    if (auto seq = intOf(fields, "revoked_seq")) {
+        d.revokedSeq = *seq;
+        if (*seq > 0) {
+            auto h = hexOf(fields, "revoked_hash", 32);
+            if (!h) return bad();
+            d.revokedHash = std::move(*h);
+        }
+    }
+    return d;
 }
 
 // ------------------------------------------------------------------------- drafts
@@ -147,20 +181,39 @@ SStatus OpLog::storeKey(const std::string& channel, std::uint32_t epoch, crypto:
     return s->run();
 }
 
+SResult<std::optional<crypto::SecretBytes>> OpLog::subkeySecret(int index) {
+    auto s = m_store.db().prepare("SELECT secret FROM device_secrets WHERE name = ?");
+    if (!s) return s.error();
+    s->bind(1, "subkey:" + std::to_string(index));
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<crypto::SecretBytes>();
+    return std::optional<crypto::SecretBytes>(s->secretBlob(0));
+}
+
+SResult<bool> OpLog::isShredded(const std::string& channel) {
+    auto s = m_store.db().prepare("SELECT 1 FROM shredded_channels WHERE channel = ?");
+    if (!s) return s.error();
+    s->bind(1, channel);
+    auto row = s->step();
+    if (!row) return row.error();
+    return *row;
+}
+
 SResult<std::uint32_t> OpLog::currentEpoch(const std::string& channel) {
-    auto rec = record("channel", channel);
+    auto rec = record(kChannelKind, channel);
     if (!rec) return rec.error();
-    std::uint64_t epoch = numberOr0(*rec, "epoch");
-    if (epoch < 1 || epoch > 0xffffffffu) return fail(SyncError::Corrupt, "channel " + channel + " has no valid epoch");
-    return static_cast<std::uint32_t>(epoch);
+    auto epoch = intOf(*rec, "epoch");
+    if (!epoch || *epoch < 1 || *epoch > 0xffffffffLL) return fail(SyncError::Corrupt, "channel " + channel + " has no valid epoch");
+    return static_cast<std::uint32_t>(*epoch);
 }
 
 SResult<std::vector<ChannelMember>> OpLog::members(const std::string& channel) {
     // Member records are "<channel>|<device>": the range ["<channel>|", "<channel>}") holds exactly them.
-    auto s = m_store.db().prepare("SELECT DISTINCT record_id FROM field_versions WHERE kind = 'channel_member'"
+    auto s = m_store.db().prepare("SELECT DISTINCT record_id FROM field_versions WHERE kind = ?"
                                   " AND record_id >= ? AND record_id < ? ORDER BY record_id");
     if (!s) return s.error();
-    s->bind(1, channel + "|").bind(2, channel + "}");
+    s->bind(1, std::string(kMemberKind)).bind(2, channel + "|").bind(3, channel + "}");
     std::vector<std::string> ids;
     for (;;) {
         auto row = s->step();
@@ -168,11 +221,12 @@ SResult<std::vector<ChannelMember>> OpLog::members(const std::string& channel) {
         if (!*row) break;
         ids.push_back(s->text(0));
     }
+    s.value().reset();
     std::vector<ChannelMember> out;
     for (const auto& id : ids) {
-        auto rec = record("channel_member", id);
+        auto rec = record(kMemberKind, id);
         if (!rec) return rec.error();
-        if (numberOr0(*rec, "removed_at") != 0) continue;
+        if (auto r = rec->find("removed"); r != rec->end() && r->is_boolean() && r->get<bool>()) continue;
         ChannelMember m{stringOf(*rec, "device"), {}};
         if (auto k = rec->find("kinds"); k != rec->end() && k->is_array())
             for (const auto& x : *k)
@@ -182,42 +236,17 @@ SResult<std::vector<ChannelMember>> OpLog::members(const std::string& channel) {
     return out;
 }
 
-SResult<KeyEnvelope> OpLog::makeEnvelope(const std::string& channel, std::uint32_t epoch, crypto::ByteView key,
-                                         const std::string& recipient, crypto::ByteView recipientKey) {
-    KeyEnvelope e{channel, epoch, recipient, m_device, {}, {}, {}};
-    std::string info = envelopeInfo(e);
-    auto setup = crypto::hpke::setupBaseS(crypto::hpke::AeadId::Aes256Gcm, recipientKey, crypto::asBytes(info));
-    if (!setup) return fail(SyncError::Crypto, "cannot wrap the key of " + channel + " to " + recipient + ": " + setup.message());
-    auto wrapped = setup->context.seal({}, key);
-    if (!wrapped) return fail(SyncError::Crypto, "cannot wrap the key of " + channel + ": " + wrapped.message());
-    e.enc = std::move(setup->enc);
-    e.wrapped = std::move(*wrapped);
-    auto sig = m_identity.sign(envelopeSigningInput(e));
-    if (!sig) return sig.error();
-    e.signature = std::move(*sig);
-    return e;
-}
-
-SStatus OpLog::insertEnvelope(const KeyEnvelope& e) {
-    auto s = m_store.db().prepare("INSERT OR IGNORE INTO key_envelopes (channel, epoch, recipient, issuer, enc, wrapped, signature)"
-                                  " VALUES (?, ?, ?, ?, ?, ?, ?)");
-    if (!s) return s.error();
-    s->bind(1, e.channel).bind(2, static_cast<std::int64_t>(e.epoch)).bind(3, e.recipient).bind(4, e.issuer)
-        .bindBlob(5, e.enc).bindBlob(6, e.wrapped).bindBlob(7, e.signature);
-    return s->run();
-}
-
 // ------------------------------------------------------------------------- sealing
 
 SStatus OpLog::seal(Op& op, crypto::ByteView key) {
     auto nonce = crypto::randomBytes(crypto::kAeadNonceSize);
     if (!nonce) return fail(SyncError::Crypto, "no randomness for an op nonce");
-    std::string clear = encodeChanges(op.changes).dump();
+    std::string clear = encodeChanges(op.changes);
     auto ct = crypto::aeadSeal(crypto::AeadAlg::AesGcm, key, *nonce, opAssociatedData(op), crypto::asBytes(clear));
     OPENSSL_cleanse(clear.data(), clear.size());
     if (!ct) return fail(SyncError::Crypto, "cannot seal op " + op.id + ": " + ct.message());
-    op.sealed = std::move(*nonce);
-    op.sealed.insert(op.sealed.end(), ct->begin(), ct->end());
+    op.body = std::move(*nonce);
+    op.body.insert(op.body.end(), ct->begin(), ct->end());
     return {};
 }
 
@@ -227,377 +256,401 @@ SResult<std::optional<std::vector<FieldChange>>> OpLog::readChanges(const Op& op
     auto key = channelKey(op.channel, op.epoch);
     if (!key) return key.error();
     if (!*key) return Out();
-    if (op.sealed.size() < crypto::kAeadNonceSize + crypto::kAeadTagSize)
+    if (op.body.size() < crypto::kAeadNonceSize + crypto::kAeadTagSize)
         return fail(SyncError::Corrupt, "op " + op.id + " has a truncated sealed body");
-    crypto::ByteView nonce(op.sealed.data(), crypto::kAeadNonceSize);
-    crypto::ByteView ct(op.sealed.data() + crypto::kAeadNonceSize, op.sealed.size() - crypto::kAeadNonceSize);
+    crypto::ByteView nonce(op.body.data(), crypto::kAeadNonceSize);
+    crypto::ByteView ct(op.body.data() + crypto::kAeadNonceSize, op.body.size() - crypto::kAeadNonceSize);
     auto clear = crypto::aeadOpen(crypto::AeadAlg::AesGcm, (*key)->view(), nonce, opAssociatedData(op), ct);
     if (!clear)
-        return fail(SyncError::Corrupt, "op " + op.id + " does not open with the key of channel " + op.channel +
-                                            " epoch " + std::to_string(op.epoch));
+        return fail(SyncError::Corrupt, "op " + op.id + " does not open with the key of channel " + op.channel + " epoch " +
+                                            std::to_string(op.epoch));
     std::string text(clear->begin(), clear->end());
     OPENSSL_cleanse(clear->data(), clear->size());
     auto changes = decodeChanges(text);
     OPENSSL_cleanse(text.data(), text.size());
-    if (!changes) return changes.error();
+    if (!changes) return fail(SyncError::Invalid, "op " + op.id + ": " + changes.message());
     if (changes->empty()) return fail(SyncError::Invalid, "op " + op.id + " changes nothing");
     return Out(std::move(*changes));
 }
 
-// ------------------------------------------------------------------------- write checks
-
-SStatus OpLog::authorize(const Op& op) {
-    if (op.channel == kOrgChannel) return {};
-    auto forbid = [&](const std::string& why) {
-        return fail(SyncError::Forbidden, "device " + op.device + " may not write " + op.kind + " in channel " +
-                                              op.channel + ": " + why);
-    };
-    if (op.channel == kSysChannel) {
-        std::string channel;
-        if (op.kind == "channel") {
-            channel = op.recordId;
-        } else if (op.kind == "channel_member") {
-            auto bar = op.recordId.find('|');
-            if (bar == std::string::npos || !isUuid(op.recordId.substr(bar + 1))) return forbid("malformed member record");
-            channel = op.recordId.substr(0, bar);
-            for (const auto& c : op.changes) {
-                if (c.field == "channel" && c.value != channel) return forbid("member record names another channel");
-                if (c.field == "device" && c.value != op.recordId.substr(bar + 1)) return forbid("member record names another device");
-            }
-        } else {
-            return forbid("only channel and channel_member records live there");
-        }
-        if (!isEncryptedChannel(channel)) return forbid("org and sys have no members");
-        std::string setsAdmin;
-        for (const auto& c : op.changes)
-            if (c.field == "admin") setsAdmin = c.value.is_string() ? c.value.get<std::string>() : "?";
-        auto rec = record("channel", channel);
-        if (!rec) {
-            if (rec.code() != SyncError::NotFound) return rec.error();
-            // Creating a channel: its creator becomes its admin.
-            if (op.kind == "channel" && setsAdmin == op.device) return {};
-            return forbid("channel " + channel + " does not exist");
-        }
-        if (stringOf(*rec, "admin") != op.device) return forbid("only the channel's admin changes its membership");
-        if (!setsAdmin.empty() && setsAdmin != op.device) return forbid("a channel's admin cannot be changed");
-        return {};
-    }
-    auto member = record("channel_member", memberRecord(op.channel, op.device));
-    if (!member) {
-        if (member.code() != SyncError::NotFound) return member.error();
-        return forbid("it is not a member");
-    }
-    std::uint64_t removedAt = numberOr0(*member, "removed_at");
-    if (removedAt != 0 && op.hlc >= removedAt) return forbid("it was removed from the channel");
-    auto kinds = member->find("kinds");
-    if (kinds == member->end() || !kindAllowed(*kinds, op.kind)) return forbid("its membership does not cover that kind");
-    auto epoch = currentEpoch(op.channel);
-    if (!epoch) return epoch.error();
-    if (op.epoch > *epoch) return forbid("epoch " + std::to_string(op.epoch) + " does not exist yet");
-    return {};
-}
-
 // ------------------------------------------------------------------------- membership changes
 
-SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft, std::uint64_t hlc) {
+SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft) {
     PreparedChannels out;
     if (draft.m_channelActions.empty()) return out;
-    Draft sys;
-    // Per channel: its members as this draft leaves them (device -> kinds) and whether we know them.
-    std::map<std::string, std::map<std::string, std::vector<std::string>>> state;
     auto officeHex = m_store.meta(kOfficePublicKeyMeta);
-    std::optional<crypto::Bytes> officeKey;
-    if (officeHex) officeKey = crypto::fromHex(*officeHex);
-    if (officeKey && officeKey->size() != 32) return fail(SyncError::Corrupt, "the stored office key is damaged");
-    auto kxKey = m_store.db().prepare("SELECT kx_pk FROM devices WHERE id = ?");
-    if (!kxKey) return kxKey.error();
+    if (!officeHex) {
+        if (officeHex.code() == SyncError::NotFound)
+            return fail(SyncError::Forbidden, "the audit office key is not known here: channels are made only on enrolled stores");
+        return officeHex.error();
+    }
+    auto officeKey = crypto::fromHex(*officeHex);
+    if (!officeKey || officeKey->size() != 32) return fail(SyncError::Corrupt, "the stored office key is damaged");
 
-    auto wrapTo = [&](const std::string& channel, std::uint32_t epoch, crypto::ByteView key,
-                      const std::string& device) -> SStatus {
-        kxKey->bind(1, device);
-        auto row = kxKey->step();
-        if (!row) return row.error();
-        if (!*row) return fail(SyncError::Invalid, "device " + device + " is not known here (enrol it first)");
-        crypto::Bytes pk = kxKey->blob(0);
-        kxKey->reset();
-        auto e = makeEnvelope(channel, epoch, key, deviceRecipient(device), pk);
-        if (!e) return e.error();
-        out.envelopes.push_back(std::move(*e));
-        return {};
+    struct MemberState {
+        std::vector<std::string> kinds;
+        int subkey = -1;
+        bool removed = false;
+        bool changed = false;
     };
-    auto wrapToOffice = [&](const std::string& channel, std::uint32_t epoch, crypto::ByteView key) -> SStatus {
-        if (!officeKey) return {};
-        auto e = makeEnvelope(channel, epoch, key, kOfficeRecipient, *officeKey);
-        if (!e) return e.error();
-        out.envelopes.push_back(std::move(*e));
-        return {};
+    struct ChannelState {
+        bool created = false;
+        bool rotate = false;
+        std::uint32_t epoch = 0;  // current before this draft (0: created here)
+        std::map<std::string, MemberState> members;
     };
-    auto setMember = [&](const std::string& channel, const ChannelMember& m, std::uint64_t removedAt) {
-        std::string rid = memberRecord(channel, m.device);
-        sys.set(kSysChannel, "channel_member", rid, "channel", channel);
-        sys.set(kSysChannel, "channel_member", rid, "device", m.device);
-        sys.set(kSysChannel, "channel_member", rid, "kinds", m.kinds);
-        sys.set(kSysChannel, "channel_member", rid, "removed_at", removedAt);
+    std::map<std::string, ChannelState> state;
+    // Subkeys taken per device: by any channel here, and by this draft.
+    std::map<std::string, std::set<int>> taken;
+    auto takenBy = [&](const std::string& device) -> SResult<std::set<int>*> {
+        auto it = taken.find(device);
+        if (it != taken.end()) return &it->second;
+        std::set<int> used;
+        auto s = m_store.db().prepare("SELECT DISTINCT record_id FROM field_versions WHERE kind = ? AND field = 'device' AND value = ?");
+        if (!s) return s.error();
+        s->bind(1, std::string(kMemberKind)).bind(2, Json(device).dump());
+        std::vector<std::string> ids;
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            ids.push_back(s->text(0));
+        }
+        s.value().reset();
+        for (const auto& id : ids) {
+            auto rec = record(kMemberKind, id);
+            if (!rec) return rec.error();
+            if (auto n = intOf(*rec, "subkey")) used.insert(static_cast<int>(*n));
+        }
+        return &(taken[device] = std::move(used));
     };
-    // The current key of a channel this draft did not create or rotate.
-    auto currentKey = [&](const std::string& channel) -> SResult<std::pair<std::uint32_t, crypto::SecretBytes>> {
-        if (auto it = out.keys.find(channel); it != out.keys.end())
-            return std::make_pair(it->second.first, it->second.second.clone());
-        auto epoch = currentEpoch(channel);
-        if (!epoch) return epoch.error();
-        auto key = channelKey(channel, *epoch);
-        if (!key) return key.error();
-        if (!*key) return fail(SyncError::Forbidden, "this device holds no key for channel " + channel);
-        return std::make_pair(*epoch, std::move(**key));
+    // A fresh subkey of `device`, chosen at random among those no channel uses (two admins that
+    // assign at the same time rarely pick the same one).
+    auto assignSubkey = [&](const std::string& device) -> SResult<int> {
+        auto reg = this->device(device);
+        if (!reg) return reg.error();
+        int count = 0;
+        if (*reg) count = static_cast<int>((*reg)->subkeys.size());
+        if (count == 0) return fail(SyncError::Invalid, "device " + device + " is not registered here (enrol it first)");
+        if ((*reg)->revokedSeq) return fail(SyncError::Forbidden, "device " + device + " is revoked");
+        auto used = takenBy(device);
+        if (!used) return used.error();
+        std::vector<int> free;
+        for (int i = 0; i < count; ++i)
+            if (!(*used)->count(i)) free.push_back(i);
+        if (free.empty())
+            return fail(SyncError::Forbidden, "device " + device + " has no unused subkey left: it must enrol again with new keys");
+        auto r = crypto::randomBytes(4);
+        if (!r) return fail(SyncError::Crypto, "no randomness");
+        std::uint32_t pick = (std::uint32_t{(*r)[0]} << 24) | (std::uint32_t{(*r)[1]} << 16) | (std::uint32_t{(*r)[2]} << 8) | (*r)[3];
+        int chosen = free[pick % free.size()];
+        (*used)->insert(chosen);
+        return chosen;
     };
-    auto requireAdmin = [&](const std::string& channel) -> SStatus {
-        if (state.count(channel)) return {};
-        auto rec = record("channel", channel);
+    auto load = [&](const std::string& channel) -> SResult<ChannelState*> {
+        auto it = state.find(channel);
+        if (it != state.end()) return &it->second;
+        auto rec = record(kChannelKind, channel);
         if (!rec) {
             if (rec.code() == SyncError::NotFound) return fail(SyncError::NotFound, "no channel " + channel);
             return rec.error();
         }
         if (stringOf(*rec, "admin") != m_device)
             return fail(SyncError::Forbidden, "only the admin of channel " + channel + " changes its membership");
-        auto current = members(channel);
-        if (!current) return current.error();
-        auto& st = state[channel];
-        for (auto& m : *current) st[m.device] = m.kinds;
-        return {};
+        ChannelState st;
+        st.epoch = static_cast<std::uint32_t>(intOf(*rec, "epoch").value_or(0));
+        auto s = m_store.db().prepare("SELECT DISTINCT record_id FROM field_versions WHERE kind = ? AND record_id >= ? AND record_id < ?");
+        if (!s) return s.error();
+        s->bind(1, std::string(kMemberKind)).bind(2, channel + "|").bind(3, channel + "}");
+        std::vector<std::string> ids;
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            ids.push_back(s->text(0));
+        }
+        s.value().reset();
+        for (const auto& id : ids) {
+            auto m = record(kMemberKind, id);
+            if (!m) return m.error();
+            MemberState ms;
+            if (auto k = m->find("kinds"); k != m->end() && k->is_array())
+                for (const auto& x : *k) ms.kinds.push_back(x.get<std::string>());
+            ms.subkey = static_cast<int>(intOf(*m, "subkey").value_or(-1));
+            if (auto r = m->find("removed"); r != m->end() && r->is_boolean()) ms.removed = r->get<bool>();
+            st.members[stringOf(*m, "device")] = std::move(ms);
+        }
+        return &(state[channel] = std::move(st));
     };
 
     for (const auto& a : draft.m_channelActions) {
-        if (!isEncryptedChannel(a.channel) || a.channel.size() > 80 || a.channel.find('|') != std::string::npos)
-            return fail(SyncError::Invalid, "bad channel name " + a.channel);
+        if (!validChannelName(a.channel)) return fail(SyncError::Invalid, "bad channel name " + a.channel);
         switch (a.type) {
             case Draft::ChannelAction::Create: {
-                auto existing = record("channel", a.channel);
+                auto existing = record(kChannelKind, a.channel);
                 if (existing || state.count(a.channel)) return fail(SyncError::AlreadyExists, "channel " + a.channel + " exists");
                 if (existing.code() != SyncError::NotFound) return existing.error();
-                auto key = crypto::randomSecret(kChannelKeySize);
-                if (!key) return fail(SyncError::Crypto, "no randomness for a channel key");
-                sys.set(kSysChannel, "channel", a.channel, "admin", m_device);
-                sys.set(kSysChannel, "channel", a.channel, "epoch", 1);
-                auto& st = state[a.channel];
-                for (const auto& m : a.members) st[m.device] = m.kinds;
-                st[m_device] = {"*"};  // the admin is a member that may write anything
-                for (const auto& [device, kinds] : st) {
-                    setMember(a.channel, {device, kinds}, 0);
-                    XS_TRY(wrapTo(a.channel, 1, key->view(), device));
+                ChannelState st;
+                st.created = true;
+                std::vector<ChannelMember> members = a.members;
+                members.push_back({m_device, {"*"}});  // the admin is a member that may write anything
+                for (const auto& m : members) {
+                    if (st.members.count(m.device)) {
+                        if (m.device == m_device) st.members[m.device].kinds = {"*"};
+                        continue;
+                    }
+                    auto sub = assignSubkey(m.device);
+                    if (!sub) return sub.error();
+                    st.members[m.device] = {m.kinds, *sub, false, true};
                 }
-                XS_TRY(wrapToOffice(a.channel, 1, key->view()));
-                out.keys.emplace(a.channel, std::make_pair(std::uint32_t{1}, std::move(*key)));
+                state[a.channel] = std::move(st);
                 break;
             }
             case Draft::ChannelAction::Add: {
-                XS_TRY(requireAdmin(a.channel));
+                auto st = load(a.channel);
+                if (!st) return st.error();
                 const ChannelMember& m = a.members.at(0);
-                auto key = currentKey(a.channel);
-                if (!key) return key.error();
-                state[a.channel][m.device] = m.kinds;
-                setMember(a.channel, m, 0);
-                XS_TRY(wrapTo(a.channel, key->first, key->second.view(), m.device));
+                auto& ms = (*st)->members[m.device];
+                if (ms.subkey < 0) {
+                    auto sub = assignSubkey(m.device);
+                    if (!sub) return sub.error();
+                    ms.subkey = *sub;
+                }
+                ms.kinds = m.kinds;
+                ms.removed = false;
+                ms.changed = true;
                 break;
             }
             case Draft::ChannelAction::Remove: {
-                XS_TRY(requireAdmin(a.channel));
-                auto& st = state[a.channel];
-                auto it = st.find(a.device);
-                if (it == st.end()) return fail(SyncError::NotFound, "device " + a.device + " is not a member of " + a.channel);
+                auto st = load(a.channel);
+                if (!st) return st.error();
+                auto it = (*st)->members.find(a.device);
+                if (it == (*st)->members.end() || it->second.removed)
+                    return fail(SyncError::NotFound, "device " + a.device + " is not a member of " + a.channel);
                 if (a.device == m_device) return fail(SyncError::Invalid, "the admin cannot remove itself");
-                auto old = currentKey(a.channel);
-                if (!old) return old.error();
-                setMember(a.channel, {a.device, it->second}, hlc);
-                st.erase(it);
-                std::uint32_t epoch = old->first + 1;
-                auto key = crypto::randomSecret(kChannelKeySize);
-                if (!key) return fail(SyncError::Crypto, "no randomness for a channel key");
-                sys.set(kSysChannel, "channel", a.channel, "epoch", epoch);
-                for (const auto& [device, kinds] : st) XS_TRY(wrapTo(a.channel, epoch, key->view(), device));
-                XS_TRY(wrapToOffice(a.channel, epoch, key->view()));
-                out.keys.erase(a.channel);
-                out.keys.emplace(a.channel, std::make_pair(epoch, std::move(*key)));
+                it->second.removed = true;
+                it->second.changed = true;
+                if (!(*st)->created) (*st)->rotate = true;
                 break;
             }
         }
     }
+
+    Draft sys;
+    for (auto& [channel, st] : state) {
+        const bool newEpoch = st.created || st.rotate;
+        const std::uint32_t epoch = st.created ? 1 : st.epoch + (st.rotate ? 1 : 0);
+        if (st.created) sys.set(kSysChannel, kChannelKind, channel, "admin", m_device);
+        if (newEpoch) sys.set(kSysChannel, kChannelKind, channel, "epoch", static_cast<std::int64_t>(epoch));
+        crypto::SecretBytes key;
+        if (newEpoch) {
+            auto fresh = crypto::randomSecret(kChannelKeySize);
+            if (!fresh) return fail(SyncError::Crypto, "no randomness for a channel key");
+            key = std::move(*fresh);
+        } else {
+            auto current = channelKey(channel, epoch);
+            if (!current) return current.error();
+            if (!*current) return fail(SyncError::Forbidden, "this device holds no key for channel " + channel);
+            key = std::move(**current);
+        }
+        auto wrap = [&](const std::string& device, int subkey) -> SResult<KeyEnvelope> {
+            crypto::Bytes recipientKey = *officeKey;
+            if (!device.empty()) {
+                auto reg = this->device(device);
+                if (!reg) return reg.error();
+                if (!*reg || subkey < 0 || subkey >= static_cast<int>((*reg)->subkeys.size()))
+                    return fail(SyncError::Invalid, "device " + device + " has no subkey " + std::to_string(subkey));
+                recipientKey = (*reg)->subkeys[static_cast<std::size_t>(subkey)];
+            }
+            KeyEnvelope e{device, subkey, {}, {}};
+            std::string info = envelopeInfo(channel, epoch, recipientLabel(e));
+            auto setup = crypto::hpke::setupBaseS(crypto::hpke::AeadId::Aes256Gcm, recipientKey, crypto::asBytes(info));
+            if (!setup) return fail(SyncError::Crypto, "cannot wrap the key of " + channel + ": " + setup.message());
+            auto wrapped = setup->context.seal({}, key.view());
+            if (!wrapped) return fail(SyncError::Crypto, "cannot wrap the key of " + channel + ": " + wrapped.message());
+            e.enc = std::move(setup->enc);
+            e.wrapped = std::move(*wrapped);
+            return e;
+        };
+        for (const auto& [device, ms] : st.members) {
+            if (!ms.changed) continue;
+            std::string rid = memberRecordId(channel, device);
+            sys.set(kSysChannel, kMemberKind, rid, "channel", channel);
+            sys.set(kSysChannel, kMemberKind, rid, "device", device);
+            sys.set(kSysChannel, kMemberKind, rid, "kinds", ms.kinds);
+            sys.set(kSysChannel, kMemberKind, rid, "subkey", ms.subkey);
+            sys.set(kSysChannel, kMemberKind, rid, "removed", ms.removed);
+            if (!newEpoch && !ms.removed) {
+                auto e = wrap(device, ms.subkey);
+                if (!e) return e.error();
+                sys.set(kSysChannel, kMemberKind, rid, "key", memberKeyToJson({epoch, std::move(*e)}));
+            }
+        }
+        if (newEpoch) {
+            Json keys = Json::array();
+            for (const auto& [device, ms] : st.members) {
+                if (ms.removed) continue;
+                auto e = wrap(device, ms.subkey);
+                if (!e) return e.error();
+                keys.push_back(envelopeToJson(*e));
+            }
+            auto office = wrap("", -1);
+            if (!office) return office.error();
+            keys.push_back(envelopeToJson(*office));
+            std::string rid = epochRecordId(channel, epoch);
+            sys.set(kSysChannel, kEpochKind, rid, "channel", channel);
+            sys.set(kSysChannel, kEpochKind, rid, "epoch", static_cast<std::int64_t>(epoch));
+            sys.set(kSysChannel, kEpochKind, rid, "key_id", crypto::toHex(keyId(channel, epoch, key.view())));
+            sys.set(kSysChannel, kEpochKind, rid, "keys", keys);
+            out.keys.emplace(channel, std::make_pair(epoch, std::move(key)));
+        }
+    }
+    // The channel record first, then members, then the epoch's keys: each is judged against those before it.
+    std::stable_sort(sys.m_ops.begin(), sys.m_ops.end(), [](const Draft::Pending& x, const Draft::Pending& y) {
+        auto rank = [](const std::string& k) { return k == kChannelKind ? 0 : k == kMemberKind ? 1 : 2; };
+        return rank(x.kind) < rank(y.kind);
+    });
     out.sysOps = sys.m_ops;
     return out;
 }
 
 // ------------------------------------------------------------------------- envelopes
 
-SStatus OpLog::projectChannelEpoch(const std::string& channel, std::uint32_t epoch) {
-    // In pages of kPage ops, so memory does not grow with the channel's history; each page is read
-    // whole before it is projected (projection writes while no statement is open on `ops`).
-    constexpr int kPage = 256;
-    auto s = m_store.db().prepare("SELECT " XS_OP_COLUMNS " FROM ops WHERE channel = ?1 AND epoch = ?2"
-                                  " AND (hlc > ?3 OR (hlc = ?3 AND id > ?4)) ORDER BY hlc, id LIMIT ?5");
-    if (!s) return s.error();
-    std::int64_t afterHlc = -1;
-    std::string afterId;
-    std::vector<Op> ops;
-    for (;;) {
-        ops.clear();
-        s->bind(1, channel).bind(2, static_cast<std::int64_t>(epoch)).bind(3, afterHlc).bind(4, afterId).bind(5, kPage);
-        XS_TRY(forEachOpRow(*s, [&](Op& op) -> SStatus {
-            ops.push_back(std::move(op));
-            return {};
-        }));
-        s->reset();
-        for (const Op& op : ops) XS_TRY(projectArrived(op));  // merge is order-independent
-        if (ops.size() < static_cast<std::size_t>(kPage)) return {};
-        afterHlc = static_cast<std::int64_t>(ops.back().hlc);
-        afterId = ops.back().id;
-    }
-}
-
-SResult<int> OpLog::acceptEnvelopes(const std::vector<KeyEnvelope>& envelopes) {
-    Db& db = m_store.db();
-    auto tx = Transaction::beginUnlessOpen(db);
-    if (!tx) return tx.error();
-    auto signKey = db.prepare("SELECT sign_pk FROM devices WHERE id = ?");
-    auto isShredded = db.prepare("SELECT 1 FROM shredded_channels WHERE channel = ?");
-    auto office = db.prepare("SELECT secret FROM device_secrets WHERE name = ?");
-    if (!signKey) return signKey.error();
-    if (!isShredded) return isShredded.error();
-    if (!office) return office.error();
-    int gained = 0;
-    for (const auto& e : envelopes) {
-        std::string what = "key envelope of " + e.channel + " epoch " + std::to_string(e.epoch) + " for " + e.recipient;
-        signKey->bind(1, e.issuer);
-        auto row = signKey->step();
-        if (!row) return row.error();
-        if (!*row) return fail(SyncError::Forbidden, what + " comes from unknown device " + e.issuer);
-        crypto::Bytes pk = signKey->blob(0);
-        signKey->reset();
-        if (!crypto::ed25519Verify(pk, envelopeSigningInput(e), e.signature))
-            return fail(SyncError::Corrupt, what + " is not signed by its issuer");
-        auto channel = record("channel", e.channel);
-        if (!channel) {
-            if (channel.code() == SyncError::NotFound) return fail(SyncError::Forbidden, what + ": no such channel here");
-            return channel.error();
+SStatus OpLog::openEnvelopes(const ChangeSet& cs, const Op& op, Effects& fx) {
+    Json fields = Json::object();
+    for (const auto& c : op.changes) fields[c.field] = c.value;
+    std::string channel;
+    std::uint32_t epoch = 0;
+    std::vector<KeyEnvelope> mine;
+    if (op.kind == kEpochKind) {
+        channel = stringOf(fields, "channel");
+        epoch = static_cast<std::uint32_t>(intOf(fields, "epoch").value_or(0));
+        for (const auto& k : fields.value("keys", Json::array())) {
+            auto e = envelopeFromJson(k);
+            if (e && (e->device == m_device || e->toOffice())) mine.push_back(std::move(*e));
         }
-        if (stringOf(*channel, "admin") != e.issuer) return fail(SyncError::Forbidden, what + " is not issued by the channel's admin");
-        if (e.epoch > numberOr0(*channel, "epoch")) return fail(SyncError::Forbidden, what + " names an epoch not begun");
-        isShredded->bind(1, e.channel);
-        auto shred = isShredded->step();
-        if (!shred) return shred.error();
-        isShredded->reset();
-        if (*shred) continue;  // destroyed here on purpose: never take it back
-        XS_TRY(insertEnvelope(e));
-
+    } else {
+        auto rec = record(kMemberKind, op.recordId);
+        if (!rec) return rec.error();
+        if (stringOf(*rec, "device") != m_device || !fields.contains("key")) return {};
+        channel = stringOf(*rec, "channel");
+        auto k = memberKeyFromJson(fields["key"], m_device, static_cast<int>(intOf(*rec, "subkey").value_or(-1)));
+        if (!k) return {};
+        epoch = k->epoch;
+        mine.push_back(std::move(k->envelope));
+    }
+    if (mine.empty()) return {};
+    auto shred = isShredded(channel);
+    if (!shred) return shred.error();
+    if (*shred) return {};  // destroyed here on purpose: never taken back
+    auto have = hasKey(channel, epoch);
+    if (!have) return have.error();
+    if (*have) return {};
+    auto epochRec = record(kEpochKind, epochRecordId(channel, epoch));
+    if (!epochRec) return {};  // judged elsewhere: an epoch without its key record is refused
+    auto expectedId = crypto::fromHex(stringOf(*epochRec, "key_id"));
+    for (const auto& e : mine) {
         std::optional<crypto::SecretBytes> secret;
-        if (e.recipient == deviceRecipient(m_device)) {
-            secret = m_identity.exchangePrivateKey().clone();
-        } else if (e.recipient == kOfficeRecipient) {
-            office->bind(1, std::string(kOfficeSecretName));
-            auto r = office->step();
-            if (!r) return r.error();
-            if (*r) secret = office->secretBlob(0);
-            office->reset();
+        if (e.toOffice()) {
+            auto s = m_store.db().prepare("SELECT secret FROM device_secrets WHERE name = ?");
+            if (!s) return s.error();
+            s->bind(1, std::string(kOfficeSecretName));
+            auto row = s->step();
+            if (!row) return row.error();
+            if (*row) secret = s->secretBlob(0);
+        } else {
+            auto sub = subkeySecret(e.subkey);
+            if (!sub) return sub.error();
+            if (*sub) secret = std::move(**sub);  // a destroyed subkey opens nothing
         }
         if (!secret) continue;
-        auto have = hasKey(e.channel, e.epoch);
-        if (!have) return have.error();
-        if (*have) continue;
         auto ctx = crypto::hpke::setupBaseR(crypto::hpke::AeadId::Aes256Gcm, e.enc, secret->view(),
-                                            crypto::asBytes(envelopeInfo(e)));
-        if (!ctx) return fail(SyncError::Corrupt, what + " does not open: " + ctx.message());
-        auto opened = ctx->open({}, e.wrapped);
-        if (!opened || opened->size() != kChannelKeySize) return fail(SyncError::Corrupt, what + " does not open");
+                                            crypto::asBytes(envelopeInfo(channel, epoch, recipientLabel(e))));
+        auto opened = ctx ? ctx->open({}, e.wrapped) : crypto::CResult<crypto::Bytes>(ctx.error());
+        if (!opened || opened->size() != kChannelKeySize) {
+            fx.warnings.push_back("the key of " + channel + " epoch " + std::to_string(epoch) + " for " + recipientLabel(e) +
+                                  " in change set " + cs.id + " does not open");
+            continue;
+        }
         crypto::SecretBytes key(*opened);
         OPENSSL_cleanse(opened->data(), opened->size());
-        XS_TRY(storeKey(e.channel, e.epoch, key.view()));
-        XS_TRY(projectChannelEpoch(e.channel, e.epoch));
-        ++gained;
-    }
-    if (*tx) XS_TRY((*tx)->commit());
-    return gained;
-}
-
-SResult<int> OpLog::wrapKeysToOffice() {
-    auto officeHex = m_store.meta(kOfficePublicKeyMeta);
-    if (!officeHex) {
-        if (officeHex.code() == SyncError::NotFound) return 0;
-        return officeHex.error();
-    }
-    auto officeKey = crypto::fromHex(*officeHex);
-    if (!officeKey || officeKey->size() != 32) return fail(SyncError::Corrupt, "the stored office key is damaged");
-    Db& db = m_store.db();
-    auto tx = Transaction::beginUnlessOpen(db);
-    if (!tx) return tx.error();
-    auto s = db.prepare("SELECT k.channel, k.epoch FROM channel_keys k WHERE NOT EXISTS (SELECT 1 FROM key_envelopes e"
-                        " WHERE e.channel = k.channel AND e.epoch = k.epoch AND e.recipient = ?) ORDER BY k.channel, k.epoch");
-    if (!s) return s.error();
-    s->bind(1, std::string(kOfficeRecipient));
-    std::vector<std::pair<std::string, std::uint32_t>> missing;
-    for (;;) {
-        auto row = s->step();
+        if (!expectedId || keyId(channel, epoch, key.view()) != *expectedId) {
+            fx.warnings.push_back("the key of " + channel + " epoch " + std::to_string(epoch) + " for " + recipientLabel(e) +
+                                  " in change set " + cs.id + " is not the epoch's key");
+            continue;
+        }
+        XS_TRY(storeKey(channel, epoch, key.view()));
+        ++fx.keysGained;
+        // Ops of this epoch already here were kept sealed: they are judged and projected again.
+        auto sealed = m_store.db().prepare("SELECT 1 FROM ops WHERE channel = ? AND epoch = ? AND changeset != ? LIMIT 1");
+        if (!sealed) return sealed.error();
+        sealed->bind(1, channel).bind(2, static_cast<std::int64_t>(epoch)).bind(3, cs.id);
+        auto row = sealed->step();
         if (!row) return row.error();
-        if (!*row) break;
-        missing.emplace_back(s->text(0), static_cast<std::uint32_t>(s->int64(1)));
+        if (*row) fx.needRejudge = true;
+        return {};
     }
-    s.value().reset();
-    int made = 0;
-    for (const auto& [channel, epoch] : missing) {
-        auto rec = record("channel", channel);
-        if (!rec) return rec.error();
-        if (stringOf(*rec, "admin") != m_device) continue;  // only a channel's admin issues its keys
-        auto key = channelKey(channel, epoch);
-        if (!key) return key.error();
-        if (!*key) continue;
-        auto e = makeEnvelope(channel, epoch, (*key)->view(), kOfficeRecipient, *officeKey);
-        if (!e) return e.error();
-        XS_TRY(insertEnvelope(*e));
-        ++made;
-    }
-    if (*tx) XS_TRY((*tx)->commit());
-    return made;
-}
-
-SResult<std::vector<KeyEnvelope>> OpLog::envelopes(const std::vector<std::string>& channels) {
-    std::set<std::string> wanted(channels.begin(), channels.end());
-    auto s = m_store.db().prepare("SELECT channel, epoch, recipient, issuer, enc, wrapped, signature FROM key_envelopes"
-                                  " ORDER BY channel, epoch, recipient");
-    if (!s) return s.error();
-    std::vector<KeyEnvelope> out;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        if (!wanted.empty() && !wanted.count(s->text(0))) continue;
-        out.push_back({s->text(0), static_cast<std::uint32_t>(s->int64(1)), s->text(2), s->text(3), s->blob(4), s->blob(5),
-                       s->blob(6)});
-    }
-    return out;
+    return {};
 }
 
 // ------------------------------------------------------------------------- shredding
 
-SStatus OpLog::shredChannels(const std::vector<std::string>& channels, const std::string& reason) {
+SResult<ShredResult> OpLog::shredChannels(const std::vector<std::string>& channels, const std::string& reason) {
     Db& db = m_store.db();
     auto tx = Transaction::beginUnlessOpen(db);
     if (!tx) return tx.error();
+    ShredResult out;
     auto keys = db.prepare("DELETE FROM channel_keys WHERE channel = ?");
-    auto envs = db.prepare("DELETE FROM key_envelopes WHERE channel = ?");
     auto mark = db.prepare("INSERT OR REPLACE INTO shredded_channels (channel, at_ms, reason) VALUES (?, ?, ?)");
+    auto secret = db.prepare("DELETE FROM device_secrets WHERE name = ?");
     if (!keys) return keys.error();
-    if (!envs) return envs.error();
     if (!mark) return mark.error();
+    if (!secret) return secret.error();
+    std::set<std::string> shredding(channels.begin(), channels.end());
+    std::set<int> subkeys;
     for (const auto& c : channels) {
         if (!isEncryptedChannel(c)) return fail(SyncError::Invalid, "channel " + c + " is not encrypted: nothing to shred");
         keys->bind(1, c);
         XS_TRY(keys->run());
-        envs->bind(1, c);
-        XS_TRY(envs->run());
         mark->bind(1, c).bind(2, m_clock.nowMs()).bind(3, reason);
         XS_TRY(mark->run());
+        out.channels.push_back(c);
+        auto member = record(kMemberKind, memberRecordId(c, m_device));
+        if (member) {
+            if (auto n = intOf(*member, "subkey")) subkeys.insert(static_cast<int>(*n));
+        } else if (member.code() != SyncError::NotFound) {
+            return member.error();
+        }
+    }
+    // The subkeys these channels' envelopes to this device were sealed to: without them no copy of
+    // those envelopes (in the log, an enrolment file, an old bundle) opens here again.
+    for (int n : subkeys) {
+        auto users = db.prepare("SELECT DISTINCT record_id FROM field_versions WHERE kind = ? AND field = 'subkey' AND value = ?");
+        if (!users) return users.error();
+        users->bind(1, std::string(kMemberKind)).bind(2, std::to_string(n));
+        std::vector<std::string> ids;
+        for (;;) {
+            auto row = users->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            ids.push_back(users->text(0));
+        }
+        users.value().reset();
+        for (const auto& id : ids) {
+            auto bar = id.find('|');
+            if (bar == std::string::npos || id.substr(bar + 1) != m_device || shredding.count(id.substr(0, bar))) continue;
+            out.warnings.push_back("subkey " + std::to_string(n) + " also served channel " + id.substr(0, bar) +
+                                   ": its later key epochs will not open here");
+        }
+        secret->bind(1, "subkey:" + std::to_string(n));
+        XS_TRY(secret->run());
+        out.subkeys.push_back(n);
     }
     // What those keys made readable leaves the projections: a replay no longer opens their ops.
-    XS_TRY(replayAll());
+    Effects fx;
+    XS_TRY(rejudgeAll(fx));
     if (*tx) XS_TRY((*tx)->commit());
-    return {};
+    return out;
 }
 
 SResult<std::vector<ShreddedChannel>> OpLog::shredded() {

@@ -66,7 +66,9 @@ Stmt& Stmt::bind(int index, std::int64_t value) {
     return *this;
 }
 Stmt& Stmt::bindBlob(int index, crypto::ByteView blob) {
-    sqlite3_bind_blob(m_stmt, index, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    // An empty blob is a zero-length blob, not NULL (sqlite binds NULL for a null pointer).
+    if (blob.empty()) sqlite3_bind_zeroblob(m_stmt, index, 0);
+    else sqlite3_bind_blob(m_stmt, index, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
     return *this;
 }
 Stmt& Stmt::bindNull(int index) {
@@ -239,6 +241,25 @@ SStatus Transaction::commit() {
     auto s = db->exec("COMMIT");
     if (!s) (void)db->exec("ROLLBACK");
     return s;
+}
+
+SResult<Savepoint> Savepoint::begin(Db& db) {
+    if (!db.inTransaction()) return fail(SyncError::Database, "a savepoint needs an open transaction");
+    XS_TRY(db.exec("SAVEPOINT xs_sp"));
+    return Savepoint(&db);
+}
+Savepoint::~Savepoint() { (void)rollback(); }
+Savepoint::Savepoint(Savepoint&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)) {}
+SStatus Savepoint::release() {
+    Db* db = std::exchange(m_db, nullptr);
+    if (!db) return {};
+    return db->exec("RELEASE xs_sp");
+}
+SStatus Savepoint::rollback() {
+    Db* db = std::exchange(m_db, nullptr);
+    if (!db) return {};
+    XS_TRY(db->exec("ROLLBACK TO xs_sp"));
+    return db->exec("RELEASE xs_sp");
 }
 
 }  // namespace xs::sync

@@ -104,5 +104,19 @@ private:
     Db* m_db = nullptr;
 };
 
+// SAVEPOINT inside an open transaction: release() keeps its writes, rollback() (or destruction
+// unreleased) undoes them and leaves the transaction open.
+class Savepoint {
+public:
+    static SResult<Savepoint> begin(Db& db);
+    ~Savepoint();
+    Savepoint(Savepoint&& other) noexcept;
+    Savepoint& operator=(Savepoint&&) = delete;
+    SStatus release();
+    SStatus rollback();
+private:
+    explicit Savepoint(Db* db) : m_db(db) {}
+    Db* m_db = nullptr;
+};
 
 }  // namespace xs::sync

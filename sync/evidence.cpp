@@ -32,6 +32,8 @@ constexpr std::uint8_t kChunkLog2 = 16;
 constexpr std::size_t kChunkSize = std::size_t{1} << kChunkLog2;
 constexpr std::size_t kReadChunks = 4;  // sealed chunks read per read(2)
 
+// Each file's key: HKDF-SHA256(ikm = the scope's key, salt = the header's 16 random bytes,
+// info = "xunshen/v1/evidence-file" || header).
 SResult<crypto::SecretBytes> fileKey(const crypto::SecretBytes& contentKey, crypto::ByteView header) {
     std::string info = "xunshen/v1/evidence-file";
     crypto::Bytes infoBytes(info.begin(), info.end());
@@ -61,23 +63,24 @@ SResult<EvidenceStore> EvidenceStore::open(const fs::path& dir, const crypto::Se
     fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
     EvidenceStore store;
     store.m_dir = dir;
-    auto content = crypto::hkdfSha256(dataKey, {}, crypto::asBytes("xunshen/v1/evidence-content"), 32);
     auto name = crypto::hkdfSha256(dataKey, {}, crypto::asBytes("xunshen/v1/evidence-name"), 32);
-    if (!content || !name) return fail(SyncError::Crypto, "cannot derive evidence keys");
-    store.m_contentKey = std::move(*content);
+    if (!name) return fail(SyncError::Crypto, "cannot derive evidence keys");
     store.m_nameKey = std::move(*name);
     return store;
 }
 
-fs::path EvidenceStore::pathFor(const std::string& hash) const {
+fs::path EvidenceStore::pathFor(const std::string& scope, const std::string& hash) const {
     auto raw = crypto::fromHex(hash);
-    std::string name = crypto::toHex(crypto::hmacSha256(m_nameKey, raw ? crypto::ByteView(*raw) : crypto::ByteView()));
+    crypto::Bytes input(scope.begin(), scope.end());
+    input.push_back(0);
+    if (raw) input.insert(input.end(), raw->begin(), raw->end());
+    std::string name = crypto::toHex(crypto::hmacSha256(m_nameKey, input));
     return m_dir / name.substr(0, 2) / (name.substr(2) + ".xse");
 }
 
-bool EvidenceStore::contains(const std::string& hash) const {
+bool EvidenceStore::contains(const std::string& scope, const std::string& hash) const {
     std::error_code ec;
-    return isHexHash(hash) && fs::exists(pathFor(hash), ec);
+    return isHexHash(hash) && fs::exists(pathFor(scope, hash), ec);
 }
 
 std::shared_ptr<HashBehind> EvidenceStore::takeHasher() {
@@ -87,6 +90,7 @@ std::shared_ptr<HashBehind> EvidenceStore::takeHasher() {
 
 struct EvidenceWriter::Impl {
     EvidenceStore* store = nullptr;
+    std::string scope;
     WriteBehind* writeBehind = nullptr;
     std::optional<TempFile> tmp;
     std::optional<crypto::StreamSealer> sealer;
@@ -99,10 +103,12 @@ EvidenceWriter::EvidenceWriter() : m_impl(std::make_unique<Impl>()) {}
 EvidenceWriter::~EvidenceWriter() = default;
 EvidenceWriter::EvidenceWriter(EvidenceWriter&&) noexcept = default;
 
-SResult<EvidenceWriter> EvidenceStore::writer(WriteBehind* writeBehind) {
+SResult<EvidenceWriter> EvidenceStore::writer(const EvidenceScope& scope, WriteBehind* writeBehind) {
+    if (scope.key.size() != 32) return fail(SyncError::Invalid, "evidence scope " + scope.name + " has no key");
     EvidenceWriter w;
     auto& impl = *w.m_impl;
     impl.store = this;
+    impl.scope = scope.name;
     impl.writeBehind = writeBehind;
     impl.hasher = takeHasher();
     auto tmp = TempFile::create(m_dir, "evidence", writeBehind);
@@ -116,7 +122,7 @@ SResult<EvidenceWriter> EvidenceStore::writer(WriteBehind* writeBehind) {
     header[7] = 0;
     if (!crypto::randomFill(header.data() + 8, 16)) return fail(SyncError::Crypto, "random number generator failed");
     XS_TRY(impl.tmp->write(header));
-    auto key = fileKey(m_contentKey, header);
+    auto key = fileKey(scope.key, header);
     if (!key) return key.error();
     EvidenceWriter::Impl* p = &impl;
     auto sealer = crypto::StreamSealer::create(
@@ -149,7 +155,7 @@ SResult<EvidenceInfo> EvidenceWriter::finish() {
     EvidenceInfo info;
     info.hash = crypto::toHex(digest);
     info.size = impl.total;
-    fs::path target = impl.store->pathFor(info.hash);
+    fs::path target = impl.store->pathFor(impl.scope, info.hash);
     std::error_code ec;
     if (fs::exists(target, ec)) {
         info.deduplicated = true;  // the TempFile removes itself
@@ -167,14 +173,14 @@ SResult<EvidenceInfo> EvidenceWriter::finish() {
     return info;
 }
 
-SResult<EvidenceInfo> EvidenceStore::add(const fs::path& source) {
+SResult<EvidenceInfo> EvidenceStore::add(const EvidenceScope& scope, const fs::path& source) {
     int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0) {
         if (errno == ENOENT) return fail(SyncError::NotFound, "no such evidence file: " + source.string());
         return fail(SyncError::Io, "cannot read evidence file " + source.string() + ": " + std::strerror(errno));
     }
     struct Closer { int fd; ~Closer() { ::close(fd); } } closer{in};
-    auto w = writer();
+    auto w = writer(scope);
     if (!w) return w.error();
     std::vector<std::uint8_t> buf(kChunkSize);
     for (;;) {
@@ -189,9 +195,10 @@ SResult<EvidenceInfo> EvidenceStore::add(const fs::path& source) {
     return w->finish();
 }
 
-SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink) {
+SStatus EvidenceStore::read(const EvidenceScope& scope, const std::string& hash,
+                            const std::function<SStatus(crypto::ByteView)>& sink) {
     if (!isHexHash(hash)) return fail(SyncError::Invalid, "not an evidence hash: " + hash);
-    int in = ::open(pathFor(hash).c_str(), O_RDONLY | O_CLOEXEC);
+    int in = ::open(pathFor(scope.name, hash).c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0) return fail(SyncError::NotFound, "no evidence with hash " + hash);
     struct Closer { int fd; ~Closer() { ::close(fd); } } closer{in};
     (void)::posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);  // a larger read-ahead window
@@ -199,7 +206,7 @@ SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus
     std::vector<std::uint8_t> buf(kReadChunks * (kChunkSize + 16));
     std::size_t want = kHeaderSize;
     return decode(
-        hash,
+        scope, hash,
         [&]() -> SResult<crypto::ByteView> {
             for (;;) {
                 ssize_t n = ::read(in, buf.data(), std::exchange(want, buf.size()));
@@ -211,7 +218,8 @@ SStatus EvidenceStore::read(const std::string& hash, const std::function<SStatus
         sink);
 }
 
-SStatus EvidenceStore::decode(const std::string& hash, const std::function<SResult<crypto::ByteView>()>& nextBytes,
+SStatus EvidenceStore::decode(const EvidenceScope& scope, const std::string& hash,
+                              const std::function<SResult<crypto::ByteView>()>& nextBytes,
                               const std::function<SStatus(crypto::ByteView)>& sink) {
     // The header, however the bytes come.
     std::array<std::uint8_t, kHeaderSize> header{};
@@ -231,7 +239,8 @@ SStatus EvidenceStore::decode(const std::string& hash, const std::function<SResu
     if ((header[4] != kVersion && header[4] != kVersionUnbound) || header[5] != kSuiteXs1 || header[6] != kChunkLog2 ||
         header[7] != 0)
         return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " has an unsupported version or suite");
-    auto key = fileKey(m_contentKey, header);
+    if (scope.key.size() != 32) return fail(SyncError::NotFound, "evidence " + hash.substr(0, 12) + ": its scope's key is gone");
+    auto key = fileKey(scope.key, header);
     if (!key) return key.error();
 
     // Version 2: the final tag checks the hash. Version 1: SHA-256 on another core while this
@@ -271,6 +280,7 @@ SStatus EvidenceStore::decode(const std::string& hash, const std::function<SResu
 
 struct EvidenceSequence::Impl {
     EvidenceStore* store = nullptr;
+    EvidenceScope scope;
     std::unique_ptr<ReadAhead> input;
     std::vector<std::string> hashes;
     std::size_t next = 0;
@@ -281,17 +291,18 @@ EvidenceSequence::EvidenceSequence() : m_impl(std::make_unique<Impl>()) {}
 EvidenceSequence::~EvidenceSequence() = default;
 EvidenceSequence::EvidenceSequence(EvidenceSequence&&) noexcept = default;
 
-SResult<EvidenceSequence> EvidenceStore::readSequence(const std::vector<std::string>& hashes) {
+SResult<EvidenceSequence> EvidenceStore::readSequence(const EvidenceScope& scope, const std::vector<std::string>& hashes) {
     std::vector<fs::path> paths;
     paths.reserve(hashes.size());
     for (const auto& h : hashes) {
         if (!isHexHash(h)) return fail(SyncError::Invalid, "not an evidence hash: " + h);
-        paths.push_back(pathFor(h));
+        paths.push_back(pathFor(scope.name, h));
     }
     auto input = ReadAhead::startFiles(std::move(paths));
     if (!input) return input.error();
     EvidenceSequence seq;
     seq.m_impl->store = this;
+    seq.m_impl->scope = {scope.name, scope.key.clone()};
     seq.m_impl->input = std::move(*input);
     seq.m_impl->hashes = hashes;
     return seq;
@@ -304,7 +315,7 @@ SStatus EvidenceSequence::read(const std::string& hash, const std::function<SSta
     ++impl.next;
     impl.failed = true;  // until this file is read to its end
     auto st = impl.store->decode(
-        hash,
+        impl.scope, hash,
         [&]() -> SResult<crypto::ByteView> {
             auto bytes = impl.input->next();
             if (!bytes && bytes.code() == SyncError::NotFound) return fail(SyncError::NotFound, "no evidence with hash " + hash);
@@ -316,21 +327,21 @@ SStatus EvidenceSequence::read(const std::string& hash, const std::function<SSta
     return st;
 }
 
-SStatus EvidenceStore::exportTo(const std::string& hash, const fs::path& target) {
+SStatus EvidenceStore::exportTo(const EvidenceScope& scope, const std::string& hash, const fs::path& target) {
     fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
     auto tmp = TempFile::create(dir, target.filename().string());
     if (!tmp) return tmp.error();
-    XS_TRY(read(hash, [&](crypto::ByteView plain) { return tmp->write(plain); }));
+    XS_TRY(read(scope, hash, [&](crypto::ByteView plain) { return tmp->write(plain); }));
     return tmp->commitAs(target);
 }
 
-SStatus EvidenceStore::verify(const std::string& hash) {
-    return read(hash, [](crypto::ByteView) { return SStatus(); });
+SStatus EvidenceStore::verify(const EvidenceScope& scope, const std::string& hash) {
+    return read(scope, hash, [](crypto::ByteView) { return SStatus(); });
 }
 
-SStatus EvidenceStore::remove(const std::string& hash) {
+SStatus EvidenceStore::remove(const std::string& scope, const std::string& hash) {
     std::error_code ec;
-    fs::remove(pathFor(hash), ec);
+    fs::remove(pathFor(scope, hash), ec);
     if (ec) return fail(SyncError::Io, "cannot remove evidence: " + ec.message());
     return {};
 }

@@ -1,7 +1,10 @@
 // Evidence files (photos, PDFs, spreadsheets) beside the database, each encrypted as a STREAM
-// (ChaCha20-Poly1305, 64 KiB chunks, per-file key) and addressed by the SHA-256 of its plaintext.
-// On disk a file is named by HMAC(name key, hash), so the directory listing does not reveal which
-// known documents are present. Identical content is stored once. Format: docs/FORMATS.md.
+// (ChaCha20-Poly1305, 64 KiB chunks, per-file key) and addressed by the SHA-256 of its plaintext
+// within a scope (an inspection). Each scope has its own random key (EvidenceScope), kept in the
+// encrypted database and destroyed when the scope is shredded: the files of a shredded scope open
+// with nothing the device holds, its data key included. On disk a file is named by HMAC(name key,
+// scope || hash), so the directory listing does not reveal which known documents are present.
+// Identical content is stored once per scope. Format: docs/FORMATS.md.
 // Not thread-safe; one EvidenceStore per open Store.
 #pragma once
 #include <cstdint>
@@ -23,6 +26,12 @@ struct EvidenceInfo {
 
 class EvidenceStore;
 class HashBehind;
+
+// A scope's name and its 32-byte key (Store::evidenceScope).
+struct EvidenceScope {
+    std::string name;
+    crypto::SecretBytes key;
+};
 class WriteBehind;
 
 // Streams one evidence file into the store: write() any number of times, then finish() returns
@@ -60,27 +69,27 @@ private:
 
 class EvidenceStore {
 public:
-    // dir: <store>/evidence. dataKey: the store's data key; subkeys are derived, the key not kept.
+    // dir: <store>/evidence. dataKey: the store's data key; the name key is derived, the key not kept.
     static SResult<EvidenceStore> open(const std::filesystem::path& dir, const crypto::SecretBytes& dataKey);
 
-    // Encrypts the file at `source` into the store (streaming; any size).
-    SResult<EvidenceInfo> add(const std::filesystem::path& source);
+    // Encrypts the file at `source` into the scope (streaming; any size).
+    SResult<EvidenceInfo> add(const EvidenceScope& scope, const std::filesystem::path& source);
     // With a WriteBehind (many files in a row: handover import), the file is written by its threads
     // and finish() only queues the commit: the file is durable and in place once
     // writeBehind->sync() has succeeded, and must not be referenced before. The directory syncs
     // are left to that sync() too (once per directory instead of twice per file).
-    SResult<EvidenceWriter> writer(WriteBehind* writeBehind = nullptr);
+    SResult<EvidenceWriter> writer(const EvidenceScope& scope, WriteBehind* writeBehind = nullptr);
     // Decrypts to `target` atomically; Corrupt if the content does not authenticate or hash.
-    SStatus exportTo(const std::string& hash, const std::filesystem::path& target);
+    SStatus exportTo(const EvidenceScope& scope, const std::string& hash, const std::filesystem::path& target);
     // Decrypts and discards, checking chunk tags and the content hash.
-    SStatus verify(const std::string& hash);
+    SStatus verify(const EvidenceScope& scope, const std::string& hash);
     // Streams the plaintext to `sink` after each chunk authenticates; hash checked at the end.
-    SStatus read(const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink);
+    SStatus read(const EvidenceScope& scope, const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink);
     // The files of `hashes`, to be read in this order (each hash once).
-    SResult<EvidenceSequence> readSequence(const std::vector<std::string>& hashes);
-    bool contains(const std::string& hash) const;
-    SStatus remove(const std::string& hash);
-    std::filesystem::path pathFor(const std::string& hash) const;
+    SResult<EvidenceSequence> readSequence(const EvidenceScope& scope, const std::vector<std::string>& hashes);
+    bool contains(const std::string& scope, const std::string& hash) const;
+    SStatus remove(const std::string& scope, const std::string& hash);
+    std::filesystem::path pathFor(const std::string& scope, const std::string& hash) const;
 
 private:
     friend class EvidenceWriter;
@@ -88,12 +97,12 @@ private:
     EvidenceStore() = default;
     std::shared_ptr<HashBehind> takeHasher();
     // Opens the stored file of `hash` from its bytes as `nextBytes` gives them (empty: the end).
-    SStatus decode(const std::string& hash, const std::function<SResult<crypto::ByteView>()>& nextBytes,
+    SStatus decode(const EvidenceScope& scope, const std::string& hash,
+                   const std::function<SResult<crypto::ByteView>()>& nextBytes,
                    const std::function<SStatus(crypto::ByteView)>& sink);
     std::filesystem::path m_dir;
     std::shared_ptr<HashBehind> m_spareHasher;  // reused from one file to the next (a thread and 1 MiB)
-    crypto::SecretBytes m_contentKey;  // derives each file's key
-    crypto::SecretBytes m_nameKey;     // names files
+    crypto::SecretBytes m_nameKey;     // names files (derived from the data key)
 };
 
 }  // namespace xs::sync

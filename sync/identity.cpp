@@ -2,6 +2,9 @@
 
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
+#include "crypto/encoding.h"
 #include "crypto/hash.h"
 #include "crypto/keys.h"
 
@@ -26,6 +29,21 @@ SStatus saveSecret(Db& db, const char* name, const crypto::SecretBytes& secret) 
 }
 
 }  // namespace
+
+crypto::Bytes subkeysSigningInput(const DevicePublic& device) {
+    crypto::Bytes b;
+    const std::string tag = "xs-subkeys-v1";
+    b.insert(b.end(), tag.begin(), tag.end());
+    b.push_back(0);
+    auto u32 = [&](std::uint32_t v) {
+        for (int i = 3; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    };
+    u32(static_cast<std::uint32_t>(device.id.size()));
+    b.insert(b.end(), device.id.begin(), device.id.end());
+    u32(static_cast<std::uint32_t>(device.subkeys.size()));
+    for (const auto& k : device.subkeys) b.insert(b.end(), k.begin(), k.end());
+    return b;
+}
 
 std::string fingerprint(const DevicePublic& device) {
     crypto::Bytes input;
@@ -60,10 +78,15 @@ SResult<DeviceIdentity> DeviceIdentity::loadOrCreate(Store& store, const std::st
         if (!ed || !x) return fail(SyncError::Crypto, "cannot generate device keys");
         XS_TRY(saveSecret(db, "ed25519", ed->privateKey));
         XS_TRY(saveSecret(db, "x25519", x->privateKey));
-        auto reg = db.prepare("INSERT OR REPLACE INTO devices (id, sign_pk, kx_pk, local) VALUES (?, ?, ?, 1)");
-        if (!reg) return reg.error();
-        reg->bind(1, deviceId).bindBlob(2, ed->publicKey).bindBlob(3, x->publicKey);
-        XS_TRY(reg->run());
+        nlohmann::json publics = nlohmann::json::array();
+        for (int i = 0; i < kSubkeys; ++i) {
+            auto sub = crypto::x25519Generate();
+            if (!sub) return fail(SyncError::Crypto, "cannot generate device subkeys");
+            XS_TRY(saveSecret(db, ("subkey:" + std::to_string(i)).c_str(), sub->privateKey));
+            publics.push_back(crypto::toHex(sub->publicKey));
+        }
+        // The public halves stay known after a subkey's private half is destroyed.
+        XS_TRY(store.setMeta("subkeys_public", publics.dump()));
         XS_TRY(tx->commit());
         sign = loadSecret(db, "ed25519");
         if (!sign) return sign.error();
@@ -77,6 +100,16 @@ SResult<DeviceIdentity> DeviceIdentity::loadOrCreate(Store& store, const std::st
     id.m_exchangePrivate = std::move(*exchange);
     id.m_public.signKey = std::move(*signPk);
     id.m_public.exchangeKey = std::move(*kxPk);
+    auto publics = store.meta("subkeys_public");
+    if (!publics) return publics.error();
+    auto list = nlohmann::json::parse(*publics, nullptr, false);
+    if (!list.is_array() || list.size() != static_cast<std::size_t>(kSubkeys))
+        return fail(SyncError::Corrupt, "this device's subkeys are damaged");
+    for (const auto& k : list) {
+        auto b = k.is_string() ? crypto::fromHex(k.get<std::string>()) : std::nullopt;
+        if (!b || b->size() != 32) return fail(SyncError::Corrupt, "this device's subkeys are damaged");
+        id.m_public.subkeys.push_back(std::move(*b));
+    }
     return id;
 }
 

@@ -5,77 +5,217 @@
 #include <set>
 #include <tuple>
 
-#include "crypto/aead.h"
 #include "crypto/encoding.h"
-#include "crypto/keys.h"
 #include "crypto/hash.h"
+#include "crypto/keys.h"
 #include "sync/changeset_codec.h"
 #include "sync/uuid.h"
 
 namespace xs::sync {
 namespace {
 
-constexpr int kMaxFieldNameLength = 64;
-
-// Field names and record kinds: lowercase identifiers.
-bool validName(const std::string& s) {
-    if (s.empty() || s.size() > kMaxFieldNameLength) return false;
-    return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+std::string stringOf(const Json& rec, const char* key) {
+    auto it = rec.find(key);
+    return it != rec.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Channels: "org" or "<inspection id>.team" and the like.
-bool validChannel(const std::string& s) {
-    if (s.empty() || s.size() > 80) return false;
-    return std::all_of(s.begin(), s.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-    });
-}
+std::string bodyText(const crypto::Bytes& body) { return std::string(body.begin(), body.end()); }
 
-SStatus validateOp(const Op& op) {
-    if (!isUuid(op.id)) return fail(SyncError::Invalid, "op id is not a UUID");
-    if (!validChannel(op.channel) || !validName(op.kind)) return fail(SyncError::Invalid, "op " + op.id + " has a bad channel or kind");
-    if (op.recordId.empty() || op.recordId.size() > 200) return fail(SyncError::Invalid, "op " + op.id + " has a bad record id");
-    if (isEncryptedChannel(op.channel)) {
-        if (op.epoch < 1 || op.sealed.size() < crypto::kAeadNonceSize + crypto::kAeadTagSize)
-            return fail(SyncError::Invalid, "op " + op.id + " of channel " + op.channel + " is not sealed");
-    } else if (op.epoch != 0 || !op.sealed.empty()) {
-        return fail(SyncError::Invalid, "op " + op.id + " of plaintext channel " + op.channel + " carries a sealed body");
-    } else if (op.changes.empty()) {
-        return fail(SyncError::Invalid, "op " + op.id + " changes nothing");
-    }
-    for (const auto& c : op.changes) {
-        if (!validName(c.field)) return fail(SyncError::Invalid, "op " + op.id + " has a bad field name");
-        for (const auto& b : c.base)
-            if (!isUuid(b)) return fail(SyncError::Invalid, "op " + op.id + " has a bad base reference");
-    }
-    return {};
-}
+crypto::Bytes textBytes(const std::string& s) { return crypto::Bytes(s.begin(), s.end()); }
 
 }  // namespace
 
-SStatus OpLog::forEachOpRow(Stmt& s, const std::function<SStatus(Op&)>& fn) {
-    for (;;) {
-        auto row = s.step();
-        if (!row) return row.error();
-        if (!*row) return {};
-        auto op = opFromRow(s);
-        if (!op) return op.error();
-        XS_TRY(fn(*op));
-    }
-}
+// ------------------------------------------------------------------------- storage
 
-SResult<Op> OpLog::opFromRow(Stmt& s) {
-    Op op{s.text(0), s.text(1), s.text(2), s.text(3), static_cast<std::uint64_t>(s.int64(4)), s.text(5),
-          static_cast<std::uint32_t>(s.int64(7)), {}, {}};
-    if (isEncryptedChannel(op.channel)) {
-        op.sealed = s.blob(8);
-        return op;
+// The LogStore of a client: the changesets, ops, held_changesets and forks tables.
+class OpLog::SqliteLogStore final : public LogStore {
+public:
+    explicit SqliteLogStore(Db& db) : m_db(db) {}
+
+    SResult<std::optional<crypto::Bytes>> hashOf(const std::string& id) override {
+        auto s = m_db.prepare("SELECT hash FROM changesets WHERE id = ?");
+        if (!s) return s.error();
+        s->bind(1, id);
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) return std::optional<crypto::Bytes>();
+        return std::optional<crypto::Bytes>(s->blob(0));
     }
-    auto changes = decodeChanges(s.text(6));
-    if (!changes) return changes.error();
-    op.changes = std::move(*changes);
-    return op;
-}
+    SResult<std::optional<StoredLink>> linkAt(const std::string& device, std::int64_t seq) override {
+        auto s = m_db.prepare("SELECT id, hash, hlc FROM changesets WHERE device = ? AND seq = ?");
+        if (!s) return s.error();
+        s->bind(1, device).bind(2, seq);
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) return std::optional<StoredLink>();
+        return std::optional<StoredLink>(StoredLink{s->text(0), seq, s->blob(1), static_cast<std::uint64_t>(s->int64(2))});
+    }
+    SResult<std::int64_t> lastSeq(const std::string& device) override {
+        auto s = m_db.prepare("SELECT COALESCE(MAX(seq), 0) FROM changesets WHERE device = ?");
+        if (!s) return s.error();
+        s->bind(1, device);
+        if (auto row = s->step(); !row) return row.error();
+        return s->int64(0);
+    }
+    SResult<VersionVector> versionVectorOf(const std::string& id) override {
+        auto s = m_db.prepare("SELECT vv FROM changesets WHERE id = ?");
+        if (!s) return s.error();
+        s->bind(1, id);
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) return fail(SyncError::NotFound, "no change set " + id);
+        return versionVectorFromJson(Json::parse(s->text(0), nullptr, false));
+    }
+    SStatus append(const ChangeSet& cs, const VersionVector& vv, const std::string& verdict, bool local) override {
+        Json deps = Json::array();
+        for (const Dep& d : cs.deps) deps.push_back({{"device", d.device}, {"seq", d.seq}, {"hash", crypto::toHex(d.hash)}});
+        auto c = m_db.prepare("INSERT INTO changesets (id, device, seq, hlc, prev_hash, hash, signature, deps, vv, op_count,"
+                              " local, verdict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        if (!c) return c.error();
+        c->bind(1, cs.id).bind(2, cs.device).bind(3, cs.seq).bind(4, static_cast<std::int64_t>(cs.hlc))
+            .bindBlob(5, cs.prevHash).bindBlob(6, cs.hash).bindBlob(7, cs.signature).bind(8, deps.dump())
+            .bind(9, versionVectorToJson(vv).dump()).bind(10, static_cast<std::int64_t>(cs.ops.size()))
+            .bind(11, std::int64_t{local ? 1 : 0}).bind(12, verdict);
+        XS_TRY(c->run());
+        auto o = m_db.prepare("INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, epoch, body)"
+                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        if (!o) return o.error();
+        std::int64_t idx = 0;
+        for (const Op& op : cs.ops) {
+            // The body as signed: in an encrypted channel only the sealed bytes, never the clear text.
+            o->bind(1, op.id).bind(2, cs.id).bind(3, idx++).bind(4, op.channel).bind(5, op.kind).bind(6, op.recordId)
+                .bind(7, static_cast<std::int64_t>(op.hlc)).bind(8, op.device).bind(9, static_cast<std::int64_t>(op.epoch))
+                .bindBlob(10, op.body);
+            XS_TRY(o->run());
+        }
+        return {};
+    }
+    SStatus setVerdict(const std::string& id, const std::string& verdict) override {
+        auto s = m_db.prepare("UPDATE changesets SET verdict = ? WHERE id = ? AND verdict != ?");
+        if (!s) return s.error();
+        s->bind(1, verdict).bind(2, id).bind(3, verdict);
+        return s->run();
+    }
+    SStatus hold(const ChangeSet& cs, const std::string& reason) override {
+        auto s = m_db.prepare("INSERT OR REPLACE INTO held_changesets (id, device, seq, reason, body) VALUES (?, ?, ?, ?, ?)");
+        if (!s) return s.error();
+        s->bind(1, cs.id).bind(2, cs.device).bind(3, cs.seq).bind(4, reason).bind(5, changeSetToJson(cs).dump());
+        return s->run();
+    }
+    SResult<std::vector<ChangeSet>> held() override {
+        auto s = m_db.prepare("SELECT body FROM held_changesets ORDER BY device, seq, id");
+        if (!s) return s.error();
+        std::vector<ChangeSet> out;
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            auto j = parseBoundedJson(s->text(0), std::size_t{64} << 20, "a held change set");
+            if (!j) return j.error();
+            auto cs = changeSetFromJson(*j);
+            if (!cs) return cs.error();
+            out.push_back(std::move(*cs));
+        }
+        return out;
+    }
+    SStatus unhold(const std::string& id) override {
+        auto s = m_db.prepare("DELETE FROM held_changesets WHERE id = ?");
+        if (!s) return s.error();
+        s->bind(1, id);
+        return s->run();
+    }
+    SStatus recordFork(const ChangeSet& cs, const std::string& detail) override {
+        auto s = m_db.prepare("INSERT OR IGNORE INTO forks (device, seq, changeset, detail) VALUES (?, ?, ?, ?)");
+        if (!s) return s.error();
+        s->bind(1, cs.device).bind(2, cs.seq).bind(3, cs.id).bind(4, detail);
+        return s->run();
+    }
+
+private:
+    Db& m_db;
+};
+
+// ------------------------------------------------------------------------- the state at a position
+
+// The accepted versions of a change set's causal past (its device's own chain up to and including
+// the change set's ops projected so far, and every other device up to the version vector), or,
+// without a version vector, every accepted version (a local commit sees all this replica holds).
+class OpLog::CutView final : public StateView {
+public:
+    CutView(OpLog& log, std::string device, std::int64_t seq, const VersionVector* vv)
+        : m_log(log), m_device(std::move(device)), m_seq(seq), m_vv(vv) {}
+
+    SResult<std::optional<Json>> record(const std::string& kind, const std::string& id) override {
+        Db& db = m_log.m_store.db();
+        Json out = Json::object();
+        if (!m_vv) {
+            auto s = db.prepare("SELECT field, value FROM field_versions WHERE kind = ? AND record_id = ? AND winner = 1");
+            if (!s) return s.error();
+            s->bind(1, kind).bind(2, id);
+            for (;;) {
+                auto row = s->step();
+                if (!row) return row.error();
+                if (!*row) break;
+                out[s->text(0)] = Json::parse(s->text(1), nullptr, false);
+            }
+        } else {
+            auto s = db.prepare("SELECT field, op_id, hlc, device, seq, value FROM field_versions WHERE kind = ? AND record_id = ?");
+            if (!s) return s.error();
+            s->bind(1, kind).bind(2, id);
+            struct Best { std::int64_t hlc; std::string device, op, value; };
+            std::map<std::string, Best> best;
+            for (;;) {
+                auto row = s->step();
+                if (!row) return row.error();
+                if (!*row) break;
+                std::string device = s->text(3);
+                if (!inCut(device, s->int64(4))) continue;
+                Best b{s->int64(2), device, s->text(1), s->text(5)};
+                auto it = best.find(s->text(0));
+                if (it == best.end() || std::tie(b.hlc, b.device, b.op) > std::tie(it->second.hlc, it->second.device, it->second.op))
+                    best[s->text(0)] = std::move(b);
+            }
+            for (auto& [field, b] : best) out[field] = Json::parse(b.value, nullptr, false);
+        }
+        if (out.empty()) return std::optional<Json>();
+        return std::optional<Json>(std::move(out));
+    }
+
+    SResult<std::vector<std::string>> find(const std::string& kind, const std::string& field, const Json& value) override {
+        auto s = m_log.m_store.db().prepare("SELECT DISTINCT record_id FROM field_versions WHERE kind = ? AND field = ? AND value = ?"
+                                            " ORDER BY record_id");
+        if (!s) return s.error();
+        s->bind(1, kind).bind(2, field).bind(3, value.dump());
+        std::vector<std::string> candidates;
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            candidates.push_back(s->text(0));
+        }
+        s.value().reset();
+        std::vector<std::string> out;
+        for (const auto& id : candidates) {
+            auto rec = record(kind, id);
+            if (!rec) return rec.error();
+            if (*rec && (*rec)->contains(field) && (**rec)[field] == value) out.push_back(id);
+        }
+        return out;
+    }
+
+private:
+    bool inCut(const std::string& device, std::int64_t seq) const {
+        if (device == m_device) return seq <= m_seq;
+        auto it = m_vv->find(device);
+        return it != m_vv->end() && seq <= it->second;
+    }
+    OpLog& m_log;
+    std::string m_device;
+    std::int64_t m_seq;
+    const VersionVector* m_vv;
+};
+
+// ------------------------------------------------------------------------- drafts
 
 void Draft::set(const std::string& channel, const std::string& kind, const std::string& recordId,
                 const std::string& field, Json value) {
@@ -90,8 +230,26 @@ void Draft::set(const std::string& channel, const std::string& kind, const std::
     m_ops.push_back(std::move(p));
 }
 
+void Draft::registerDevice(const DeviceRecord& d) {
+    Json subkeys = Json::array();
+    for (const auto& k : d.subkeys) subkeys.push_back(crypto::toHex(k));
+    set(kSysChannel, kDeviceKind, d.id, "sign_pk", crypto::toHex(d.signKey));
+    set(kSysChannel, kDeviceKind, d.id, "kx_pk", crypto::toHex(d.exchangeKey));
+    set(kSysChannel, kDeviceKind, d.id, "subkeys", subkeys);
+    set(kSysChannel, kDeviceKind, d.id, "principal", d.principal);
+}
+
+void Draft::revokeDevice(const std::string& device, std::int64_t lastSeq, const crypto::Bytes& lastHash) {
+    set(kSysChannel, kDeviceKind, device, "revoked_seq", lastSeq);
+    set(kSysChannel, kDeviceKind, device, "revoked_hash", lastSeq == 0 ? std::string() : crypto::toHex(lastHash));
+}
+
+// ------------------------------------------------------------------------- open, trust
+
 OpLog::OpLog(Store& store, ProjectionSink& sink, const Clock& clock)
-    : m_store(store), m_sink(sink), m_clock(clock), m_hlc(clock) {}
+    : m_store(store), m_sink(sink), m_clock(clock), m_hlc(clock), m_logStore(std::make_unique<SqliteLogStore>(store.db())) {}
+
+OpLog::~OpLog() = default;
 
 SStatus OpLog::open() {
     auto device = m_store.meta("device_id");
@@ -110,47 +268,90 @@ SStatus OpLog::open() {
     // The clock resumes after the greatest timestamp in the log (no op is later than its change set).
     auto last = m_store.db().prepare("SELECT COALESCE(MAX(hlc), 0) FROM changesets");
     if (!last) return last.error();
-    auto lastRow = last->step();
-    if (!lastRow) return lastRow.error();
+    if (auto row = last->step(); !row) return row.error();
     m_hlc = HlcClock(m_clock, static_cast<std::uint64_t>(last->int64(0)));
-    auto seq = m_store.db().prepare("SELECT COALESCE(MAX(seq), 0) FROM changesets WHERE device = ?");
+    auto seq = m_logStore->lastSeq(m_device);
     if (!seq) return seq.error();
-    seq->bind(1, m_device);
-    auto row = seq->step();
-    if (!row) return row.error();
-    m_seq = seq->int64(0);
+    m_seq = *seq;
     return {};
 }
 
-Json OpLog::encodeChanges(const std::vector<FieldChange>& changes) {
-    Json arr = Json::array();
-    for (const auto& c : changes) {
-        Json item = {{"f", c.field}, {"v", c.value}};
-        if (!c.base.empty()) item["b"] = c.base;
-        arr.push_back(std::move(item));
+SResult<std::optional<TrustRoot>> OpLog::trustRoot() {
+    auto device = m_store.meta("trust_root_device");
+    if (!device) {
+        if (device.code() == SyncError::NotFound) return std::optional<TrustRoot>();
+        return device.error();
     }
-    return arr;
+    auto key = m_store.meta("trust_root_sign_pk");
+    if (!key) return key.error();
+    auto bytes = crypto::fromHex(*key);
+    if (!bytes || bytes->size() != 32) return fail(SyncError::Corrupt, "the pinned registrar key is damaged");
+    return std::optional<TrustRoot>(TrustRoot{*device, std::move(*bytes)});
 }
 
-SResult<std::vector<FieldChange>> OpLog::decodeChanges(const std::string& body) {
-    Json arr = Json::parse(body, nullptr, false);
-    if (arr.is_discarded() || !arr.is_array()) return fail(SyncError::Invalid, "op body is not a JSON array");
-    std::vector<FieldChange> out;
-    for (const auto& item : arr) {
-        if (!item.is_object() || !item.contains("f") || !item["f"].is_string() || !item.contains("v"))
-            return fail(SyncError::Invalid, "op body has a malformed field change");
-        FieldChange c{item["f"].get<std::string>(), item["v"], {}};
-        if (item.contains("b")) {
-            if (!item["b"].is_array()) return fail(SyncError::Invalid, "op body has a malformed base list");
-            for (const auto& b : item["b"]) {
-                if (!b.is_string()) return fail(SyncError::Invalid, "op body has a malformed base list");
-                c.base.push_back(b.get<std::string>());
-            }
-        }
-        out.push_back(std::move(c));
+SStatus OpLog::pinTrustRoot(const TrustRoot& root) {
+    if (!isUuid(root.device) || root.signKey.size() != 32) return fail(SyncError::Invalid, "malformed registrar key");
+    auto current = trustRoot();
+    if (!current) return current.error();
+    if (*current) {
+        if ((*current)->device == root.device && (*current)->signKey == root.signKey) return {};
+        return fail(SyncError::Forbidden, "this store trusts another audit office (fingerprints differ)");
+    }
+    XS_TRY(m_store.setMeta("trust_root_device", root.device));
+    return m_store.setMeta("trust_root_sign_pk", crypto::toHex(root.signKey));
+}
+
+SResult<std::optional<crypto::Bytes>> OpLog::signKeyOf(const std::string& device) {
+    auto root = trustRoot();
+    if (!root) return root.error();
+    if (*root && (*root)->device == device) return std::optional<crypto::Bytes>((*root)->signKey);
+    if (device == m_device) return std::optional<crypto::Bytes>(m_identity.publicInfo().signKey);
+    auto d = this->device(device);
+    if (!d) return d.error();
+    if (!*d) return std::optional<crypto::Bytes>();
+    return std::optional<crypto::Bytes>((*d)->signKey);
+}
+
+SResult<std::optional<DeviceRecord>> OpLog::device(const std::string& id) {
+    auto rec = record(kDeviceKind, id);
+    if (!rec) {
+        if (rec.code() == SyncError::NotFound) return std::optional<DeviceRecord>();
+        return rec.error();
+    }
+    auto d = deviceFromRecord(id, *rec);
+    if (!d) return d.error();
+    return std::optional<DeviceRecord>(std::move(*d));
+}
+
+SResult<std::vector<DeviceRecord>> OpLog::devices() {
+    auto s = m_store.db().prepare("SELECT DISTINCT record_id FROM field_versions WHERE kind = ? ORDER BY record_id");
+    if (!s) return s.error();
+    s->bind(1, std::string(kDeviceKind));
+    std::vector<std::string> ids;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        ids.push_back(s->text(0));
+    }
+    s.value().reset();
+    std::vector<DeviceRecord> out;
+    for (const auto& id : ids) {
+        auto d = device(id);
+        if (!d) return d.error();
+        if (*d) out.push_back(std::move(**d));
     }
     return out;
 }
+
+SResult<std::optional<std::string>> OpLog::principalAt(StateView& view, const std::string& device) {
+    auto rec = view.record(kDeviceKind, device);
+    if (!rec) return rec.error();
+    if (!*rec) return std::optional<std::string>();
+    return std::optional<std::string>(stringOf(**rec, "principal"));
+}
+
+// ------------------------------------------------------------------------- projection
 
 SResult<std::vector<std::string>> OpLog::heads(const std::string& kind, const std::string& recordId,
                                                const std::string& field) {
@@ -170,39 +371,12 @@ SResult<std::vector<std::string>> OpLog::heads(const std::string& kind, const st
     return out;
 }
 
-SStatus OpLog::insertChangeSet(const ChangeSet& cs, bool local) {
-    Db& db = m_store.db();
-    auto c = db.prepare("INSERT INTO changesets (id, device, seq, hlc, op_count, local, prev_hash, hash, signature)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!c) return c.error();
-    c->bind(1, cs.id).bind(2, cs.device).bind(3, cs.seq).bind(4, static_cast<std::int64_t>(cs.hlc))
-        .bind(5, static_cast<std::int64_t>(cs.ops.size())).bind(6, std::int64_t{local ? 1 : 0})
-        .bindBlob(7, cs.prevHash).bindBlob(8, cs.hash).bindBlob(9, cs.signature);
-    XS_TRY(c->run());
-    auto o = db.prepare("INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, body, epoch, sealed)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!o) return o.error();
-    std::int64_t idx = 0;
-    for (const Op& op : cs.ops) {
-        bool sealed = isEncryptedChannel(op.channel);  // the clear text of a sealed op is never stored here
-        o->bind(1, op.id).bind(2, cs.id).bind(3, idx++).bind(4, op.channel).bind(5, op.kind).bind(6, op.recordId)
-            .bind(7, static_cast<std::int64_t>(op.hlc)).bind(8, op.device)
-            .bind(9, sealed ? std::string() : encodeChanges(op.changes).dump())
-            .bind(10, static_cast<std::int64_t>(op.epoch));
-        if (sealed) o->bindBlob(11, op.sealed);
-        else o->bindNull(11);
-        XS_TRY(o->run());
-    }
-    return {};
-}
-
 SStatus OpLog::projectField(const std::string& kind, const std::string& recordId, const std::string& field) {
     Db& db = m_store.db();
     struct Version {
         std::string op, value;
         std::int64_t hlc;
         std::string device;
-        bool superseded = false;
     };
     std::vector<Version> versions;
     auto v = db.prepare("SELECT op_id, value, hlc, device FROM field_versions WHERE kind = ? AND record_id = ? AND field = ?");
@@ -214,6 +388,7 @@ SStatus OpLog::projectField(const std::string& kind, const std::string& recordId
         if (!*row) break;
         versions.push_back({v->text(0), v->text(1), v->int64(2), v->text(3)});
     }
+    v.value().reset();
     if (versions.empty()) return {};
     // Winner: greatest (hlc, device, op id) — the same whatever order the ops arrived in.
     const Version* winner = &versions[0];
@@ -236,53 +411,42 @@ SStatus OpLog::projectField(const std::string& kind, const std::string& recordId
         if (!*row) break;
         superseded.insert(b->text(0));
     }
+    b.value().reset();
     auto del = db.prepare("DELETE FROM conflicts WHERE kind = ? AND record_id = ? AND field = ?");
     if (!del) return del.error();
     del->bind(1, kind).bind(2, recordId).bind(3, field);
     XS_TRY(del->run());
     // Heads are versions nothing supersedes. Only concurrent text edits with different values need a
     // person; other types merge by last-writer-wins.
-    std::vector<const Version*> heads;
+    std::vector<const Version*> headVersions;
     std::set<std::string> values;
     for (const auto& x : versions) {
         if (superseded.count(x.op)) continue;
         if (x.value.empty() || x.value[0] != '"') return {};
-        heads.push_back(&x);
+        headVersions.push_back(&x);
         values.insert(x.value);
     }
-    if (heads.size() < 2 || values.size() < 2) return {};
+    if (headVersions.size() < 2 || values.size() < 2) return {};
     auto ins = db.prepare("INSERT INTO conflicts (kind, record_id, field, op_id, value, hlc, device) VALUES (?, ?, ?, ?, ?, ?, ?)");
     if (!ins) return ins.error();
-    for (const Version* x : heads) {
+    for (const Version* x : headVersions) {
         ins->bind(1, kind).bind(2, recordId).bind(3, field).bind(4, x->op).bind(5, x->value).bind(6, x->hlc).bind(7, x->device);
         XS_TRY(ins->run());
     }
     return {};
 }
 
-SStatus OpLog::project(const Op& given, bool newRecord) {
+SStatus OpLog::project(const Op& op, std::int64_t seq, bool newRecord) {
     Db& db = m_store.db();
-    Op opened;
-    const Op* readable = &given;
-    if (isEncryptedChannel(given.channel) && given.changes.empty()) {
-        auto changes = readChanges(given);
-        if (!changes) return changes.error();
-        if (!*changes) return {};  // no key for this channel and epoch here: stays sealed, unprojected
-        opened = given;
-        opened.changes = std::move(**changes);
-        readable = &opened;
-    }
-    const Op& op = *readable;
     // A version of a record nobody has seen before is its field's only version, hence the winner.
-    auto v = db.prepare("INSERT OR IGNORE INTO field_versions (kind, record_id, field, op_id, hlc, device, value, winner)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    auto v = db.prepare("INSERT OR IGNORE INTO field_versions (kind, record_id, field, op_id, hlc, device, seq, value, winner)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     auto b = db.prepare("INSERT OR IGNORE INTO field_bases (kind, record_id, field, op_id, base_op) VALUES (?, ?, ?, ?, ?)");
     if (!v) return v.error();
     if (!b) return b.error();
     for (const auto& c : op.changes) {
-        v->bind(1, op.kind).bind(2, op.recordId).bind(3, c.field).bind(4, op.id)
-            .bind(5, static_cast<std::int64_t>(op.hlc)).bind(6, op.device).bind(7, c.value.dump())
-            .bind(8, std::int64_t{newRecord ? 1 : 0});
+        v->bind(1, op.kind).bind(2, op.recordId).bind(3, c.field).bind(4, op.id).bind(5, static_cast<std::int64_t>(op.hlc))
+            .bind(6, op.device).bind(7, seq).bind(8, c.value.dump()).bind(9, std::int64_t{newRecord ? 1 : 0});
         XS_TRY(v->run());
         for (const auto& base : c.base) {
             b->bind(1, op.kind).bind(2, op.recordId).bind(3, c.field).bind(4, op.id).bind(5, base);
@@ -309,16 +473,232 @@ SResult<bool> OpLog::hasVersions(const std::string& kind, const std::string& rec
     return *known;
 }
 
-SStatus OpLog::projectArrived(const Op& op) {
-    auto known = hasVersions(op.kind, op.recordId);
-    if (!known) return known.error();
-    return project(op, !*known);
+SStatus OpLog::clearProjections() {
+    XS_TRY(m_store.db().exec("DELETE FROM field_versions; DELETE FROM field_bases; DELETE FROM conflicts;"));
+    return m_sink.reset(m_store.db());
 }
+
+// ------------------------------------------------------------------------- judging
+
+SResult<Verdict> OpLog::judge(const ChangeSet& cs, const VersionVector& vv, bool local, Effects& fx) {
+    auto root = trustRoot();
+    if (!root) return root.error();
+    TrustRoot anchor = *root ? **root : TrustRoot{};
+    CutView view(*this, cs.device, cs.seq, local ? nullptr : &vv);
+    trust::ChangeSetAuthorizer auth(cs, anchor, view);
+    const bool isRoot = !anchor.device.empty() && cs.device == anchor.device;
+    for (std::size_t i = 0; i < cs.ops.size(); ++i) {
+        const Op& op = cs.ops[i];
+        auto principal = principalAt(view, cs.device);
+        if (!principal) return principal.error();
+        if (!*principal && !isRoot)
+            return Verdict::refuse("device " + cs.device + " wrote before it was registered (enrolled) by the audit office");
+        auto v = auth.op(i);
+        if (!v) return v.error();
+        if (!v->ok()) return v;
+        const Op* readable = &op;
+        Op opened;
+        if (isEncryptedChannel(op.channel)) {
+            auto changes = readChanges(op);
+            if (!changes) {
+                if (changes.code() == SyncError::Corrupt || changes.code() == SyncError::Invalid)
+                    return Verdict::refuse(changes.message());
+                return changes.error();
+            }
+            if (!*changes) continue;  // no key for this epoch here: kept sealed, neither judged by the app nor projected
+            opened = op;
+            opened.changes = std::move(**changes);
+            readable = &opened;
+        }
+        if (m_validator) {
+            std::string rootPrincipal;
+            if (!anchor.device.empty()) {
+                auto rp = principalAt(view, anchor.device);
+                if (!rp) return rp.error();
+                rootPrincipal = rp->value_or(std::string());
+            }
+            OpValidator::Context ctx{cs, *readable, principal->value_or(std::string()), isRoot, rootPrincipal, local};
+            auto app = m_validator->check(ctx, view);
+            if (!app) return app.error();
+            if (!app->ok()) return app;
+        }
+        auto known = hasVersions(op.kind, op.recordId);
+        if (!known) return known.error();
+        XS_TRY(project(*readable, cs.seq, !*known));
+        if (op.channel == kSysChannel) {
+            if (op.kind == kEpochKind || op.kind == kMemberKind) XS_TRY(openEnvelopes(cs, *readable, fx));
+            if (op.kind == kDeviceKind && std::any_of(op.changes.begin(), op.changes.end(),
+                                                      [](const FieldChange& c) { return c.field == "revoked_seq"; })) {
+                // A revocation refuses every later link of that device, wherever this replica had accepted it.
+                auto revoked = device(op.recordId);
+                if (!revoked) return revoked.error();
+                if (*revoked && (*revoked)->revokedSeq) {
+                    auto later = m_store.db().prepare("SELECT 1 FROM changesets WHERE device = ? AND seq > ? AND verdict = '' LIMIT 1");
+                    if (!later) return later.error();
+                    later->bind(1, op.recordId).bind(2, *(*revoked)->revokedSeq);
+                    auto row = later->step();
+                    if (!row) return row.error();
+                    if (*row) fx.needRejudge = true;
+                }
+            }
+        }
+    }
+    return auth.finish();
+}
+
+SStatus OpLog::storeChangeSet(const ChangeSet& cs, const VersionVector& vv, const std::string& verdict, bool local) {
+    return m_logStore->append(cs, vv, verdict, local);
+}
+
+SResult<ApplyOutcome> OpLog::applyReceived(const ChangeSet& given, Effects& fx, std::string& refusal, std::string& holdReason) {
+    // What is judged and projected is what was signed: the changes of a plaintext op are read
+    // from its body bytes, whatever the caller parsed.
+    ChangeSet cs = given;
+    for (Op& op : cs.ops) {
+        if (isEncryptedChannel(op.channel)) {
+            op.changes.clear();
+            continue;
+        }
+        auto changes = decodeChanges(bodyText(op.body));
+        if (!changes) return fail(SyncError::Invalid, "change set " + cs.id + ", op " + op.id + ": " + changes.message());
+        op.changes = std::move(*changes);
+    }
+    cs.hash = changeSetHash(cs);
+    auto key = signKeyOf(cs.device);
+    if (!key) return key.error();
+    auto author = device(cs.device);
+    if (!author) return author.error();
+    auto admission = trust::admit(*m_logStore, cs, *key, *author ? &**author : nullptr);
+    if (!admission) return admission.error();
+    using K = trust::Admission::Kind;
+    switch (admission->kind) {
+        case K::Known: return ApplyOutcome::AlreadyKnown;
+        case K::Fork:
+            XS_TRY(m_logStore->recordFork(cs, admission->detail));
+            return fail(SyncError::Corrupt, "fork: " + admission->detail);
+        case K::Hold:
+            XS_TRY(m_logStore->hold(cs, admission->detail));
+            holdReason = admission->detail;
+            return ApplyOutcome::Held;
+        case K::Revoked:
+            XS_TRY(storeChangeSet(cs, admission->vv, admission->detail, false));
+            XS_TRY(m_logStore->unhold(cs.id));
+            m_hlc.observe(cs.hlc);
+            refusal = admission->detail;
+            return ApplyOutcome::Refused;
+        case K::Accept: break;
+    }
+    XS_TRY(storeChangeSet(cs, admission->vv, "", false));
+    XS_TRY(m_logStore->unhold(cs.id));
+    auto sp = Savepoint::begin(m_store.db());
+    if (!sp) return sp.error();
+    Effects mine;
+    auto verdict = judge(cs, admission->vv, false, mine);
+    if (!verdict) return verdict.error();
+    m_hlc.observe(cs.hlc);
+    if (!verdict->ok()) {
+        XS_TRY(sp->rollback());
+        XS_TRY(m_logStore->setVerdict(cs.id, verdict->refusal));
+        refusal = verdict->refusal;
+        return ApplyOutcome::Refused;
+    }
+    XS_TRY(sp->release());
+    fx.needRejudge = fx.needRejudge || mine.needRejudge;
+    fx.keysGained += mine.keysGained;
+    fx.warnings.insert(fx.warnings.end(), mine.warnings.begin(), mine.warnings.end());
+    return ApplyOutcome::Applied;
+}
+
+SStatus OpLog::rejudgeAll(Effects& fx) {
+    Db& db = m_store.db();
+    // Causal order: a change set's clock is later than every one it had seen (admission checks
+    // it), so (hlc, device, seq) puts every change set after its causal past.
+    std::vector<std::string> ids;
+    {
+        auto s = db.prepare("SELECT id FROM changesets ORDER BY hlc, device, seq");
+        if (!s) return s.error();
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            ids.push_back(s->text(0));
+        }
+    }
+    auto countKeys = [&]() -> SResult<std::int64_t> {
+        auto s = db.prepare("SELECT count(*) FROM channel_keys");
+        if (!s) return s.error();
+        if (auto row = s->step(); !row) return row.error();
+        return s->int64(0);
+    };
+    auto pins = [&]() -> SResult<std::map<std::string, std::pair<std::int64_t, crypto::Bytes>>> {
+        std::map<std::string, std::pair<std::int64_t, crypto::Bytes>> out;
+        auto all = devices();
+        if (!all) return all.error();
+        for (const auto& d : *all)
+            if (d.revokedSeq) out[d.id] = {*d.revokedSeq, d.revokedHash};
+        return out;
+    };
+    // Keys opened and pins set by one pass can change verdicts before them: pass again until
+    // nothing changes (a pass per revocation or late key at most).
+    for (int pass = 0; pass < 8; ++pass) {
+        auto keysBefore = countKeys();
+        if (!keysBefore) return keysBefore.error();
+        auto pinsBefore = pins();
+        if (!pinsBefore) return pinsBefore.error();
+        XS_TRY(clearProjections());
+        for (const auto& id : ids) {
+            auto cs = loadChangeSet(id);
+            if (!cs) return cs.error();
+            std::string verdict;
+            auto pin = pinsBefore->find(cs->device);
+            if (pin != pinsBefore->end() && (cs->seq > pin->second.first || (cs->seq == pin->second.first && cs->hash != pin->second.second))) {
+                verdict = "device " + cs->device + " was revoked after its change set " + std::to_string(pin->second.first);
+            } else {
+                auto vv = storedVersionVector(id);
+                if (!vv) return vv.error();
+                auto sp = Savepoint::begin(db);
+                if (!sp) return sp.error();
+                Effects ignored;
+                auto v = judge(*cs, *vv, false, ignored);
+                if (!v) return v.error();
+                if (v->ok()) {
+                    XS_TRY(sp->release());
+                    fx.keysGained += ignored.keysGained;
+                } else {
+                    XS_TRY(sp->rollback());
+                    verdict = v->refusal;
+                }
+            }
+            XS_TRY(m_logStore->setVerdict(id, verdict));
+        }
+        auto keysAfter = countKeys();
+        if (!keysAfter) return keysAfter.error();
+        auto pinsAfter = pins();
+        if (!pinsAfter) return pinsAfter.error();
+        if (*keysAfter == *keysBefore && *pinsAfter == *pinsBefore) return {};
+    }
+    return fail(SyncError::Corrupt, "the op log's verdicts do not settle (revocations that contradict each other?)");
+}
+
+SStatus OpLog::rebuild() {
+    auto tx = Transaction::begin(m_store.db());
+    if (!tx) return tx.error();
+    Effects fx;
+    XS_TRY(rejudgeAll(fx));
+    return tx->commit();
+}
+
+// ------------------------------------------------------------------------- commit
 
 SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus()>& inTransaction) {
     if (draft.empty()) return fail(SyncError::Invalid, "nothing to commit");
     auto tx = Transaction::begin(m_store.db());
     if (!tx) return tx.error();
+    if (auto me = self(); !me) {
+        return me.error();
+    } else if (*me && (*me)->revokedSeq && m_seq >= *(*me)->revokedSeq) {
+        return fail(SyncError::Forbidden, "this device was revoked by the audit office: nothing it writes is accepted any more");
+    }
     ChangeSet cs;
     auto id = newUuidV7();
     if (!id) return id.error();
@@ -326,11 +706,10 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
     cs.device = m_device;
     cs.seq = m_seq + 1;
     cs.hlc = m_hlc.tick();
-    auto channels = prepareChannels(draft, cs.hlc);
+    auto channels = prepareChannels(draft);
     if (!channels) return channels.error();
     std::vector<Draft::Pending> pending = channels->sysOps;  // membership first: later ops are checked against it
     pending.insert(pending.end(), draft.m_ops.begin(), draft.m_ops.end());
-    std::vector<bool> fresh;  // per op: the record has no versions yet
     for (const auto& p : pending) {
         auto known = hasVersions(p.kind, p.recordId);
         if (!known) return known.error();
@@ -373,210 +752,175 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
                 op.epoch = *epoch;
                 XS_TRY(seal(op, (*key)->view()));
             }
+        } else {
+            op.body = textBytes(encodeChanges(op.changes));
         }
-        XS_TRY(validateOp(op));
         cs.ops.push_back(std::move(op));
-        fresh.push_back(!*known);
     }
     if (cs.seq > 1) {
-        auto prev = m_store.db().prepare("SELECT hash FROM changesets WHERE device = ? AND seq = ?");
+        auto prev = m_logStore->linkAt(m_device, cs.seq - 1);
         if (!prev) return prev.error();
-        prev->bind(1, m_device).bind(2, cs.seq - 1);
-        auto row = prev->step();
-        if (!row) return row.error();
-        if (!*row) return fail(SyncError::Corrupt, "this device's previous change set is missing");
-        cs.prevHash = prev->blob(0);
+        if (!*prev) return fail(SyncError::Corrupt, "this device's previous change set is missing");
+        cs.prevHash = (*prev)->hash;
     }
+    // Causal context: what this replica holds beyond what its previous change set had seen.
+    auto current = versionVector();
+    if (!current) return current.error();
+    VersionVector prevVv;
+    if (cs.seq > 1) {
+        auto prev = m_logStore->linkAt(m_device, cs.seq - 1);
+        if (!prev) return prev.error();
+        auto v = m_logStore->versionVectorOf((*prev)->id);
+        if (!v) return v.error();
+        prevVv = std::move(*v);
+    }
+    VersionVector vv;
+    for (const auto& [device, seq] : *current) {
+        if (device == m_device) continue;
+        vv[device] = seq;
+        auto was = prevVv.find(device);
+        if (was != prevVv.end() && was->second >= seq) continue;
+        auto link = m_logStore->linkAt(device, seq);
+        if (!link) return link.error();
+        if (!*link) return fail(SyncError::Corrupt, "the chain of device " + device + " is damaged here");
+        cs.deps.push_back({device, seq, (*link)->hash});
+    }
+    vv[m_device] = cs.seq - 1;
     crypto::Bytes input = signingInput(cs);
     crypto::Digest digest = crypto::sha256(input);
     cs.hash.assign(digest.begin(), digest.end());
     auto signature = m_identity.sign(input);
     if (!signature) return signature.error();
     cs.signature = std::move(*signature);
-    XS_TRY(insertChangeSet(cs, true));
+    XS_TRY(trust::checkStructure(cs));  // what every other replica will check first
+    XS_TRY(storeChangeSet(cs, vv, "", true));
     for (const auto& [channel, key] : channels->keys) XS_TRY(storeKey(channel, key.first, key.second.view()));
-    for (const auto& e : channels->envelopes) XS_TRY(insertEnvelope(e));
-    for (std::size_t i = 0; i < cs.ops.size(); ++i) {
-        XS_TRY(authorize(cs.ops[i]));
-        XS_TRY(project(cs.ops[i], fresh[i]));
-    }
+    Effects fx;
+    auto verdict = judge(cs, vv, true, fx);
+    if (!verdict) return verdict.error();
+    if (!verdict->ok()) return fail(SyncError::Forbidden, verdict->refusal);
+    if (fx.needRejudge) XS_TRY(rejudgeAll(fx));
     if (inTransaction) XS_TRY(inTransaction());
     XS_TRY(tx->commit());
     m_seq = cs.seq;
     return cs;
 }
 
-SStatus OpLog::apply(const ChangeSet& cs) {
-    auto r = applyChangeSet(cs);
-    if (!r) return r.error();
+// ------------------------------------------------------------------------- reading the log
+
+SStatus OpLog::forEachOpRow(Stmt& s, const std::function<SStatus(Op&)>& fn) {
+    for (;;) {
+        auto row = s.step();
+        if (!row) return row.error();
+        if (!*row) return {};
+        auto op = opFromRow(s);
+        if (!op) return op.error();
+        XS_TRY(fn(*op));
+    }
+}
+
+SResult<Op> OpLog::opFromRow(Stmt& s) {
+    Op op{s.text(0), s.text(1), s.text(2), s.text(3), static_cast<std::uint64_t>(s.int64(4)), s.text(5),
+          static_cast<std::uint32_t>(s.int64(6)), s.blob(7), {}};
+    if (isEncryptedChannel(op.channel)) return op;
+    auto changes = decodeChanges(bodyText(op.body));
+    if (!changes) return fail(SyncError::Corrupt, "op " + op.id + " has an unreadable body: " + changes.message());
+    op.changes = std::move(*changes);
+    return op;
+}
+
+SResult<ChangeSet> OpLog::loadChangeSet(const std::string& id) {
+    Db& db = m_store.db();
+    auto c = db.prepare("SELECT id, device, seq, hlc, prev_hash, hash, signature, deps FROM changesets WHERE id = ?");
+    if (!c) return c.error();
+    c->bind(1, id);
+    auto row = c->step();
+    if (!row) return row.error();
+    if (!*row) return fail(SyncError::NotFound, "no change set " + id);
+    ChangeSet cs{c->text(0), c->text(1), c->int64(2), static_cast<std::uint64_t>(c->int64(3)), {}, c->blob(4), {},
+                 c->blob(5), c->blob(6)};
+    Json deps = Json::parse(c->text(7), nullptr, false);
+    if (!deps.is_array()) return fail(SyncError::Corrupt, "change set " + id + " has damaged deps");
+    for (const auto& d : deps) {
+        auto h = crypto::fromHex(stringOf(d, "hash"));
+        if (!h || !d.contains("seq") || !d["seq"].is_number_integer())
+            return fail(SyncError::Corrupt, "change set " + id + " has damaged deps");
+        cs.deps.push_back({stringOf(d, "device"), d["seq"].get<std::int64_t>(), std::move(*h)});
+    }
+    c.value().reset();
+    auto o = db.prepare("SELECT " XS_OP_COLUMNS " FROM ops WHERE changeset = ? ORDER BY idx");
+    if (!o) return o.error();
+    o->bind(1, id);
+    XS_TRY(forEachOpRow(*o, [&](Op& op) -> SStatus {
+        cs.ops.push_back(std::move(op));
+        return {};
+    }));
+    return cs;
+}
+
+SResult<VersionVector> OpLog::storedVersionVector(const std::string& id) { return m_logStore->versionVectorOf(id); }
+
+SResult<VersionVector> OpLog::versionVector() {
+    auto s = m_store.db().prepare("SELECT device, MAX(seq) FROM changesets GROUP BY device");
+    if (!s) return s.error();
+    VersionVector vv;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        vv[s->text(0)] = s->int64(1);
+    }
+    return vv;
+}
+
+SStatus OpLog::forEachChangeSet(const std::function<SStatus(const ChangeSet&)>& fn) {
+    // Causal order: a replica applying in this order never meets a change set before its causal past.
+    std::vector<std::string> ids;
+    {
+        auto c = m_store.db().prepare("SELECT id FROM changesets ORDER BY hlc, device, seq");
+        if (!c) return c.error();
+        for (;;) {
+            auto row = c->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            ids.push_back(c->text(0));
+        }
+    }
+    for (const auto& id : ids) {
+        auto cs = loadChangeSet(id);
+        if (!cs) return cs.error();
+        XS_TRY(fn(*cs));
+    }
     return {};
 }
 
-SStatus OpLog::addDevice(const DevicePublic& device) {
-    if (!isUuid(device.id) || device.signKey.size() != 32 || device.exchangeKey.size() != 32)
-        return fail(SyncError::Invalid, "malformed device public keys");
-    auto s = m_store.db().prepare("SELECT sign_pk FROM devices WHERE id = ?");
-    if (!s) return s.error();
-    s->bind(1, device.id);
-    auto row = s->step();
-    if (!row) return row.error();
-    if (*row) {
-        if (s->blob(0) != device.signKey) return fail(SyncError::Invalid, "device " + device.id + " is known with other keys");
+SResult<std::vector<ChangeSet>> OpLog::changeSets() {
+    std::vector<ChangeSet> out;
+    XS_TRY(forEachChangeSet([&](const ChangeSet& cs) -> SStatus {
+        out.push_back(cs);
         return {};
-    }
-    auto ins = m_store.db().prepare("INSERT INTO devices (id, sign_pk, kx_pk, local) VALUES (?, ?, ?, 0)");
-    if (!ins) return ins.error();
-    ins->bind(1, device.id).bindBlob(2, device.signKey).bindBlob(3, device.exchangeKey);
-    return ins->run();
+    }));
+    return out;
 }
 
-SStatus OpLog::recordFork(const ChangeSet& cs, const std::string& detail) {
-    auto s = m_store.db().prepare("INSERT OR IGNORE INTO forks (device, seq, changeset, detail) VALUES (?, ?, ?, ?)");
+SResult<std::int64_t> OpLog::opCount() {
+    auto s = m_store.db().prepare("SELECT count(*) FROM ops");
     if (!s) return s.error();
-    s->bind(1, cs.device).bind(2, cs.seq).bind(3, cs.id).bind(4, detail);
-    XS_TRY(s->run());
-    return fail(SyncError::Corrupt, "fork: " + detail);
+    if (auto row = s->step(); !row) return row.error();
+    return s->int64(0);
 }
 
-SResult<ChangeSet> OpLog::verifyChangeSet(const ChangeSet& cs) {
-    if (!isUuid(cs.id) || !isUuid(cs.device) || cs.seq < 1)
-        return fail(SyncError::Invalid, "change set has a malformed header");
-    for (const Op& op : cs.ops) {
-        XS_TRY(validateOp(op));
-        if (op.device != cs.device) return fail(SyncError::Invalid, "op " + op.id + " claims another device than its change set");
-        if (op.hlc > cs.hlc) return fail(SyncError::Invalid, "op " + op.id + " is timestamped after its change set");
-    }
-    if (cs.ops.empty()) return fail(SyncError::Invalid, "change set " + cs.id + " has no ops");
-    if (cs.seq == 1 ? !cs.prevHash.empty() : cs.prevHash.size() != 32)
-        return fail(SyncError::Invalid, "change set " + cs.id + " has a malformed previous-hash field");
-    // Authenticity first: nothing unsigned or badly signed reaches any table.
-    auto key = m_store.db().prepare("SELECT sign_pk FROM devices WHERE id = ?");
-    if (!key) return key.error();
-    key->bind(1, cs.device);
-    auto keyRow = key->step();
-    if (!keyRow) return keyRow.error();
-    if (!*keyRow) return fail(SyncError::Invalid, "change set " + cs.id + " comes from unknown device " + cs.device);
-    crypto::Bytes signKey = key->blob(0);
-    crypto::Bytes input = signingInput(cs);
-    if (!crypto::ed25519Verify(signKey, input, cs.signature))
-        return fail(SyncError::Corrupt, "change set " + cs.id + " is not signed by its device " + cs.device);
-    crypto::Digest digest = crypto::sha256(input);
-    ChangeSet verified = cs;
-    verified.hash.assign(digest.begin(), digest.end());
-    return verified;
-}
-
-SResult<ApplyOutcome> OpLog::applyChangeSet(const ChangeSet& cs) {
-    auto verified = verifyChangeSet(cs);
-    if (!verified) return verified.error();
-    auto tx = Transaction::begin(m_store.db());
-    if (!tx) return tx.error();
-    auto outcome = applyVerified(*verified);
-    if (!outcome) {
-        if (outcome.code() == SyncError::Corrupt) (void)tx->commit();  // keep the fork record
-        return outcome;
-    }
-    XS_TRY(tx->commit());
-    return outcome;
-}
-
-SResult<std::vector<ApplyOutcome>> OpLog::applyAllOrNothing(const std::vector<ChangeSet>& sets, bool ownTransaction) {
-    std::vector<ChangeSet> verified;
-    verified.reserve(sets.size());
-    for (const auto& cs : sets) {
-        auto v = verifyChangeSet(cs);
-        if (!v) return v.error();
-        verified.push_back(std::move(*v));
-    }
-    std::optional<Transaction> tx;
-    if (ownTransaction) {
-        auto t = Transaction::begin(m_store.db());
-        if (!t) return t.error();
-        tx.emplace(std::move(*t));
-    }
-    std::vector<ApplyOutcome> outcomes;
-    for (const auto& v : verified) {
-        auto o = applyVerified(v);
-        if (!o) return o.error();  // rolled back: nothing of the batch stays
-        outcomes.push_back(*o);
-    }
-    if (tx) XS_TRY(tx->commit());
-    return outcomes;
-}
-
-SResult<ApplyOutcome> OpLog::applyVerified(const ChangeSet& first) {
-    Db& db = m_store.db();
-    auto known = db.prepare("SELECT hash FROM changesets WHERE id = ?");
-    auto at = db.prepare("SELECT id, hash FROM changesets WHERE device = ? AND seq = ?");
-    auto last = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM changesets WHERE device = ?");
-    if (!known) return known.error();
-    if (!at) return at.error();
-    if (!last) return last.error();
-
-    known->bind(1, first.id);
-    auto k = known->step();
-    if (!k) return k.error();
-    if (*k) {
-        if (known->blob(0) != first.hash)
-            return recordFork(first, "change set " + first.id + " arrived with different content than before").error();
-        return ApplyOutcome::AlreadyKnown;
-    }
-    known->reset();
-
-    last->bind(1, first.device);
-    if (auto r = last->step(); !r) return r.error();
-    std::int64_t lastSeq = last->int64(0);
-    last->reset();
-    if (first.seq <= lastSeq) {
-        return recordFork(first, "device " + first.device + " has two change sets with sequence " + std::to_string(first.seq) +
-                                     " (a copied store?)").error();
-    }
-    if (first.seq > lastSeq + 1) {
-        auto hold = db.prepare("INSERT OR IGNORE INTO held_changesets (device, seq, id, body) VALUES (?, ?, ?, ?)");
-        if (!hold) return hold.error();
-        hold->bind(1, first.device).bind(2, first.seq).bind(3, first.id).bind(4, changeSetToJson(first).dump());
-        XS_TRY(hold->run());
-        return ApplyOutcome::Held;
-    }
-    // Apply this one, then any held successors it unblocks.
-    ChangeSet cs = first;
+SResult<std::vector<RefusedChangeSet>> OpLog::refused() {
+    auto s = m_store.db().prepare("SELECT id, device, seq, verdict FROM changesets WHERE verdict != '' ORDER BY hlc, device, seq");
+    if (!s) return s.error();
+    std::vector<RefusedChangeSet> out;
     for (;;) {
-        if (cs.seq > 1) {
-            at->bind(1, cs.device).bind(2, cs.seq - 1);
-            auto r = at->step();
-            if (!r) return r.error();
-            crypto::Bytes prevHash = *r ? at->blob(1) : crypto::Bytes();
-            at->reset();
-            if (prevHash != cs.prevHash)
-                return recordFork(cs, "change set " + cs.id + " of device " + cs.device +
-                                          " names a different predecessor than the one received").error();
-        }
-        XS_TRY(insertChangeSet(cs, false));
-        for (const Op& op : cs.ops) {
-            XS_TRY(authorize(op));  // against membership as of the ops before it
-            XS_TRY(projectArrived(op));
-        }
-        m_hlc.observe(cs.hlc);
-
-        auto next = db.prepare("SELECT id, body FROM held_changesets WHERE device = ? AND seq = ?");
-        if (!next) return next.error();
-        next->bind(1, cs.device).bind(2, cs.seq + 1);
-        auto r = next->step();
-        if (!r) return r.error();
-        if (!*r) break;
-        std::string heldId = next->text(0);
-        auto parsed = changeSetFromJson(Json::parse(next->text(1), nullptr, false));
-        next.value().reset();
-        if (!parsed) return parsed.error();
-        auto del = db.prepare("DELETE FROM held_changesets WHERE device = ? AND seq = ? AND id = ?");
-        if (!del) return del.error();
-        del->bind(1, cs.device).bind(2, cs.seq + 1).bind(3, heldId);
-        XS_TRY(del->run());
-        crypto::Digest d = crypto::sha256(signingInput(*parsed));
-        parsed->hash.assign(d.begin(), d.end());
-        cs = std::move(*parsed);
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        out.push_back({s->text(0), s->text(1), s->int64(2), s->text(3)});
     }
-    return ApplyOutcome::Applied;
+    return out;
 }
 
 SResult<std::vector<ChainIssue>> OpLog::chainIssues() {
@@ -590,46 +934,22 @@ SResult<std::vector<ChainIssue>> OpLog::chainIssues() {
         if (!*r) break;
         out.push_back({f->text(0), "fork", f->text(1)});
     }
-    auto h = db.prepare("SELECT device, MIN(seq), MAX(seq), COUNT(*), (SELECT COALESCE(MAX(seq), 0) FROM changesets c"
-                        " WHERE c.device = h.device) FROM held_changesets h GROUP BY device ORDER BY device");
+    auto h = db.prepare("SELECT device, seq, reason FROM held_changesets ORDER BY device, seq");
     if (!h) return h.error();
     for (;;) {
         auto r = h->step();
         if (!r) return r.error();
         if (!*r) break;
-        out.push_back({h->text(0), "gap",
-                       std::to_string(h->int64(3)) + " change set(s) " + std::to_string(h->int64(1)) + ".." +
-                           std::to_string(h->int64(2)) + " held: change set " + std::to_string(h->int64(4) + 1) +
-                           " of this device has not arrived"});
+        out.push_back({h->text(0), "gap", "change set " + std::to_string(h->int64(1)) + " held: " + h->text(2)});
     }
     return out;
-}
-
-SStatus OpLog::replayAll() {
-    Db& db = m_store.db();
-    XS_TRY(db.exec("DELETE FROM field_versions; DELETE FROM field_bases; DELETE FROM conflicts;"));
-    XS_TRY(m_sink.reset(db));
-    auto s = db.prepare("SELECT " XS_OP_COLUMNS " FROM ops ORDER BY hlc, id");
-    if (!s) return s.error();
-    // Ops this replica holds no key for stay unprojected.
-    return forEachOpRow(*s, [&](Op& op) { return projectArrived(op); });
-}
-
-SStatus OpLog::rebuild() {
-    auto tx = Transaction::begin(m_store.db());
-    if (!tx) return tx.error();
-    XS_TRY(replayAll());
-    return tx->commit();
 }
 
 SResult<std::string> OpLog::projectionDigest() {
     std::vector<std::string> tables = {"field_versions", "field_bases", "conflicts"};
     for (const auto& t : m_sink.tables()) tables.push_back(t);
     crypto::Sha256 h;
-    for (const auto& t : tables) {
-        // Table names come from code, never from input. Rows are sorted as text so the digest
-        // does not depend on storage order.
-        std::string sql = "SELECT * FROM " + t;
+    auto digestRows = [&](const std::string& name, const std::string& sql) -> SStatus {
         auto s = m_store.db().prepare(sql.c_str());
         if (!s) return s.error();
         std::vector<std::string> rows;
@@ -645,12 +965,17 @@ SResult<std::string> OpLog::projectionDigest() {
             rows.push_back(std::move(line));
         }
         std::sort(rows.begin(), rows.end());
-        h.update(crypto::asBytes("table:" + t + ":" + std::to_string(rows.size()) + "\n"));
+        h.update(crypto::asBytes("table:" + name + ":" + std::to_string(rows.size()) + "\n"));
         for (const auto& r : rows) {
             h.update(crypto::asBytes(r));
             h.update(crypto::asBytes("\n"));
         }
-    }
+        return {};
+    };
+    // Table names come from code, never from input. Rows are sorted as text so the digest does
+    // not depend on storage order.
+    for (const auto& t : tables) XS_TRY(digestRows(t, "SELECT * FROM " + t));
+    XS_TRY(digestRows("verdicts", "SELECT id, verdict FROM changesets"));
     return crypto::toHex(h.finish());
 }
 
@@ -667,23 +992,8 @@ SResult<std::vector<std::string>> OpLog::check() {
         problems.push_back("change set " + counts->text(0) + " should have " + std::to_string(counts->int64(1)) +
                            " ops but has " + std::to_string(counts->int64(2)));
     }
-    auto bodies = db.prepare("SELECT " XS_OP_COLUMNS " FROM ops");
-    if (!bodies) return bodies.error();
-    for (;;) {
-        auto row = bodies->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        auto op = opFromRow(*bodies);
-        if (!op) {
-            problems.push_back("op " + bodies->text(0) + " has an unreadable body");
-            continue;
-        }
-        if (isEncryptedChannel(op->channel)) {  // sealed: it must open if this replica holds the key
-            auto changes = readChanges(*op);
-            if (!changes) problems.push_back("op " + op->id + " does not open with its channel key: " + changes.message());
-        }
-    }
-    auto seqs = db.prepare("SELECT device, count(*), max(seq) FROM changesets WHERE local = 1 GROUP BY device");
+    counts.value().reset();
+    auto seqs = db.prepare("SELECT device, count(*), max(seq) FROM changesets GROUP BY device");
     if (!seqs) return seqs.error();
     for (;;) {
         auto row = seqs->step();
@@ -692,31 +1002,50 @@ SResult<std::vector<std::string>> OpLog::check() {
         if (seqs->int64(1) != seqs->int64(2))
             problems.push_back("device " + seqs->text(0) + " has gaps in its change-set sequence");
     }
+    seqs.value().reset();
     if (!problems.empty()) return problems;
-    // Every stored change set still hashes to what was signed, the signature verifies with its
-    // device's key, and each device's chain is unbroken.
-    auto all = changeSets();
-    if (!all) return all.error();
-    std::sort(all->begin(), all->end(), [](const ChangeSet& x, const ChangeSet& y) {
-        return std::tie(x.device, x.seq) < std::tie(y.device, y.seq);
-    });
-    auto keys = db.prepare("SELECT sign_pk FROM devices WHERE id = ?");
-    if (!keys) return keys.error();
-    const ChangeSet* previous = nullptr;
-    for (const ChangeSet& cs : *all) {
-        crypto::Bytes input = signingInput(cs);
-        crypto::Digest d = crypto::sha256(input);
-        if (crypto::Bytes(d.begin(), d.end()) != cs.hash) problems.push_back("change set " + cs.id + " no longer matches its hash");
-        keys->bind(1, cs.device);
-        auto row = keys->step();
-        if (!row) return row.error();
-        if (!*row || !crypto::ed25519Verify(keys->blob(0), input, cs.signature))
+    // Every stored change set still hashes to what was signed, its signature verifies with its
+    // device's key, each device's chain is unbroken, and every sealed op of an accepted change set
+    // this replica holds the key for opens (a refused one is kept as it came).
+    std::vector<std::pair<std::string, bool>> ids;  // id, accepted
+    {
+        auto c = db.prepare("SELECT id, verdict = '' FROM changesets ORDER BY hlc, device, seq");
+        if (!c) return c.error();
+        for (;;) {
+            auto row = c->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            ids.emplace_back(c->text(0), c->int64(1) != 0);
+        }
+    }
+    for (const auto& [id, accepted] : ids) {
+        auto loaded = loadChangeSet(id);
+        if (!loaded) {
+            if (loaded.code() != SyncError::Corrupt) return loaded.error();
+            problems.push_back("change set " + id + " cannot be read: " + loaded.message());
+            continue;
+        }
+        const ChangeSet& cs = *loaded;
+        auto stored = m_logStore->hashOf(cs.id);
+        if (!stored) return stored.error();
+        if (changeSetHash(cs) != **stored) problems.push_back("change set " + cs.id + " no longer matches its hash");
+        auto key = signKeyOf(cs.device);
+        if (!key) return key.error();
+        if (!*key || !trust::checkSignature(cs, **key))
             problems.push_back("change set " + cs.id + " has no valid signature of its device");
-        keys->reset();
-        bool chained = previous && previous->device == cs.device ? (previous->seq + 1 == cs.seq && previous->hash == cs.prevHash)
-                                                                  : (cs.seq == 1 && cs.prevHash.empty());
-        if (!chained) problems.push_back("change set " + cs.id + " breaks the chain of device " + cs.device);
-        previous = &cs;
+        if (cs.seq > 1) {
+            auto prev = m_logStore->linkAt(cs.device, cs.seq - 1);
+            if (!prev) return prev.error();
+            if (!*prev || (*prev)->hash != cs.prevHash) problems.push_back("change set " + cs.id + " breaks the chain of device " + cs.device);
+        }
+        for (const Op& op : cs.ops) {
+            if (!accepted || !isEncryptedChannel(op.channel)) continue;
+            auto changes = readChanges(op);
+            if (!changes && (changes.code() == SyncError::Corrupt || changes.code() == SyncError::Invalid))
+                problems.push_back("op " + op.id + " does not open with its channel key: " + changes.message());
+            else if (!changes)
+                return changes.error();
+        }
     }
     if (!problems.empty()) return problems;
 
@@ -725,7 +1054,8 @@ SResult<std::vector<std::string>> OpLog::check() {
     {
         auto tx = Transaction::begin(db);  // rolled back: check never changes the store
         if (!tx) return tx.error();
-        XS_TRY(replayAll());
+        Effects fx;
+        XS_TRY(rejudgeAll(fx));
         auto after = projectionDigest();
         if (!after) return after.error();
         if (*after != *before) problems.push_back("projections differ from a replay of the op log (run rebuild)");
@@ -749,7 +1079,10 @@ SResult<Json> OpLog::record(const std::string& kind, const std::string& recordId
 }
 
 SResult<std::vector<FieldVersion>> OpLog::history(const std::string& recordId) {
-    auto s = m_store.db().prepare("SELECT " XS_OP_COLUMNS ", changeset FROM ops WHERE record_id = ? ORDER BY hlc, id");
+    // Accepted ops only: a refused change set's ops are evidence of an attempt, not history.
+    auto s = m_store.db().prepare("SELECT o.id, o.channel, o.kind, o.record_id, o.hlc, o.device, o.epoch, o.body, o.changeset"
+                                  " FROM ops o JOIN changesets c ON c.id = o.changeset"
+                                  " WHERE o.record_id = ? AND c.verdict = '' ORDER BY o.hlc, o.id");
     if (!s) return s.error();
     s->bind(1, recordId);
     std::vector<FieldVersion> out;
@@ -757,7 +1090,7 @@ SResult<std::vector<FieldVersion>> OpLog::history(const std::string& recordId) {
         auto changes = readChanges(op);
         if (!changes) return changes.error();
         if (!*changes) return {};  // sealed to this replica
-        for (auto& c : **changes) out.push_back({op.id, s->text(9), op.hlc, op.device, c.field, c.value});
+        for (auto& c : **changes) out.push_back({op.id, s->text(8), op.hlc, op.device, c.field, c.value});
         return {};
     }));
     return out;
@@ -778,49 +1111,6 @@ SResult<std::vector<Conflict>> OpLog::conflicts() {
                                        Json::parse(s->text(4), nullptr, false)});
     }
     return out;
-}
-
-SStatus OpLog::forEachChangeSet(const std::function<SStatus(const ChangeSet&)>& fn) {
-    Db& db = m_store.db();
-    // Causal order: a change set's clock is later than every one its device had seen (HLC), and a
-    // device's sequence follows its clock, so a replica applying in this order never meets an op
-    // before the membership that allows it.
-    auto c = db.prepare("SELECT id, device, seq, hlc, prev_hash, hash, signature FROM changesets ORDER BY hlc, device, seq");
-    auto o = db.prepare("SELECT " XS_OP_COLUMNS " FROM ops WHERE changeset = ? ORDER BY idx");
-    if (!c) return c.error();
-    if (!o) return o.error();
-    for (;;) {
-        auto row = c->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        ChangeSet cs{c->text(0), c->text(1), c->int64(2), static_cast<std::uint64_t>(c->int64(3)), {},
-                     c->blob(4), c->blob(5), c->blob(6)};
-        o->bind(1, cs.id);
-        XS_TRY(forEachOpRow(*o, [&](Op& op) -> SStatus {
-            cs.ops.push_back(std::move(op));
-            return {};
-        }));
-        o->reset();
-        XS_TRY(fn(cs));
-    }
-    return {};
-}
-
-SResult<std::vector<ChangeSet>> OpLog::changeSets() {
-    std::vector<ChangeSet> out;
-    XS_TRY(forEachChangeSet([&](const ChangeSet& cs) -> SStatus {
-        out.push_back(cs);
-        return {};
-    }));
-    return out;
-}
-
-SResult<std::int64_t> OpLog::opCount() {
-    auto s = m_store.db().prepare("SELECT count(*) FROM ops");
-    if (!s) return s.error();
-    auto row = s->step();
-    if (!row) return row.error();
-    return s->int64(0);
 }
 
 }  // namespace xs::sync

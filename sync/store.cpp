@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/random.h"
+#include "sync/evidence.h"
 #include "sync/file_io.h"
 #include "sync/keyfile.h"
 #include "sync/uuid.h"
@@ -43,6 +44,8 @@ Lockout readLockout(const fs::path& dir) {
     }
     return l;
 }
+
+constexpr int kFirstCurrentFormat = 5;  // the sync migration that starts change-set format 2
 
 const std::vector<Migration>& syncMigrations() {
     static const std::vector<Migration> m = {
@@ -96,6 +99,48 @@ const std::vector<Migration>& syncMigrations() {
          "  PRIMARY KEY (channel, epoch, recipient)) WITHOUT ROWID;"
          "CREATE TABLE shredded_channels (channel TEXT PRIMARY KEY, at_ms INTEGER NOT NULL,"
          "  reason TEXT NOT NULL) WITHOUT ROWID;"},
+        {"sync", 5,
+         // Change sets v2 (causal deps, verdicts, body bytes hashed as stored), the registrar's
+         // device records in the log instead of a local table, key envelopes inside the log,
+         // per-scope evidence keys. Only empty logs get here (Store::migrate refuses older data).
+         "DROP TABLE ops; DROP TABLE changesets; DROP TABLE held_changesets; DROP TABLE forks;"
+         "DROP TABLE field_versions; DROP TABLE field_bases; DROP TABLE conflicts; DROP TABLE key_envelopes;"
+         "DROP TABLE devices;"
+         "CREATE TABLE changesets (id TEXT PRIMARY KEY, device TEXT NOT NULL, seq INTEGER NOT NULL,"
+         "  hlc INTEGER NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL, signature BLOB NOT NULL,"
+         "  deps TEXT NOT NULL, vv TEXT NOT NULL, op_count INTEGER NOT NULL, local INTEGER NOT NULL,"
+         "  verdict TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
+         "CREATE UNIQUE INDEX changesets_device_seq ON changesets(device, seq);"
+         "CREATE INDEX changesets_order ON changesets(hlc, device, seq);"
+         "CREATE TABLE ops (id TEXT PRIMARY KEY, changeset TEXT NOT NULL REFERENCES changesets(id),"
+         "  idx INTEGER NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL, record_id TEXT NOT NULL,"
+         "  hlc INTEGER NOT NULL, device TEXT NOT NULL, epoch INTEGER NOT NULL, body BLOB NOT NULL) WITHOUT ROWID;"
+         "CREATE INDEX ops_record ON ops(record_id);"
+         "CREATE INDEX ops_changeset ON ops(changeset, idx);"
+         "CREATE INDEX ops_channel ON ops(channel, epoch);"
+         "CREATE TABLE held_changesets (id TEXT PRIMARY KEY, device TEXT NOT NULL, seq INTEGER NOT NULL,"
+         "  reason TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;"
+         "CREATE TABLE forks (device TEXT NOT NULL, seq INTEGER NOT NULL, changeset TEXT NOT NULL,"
+         "  detail TEXT NOT NULL, PRIMARY KEY (device, seq, changeset)) WITHOUT ROWID;"
+         // Projection state, rebuilt from the accepted ops: every version of every field with the
+         // (device, seq) of its change set (to read the state at a causal position), what each
+         // superseded, and unresolved concurrent text edits.
+         "CREATE TABLE field_versions (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
+         "  op_id TEXT NOT NULL, hlc INTEGER NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL,"
+         "  value TEXT NOT NULL, winner INTEGER NOT NULL, PRIMARY KEY (kind, record_id, field, op_id)) WITHOUT ROWID;"
+         "CREATE INDEX field_versions_value ON field_versions(kind, field, value);"
+         "CREATE TABLE field_bases (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
+         "  op_id TEXT NOT NULL, base_op TEXT NOT NULL, PRIMARY KEY (kind, record_id, field, base_op, op_id))"
+         "  WITHOUT ROWID;"
+         "CREATE TABLE conflicts (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
+         "  op_id TEXT NOT NULL, value TEXT NOT NULL, hlc INTEGER NOT NULL, device TEXT NOT NULL,"
+         "  PRIMARY KEY (kind, record_id, field, op_id)) WITHOUT ROWID;"
+         // Evidence: a random key per scope (an inspection), destroyed when the scope is shredded;
+         // the files this store holds, in the order they arrived.
+         "CREATE TABLE evidence_scopes (scope TEXT PRIMARY KEY, key BLOB NOT NULL) WITHOUT ROWID;"
+         "CREATE TABLE evidence_files (seq INTEGER PRIMARY KEY AUTOINCREMENT, scope TEXT NOT NULL,"
+         "  hash TEXT NOT NULL, size INTEGER NOT NULL, shredded_at INTEGER, UNIQUE (scope, hash));"
+         "CREATE TABLE shredded_scopes (scope TEXT PRIMARY KEY, at_ms INTEGER NOT NULL) WITHOUT ROWID;"},
     };
     return m;
 }
@@ -218,6 +263,16 @@ SStatus Store::migrate(const std::vector<Migration>& extra) {
         auto has = check->step();
         if (!has) return has.error();
         if (*has) continue;
+        check.value().reset();
+        if (m->module == "sync" && m->version == kFirstCurrentFormat) {
+            // Change sets of the first format cannot be carried over (their signatures cover other bytes).
+            auto old = m_db.prepare("SELECT count(*) FROM changesets");
+            if (!old) return old.error();
+            if (auto row = old->step(); !row) return row.error();
+            if (old->int64(0) > 0)
+                return fail(SyncError::Invalid, "this store was made by an earlier development version of Xunshen whose "
+                                                "change sets this version cannot carry over; create a new store");
+        }
         auto tx = Transaction::begin(m_db);
         if (!tx) return tx.error();
         XS_TRY(m_db.exec(m->sql));
@@ -261,6 +316,121 @@ SStatus Store::setMeta(const std::string& key, const std::string& value) {
     if (!s) return s.error();
     s->bind(1, key).bind(2, value);
     return s->run();
+}
+
+SResult<EvidenceScope> Store::evidenceScope(const std::string& name, bool create) {
+    if (name.empty() || name.size() > 200) return fail(SyncError::Invalid, "bad evidence scope name");
+    auto s = m_db.prepare("SELECT key FROM evidence_scopes WHERE scope = ?");
+    if (!s) return s.error();
+    s->bind(1, name);
+    auto row = s->step();
+    if (!row) return row.error();
+    if (*row) return EvidenceScope{name, s->secretBlob(0)};
+    s.value().reset();
+    if (!create) return fail(SyncError::NotFound, "no evidence key for scope " + name + " here");
+    auto fresh = newEvidenceScope(name);
+    if (!fresh) return fresh.error();
+    XS_TRY(saveEvidenceScope(*fresh));
+    return fresh;
+}
+
+SResult<EvidenceScope> Store::newEvidenceScope(const std::string& name) {
+    if (name.empty() || name.size() > 200) return fail(SyncError::Invalid, "bad evidence scope name");
+    auto destroyed = m_db.prepare("SELECT 1 FROM shredded_scopes WHERE scope = ?");
+    if (!destroyed) return destroyed.error();
+    destroyed->bind(1, name);
+    auto gone = destroyed->step();
+    if (!gone) return gone.error();
+    if (*gone) return fail(SyncError::Forbidden, "the evidence of scope " + name + " was shredded here");
+    auto key = crypto::randomSecret(32);
+    if (!key) return fail(SyncError::Crypto, "random number generator failed");
+    return EvidenceScope{name, std::move(*key)};
+}
+
+SStatus Store::saveEvidenceScope(const EvidenceScope& scope) {
+    auto ins = m_db.prepare("INSERT OR IGNORE INTO evidence_scopes (scope, key) VALUES (?, ?)");
+    if (!ins) return ins.error();
+    ins->bind(1, scope.name).bindBlob(2, scope.key.view());
+    return ins->run();
+}
+
+SStatus Store::recordEvidence(const std::string& scope, const std::string& hash, std::uint64_t size) {
+    // Content captured again after its file was shredded (a partial wipe) is held again.
+    auto again = m_db.prepare("UPDATE evidence_files SET shredded_at = NULL WHERE scope = ? AND hash = ? AND shredded_at IS NOT NULL");
+    if (!again) return again.error();
+    again->bind(1, scope).bind(2, hash);
+    XS_TRY(again->run());
+    again.value().reset();
+    auto s = m_db.prepare("INSERT OR IGNORE INTO evidence_files (scope, hash, size) VALUES (?, ?, ?)");
+    if (!s) return s.error();
+    s->bind(1, scope).bind(2, hash).bind(3, static_cast<std::int64_t>(size));
+    return s->run();
+}
+
+SResult<std::vector<Store::EvidenceEntry>> Store::evidenceEntries(const std::string& scope) {
+    auto s = m_db.prepare("SELECT seq, scope, hash, size, shredded_at IS NOT NULL FROM evidence_files"
+                          " WHERE ?1 = '' OR scope = ?1 ORDER BY seq");
+    if (!s) return s.error();
+    s->bind(1, scope);
+    std::vector<EvidenceEntry> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        out.push_back({s->int64(0), s->text(1), s->text(2), static_cast<std::uint64_t>(s->int64(3)), s->int64(4) != 0});
+    }
+    return out;
+}
+
+SResult<std::optional<Store::EvidenceEntry>> Store::evidenceEntry(const std::string& scope, const std::string& hash) {
+    auto s = m_db.prepare("SELECT seq, scope, hash, size, shredded_at IS NOT NULL FROM evidence_files WHERE scope = ? AND hash = ?");
+    if (!s) return s.error();
+    s->bind(1, scope).bind(2, hash);
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<EvidenceEntry>();
+    return std::optional<EvidenceEntry>(
+        EvidenceEntry{s->int64(0), s->text(1), s->text(2), static_cast<std::uint64_t>(s->int64(3)), s->int64(4) != 0});
+}
+
+SStatus Store::markEvidenceShredded(const std::string& scope, const std::string& hash) {
+    auto s = m_db.prepare("UPDATE evidence_files SET shredded_at = ? WHERE scope = ? AND hash = ? AND shredded_at IS NULL");
+    if (!s) return s.error();
+    s->bind(1, wallMs()).bind(2, scope).bind(3, hash);
+    return s->run();
+}
+
+SResult<std::size_t> Store::destroyEvidenceScope(const std::string& scope) {
+    auto entries = evidenceEntries(scope);
+    if (!entries) return entries.error();
+    std::size_t marked = 0;
+    for (const auto& e : *entries) {
+        if (e.shredded) continue;
+        XS_TRY(markEvidenceShredded(scope, e.hash));
+        ++marked;
+    }
+    auto del = m_db.prepare("DELETE FROM evidence_scopes WHERE scope = ?");
+    if (!del) return del.error();
+    del->bind(1, scope);
+    XS_TRY(del->run());
+    // Marked, so that its key is never made again.
+    auto mark = m_db.prepare("INSERT OR IGNORE INTO shredded_scopes (scope, at_ms) VALUES (?, ?)");
+    if (!mark) return mark.error();
+    mark->bind(1, scope).bind(2, wallMs());
+    XS_TRY(mark->run());
+    return marked;
+}
+
+SResult<std::size_t> Store::removeShreddedFiles() {
+    auto entries = evidenceEntries();
+    if (!entries) return entries.error();
+    std::size_t removed = 0;
+    for (const auto& e : *entries) {
+        if (!e.shredded || !m_evidence->contains(e.scope, e.hash)) continue;
+        XS_TRY(m_evidence->remove(e.scope, e.hash));
+        ++removed;
+    }
+    return removed;
 }
 
 }  // namespace xs::sync

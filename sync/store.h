@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,35 @@ public:
     // Meta key/value table (device id, clocks, owner).
     SResult<std::string> meta(const std::string& key);  // NotFound when absent
     SStatus setMeta(const std::string& key, const std::string& value);
+
+    // ---- evidence scopes and the files this store holds (sync/evidence.h)
+    // The scope's key, made (randomly) on first use unless `create` is false (then NotFound).
+    // Gone for good after destroyEvidenceScope.
+    SResult<EvidenceScope> evidenceScope(const std::string& name, bool create = true);
+    // A new random key for a scope that has none yet, not stored: saveEvidenceScope stores it
+    // (inside the transaction that also records its first files). Forbidden for a shredded scope.
+    SResult<EvidenceScope> newEvidenceScope(const std::string& name);
+    SStatus saveEvidenceScope(const EvidenceScope& scope);
+    // Records a file of the scope as held here (inside the caller's transaction).
+    SStatus recordEvidence(const std::string& scope, const std::string& hash, std::uint64_t size);
+    struct EvidenceEntry {
+        std::int64_t seq = 0;  // arrival order in this store
+        std::string scope;
+        std::string hash;
+        std::uint64_t size = 0;
+        bool shredded = false;  // removed on purpose (handover confirm)
+    };
+    // The scope's files in arrival order (all scopes when empty), shredded ones included.
+    SResult<std::vector<EvidenceEntry>> evidenceEntries(const std::string& scope = {});
+    SResult<std::optional<EvidenceEntry>> evidenceEntry(const std::string& scope, const std::string& hash);
+    // Marks one file shredded (inside the caller's transaction; the scope's key stays). The file
+    // itself is removed with removeShreddedFiles once that transaction has committed.
+    SStatus markEvidenceShredded(const std::string& scope, const std::string& hash);
+    // Destroys the scope's key and marks its remaining files shredded (inside the caller's
+    // transaction): what is left of them on disk opens with nothing. Returns the files marked.
+    SResult<std::size_t> destroyEvidenceScope(const std::string& scope);
+    // Removes the files of shredded entries that are still on disk. Returns how many.
+    SResult<std::size_t> removeShreddedFiles();
 
 private:
     Store() = default;

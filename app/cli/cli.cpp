@@ -200,10 +200,12 @@ int cmdOrg(Context& ctx) {
         if (ctx.json) {
             printJson({{"units", *u}, {"people", *p}});
         } else {
-            for (const auto& x : *u) std::cout << "unit   " << x["code"].get<std::string>() << "  " << x["name"].get<std::string>() << "\n";
-            for (const auto& x : *p)
-                std::cout << "person " << x.value("code", std::string()) << "  " << x["name"].get<std::string>() << "  "
-                          << label(parseEnum<Role>(x.value("role", "")).value_or(Role::WorkingGroupMember)) << "\n";
+            auto text = [](const Json& x, const char* k) { return x.contains(k) && x[k].is_string() ? x[k].get<std::string>() : std::string(); };
+            for (const auto& x : *u) std::cout << "unit   " << text(x, "code") << "  " << text(x, "name") << "\n";
+            for (const auto& x : *p) {
+                auto role = parseEnum<Role>(text(x, "role"));
+                std::cout << "person " << text(x, "code") << "  " << text(x, "name") << "  " << (role ? label(*role) : text(x, "role")) << "\n";
+            }
         }
         return 0;
     }
@@ -222,7 +224,7 @@ int cmdOrg(Context& ctx) {
         if (!doc) return report(doc.error());
         auto ws = openWorkspace(ctx);
         if (!ws) return report(ws.error());
-        auto r = enrolDevice(**ws, *doc);
+        auto r = enrolDevice(**ws, *doc, ctx.args.get("person").value_or(""));
         if (!r) return report(r.error());
         if (ctx.json) printJson(*r);
         else std::cout << "enrolled device " << (*r)["device_id"].get<std::string>() << " — compare its fingerprint aloud: "
@@ -253,7 +255,7 @@ int cmdOrg(Context& ctx) {
     }
     if (sub == "enrol") {
         if (pos.size() != 3) return usage("org enrol ENROLMENT.json");
-        auto bytes = sync::readFile(pos[2], 4 * 1024 * 1024);
+        auto bytes = sync::readFile(pos[2], std::size_t{64} << 20);
         if (!bytes) return report(fromSync(bytes.error()));
         auto ws = openWorkspace(ctx);
         if (!ws) return report(ws.error());
@@ -589,7 +591,9 @@ int cmdIdentity(Context& ctx) {
             auto s = exportOfficeAgeIdentity(**ws, *out);
             if (!s) return report(s.error());
         } else {
-            std::string text = devicePublicJson(**ws).dump(2) + "\n";
+            auto device = devicePublicJson(**ws);
+            if (!device) return report(device.error());
+            std::string text = device->dump(2) + "\n";
             auto w = sync::writeFileAtomic(*out, crypto::asBytes(text));
             if (!w) return report(fromSync(w.error()));
         }
@@ -644,20 +648,63 @@ int cmdHandover(Context& ctx) {
         return 0;
     }
     if (sub == "confirm") {
-        if (pos.size() != 3) return usage("handover confirm RECEIPT");
+        if (pos.size() != 3) return usage("handover confirm RECEIPT [--ack-out FILE]");
         auto bytes = sync::readFile(pos[2], 1024 * 1024);
         if (!bytes) return report(fromSync(bytes.error()));
         auto ws = openWorkspace(ctx);
         if (!ws) return report(ws.error());
         auto r = confirmHandover(**ws, std::string(bytes->begin(), bytes->end()));
         if (!r) return report(r.error());
-        if (ctx.json) printJson(*r);
-        else std::cout << "receipt verified; removed " << (*r)["evidence_files_removed"] << " evidence files and destroyed the "
-                       << (*r)["channels_shredded"].size() << " channel keys of inspection "
-                       << (*r)["inspection"].get<std::string>() << ": it no longer opens on this device\n";
+        std::string ackPath = ctx.args.get("ack-out").value_or(pos[2] + ".ack.json");
+        std::string ack = (*r)["ack"];
+        auto w = sync::writeFileAtomic(ackPath, crypto::asBytes(ack));
+        if (!w) return report(fromSync(w.error()));
+        (*r)["ack"] = ackPath;
+        if (ctx.json) {
+            printJson(*r);
+        } else if ((*r)["keys_destroyed"].get<bool>()) {
+            std::cout << "receipt verified; removed " << (*r)["evidence_files_removed"] << " evidence files and destroyed the "
+                      << (*r)["channels_shredded"].size() << " channel keys of inspection " << (*r)["inspection"].get<std::string>()
+                      << " and the subkeys they were sealed to: it no longer opens on this device\n";
+        } else {
+            std::cout << "receipt verified; removed the " << (*r)["evidence_files_removed"] << " evidence files it covers. "
+                      << (*r)["captured_after_export"] << " items were captured after this export: export again "
+                      << "(the inspection's keys are kept until a receipt covers everything)\n";
+        }
+        for (const auto& warning : (*r)["warnings"]) std::cout << "warning: " << warning.get<std::string>() << "\n";
+        if (!ctx.json) std::cout << "signed shred acknowledgement for the office: " << ackPath << "\n";
         return 0;
     }
-    return usage("handover export --inspection ID --out FILE | handover import FILE");
+    if (sub == "acknowledge") {
+        if (pos.size() != 3) return usage("handover acknowledge ACK.json");
+        auto bytes = sync::readFile(pos[2], std::size_t{64} << 20);
+        if (!bytes) return report(fromSync(bytes.error()));
+        auto ws = openWorkspace(ctx);
+        if (!ws) return report(ws.error());
+        auto r = acceptShredAcknowledgement(**ws, std::string(bytes->begin(), bytes->end()));
+        if (!r) return report(r.error());
+        if (ctx.json) printJson(*r);
+        else std::cout << "device " << (*r)["device"].get<std::string>() << " acknowledged " << (*r)["acknowledgements"].size()
+                       << " shredding(s)\n";
+        return 0;
+    }
+    if (sub == "acks") {
+        auto ws = openWorkspace(ctx);
+        if (!ws) return report(ws.error());
+        auto r = (*ws)->shredAcknowledgements();
+        if (!r) return report(r.error());
+        if (ctx.json) {
+            printJson(*r);
+        } else {
+            for (const auto& a : *r)
+                std::cout << a.value("device", "") << "  inspection " << a.value("scope", "") << "  "
+                          << (a.value("keys_destroyed", false) ? "keys destroyed" : "evidence only") << ", "
+                          << a.value("evidence_removed", 0) << " evidence files removed  ("
+                          << a.value("detail", "") << ")\n";
+        }
+        return 0;
+    }
+    return usage("handover export --inspection ID --out FILE | import FILE | confirm RECEIPT | acknowledge ACK | acks");
 }
 
 int cmdRebuild(Context& ctx) {
@@ -678,7 +725,7 @@ int cmdVerify(Context& ctx) {
     if (!r) return report(r.error());
     if (ctx.json) {
         printJson({{"ok", r->ok}, {"problems", r->problems}, {"wiped", r->wiped}, {"shredded", r->shredded}, {"ops", r->ops},
-                   {"findings", r->findings},
+                   {"findings", r->findings}, {"refused", r->refused}, {"pending_evidence", r->pending},
                    {"evidence_files", r->evidenceFiles}, {"projection_digest", r->projectionDigest}});
     } else {
         for (const auto& p : r->problems) std::cout << "problem: " << p << "\n";
@@ -688,10 +735,35 @@ int cmdVerify(Context& ctx) {
         for (const auto& c : r->shredded)
             std::cout << "shredded: channel " << c["channel"].get<std::string>() << " keys destroyed at "
                       << formatTimestampMs(c["at_ms"].get<std::int64_t>()) << " (" << c["reason"].get<std::string>() << ")\n";
+        for (const auto& x : r->refused)
+            std::cout << "refused: change set " << x["id"].get<std::string>() << " of device " << x["device"].get<std::string>()
+                      << " (kept, not applied): " << x["reason"].get<std::string>() << "\n";
+        for (const auto& p : r->pending)
+            std::cout << "pending: evidence " << p["hash"].get<std::string>().substr(0, 12) << " of finding "
+                      << p["finding"].get<std::string>() << " has not reached this store yet\n";
         std::cout << (r->ok ? "ok" : "FAILED") << ": " << r->ops << " ops, " << r->findings << " findings, "
-                  << r->evidenceFiles << " evidence files checked\n";
+                  << r->evidenceFiles << " evidence files checked";
+        if (!r->refused.empty()) std::cout << ", " << r->refused.size() << " change sets refused by the rules";
+        if (!r->pending.empty()) std::cout << ", " << r->pending.size() << " evidence files pending";
+        std::cout << "\n";
     }
     return r->ok ? 0 : 1;
+}
+
+int cmdRefused(Context& ctx) {
+    auto ws = openWorkspace(ctx);
+    if (!ws) return report(ws.error());
+    auto r = (*ws)->log().refused();
+    if (!r) return report(fromSync(r.error()));
+    Json out = Json::array();
+    for (const auto& x : *r) out.push_back({{"id", x.id}, {"device", x.device}, {"seq", x.seq}, {"reason", x.reason}});
+    if (ctx.json) {
+        printJson(out);
+    } else {
+        for (const auto& x : *r) std::cout << x.id << "  device " << x.device << " #" << x.seq << "  " << x.reason << "\n";
+        if (r->empty()) std::cout << "no change set was refused\n";
+    }
+    return 0;
 }
 
 int cmdDemo(Context& ctx) {
@@ -741,8 +813,10 @@ commands:
   init --name NAME --role ROLE [--kdf-memory-kib N] [--kdf-iterations N]
   org import FILE.json | org show
   org create-office-key          (audit office) create the office X25519 key
-  org enrol-device DEVICE.json   (audit office) enrol a device from its `identity export`
-  org revoke-device DEVICE_ID    (office side) revoke a device: removed from its channels, new key epochs
+  org enrol-device DEVICE.json [--person CODE]   (audit office) enrol a device from its `identity export`
+                                 for the person of the organisation it names
+  org revoke-device DEVICE_ID    (audit office) revoke a device: nothing after its last change set here is
+                                 accepted anywhere; removed from its channels, new key epochs
   org export-enrolment --out F [--server-url URL] [--tls-pin SHA256]   signed enrolment file
   org enrol ENROLMENT.json       verify the office's signature and accept its keys
   inspection create --unit UNIT --start YYYY-MM-DD [--days N] [--kind full|special|look_back]
@@ -770,7 +844,12 @@ commands:
   handover export --inspection ID --out FILE   one age file sealed to the audit office
   handover import FILE [--receipt R]   (audit office) verify and apply a bundle, all or nothing;
                                  writes the signed receipt (default FILE.receipt.json)
-  handover confirm RECEIPT       verify the office's receipt, then crypto-shred that inspection here
+  handover confirm RECEIPT [--ack-out F]   verify the office's receipt, then destroy what it covers here
+                                 (crypto-shred the inspection when nothing came after the export);
+                                 writes the signed shred acknowledgement (default RECEIPT.ack.json)
+  handover acknowledge ACK       (audit office) record a device's shred acknowledgement
+  handover acks                  (audit office) shred acknowledgements per device
+  refused                        change sets kept but refused by the procedure's rules
   rebuild                        drop and rebuild projections from the op log
   verify                         database integrity, op log consistency, every evidence file
   demo [--assets DIR]            create a demo store and walk one inspection through capture
@@ -796,7 +875,7 @@ int run(const std::vector<std::string>& argv) {
 
     static const std::map<std::string, std::pair<Handler, std::set<std::string>>> commands = {
         {"init", {cmdInit, {"name", "role", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
-        {"org", {cmdOrg, {"out", "server-url", "tls-pin"}}},
+        {"org", {cmdOrg, {"out", "server-url", "tls-pin", "person"}}},
         {"inspection", {cmdInspection, {"unit", "start", "days", "kind", "mode", "title", "team", "lead", "round", "reason",
                                         "approve", "reject"}}},
         {"finding", {cmdFinding, {"inspection", "title", "description", "category", "audit-category", "severity", "tag",
@@ -807,7 +886,8 @@ int run(const std::vector<std::string>& argv) {
         {"rekey", {cmdRekey, {"new-passphrase-file", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"rebuild", {cmdRebuild, {}}},
         {"identity", {cmdIdentity, {"out"}}},
-        {"handover", {cmdHandover, {"inspection", "out", "receipt"}}},
+        {"handover", {cmdHandover, {"inspection", "out", "receipt", "ack-out"}}},
+        {"refused", {cmdRefused, {}}},
         {"verify", {cmdVerify, {}}},
         {"demo", {cmdDemo, {"assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"demo-handover", {cmdDemoHandover, {"dir", "assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},

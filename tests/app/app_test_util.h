@@ -1,5 +1,6 @@
 // Helpers shared by the app tests: workspaces on cheap Argon2 and a manual clock, readable
-// AppError values, the demo organisation, and syncing two workspaces by applying change sets.
+// AppError values, the demo organisation, the audit office's store and enrolled stores, and
+// syncing two workspaces through the one apply path.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -8,8 +9,10 @@
 #include <optional>
 #include <string>
 
+#include "app/enrolment.h"
 #include "app/error.h"
 #include "app/workspace.h"
+#include "sync/apply.h"
 #include "sync/hlc.h"
 #include "tests/sync/sync_test_util.h"
 
@@ -67,37 +70,51 @@ inline std::unique_ptr<Workspace> initWorkspace(const fs::path& dir, const std::
     return std::move(ws.value());
 }
 
-// Applies every change set `from` holds to `to` (idempotent), then the channel key envelopes. `to`
-// first learns the public keys of every device `from` knows and whose they are, as enrolment gives
-// them to the office (enrolDevice) and to every store (the enrolment file).
-inline void syncInto(Workspace& from, Workspace& to) {
-    auto devices = from.store().db().prepare("SELECT id, sign_pk, kx_pk, local, COALESCE(person_id, '') FROM devices");
-    REQUIRE(devices.ok());
-    auto person = to.store().db().prepare(
-        "UPDATE devices SET person_id = ? WHERE id = ? AND local = 0 AND person_id IS NULL");
-    REQUIRE(person.ok());
-    for (;;) {
-        auto row = devices->step();
-        REQUIRE(row.ok());
-        if (!*row) break;
-        REQUIRE(to.log().addDevice({devices->text(0), devices->blob(1), devices->blob(2)}).ok());
-        std::string who = devices->int64(3) == 1
-                              ? Json{{"name", from.self().name}, {"role", toString(from.self().role)}}.dump()
-                              : devices->text(4);
-        if (who.empty()) continue;
-        person->bind(1, who).bind(2, devices->text(0));
-        REQUIRE(person->run().ok());
-    }
+// Applies every change set `from` holds to `to` through the one apply path (idempotent), as a
+// bundle or an enrolment file carries them: registrations and channel keys travel inside.
+inline sync::ApplyReport syncInto(Workspace& from, Workspace& to) {
     auto sets = from.log().changeSets();
     REQUIRE(sets.ok());
+    auto session = sync::ApplySession::begin(to.log());
+    REQUIRE(session.ok());
     for (const auto& cs : *sets) {
-        auto s = to.log().apply(cs);
+        auto s = (*session)->add(cs);
         REQUIRE_MESSAGE(s.ok(), "apply failed: " << s.message());
     }
-    auto envelopes = from.log().envelopes();
-    REQUIRE(envelopes.ok());
-    auto keys = to.log().acceptEnvelopes(*envelopes);
-    REQUIRE_MESSAGE(keys.ok(), "key envelopes refused: " << keys.message());
+    auto report = (*session)->commit();
+    REQUIRE_MESSAGE(report.ok(), "apply failed: " << report.message());
+    REQUIRE(to.reloadSelf().ok());
+    return *report;
+}
+
+// The audit office's store (吴敏), the registrar: the demo organisation imported, the office key made.
+inline std::unique_ptr<Workspace> officeWorkspace(const fs::path& dir, const sync::Clock& clock,
+                                                  const std::string& name = "吴敏") {
+    auto ws = initWorkspace(dir, name, Role::AuditOffice, clock);
+    auto imported = ws->importOrg(loadOrg());
+    REQUIRE_MESSAGE(imported.ok(), describe(imported));
+    auto key = createOfficeKey(*ws);
+    REQUIRE_MESSAGE(key.ok(), describe(key));
+    return ws;
+}
+
+// A person's store, enrolled by the office for the person of that name and role.
+inline void enrol(Workspace& office, Workspace& ws) {
+    auto device = devicePublicJson(ws);
+    REQUIRE(device.ok());
+    auto enrolled = enrolDevice(office, *device);
+    REQUIRE_MESSAGE(enrolled.ok(), describe(enrolled));
+    auto file = exportEnrolment(office, "", "");
+    REQUIRE_MESSAGE(file.ok(), describe(file));
+    auto accepted = acceptEnrolment(ws, *file);
+    REQUIRE_MESSAGE(accepted.ok(), describe(accepted));
+}
+
+inline std::unique_ptr<Workspace> enrolledWorkspace(Workspace& office, const fs::path& dir, const std::string& name, Role role,
+                                                    const sync::Clock& clock) {
+    auto ws = initWorkspace(dir, name, role, clock);
+    enrol(office, *ws);
+    return ws;
 }
 
 inline void syncBoth(Workspace& a, Workspace& b) {

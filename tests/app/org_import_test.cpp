@@ -27,8 +27,8 @@ std::string unitName(Workspace& ws, const std::string& code) {
 TEST_CASE("org import: the demo organisation has 15 units and 29 people - and re-import does not duplicate") {
     TempDir tmp;
     sync::ManualClock clock(test::kBaseMs);
-    // The owner is 郑华, the working-group lead listed in the file: the import keeps their record.
-    auto ws = test::initWorkspace(tmp / "store", "郑华", Role::WorkingGroupLead, clock);
+    // The owner is 吴敏, the audit office listed in the file: the import keeps their record.
+    auto ws = test::initWorkspace(tmp / "store", "吴敏", Role::AuditOffice, clock);
     const Json org = test::loadOrg();
 
     auto r = ws->importOrg(org);
@@ -47,9 +47,9 @@ TEST_CASE("org import: the demo organisation has 15 units and 29 people - and re
     REQUIRE(people.ok());
     CHECK(people->size() == 29);
     for (const auto& p : *people) {
-        if (p["code"] == "W01") {
+        if (p["code"] == "A01") {
             CHECK(p["id"] == ws->self().personId);
-            CHECK(p["role"] == "working_group_lead");
+            CHECK(p["role"] == "audit_office");
         }
         if (p["code"] == "H01") CHECK(p["unit_id"] == (*units)[0]["id"]);
     }
@@ -94,7 +94,7 @@ TEST_CASE("org import: an owner not listed in the file is kept beside the 29 peo
 TEST_CASE("org import: malformed documents are refused and change nothing") {
     TempDir tmp;
     sync::ManualClock clock(test::kBaseMs);
-    auto ws = test::initWorkspace(tmp / "store", "郑华", Role::WorkingGroupLead, clock);
+    auto ws = test::initWorkspace(tmp / "store", "吴敏", Role::AuditOffice, clock);
     const Json org = test::loadOrg();
     REQUIRE(ws->importOrg(org).ok());
     const auto ops = test::opCount(*ws);

@@ -20,10 +20,12 @@ using test::mentions;
 using test::messageOf;
 using test::TempDir;
 
-// Five people with their own stores, one clock, the demo organisation imported by the lead.
+// The audit office (the registrar, which imported the demo organisation) and five people with
+// their own enrolled stores, one clock.
 struct World {
     TempDir tmp;
     sync::ManualClock clock{test::kBaseMs};
+    std::unique_ptr<Workspace> office;   // 吴敏, audit office
     std::unique_ptr<Workspace> lead;     // 郑华, working-group lead
     std::unique_ptr<Workspace> member;   // 冯磊, working-group member
     std::unique_ptr<Workspace> leading;  // 刘洋, leading-group member
@@ -32,25 +34,38 @@ struct World {
     int files = 0;
 
     World() {
+        office = test::officeWorkspace(tmp / "office", clock);
         lead = test::initWorkspace(tmp / "lead", "郑华", Role::WorkingGroupLead, clock);
         member = test::initWorkspace(tmp / "member", "冯磊", Role::WorkingGroupMember, clock);
         leading = test::initWorkspace(tmp / "leading", "刘洋", Role::LeadingGroupMember, clock);
         head = test::initWorkspace(tmp / "head", "马晓东", Role::UnitHead, clock);
         auditor = test::initWorkspace(tmp / "auditor", "钱伟", Role::ThirdPartyAuditor, clock);
-        auto imported = lead->importOrg(test::loadOrg());
-        REQUIRE_MESSAGE(imported.ok(), test::describe(imported));
-        share();
+        for (Workspace* w : all()) {
+            auto device = devicePublicJson(*w);
+            REQUIRE(device.ok());
+            auto enrolled = enrolDevice(*office, *device);
+            REQUIRE_MESSAGE(enrolled.ok(), test::describe(enrolled));
+        }
+        auto file = exportEnrolment(*office, "", "");
+        REQUIRE(file.ok());
+        for (Workspace* w : all()) {
+            auto accepted = acceptEnrolment(*w, *file);
+            REQUIRE_MESSAGE(accepted.ok(), test::describe(accepted));
+        }
     }
 
+    std::vector<Workspace*> all() { return {lead.get(), member.get(), leading.get(), head.get(), auditor.get()}; }
     std::vector<Workspace*> others() { return {member.get(), leading.get(), head.get(), auditor.get()}; }
 
     // Everyone ends up with every change set; the lead, who creates the inspections and so
     // administers their channels, gives each member's device the keys it should hold.
     void share() {
         for (Workspace* w : others()) test::syncInto(*w, *lead);
+        test::syncInto(*office, *lead);
         auto granted = lead->updateChannelMembers();
         REQUIRE_MESSAGE(granted.ok(), test::describe(granted));
         for (Workspace* w : others()) test::syncInto(*lead, *w);
+        test::syncInto(*lead, *office);
     }
 
     int today() const { return lead->today(); }
@@ -494,12 +509,17 @@ TEST_CASE("rules: a revoked device keeps what it had but never gets the next key
     REQUIRE_MESSAGE(before.ok(), test::describe(before));
     w.share();
 
-    // Only the office side revokes; the lead administers this inspection's channels.
-    CHECK(errorOf(w.member->revokeDevice(w.lead->log().deviceId())) == AppError::Refused);
-    CHECK(errorOf(w.lead->revokeDevice("01890000-0000-7000-8000-000000000000")) == AppError::NotFound);
-    auto revoked = w.lead->revokeDevice(w.member->log().deviceId());
+    // Only the audit office (the registrar) revokes; the lead administers this inspection's
+    // channels and rotates them once it learns of the revocation.
+    CHECK(errorOf(w.lead->revokeDevice(w.member->log().deviceId())) == AppError::Refused);
+    CHECK(errorOf(w.office->revokeDevice("01890000-0000-7000-8000-000000000000")) == AppError::NotFound);
+    auto revoked = w.office->revokeDevice(w.member->log().deviceId());
     REQUIRE_MESSAGE(revoked.ok(), test::describe(revoked));
-    CHECK(*revoked == 2);  // team and unit
+    CHECK(*revoked == 0);  // the office administers no channel of this inspection
+    test::syncInto(*w.office, *w.lead);
+    auto rotated = w.lead->updateChannelMembers();
+    REQUIRE_MESSAGE(rotated.ok(), test::describe(rotated));
+    CHECK(*rotated == 2);  // team and unit
     auto epoch = w.lead->log().currentEpoch(teamChannel(id));
     REQUIRE(epoch.ok());
     CHECK(*epoch == 2);

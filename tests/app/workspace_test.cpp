@@ -16,12 +16,13 @@ using test::TempDir;
 struct Fixture {
     TempDir tmp;
     sync::ManualClock clock{test::kBaseMs};
+    std::unique_ptr<Workspace> office;  // the registrar, which imported the organisation
     std::unique_ptr<Workspace> ws;
     std::string inspection;
 
     Fixture() {
-        ws = test::initWorkspace(tmp / "store", "郑华", Role::WorkingGroupLead, clock);
-        REQUIRE(ws->importOrg(test::loadOrg()).ok());
+        office = test::officeWorkspace(tmp / "office", clock);
+        ws = test::enrolledWorkspace(*office, tmp / "store", "郑华", Role::WorkingGroupLead, clock);
         InspectionInput in;
         in.unit = "E01";
         in.start = formatDate(ws->today());

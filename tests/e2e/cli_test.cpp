@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <optional>
 #include <cstdlib>
 #include <random>
 #include <set>
@@ -21,13 +22,19 @@ namespace {
 
 const char* kPass = "correct horse 电池 staple";
 
+const std::vector<std::string> kCheap = {"--kdf-memory-kib", "8192", "--kdf-iterations", "1", "--kdf-parallelism", "1"};
+
 struct Cli {
     TempDir dir;
     fs::path store = dir / "store";
     std::map<std::string, std::string> env = {{"XUNSHEN_PASSPHRASE", kPass}};
 
     RunResult operator()(std::vector<std::string> args, std::map<std::string, std::string> extra = {}) const {
-        args.insert(args.begin(), {"--store", store.string()});
+        return at(store, std::move(args), std::move(extra));
+    }
+    // The same, on another store (the office's, say).
+    RunResult at(const fs::path& s, std::vector<std::string> args, std::map<std::string, std::string> extra = {}) const {
+        args.insert(args.begin(), {"--store", s.string()});
         auto e = env;
         for (auto& [k, v] : extra) e[k] = v;
         return run(args, e);
@@ -38,16 +45,47 @@ struct Cli {
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
         return json::parse(r.out);
     }
-    // A working-group lead's store with the demo organisation and an inspection open today.
-    std::string setUp() const {
-        auto r = (*this)({"init", "--name", "郑华", "--role", "working_group_lead", "--kdf-memory-kib", "8192",
-                          "--kdf-iterations", "1", "--kdf-parallelism", "1"});
+    void init(const std::string& name, const std::string& role) const {
+        std::vector<std::string> a = {"init", "--name", name, "--role", role};
+        a.insert(a.end(), kCheap.begin(), kCheap.end());
+        auto r = (*this)(a);
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-        r = (*this)({"org", "import", std::string(XS_SOURCE_DIR) + "/assets/demo/org.json"});
+    }
+    // This store as the audit office's: 吴敏, the demo organisation, the office key.
+    void makeOffice() const {
+        init("吴敏", "audit_office");
+        auto r = (*this)({"org", "import", std::string(XS_SOURCE_DIR) + "/assets/demo/org.json"});
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        r = (*this)({"org", "create-office-key"});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    }
+    // This store for a person of the organisation, enrolled by the office at `office` offline:
+    // identity file to the office, enrolment file back.
+    void enrolWith(const fs::path& office, const std::string& name, const std::string& role) const {
+        init(name, role);
+        fs::path device = dir / "device.json";
+        REQUIRE((*this)({"identity", "export", "--out", device.string()}).exitCode == 0);
+        auto r = at(office, {"org", "enrol-device", device.string()});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        fs::path enrolment = dir / "enrolment.json";
+        r = at(office, {"org", "export-enrolment", "--out", enrolment.string()});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        r = (*this)({"org", "enrol", enrolment.string()});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    }
+    // A working-group lead's store, enrolled by an audit office (the one at `office`, or a new one
+    // beside this store), with an inspection open today. Returns its id.
+    std::string setUp(std::optional<fs::path> office = std::nullopt) const {
+        fs::path officeStore = office ? *office : dir / "office";
+        if (!office) {
+            Cli o;
+            o.store = officeStore;
+            o.makeOffice();
+        }
+        enrolWith(officeStore, "郑华", "working_group_lead");
         auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
         std::string start = xs::app::formatDate(xs::app::todayLocal(now.count()) - 1);
-        r = (*this)({"inspection", "create", "--unit", "E03", "--start", start, "--team", "W02,W03"});
+        auto r = (*this)({"inspection", "create", "--unit", "E03", "--start", start, "--team", "W02,W03"});
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
         std::string id = r.out.substr(0, r.out.find('\n'));
         REQUIRE(id.size() == 36);
@@ -319,21 +357,19 @@ TEST_CASE("cli: identity show prints stable public keys and a fingerprint") {
 TEST_CASE("cli: offline enrolment with a signed enrolment file and an office key Debian age can use") {
     Cli office;
     Cli inspector;
-    const std::vector<std::string> cheap = {"--kdf-memory-kib", "8192", "--kdf-iterations", "1", "--kdf-parallelism", "1"};
-    auto init = [&](const Cli& c, const std::string& name, const std::string& role) {
-        std::vector<std::string> a = {"init", "--name", name, "--role", role};
-        a.insert(a.end(), cheap.begin(), cheap.end());
-        auto r = c(a);
-        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-    };
-    init(office, "吴敏", "audit_office");
-    init(inspector, "冯磊", "working_group_member");
+    office.init("吴敏", "audit_office");
+    inspector.init("冯磊", "working_group_member");
     CHECK(inspector({"org", "create-office-key"}).exitCode == 5);  // not an audit-office store
     json key = office.jsonOf({"org", "create-office-key"});
     CHECK(office({"org", "create-office-key"}).exitCode == 5);  // only once
 
     fs::path deviceFile = inspector.dir / "device.json";
     REQUIRE(inspector({"identity", "export", "--out", deviceFile.string()}).exitCode == 0);
+    // The office binds a device to a person of its organisation: none yet.
+    auto unknown = office({"org", "enrol-device", deviceFile.string()});
+    CHECK(unknown.exitCode == 5);
+    CHECK(unknown.err.find("import the organisation first") != std::string::npos);
+    REQUIRE(office({"org", "import", std::string(XS_SOURCE_DIR) + "/assets/demo/org.json"}).exitCode == 0);
     json enrolled = office.jsonOf({"org", "enrol-device", deviceFile.string()});
     CHECK(enrolled["fingerprint"] == inspector.jsonOf({"identity", "show"})["fingerprint"]);
     fs::path enrolment = office.dir / "enrolment.json";
@@ -360,7 +396,7 @@ TEST_CASE("cli: offline enrolment with a signed enrolment file and an office key
 
     // A second office cannot take over an enrolled store.
     Cli rival;
-    init(rival, "假冒", "audit_office");
+    rival.init("假冒", "audit_office");
     REQUIRE(rival({"org", "create-office-key"}).exitCode == 0);
     REQUIRE(rival({"org", "export-enrolment", "--out", (rival.dir / "e.json").string()}).exitCode == 0);
     auto takeover = inspector({"org", "enrol", (rival.dir / "e.json").string()});
@@ -393,17 +429,8 @@ struct HandoverScene {
     std::string findingId;
     std::string evidence = std::string(300000, 'e') + "现场照片";
     HandoverScene() {
-        const std::vector<std::string> cheap = {"--kdf-memory-kib", "8192", "--kdf-iterations", "1", "--kdf-parallelism", "1"};
-        std::vector<std::string> a = {"init", "--name", "吴敏", "--role", "audit_office"};
-        a.insert(a.end(), cheap.begin(), cheap.end());
-        REQUIRE(office(a).exitCode == 0);
-        REQUIRE(office({"org", "create-office-key"}).exitCode == 0);
-        inspection = inspector.setUp();
-        fs::path device = inspector.dir / "device.json";
-        REQUIRE(inspector({"identity", "export", "--out", device.string()}).exitCode == 0);
-        REQUIRE(office({"org", "enrol-device", device.string()}).exitCode == 0);
-        REQUIRE(office({"org", "export-enrolment", "--out", (office.dir / "enrol.json").string()}).exitCode == 0);
-        REQUIRE(inspector({"org", "enrol", (office.dir / "enrol.json").string()}).exitCode == 0);
+        office.makeOffice();
+        inspection = inspector.setUp(office.store);
         writeAll(inspector.dir / "photo.jpg", evidence);
         auto r = inspector({"finding", "add", "--inspection", inspection, "--title", "移交测试问题", "--description", "说明",
                             "--evidence", (inspector.dir / "photo.jpg").string()});
@@ -523,10 +550,14 @@ TEST_CASE("handover: a bundle re-sealed with a bad change-set or manifest signat
     };
     auto before = snapshot(s.office.store, "lockout.json");
 
-    // One hex digit of the first change set's signature (its hash, listed in the manifest, does
-    // not cover the signature, so only the signature check can notice).
+    // One hex digit of the signature of one of the inspector's change sets (one the office does
+    // not hold yet: its hash, listed in the manifest, does not cover the signature, so only the
+    // signature check can notice).
     std::string badSet = archive;
-    const std::size_t sig = badSet.find("\"signature\":\"");
+    const std::string device = s.inspector.jsonOf({"identity", "show"})["device_id"];
+    const std::size_t own = badSet.find("\"device\":\"" + device + "\",\"hlc\"");
+    REQUIRE(own != std::string::npos);
+    const std::size_t sig = badSet.find("\"signature\":\"", own);
     REQUIRE(sig != std::string::npos);
     char& digit = badSet[sig + 13];
     digit = digit == '0' ? '1' : '0';
@@ -618,7 +649,7 @@ TEST_CASE("handover: the office's signed receipt lets the field device wipe that
     CHECK(r["bundle_header_sha256"] == s.exported["bundle_header_sha256"]);
     CHECK(r["manifest_sha256"] == s.exported["manifest_sha256"]);
     CHECK(r["manifest_sha256"].get<std::string>().size() == 64);
-    CHECK(r["version"] == 2);
+    CHECK(r["version"] == 3);
     CHECK(r["ops"].get<int>() > 0);
 
     // A receipt whose body was altered is refused and wipes nothing.
@@ -667,15 +698,7 @@ TEST_CASE("handover: another inspector's device cannot open the bundle") {
     HandoverScene s;
     fs::path bundle = s.bundle();
     Cli other;
-    const std::vector<std::string> cheap = {"--kdf-memory-kib", "8192", "--kdf-iterations", "1", "--kdf-parallelism", "1"};
-    std::vector<std::string> a = {"init", "--name", "何芳", "--role", "working_group_member"};
-    a.insert(a.end(), cheap.begin(), cheap.end());
-    REQUIRE(other(a).exitCode == 0);
-    fs::path device = other.dir / "device.json";
-    REQUIRE(other({"identity", "export", "--out", device.string()}).exitCode == 0);
-    REQUIRE(s.office({"org", "enrol-device", device.string()}).exitCode == 0);
-    REQUIRE(s.office({"org", "export-enrolment", "--out", (s.office.dir / "enrol2.json").string()}).exitCode == 0);
-    REQUIRE(other({"org", "enrol", (s.office.dir / "enrol2.json").string()}).exitCode == 0);
+    other.enrolWith(s.office.store, "何芳", "working_group_member");
     auto before = snapshot(other.store, "lockout.json");
     auto r = other({"handover", "import", bundle.string()});
     CHECK(r.exitCode == 5);

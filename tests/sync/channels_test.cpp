@@ -1,6 +1,8 @@
-// Channels: sealed op bodies, key envelopes, write checks, epochs on removal, the office key, and
-// crypto-shredding. Three replicas play an inspection: A (the working-group lead, who creates the
-// channels and so administers them), B (an inspector) and C (the unit head, unit channel only).
+// Channels: sealed op bodies, key envelopes inside the admin's change sets, write checks, epochs on
+// removal, the office key, subkeys and crypto-shredding. A registrar (the office, which holds the
+// office key) registers three replicas that play an inspection: A (the working-group lead, who
+// creates the channels and so administers them), B (an inspector) and C (the unit head, unit
+// channel only).
 #include <doctest/doctest.h>
 
 #include <string>
@@ -10,6 +12,7 @@
 #include "crypto/keys.h"
 #include "sync/changeset_codec.h"
 #include "sync/oplog.h"
+#include "tests/sync/forge.h"
 #include "tests/sync/replica.h"
 #include "tests/sync/sync_test_util.h"
 
@@ -17,6 +20,7 @@ namespace xs::sync {
 namespace {
 
 using test::errorOf;
+using test::Forge;
 using test::TempDir;
 
 const std::string kTeam = "insp1.team";
@@ -25,27 +29,20 @@ const std::string kMarker = "机密-MARKER-7731";
 
 struct Scene {
     TempDir tmp;
-    Replica a{tmp / "a", 1'700'000'000'000};
-    Replica b{tmp / "b", 1'700'000'000'000};
-    Replica c{tmp / "c", 1'700'000'000'000};
+    Replica office{tmp / "office", 1'700'000'000'000};
+    Replica a{tmp / "a", 1'700'000'000'000, &office};
+    Replica b{tmp / "b", 1'700'000'000'000, &office};
+    Replica c{tmp / "c", 1'700'000'000'000, &office};
 
     Scene() {
-        // A knows the others' keys before it wraps channel keys to them (enrolment).
-        a.trust(b.log->deviceId());
-        a.trust(c.log->deviceId());
+        a.catchUp();  // A knows the others' registrations before it wraps channel keys to them
         Draft d;
         d.createChannel(kTeam, {{b.log->deviceId(), {"*"}}});
         d.createChannel(kUnit, {{b.log->deviceId(), {"*"}}, {c.log->deviceId(), {"unit_reply"}}});
         a.commit(d);
     }
-    // Everything A holds reaches r: change sets, then key envelopes (as a bundle or sync would).
-    static void send(Replica& from, Replica& to) {
-        for (const auto& cs : from.changeSets()) to.apply(cs);
-        auto envelopes = from.log->envelopes();
-        REQUIRE(envelopes.ok());
-        auto gained = to.log->acceptEnvelopes(*envelopes);
-        REQUIRE_MESSAGE(gained.ok(), test::describe(gained));
-    }
+    // Everything `from` holds reaches `to` (as a bundle or sync would): the keys travel inside.
+    static void send(Replica& from, Replica& to) { to.applyAll(from.changeSets()); }
     ChangeSet write(Replica& r, const std::string& channel, const std::string& kind, const std::string& id,
                     const std::string& text) {
         Draft d;
@@ -57,6 +54,18 @@ struct Scene {
         auto k = r.log->hasKey(channel, epoch);
         REQUIRE(k.ok());
         return *k;
+    }
+    // The envelopes of an epoch as A's epoch record lists them.
+    static std::vector<KeyEnvelope> envelopesOf(Replica& r, const std::string& channel, std::uint32_t epoch) {
+        auto rec = r.log->record(kEpochKind, epochRecordId(channel, epoch));
+        REQUIRE(rec.ok());
+        std::vector<KeyEnvelope> out;
+        for (const auto& k : (*rec)["keys"]) {
+            auto e = envelopeFromJson(k);
+            REQUIRE(e.ok());
+            out.push_back(*e);
+        }
+        return out;
     }
 };
 
@@ -71,11 +80,10 @@ TEST_CASE("channels: a member reads sealed ops and the unit head keeps team ops 
 
     // What travels and what is stored holds the sealed body only.
     CHECK(changeSetToJson(finding).dump().find(kMarker) == std::string::npos);
-    auto body = s.c.store->db().prepare("SELECT body, sealed FROM ops WHERE kind = 'finding'");
+    auto body = s.c.store->db().prepare("SELECT body FROM ops WHERE kind = 'finding'");
     REQUIRE(body.ok());
     REQUIRE(*body->step());
-    CHECK(body->text(0).empty());
-    const crypto::Bytes sealed = body->blob(1);
+    const crypto::Bytes sealed = body->blob(0);
     CHECK(std::string(sealed.begin(), sealed.end()).find(kMarker) == std::string::npos);
 
     CHECK(s.b.record("finding", "f1")["text"] == kMarker);
@@ -90,13 +98,23 @@ TEST_CASE("channels: a member reads sealed ops and the unit head keeps team ops 
     REQUIRE(history.ok());
     CHECK(history->empty());
     CHECK(s.c.check().empty());
+    CHECK(s.c.refused().empty());
     // The unit head cannot write into the team channel: it has no key to seal with.
     Draft d;
     d.set(kTeam, "finding", "f2", "text", "x");
     CHECK(errorOf(s.c.log->commit(d)) == SyncError::Forbidden);
+    // Every epoch key is wrapped to a subkey of each member, never to its long-term key.
+    for (const auto& e : Scene::envelopesOf(s.a, kUnit, 1)) {
+        if (e.toOffice()) continue;
+        auto reg = s.a.log->device(e.device);
+        REQUIRE(reg.ok());
+        REQUIRE(reg->has_value());
+        CHECK(e.subkey >= 0);
+        CHECK(e.subkey < static_cast<int>((*reg)->subkeys.size()));
+    }
 }
 
-TEST_CASE("channels: a write outside the author's membership is refused and changes nothing") {
+TEST_CASE("channels: a write outside the author's membership is kept refused and projects nothing") {
     Scene s;
     Scene::send(s.a, s.c);
     const auto ops = s.c.opCount();
@@ -109,21 +127,37 @@ TEST_CASE("channels: a write outside the author's membership is refused and chan
     CHECK(s.c.opCount() == ops);
     CHECK(s.write(s.c, kUnit, "unit_reply", "r1", "已整改").ops.size() == 1);
 
-    // A device that makes its own channel of the same name cannot take it over on A: its channel
-    // record and its finding are refused, and A is unchanged.
-    Replica rogue(s.tmp / "rogue", 1'700'000'000'000);
-    Draft own;
-    own.createChannel(kTeam, {});
-    own.set(kTeam, "finding", "f666", "text", "planted");
-    ChangeSet planted = rogue.commit(own);
-    s.a.trust(rogue.log->deviceId());
-    const auto digest = s.a.digest();
-    const auto aOps = s.a.opCount();
-    auto r = s.a.log->applyChangeSet(planted);
-    CHECK(errorOf(r) == SyncError::Forbidden);
-    CHECK(r.message().find("admin") != std::string::npos);
-    CHECK(s.a.digest() == digest);
-    CHECK(s.a.opCount() == aOps);
+    // The same notice crafted and signed by the unit head's own device: A stores it (signed
+    // evidence of the attempt, a link of C's chain) and projects none of it.
+    Forge forge{s.c};
+    ChangeSet forged = forge.make({forge.sealed(kUnit, "notice", "n9", {{"text", "伪造的通知"}})});
+    s.a.apply(s.c.own().back());
+    const auto digestBefore = s.a.digest();
+    CHECK(s.a.apply(forged) == ApplyOutcome::Refused);
+    CHECK(errorOf(s.a.log->record("notice", "n9")) == SyncError::NotFound);
+    auto refusedSets = s.a.refused();
+    REQUIRE(refusedSets.size() == 1);
+    CHECK(refusedSets[0].id == forged.id);
+    CHECK(refusedSets[0].reason.find("does not cover") != std::string::npos);
+    CHECK(s.a.check().empty());
+
+    // A device that has seen the channel cannot take it over: its own channel record of the same
+    // name and its finding are refused on A.
+    Replica rogue(s.tmp / "rogue", 1'700'000'000'000, &s.office);
+    Scene::send(s.a, rogue);
+    Forge rf{rogue};
+    Op channel = Forge::plain(kSysChannel, kChannelKind, kTeam, {{"admin", rogue.log->deviceId()}, {"epoch", 1}});
+    ChangeSet planted = rf.make({channel});
+    s.a.catchUp();
+    auto r = s.a.tryApply(planted);
+    REQUIRE(r.ok());
+    CHECK(*r == ApplyOutcome::Refused);
+    auto admin = s.a.log->record(kChannelKind, kTeam);
+    REQUIRE(admin.ok());
+    CHECK((*admin)["admin"] == s.a.log->deviceId());
+    auto last = s.a.refused();
+    REQUIRE(!last.empty());
+    CHECK(last.back().reason.find("admin") != std::string::npos);
 }
 
 TEST_CASE("channels: removing a member starts an epoch whose key it never receives") {
@@ -132,7 +166,7 @@ TEST_CASE("channels: removing a member starts an epoch whose key it never receiv
     Scene::send(s.a, s.b);
     Scene::send(s.a, s.c);
     REQUIRE(s.c.record("notice", "n1")["text"] == "第一份通知");
-    // C writes a reply while still a member; A then removes C (a revoked device) and writes on.
+    // C writes a reply while still a member; A then removes C and writes on.
     s.c.clock.advance(1000);
     ChangeSet early = s.write(s.c, kUnit, "unit_reply", "r1", "收到");
     s.a.clock.advance(5000);
@@ -143,9 +177,9 @@ TEST_CASE("channels: removing a member starts an epoch whose key it never receiv
     REQUIRE(epoch.ok());
     CHECK(*epoch == 2);
     s.write(s.a, kUnit, "notice", "n2", "第二份通知 " + kMarker);
-    // C, offline and unaware, writes again after its removal.
+    // C, offline and unaware, writes again: concurrent with its removal, so still its right.
     s.c.clock.advance(60'000);
-    ChangeSet late = s.write(s.c, kUnit, "unit_reply", "r2", "removed but still writing");
+    ChangeSet unaware = s.write(s.c, kUnit, "unit_reply", "r2", "not yet told");
 
     Scene::send(s.a, s.b);
     Scene::send(s.a, s.c);
@@ -153,78 +187,60 @@ TEST_CASE("channels: removing a member starts an epoch whose key it never receiv
     CHECK(Scene::holdsKey(s.c, kUnit, 1));
     CHECK_FALSE(Scene::holdsKey(s.c, kUnit, 2));
     CHECK(errorOf(s.c.log->record("notice", "n2")) == SyncError::NotFound);
-    auto envelopes = s.a.log->envelopes({kUnit});
-    REQUIRE(envelopes.ok());
-    int epoch2 = 0;
-    for (const auto& e : *envelopes) {
-        if (e.epoch != 2) continue;
-        ++epoch2;
-        CHECK(e.recipient != deviceRecipient(s.c.log->deviceId()));
-    }
-    CHECK(epoch2 == 2);  // A and B
+    // Epoch 2 is wrapped to exactly A, B and the office.
+    std::set<std::string> recipients;
+    for (const auto& e : Scene::envelopesOf(s.a, kUnit, 2)) recipients.insert(e.toOffice() ? "office" : e.device);
+    CHECK(recipients == std::set<std::string>{s.a.log->deviceId(), s.b.log->deviceId(), "office"});
     auto members = s.a.log->members(kUnit);
     REQUIRE(members.ok());
     CHECK(members->size() == 2);
     for (const auto& m : *members) CHECK(m.device != s.c.log->deviceId());
-    // Now that C knows, it refuses its own further writes.
+    // Now that C knows, it cannot write: it holds no key of the current epoch.
     Draft more;
     more.set(kUnit, "unit_reply", "r3", "text", "x");
     CHECK(errorOf(s.c.log->commit(more)) == SyncError::Forbidden);
+    // Nor can it with the old key, claiming to have seen its removal: refused everywhere.
+    Forge forge{s.c};
+    ChangeSet stale = forge.make({forge.sealed(kUnit, "unit_reply", "r3", {{"text", "with the old key"}}, 1)});
 
-    // On A: the reply written before the removal is accepted, the one after is refused.
+    // On A: both replies C wrote as a member are accepted; the one after it knew is refused.
     s.a.apply(early);
+    s.a.apply(unaware);
     CHECK(s.a.record("unit_reply", "r1")["text"] == "收到");
+    CHECK(s.a.record("unit_reply", "r2")["text"] == "not yet told");
     const auto digest = s.a.digest();
-    auto r = s.a.log->applyChangeSet(late);
-    CHECK(errorOf(r) == SyncError::Forbidden);
-    CHECK(r.message().find("removed") != std::string::npos);
-    CHECK(s.a.digest() == digest);
+    CHECK(s.a.apply(stale) == ApplyOutcome::Refused);
+    CHECK(s.a.refused().back().reason.find("removed") != std::string::npos);
+    CHECK(s.a.digest() != digest);  // the verdict is part of the state
+    CHECK(errorOf(s.a.log->record("unit_reply", "r3")) == SyncError::NotFound);
 }
 
-TEST_CASE("channels: the audit office key opens every channel made after it is known") {
-    TempDir tmp;
-    Replica office(tmp / "office", 1'700'000'000'000);
-    Replica lead(tmp / "lead", 1'700'000'000'000);
-    auto pair = crypto::x25519Generate();
-    REQUIRE(pair.ok());
-    auto put = office.store->db().prepare("INSERT INTO device_secrets (name, secret) VALUES (?, ?)");
-    REQUIRE(put.ok());
-    put->bind(1, std::string(kOfficeSecretName)).bindBlob(2, pair->privateKey.view());
-    REQUIRE(put->run().ok());
-    // The lead makes a channel before it knows the office, then learns the office key (enrolment).
-    Draft early;
-    early.createChannel("insp2.team", {});
-    early.set("insp2.team", "finding", "f1", "text", kMarker);
-    lead.commit(early);
-    REQUIRE(lead.store->setMeta(kOfficePublicKeyMeta, crypto::toHex(pair->publicKey)).ok());
-    auto wrapped = lead.log->wrapKeysToOffice();
-    REQUIRE(wrapped.ok());
-    CHECK(*wrapped == 1);
-    Draft later;
-    later.createChannel("insp3.team", {});
-    later.set("insp3.team", "finding", "f2", "text", "later");
-    lead.commit(later);
-    auto again = lead.log->wrapKeysToOffice();
-    REQUIRE(again.ok());
-    CHECK(*again == 0);  // channels made after the office key is known wrap to it at once
-
-    // The office is no member of either channel, yet opens both with the office key.
-    for (const auto& cs : lead.changeSets()) office.apply(cs);
-    CHECK(errorOf(office.log->record("finding", "f1")) == SyncError::NotFound);
-    auto envelopes = lead.log->envelopes();
-    REQUIRE(envelopes.ok());
-    auto gained = office.log->acceptEnvelopes(*envelopes);
-    REQUIRE(gained.ok());
-    CHECK(*gained == 2);
-    CHECK(office.record("finding", "f1")["text"] == kMarker);
-    CHECK(office.record("finding", "f2")["text"] == "later");
-    CHECK(office.check().empty());
-}
-
-TEST_CASE("channels: a key that arrives after many ops projects every one of them") {
-    // The projection on a late key reads the channel's ops in pages (256 at a time); ops on and
-    // around the page boundaries, several sharing one HLC, must all be projected once.
+TEST_CASE("channels: the office key opens every channel - and no channel is made before it is known") {
     Scene s;
+    s.write(s.a, kTeam, "finding", "f1", kMarker);
+    // The office is no member of the team channel, yet opens it with the office key.
+    auto members = s.a.log->members(kTeam);
+    REQUIRE(members.ok());
+    for (const auto& m : *members) CHECK(m.device != s.office.log->deviceId());
+    Scene::send(s.a, s.office);
+    CHECK(s.office.record("finding", "f1")["text"] == kMarker);
+    CHECK(s.office.check().empty());
+    // A store that does not know the office key (not enrolled) makes no channel at all.
+    Replica loner(s.tmp / "loner", 1'700'000'000'000, &s.office);
+    REQUIRE(loner.store->db().exec("DELETE FROM meta WHERE key = 'office_public_key'").ok());
+    Draft d;
+    d.createChannel("insp9.team", {});
+    auto r = loner.log->commit(d);
+    CHECK(errorOf(r) == SyncError::Forbidden);
+    CHECK(r.message().find("office key") != std::string::npos);
+}
+
+TEST_CASE("channels: a member added after many ops gets the key and every one of them is projected") {
+    // The late key re-judges the channel's ops: ops on and around any boundary, several sharing
+    // one HLC, must all be projected once.
+    Scene s;
+    Replica late(s.tmp / "late", 1'700'000'000'000, &s.office);
+    s.a.catchUp();
     for (int batch = 0; batch < 7; ++batch) {
         Draft d;
         for (int i = 0; i < 100; ++i) {
@@ -234,84 +250,105 @@ TEST_CASE("channels: a key that arrives after many ops projects every one of the
         }
         s.a.commit(d);  // one change set: its 200 ops share the commit's HLC
     }
-    // B gets every change set first, then the keys: the projection happens all at once, on the key.
-    s.send(s.a, s.b);
+    // Late gets every change set first, then its membership with the current key.
+    Scene::send(s.a, late);
+    CHECK_FALSE(Scene::readable(late, "finding", "f0"));
+    Draft add;
+    add.addMember(kTeam, {late.log->deviceId(), {"*"}});
+    s.a.commit(add);
+    ApplyReport report;
+    REQUIRE(late.tryApply(s.a.own().back(), true, &report).ok());
+    CHECK(report.keysGained == 1);
     for (int i = 0; i < 700; ++i) {
         const std::string id = "f" + std::to_string(i);
         CAPTURE(id);
-        REQUIRE(Scene::readable(s.b, "finding", id));
-        CHECK(s.b.record("finding", id)["text"] == id + "-" + kMarker);
-        CHECK(s.b.record("finding", id)["title"] == "t" + id);
+        REQUIRE(Scene::readable(late, "finding", id));
+        CHECK(late.record("finding", id)["text"] == id + "-" + kMarker);
+        CHECK(late.record("finding", id)["title"] == "t" + id);
     }
-    CHECK(s.b.check().empty());
+    CHECK(late.check().empty());
 }
 
-TEST_CASE("channels: a tampered envelope or sealed body is refused and changes nothing") {
+TEST_CASE("channels: a tampered envelope or sealed body is refused - an unopenable body refuses its whole change set") {
     Scene s;
     ChangeSet finding = s.write(s.a, kTeam, "finding", "f1", kMarker);
-    for (const auto& cs : s.a.changeSets())
-        if (cs.id != finding.id) s.b.apply(cs);
-    auto envelopes = s.a.log->envelopes({kTeam});
-    REQUIRE(envelopes.ok());
-    KeyEnvelope mine;
-    for (const auto& e : *envelopes)
-        if (e.recipient == deviceRecipient(s.b.log->deviceId())) mine = e;
-    REQUIRE(!mine.channel.empty());
+    std::vector<ChangeSet> sets = s.a.changeSets();
 
-    SUBCASE("a flipped byte in the wrapped key") {
-        KeyEnvelope bad = mine;
-        bad.wrapped[5] ^= 0x01;
-        CHECK(errorOf(s.b.log->acceptEnvelopes({bad})) == SyncError::Corrupt);
+    SUBCASE("a flipped byte in a wrapped key: the signature covers it") {
+        for (auto cs : sets) {
+            for (auto& op : cs.ops) {
+                if (op.kind != kEpochKind) continue;
+                std::string text(op.body.begin(), op.body.end());
+                auto at = text.find("\"wrapped\":\"") + 11;
+                text[at] = text[at] == 'a' ? 'b' : 'a';
+                op.body.assign(text.begin(), text.end());
+                CHECK(errorOf(s.b.tryApply(cs)) == SyncError::Corrupt);
+            }
+        }
+        CHECK_FALSE(Scene::holdsKey(s.b, kTeam, 1));
     }
-    SUBCASE("an envelope re-addressed to another device") {
-        KeyEnvelope bad = mine;
-        bad.recipient = deviceRecipient(s.c.log->deviceId());
-        CHECK(errorOf(s.b.log->acceptEnvelopes({bad})) == SyncError::Corrupt);
-    }
-    SUBCASE("an envelope a member made for itself") {
-        // B is a member, not the admin: even correctly wrapped and signed, its envelope is refused.
-        KeyEnvelope forged{kTeam, 1, deviceRecipient(s.b.log->deviceId()), s.b.log->deviceId(), {}, {}, {}};
-        crypto::Bytes key(32, 7);
-        auto setup = crypto::hpke::setupBaseS(crypto::hpke::AeadId::Aes256Gcm, s.b.log->identity().publicInfo().exchangeKey,
-                                              crypto::asBytes(envelopeInfo(forged)));
-        REQUIRE(setup.ok());
-        auto wrappedKey = setup->context.seal({}, key);
-        REQUIRE(wrappedKey.ok());
-        forged.enc = setup->enc;
-        forged.wrapped = *wrappedKey;
-        auto sig = s.b.log->identity().sign(envelopeSigningInput(forged));
-        REQUIRE(sig.ok());
-        forged.signature = *sig;
-        auto r = s.b.log->acceptEnvelopes({forged});
-        CHECK(errorOf(r) == SyncError::Forbidden);
-        CHECK(r.message().find("admin") != std::string::npos);
-    }
-    SUBCASE("a flipped byte in an op's sealed body") {
-        REQUIRE(s.b.log->acceptEnvelopes(*envelopes).ok());
+    SUBCASE("a flipped byte in an op's sealed body: the signature covers the ciphertext") {
+        for (const auto& cs : sets)
+            if (cs.id != finding.id) s.b.apply(cs);
         ChangeSet bad = finding;
-        bad.ops[0].sealed[20] ^= 0x01;
-        bad.ops[0].changes.clear();
-        CHECK(errorOf(s.b.log->applyChangeSet(bad)) == SyncError::Corrupt);  // the signature covers the ciphertext
+        bad.ops[0].body[20] ^= 0x01;
+        CHECK(errorOf(s.b.tryApply(bad)) == SyncError::Corrupt);
         CHECK(errorOf(s.b.log->record("finding", "f1")) == SyncError::NotFound);
         s.b.apply(finding);
         CHECK(s.b.record("finding", "f1")["text"] == kMarker);
-        return;
     }
-    CHECK_FALSE(Scene::holdsKey(s.b, kTeam, 1));
-    auto stored = s.b.log->envelopes();
-    REQUIRE(stored.ok());
-    CHECK(stored->empty());
+    SUBCASE("an envelope a member made for itself") {
+        // B is a member, not the admin: a key record it signs is refused, and opens nothing.
+        s.b.applyAll(sets);
+        Forge forge{s.b};
+        Op epoch = Forge::plain(kSysChannel, kEpochKind, epochRecordId(kTeam, 2),
+                                {{"channel", kTeam}, {"epoch", 2}, {"key_id", std::string(32, '0')}, {"keys", Json::array()}});
+        ChangeSet forged = forge.make({epoch});
+        CHECK(s.a.apply(forged) == ApplyOutcome::Refused);
+        CHECK(s.a.refused().back().reason.find("admin") != std::string::npos);
+        CHECK(*s.a.log->currentEpoch(kTeam) == 1);
+    }
+    SUBCASE("a correctly signed op whose sealed body does not open with the key") {
+        // B holds the key; its own device seals garbage beside a harmless op: A, holding the key,
+        // refuses the whole change set and projects neither op.
+        s.b.applyAll(sets);
+        Forge forge{s.b};
+        Op garbage = forge.sealed(kTeam, "finding", "f2", {{"text", "x"}});
+        auto junk = crypto::randomBytes(64);
+        REQUIRE(junk.ok());
+        garbage.body = *junk;
+        Op fine = forge.sealed(kTeam, "finding", "f3", {{"text", "harmless"}});
+        ChangeSet forged = forge.make({fine, garbage});
+        CHECK(s.a.apply(forged) == ApplyOutcome::Refused);
+        CHECK(s.a.refused().back().reason.find("does not open") != std::string::npos);
+        CHECK(errorOf(s.a.log->record("finding", "f3")) == SyncError::NotFound);
+        CHECK(s.a.check().empty());
+        // The unit head has no key: it keeps the change set sealed, neither accepted nor refused by content.
+        s.c.applyAll(sets);
+        CHECK(s.c.apply(forged) == ApplyOutcome::Applied);
+        CHECK(s.c.refused().empty());
+    }
 }
 
-TEST_CASE("channels: shredding destroys the keys and what they made readable") {
+TEST_CASE("channels: shredding destroys the keys - the subkeys they were sealed to - and what they made readable") {
     Scene s;
     s.write(s.a, kTeam, "finding", "f1", kMarker);
     s.write(s.a, kUnit, "notice", "n1", "通知");
     Scene::send(s.a, s.b);
     REQUIRE(s.b.record("finding", "f1")["text"] == kMarker);
     const auto ops = s.b.opCount();
+    auto subkeyOf = [&](const std::string& channel) {
+        auto m = s.b.log->record(kMemberKind, memberRecordId(channel, s.b.log->deviceId()));
+        REQUIRE(m.ok());
+        return (*m)["subkey"].get<int>();
+    };
+    const int teamSubkey = subkeyOf(kTeam), unitSubkey = subkeyOf(kUnit);
+    CHECK(teamSubkey != unitSubkey);  // one subkey per channel membership
 
-    REQUIRE(s.b.log->shredChannels({kTeam, kUnit}, "handover receipt").ok());
+    auto shred = s.b.log->shredChannels({kTeam, kUnit}, "handover receipt");
+    REQUIRE(shred.ok());
+    CHECK(shred->subkeys.size() == 2);
+    CHECK(shred->warnings.empty());
     CHECK_FALSE(Scene::holdsKey(s.b, kTeam, 1));
     CHECK_FALSE(Scene::holdsKey(s.b, kUnit, 1));
     CHECK(errorOf(s.b.log->record("finding", "f1")) == SyncError::NotFound);
@@ -323,37 +360,56 @@ TEST_CASE("channels: shredding destroys the keys and what they made readable") {
     REQUIRE(shredded.ok());
     REQUIRE(shredded->size() == 2);
     CHECK(shredded->at(0).reason == "handover receipt");
-    // Envelopes delivered again (a late sync) do not bring the keys back.
-    auto envelopes = s.a.log->envelopes();
-    REQUIRE(envelopes.ok());
-    auto gained = s.b.log->acceptEnvelopes(*envelopes);
-    REQUIRE(gained.ok());
-    CHECK(*gained == 0);
-    CHECK_FALSE(Scene::holdsKey(s.b, kTeam, 1));
-    // A rebuild cannot bring the content back either.
-    REQUIRE(s.b.log->rebuild().ok());
-    CHECK(errorOf(s.b.log->record("finding", "f1")) == SyncError::NotFound);
-    // The envelope table and the key table hold nothing of those channels.
-    auto rows = s.b.store->db().prepare(
-        "SELECT (SELECT count(*) FROM channel_keys WHERE channel LIKE 'insp1.%'),"
-        " (SELECT count(*) FROM key_envelopes WHERE channel LIKE 'insp1.%')");
+    // The subkeys are gone from the store.
+    auto rows = s.b.store->db().prepare("SELECT count(*) FROM device_secrets WHERE name IN (?, ?)");
     REQUIRE(rows.ok());
+    rows->bind(1, "subkey:" + std::to_string(teamSubkey)).bind(2, "subkey:" + std::to_string(unitSubkey));
     REQUIRE(*rows->step());
     CHECK(rows->int64(0) == 0);
-    CHECK(rows->int64(1) == 0);
+    rows.value().reset();
+    // The envelopes delivered again (a late sync, an old enrolment file) do not bring the keys back.
+    Scene::send(s.a, s.b);
+    CHECK_FALSE(Scene::holdsKey(s.b, kTeam, 1));
+    REQUIRE(s.b.log->rebuild().ok());
+    CHECK(errorOf(s.b.log->record("finding", "f1")) == SyncError::NotFound);
+    // An adversary with every secret left on the device — its long-term X25519 key and every
+    // remaining subkey — opens none of the epoch's envelopes.
+    std::vector<crypto::SecretBytes> secrets;
+    secrets.push_back(s.b.log->identity().exchangePrivateKey().clone());
+    auto all = s.b.store->db().prepare("SELECT secret FROM device_secrets WHERE name LIKE 'subkey:%' OR name = 'x25519'");
+    REQUIRE(all.ok());
+    for (;;) {
+        auto row = all->step();
+        REQUIRE(row.ok());
+        if (!*row) break;
+        secrets.push_back(all->secretBlob(0));
+    }
+    all.value().reset();
+    int tried = 0;
+    for (const auto& channel : {kTeam, kUnit}) {
+        for (const auto& e : Scene::envelopesOf(s.a, channel, 1)) {
+            for (const auto& secret : secrets) {
+                auto ctx = crypto::hpke::setupBaseR(crypto::hpke::AeadId::Aes256Gcm, e.enc, secret.view(),
+                                                    crypto::asBytes(envelopeInfo(channel, 1, recipientLabel(e))));
+                if (ctx) CHECK_FALSE(ctx->open({}, e.wrapped).ok());
+                ++tried;
+            }
+        }
+    }
+    CHECK(tried > 0);
 }
 
 TEST_CASE("channels: key envelopes parse strictly") {
     Scene s;
-    auto envelopes = s.a.log->envelopes();
-    REQUIRE(envelopes.ok());
-    REQUIRE(!envelopes->empty());
-    Json good = envelopeToJson(envelopes->front());
+    auto envelopes = Scene::envelopesOf(s.a, kTeam, 1);
+    REQUIRE(!envelopes.empty());
+    Json good = envelopeToJson(envelopes.front());
     auto back = envelopeFromJson(good);
     REQUIRE(back.ok());
-    CHECK(envelopeSigningInput(*back) == envelopeSigningInput(envelopes->front()));
+    CHECK(recipientLabel(*back) == recipientLabel(envelopes.front()));
+    CHECK(back->wrapped == envelopes.front().wrapped);
     std::vector<Json> bad;
-    for (const char* k : {"suite", "channel", "epoch", "recipient", "issuer", "enc", "wrapped", "signature"}) {
+    for (const char* k : {"recipient", "enc", "wrapped"}) {
         Json j = good;
         j.erase(k);
         bad.push_back(j);
@@ -361,21 +417,15 @@ TEST_CASE("channels: key envelopes parse strictly") {
     Json extra = good;
     extra["more"] = 1;
     bad.push_back(extra);
-    Json suite = good;
-    suite["suite"] = 2;
-    bad.push_back(suite);
-    Json epoch0 = good;
-    epoch0["epoch"] = 0;
-    bad.push_back(epoch0);
-    Json plainChannel = good;
-    plainChannel["channel"] = "org";
-    bad.push_back(plainChannel);
     Json shortEnc = good;
     shortEnc["enc"] = "abcd";
     bad.push_back(shortEnc);
-    Json badRecipient = good;
-    badRecipient["recipient"] = "device:not-a-uuid";
-    bad.push_back(badRecipient);
+    for (const char* r : {"device:not-a-uuid#1", "device:01a22390-6af9-7313-a9f3-d759999beed2", "device:01a22390-6af9-7313-a9f3-d759999beed2#x",
+                          "device:01a22390-6af9-7313-a9f3-d759999beed2#64", "officer", ""}) {
+        Json j = good;
+        j["recipient"] = r;
+        bad.push_back(j);
+    }
     bad.push_back(Json::array());
     for (const auto& j : bad) {
         CAPTURE(j.dump());

@@ -1,5 +1,8 @@
 // A replica for op-log tests: its own store, a sink projecting records as JSON text, a manual
-// clock and an op log; plus the registry of every replica's public keys (what enrolment gives).
+// clock and an op log. Every test world has a registrar (a Replica made without one: it plays the
+// audit office's device, holds the office key and registers every other replica); the others pin
+// it, as enrolment does, and catch up with its change sets before applying anyone else's, so
+// that every author is registered where it is judged.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -9,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "crypto/encoding.h"
+#include "crypto/keys.h"
+#include "sync/apply.h"
 #include "sync/oplog.h"
 #include "tests/sync/sync_test_util.h"
 
@@ -32,31 +38,72 @@ public:
     std::vector<std::string> tables() const override { return {"test_records"}; }
 };
 
-// Every replica's public keys, as enrolment would distribute them: a replica trusts the author
-// device of a change set before applying it.
-inline std::map<std::string, DevicePublic>& knownDevices() {
-    static std::map<std::string, DevicePublic> devices;
-    return devices;
-}
-
 struct Replica {
     std::unique_ptr<Store> store;
     TestSink sink;
     ManualClock clock;
     std::unique_ptr<OpLog> log;
+    Replica* registrar = nullptr;  // null: this replica is the registrar
 
-    Replica(const std::filesystem::path& dir, std::int64_t nowMs) : clock(nowMs) {
+    // registrar == nullptr: a registrar (pins and registers itself, makes the office key).
+    // catchUpNow = false: registered, but holding nothing yet (a test feeds it in its own order).
+    Replica(const std::filesystem::path& dir, std::int64_t nowMs, Replica* registrarOf = nullptr, bool catchUpNow = true)
+        : clock(nowMs), registrar(registrarOf) {
         auto s = Store::create(dir, "replica passphrase", test::cheapKdf());
         REQUIRE_MESSAGE(s.ok(), test::describe(s));
         store = std::move(s.value());
         REQUIRE(store->migrate({kTestMigration}).ok());
         log = std::make_unique<OpLog>(*store, sink, clock);
         REQUIRE(log->open().ok());
-        knownDevices()[log->deviceId()] = log->identity().publicInfo();
+        const auto& me = log->identity().publicInfo();
+        if (!registrar) {
+            auto office = crypto::x25519Generate();
+            REQUIRE(office.ok());
+            auto put = store->db().prepare("INSERT INTO device_secrets (name, secret) VALUES (?, ?)");
+            REQUIRE(put.ok());
+            put->bind(1, std::string(kOfficeSecretName)).bindBlob(2, office->privateKey.view());
+            REQUIRE(put->run().ok());
+            REQUIRE(store->setMeta(kOfficePublicKeyMeta, crypto::toHex(office->publicKey)).ok());
+            REQUIRE(log->pinTrustRoot({me.id, me.signKey}).ok());
+            Draft d;
+            d.registerDevice({me.id, me.signKey, me.exchangeKey, me.subkeys, "registrar", std::nullopt, {}});
+            commit(d);
+            return;
+        }
+        auto root = registrar->log->trustRoot();
+        REQUIRE(root.ok());
+        REQUIRE(root->has_value());
+        REQUIRE(log->pinTrustRoot(**root).ok());
+        auto officeKey = registrar->store->meta(kOfficePublicKeyMeta);
+        REQUIRE(officeKey.ok());
+        REQUIRE(store->setMeta(kOfficePublicKeyMeta, *officeKey).ok());
+        Draft d;
+        d.registerDevice({me.id, me.signKey, me.exchangeKey, me.subkeys, "p-" + me.id.substr(0, 8), std::nullopt, {}});
+        registrar->commit(d);
+        if (catchUpNow) catchUp();
     }
-    void trust(const std::string& device) {
-        auto it = knownDevices().find(device);
-        if (it != knownDevices().end()) REQUIRE(log->addDevice(it->second).ok());
+
+    // Gives this replica the registrar's office secret (it then opens every channel, as the
+    // audit office's other devices do).
+    void holdOfficeKey() {
+        REQUIRE(registrar != nullptr);
+        auto get = registrar->store->db().prepare("SELECT secret FROM device_secrets WHERE name = ?");
+        REQUIRE(get.ok());
+        get->bind(1, std::string(kOfficeSecretName));
+        REQUIRE(*get->step());
+        auto put = store->db().prepare("INSERT OR REPLACE INTO device_secrets (name, secret) VALUES (?, ?)");
+        REQUIRE(put.ok());
+        put->bind(1, std::string(kOfficeSecretName)).bindBlob(2, get->secretBlob(0).view());
+        REQUIRE(put->run().ok());
+    }
+
+    // Everything the registrar holds (registrations, its channels), as enrolment brings it.
+    void catchUp() {
+        if (!registrar) return;
+        for (const auto& cs : registrar->changeSets()) {
+            auto r = tryApply(cs, false);
+            REQUIRE_MESSAGE(r.ok(), test::describe(r));
+        }
     }
 
     ChangeSet commit(const Draft& d) {
@@ -69,10 +116,22 @@ struct Replica {
         d.set("org", "item", recordId, field, std::move(value));
         return commit(d);
     }
-    void apply(const ChangeSet& cs) {
-        trust(cs.device);
-        auto s = log->apply(cs);
-        REQUIRE_MESSAGE(s.ok(), test::describe(s));
+    // One change set through the apply path, in its own session; the session's report in `report`.
+    SResult<ApplyOutcome> tryApply(const ChangeSet& cs, bool catchUpFirst = true, ApplyReport* report = nullptr) {
+        if (catchUpFirst) catchUp();
+        auto session = ApplySession::begin(*log);
+        if (!session) return session.error();
+        auto outcome = (*session)->add(cs);
+        if (!outcome) return outcome;
+        auto done = (*session)->commit();
+        if (!done) return done.error();
+        if (report) *report = *done;
+        return outcome;
+    }
+    ApplyOutcome apply(const ChangeSet& cs) {
+        auto r = tryApply(cs);
+        REQUIRE_MESSAGE(r.ok(), test::describe(r));
+        return *r;
     }
     void applyAll(const std::vector<ChangeSet>& sets) {
         for (const auto& cs : sets) apply(cs);
@@ -86,6 +145,13 @@ struct Replica {
         auto c = log->changeSets();
         REQUIRE(c.ok());
         return *c;
+    }
+    // This replica's own change sets.
+    std::vector<ChangeSet> own() {
+        std::vector<ChangeSet> out;
+        for (auto& cs : changeSets())
+            if (cs.device == log->deviceId()) out.push_back(std::move(cs));
+        return out;
     }
     Json record(const std::string& kind, const std::string& id) {
         auto r = log->record(kind, id);
@@ -106,6 +172,11 @@ struct Replica {
         auto p = log->check();
         REQUIRE_MESSAGE(p.ok(), test::describe(p));
         return *p;
+    }
+    std::vector<RefusedChangeSet> refused() {
+        auto r = log->refused();
+        REQUIRE(r.ok());
+        return *r;
     }
     std::string sinkRow(const std::string& kind, const std::string& id) {
         auto s = store->db().prepare("SELECT fields FROM test_records WHERE kind = ? AND record_id = ?");

@@ -111,7 +111,10 @@ TEST_CASE("store: the store directory and its files are private to the owner") {
         REQUIRE(store->setMeta("k", "v").ok());
         fs::create_directories(tmp / "src");
         test::writeText(tmp / "src" / "e.txt", "evidence");
-        REQUIRE(store->evidence().add(tmp / "src" / "e.txt").ok());
+        auto scope = store->evidenceScope("inspection-1");
+        REQUIRE_MESSAGE(scope.ok(), test::describe(scope));
+        auto info = store->evidence().add(*scope, tmp / "src" / "e.txt");
+        REQUIRE_MESSAGE(info.ok(), test::describe(info));
         store->lock();
     }
     (void)Store::open(dir, "wrong");  // leaves lockout.json
@@ -332,17 +335,37 @@ TEST_CASE("store: after lock no file in the store holds a marker in clear") {
     std::string content;
     for (int i = 0; i < 5000; ++i) content += "line " + std::to_string(i) + " " + marker + "\n";
     test::writeText(tmp / "src" / ("evidence-" + marker + ".txt"), content);
-    auto info = store->evidence().add(tmp / "src" / ("evidence-" + marker + ".txt"));
+    // (in a scope whose name holds the marker too, recorded in the database).
+    auto scope = store->evidenceScope("inspection-" + marker);
+    REQUIRE_MESSAGE(scope.ok(), test::describe(scope));
+    auto info = store->evidence().add(*scope, tmp / "src" / ("evidence-" + marker + ".txt"));
     REQUIRE_MESSAGE(info.ok(), test::describe(info));
+    {
+        auto tx = Transaction::begin(store->db());
+        REQUIRE(tx.ok());
+        REQUIRE(store->recordEvidence(scope->name, info->hash, info->size).ok());
+        REQUIRE(tx->commit().ok());
+    }
 
     // ... and through the op log.
     NullSink sink;
     ManualClock clock(1'760'000'000'000);
     OpLog log(*store, sink, clock);
     REQUIRE(log.open().ok());
+    // A device writes only once registered: this store is its own registrar (as an audit
+    // office's is) and registers its device in the change set that carries the marker.
+    const auto& me = log.identity().publicInfo();
+    {
+        auto tx = Transaction::begin(store->db());
+        REQUIRE(tx.ok());
+        REQUIRE(log.pinTrustRoot({me.id, me.signKey}).ok());
+        REQUIRE(tx->commit().ok());
+    }
     Draft d;
+    d.registerDevice({me.id, me.signKey, me.exchangeKey, me.subkeys, "registrar", std::nullopt, {}});
     d.set("org", "note", "n1", "text", marker);
-    REQUIRE(log.commit(d).ok());
+    auto committed = log.commit(d);
+    REQUIRE_MESSAGE(committed.ok(), test::describe(committed));
 
     store->lock();
 

@@ -1,0 +1,512 @@
+#include "app/rules.h"
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "sync/uuid.h"
+
+namespace xs::app::rules {
+namespace {
+
+constexpr std::size_t kMaxTitle = 300;
+constexpr std::size_t kMaxText = 50000;
+constexpr std::size_t kMaxShort = 200;
+constexpr int kStandardOnsiteDays = 7;  // article 7(2): one week on site
+constexpr int kMaxExtensionDays = 30;
+
+bool officeOnly(Role r) { return isOfficeSide(r); }
+bool unitOrOffice(Role r) { return r == Role::UnitHead || isOfficeSide(r); }
+
+struct TransitionRule {
+    FindingStatus from;
+    FindingStatus to;
+    bool (*allowed)(Role);
+    const char* who;
+};
+
+const std::vector<TransitionRule>& transitions() {
+    using S = FindingStatus;
+    static const std::vector<TransitionRule> t = {
+        {S::Draft, S::Submitted, canCapture, "an inspector"},
+        {S::Submitted, S::Confirmed, officeOnly, "the working-group lead or the audit office"},
+        {S::Submitted, S::Returned, officeOnly, "the working-group lead or the audit office"},
+        {S::Returned, S::Submitted, canCapture, "an inspector"},
+        {S::Confirmed, S::FedBack, officeOnly, "the working-group lead or the audit office"},
+        {S::FedBack, S::Rectifying, unitOrOffice, "the unit head (or the office on their behalf)"},
+        {S::Rectifying, S::Rectified, unitOrOffice, "the unit head (or the office on their behalf)"},
+        {S::Rectified, S::Closed, officeOnly, "the working-group lead or the audit office"},
+        {S::Rectified, S::Rectifying, officeOnly, "the working-group lead or the audit office"},
+    };
+    return t;
+}
+
+std::string textOf(const Json& rec, const char* key) {
+    auto it = rec.find(key);
+    return it != rec.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+Json changesOf(const sync::Op& op) {
+    Json o = Json::object();
+    for (const auto& c : op.changes) o[c.field] = c.value;
+    return o;
+}
+
+Json merged(const std::optional<Json>& before, const Json& changes) {
+    Json out = before ? *before : Json::object();
+    for (auto it = changes.begin(); it != changes.end(); ++it) out[it.key()] = it.value();
+    return out;
+}
+
+std::optional<std::string> unknownField(const Json& changes, const std::set<std::string>& allowed) {
+    for (auto it = changes.begin(); it != changes.end(); ++it)
+        if (!allowed.count(it.key())) return it.key();
+    return std::nullopt;
+}
+
+bool boundedString(const Json& v, std::size_t max, bool required) {
+    if (v.is_null()) return !required;
+    if (!v.is_string()) return false;
+    const auto& s = v.get_ref<const std::string&>();
+    if (required && s.find_first_not_of(" \t\r\n") == std::string::npos) return false;
+    return s.size() <= max;
+}
+
+template <typename E>
+bool enumValue(const Json& v) {
+    return v.is_string() && parseEnum<E>(v.get<std::string>()).has_value();
+}
+
+bool isHash(const Json& v) {
+    if (!v.is_string()) return false;
+    const auto& s = v.get_ref<const std::string&>();
+    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// Who wrote the op, as the registrar's records say at its position.
+struct Author {
+    std::string person;
+    Role role = Role::WorkingGroupMember;
+    bool root = false;
+};
+
+sync::SResult<std::optional<Author>> authorOf(const sync::OpValidator::Context& ctx, sync::StateView& view) {
+    if (ctx.principal.empty()) {
+        if (ctx.authorIsRoot) return std::optional<Author>(Author{"", Role::AuditOffice, true});
+        return std::optional<Author>();
+    }
+    auto person = view.record("person", ctx.principal);
+    if (!person) return person.error();
+    if (!*person) {
+        if (ctx.authorIsRoot) return std::optional<Author>(Author{ctx.principal, Role::AuditOffice, true});
+        return std::optional<Author>();
+    }
+    auto role = parseEnum<Role>(textOf(**person, "role"));
+    if (!role) return std::optional<Author>();
+    return std::optional<Author>(Author{ctx.principal, *role, ctx.authorIsRoot});
+}
+
+sync::SResult<bool> exists(sync::StateView& view, const char* kind, const std::string& id) {
+    if (id.empty()) return false;
+    auto r = view.record(kind, id);
+    if (!r) return r.error();
+    return r->has_value();
+}
+
+// "<inspection>.<suffix>" -> inspection id, if the channel is one of an inspection's.
+std::optional<std::string> inspectionOf(const std::string& channel, const char* suffix) {
+    std::string tail = std::string(".") + suffix;
+    if (channel.size() <= tail.size() || channel.compare(channel.size() - tail.size(), tail.size(), tail) != 0) return std::nullopt;
+    std::string id = channel.substr(0, channel.size() - tail.size());
+    if (!sync::isUuid(id)) return std::nullopt;
+    return id;
+}
+
+// ------------------------------------------------------------------------- org
+
+sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Author& a, sync::StateView& view) {
+    const sync::Op& op = ctx.op;
+    Json ch = changesOf(op);
+    auto before = view.record(op.kind, op.recordId);
+    if (!before) return before.error();
+    if (op.kind == "unit" || op.kind == "person" || op.kind == "round") {
+        if (!a.root) {
+            auto may = mayWriteOrganisation(a.role);
+            if (!may.ok()) return may;
+        }
+        if (op.kind == "unit") {
+            if (auto f = unknownField(ch, {"code", "name", "unit_kind"})) return Verdict::refuse("a unit has no field '" + *f + "'");
+            Json after = merged(*before, ch);
+            if (!boundedString(after.value("code", Json()), 64, true) || !boundedString(after.value("name", Json()), kMaxShort, true) ||
+                !boundedString(after.value("unit_kind", Json()), 64, false))
+                return Verdict::refuse("a unit needs a code and a name");
+            return Verdict::accept();
+        }
+        if (op.kind == "round") {
+            if (auto f = unknownField(ch, {"name", "start_year", "end_year"})) return Verdict::refuse("a round has no field '" + *f + "'");
+            Json after = merged(*before, ch);
+            if (!boundedString(after.value("name", Json()), kMaxShort, true) || !after.value("start_year", Json()).is_number_integer() ||
+                after.value("end_year", Json()) != after["start_year"].get<std::int64_t>() + 2)
+                return Verdict::refuse("a round has a name and covers start_year to start_year + 2 (article 4)");
+            return Verdict::accept();
+        }
+        // person
+        if (auto f = unknownField(ch, {"code", "name", "role", "title", "unit_id"}))
+            return Verdict::refuse("a person has no field '" + *f + "'");
+        if (!ctx.rootPrincipal.empty() && op.recordId == ctx.rootPrincipal && !a.root)
+            return Verdict::refuse("the audit office's own record is the audit office's to change");
+        Json after = merged(*before, ch);
+        if (!boundedString(after.value("name", Json()), kMaxShort, true) || !enumValue<Role>(after.value("role", Json())) ||
+            !boundedString(after.value("code", Json()), 64, false) || !boundedString(after.value("title", Json()), kMaxShort, false))
+            return Verdict::refuse("a person needs a name and one of the roles " + allSpellings<Role>());
+        if (op.recordId == ctx.rootPrincipal && textOf(after, "role") != toString(Role::AuditOffice))
+            return Verdict::refuse("the registrar's person keeps the audit office's role");
+        if (ch.contains("unit_id") && !ch["unit_id"].is_null()) {
+            auto unit = exists(view, "unit", textOf(ch, "unit_id"));
+            if (!unit) return unit.error();
+            if (!*unit) return Verdict::refuse("person " + op.recordId + " names a unit that does not exist");
+        }
+        return Verdict::accept();
+    }
+    if (op.kind == "inspection") {
+        if (!a.root) {
+            auto may = mayPlanInspection(a.role);
+            if (!may.ok()) return may;
+        }
+        static const std::set<std::string> fields = {"title",  "round_id",  "inspection_kind", "mode",         "unit_id",   "team",
+                                                     "lead_id", "onsite_start", "onsite_days", "status", "created_by"};
+        if (auto f = unknownField(ch, fields)) return Verdict::refuse("an inspection has no field '" + *f + "'");
+        if (*before && ch.contains("created_by") && ch["created_by"] != (**before).value("created_by", Json()))
+            return Verdict::refuse("who planned an inspection cannot be changed");
+        if (!*before && textOf(ch, "created_by") != a.person)
+            return Verdict::refuse("an inspection is planned in its planner's own name");
+        Json after = merged(*before, ch);
+        if (!boundedString(after.value("title", Json()), kMaxTitle, true)) return Verdict::refuse("an inspection needs a title");
+        if (!enumValue<InspectionKind>(after.value("inspection_kind", Json())) || !enumValue<InspectionMode>(after.value("mode", Json())))
+            return Verdict::refuse("an inspection's kind and mode must be among " + allSpellings<InspectionKind>() + " and " +
+                                   allSpellings<InspectionMode>());
+        if (!parseDate(textOf(after, "onsite_start"))) return Verdict::refuse("an inspection needs an on-site start date");
+        auto days = after.value("onsite_days", Json());
+        if (!days.is_number_integer()) return Verdict::refuse("an inspection needs its on-site days");
+        if (auto d = onsiteDays(days.get<std::int64_t>()); !d.ok()) return d;
+        if (textOf(after, "status") != "open" && textOf(after, "status") != "closed")
+            return Verdict::refuse("an inspection is open or closed");
+        auto unit = exists(view, "unit", textOf(after, "unit_id"));
+        if (!unit) return unit.error();
+        if (!*unit) return Verdict::refuse("an inspection's unit must be one of the organisation's units");
+        if (!textOf(after, "round_id").empty()) {
+            auto round = exists(view, "round", textOf(after, "round_id"));
+            if (!round) return round.error();
+            if (!*round) return Verdict::refuse("an inspection's round must be one of the organisation's rounds");
+        }
+        const Json team = after.value("team", Json::array());
+        if (!team.is_array() || team.size() > 200) return Verdict::refuse("an inspection's team is a list of people");
+        std::vector<std::string> people;
+        for (const auto& p : team) people.push_back(p.is_string() ? p.get<std::string>() : std::string());
+        if (!textOf(after, "lead_id").empty()) people.push_back(textOf(after, "lead_id"));
+        for (const auto& p : people) {
+            auto person = exists(view, "person", p);
+            if (!person) return person.error();
+            if (!*person) return Verdict::refuse("an inspection's team and lead must be people of the organisation");
+        }
+        return Verdict::accept();
+    }
+    return Verdict::refuse("the organisation holds no record of kind " + op.kind);
+}
+
+// ------------------------------------------------------------------------- sys
+
+sync::SResult<Verdict> checkSys(const sync::OpValidator::Context& ctx, sync::StateView& view) {
+    const sync::Op& op = ctx.op;
+    if (op.kind == sync::kDeviceKind) {
+        for (const auto& c : op.changes) {
+            if (c.field != "principal") continue;
+            auto person = exists(view, "person", c.value.is_string() ? c.value.get<std::string>() : std::string());
+            if (!person) return person.error();
+            if (!*person) return Verdict::refuse("a device is registered for a person of the organisation");
+        }
+        return Verdict::accept();
+    }
+    if (op.kind == sync::kChannelKind) {
+        auto before = view.record(sync::kChannelKind, op.recordId);
+        if (!before) return before.error();
+        if (*before) return Verdict::accept();
+        // A channel is one of an inspection's, made with the inspection in one change set.
+        std::optional<std::string> inspection;
+        for (const char* suffix : {"team", "unit", "clue"})
+            if (!inspection) inspection = inspectionOf(op.recordId, suffix);
+        if (!inspection) return Verdict::refuse("channel " + op.recordId + " is not one of an inspection's");
+        auto planned = exists(view, "inspection", *inspection);
+        if (!planned) return planned.error();
+        bool creates = std::any_of(ctx.changeSet.ops.begin(), ctx.changeSet.ops.end(), [&](const sync::Op& o) {
+            return o.channel == sync::kOrgChannel && o.kind == "inspection" && o.recordId == *inspection;
+        });
+        if (*planned || !creates)
+            return Verdict::refuse("the channels of inspection " + *inspection + " are made with it, by the device that plans it");
+        return Verdict::accept();
+    }
+    return Verdict::accept();  // membership, epochs and acknowledgements: sync's rules
+}
+
+// ------------------------------------------------------------------------- team
+
+sync::SResult<Verdict> checkFinding(const sync::OpValidator::Context& ctx, const Author& a, const std::string& inspectionId,
+                                    const Json& inspection, sync::StateView& view) {
+    const sync::Op& op = ctx.op;
+    Json ch = changesOf(op);
+    static const std::set<std::string> fields = {"inspection_id", "title",  "description", "category",   "audit_category",
+                                                 "severity",      "tags",   "immediate_fix", "responsible_person",
+                                                 "status",        "author", "created_at"};
+    if (auto f = unknownField(ch, fields)) return Verdict::refuse("a finding has no field '" + *f + "'");
+    if (auto v = findingFields(ch); !v.ok()) return v;
+    auto before = view.record("finding", op.recordId);
+    if (!before) return before.error();
+    if (!*before) {
+        auto may = mayCapture(a.role, a.person, inspection);
+        if (!may.ok()) return may;
+        if (textOf(ch, "inspection_id") != inspectionId) return Verdict::refuse("a finding belongs to the inspection of its channel");
+        if (textOf(ch, "status") != toString(FindingStatus::Draft)) return Verdict::refuse("a finding is captured as a draft");
+        if (textOf(ch, "author") != a.person) return Verdict::refuse("a finding is captured in its author's own name");
+        if (!ch.value("created_at", Json()).is_number_integer()) return Verdict::refuse("a finding records when it was captured");
+        if (!boundedString(ch.value("title", Json()), kMaxTitle, true)) return Verdict::refuse("title is required");
+        if (a.role == Role::ThirdPartyAuditor && textOf(ch, "audit_category").empty())
+            return Verdict::refuse("a third-party auditor records audit matters only: give an audit_category (article 5)");
+        return Verdict::accept();
+    }
+    for (const char* fixed : {"inspection_id", "author", "created_at"})
+        if (ch.contains(fixed) && ch[fixed] != (**before).value(fixed, Json()))
+            return Verdict::refuse(std::string("a finding's ") + fixed + " cannot be changed");
+    auto status = parseEnum<FindingStatus>(textOf(**before, "status")).value_or(FindingStatus::Draft);
+    bool content = false;
+    for (auto it = ch.begin(); it != ch.end(); ++it)
+        if (it.key() != "status") content = true;
+    if (content) {
+        auto may = mayEditContent(a.role, status);
+        if (!may.ok()) return may;
+        if (ch.contains("title") && !boundedString(ch["title"], kMaxTitle, true)) return Verdict::refuse("title is required");
+        std::string audit = ch.contains("audit_category") ? textOf(ch, "audit_category") : textOf(**before, "audit_category");
+        if (a.role == Role::ThirdPartyAuditor && audit.empty())
+            return Verdict::refuse("a third-party auditor may edit audit matters only (article 5)");
+    }
+    if (ch.contains("status")) {
+        auto to = parseEnum<FindingStatus>(textOf(ch, "status"));
+        if (!to) return Verdict::refuse("status must be one of " + allSpellings<FindingStatus>());
+        if (*to != status) {
+            bool verified = false;
+            if (*to == FindingStatus::Closed) {
+                auto atts = view.find("attachment", "finding_id", op.recordId);
+                if (!atts) return atts.error();
+                for (const auto& id : *atts) {
+                    auto att = view.record("attachment", id);
+                    if (!att) return att.error();
+                    if (*att && textOf(**att, "purpose") == toString(EvidencePurpose::Verification)) verified = true;
+                }
+            }
+            auto v = transition(status, *to, a.role, verified);
+            if (!v.ok()) {
+                if (*to == FindingStatus::Closed && !verified && transition(status, *to, a.role, true).ok())
+                    return Verdict::refuse(v.refusal + "; attach it with: finding attach " + op.recordId +
+                                           " --evidence FILE --purpose verification");
+                return v;
+            }
+        }
+    }
+    return Verdict::accept();
+}
+
+sync::SResult<Verdict> checkAttachment(const sync::OpValidator::Context& ctx, const Author& a, const std::string& inspectionId,
+                                       const Json& inspection, sync::StateView& view) {
+    const sync::Op& op = ctx.op;
+    Json ch = changesOf(op);
+    if (auto f = unknownField(ch, {"finding_id", "hash", "name", "size", "purpose", "added_by"}))
+        return Verdict::refuse("an attachment has no field '" + *f + "'");
+    auto before = view.record("attachment", op.recordId);
+    if (!before) return before.error();
+    if (*before) {
+        for (auto it = ch.begin(); it != ch.end(); ++it)
+            if ((**before).value(it.key(), Json()) != it.value()) return Verdict::refuse("an attachment is fixed once made");
+        return Verdict::accept();
+    }
+    auto finding = view.record("finding", textOf(ch, "finding_id"));
+    if (!finding) return finding.error();
+    if (!*finding || textOf(**finding, "inspection_id") != inspectionId)
+        return Verdict::refuse("an attachment belongs to a finding of the inspection of its channel");
+    auto purpose = parseEnum<EvidencePurpose>(textOf(ch, "purpose"));
+    if (!purpose || !isHash(ch.value("hash", Json())) || !boundedString(ch.value("name", Json()), 255, true) ||
+        !ch.value("size", Json()).is_number_integer() || ch["size"].get<std::int64_t>() < 0)
+        return Verdict::refuse("an attachment names its file's hash, name, size and purpose");
+    if (op.recordId != textOf(ch, "finding_id") + ":" + toString(*purpose) + ":" + textOf(ch, "hash"))
+        return Verdict::refuse("an attachment's id is its finding, purpose and hash");
+    if (textOf(ch, "added_by") != a.person) return Verdict::refuse("an attachment is added in its author's own name");
+    if (*purpose == EvidencePurpose::Evidence) {
+        auto may = mayCapture(a.role, a.person, inspection);
+        if (!may.ok()) return may;
+    }
+    return mayAttach(*purpose, a.role);
+}
+
+sync::SResult<Verdict> checkExtension(const sync::OpValidator::Context& ctx, const Author& a, const std::string& inspectionId,
+                                      sync::StateView& view) {
+    const sync::Op& op = ctx.op;
+    Json ch = changesOf(op);
+    if (auto f = unknownField(ch, {"inspection_id", "days", "reason", "status", "requested_by", "decided_by"}))
+        return Verdict::refuse("an extension request has no field '" + *f + "'");
+    auto before = view.record("extension", op.recordId);
+    if (!before) return before.error();
+    if (!*before) {
+        auto may = mayRequestExtension(a.role);
+        if (!may.ok()) return may;
+        auto days = ch.value("days", Json());
+        if (textOf(ch, "inspection_id") != inspectionId || !days.is_number_integer() || days.get<std::int64_t>() < 1 ||
+            days.get<std::int64_t>() > kMaxExtensionDays || !boundedString(ch.value("reason", Json()), 2000, true) ||
+            textOf(ch, "status") != toString(ExtensionStatus::Pending) || textOf(ch, "requested_by") != a.person || ch.contains("decided_by"))
+            return Verdict::refuse("an extension request is 1 to 30 days with a reason, pending, in its author's name");
+        return Verdict::accept();
+    }
+    for (auto it = ch.begin(); it != ch.end(); ++it)
+        if (it.key() != "status" && it.key() != "decided_by") return Verdict::refuse("an extension request is fixed once made");
+    auto current = parseEnum<ExtensionStatus>(textOf(**before, "status")).value_or(ExtensionStatus::Pending);
+    auto may = mayDecideExtension(a.role, current);
+    if (!may.ok()) return may;
+    auto to = parseEnum<ExtensionStatus>(textOf(ch, "status"));
+    if (!to || *to == ExtensionStatus::Pending || textOf(ch, "decided_by") != a.person)
+        return Verdict::refuse("a decision approves or rejects, in the decider's own name");
+    return Verdict::accept();
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------- the rules
+
+Verdict mayWriteOrganisation(Role role) {
+    if (role == Role::AuditOffice || isLeadingGroup(role)) return Verdict::accept();
+    return Verdict::refuse("only the audit office and the leading group change the organisation (article 5); your role is " +
+                           toString(role));
+}
+
+Verdict mayPlanInspection(Role role) {
+    if (role == Role::AuditOffice || role == Role::WorkingGroupLead || role == Role::Leader || role == Role::ExecutiveDeputy)
+        return Verdict::accept();
+    return Verdict::refuse("only the audit office, the working-group lead or the leading group's leader may create an "
+                           "inspection (article 5)");
+}
+
+Verdict onsiteDays(std::int64_t days) {
+    if (days < 1) return Verdict::refuse("the on-site stay must be at least one day");
+    if (days > kStandardOnsiteDays)
+        return Verdict::refuse("the on-site stay is at most 7 days; a longer stay needs an extension approved by the leading "
+                               "group (article 7(2))");
+    return Verdict::accept();
+}
+
+Verdict mayCapture(Role role, const std::string& person, const Json& inspection) {
+    if (!canCapture(role))
+        return Verdict::refuse("your role (" + toString(role) + ") may not capture findings; inspectors, the working-group "
+                               "lead, the audit office and third-party auditors may (articles 5-6)");
+    if (isOfficeSide(role)) return Verdict::accept();
+    auto t = inspection.find("team");
+    const Json team = t != inspection.end() && t->is_array() ? *t : Json::array();
+    bool member = std::find(team.begin(), team.end(), Json(person)) != team.end() || textOf(inspection, "lead_id") == person;
+    if (!member) return Verdict::refuse("you are not on the team of this inspection");
+    return Verdict::accept();
+}
+
+bool contentEditable(FindingStatus s) {
+    return s == FindingStatus::Draft || s == FindingStatus::Submitted || s == FindingStatus::Returned;
+}
+
+Verdict mayEditContent(Role role, FindingStatus status) {
+    if (!canCapture(role)) return Verdict::refuse("your role (" + toString(role) + ") may not edit findings");
+    if (!contentEditable(status)) return Verdict::refuse("the finding is " + toString(status) + "; its content is fixed once confirmed");
+    return Verdict::accept();
+}
+
+Verdict transition(FindingStatus from, FindingStatus to, Role role, bool hasVerification) {
+    if (from == to) return Verdict::accept();
+    const TransitionRule* rule = nullptr;
+    std::string next;
+    for (const auto& t : transitions()) {
+        if (t.from != from) continue;
+        next += (next.empty() ? "" : ", ") + toString(t.to);
+        if (t.to == to) rule = &t;
+    }
+    if (!rule)
+        return Verdict::refuse("a " + toString(from) + " finding cannot become " + toString(to) +
+                               (next.empty() ? std::string(" (it is final)") : " (allowed next: " + next + ")"));
+    if (!rule->allowed(role))
+        return Verdict::refuse("only " + std::string(rule->who) + " may move a finding from " + toString(from) + " to " +
+                               toString(to) + " (your role: " + toString(role) + ")");
+    if (to == FindingStatus::Closed && !hasVerification)
+        return Verdict::refuse("a finding is closed only with verification evidence of its rectification (article 8(2))");
+    return Verdict::accept();
+}
+
+Verdict mayAttach(EvidencePurpose purpose, Role role) {
+    if (purpose == EvidencePurpose::Evidence && !canCapture(role))
+        return Verdict::refuse("your role (" + toString(role) + ") may not capture evidence");
+    if (purpose == EvidencePurpose::Verification && !isOfficeSide(role))
+        return Verdict::refuse("verification evidence is attached by the working-group lead or the audit office");
+    if (purpose == EvidencePurpose::Rectification && !unitOrOffice(role))
+        return Verdict::refuse("rectification material is attached by the unit head or the office");
+    return Verdict::accept();
+}
+
+Verdict mayRequestExtension(Role role) {
+    if (!canCapture(role)) return Verdict::refuse("only the inspection team or the office may request an extension");
+    return Verdict::accept();
+}
+
+Verdict mayDecideExtension(Role role, ExtensionStatus current) {
+    if (!isLeadingGroup(role))
+        return Verdict::refuse("only a member of the leading group may approve or reject an extension (article 7(2))");
+    if (current != ExtensionStatus::Pending) return Verdict::refuse("this extension was already decided");
+    return Verdict::accept();
+}
+
+Verdict findingFields(const Json& f) {
+    auto bad = [](const std::string& why) { return Verdict::refuse(why); };
+    if (f.contains("title") && !boundedString(f["title"], kMaxTitle, false)) return bad("title is longer than 300 bytes");
+    if (f.contains("description") && !boundedString(f["description"], kMaxText, false)) return bad("description is too long");
+    if (f.contains("category") && !enumValue<FindingCategory>(f["category"]))
+        return bad("category must be one of " + allSpellings<FindingCategory>());
+    if (f.contains("severity") && !enumValue<Severity>(f["severity"])) return bad("severity must be one of " + allSpellings<Severity>());
+    if (f.contains("status") && !enumValue<FindingStatus>(f["status"])) return bad("status must be one of " + allSpellings<FindingStatus>());
+    if (f.contains("audit_category") && !f["audit_category"].is_null()) {
+        const auto& all = auditCategories();
+        if (!f["audit_category"].is_string() || std::find(all.begin(), all.end(), f["audit_category"].get<std::string>()) == all.end())
+            return bad("audit_category is not one of the audit categories");
+    }
+    if (f.contains("tags")) {
+        if (!f["tags"].is_array() || f["tags"].size() > 3) return bad("tags must be a list");
+        for (const auto& t : f["tags"])
+            if (!enumValue<FindingTag>(t)) return bad("tags must be among " + allSpellings<FindingTag>());
+    }
+    if (f.contains("immediate_fix") && !f["immediate_fix"].is_boolean()) return bad("immediate_fix must be true or false");
+    if (f.contains("responsible_person") && !boundedString(f["responsible_person"], kMaxShort, false))
+        return bad("responsible_person is too long");
+    return Verdict::accept();
+}
+
+// ------------------------------------------------------------------------- the validator
+
+sync::SResult<Verdict> ProcedureValidator::check(const Context& ctx, sync::StateView& view) {
+    const sync::Op& op = ctx.op;
+    if (op.channel == sync::kSysChannel) return checkSys(ctx, view);
+    auto a = authorOf(ctx, view);
+    if (!a) return a.error();
+    if (!*a)
+        return Verdict::refuse("device " + ctx.changeSet.device + " acts for no person of the organisation where it wrote " + op.kind);
+    if (op.channel == sync::kOrgChannel) return checkOrg(ctx, **a, view);
+    if (auto inspectionId = inspectionOf(op.channel, "team")) {
+        auto inspection = view.record("inspection", *inspectionId);
+        if (!inspection) return inspection.error();
+        if (!*inspection) return Verdict::refuse("no inspection " + *inspectionId + " where " + op.kind + " was written");
+        if (op.kind == "finding") return checkFinding(ctx, **a, *inspectionId, **inspection, view);
+        if (op.kind == "attachment") return checkAttachment(ctx, **a, *inspectionId, **inspection, view);
+        if (op.kind == "extension") return checkExtension(ctx, **a, *inspectionId, view);
+        return Verdict::refuse("the team channel holds no record of kind " + op.kind);
+    }
+    return Verdict::refuse("channel " + op.channel + " holds no record of kind " + op.kind + " in this version");
+}
+
+}  // namespace xs::app::rules

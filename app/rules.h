@@ -1,0 +1,54 @@
+// The procedure's rules (../shared/seed/README.md), as pure functions of plain values, and the
+// OpValidator that applies them to every op a replica can read — committed here or received from
+// another device — against the state at the op's causal position (sync/trust.h StateView). The
+// same functions give Workspace its early, friendly refusals; the validator is what holds.
+//
+// Who an author is comes from the registrar's records only: the device's registration names a
+// person of the organisation, and that person record's role is the role. An op whose author has
+// no person record there is refused.
+//
+// What a replica does not check on apply: the one-week capture window (article 7(2)) depends on
+// the day a capture happened, and no replica can know that but from the author's own clock; it is
+// enforced where the capture is made, and the office sees every capture's time in its history.
+#pragma once
+#include <optional>
+#include <string>
+#include "app/model.h"
+#include "sync/oplog.h"
+
+namespace xs::app::rules {
+
+using sync::Verdict;
+using Json = nlohmann::json;
+
+// The org channel: units, people and rounds by the organisation's owners (the audit office and
+// the leading group); inspection plans by the audit office, the working-group lead, the leader
+// or the executive deputy (article 5).
+Verdict mayWriteOrganisation(Role role);
+Verdict mayPlanInspection(Role role);
+Verdict onsiteDays(std::int64_t days);  // 1..7 (article 7(2))
+
+// Capture (findings, evidence): inspectors, the working-group lead, the office and third-party
+// auditors; members must be on the inspection's team (the office side need not be).
+Verdict mayCapture(Role role, const std::string& person, const Json& inspection);
+// Content of a finding is fixed once it is confirmed.
+bool contentEditable(FindingStatus status);
+Verdict mayEditContent(Role role, FindingStatus status);
+// The finding lifecycle: draft -> submitted -> confirmed | returned; returned -> submitted;
+// confirmed -> fed_back -> rectifying -> rectified -> closed | rectifying. Closing needs
+// verification evidence (article 8(2)).
+Verdict transition(FindingStatus from, FindingStatus to, Role role, bool hasVerification);
+Verdict mayAttach(EvidencePurpose purpose, Role role);
+Verdict mayRequestExtension(Role role);
+Verdict mayDecideExtension(Role role, ExtensionStatus current);
+
+// The finding fields a capture or an edit may set, checked for type and bounds.
+Verdict findingFields(const Json& fields);
+
+// The validator: the rules above, and the shape of every record the app writes.
+class ProcedureValidator final : public sync::OpValidator {
+public:
+    sync::SResult<Verdict> check(const Context& ctx, sync::StateView& view) override;
+};
+
+}  // namespace xs::app::rules
