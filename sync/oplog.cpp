@@ -699,6 +699,11 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
     } else if (*me && (*me)->revokedSeq && m_seq >= *(*me)->revokedSeq) {
         return fail(SyncError::Forbidden, "this device was revoked by the audit office: nothing it writes is accepted any more");
     }
+    // The chain as stored, not as this object last saw it: another writer, or this device's own
+    // change sets arriving from elsewhere, may have extended it.
+    auto stored = m_logStore->lastSeq(m_device);
+    if (!stored) return stored.error();
+    m_seq = *stored;
     ChangeSet cs;
     auto id = newUuidV7();
     if (!id) return id.error();

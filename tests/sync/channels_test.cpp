@@ -129,7 +129,7 @@ TEST_CASE("channels: a write outside the author's membership is kept refused and
 
     // The same notice crafted and signed by the unit head's own device: A stores it (signed
     // evidence of the attempt, a link of C's chain) and projects none of it.
-    Forge forge{s.c};
+    Forge forge(s.c);
     ChangeSet forged = forge.make({forge.sealed(kUnit, "notice", "n9", {{"text", "伪造的通知"}})});
     s.a.apply(s.c.own().back());
     const auto digestBefore = s.a.digest();
@@ -145,7 +145,7 @@ TEST_CASE("channels: a write outside the author's membership is kept refused and
     // name and its finding are refused on A.
     Replica rogue(s.tmp / "rogue", 1'700'000'000'000, &s.office);
     Scene::send(s.a, rogue);
-    Forge rf{rogue};
+    Forge rf(rogue);
     Op channel = Forge::plain(kSysChannel, kChannelKind, kTeam, {{"admin", rogue.log->deviceId()}, {"epoch", 1}});
     ChangeSet planted = rf.make({channel});
     s.a.catchUp();
@@ -200,7 +200,7 @@ TEST_CASE("channels: removing a member starts an epoch whose key it never receiv
     more.set(kUnit, "unit_reply", "r3", "text", "x");
     CHECK(errorOf(s.c.log->commit(more)) == SyncError::Forbidden);
     // Nor can it with the old key, claiming to have seen its removal: refused everywhere.
-    Forge forge{s.c};
+    Forge forge(s.c);
     ChangeSet stale = forge.make({forge.sealed(kUnit, "unit_reply", "r3", {{"text", "with the old key"}}, 1)});
 
     // On A: both replies C wrote as a member are accepted; the one after it knew is refused.
@@ -300,7 +300,7 @@ TEST_CASE("channels: a tampered envelope or sealed body is refused - an unopenab
     SUBCASE("an envelope a member made for itself") {
         // B is a member, not the admin: a key record it signs is refused, and opens nothing.
         s.b.applyAll(sets);
-        Forge forge{s.b};
+        Forge forge(s.b);
         Op epoch = Forge::plain(kSysChannel, kEpochKind, epochRecordId(kTeam, 2),
                                 {{"channel", kTeam}, {"epoch", 2}, {"key_id", std::string(32, '0')}, {"keys", Json::array()}});
         ChangeSet forged = forge.make({epoch});
@@ -312,7 +312,7 @@ TEST_CASE("channels: a tampered envelope or sealed body is refused - an unopenab
         // B holds the key; its own device seals garbage beside a harmless op: A, holding the key,
         // refuses the whole change set and projects neither op.
         s.b.applyAll(sets);
-        Forge forge{s.b};
+        Forge forge(s.b);
         Op garbage = forge.sealed(kTeam, "finding", "f2", {{"text", "x"}});
         auto junk = crypto::randomBytes(64);
         REQUIRE(junk.ok());

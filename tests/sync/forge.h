@@ -18,7 +18,11 @@
 namespace xs::sync::test {
 
 struct Forge {
-    Replica& r;
+    OpLog& log;
+    Store& store;
+
+    explicit Forge(Replica& r) : log(*r.log), store(*r.store) {}
+    Forge(OpLog& l, Store& s) : log(l), store(s) {}
 
     // The next link of r's chain (or `seq` if given), ops stamped with the change set's clock.
     // hlc: as claimed (default: after everything r holds). seen: the causal past claimed
@@ -29,19 +33,21 @@ struct Forge {
         auto id = newUuidV7();
         REQUIRE(id.ok());
         cs.id = *id;
-        cs.device = r.log->deviceId();
-        auto vv = r.log->versionVector();
+        cs.device = log.deviceId();
+        auto vv = log.versionVector();
         REQUIRE(vv.ok());
         std::int64_t last = vv->count(cs.device) ? vv->at(cs.device) : 0;
         cs.seq = seq ? *seq : last + 1;
         std::uint64_t maxHlc = 0;
-        for (const auto& c : r.changeSets()) maxHlc = std::max(maxHlc, c.hlc);
+        auto held = log.changeSets();
+        REQUIRE(held.ok());
+        for (const auto& c : *held) maxHlc = std::max(maxHlc, c.hlc);
         cs.hlc = hlc ? *hlc : maxHlc + 1000;
         if (cs.seq > 1) cs.prevHash = hashAt(cs.device, cs.seq - 1);
         // Deps name only what grew since the predecessor's causal past (a chain cannot unsee).
         VersionVector prevVv;
         if (cs.seq > 1) {
-            auto p = r.store->db().prepare("SELECT vv FROM changesets WHERE device = ? AND seq = ?");
+            auto p = store.db().prepare("SELECT vv FROM changesets WHERE device = ? AND seq = ?");
             REQUIRE(p.ok());
             p->bind(1, cs.device).bind(2, cs.seq - 1);
             auto row = p->step();
@@ -75,7 +81,7 @@ struct Forge {
         }
         cs.ops = std::move(ops);
         cs.hash = changeSetHash(cs);
-        auto sig = r.log->identity().sign(signingInput(cs));
+        auto sig = log.identity().sign(signingInput(cs));
         REQUIRE(sig.ok());
         cs.signature = *sig;
         return cs;
@@ -95,7 +101,7 @@ struct Forge {
               std::uint32_t epoch = 0) {
         Op op = plain(channel, kind, id, fields);
         if (epoch == 0) {
-            auto e = r.log->currentEpoch(channel);
+            auto e = log.currentEpoch(channel);
             REQUIRE(e.ok());
             epoch = *e;
         }
@@ -104,7 +110,7 @@ struct Forge {
     }
 
     crypto::Bytes hashAt(const std::string& device, std::int64_t seq) {
-        auto s = r.store->db().prepare("SELECT hash FROM changesets WHERE device = ? AND seq = ?");
+        auto s = store.db().prepare("SELECT hash FROM changesets WHERE device = ? AND seq = ?");
         REQUIRE(s.ok());
         s->bind(1, device).bind(2, seq);
         auto row = s->step();
@@ -115,7 +121,7 @@ struct Forge {
 
 private:
     void seal(Op& op) {
-        auto s = r.store->db().prepare("SELECT key FROM channel_keys WHERE channel = ? AND epoch = ?");
+        auto s = store.db().prepare("SELECT key FROM channel_keys WHERE channel = ? AND epoch = ?");
         REQUIRE(s.ok());
         s->bind(1, op.channel).bind(2, static_cast<std::int64_t>(op.epoch));
         auto row = s->step();

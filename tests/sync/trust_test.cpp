@@ -341,7 +341,7 @@ struct RevocationScene {
         auto vv = office.log->versionVector();
         REQUIRE(vv.ok());
         std::int64_t last = vv->count(bad.log->deviceId()) ? vv->at(bad.log->deviceId()) : 0;
-        crypto::Bytes hash = last > 0 ? Forge{office}.hashAt(bad.log->deviceId(), last) : crypto::Bytes();
+        crypto::Bytes hash = last > 0 ? Forge(office).hashAt(bad.log->deviceId(), last) : crypto::Bytes();
         Draft d;
         d.revokeDevice(bad.log->deviceId(), last, hash);
         office.commit(d);
@@ -361,7 +361,7 @@ TEST_CASE("trust: a revoked device back-dating its clock is refused on every rep
     s.revoke();
     // The revoked device writes on, claiming a time just after its last accepted link — long
     // before the revocation — and a causal past without it.
-    Forge forge{s.bad};
+    Forge forge(s.bad);
     ChangeSet backdated = forge.make({Forge::plain("org", "item", "r2", {{"title", "back-dated after the revocation"}})}, before.hlc + 1);
     CHECK(backdated.hlc < s.office.own().back().hlc);
     for (Replica* r : {&s.admin, &s.good, &s.office}) {
@@ -391,7 +391,7 @@ TEST_CASE("trust: a revoked device back-dating its clock is refused on every rep
 TEST_CASE("trust: a device's clock must increase along its own chain") {
     RevocationScene s;
     ChangeSet first = s.good.set("r1", "title", "one");
-    Forge forge{s.good};
+    Forge forge(s.good);
     s.good.apply(first);
     ChangeSet back = forge.make({Forge::plain("org", "item", "r1", {{"title", "earlier than its predecessor"}})}, first.hlc - 1);
     s.admin.apply(first);
@@ -403,7 +403,7 @@ TEST_CASE("trust: a device's clock must increase along its own chain") {
 
 TEST_CASE("trust: each epoch is wrapped to exactly the remaining members and the office - checked by every replica") {
     RevocationScene s;
-    Forge forge{s.admin};
+    Forge forge(s.admin);
     const std::string ch = "i1.team";
     auto memberSubkey = [&](Replica& who) {
         auto m = s.admin.log->record(kMemberKind, memberRecordId(ch, who.log->deviceId()));
@@ -469,7 +469,7 @@ TEST_CASE("trust: hostile and concurrent change sets give the same projection an
     s.office.apply(b1);
     s.revoke();
     // Hostile: a forged key record, and a revoked device's late links (one back-dated).
-    Forge gf{s.good};
+    Forge gf(s.good);
     ChangeSet forged = gf.make({Forge::plain(kSysChannel, kEpochKind, epochRecordId(ch, 2),
                                              {{"channel", ch}, {"epoch", 2}, {"key_id", std::string(32, '0')}, {"keys", Json::array()}})});
     s.bad.clock.set(1'500'000'000'000);

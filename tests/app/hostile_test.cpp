@@ -1,0 +1,691 @@
+// What a replica accepts from an enrolled but hostile device (issue 9): each attack reproduced
+// with the attacker's own keys — through the Workspace API where the attacker would use the
+// application, and by crafting and signing change sets by hand where it would not — and refused,
+// on the attacker's store when it commits and on every replica that receives it. The tests are
+// named after what broke.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <memory>
+#include <chrono>
+#include <random>
+#include <thread>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "app/enrolment.h"
+#include "app/handover.h"
+#include "crypto/age.h"
+#include "crypto/encoding.h"
+#include "crypto/hpke.h"
+#include "sync/bundle.h"
+#include "sync/changeset_codec.h"
+#include "tests/app/app_test_util.h"
+#include "tests/sync/forge.h"
+
+namespace xs::app {
+namespace {
+
+namespace fs = std::filesystem;
+using sync::test::Forge;
+using test::errorOf;
+using test::mentions;
+using test::messageOf;
+using test::TempDir;
+
+// The audit office and four enrolled people; the lead plans an inspection of unit E01 with the
+// member and the auditor on its team, open today.
+struct Bureau {
+    TempDir tmp;
+    sync::ManualClock clock{test::kBaseMs};
+    std::unique_ptr<Workspace> office;   // 吴敏, audit office (the registrar)
+    std::unique_ptr<Workspace> lead;     // 郑华, working-group lead
+    std::unique_ptr<Workspace> member;   // 冯磊, working-group member
+    std::unique_ptr<Workspace> leading;  // 刘洋, leading-group member
+    std::unique_ptr<Workspace> auditor;  // 钱伟, third-party auditor
+    std::string inspection;
+    int files = 0;
+
+    Bureau() {
+        office = test::officeWorkspace(tmp / "office", clock);
+        lead = test::initWorkspace(tmp / "lead", "郑华", Role::WorkingGroupLead, clock);
+        member = test::initWorkspace(tmp / "member", "冯磊", Role::WorkingGroupMember, clock);
+        leading = test::initWorkspace(tmp / "leading", "刘洋", Role::LeadingGroupMember, clock);
+        auditor = test::initWorkspace(tmp / "auditor", "钱伟", Role::ThirdPartyAuditor, clock);
+        for (Workspace* w : people()) {
+            auto device = devicePublicJson(*w);
+            REQUIRE(device.ok());
+            REQUIRE_MESSAGE(enrolDevice(*office, *device).ok(), "enrol");
+        }
+        enrolAll();
+        InspectionInput in;
+        in.unit = "E01";
+        in.start = formatDate(lead->today());
+        in.team = {member->self().personId, auditor->self().personId};
+        in.lead = lead->self().personId;
+        auto id = lead->createInspection(in);
+        REQUIRE_MESSAGE(id.ok(), test::describe(id));
+        inspection = *id;
+        share();
+    }
+    std::vector<Workspace*> people() { return {lead.get(), member.get(), leading.get(), auditor.get()}; }
+    // A current enrolment file, accepted by everyone.
+    void enrolAll() {
+        auto file = exportEnrolment(*office, "", "");
+        REQUIRE(file.ok());
+        for (Workspace* w : people()) {
+            auto accepted = acceptEnrolment(*w, *file);
+            REQUIRE_MESSAGE(accepted.ok(), test::describe(accepted));
+        }
+    }
+    // Everyone gets everything (as bundles and enrolment files carry it).
+    void share() {
+        for (int round = 0; round < 2; ++round) {
+            for (Workspace* w : people()) test::syncInto(*w, *office);
+            for (Workspace* w : people()) test::syncInto(*office, *w);
+        }
+    }
+    fs::path file(const std::string& content) {
+        return test::writeFile(tmp / "files", "file-" + std::to_string(files++) + ".txt", content);
+    }
+    std::string capture(Workspace& ws, const std::string& title, bool withEvidence = false) {
+        FindingInput in;
+        in.inspection = inspection;
+        in.title = title;
+        in.category = FindingCategory::FinancialDiscipline;
+        if (&ws == auditor.get()) in.auditCategory = "procurement";
+        if (withEvidence) in.evidence = {file(title + " 的证据 " + std::to_string(files))};
+        auto id = ws.addFinding(in);
+        REQUIRE_MESSAGE(id.ok(), test::describe(id));
+        return *id;
+    }
+    // The change set the forger signs, received by `to` through the one apply path.
+    static sync::ApplyOutcome deliver(Workspace& to, const sync::ChangeSet& cs) {
+        auto session = sync::ApplySession::begin(to.log());
+        REQUIRE(session.ok());
+        auto outcome = (*session)->add(cs);
+        REQUIRE_MESSAGE(outcome.ok(), outcome.message());
+        REQUIRE((*session)->commit().ok());
+        return *outcome;
+    }
+    static std::string lastRefusal(Workspace& ws) {
+        auto r = ws.log().refused();
+        REQUIRE(r.ok());
+        REQUIRE(!r->empty());
+        return r->back().reason;
+    }
+    static std::string roleOf(Workspace& ws, const std::string& person) {
+        auto rec = ws.log().record("person", person);
+        REQUIRE(rec.ok());
+        return (*rec)["role"].get<std::string>();
+    }
+};
+
+Forge forgeFor(Workspace& ws) { return Forge(ws.log(), ws.store()); }
+
+}  // namespace
+
+TEST_CASE("hostile: an enrolled inspector rewriting the organisation is refused on its store and on every other") {
+    Bureau b;
+    const std::string memberId = b.member->self().personId;
+    const std::string officeId = b.office->self().personId;
+    // Through the application: the inspector's own store refuses its org import.
+    auto imported = b.member->importOrg(test::loadOrg());
+    CHECK(errorOf(imported) == AppError::Refused);
+    CHECK(mentions(messageOf(imported), "change the organisation"));
+    // By hand: a signed change set promoting itself to leader and demoting the office.
+    Forge forge = forgeFor(*b.member);
+    sync::ChangeSet promote = forge.make({Forge::plain("org", "person", memberId, {{"role", "leader"}})});
+    CHECK(Bureau::deliver(*b.office, promote) == sync::ApplyOutcome::Refused);
+    CHECK(mentions(Bureau::lastRefusal(*b.office), "change the organisation"));
+    CHECK(Bureau::roleOf(*b.office, memberId) == "working_group_member");
+    for (Workspace* w : {b.lead.get(), b.leading.get()}) {
+        CHECK(Bureau::deliver(*w, promote) == sync::ApplyOutcome::Refused);
+        CHECK(Bureau::roleOf(*w, memberId) == "working_group_member");
+    }
+    // Even an owner of the organisation (a leading-group member) cannot demote the audit office.
+    Forge leadingForge = forgeFor(*b.leading);
+    sync::ChangeSet demote = leadingForge.make({Forge::plain("org", "person", officeId, {{"role", "working_group_member"}})});
+    CHECK(Bureau::deliver(*b.office, demote) == sync::ApplyOutcome::Refused);
+    CHECK(mentions(Bureau::lastRefusal(*b.office), "audit office's own record"));
+    CHECK(Bureau::roleOf(*b.office, officeId) == "audit_office");
+    // The office still imports bundles, and the promoted inspector still cannot approve extensions.
+    b.share();
+    CHECK((b.office->self().role == Role::AuditOffice));
+    CHECK((b.member->self().role == Role::WorkingGroupMember));
+    auto ext = b.member->requestExtension(b.inspection, 3, "需要延长");
+    REQUIRE(ext.ok());
+    CHECK(errorOf(b.member->decideExtension(*ext, true)) == AppError::Refused);
+    // Its forged decision is refused at the office too.
+    Forge again = forgeFor(*b.member);
+    sync::ChangeSet approve = again.make({again.sealed(teamChannel(b.inspection), "extension", *ext,
+                                                       {{"status", "approved"}, {"decided_by", memberId}})});
+    test::syncInto(*b.member, *b.office);
+    CHECK(Bureau::deliver(*b.office, approve) == sync::ApplyOutcome::Refused);
+    CHECK(mentions(Bureau::lastRefusal(*b.office), "leading group"));
+    auto window = b.office->captureWindow(b.inspection);
+    REQUIRE(window.ok());
+    CHECK(window->second - window->first == 6);
+}
+
+TEST_CASE("hostile: a signed rewrite of an inspection plan (on-site days 365) is refused") {
+    Bureau b;
+    for (Workspace* attacker : {b.member.get(), b.lead.get()}) {
+        CAPTURE(attacker->self().name);
+        Forge forge = forgeFor(*attacker);
+        sync::ChangeSet stretch = forge.make({Forge::plain("org", "inspection", b.inspection, {{"onsite_days", 365}})});
+        CHECK(Bureau::deliver(*b.office, stretch) == sync::ApplyOutcome::Refused);
+        auto window = b.office->captureWindow(b.inspection);
+        REQUIRE(window.ok());
+        CHECK(window->second - window->first == 6);
+    }
+    auto reasons = b.office->log().refused();
+    REQUIRE(reasons.ok());
+    REQUIRE(reasons->size() == 2);
+    std::string both = (*reasons)[0].reason + " | " + (*reasons)[1].reason;
+    CHECK(mentions(both, "create an inspection"));  // the member is no planner
+    CHECK(mentions(both, "7(2)"));                  // the lead is, but not for 365 days
+}
+
+TEST_CASE("hostile: closing a confirmed finding without verification evidence is refused on apply") {
+    Bureau b;
+    const std::string f = b.capture(*b.member, "公务接待超标准");
+    REQUIRE(b.member->transitionFinding(f, FindingStatus::Submitted).ok());
+    b.share();
+    REQUIRE(b.lead->transitionFinding(f, FindingStatus::Confirmed).ok());
+    b.share();
+    const std::string team = teamChannel(b.inspection);
+    Forge forge = forgeFor(*b.member);
+    // What the member saw: the confirmation. It closes the finding and rewrites its title.
+    sync::ChangeSet close = forge.make({forge.sealed(team, "finding", f, {{"status", "closed"}})});
+    for (Workspace* w : {b.member.get(), b.office.get(), b.lead.get()}) {
+        CHECK(Bureau::deliver(*w, close) == sync::ApplyOutcome::Refused);  // its own store judges it too
+        CHECK(mentions(Bureau::lastRefusal(*w), "confirmed finding cannot become closed"));
+    }
+    Forge forge2 = forgeFor(*b.member);
+    sync::ChangeSet retitle = forge2.make({forge2.sealed(team, "finding", f, {{"title", "被改写的标题"}})});
+    for (Workspace* w : {b.member.get(), b.office.get(), b.lead.get()}) {
+        CHECK(Bureau::deliver(*w, retitle) == sync::ApplyOutcome::Refused);
+        CHECK(mentions(Bureau::lastRefusal(*w), "fixed once confirmed"));
+    }
+    for (Workspace* w : {b.office.get(), b.lead.get()}) {
+        auto rec = w->finding(f);
+        REQUIRE(rec.ok());
+        CHECK((*rec)["status"] == "confirmed");
+        CHECK((*rec)["title"] == "公务接待超标准");
+    }
+    // Even the lead may close only a rectified finding with verification evidence.
+    Forge leadForge = forgeFor(*b.lead);
+    sync::ChangeSet leadClose = leadForge.make({leadForge.sealed(team, "finding", f, {{"status", "closed"}})});
+    CHECK(Bureau::deliver(*b.office, leadClose) == sync::ApplyOutcome::Refused);
+}
+
+TEST_CASE("hostile: a revoked device's later change sets are refused whatever clock they claim") {
+    Bureau b;
+    const std::string before = b.capture(*b.member, "撤销前的问题");
+    b.share();
+    auto revoked = b.office->revokeDevice(b.member->log().deviceId());
+    REQUIRE_MESSAGE(revoked.ok(), test::describe(revoked));
+    // The device, not told, captures on; its change set claims a time before the revocation.
+    Forge forge = forgeFor(*b.member);
+    auto last = b.member->log().changeSets();
+    REQUIRE(last.ok());
+    std::uint64_t ownLast = 0;
+    for (const auto& cs : *last)
+        if (cs.device == b.member->log().deviceId()) ownLast = std::max(ownLast, cs.hlc);
+    sync::ChangeSet backdated = forge.make(
+        {forge.sealed(teamChannel(b.inspection), "finding", "01a00000-0000-7000-8000-000000000001",
+                      {{"inspection_id", b.inspection}, {"title", "撤销后补记"}, {"status", "draft"},
+                       {"author", b.member->self().personId}, {"created_at", 1}})},
+        ownLast + 1);
+    for (Workspace* w : {b.office.get(), b.lead.get(), b.leading.get()}) {
+        test::syncInto(*b.office, *w);
+        // The office stores it refused; the others may have it from the office already.
+        auto outcome = Bureau::deliver(*w, backdated);
+        CHECK((outcome == sync::ApplyOutcome::Refused || outcome == sync::ApplyOutcome::AlreadyKnown));
+        auto refused = w->log().refused();
+        REQUIRE(refused.ok());
+        bool found = false;
+        for (const auto& x : *refused) found = found || (x.id == backdated.id && mentions(x.reason, "revoked"));
+        CHECK(found);
+        CHECK(errorOf(w->finding("01a00000-0000-7000-8000-000000000001")) == AppError::NotFound);
+        CHECK(w->finding(before).ok());
+    }
+    // Once it learns, it writes nothing more.
+    test::syncInto(*b.office, *b.member);
+    CHECK(b.member->self().revoked);
+    CHECK(errorOf(b.member->addFinding(FindingInput{b.inspection, "再写", "", {}, "", Severity::Low, {}, false, "", {}})) ==
+          AppError::Refused);
+}
+
+TEST_CASE("hostile: enrolling a revoked device's keys again is refused - a replacement enrols with new keys") {
+    Bureau b;
+    auto oldFile = devicePublicJson(*b.member);
+    REQUIRE(oldFile.ok());
+    REQUIRE(b.office->revokeDevice(b.member->log().deviceId()).ok());
+    auto again = enrolDevice(*b.office, *oldFile);
+    CHECK(errorOf(again) == AppError::Refused);
+    CHECK(mentions(messageOf(again), "revoked"));
+    // The same keys under a fresh device id are refused too.
+    Json renamed = *oldFile;
+    renamed["device_id"] = "01a00000-0000-7000-8000-00000000abcd";
+    renamed.erase("fingerprint");
+    auto underNewId = enrolDevice(*b.office, renamed);
+    CHECK(errorOf(underNewId) == AppError::Refused);
+    // A replacement device (new store, new keys) for the same person is enrolled.
+    auto replacement = test::initWorkspace(b.tmp / "member2", "冯磊", Role::WorkingGroupMember, b.clock);
+    auto file = devicePublicJson(*replacement);
+    REQUIRE(file.ok());
+    auto enrolled = enrolDevice(*b.office, *file);
+    REQUIRE_MESSAGE(enrolled.ok(), test::describe(enrolled));
+    CHECK((*enrolled)["person_id"] == b.member->self().personId);
+}
+
+TEST_CASE("hostile: a second enrolment keeps the owner the person the office registered") {
+    Bureau b;
+    const std::string person = b.member->self().personId;
+    b.enrolAll();
+    b.enrolAll();
+    CHECK(b.member->self().personId == person);
+    CHECK(b.member->self().enrolled);
+    CHECK(b.capture(*b.member, "二次登记后的记录").size() == 36);
+    // An older enrolment file replayed is refused (it would roll the pinned server back).
+    auto older = exportEnrolment(*b.office, "https://old.example", "");
+    REQUIRE(older.ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));  // issue times are wall-clock milliseconds
+    auto newer = exportEnrolment(*b.office, "https://new.example", "");
+    REQUIRE(newer.ok());
+    REQUIRE(acceptEnrolment(*b.member, *newer).ok());
+    auto replay = acceptEnrolment(*b.member, *older);
+    CHECK(errorOf(replay) == AppError::Refused);
+    CHECK(mentions(messageOf(replay), "older"));
+    CHECK(*b.member->store().meta("server_url") == "https://new.example");
+}
+
+namespace {
+
+// The inspector's handover round: export, office import, receipt.
+struct Handover {
+    Bureau& b;
+    Workspace& inspector;
+    fs::path bundle;
+    Json exported, imported;
+    Handover(Bureau& bureau, Workspace& who, const std::string& name) : b(bureau), inspector(who), bundle(b.tmp / name) {
+        auto e = exportHandover(inspector, b.inspection, bundle);
+        REQUIRE_MESSAGE(e.ok(), test::describe(e));
+        exported = *e;
+        auto i = importHandover(*b.office, bundle);
+        REQUIRE_MESSAGE(i.ok(), test::describe(i));
+        imported = *i;
+    }
+    AResult<Json> confirm() { return confirmHandover(inspector, imported["receipt"].get<std::string>()); }
+};
+
+}  // namespace
+
+TEST_CASE("hostile: shredding holds against an adversary with the device's keys and every enrolment file") {
+    Bureau b;
+    const std::string marker = "机密-SHRED-4471";
+    const std::string f = b.capture(*b.member, "问题 " + marker, true);
+    auto oldEnrolment = exportEnrolment(*b.office, "", "");
+    REQUIRE(oldEnrolment.ok());
+    Handover h(b, *b.member, "member.xsbundle");
+    auto wiped = h.confirm();
+    REQUIRE_MESSAGE(wiped.ok(), test::describe(wiped));
+    CHECK((*wiped)["keys_destroyed"] == true);
+    CHECK((*wiped)["subkeys_destroyed"].size() == 2);  // team and unit
+    auto newEnrolment = exportEnrolment(*b.office, "", "");  // issued after the shred
+    REQUIRE(newEnrolment.ok());
+
+    // The device's store as the adversary holds it: every secret it keeps, every envelope of the
+    // inspection from every enrolment file ever issued, its evidence files.
+    std::vector<crypto::SecretBytes> secrets;
+    auto all = b.member->store().db().prepare("SELECT secret FROM device_secrets");
+    REQUIRE(all.ok());
+    for (;;) {
+        auto row = all->step();
+        REQUIRE(row.ok());
+        if (!*row) break;
+        secrets.push_back(all->secretBlob(0));
+    }
+    all.value().reset();
+    auto keys = b.member->store().db().prepare("SELECT key FROM channel_keys UNION ALL SELECT key FROM evidence_scopes");
+    REQUIRE(keys.ok());
+    for (;;) {
+        auto row = keys->step();
+        REQUIRE(row.ok());
+        if (!*row) break;
+        secrets.push_back(keys->secretBlob(0));
+    }
+    keys.value().reset();
+    int envelopesTried = 0;
+    for (const std::string& file : {*oldEnrolment, *newEnrolment}) {
+        Json outer = Json::parse(file);
+        Json body = Json::parse(outer["body"].get<std::string>());
+        for (const auto& c : body["change_sets"]) {
+            auto cs = sync::changeSetFromJson(c);
+            REQUIRE(cs.ok());
+            for (const auto& op : cs->ops) {
+                if (op.kind != sync::kEpochKind || op.recordId.rfind(b.inspection, 0) != 0) continue;
+                std::string channel = op.recordId.substr(0, op.recordId.find('|'));
+                for (const auto& ch : op.changes) {
+                    if (ch.field != "keys") continue;
+                    for (const auto& k : ch.value) {
+                        auto e = sync::envelopeFromJson(k);
+                        REQUIRE(e.ok());
+                        for (const auto& secret : secrets) {
+                            auto ctx = crypto::hpke::setupBaseR(crypto::hpke::AeadId::Aes256Gcm, e->enc, secret.view(),
+                                                                crypto::asBytes(sync::envelopeInfo(channel, 1, sync::recipientLabel(*e))));
+                            if (ctx) CHECK_FALSE(ctx->open({}, e->wrapped).ok());
+                            ++envelopesTried;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    CHECK(envelopesTried > 0);
+    // The store reads none of it, now or after a rebuild, and applying the enrolment files again
+    // brings nothing back.
+    REQUIRE(acceptEnrolment(*b.member, *oldEnrolment).ok());
+    REQUIRE(acceptEnrolment(*b.member, *newEnrolment).ok());
+    REQUIRE(b.member->rebuild().ok());
+    CHECK(errorOf(b.member->finding(f)) == AppError::NotFound);
+    auto list = b.member->findings(b.inspection);
+    REQUIRE(list.ok());
+    CHECK(list->empty());
+    // No file under the store holds the marker, and no evidence file is left.
+    REQUIRE(b.member->store().db().exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
+    for (const auto& path : sync::test::filesUnder(b.member->store().dir())) {
+        INFO(path.string());
+        auto bytes = sync::test::readAll(path);
+        CHECK(std::search(bytes.begin(), bytes.end(), marker.begin(), marker.end()) == bytes.end());
+        CHECK(path.string().find("/evidence/") == std::string::npos);
+    }
+    // The office lists the device's signed acknowledgement once it receives the ack file.
+    auto acked = acceptShredAcknowledgement(*b.office, (*wiped)["ack"].get<std::string>());
+    REQUIRE_MESSAGE(acked.ok(), test::describe(acked));
+    REQUIRE((*acked)["acknowledgements"].size() == 1);
+    CHECK((*acked)["acknowledgements"][0]["keys_destroyed"] == true);
+    CHECK((*acked)["acknowledgements"][0]["evidence_removed"] == 1);
+    CHECK((*acked)["acknowledgements"][0]["scope"] == b.inspection);
+}
+
+TEST_CASE("hostile: handover confirm keeps what was captured after the export and says so") {
+    Bureau b;
+    const std::string first = b.capture(*b.member, "导出前的问题", true);
+    Handover h(b, *b.member, "first.xsbundle");
+    // After the export, before the receipt comes back: a new finding with its evidence.
+    const std::string later = b.capture(*b.member, "导出后的问题", true);
+    auto partial = h.confirm();
+    REQUIRE_MESSAGE(partial.ok(), test::describe(partial));
+    CHECK((*partial)["keys_destroyed"] == false);
+    CHECK((*partial)["captured_after_export"] == 2);  // its change set and its evidence file
+    CHECK((*partial)["evidence_files_removed"] == 1);
+    auto kept = b.member->finding(later);
+    REQUIRE(kept.ok());
+    CHECK((*kept)["attachments"][0]["state"] == "held");
+    auto gone = b.member->finding(first);
+    REQUIRE(gone.ok());
+    CHECK((*gone)["attachments"][0]["state"] == "shredded");
+    auto v = b.member->verify();
+    REQUIRE(v.ok());
+    CHECK(v->ok);
+    // Export again: the later material reaches the office, and this receipt shreds everything.
+    Handover again(b, *b.member, "second.xsbundle");
+    auto whole = again.confirm();
+    REQUIRE_MESSAGE(whole.ok(), test::describe(whole));
+    CHECK((*whole)["keys_destroyed"] == true);
+    CHECK((*whole)["captured_after_export"] == 0);
+    auto officeView = b.office->finding(later);
+    REQUIRE(officeView.ok());
+    CHECK((*officeView)["attachments"][0]["state"] == "held");
+    auto officeVerify = b.office->verify();
+    REQUIRE(officeVerify.ok());
+    CHECK(officeVerify->ok);
+    CHECK(officeVerify->pending.empty());
+}
+
+TEST_CASE("hostile: evidence attached on the office blocks no inspector's export or verify - it is pending there") {
+    Bureau b;
+    const std::string f = b.capture(*b.member, "现场发现", true);
+    Handover h(b, *b.member, "first.xsbundle");
+    // The office attaches its verification material to the finding; the inspector receives the
+    // attachment record (an enrolment file, a sync) but not the file.
+    auto attached = b.office->attachEvidence(f, b.file("核查验证材料"), EvidencePurpose::Verification);
+    REQUIRE_MESSAGE(attached.ok(), test::describe(attached));
+    test::syncInto(*b.office, *b.member);
+    auto v = b.member->verify();
+    REQUIRE(v.ok());
+    CHECK(v->ok);
+    REQUIRE(v->pending.size() == 1);
+    CHECK(v->pending[0]["hash"] == *attached);
+    auto rec = b.member->finding(f);
+    REQUIRE(rec.ok());
+    bool pending = false;
+    for (const auto& a : (*rec)["attachments"]) pending = pending || (a["hash"] == *attached && a["state"] == "pending");
+    CHECK(pending);
+    CHECK(errorOf(b.member->exportEvidence(*attached, b.tmp / "x")) == AppError::NotFound);
+    // Its next export goes through, without the file it never had.
+    auto again = exportHandover(*b.member, b.inspection, b.tmp / "second.xsbundle");
+    REQUIRE_MESSAGE(again.ok(), test::describe(again));
+    auto imported = importHandover(*b.office, b.tmp / "second.xsbundle");
+    REQUIRE_MESSAGE(imported.ok(), test::describe(imported));
+    CHECK((*imported)["evidence_pending"].empty());  // the office holds its own file
+    auto ov = b.office->verify();
+    REQUIRE(ov.ok());
+    CHECK(ov->ok);
+}
+
+TEST_CASE("hostile: relayed change sets without their evidence get a receipt that says pending - and verify does not fail") {
+    Bureau b;
+    // The auditor's finding with evidence reaches the member (a relay), but not its file.
+    const std::string relayed = b.capture(*b.auditor, "第三方发现", true);
+    test::syncInto(*b.auditor, *b.member);
+    Handover h(b, *b.member, "member.xsbundle");
+    REQUIRE(h.imported["evidence_pending"].size() == 1);
+    Json receipt = Json::parse(Json::parse(h.imported["receipt"].get<std::string>())["body"].get<std::string>());
+    CHECK(receipt["evidence_pending"].size() == 1);
+    auto v = b.office->verify();
+    REQUIRE(v.ok());
+    CHECK(v->ok);
+    CHECK(v->pending.size() == 1);
+    CHECK(b.office->finding(relayed).ok());
+    // The member's own shredding is not blocked by evidence it never held.
+    auto wiped = h.confirm();
+    REQUIRE_MESSAGE(wiped.ok(), test::describe(wiped));
+    CHECK((*wiped)["keys_destroyed"] == true);
+    // The auditor hands over its own: nothing is pending any more.
+    Handover own(b, *b.auditor, "auditor.xsbundle");
+    CHECK(own.imported["evidence_pending"].empty());
+    auto v2 = b.office->verify();
+    REQUIRE(v2.ok());
+    CHECK(v2->pending.empty());
+}
+
+namespace {
+
+// A bundle made by hand: `sets` as the author device's manifest lists them, signed with its key,
+// sealed to the office key — what a tampering exporter could make (sync/bundle.cpp's format).
+fs::path craftBundle(Workspace& author, Workspace& office, const std::string& inspection, const std::vector<sync::ChangeSet>& sets,
+                     const fs::path& out) {
+    auto put32 = [](crypto::Bytes& b, std::uint32_t v) {
+        for (int i = 3; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    };
+    auto put64 = [](crypto::Bytes& b, std::uint64_t v) {
+        for (int i = 7; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    };
+    crypto::Bytes archive = {'X', 'S', 'H', 'B', sync::kBundleArchiveVersion, 1};
+    auto record = [&](std::uint8_t type, const std::string& name, const std::string& data) {
+        archive.push_back(type);
+        put32(archive, static_cast<std::uint32_t>(name.size()));
+        archive.insert(archive.end(), name.begin(), name.end());
+        put64(archive, data.size());
+        archive.insert(archive.end(), data.begin(), data.end());
+    };
+    Json list = Json::array();
+    for (const auto& cs : sets) list.push_back({{"id", cs.id}, {"device", cs.device}, {"seq", cs.seq}, {"hash", crypto::toHex(cs.hash)}});
+    Json manifest = {{"format", "xunshen-handover-manifest"}, {"version", sync::kManifestVersion}, {"suite", 1},
+                     {"scope", inspection}, {"inspection", inspection}, {"author_device", author.log().deviceId()},
+                     {"created_at", 1}, {"change_sets", list}, {"evidence", Json::array()}};
+    std::string text = manifest.dump();
+    auto sig = author.log().identity().sign(crypto::asBytes(text));
+    REQUIRE(sig.ok());
+    record(1, "manifest.json", text);
+    record(2, "manifest.sig", std::string(sig->begin(), sig->end()));
+    for (const auto& cs : sets) record(3, cs.id, sync::changeSetToJson(cs).dump());
+    archive.push_back(0);
+    put32(archive, 0);
+    put64(archive, 0);
+    auto officeKey = crypto::fromHex(*office.store().meta(sync::kOfficePublicKeyMeta));
+    std::vector<crypto::Bytes> recipients = {*officeKey};
+    crypto::Bytes file;
+    auto enc = crypto::AgeEncryptor::create(recipients, [&](crypto::ByteView b) -> crypto::CStatus {
+        file.insert(file.end(), b.begin(), b.end());
+        return {};
+    });
+    REQUIRE(enc.ok());
+    REQUIRE(enc->write(archive).ok());
+    REQUIRE(enc->finish().ok());
+    sync::test::writeAll(out, file);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("hostile: a bundle with a gap in a chain gets no receipt and changes nothing") {
+    Bureau b;
+    b.capture(*b.member, "一");
+    b.capture(*b.member, "二");
+    b.capture(*b.member, "三");
+    auto sets = b.member->log().changeSets();
+    REQUIRE(sets.ok());
+    // Leave out the member's second capture: its third is held for it.
+    std::vector<sync::ChangeSet> withGap;
+    int own = 0;
+    for (const auto& cs : *sets) {
+        if (cs.device == b.member->log().deviceId() && ++own == 2) continue;
+        withGap.push_back(cs);
+    }
+    fs::path bundle = craftBundle(*b.member, *b.office, b.inspection, withGap, b.tmp / "gap.xsbundle");
+    const std::string digest = *b.office->log().projectionDigest();
+    auto r = importHandover(*b.office, bundle);
+    CHECK(errorOf(r) == AppError::Refused);
+    CHECK(mentions(messageOf(r), "incomplete"));
+    CHECK(*b.office->log().projectionDigest() == digest);
+    auto issues = b.office->log().chainIssues();
+    REQUIRE(issues.ok());
+    CHECK(issues->empty());  // the held change set went with the refused import
+}
+
+TEST_CASE("hostile: a fork in a bundle is refused and its record is kept on every path") {
+    Bureau b;
+    b.capture(*b.member, "原件上的记录");
+    test::syncInto(*b.member, *b.office);
+    // A copy of the member's store writes its own next link: a rival for the same sequence number.
+    auto sets = b.member->log().changeSets();
+    REQUIRE(sets.ok());
+    Forge forge = forgeFor(*b.member);
+    auto ownLast = std::count_if(sets->begin(), sets->end(), [&](const sync::ChangeSet& cs) { return cs.device == b.member->log().deviceId(); });
+    sync::ChangeSet rival = forge.make({Forge::plain("sys", "shred_ack", b.member->log().deviceId() + "|x", {{"scope", "x"}})},
+                                       std::nullopt, std::nullopt, ownLast);
+    fs::path bundle = craftBundle(*b.member, *b.office, b.inspection, {rival}, b.tmp / "fork.xsbundle");
+    auto r = importHandover(*b.office, bundle);
+    CHECK(errorOf(r) == AppError::Refused);
+    CHECK(mentions(messageOf(r), "fork"));
+    auto issues = b.office->log().chainIssues();
+    REQUIRE(issues.ok());
+    REQUIRE(issues->size() == 1);
+    CHECK((*issues)[0].kind == "fork");
+    auto v = b.office->verify();
+    REQUIRE(v.ok());
+    CHECK_FALSE(v->ok);  // a fork is a problem for a person to look at
+}
+
+TEST_CASE("hostile: the same hostile and concurrent change sets give every replica the same projection and refused set") {
+    Bureau b;
+    // Honest and concurrent: captures, a concurrent edit, a confirmation.
+    const std::string f1 = b.capture(*b.member, "成员的问题");
+    const std::string f2 = b.capture(*b.auditor, "审计的问题");
+    b.share();
+    REQUIRE(b.member->editFinding(f1, {{"description", "成员补充"}}).ok());
+    REQUIRE(b.lead->editFinding(f1, {{"description", "组长补充"}}).ok());
+    REQUIRE(b.member->transitionFinding(f1, FindingStatus::Submitted).ok());
+    test::syncInto(*b.member, *b.lead);
+    REQUIRE(b.lead->transitionFinding(f1, FindingStatus::Confirmed).ok());
+    // Hostile: the member promotes itself; the auditor closes its own finding; the member
+    // rewrites the plan; an edit of the confirmed finding by a device that had seen it confirmed.
+    std::vector<sync::ChangeSet> hostile;
+    {
+        Forge fm = forgeFor(*b.member);
+        hostile.push_back(fm.make({Forge::plain("org", "person", b.member->self().personId, {{"role", "leader"}})}));
+    }
+    {
+        Forge fa = forgeFor(*b.auditor);
+        hostile.push_back(fa.make({fa.sealed(teamChannel(b.inspection), "finding", f2, {{"status", "closed"}})}));
+    }
+    test::syncInto(*b.lead, *b.leading);
+    {
+        Forge fl = forgeFor(*b.leading);
+        hostile.push_back(fl.make({fl.sealed(teamChannel(b.inspection), "finding", f1, {{"title", "领导改写"}})}));
+    }
+    std::vector<sync::ChangeSet> all;
+    auto add = [&](const sync::ChangeSet& cs) {
+        if (std::none_of(all.begin(), all.end(), [&](const sync::ChangeSet& x) { return x.id == cs.id; })) all.push_back(cs);
+    };
+    for (Workspace* w : {b.office.get(), b.lead.get(), b.member.get(), b.leading.get(), b.auditor.get()}) {
+        auto sets = w->log().changeSets();
+        REQUIRE(sets.ok());
+        for (const auto& cs : *sets) add(cs);
+    }
+    for (const auto& cs : hostile) add(cs);
+    // Fresh office-side replicas (each holds the office key, as the office's other devices do)
+    // apply everything in different orders.
+    auto officeSecret = officePrivateKey(*b.office);
+    REQUIRE(officeSecret.ok());
+    std::set<std::string> refusedFirst;
+    std::string projectionFirst;
+    for (unsigned seed = 0; seed < 5; ++seed) {
+        CAPTURE(seed);
+        // A replica that writes nothing: it trusts the bureau's office and holds its key.
+        auto r = test::initWorkspace(b.tmp / ("replica" + std::to_string(seed)), "副本", Role::WorkingGroupMember, b.clock);
+        auto root = b.office->log().trustRoot();
+        REQUIRE(root.ok());
+        REQUIRE(r->log().pinTrustRoot(**root).ok());
+        auto put = r->store().db().prepare("INSERT INTO device_secrets (name, secret) VALUES (?, ?)");
+        REQUIRE(put.ok());
+        put->bind(1, std::string(sync::kOfficeSecretName)).bindBlob(2, officeSecret->view());
+        REQUIRE(put->run().ok());
+        put.value().reset();
+        std::vector<sync::ChangeSet> order = all;
+        std::mt19937 rng(seed);
+        if (seed > 0) std::shuffle(order.begin(), order.end(), rng);
+        auto session = sync::ApplySession::begin(r->log());
+        REQUIRE(session.ok());
+        for (const auto& cs : order) REQUIRE_MESSAGE((*session)->add(cs).ok(), "apply");
+        REQUIRE((*session)->commit().ok());
+        auto issues = r->log().chainIssues();
+        REQUIRE(issues.ok());
+        CHECK(issues->empty());
+        std::set<std::string> refused;
+        auto refusedSets = r->log().refused();
+        REQUIRE(refusedSets.ok());
+        for (const auto& x : *refusedSets) refused.insert(x.id);
+        auto findings = r->findings();
+        REQUIRE(findings.ok());
+        auto people = r->people();
+        REQUIRE(people.ok());
+        std::string projection = findings->dump() + people->dump();
+        if (seed == 0) {
+            refusedFirst = refused;
+            projectionFirst = projection;
+        }
+        CHECK(refused == refusedFirst);
+        CHECK(projection == projectionFirst);
+        for (const auto& h : hostile) CHECK(refused.count(h.id) == 1);
+    }
+    CHECK(refusedFirst.size() >= hostile.size());
+}
+
+}  // namespace xs::app
