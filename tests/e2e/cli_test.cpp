@@ -741,3 +741,121 @@ TEST_CASE("handover: a receipt names the very file even when a later export hold
     auto ok = s.inspector({"handover", "confirm", (s.office.dir / "r2.json").string()});
     CHECK_MESSAGE(ok.exitCode == 0, ok.err);
 }
+
+// ---------------------------------------------------------------- what a replica accepts (issue 9)
+
+TEST_CASE("replica rules: an inspector's organisation import and plan rewrite are refused by its own store") {
+    HandoverScene s;
+    Cli member;
+    member.enrolWith(s.office.store, "冯磊", "working_group_member");
+    auto r = member({"org", "import", std::string(XS_SOURCE_DIR) + "/assets/demo/org.json"});
+    CHECK(r.exitCode == 5);
+    CHECK(r.err.find("change the organisation") != std::string::npos);
+    auto plan = member({"inspection", "create", "--unit", "E04", "--start", "2026-01-05"});
+    CHECK(plan.exitCode == 5);
+    // Not enrolled at all: nothing but enrolling.
+    Cli loner;
+    loner.init("许杰", "working_group_member");
+    auto l = loner({"org", "import", std::string(XS_SOURCE_DIR) + "/assets/demo/org.json"});
+    CHECK(l.exitCode == 5);
+    CHECK(l.err.find("not enrolled") != std::string::npos);
+}
+
+TEST_CASE("replica rules: a revoked device's file is refused by enrol-device - its later captures by the office") {
+    HandoverScene s;
+    fs::path device = s.inspector.dir / "device.json";
+    json id = s.inspector.jsonOf({"identity", "show"});
+    fs::path bundle = s.bundle();
+    REQUIRE(s.office({"handover", "import", bundle.string()}).exitCode == 0);
+    auto revoked = s.office({"org", "revoke-device", id["device_id"]});
+    REQUIRE_MESSAGE(revoked.exitCode == 0, revoked.err);
+    auto again = s.office({"org", "enrol-device", device.string()});
+    CHECK(again.exitCode == 5);
+    CHECK(again.err.find("revoked") != std::string::npos);
+    // The device, not told, captures on and hands over: the office takes the bundle, refuses
+    // what came after the revocation and says so in the receipt.
+    REQUIRE(s.inspector({"finding", "add", "--inspection", s.inspection, "--title", "撤销后的记录"}).exitCode == 0);
+    fs::path later = s.inspector.dir / "later.xsbundle";
+    REQUIRE(s.inspector({"handover", "export", "--inspection", s.inspection, "--out", later.string()}).exitCode == 0);
+    auto imported = s.office({"handover", "import", later.string(), "--json"});
+    REQUIRE_MESSAGE(imported.exitCode == 0, imported.err);
+    json summary = json::parse(imported.out);
+    REQUIRE(summary["change_sets_refused"].size() >= 1);
+    CHECK(summary["change_sets_refused"][0]["reason"].get<std::string>().find("revoked") != std::string::npos);
+    json refused = s.office.jsonOf({"refused"});
+    CHECK(refused.size() == summary["change_sets_refused"].size());
+    json findings = s.office.jsonOf({"finding", "list"});
+    for (const auto& f : findings) CHECK(f["title"] != "撤销后的记录");
+    auto v = s.office({"verify"});
+    CHECK(v.exitCode == 0);
+    CHECK(v.out.find("refused: change set") != std::string::npos);
+}
+
+TEST_CASE("replica rules: confirm keeps what was captured after the export and the office records the acknowledgement") {
+    HandoverScene s;
+    fs::path bundle = s.bundle();
+    fs::path receipt = s.office.dir / "r.json";
+    REQUIRE(s.office({"handover", "import", bundle.string(), "--receipt", receipt.string()}).exitCode == 0);
+    writeAll(s.inspector.dir / "later.jpg", "导出后拍的照片");
+    auto later = s.inspector({"finding", "add", "--inspection", s.inspection, "--title", "导出后的问题", "--evidence",
+                              (s.inspector.dir / "later.jpg").string()});
+    REQUIRE(later.exitCode == 0);
+    auto partial = s.inspector({"handover", "confirm", receipt.string()});
+    REQUIRE_MESSAGE(partial.exitCode == 0, partial.err);
+    CHECK(partial.out.find("2 items were captured after this export: export again") != std::string::npos);
+    CHECK(s.inspector({"finding", "show", later.out.substr(0, 36)}).exitCode == 0);
+    REQUIRE(s.inspector({"evidence", "export", xs::crypto::toHex(xs::crypto::sha256(xs::crypto::asBytes(std::string("导出后拍的照片")))),
+                         "--out", (s.inspector.dir / "back.jpg").string()})
+                .exitCode == 0);
+    CHECK(s.inspector.jsonOf({"verify"})["ok"] == true);
+    // Again, covering everything: the inspection is shredded; the office records the ack.
+    fs::path second = s.inspector.dir / "second.xsbundle";
+    REQUIRE(s.inspector({"handover", "export", "--inspection", s.inspection, "--out", second.string()}).exitCode == 0);
+    fs::path receipt2 = s.office.dir / "r2.json";
+    REQUIRE(s.office({"handover", "import", second.string(), "--receipt", receipt2.string()}).exitCode == 0);
+    fs::path ack = s.inspector.dir / "ack.json";
+    auto whole = s.inspector({"handover", "confirm", receipt2.string(), "--ack-out", ack.string()});
+    REQUIRE_MESSAGE(whole.exitCode == 0, whole.err);
+    CHECK(whole.out.find("no longer opens on this device") != std::string::npos);
+    CHECK(s.inspector.jsonOf({"finding", "list"}).empty());
+    auto recorded = s.office({"handover", "acknowledge", ack.string(), "--json"});
+    REQUIRE_MESSAGE(recorded.exitCode == 0, recorded.err);
+    json acks = s.office.jsonOf({"handover", "acks"});
+    REQUIRE(acks.size() == 1);  // one record per device and inspection: the partial one, then the whole one
+    CHECK(acks[0]["keys_destroyed"] == true);
+    CHECK(acks[0]["scope"] == s.inspection);
+    CHECK(acks[0]["device"] == s.inspector.jsonOf({"identity", "show"})["device_id"]);
+    CHECK(s.office.jsonOf({"verify"})["ok"] == true);
+}
+
+TEST_CASE("replica rules: evidence attached on the office is pending on the inspector - its export and verify go on") {
+    HandoverScene s;
+    REQUIRE(s.office({"handover", "import", s.bundle().string()}).exitCode == 0);
+    writeAll(s.office.dir / "verification.pdf", "核查验证材料");
+    auto attached = s.office({"finding", "attach", s.findingId, "--evidence", (s.office.dir / "verification.pdf").string(),
+                              "--purpose", "verification"});
+    REQUIRE_MESSAGE(attached.exitCode == 0, attached.err);
+    // The office's records reach the inspector in a new enrolment file.
+    REQUIRE(s.office({"org", "export-enrolment", "--out", (s.office.dir / "e2.json").string()}).exitCode == 0);
+    REQUIRE(s.inspector({"org", "enrol", (s.office.dir / "e2.json").string()}).exitCode == 0);
+    auto v = s.inspector({"verify"});
+    CHECK(v.exitCode == 0);
+    CHECK(v.out.find("pending: evidence") != std::string::npos);
+    auto again = s.inspector({"handover", "export", "--inspection", s.inspection, "--out", (s.inspector.dir / "again.xsbundle").string()});
+    CHECK_MESSAGE(again.exitCode == 0, again.err);
+    auto imported = s.office({"handover", "import", (s.inspector.dir / "again.xsbundle").string()});
+    CHECK(imported.exitCode == 0);
+    CHECK(s.office.jsonOf({"verify"})["ok"] == true);
+}
+
+TEST_CASE("replica rules: org show works on every store and a second org enrol keeps the owner") {
+    HandoverScene s;
+    CHECK(s.office({"org", "show"}).exitCode == 0);
+    CHECK(s.inspector({"org", "show"}).exitCode == 0);
+    json before = s.inspector.jsonOf({"identity", "show"});
+    REQUIRE(s.office({"org", "export-enrolment", "--out", (s.office.dir / "e2.json").string()}).exitCode == 0);
+    REQUIRE(s.inspector({"org", "enrol", (s.office.dir / "e2.json").string()}).exitCode == 0);
+    json after = s.inspector.jsonOf({"identity", "show"});
+    CHECK(after["person_id"] == before["person_id"]);
+    CHECK(s.inspector({"finding", "add", "--inspection", s.inspection, "--title", "二次登记后"}).exitCode == 0);
+}
