@@ -198,6 +198,11 @@ AResult<Json> enrolDevice(Workspace& ws, const Json& d, const std::string& perso
                            " (import the organisation first, or name the person with --person CODE)");
         if (matches.size() > 1) return refused("more than one person is named " + textOf(d, "person_name") + ": use --person CODE");
         personId = matches[0];
+        // A file naming the office's own person would receive every channel key and own the
+        // organisation: such a device is enrolled only when the office names that person itself.
+        if (personId == ws.self().personId)
+            return refused("this device file claims to be the audit office's own person (" + textOf(d, "person_name") +
+                           "): enrol another device of the office only with --person " + personId);
     }
     bool registered = false;
     for (const auto& other : *all) registered = registered || other.id == id;

@@ -90,16 +90,28 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     if (ws.self().role != Role::AuditOffice) return refused("only the audit office imports handover bundles");
     auto officeKey = officePrivateKey(ws);
     if (!officeKey) return refused("this store holds no office key (run org create-office-key)");
-    auto imported = sync::importBundle(ws.log(), ws.store(), *officeKey, bundle,
-                                       [&](const std::string& scope) -> sync::SResult<sync::EvidenceScope> {
-                                           // A scope is an inspection of the organisation.
-                                           if (!sync::isUuid(scope)) return fail(sync::SyncError::Invalid, "bundle names a bad scope");
-                                           auto held = ws.store().evidenceScope(scope, false);
-                                           if (held || held.code() != sync::SyncError::NotFound) return held;
-                                           return ws.store().newEvidenceScope(scope);  // stored with the import
-                                       });
+    sync::BundleImportPolicy policy;
+    // A bundle's scope is the inspection its manifest names.
+    policy.scopeKey = [&](const std::string& scope, const Json& manifest) -> sync::SResult<sync::EvidenceScope> {
+        if (!sync::isUuid(scope) || textOf(manifest, "inspection") != scope)
+            return fail(sync::SyncError::Invalid, "the bundle's scope is not the inspection its manifest names");
+        auto held = ws.store().evidenceScope(scope, false);
+        if (held || held.code() != sync::SyncError::NotFound) return held;
+        return ws.store().newEvidenceScope(scope);  // stored with the import
+    };
+    // A file is kept only if an accepted attachment of a finding of that inspection names it.
+    policy.keepEvidence = [&](const std::string& scope, const std::string& hash) -> sync::SResult<bool> {
+        auto s = ws.store().db().prepare("SELECT 1 FROM attachments a JOIN findings f ON f.id = a.finding_id"
+                                         " WHERE a.hash = ? AND f.inspection_id = ? LIMIT 1");
+        if (!s) return s.error();
+        s->bind(1, hash).bind(2, scope);
+        auto row = s->step();
+        if (!row) return row.error();
+        return *row;
+    };
+    auto imported = sync::importBundle(ws.log(), ws.store(), *officeKey, bundle, policy);
     if (!imported) return fromBundle(imported.error());
-    std::string inspection = imported->manifest.value("inspection", "");
+    std::string inspection = imported->scope;
     // Evidence the office still lacks for this inspection: attached on a device that has not
     // handed it over (a relayed finding, say). Pending, not failed; the receipt says so.
     Json pending = Json::array();
@@ -125,6 +137,8 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
         refusedSets.push_back({{"id", r.id}, {"device", r.device}, {"seq", r.seq}, {"reason", r.reason}});
     Json evidence = Json::array();
     for (const auto& e : imported->evidence) evidence.push_back(e.hash);
+    Json dropped = Json::array();
+    for (const auto& e : imported->dropped) dropped.push_back(e.hash);
     // The receipt (article 7(4)): signed by the office device; the field device wipes on it.
     Json receipt = {{"format", "xunshen-handover-receipt"},
                     {"version", sync::kReceiptVersion},
@@ -140,6 +154,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
                     {"ops", imported->ops},
                     {"evidence_files", imported->evidence.size()},
                     {"evidence", evidence},
+                    {"evidence_dropped", dropped},
                     {"evidence_pending", pending},
                     {"office_device", ws.log().deviceId()},
                     {"received_at", nowSeconds()}};
@@ -147,15 +162,14 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     return Json{{"inspection", inspection}, {"author_device", imported->authorDevice},
                 {"change_sets", imported->changeSets}, {"change_sets_new", imported->report.applied},
                 {"change_sets_refused", refusedSets}, {"evidence_files", imported->evidence.size()},
-                {"evidence_pending", pending}, {"receipt", receiptText}};
+                {"evidence_dropped", dropped}, {"evidence_pending", pending}, {"receipt", receiptText}};
 }
 
 AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
-    auto pinned = ws.store().meta("office_sign_public_key");
-    if (!pinned) return refused("this store is not enrolled with an audit office");
-    auto officeKey = crypto::fromHex(*pinned);
-    if (!officeKey) return fail(AppError::Failed, "the pinned office key is damaged");
-    auto opened = sync::openReceipt(receiptText, *officeKey);
+    auto pinned = ws.log().trustRoot();
+    if (!pinned) return fromSync(pinned.error());
+    if (!*pinned || !ws.self().enrolled) return refused("this store is not enrolled with an audit office");
+    auto opened = sync::openReceipt(receiptText, (*pinned)->signKey);
     if (!opened) return fromBundle(opened.error());
     const Json& receipt = *opened;
     std::string inspection = textOf(receipt, "inspection");
@@ -215,7 +229,8 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
                    {"keys_destroyed", whole},
                    {"channels_shredded", whole ? Json(channels) : Json::array()},
                    {"subkeys_destroyed", whole ? subkeys : Json::array()},
-                   {"received_at", receipt.value("received_at", 0)}};
+                   {"received_at", receipt.contains("received_at") && receipt["received_at"].is_number_integer()
+                                       ? receipt["received_at"] : Json(0)}};
     // The acknowledgement goes on this device's chain with the destruction it records, in one
     // transaction; the files go once it has committed (their key, or their record, is gone first).
     sync::Draft ack;
@@ -224,17 +239,21 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
     setAck("scope", inspection);
     setAck("channels", whole ? Json(channels) : Json::array());
     setAck("subkeys", whole ? subkeys : Json::array());
-    setAck("receipt", textOf(receipt, "manifest_sha256"));
+    setAck("manifest", textOf(receipt, "manifest_sha256"));
     setAck("evidence_removed", shredFiles.size());
     setAck("evidence_kept", laterFiles);
     setAck("keys_destroyed", whole);
-    setAck("at_ms", now * 1000);
+    setAck("at_ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
     setAck("detail", whole ? "inspection shredded" : std::to_string(later) + " items captured after the export were kept");
-    Json shredResult = Json::object();
+    Json shredResult = {{"warnings", Json::array()}};
     auto cs = ws.log().commit(ack, [&]() -> sync::SStatus {
         if (whole) {
             auto destroyed = ws.store().destroyEvidenceScope(inspection);
             if (!destroyed) return destroyed.error();
+            auto forgetBundle = ws.store().db().prepare("DELETE FROM meta WHERE key = ?");
+            if (!forgetBundle) return forgetBundle.error();
+            forgetBundle->bind(1, "handover_bundle:" + inspection);
+            XS_TRY(forgetBundle->run());
             auto shred = ws.log().shredChannels(channels, "handover receipt for bundle " +
                                                               textOf(receipt, "bundle_header_sha256").substr(0, 16));
             if (!shred) return shred.error();
@@ -247,8 +266,15 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
     if (!cs) return fromSync(cs.error());
     auto removed = ws.store().removeShreddedFiles();
     if (!removed) return fromSync(removed.error());
-    // secure_delete overwrote what the shred deleted; the checkpoint empties the WAL.
-    XS_TRY_SYNC(ws.store().db().exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+    // Not even which files there were stays (their hashes would tell a known document).
+    if (whole) XS_TRY_SYNC(ws.store().forgetShreddedEvidence(inspection));
+    // secure_delete overwrote what the shred deleted; the checkpoint empties the WAL (a reader in
+    // another process can make it wait: then it is said).
+    auto checkpoint = ws.store().checkpoint();
+    if (!checkpoint) return fromSync(checkpoint.error());
+    if (!*checkpoint)
+        shredResult["warnings"].push_back("the database's write-ahead log could not be emptied now (another program has the "
+                                          "store open): run verify once it is closed");
 
     // The file for the office: this device's change sets after the bundle's, the acknowledgement last.
     Json sets = Json::array();

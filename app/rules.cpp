@@ -161,6 +161,10 @@ sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Aut
             return Verdict::refuse("a person needs a name and one of the roles " + allSpellings<Role>());
         if (op.recordId == ctx.rootPrincipal && textOf(after, "role") != toString(Role::AuditOffice))
             return Verdict::refuse("the registrar's person keeps the audit office's role");
+        // Roles are the audit office's to give (a person's role is what the office's records say):
+        // an owner of the organisation may keep a role as it is, not set or change one.
+        if (!a.root && ch.contains("role") && (!*before || (**before).value("role", Json()) != ch["role"]))
+            return Verdict::refuse("only the audit office gives people their roles");
         if (ch.contains("unit_id") && !ch["unit_id"].is_null()) {
             auto unit = exists(view, "unit", textOf(ch, "unit_id"));
             if (!unit) return unit.error();
@@ -180,6 +184,8 @@ sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Aut
             return Verdict::refuse("who planned an inspection cannot be changed");
         if (!*before && textOf(ch, "created_by") != a.person)
             return Verdict::refuse("an inspection is planned in its planner's own name");
+        if (!*before && !sync::isOwnedBy(op.recordId, ctx.changeSet.device))
+            return Verdict::refuse("an inspection's id is one only the planning device can make (sync/uuid.h)");
         Json after = merged(*before, ch);
         if (!boundedString(after.value("title", Json()), kMaxTitle, true)) return Verdict::refuse("an inspection needs a title");
         if (!enumValue<InspectionKind>(after.value("inspection_kind", Json())) || !enumValue<InspectionMode>(after.value("mode", Json())))
@@ -273,6 +279,7 @@ sync::SResult<Verdict> checkFinding(const sync::OpValidator::Context& ctx, const
             return Verdict::refuse("a third-party auditor records audit matters only: give an audit_category (article 5)");
         return Verdict::accept();
     }
+    if (textOf(**before, "inspection_id") != inspectionId) return Verdict::refuse("the finding belongs to another inspection");
     for (const char* fixed : {"inspection_id", "author", "created_at"})
         if (ch.contains(fixed) && ch[fixed] != (**before).value(fixed, Json()))
             return Verdict::refuse(std::string("a finding's ") + fixed + " cannot be changed");
@@ -283,6 +290,8 @@ sync::SResult<Verdict> checkFinding(const sync::OpValidator::Context& ctx, const
     if (content) {
         auto may = mayEditContent(a.role, status);
         if (!may.ok()) return may;
+        auto onTeam = mayCapture(a.role, a.person, inspection);
+        if (!onTeam.ok()) return onTeam;
         if (ch.contains("title") && !boundedString(ch["title"], kMaxTitle, true)) return Verdict::refuse("title is required");
         std::string audit = ch.contains("audit_category") ? textOf(ch, "audit_category") : textOf(**before, "audit_category");
         if (a.role == Role::ThirdPartyAuditor && audit.empty())
@@ -353,6 +362,8 @@ sync::SResult<Verdict> checkExtension(const sync::OpValidator::Context& ctx, con
         return Verdict::refuse("an extension request has no field '" + *f + "'");
     auto before = view.record("extension", op.recordId);
     if (!before) return before.error();
+    if (*before && textOf(**before, "inspection_id") != inspectionId)
+        return Verdict::refuse("the extension request belongs to another inspection");
     if (!*before) {
         auto may = mayRequestExtension(a.role);
         if (!may.ok()) return may;

@@ -420,7 +420,8 @@ AResult<std::string> Workspace::createInspection(const InspectionInput& in) {
     std::string title = in.title.empty() ? textOf(*unitRec, "name") + " " + label(in.kind) : in.title;
     if (title.size() > kMaxTitle) return refused("title is too long");
 
-    auto id = sync::newUuidV7();
+    // An id only this device can make: its channels are named after it (sync/uuid.h).
+    auto id = sync::newOwnedId(m_log->deviceId());
     if (!id) return fromSync(id.error());
     sync::Draft d;
     auto set = [&](const char* f, Json v) { d.set(orgChannel(), "inspection", *id, f, std::move(v)); };
@@ -621,13 +622,20 @@ AStatus Workspace::decideExtension(const std::string& extensionId, bool approve)
 AResult<std::string> Workspace::storeEvidence(const fs::path& file, sync::Draft& d, const std::string& findingId,
                                               const std::string& inspectionId, EvidencePurpose purpose,
                                               std::vector<StoredEvidence>& stored) {
-    auto scope = m_store->evidenceScope(inspectionId);
+    // The scope's key, or a new one stored with the change set that first uses it.
+    auto scope = m_store->evidenceScope(inspectionId, false);
+    if (!scope && scope.code() == sync::SyncError::NotFound) {
+        // An earlier file of this same change set may have made it already.
+        auto same = std::find_if(stored.begin(), stored.end(), [&](const StoredEvidence& e) { return e.scope == inspectionId; });
+        scope = same != stored.end() ? sync::SResult<sync::EvidenceScope>(sync::EvidenceScope{inspectionId, same->key.clone()})
+                                     : m_store->newEvidenceScope(inspectionId);
+    }
     if (!scope) return fromSync(scope.error());
     auto info = m_store->evidence().add(*scope, file);
     if (!info) return fromSync(info.error());
     auto known = m_store->evidenceEntry(inspectionId, info->hash);
     if (!known) return fromSync(known.error());
-    stored.push_back({inspectionId, info->hash, info->size, !info->deduplicated && !*known});
+    stored.push_back({inspectionId, info->hash, info->size, !info->deduplicated && !*known, scope->key.clone()});
     std::string attachmentId = findingId + ":" + toString(purpose) + ":" + info->hash;
     std::string channel = teamChannel(inspectionId);
     d.set(channel, "attachment", attachmentId, "finding_id", findingId);
@@ -643,7 +651,15 @@ AResult<std::string> Workspace::commitWithEvidence(const sync::Draft& d, std::ve
     // The files are encrypted and synced before the change set that names them commits, and
     // recorded in the same transaction; if it does not commit, the new ones go again.
     auto cs = m_log->commit(d, [&]() -> sync::SStatus {
-        for (const auto& e : stored) XS_TRY(m_store->recordEvidence(e.scope, e.hash, e.size));
+        for (const auto& e : stored) {
+            XS_TRY(m_store->saveEvidenceScope({e.scope, e.key.clone()}));  // kept if it was there
+            auto held = m_store->evidenceScope(e.scope, false);
+            if (!held) return held.error();
+            if (held->key.size() != e.key.size() || !std::equal(e.key.data(), e.key.data() + e.key.size(), held->key.data()))
+                return fail(sync::SyncError::Database, "another command made this inspection's evidence key at the same time: "
+                                                       "capture again");
+            XS_TRY(m_store->recordEvidence(e.scope, e.hash, e.size));
+        }
         return {};
     });
     if (!cs) {

@@ -152,6 +152,7 @@ private:
         std::string scope, hash;
         std::uint64_t size = 0;
         bool added = false;  // new on disk (not deduplicated)
+        crypto::SecretBytes key;  // the scope's key, stored with the commit if it is new
     };
     AResult<std::string> storeEvidence(const std::filesystem::path& file, sync::Draft& draft, const std::string& findingId,
                                        const std::string& inspectionId, EvidencePurpose purpose,

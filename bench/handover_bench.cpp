@@ -441,19 +441,20 @@ int main(int argc, char** argv) {
     std::string recipient = key.at("age_recipient");
     must(ctl(office, {"identity", "export-age", "--out", agekey.string()}), scratch);
 
-    init(insp, "郑华", "working_group_lead");
     json org = {{"units", {{{"code", "E01"}, {"name", "区生态环境监测站"}}}},
-                {"people", {{{"code", "W02"}, {"name", "冯磊"}, {"role", "working_group_member"}}}}};
+                {"people", {{{"code", "W01"}, {"name", "郑华"}, {"role", "working_group_lead"}},
+                            {{"code", "W02"}, {"name", "冯磊"}, {"role", "working_group_member"}}}}};
     std::ofstream(base / "org.json") << org.dump();
-    must(ctl(insp, {"org", "import", (base / "org.json").string()}), scratch);
-    std::string inspection =
-        firstLine(must(ctl(insp, {"inspection", "create", "--unit", "E01", "--start", yesterday(), "--days", "7", "--team", "W02"}),
-                       scratch).out);
-    if (inspection.size() != 36) die("unexpected inspection id '" + inspection + "'");
+    must(ctl(office, {"org", "import", (base / "org.json").string()}), scratch);
+    init(insp, "郑华", "working_group_lead");
     must(ctl(insp, {"identity", "export", "--out", (base / "device.json").string()}), scratch);
     must(ctl(office, {"org", "enrol-device", (base / "device.json").string()}), scratch);
     must(ctl(office, {"org", "export-enrolment", "--out", (base / "enrolment.json").string()}), scratch);
     must(ctl(insp, {"org", "enrol", (base / "enrolment.json").string()}), scratch);
+    std::string inspection =
+        firstLine(must(ctl(insp, {"inspection", "create", "--unit", "E01", "--start", yesterday(), "--days", "7", "--team", "W02"}),
+                       scratch).out);
+    if (inspection.size() != 36) die("unexpected inspection id '" + inspection + "'");
 
     fs::create_directories(evidenceDir);
     const std::uint64_t evidenceBytes = evidenceMiB * kMiB;

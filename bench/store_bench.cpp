@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/enrolment.h"
 #include "app/workspace.h"
 #include "crypto/kdf.h"
 
@@ -47,13 +48,24 @@ double percentile(std::vector<double> v, double p) {
 
 const char* kPass = "bench passphrase";
 
+// The lead's store (measured), enrolled by an audit office beside it (set-up only).
 std::string setUpStore(const fs::path& dir, const crypto::Argon2Params& kdf) {
+    auto office = app::Workspace::init(dir.string() + "-office", kPass, "吴敏", app::Role::AuditOffice, kdf);
+    if (!office) die(office.message());
+    json org = {{"units", {{{"code", "E01"}, {"name", "区生态环境监测站"}}}},
+                {"people", {{{"code", "W01"}, {"name", "郑华"}, {"role", "working_group_lead"}},
+                            {{"code", "W02"}, {"name", "冯磊"}, {"role", "working_group_member"}}}}};
+    if (auto r = (*office)->importOrg(org); !r) die(r.message());
+    if (auto k = app::createOfficeKey(**office); !k) die(k.message());
     auto ws = app::Workspace::init(dir, kPass, "郑华", app::Role::WorkingGroupLead, kdf);
     if (!ws) die(ws.message());
     app::Workspace& w = **ws;
-    json org = {{"units", {{{"code", "E01"}, {"name", "区生态环境监测站"}}}},
-                {"people", {{{"code", "W02"}, {"name", "冯磊"}, {"role", "working_group_member"}}}}};
-    if (auto r = w.importOrg(org); !r) die(r.message());
+    auto device = app::devicePublicJson(w);
+    if (!device) die(device.message());
+    if (auto e = app::enrolDevice(**office, *device); !e) die(e.message());
+    auto file = app::exportEnrolment(**office, "", "");
+    if (!file) die(file.message());
+    if (auto a = app::acceptEnrolment(w, *file); !a) die(a.message());
     app::InspectionInput in;
     in.unit = "E01";
     in.start = app::formatDate(w.today() - 1);
@@ -88,14 +100,14 @@ double rawInsert(sync::Store& source, const fs::path& dir) {
     // Rows grouped by change set. Projection rows are found through the ops of the change set
     // (each lookup uses a primary-key prefix: kind, record_id).
     const std::vector<Table> tables = {
-        {"SELECT id, device, seq, hlc, op_count, local, prev_hash, hash, signature FROM changesets WHERE id = ?1",
-         "INSERT INTO changesets (id, device, seq, hlc, op_count, local, prev_hash, hash, signature)"
-         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
-        {"SELECT id, changeset, idx, channel, kind, record_id, hlc, device, body, epoch, sealed FROM ops WHERE changeset = ?1",
-         "INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, body, epoch, sealed)"
-         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
-        {"SELECT kind, record_id, field, op_id, hlc, device, value, winner FROM field_versions WHERE kind = ?2 AND record_id = ?3 AND op_id = ?4",
-         "INSERT INTO field_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
+        {"SELECT id, device, seq, hlc, prev_hash, hash, signature, deps, vv, op_count, local, verdict FROM changesets WHERE id = ?1",
+         "INSERT INTO changesets (id, device, seq, hlc, prev_hash, hash, signature, deps, vv, op_count, local, verdict)"
+         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+        {"SELECT id, changeset, idx, channel, kind, record_id, hlc, device, epoch, body FROM ops WHERE changeset = ?1",
+         "INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, epoch, body)"
+         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+        {"SELECT kind, record_id, field, op_id, hlc, device, seq, value, winner FROM field_versions WHERE kind = ?2 AND record_id = ?3 AND op_id = ?4",
+         "INSERT INTO field_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
         {"SELECT kind, record_id, field, op_id, base_op FROM field_bases WHERE kind = ?2 AND record_id = ?3 AND op_id = ?4",
          "INSERT INTO field_bases VALUES (?, ?, ?, ?, ?)"},
         {"SELECT id, inspection_id, title, description, category, audit_category, severity, tags, immediate_fix, responsible_person, status, author, created_at FROM findings WHERE ?2 = 'finding' AND id = ?3 AND ?4 = ?4",

@@ -41,11 +41,10 @@ SResult<ApplyOutcome> ApplySession::add(const ChangeSet& cs) {
     }
     switch (*outcome) {
         case ApplyOutcome::AlreadyKnown: ++m_report.known; return outcome;
-        case ApplyOutcome::Held: m_heldHere.insert(cs.id); return outcome;
+        case ApplyOutcome::Held: return outcome;
         case ApplyOutcome::Refused: m_report.refused.push_back({cs.id, cs.device, cs.seq, refusal}); break;
         case ApplyOutcome::Applied: ++m_report.applied; break;
     }
-    m_heldHere.erase(cs.id);
     m_added.insert(cs.id);
     XS_TRY(retryHeld());
     return outcome;
@@ -70,12 +69,10 @@ SStatus ApplySession::retryHeld() {
                 } else {
                     m_report.refused.push_back({cs.id, cs.device, cs.seq, outcome.message()});
                 }
-                m_heldHere.erase(cs.id);
                 progress = true;
                 continue;
             }
             if (*outcome == ApplyOutcome::Held) continue;
-            m_heldHere.erase(cs.id);
             m_added.insert(cs.id);
             if (*outcome == ApplyOutcome::Applied) ++m_report.applied;
             if (*outcome == ApplyOutcome::Refused) m_report.refused.push_back({cs.id, cs.device, cs.seq, refusal});

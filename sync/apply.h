@@ -64,7 +64,6 @@ private:
     OpLog::Effects m_fx;
     ApplyReport m_report;
     std::vector<std::pair<ChangeSet, std::string>> m_forks;  // written again after a rollback
-    std::set<std::string> m_heldHere;        // held during this session
     std::set<std::string> m_added;           // stored by this session (accepted or refused)
     std::set<std::string> m_refusedAtStart;  // refused before it began
     bool m_committed = false;

@@ -363,8 +363,7 @@ namespace {
 // durable; any failure rolls it back and removes the evidence this import wrote.
 class BundleImport {
 public:
-    BundleImport(OpLog& log, Store& store, const std::function<SResult<EvidenceScope>(const std::string&)>& scopeKey)
-        : m_log(log), m_store(store), m_scopeKey(scopeKey) {}
+    BundleImport(OpLog& log, Store& store, const BundleImportPolicy& policy) : m_log(log), m_store(store), m_policy(policy) {}
     ~BundleImport() { cleanup(); }
 
     SResult<BundleImportResult> run(const crypto::SecretBytes& officeSecret, const fs::path& bundle);
@@ -387,7 +386,7 @@ private:
 
     OpLog& m_log;
     Store& m_store;
-    const std::function<SResult<EvidenceScope>(const std::string&)>& m_scopeKey;
+    const BundleImportPolicy& m_policy;
 
     // Built while the archive streams in (this thread).
     std::string m_manifestText;
@@ -531,11 +530,14 @@ SStatus BundleImport::verifyManifest() {
     auto parsed = parseBoundedJson(m_manifestText, kMaxManifest, "the bundle manifest");
     if (!parsed) return parsed.error();
     m_manifest = std::move(*parsed);
-    if (!m_manifest.is_object() || m_manifest.value("format", "") != "xunshen-handover-manifest" ||
-        m_manifest.value("version", 0) != kManifestVersion)
+    auto text = [&](const char* key) {
+        auto it = m_manifest.find(key);
+        return it != m_manifest.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    if (!m_manifest.is_object() || text("format") != "xunshen-handover-manifest" || !m_manifest.contains("version") ||
+        m_manifest["version"] != kManifestVersion)
         return refusedBundle("bundle manifest is malformed (or of another version)");
-    auto authorIt = m_manifest.find("author_device");
-    std::string author = authorIt != m_manifest.end() && authorIt->is_string() ? authorIt->get<std::string>() : "";
+    std::string author = text("author_device");
     auto key = m_log.signKeyOf(author);
     if (!key) return key.error();
     if (!*key) return fail(SyncError::Forbidden, "bundle was made by a device this office never enrolled (" + author + ")");
@@ -544,7 +546,7 @@ SStatus BundleImport::verifyManifest() {
     auto scopeIt = m_manifest.find("scope");
     if (scopeIt == m_manifest.end() || !scopeIt->is_string() || scopeIt->get<std::string>().empty())
         return refusedBundle("bundle manifest names no scope");
-    auto scope = m_scopeKey(scopeIt->get<std::string>());
+    auto scope = m_policy.scopeKey(scopeIt->get<std::string>(), m_manifest);
     if (!scope) return scope.error();
     m_scope.emplace(std::move(*scope));
     auto sets = m_manifest.find("change_sets");
@@ -571,8 +573,8 @@ SStatus BundleImport::onRecord(std::uint8_t type, const std::string& name, std::
     m_curName = name;
     m_buffer.clear();
     bool signedYet = !m_manifestSig.empty() && !m_manifestText.empty();
-    if (type == kManifest && m_manifestText.empty() && size <= kMaxBufferedRecord) return {};
-    if (type == kSignature && !m_manifestText.empty() && m_manifestSig.empty() && size == 64) return {};
+    if (type == kManifest && name == "manifest.json" && m_manifestText.empty() && size <= kMaxBufferedRecord) return {};
+    if (type == kSignature && name == "manifest.sig" && !m_manifestText.empty() && m_manifestSig.empty() && size == 64) return {};
     if (type == kChangeSet && signedYet && size <= kMaxBufferedRecord && m_seenEvidence.empty() && !m_writer) {
         if (!m_expectedSets.count(name)) return refusedBundle("bundle holds a change set its manifest does not list");
         return {};
@@ -743,13 +745,19 @@ SResult<BundleImportResult> BundleImport::run(const crypto::SecretBytes& officeS
     }
     BundleImportResult result;
     result.manifest = m_manifest;
-    result.authorDevice = m_manifest.value("author_device", "");
+    result.authorDevice = m_manifest["author_device"].get<std::string>();  // a string: checked with the signature
     result.scope = m_scope->name;
     result.headerDigest = crypto::toHex(*headerDigest);
     result.manifestHash = crypto::toHex(crypto::sha256(crypto::asBytes(m_manifestText)));
     result.changeSets = m_seenSets.size();
     result.ops = m_opCount;
-    for (const auto& [hash, size] : m_expectedEvidence) result.evidence.push_back({hash, size});
+    // Which received files to keep is decided once every change set is in: a file that no accepted
+    // record names (refused ones included) goes.
+    for (const auto& [hash, size] : m_expectedEvidence) {
+        auto keep = m_policy.keepEvidence ? m_policy.keepEvidence(m_scope->name, hash) : SResult<bool>(true);
+        if (!keep) return keep.error();
+        (*keep ? result.evidence : result.dropped).push_back({hash, size});
+    }
     auto report = m_session->commit([&]() -> SStatus {
         XS_TRY(m_store.saveEvidenceScope(*m_scope));  // a new scope's key, with its first files
         for (const auto& e : result.evidence) XS_TRY(m_store.recordEvidence(m_scope->name, e.hash, e.size));
@@ -758,15 +766,20 @@ SResult<BundleImportResult> BundleImport::run(const crypto::SecretBytes& officeS
     if (!report) return report.error();
     result.report = std::move(*report);
     m_session.reset();
-    m_newEvidence.clear();  // committed: they stay
+    // Committed: the kept files stay; the dropped ones this import wrote go.
+    std::set<std::string> dropped;
+    for (const auto& e : result.dropped) dropped.insert(e.hash);
+    for (const auto& h : m_newEvidence)
+        if (dropped.count(h)) (void)m_store.evidence().remove(m_scope->name, h);
+    m_newEvidence.clear();
     return result;
 }
 
 }  // namespace
 
 SResult<BundleImportResult> importBundle(OpLog& log, Store& store, const crypto::SecretBytes& officeSecret, const fs::path& bundle,
-                                         const std::function<SResult<EvidenceScope>(const std::string&)>& scopeKey) {
-    BundleImport import(log, store, scopeKey);
+                                         const BundleImportPolicy& policy) {
+    BundleImport import(log, store, policy);
     return import.run(officeSecret, bundle);
 }
 
@@ -797,7 +810,7 @@ SResult<Json> openReceipt(const std::string& text, crypto::ByteView officeSignKe
         return fail(SyncError::Invalid, "the receipt is malformed");
     if (!crypto::ed25519Verify(officeSignKey, crypto::asBytes(body), *sig))
         return fail(SyncError::Forbidden, "the receipt's signature does not verify with the audit office's key");
-    if (receipt->value("version", 0) != kReceiptVersion)
+    if (!receipt->contains("version") || (*receipt)["version"] != kReceiptVersion)
         return fail(SyncError::Invalid, "the receipt is of another version (this build reads version " + std::to_string(kReceiptVersion) + ")");
     return std::move(*receipt);
 }

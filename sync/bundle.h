@@ -55,8 +55,17 @@ struct BundleImportResult {
     std::string manifestHash;
     std::size_t changeSets = 0;  // in the bundle
     std::size_t ops = 0;
-    std::vector<BundleEvidence> evidence;  // received (all of the manifest's)
+    std::vector<BundleEvidence> evidence;  // received and kept
+    std::vector<BundleEvidence> dropped;   // received but kept by no policy (see keepEvidence)
     ApplyReport report;         // what the apply session did (applied, known, refused, ...)
+};
+
+// What the app decides about an import: the key of the manifest's scope (after checking the
+// manifest's own fields), and, once every change set is applied, which received files to keep
+// (say, those an accepted record names).
+struct BundleImportPolicy {
+    std::function<SResult<EvidenceScope>(const std::string& scope, const Json& manifest)> scopeKey;
+    std::function<SResult<bool>(const std::string& scope, const std::string& hash)> keepEvidence;
 };
 
 // Decrypts with the office key, verifies the manifest signature and every hash it lists, and
@@ -69,8 +78,7 @@ struct BundleImportResult {
 // Refused change sets (signed, admitted, against a rule) are kept and reported. Errors: Invalid
 // (the bundle), Forbidden (not for this office / unknown author), Corrupt (a fork), I/O.
 SResult<BundleImportResult> importBundle(OpLog& log, Store& store, const crypto::SecretBytes& officeSecret,
-                                         const std::filesystem::path& bundle,
-                                         const std::function<SResult<EvidenceScope>(const std::string& scope)>& scopeKey);
+                                         const std::filesystem::path& bundle, const BundleImportPolicy& policy);
 
 // The office's receipt: `body` (its fields, docs/FORMATS.md) signed by the office device.
 std::string signReceipt(const DeviceIdentity& office, const Json& body);

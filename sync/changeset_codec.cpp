@@ -1,6 +1,7 @@
 #include "sync/changeset_codec.h"
 
 #include <algorithm>
+#include <set>
 
 #include "crypto/encoding.h"
 
@@ -101,10 +102,13 @@ SResult<std::vector<FieldChange>> decodeChanges(std::string_view body) {
     const Json& arr = *parsed;
     if (!arr.is_array()) return fail(SyncError::Invalid, "op body is not a JSON list");
     std::vector<FieldChange> out;
+    std::set<std::string> fields;
     for (const auto& item : arr) {
         if (!item.is_object() || !onlyKeys(item, {"f", "v", "b"}) || !strField(item, "f") || !item.contains("v"))
             return fail(SyncError::Invalid, "op body has a malformed field change");
         FieldChange c{item["f"].get<std::string>(), item["v"], {}};
+        // One change per field: a rule must judge the very value that is projected.
+        if (!fields.insert(c.field).second) return fail(SyncError::Invalid, "op body changes field '" + c.field + "' twice");
         if (item.contains("b")) {
             if (!item["b"].is_array()) return fail(SyncError::Invalid, "op body has a malformed base list");
             for (const auto& b : item["b"]) {
@@ -221,7 +225,7 @@ SResult<ChangeSet> changeSetFromJson(const Json& j) {
         auto ohlc = u64Field(o, "hlc"), epoch = u64Field(o, "epoch");
         if (!oid || !ch || !kind || !rid || !dev || !ohlc || !epoch || !body) return bad("op misses a field");
         if (*epoch > 0xffffffffu) return bad("op epoch out of range");
-        if (body->size() > kMaxOpBody * 4 / 3 + 4) return bad("op body too large");
+        if (body->size() > (kMaxOpBody + 2) / 3 * 4) return bad("op body larger than " + std::to_string(kMaxOpBody) + " bytes");
         auto bytes = crypto::fromBase64(*body);
         if (!bytes) return bad("op body is not base64");
         op.id = *oid;

@@ -292,6 +292,7 @@ SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft) {
         int subkey = -1;
         bool removed = false;
         bool changed = false;
+        bool joined = false;  // was not a member (or was removed) before this draft
     };
     struct ChannelState {
         bool created = false;
@@ -415,7 +416,9 @@ SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft) {
                     auto sub = assignSubkey(m.device);
                     if (!sub) return sub.error();
                     ms.subkey = *sub;
+                    ms.joined = true;
                 }
+                if (ms.removed) ms.joined = true;
                 ms.kinds = m.kinds;
                 ms.removed = false;
                 ms.changed = true;
@@ -447,13 +450,18 @@ SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft) {
             auto fresh = crypto::randomSecret(kChannelKeySize);
             if (!fresh) return fail(SyncError::Crypto, "no randomness for a channel key");
             key = std::move(*fresh);
-        } else {
-            auto current = channelKey(channel, epoch);
-            if (!current) return current.error();
-            if (!*current) return fail(SyncError::Forbidden, "this device holds no key for channel " + channel);
-            key = std::move(**current);
         }
-        auto wrap = [&](const std::string& device, int subkey) -> SResult<KeyEnvelope> {
+        // The key of an epoch: the new one, or one this admin made before.
+        auto keyOf = [&](std::uint32_t e) -> SResult<crypto::SecretBytes> {
+            if (newEpoch && e == epoch) return key.clone();
+            auto held = channelKey(channel, e);
+            if (!held) return held.error();
+            if (!*held) return fail(SyncError::Forbidden, "this device holds no key of " + channel + " epoch " + std::to_string(e));
+            return std::move(**held);
+        };
+        auto wrapEpoch = [&](const std::string& device, int subkey, std::uint32_t e) -> SResult<KeyEnvelope> {
+            auto k = keyOf(e);
+            if (!k) return k.error();
             crypto::Bytes recipientKey = *officeKey;
             if (!device.empty()) {
                 auto reg = this->device(device);
@@ -462,16 +470,17 @@ SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft) {
                     return fail(SyncError::Invalid, "device " + device + " has no subkey " + std::to_string(subkey));
                 recipientKey = (*reg)->subkeys[static_cast<std::size_t>(subkey)];
             }
-            KeyEnvelope e{device, subkey, {}, {}};
-            std::string info = envelopeInfo(channel, epoch, recipientLabel(e));
+            KeyEnvelope env{device, subkey, {}, {}};
+            std::string info = envelopeInfo(channel, e, recipientLabel(env));
             auto setup = crypto::hpke::setupBaseS(crypto::hpke::AeadId::Aes256Gcm, recipientKey, crypto::asBytes(info));
             if (!setup) return fail(SyncError::Crypto, "cannot wrap the key of " + channel + ": " + setup.message());
-            auto wrapped = setup->context.seal({}, key.view());
+            auto wrapped = setup->context.seal({}, k->view());
             if (!wrapped) return fail(SyncError::Crypto, "cannot wrap the key of " + channel + ": " + wrapped.message());
-            e.enc = std::move(setup->enc);
-            e.wrapped = std::move(*wrapped);
-            return e;
+            env.enc = std::move(setup->enc);
+            env.wrapped = std::move(*wrapped);
+            return env;
         };
+        auto wrap = [&](const std::string& device, int subkey) { return wrapEpoch(device, subkey, epoch); };
         for (const auto& [device, ms] : st.members) {
             if (!ms.changed) continue;
             std::string rid = memberRecordId(channel, device);
@@ -480,10 +489,15 @@ SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft) {
             sys.set(kSysChannel, kMemberKind, rid, "kinds", ms.kinds);
             sys.set(kSysChannel, kMemberKind, rid, "subkey", ms.subkey);
             sys.set(kSysChannel, kMemberKind, rid, "removed", ms.removed);
-            if (!newEpoch && !ms.removed) {
-                auto e = wrap(device, ms.subkey);
-                if (!e) return e.error();
-                sys.set(kSysChannel, kMemberKind, rid, "key", memberKeyToJson({epoch, std::move(*e)}));
+            if (ms.joined && !ms.removed && !st.created) {
+                // Every epoch's key but one this draft begins (that one is in the epoch record).
+                Json keys = Json::array();
+                for (std::uint32_t e = 1; e <= (newEpoch ? epoch - 1 : epoch); ++e) {
+                    auto env = wrapEpoch(device, ms.subkey, e);
+                    if (!env) return env.error();
+                    keys.push_back(memberKeyToJson({e, std::move(*env)}));
+                }
+                sys.set(kSysChannel, kMemberKind, rid, "keys", keys);
             }
         }
         if (newEpoch) {
@@ -520,36 +534,37 @@ SStatus OpLog::openEnvelopes(const ChangeSet& cs, const Op& op, Effects& fx) {
     Json fields = Json::object();
     for (const auto& c : op.changes) fields[c.field] = c.value;
     std::string channel;
-    std::uint32_t epoch = 0;
-    std::vector<KeyEnvelope> mine;
+    std::vector<std::pair<std::uint32_t, KeyEnvelope>> mine;  // epoch, envelope
     if (op.kind == kEpochKind) {
         channel = stringOf(fields, "channel");
-        epoch = static_cast<std::uint32_t>(intOf(fields, "epoch").value_or(0));
+        auto epoch = static_cast<std::uint32_t>(intOf(fields, "epoch").value_or(0));
         for (const auto& k : fields.value("keys", Json::array())) {
             auto e = envelopeFromJson(k);
-            if (e && (e->device == m_device || e->toOffice())) mine.push_back(std::move(*e));
+            if (e && (e->device == m_device || e->toOffice())) mine.emplace_back(epoch, std::move(*e));
         }
     } else {
         auto rec = record(kMemberKind, op.recordId);
         if (!rec) return rec.error();
-        if (stringOf(*rec, "device") != m_device || !fields.contains("key")) return {};
+        if (stringOf(*rec, "device") != m_device || !fields.contains("keys") || !fields["keys"].is_array()) return {};
         channel = stringOf(*rec, "channel");
-        auto k = memberKeyFromJson(fields["key"], m_device, static_cast<int>(intOf(*rec, "subkey").value_or(-1)));
-        if (!k) return {};
-        epoch = k->epoch;
-        mine.push_back(std::move(k->envelope));
+        for (const auto& key : fields["keys"]) {
+            auto k = memberKeyFromJson(key, m_device, static_cast<int>(intOf(*rec, "subkey").value_or(-1)));
+            if (k) mine.emplace_back(k->epoch, std::move(k->envelope));
+        }
     }
     if (mine.empty()) return {};
     auto shred = isShredded(channel);
     if (!shred) return shred.error();
     if (*shred) return {};  // destroyed here on purpose: never taken back
-    auto have = hasKey(channel, epoch);
-    if (!have) return have.error();
-    if (*have) return {};
-    auto epochRec = record(kEpochKind, epochRecordId(channel, epoch));
-    if (!epochRec) return {};  // judged elsewhere: an epoch without its key record is refused
-    auto expectedId = crypto::fromHex(stringOf(*epochRec, "key_id"));
-    for (const auto& e : mine) {
+    std::set<std::uint32_t> opened;
+    for (const auto& [epoch, e] : mine) {
+        if (opened.count(epoch)) continue;
+        auto have = hasKey(channel, epoch);
+        if (!have) return have.error();
+        if (*have) continue;
+        auto epochRec = record(kEpochKind, epochRecordId(channel, epoch));
+        if (!epochRec) continue;  // an epoch without its key record is refused where it begins
+        auto expectedId = crypto::fromHex(stringOf(*epochRec, "key_id"));
         std::optional<crypto::SecretBytes> secret;
         if (e.toOffice()) {
             auto s = m_store.db().prepare("SELECT secret FROM device_secrets WHERE name = ?");
@@ -566,20 +581,21 @@ SStatus OpLog::openEnvelopes(const ChangeSet& cs, const Op& op, Effects& fx) {
         if (!secret) continue;
         auto ctx = crypto::hpke::setupBaseR(crypto::hpke::AeadId::Aes256Gcm, e.enc, secret->view(),
                                             crypto::asBytes(envelopeInfo(channel, epoch, recipientLabel(e))));
-        auto opened = ctx ? ctx->open({}, e.wrapped) : crypto::CResult<crypto::Bytes>(ctx.error());
-        if (!opened || opened->size() != kChannelKeySize) {
+        auto plain = ctx ? ctx->open({}, e.wrapped) : crypto::CResult<crypto::Bytes>(ctx.error());
+        if (!plain || plain->size() != kChannelKeySize) {
             fx.warnings.push_back("the key of " + channel + " epoch " + std::to_string(epoch) + " for " + recipientLabel(e) +
                                   " in change set " + cs.id + " does not open");
             continue;
         }
-        crypto::SecretBytes key(*opened);
-        OPENSSL_cleanse(opened->data(), opened->size());
+        crypto::SecretBytes key(*plain);
+        OPENSSL_cleanse(plain->data(), plain->size());
         if (!expectedId || keyId(channel, epoch, key.view()) != *expectedId) {
             fx.warnings.push_back("the key of " + channel + " epoch " + std::to_string(epoch) + " for " + recipientLabel(e) +
                                   " in change set " + cs.id + " is not the epoch's key");
             continue;
         }
         XS_TRY(storeKey(channel, epoch, key.view()));
+        opened.insert(epoch);
         ++fx.keysGained;
         // Ops of this epoch already here were kept sealed: they are judged and projected again.
         auto sealed = m_store.db().prepare("SELECT 1 FROM ops WHERE channel = ? AND epoch = ? AND changeset != ? LIMIT 1");
@@ -588,7 +604,6 @@ SStatus OpLog::openEnvelopes(const ChangeSet& cs, const Op& op, Effects& fx) {
         auto row = sealed->step();
         if (!row) return row.error();
         if (*row) fx.needRejudge = true;
-        return {};
     }
     return {};
 }

@@ -13,7 +13,7 @@
 // - Membership and keys are plaintext "sys" records, written only by the channel's admin:
 //     channel        <channel>            admin, epoch
 //     channel_epoch  <channel>|<epoch>    channel, epoch, key_id, keys (an envelope per reader)
-//     channel_member <channel>|<device>   channel, device, kinds, subkey, removed[, key]
+//     channel_member <channel>|<device>   channel, device, kinds, subkey, removed[, keys]
 // - Devices are "sys" records written only by the registrar (the audit office's device):
 //     device         <device>             sign_pk, kx_pk, subkeys, principal[, revoked_seq, revoked_hash]
 //   and a device acknowledges what it destroyed with
@@ -67,7 +67,8 @@ std::string recipientLabel(const KeyEnvelope& e);
 std::string envelopeInfo(const std::string& channel, std::uint32_t epoch, const std::string& recipient);
 Json envelopeToJson(const KeyEnvelope& e);
 SResult<KeyEnvelope> envelopeFromJson(const Json& j);  // strict
-// The "key" field of a member record: the key of the current epoch for a device that joins it.
+// An entry of the "keys" field of a member record: the key of one epoch for a device that joins
+// a channel after it began (every epoch's, so it reads the history as every member does).
 struct MemberKey {
     std::uint32_t epoch = 0;
     KeyEnvelope envelope;

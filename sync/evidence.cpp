@@ -22,12 +22,11 @@ namespace fs = std::filesystem;
 namespace {
 
 // Header: "XSEV" | version (1) | suite (1) | chunk size log2 (1) | reserved 0 (1) | salt (16).
-// Version 2 (written since 2026-11-29) seals the final chunk with the content's SHA-256 as its
-// associated data, so a file that opens is the content of that hash without hashing it again;
-// version 1 files (no associated data) are still read, and hashed.
+// Version 2 seals the final chunk with the content's SHA-256 as its associated data, so a file
+// that opens is the content of that hash without hashing it again. (Version 1 files, without it,
+// belong to stores of the first change-set format, which are refused at open: they are not read.)
 constexpr std::size_t kHeaderSize = 24;
 constexpr std::uint8_t kVersion = 2;
-constexpr std::uint8_t kVersionUnbound = 1;
 constexpr std::uint8_t kChunkLog2 = 16;
 constexpr std::size_t kChunkSize = std::size_t{1} << kChunkLog2;
 constexpr std::size_t kReadChunks = 4;  // sealed chunks read per read(2)
@@ -236,28 +235,23 @@ SStatus EvidenceStore::decode(const EvidenceScope& scope, const std::string& has
     }
     if (have < kHeaderSize || std::memcmp(header.data(), "XSEV", 4) != 0)
         return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " has a damaged header");
-    if ((header[4] != kVersion && header[4] != kVersionUnbound) || header[5] != kSuiteXs1 || header[6] != kChunkLog2 ||
-        header[7] != 0)
+    if (header[4] != kVersion || header[5] != kSuiteXs1 || header[6] != kChunkLog2 || header[7] != 0)
         return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " has an unsupported version or suite");
     if (scope.key.size() != 32) return fail(SyncError::NotFound, "evidence " + hash.substr(0, 12) + ": its scope's key is gone");
     auto key = fileKey(scope.key, header);
     if (!key) return key.error();
 
-    // Version 2: the final tag checks the hash. Version 1: SHA-256 on another core while this
-    // thread opens the chunks.
-    const bool bound = header[4] == kVersion;
+    // The final tag is over the content's hash: a file that opens is that content.
     const auto digest = crypto::fromHex(hash);
-    std::shared_ptr<HashBehind> hasher = bound ? nullptr : takeHasher();
     SStatus sinkStatus;
     auto opener = crypto::StreamOpener::create(
         crypto::AeadAlg::ChaCha20Poly1305, *key,
         [&](crypto::ByteView plain) -> crypto::CStatus {
-            if (hasher) hasher->update(plain);
             sinkStatus = sink(plain);
             if (!sinkStatus) return fail(crypto::CryptoError::Internal, sinkStatus.message());
             return {};
         },
-        kChunkSize, bound ? crypto::ByteView(*digest) : crypto::ByteView());
+        kChunkSize, crypto::ByteView(*digest));
     if (!opener) return fail(SyncError::Crypto, opener.message());
     for (;;) {
         if (!rest.empty()) {
@@ -271,10 +265,6 @@ SStatus EvidenceStore::decode(const EvidenceScope& scope, const std::string& has
     }
     auto s = opener->finish();
     if (!s) return sinkStatus ? cryptoToSync(s.error(), hash) : sinkStatus.error();
-    if (!hasher) return {};
-    const bool matches = crypto::toHex(hasher->finish()) == hash;
-    m_spareHasher = std::move(hasher);
-    if (!matches) return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " does not match its hash");
     return {};
 }
 

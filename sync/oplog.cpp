@@ -203,6 +203,18 @@ public:
         return out;
     }
 
+    SResult<std::optional<std::string>> channelOf(const std::string& kind, const std::string& id) override {
+        auto s = m_log.m_store.db().prepare("SELECT channel, device, seq FROM field_versions WHERE kind = ? AND record_id = ?");
+        if (!s) return s.error();
+        s->bind(1, kind).bind(2, id);
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) return std::optional<std::string>();
+            if (!m_vv || inCut(s->text(1), s->int64(2))) return std::optional<std::string>(s->text(0));
+        }
+    }
+
 private:
     bool inCut(const std::string& device, std::int64_t seq) const {
         if (device == m_device) return seq <= m_seq;
@@ -277,6 +289,7 @@ SStatus OpLog::open() {
 }
 
 SResult<std::optional<TrustRoot>> OpLog::trustRoot() {
+    if (m_root) return *m_root;
     auto device = m_store.meta("trust_root_device");
     if (!device) {
         if (device.code() == SyncError::NotFound) return std::optional<TrustRoot>();
@@ -286,7 +299,8 @@ SResult<std::optional<TrustRoot>> OpLog::trustRoot() {
     if (!key) return key.error();
     auto bytes = crypto::fromHex(*key);
     if (!bytes || bytes->size() != 32) return fail(SyncError::Corrupt, "the pinned registrar key is damaged");
-    return std::optional<TrustRoot>(TrustRoot{*device, std::move(*bytes)});
+    m_root = std::optional<TrustRoot>(TrustRoot{*device, std::move(*bytes)});
+    return *m_root;
 }
 
 SStatus OpLog::pinTrustRoot(const TrustRoot& root) {
@@ -297,6 +311,7 @@ SStatus OpLog::pinTrustRoot(const TrustRoot& root) {
         if ((*current)->device == root.device && (*current)->signKey == root.signKey) return {};
         return fail(SyncError::Forbidden, "this store trusts another audit office (fingerprints differ)");
     }
+    m_root.reset();  // read again from the store: the caller's transaction may still roll back
     XS_TRY(m_store.setMeta("trust_root_device", root.device));
     return m_store.setMeta("trust_root_sign_pk", crypto::toHex(root.signKey));
 }
@@ -439,14 +454,14 @@ SStatus OpLog::projectField(const std::string& kind, const std::string& recordId
 SStatus OpLog::project(const Op& op, std::int64_t seq, bool newRecord) {
     Db& db = m_store.db();
     // A version of a record nobody has seen before is its field's only version, hence the winner.
-    auto v = db.prepare("INSERT OR IGNORE INTO field_versions (kind, record_id, field, op_id, hlc, device, seq, value, winner)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    auto v = db.prepare("INSERT OR IGNORE INTO field_versions (kind, record_id, field, op_id, hlc, device, seq, value, winner, channel)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     auto b = db.prepare("INSERT OR IGNORE INTO field_bases (kind, record_id, field, op_id, base_op) VALUES (?, ?, ?, ?, ?)");
     if (!v) return v.error();
     if (!b) return b.error();
     for (const auto& c : op.changes) {
         v->bind(1, op.kind).bind(2, op.recordId).bind(3, c.field).bind(4, op.id).bind(5, static_cast<std::int64_t>(op.hlc))
-            .bind(6, op.device).bind(7, seq).bind(8, c.value.dump()).bind(9, std::int64_t{newRecord ? 1 : 0});
+            .bind(6, op.device).bind(7, seq).bind(8, c.value.dump()).bind(9, std::int64_t{newRecord ? 1 : 0}).bind(10, op.channel);
         XS_TRY(v->run());
         for (const auto& base : c.base) {
             b->bind(1, op.kind).bind(2, op.recordId).bind(3, c.field).bind(4, op.id).bind(5, base);
@@ -487,11 +502,25 @@ SResult<Verdict> OpLog::judge(const ChangeSet& cs, const VersionVector& vv, bool
     CutView view(*this, cs.device, cs.seq, local ? nullptr : &vv);
     trust::ChangeSetAuthorizer auth(cs, anchor, view);
     const bool isRoot = !anchor.device.empty() && cs.device == anchor.device;
+    // Whom the author and the registrar act for at this position: read again only after a
+    // device record of this very change set (the registrar registering itself, say).
+    std::optional<std::string> principal, rootPrincipal;
+    bool knowPrincipals = false;
     for (std::size_t i = 0; i < cs.ops.size(); ++i) {
         const Op& op = cs.ops[i];
-        auto principal = principalAt(view, cs.device);
-        if (!principal) return principal.error();
-        if (!*principal && !isRoot)
+        if (!knowPrincipals) {
+            auto p = principalAt(view, cs.device);
+            if (!p) return p.error();
+            principal = std::move(*p);
+            rootPrincipal.reset();
+            if (!anchor.device.empty()) {
+                auto rp = principalAt(view, anchor.device);
+                if (!rp) return rp.error();
+                rootPrincipal = std::move(*rp);
+            }
+            knowPrincipals = true;
+        }
+        if (!principal && !isRoot)
             return Verdict::refuse("device " + cs.device + " wrote before it was registered (enrolled) by the audit office");
         auto v = auth.op(i);
         if (!v) return v.error();
@@ -509,15 +538,11 @@ SResult<Verdict> OpLog::judge(const ChangeSet& cs, const VersionVector& vv, bool
             opened = op;
             opened.changes = std::move(**changes);
             readable = &opened;
+            if (auto shape = trust::checkChanges(opened); !shape) return Verdict::refuse(shape.message());
         }
         if (m_validator) {
-            std::string rootPrincipal;
-            if (!anchor.device.empty()) {
-                auto rp = principalAt(view, anchor.device);
-                if (!rp) return rp.error();
-                rootPrincipal = rp->value_or(std::string());
-            }
-            OpValidator::Context ctx{cs, *readable, principal->value_or(std::string()), isRoot, rootPrincipal, local};
+            OpValidator::Context ctx{cs, *readable, principal.value_or(std::string()), isRoot, rootPrincipal.value_or(std::string()),
+                                     local};
             auto app = m_validator->check(ctx, view);
             if (!app) return app.error();
             if (!app->ok()) return app;
@@ -525,6 +550,7 @@ SResult<Verdict> OpLog::judge(const ChangeSet& cs, const VersionVector& vv, bool
         auto known = hasVersions(op.kind, op.recordId);
         if (!known) return known.error();
         XS_TRY(project(*readable, cs.seq, !*known));
+        if (op.channel == kSysChannel && op.kind == kDeviceKind) knowPrincipals = false;
         if (op.channel == kSysChannel) {
             if (op.kind == kEpochKind || op.kind == kMemberKind) XS_TRY(openEnvelopes(cs, *readable, fx));
             if (op.kind == kDeviceKind && std::any_of(op.changes.begin(), op.changes.end(),
@@ -639,8 +665,9 @@ SStatus OpLog::rejudgeAll(Effects& fx) {
         return out;
     };
     // Keys opened and pins set by one pass can change verdicts before them: pass again until
-    // nothing changes (a pass per revocation or late key at most).
-    for (int pass = 0; pass < 8; ++pass) {
+    // nothing changes. Each further pass gains a key or a pin, and there are no more of those
+    // than change sets.
+    for (std::size_t pass = 0; pass < ids.size() + 2; ++pass) {
         auto keysBefore = countKeys();
         if (!keysBefore) return keysBefore.error();
         auto pinsBefore = pins();

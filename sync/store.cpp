@@ -127,7 +127,8 @@ const std::vector<Migration>& syncMigrations() {
          // superseded, and unresolved concurrent text edits.
          "CREATE TABLE field_versions (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
          "  op_id TEXT NOT NULL, hlc INTEGER NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL,"
-         "  value TEXT NOT NULL, winner INTEGER NOT NULL, PRIMARY KEY (kind, record_id, field, op_id)) WITHOUT ROWID;"
+         "  value TEXT NOT NULL, winner INTEGER NOT NULL, channel TEXT NOT NULL,"
+         "  PRIMARY KEY (kind, record_id, field, op_id)) WITHOUT ROWID;"
          "CREATE INDEX field_versions_value ON field_versions(kind, field, value);"
          "CREATE TABLE field_bases (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
          "  op_id TEXT NOT NULL, base_op TEXT NOT NULL, PRIMARY KEY (kind, record_id, field, base_op, op_id))"
@@ -431,6 +432,30 @@ SResult<std::size_t> Store::removeShreddedFiles() {
         ++removed;
     }
     return removed;
+}
+
+SStatus Store::forgetShreddedEvidence(const std::string& scope) {
+    auto entries = evidenceEntries(scope);
+    if (!entries) return entries.error();
+    auto del = m_db.prepare("DELETE FROM evidence_files WHERE scope = ? AND hash = ? AND shredded_at IS NOT NULL");
+    if (!del) return del.error();
+    for (const auto& e : *entries) {
+        if (!e.shredded || m_evidence->contains(e.scope, e.hash)) continue;
+        del->bind(1, scope).bind(2, e.hash);
+        XS_TRY(del->run());
+        del->reset();
+    }
+    return {};
+}
+
+SResult<bool> Store::checkpoint() {
+    // Columns: busy, log frames, checkpointed frames. busy = 1 when a reader or writer held it up.
+    auto s = m_db.prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!s) return s.error();
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return true;  // not in WAL mode: nothing to empty
+    return s->int64(0) == 0;
 }
 
 }  // namespace xs::sync

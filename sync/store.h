@@ -98,6 +98,12 @@ public:
     SResult<std::size_t> destroyEvidenceScope(const std::string& scope);
     // Removes the files of shredded entries that are still on disk. Returns how many.
     SResult<std::size_t> removeShreddedFiles();
+    // Forgets the scope's shredded entries whose files are gone (not even their hashes stay).
+    // Entries whose file is still on disk are kept, so removeShreddedFiles can finish later.
+    SStatus forgetShreddedEvidence(const std::string& scope);
+    // Copies the write-ahead log into the database and truncates it. False when another
+    // connection kept it from finishing (the log then still holds what it held).
+    SResult<bool> checkpoint();
 
 private:
     Store() = default;

@@ -100,6 +100,7 @@ SStatus checkStructure(const ChangeSet& cs) {
     if (cs.seq == 1 ? !cs.prevHash.empty() : cs.prevHash.size() != 32) return bad("malformed previous-hash field");
     if (cs.signature.size() != 64) return bad("malformed signature");
     if (cs.deps.size() > kMaxDeps) return bad("too many deps");
+    if (cs.hlc > kMaxHlc) return bad("its clock is beyond any time this software accepts");
     for (std::size_t i = 0; i < cs.deps.size(); ++i) {
         const Dep& d = cs.deps[i];
         if (!isUuid(d.device) || d.seq < 1 || d.hash.size() != 32) return bad("malformed dep");
@@ -107,12 +108,17 @@ SStatus checkStructure(const ChangeSet& cs) {
         if (i > 0 && !(cs.deps[i - 1].device < d.device)) return bad("deps are not sorted by device, once each");
     }
     std::set<std::string> opIds;
+    // One change set holds plaintext ops (org, sys) or ops of one encrypted channel, never both:
+    // whether its ops are projected must not depend on which keys a replica holds.
+    const bool sealed = isEncryptedChannel(cs.ops.front().channel);
     for (const Op& op : cs.ops) {
+        if (isEncryptedChannel(op.channel) != sealed || (sealed && op.channel != cs.ops.front().channel))
+            return bad("it mixes ops of an encrypted channel with ops of another channel");
         if (!isUuid(op.id) || !opIds.insert(op.id).second) return bad("op id missing, malformed or repeated");
         if (op.device != cs.device) return bad("op " + op.id + " claims another device than its change set");
         if (op.hlc > cs.hlc) return bad("op " + op.id + " is timestamped after its change set");
         if (!validName(op.kind) || !validRecordId(op.recordId)) return bad("op " + op.id + " has a bad kind or record id");
-        if (op.body.size() > kMaxOpBody + crypto::kAeadNonceSize + crypto::kAeadTagSize) return bad("op " + op.id + " is too large");
+        if (op.body.size() > kMaxOpBody) return bad("op " + op.id + " is larger than " + std::to_string(kMaxOpBody) + " bytes");
         if (isEncryptedChannel(op.channel)) {
             if (!validChannelName(op.channel)) return bad("op " + op.id + " has a bad channel name");
             if (op.epoch < 1 || op.body.size() < crypto::kAeadNonceSize + crypto::kAeadTagSize)
@@ -120,12 +126,21 @@ SStatus checkStructure(const ChangeSet& cs) {
             continue;
         }
         if (op.epoch != 0) return bad("op " + op.id + " of plaintext channel " + op.channel + " names a key epoch");
-        if (op.changes.empty()) return bad("op " + op.id + " changes nothing");
-        for (const auto& c : op.changes) {
-            if (!validName(c.field)) return bad("op " + op.id + " has a bad field name");
-            for (const auto& b : c.base)
-                if (!isUuid(b)) return bad("op " + op.id + " has a bad base reference");
-        }
+        XS_TRY(checkChanges(op));
+    }
+    return {};
+}
+
+SStatus checkChanges(const Op& op) {
+    auto bad = [&](const std::string& why) { return fail(SyncError::Invalid, "op " + op.id + " " + why); };
+    if (op.changes.empty()) return bad("changes nothing");
+    std::set<std::string> fields;
+    for (const auto& c : op.changes) {
+        if (!validName(c.field)) return bad("has a bad field name");
+        if (!fields.insert(c.field).second) return bad("changes field '" + c.field + "' twice");
+        if (c.base.size() > 1000) return bad("names too many base versions");
+        for (const auto& b : c.base)
+            if (!isUuid(b)) return bad("has a bad base reference");
     }
     return {};
 }
@@ -142,13 +157,14 @@ SResult<Admission> admit(LogStore& log, const ChangeSet& cs, const std::optional
     const crypto::Bytes hash = changeSetHash(cs);
     auto known = log.hashOf(cs.id);
     if (!known) return known.error();
-    if (*known) {
-        if (**known == hash) return Admission{Admission::Kind::Known, "", {}};
-        return Admission{Admission::Kind::Fork, "change set " + cs.id + " arrived with different content than before", {}};
-    }
-    if (!signKey)
+    if (*known && **known == hash) return Admission{Admission::Kind::Known, "", {}};
+    if (!signKey) {
+        if (*known) return fail(SyncError::Invalid, "change set " + cs.id + " reuses the id of another change set");
         return Admission{Admission::Kind::Hold, "device " + cs.device + " is not registered here yet", {}};
+    }
+    // Only a signed change set can accuse its device of a fork.
     XS_TRY(checkSignature(cs, *signKey));
+    if (*known) return Admission{Admission::Kind::Fork, "change set " + cs.id + " arrived with different content than before", {}};
 
     auto last = log.lastSeq(cs.device);
     if (!last) return last.error();
@@ -174,9 +190,12 @@ SResult<Admission> admit(LogStore& log, const ChangeSet& cs, const std::optional
         vv = std::move(*prevVv);
     }
     vv[cs.device] = cs.seq - 1;
+    // A dependency must be news against the predecessor (what other dependencies imply may
+    // already cover it: a dependency is what the device saw directly).
+    const VersionVector before = vv;
     for (const Dep& d : cs.deps) {
-        auto it = vv.find(d.device);
-        if (it != vv.end() && d.seq <= it->second)
+        auto it = before.find(d.device);
+        if (it != before.end() && d.seq <= it->second)
             return fail(SyncError::Invalid, "change set " + cs.id + " claims to have seen less of device " + d.device +
                                                 " than its predecessor had");
         auto link = log.linkAt(d.device, d.seq);
@@ -189,8 +208,18 @@ SResult<Admission> admit(LogStore& log, const ChangeSet& cs, const std::optional
                                                 d.device + " with other content than the one held here");
         if (cs.hlc <= (*link)->hlc)
             return fail(SyncError::Invalid, "change set " + cs.id + " is timestamped before a change set it had seen");
-        vv[d.device] = d.seq;
+        // Having seen a change set is having seen its causal past too.
+        auto past = log.versionVectorOf((*link)->id);
+        if (!past) return past.error();
+        for (const auto& [device, seq] : *past) {
+            auto& mine = vv[device];
+            mine = std::max(mine, seq);
+        }
+        auto& own = vv[d.device];
+        own = std::max(own, d.seq);
     }
+    if (vv[cs.device] != cs.seq - 1)
+        return fail(SyncError::Invalid, "change set " + cs.id + " claims to have seen later change sets of its own device");
     if (author && author->revokedSeq) {
         if (cs.seq > *author->revokedSeq)
             return Admission{Admission::Kind::Revoked, "device " + cs.device + " was revoked after its change set " +
@@ -223,6 +252,16 @@ SStatus ChangeSetAuthorizer::rememberMember(const std::string& channel, const st
 
 SResult<Verdict> ChangeSetAuthorizer::op(std::size_t index) {
     const Op& op = m_cs.ops.at(index);
+    const bool sysKind = op.kind == kDeviceKind || op.kind == kChannelKind || op.kind == kEpochKind || op.kind == kMemberKind ||
+                         op.kind == kShredAckKind;
+    if (sysKind != (op.channel == kSysChannel))
+        return Verdict::refuse(sysKind ? "records of kind " + op.kind + " live in the sys channel only"
+                                       : "the sys channel holds no record of kind " + op.kind);
+    // A record lives in the channel it was made in: no write reaches it through another.
+    auto home = m_view.channelOf(op.kind, op.recordId);
+    if (!home) return home.error();
+    if (*home && **home != op.channel)
+        return Verdict::refuse(op.kind + " " + op.recordId + " lives in channel " + **home + ", not " + op.channel);
     if (op.channel == kOrgChannel) return Verdict::accept();  // the app's to judge
     if (op.channel != kSysChannel) return channelWrite(op);
     if (op.kind == kDeviceKind) return deviceOp(op);
@@ -234,7 +273,7 @@ SResult<Verdict> ChangeSetAuthorizer::op(std::size_t index) {
         if (!parts || parts->first != m_cs.device)
             return Verdict::refuse("a device acknowledges only its own shredding (record " + op.recordId + ")");
         Json ch = changesOf(op);
-        if (auto f = unknownField(ch, {"scope", "channels", "subkeys", "receipt", "evidence_removed", "evidence_kept",
+        if (auto f = unknownField(ch, {"scope", "channels", "subkeys", "manifest", "evidence_removed", "evidence_kept",
                                         "keys_destroyed", "at_ms", "detail"}))
             return Verdict::refuse("a shred acknowledgement has no field '" + *f + "'");
         return Verdict::accept();
@@ -340,6 +379,10 @@ SResult<Verdict> ChangeSetAuthorizer::channelOp(const Op& op) {
     if (!before && !*now) {  // created here
         if (stringOf(ch, "admin") != m_cs.device || intOf(ch, "epoch") != 1)
             return Verdict::refuse("a channel is created by its admin at epoch 1");
+        // Named after an id only its admin can make: nobody else creates a channel of this name,
+        // concurrently or from a position chosen not to have seen it.
+        if (!isOwnedBy(op.recordId.substr(0, op.recordId.find('.')), m_cs.device))
+            return Verdict::refuse("channel " + op.recordId + " is not named after an id of its creator's");
         return Verdict::accept();
     }
     const Json& current = *now ? **now : *before;
@@ -385,7 +428,7 @@ SResult<Verdict> ChangeSetAuthorizer::memberOp(const Op& op) {
     if (!parts || !isUuid(parts->second)) return Verdict::refuse("malformed member record " + op.recordId);
     const auto& [channel, device] = *parts;
     Json ch = changesOf(op);
-    if (auto f = unknownField(ch, {"channel", "device", "kinds", "subkey", "removed", "key"}))
+    if (auto f = unknownField(ch, {"channel", "device", "kinds", "subkey", "removed", "keys"}))
         return Verdict::refuse("a member record has no field '" + *f + "'");
     auto admin = requireAdmin(channel);
     if (!admin || !admin->ok()) return admin;
@@ -415,9 +458,12 @@ SResult<Verdict> ChangeSetAuthorizer::memberOp(const Op& op) {
         return Verdict::refuse("device " + device + " has no subkey " + std::to_string(subkey));
     if (!boolOf(after, "removed") && parsed->revokedSeq)
         return Verdict::refuse("device " + device + " is revoked: it joins no channel");
-    if (ch.contains("key")) {
-        auto k = memberKeyFromJson(ch["key"], device, static_cast<int>(subkey));
-        if (!k) return Verdict::refuse("member record " + op.recordId + ": " + k.message());
+    if (ch.contains("keys")) {
+        if (!ch["keys"].is_array() || ch["keys"].size() > 100000) return Verdict::refuse("member record " + op.recordId + " has bad keys");
+        for (const auto& key : ch["keys"]) {
+            auto k = memberKeyFromJson(key, device, static_cast<int>(subkey));
+            if (!k) return Verdict::refuse("member record " + op.recordId + ": " + k.message());
+        }
     }
     return Verdict::accept();
 }
@@ -461,6 +507,30 @@ SResult<Verdict> ChangeSetAuthorizer::finishChannel(const std::string& channel) 
     if (!devices.count(admin)) return Verdict::refuse("the admin of " + channel + " must stay one of its members");
 
     auto begun = m_begun.find(channel);
+    // A device that joins gets every epoch's key, so it reads the channel's history as every other
+    // member does (each wrapped to its subkey; never an old epoch's key under a new one): the
+    // current epoch's through the epoch record when this change set begins it, the others in its
+    // member record.
+    for (const auto& [key, memberBefore] : m_membersBefore) {
+        if (key.first != channel) continue;
+        auto rec = m_view.record(kMemberKind, memberRecordId(channel, key.second));
+        if (!rec) return rec.error();
+        if (!*rec) continue;
+        const bool wasIn = memberBefore && !boolOf(*memberBefore, "removed");
+        const bool isIn = !boolOf(**rec, "removed");
+        if (wasIn || !isIn) continue;
+        std::set<std::int64_t> given;
+        auto keys = rec->value().find("keys");
+        if (keys != rec->value().end() && keys->is_array())
+            for (const auto& k : *keys)
+                if (auto e = intOf(k, "epoch")) given.insert(*e);
+        std::set<std::int64_t> want;
+        const std::int64_t upTo = epoch != was ? epoch - 1 : epoch;
+        for (std::int64_t e = 1; e <= upTo; ++e) want.insert(e);
+        if (given != want)
+            return Verdict::refuse("device " + key.second + " joins " + channel + " without the keys of every epoch up to " +
+                                   std::to_string(epoch));
+    }
     if (epoch != was) {
         if (begun == m_begun.end() || static_cast<std::int64_t>(begun->second) != epoch)
             return Verdict::refuse("epoch " + std::to_string(epoch) + " of " + channel + " begins without its keys");
@@ -481,21 +551,14 @@ SResult<Verdict> ChangeSetAuthorizer::finishChannel(const std::string& channel) 
         return Verdict::accept();
     }
     if (begun != m_begun.end()) return Verdict::refuse("keys for an epoch of " + channel + " that does not begin here");
-    // The epoch stays: nobody leaves, and whoever joins gets the current key.
+    // The epoch stays: nobody leaves.
     for (const auto& [key, memberBefore] : m_membersBefore) {
         if (key.first != channel) continue;
         auto rec = m_view.record(kMemberKind, memberRecordId(channel, key.second));
         if (!rec) return rec.error();
         if (!*rec) continue;
         const bool wasIn = memberBefore && !boolOf(*memberBefore, "removed");
-        const bool isIn = !boolOf(**rec, "removed");
-        if (wasIn && !isIn) return Verdict::refuse("removing a member of " + channel + " must begin a new epoch");
-        if (!wasIn && isIn) {
-            auto k = rec->value().find("key");
-            if (k == rec->value().end() || !k->is_object() || intOf(*k, "epoch") != epoch)
-                return Verdict::refuse("device " + key.second + " joins " + channel + " without the key of epoch " +
-                                       std::to_string(epoch));
-        }
+        if (wasIn && boolOf(**rec, "removed")) return Verdict::refuse("removing a member of " + channel + " must begin a new epoch");
     }
     return Verdict::accept();
 }

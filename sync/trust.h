@@ -45,7 +45,13 @@ public:
     virtual SResult<std::optional<Json>> record(const std::string& kind, const std::string& id) = 0;
     // Ids of the records of `kind` whose winning `field` equals `value` at this position.
     virtual SResult<std::vector<std::string>> find(const std::string& kind, const std::string& field, const Json& value) = 0;
+    // The channel the record lives in (that of its versions), nullopt if it has none here yet.
+    virtual SResult<std::optional<std::string>> channelOf(const std::string& kind, const std::string& id) = 0;
 };
+
+// Clocks are capped well below 2^63 (they are stored and compared as signed 64-bit integers): a
+// change set claiming a later one is malformed. 2^62 HLC units are 2^46 ms, some 2,200 years.
+constexpr std::uint64_t kMaxHlc = (std::uint64_t{1} << 62) - 1;
 
 // The trust anchor: the registrar (the audit office's device), pinned at enrolment.
 struct TrustRoot {
@@ -57,6 +63,10 @@ namespace trust {
 
 // Invalid with a message naming the problem.
 SStatus checkStructure(const ChangeSet& cs);
+// An op's field changes in clear: at least one, each field once, names and base references well
+// formed (Invalid otherwise). Part of checkStructure for plaintext ops; for a sealed op, checked
+// once it is opened.
+SStatus checkChanges(const Op& op);
 // Corrupt if the signature does not verify with signKey.
 SStatus checkSignature(const ChangeSet& cs, crypto::ByteView signKey);
 

@@ -1,8 +1,10 @@
 #include "sync/uuid.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "crypto/encoding.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
 
 namespace xs::sync {
@@ -22,6 +24,48 @@ SResult<std::string> newUuidV7At(std::int64_t unixMs) {
 SResult<std::string> newUuidV7() {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
     return newUuidV7At(now.count());
+}
+
+namespace {
+
+std::string format(const std::uint8_t* b) {
+    std::string hex = crypto::toHex(crypto::ByteView(b, 16));
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+// The last 8 bytes an id with these first 8 bytes has when `device` owns it.
+void ownedTail(const std::string& device, const std::uint8_t* head, std::uint8_t* tail) {
+    crypto::Bytes input;
+    const std::string tag = "xs-owned-id-v1";
+    input.insert(input.end(), tag.begin(), tag.end());
+    input.push_back(0);
+    input.insert(input.end(), device.begin(), device.end());
+    input.insert(input.end(), head, head + 8);
+    crypto::Digest d = crypto::sha256(input);
+    for (int i = 0; i < 8; ++i) tail[i] = d[static_cast<std::size_t>(i)];
+    tail[0] = static_cast<std::uint8_t>(0x80 | (tail[0] & 0x3f));
+}
+
+}  // namespace
+
+SResult<std::string> newOwnedId(const std::string& device) {
+    auto fresh = newUuidV7();
+    if (!fresh) return fresh.error();
+    std::string hex = fresh->substr(0, 8) + fresh->substr(9, 4) + fresh->substr(14, 4) + fresh->substr(19, 4) + fresh->substr(24);
+    auto bytes = crypto::fromHex(hex);
+    if (!bytes || bytes->size() != 16) return fail(SyncError::Crypto, "cannot make an id");
+    ownedTail(device, bytes->data(), bytes->data() + 8);
+    return format(bytes->data());
+}
+
+bool isOwnedBy(const std::string& id, const std::string& device) {
+    if (!isUuid(id)) return false;
+    std::string hex = id.substr(0, 8) + id.substr(9, 4) + id.substr(14, 4) + id.substr(19, 4) + id.substr(24);
+    auto bytes = crypto::fromHex(hex);
+    if (!bytes || bytes->size() != 16) return false;
+    std::uint8_t tail[8];
+    ownedTail(device, bytes->data(), tail);
+    return std::equal(tail, tail + 8, bytes->data() + 8);
 }
 
 bool isUuid(const std::string& t) {

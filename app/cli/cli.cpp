@@ -19,6 +19,7 @@
 #include "app/handover.h"
 #include "app/workspace.h"
 #include "crypto/encoding.h"
+#include "sync/changeset_codec.h"
 #include "sync/file_io.h"
 #include "sync/identity.h"
 #include "sync/keyfile.h"
@@ -170,9 +171,10 @@ int cmdInit(Context& ctx) {
 AResult<Json> readJsonFile(const std::string& path, std::size_t maxBytes) {
     auto bytes = sync::readFile(path, maxBytes);
     if (!bytes) return fromSync(bytes.error());
-    Json j = Json::parse(bytes->begin(), bytes->end(), nullptr, false);
-    if (j.is_discarded()) return fail(AppError::Refused, "refused: " + path + " is not valid JSON");
-    return j;
+    // Bounded: a file from elsewhere cannot make the parser recurse or allocate without limit.
+    auto j = sync::parseBoundedJson(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()), maxBytes, path);
+    if (!j) return fail(AppError::Refused, "refused: " + j.message());
+    return std::move(*j);
 }
 
 int cmdOrg(Context& ctx) {
@@ -415,9 +417,9 @@ int cmdFinding(Context& ctx) {
         while (std::getline(file, line)) {
             ++lineNo;
             if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-            Json j = Json::parse(line, nullptr, false);
-            if (j.is_discarded()) return report(fail(AppError::Refused, "refused: line " + std::to_string(lineNo) + " is not valid JSON; nothing imported"));
-            auto in = FindingInput::fromJson(j);
+            auto parsed = sync::parseBoundedJson(line, 1 << 20, "line " + std::to_string(lineNo));
+            if (!parsed) return report(fail(AppError::Refused, "refused: " + parsed.message() + "; nothing imported"));
+            auto in = FindingInput::fromJson(*parsed);
             if (!in) return report(fail(AppError::Refused, "refused: line " + std::to_string(lineNo) + ": " + in.message() + "; nothing imported"));
             for (const auto& e : in->evidence) {
                 std::error_code ec;

@@ -859,3 +859,27 @@ TEST_CASE("replica rules: org show works on every store and a second org enrol k
     CHECK(after["person_id"] == before["person_id"]);
     CHECK(s.inspector({"finding", "add", "--inspection", s.inspection, "--title", "二次登记后"}).exitCode == 0);
 }
+
+TEST_CASE("replica rules: a device file claiming the office's own person is not enrolled - and nested files are refused unparsed") {
+    Cli office;
+    office.makeOffice();
+    Cli impostor;
+    impostor.init("吴敏", "audit_office");
+    // An audit-office store of its own: its identity file names the office's person.
+    fs::path device = impostor.dir / "device.json";
+    REQUIRE(impostor({"identity", "export", "--out", device.string()}).exitCode == 0);
+    auto r = office({"org", "enrol-device", device.string()});
+    CHECK(r.exitCode == 5);
+    CHECK(r.err.find("audit office's own person") != std::string::npos);
+    // A file nested 100,000 deep (org import, enrolment) is refused before any parser recurses.
+    writeAll(office.dir / "deep.json", std::string(100000, '[') + std::string(100000, ']'));
+    auto deep = office({"org", "import", (office.dir / "deep.json").string()});
+    CHECK(deep.exitCode == 5);
+    CHECK(deep.err.find("nested deeper") != std::string::npos);
+    auto deepEnrol = impostor({"org", "enrol", (office.dir / "deep.json").string()});
+    CHECK(deepEnrol.exitCode == 5);
+    CHECK(deepEnrol.err.find("nested deeper") != std::string::npos);
+    writeAll(office.dir / "deep.jsonl", "{\"title\":" + std::string(50000, '[') + "\n");
+    auto deepLine = office({"finding", "import", (office.dir / "deep.jsonl").string()});
+    CHECK(deepLine.exitCode == 5);
+}

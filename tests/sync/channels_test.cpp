@@ -12,6 +12,7 @@
 #include "crypto/keys.h"
 #include "sync/changeset_codec.h"
 #include "sync/oplog.h"
+#include "sync/uuid.h"
 #include "tests/sync/forge.h"
 #include "tests/sync/replica.h"
 #include "tests/sync/sync_test_util.h"
@@ -23,8 +24,6 @@ using test::errorOf;
 using test::Forge;
 using test::TempDir;
 
-const std::string kTeam = "insp1.team";
-const std::string kUnit = "insp1.unit";
 const std::string kMarker = "机密-MARKER-7731";
 
 struct Scene {
@@ -33,12 +32,16 @@ struct Scene {
     Replica a{tmp / "a", 1'700'000'000'000, &office};
     Replica b{tmp / "b", 1'700'000'000'000, &office};
     Replica c{tmp / "c", 1'700'000'000'000, &office};
+    // Channels are named after an id of their admin's (nobody else may create them).
+    std::string inspection = *newOwnedId(a.log->deviceId());
+    std::string team = inspection + ".team";
+    std::string unit = inspection + ".unit";
 
     Scene() {
         a.catchUp();  // A knows the others' registrations before it wraps channel keys to them
         Draft d;
-        d.createChannel(kTeam, {{b.log->deviceId(), {"*"}}});
-        d.createChannel(kUnit, {{b.log->deviceId(), {"*"}}, {c.log->deviceId(), {"unit_reply"}}});
+        d.createChannel(team, {{b.log->deviceId(), {"*"}}});
+        d.createChannel(unit, {{b.log->deviceId(), {"*"}}, {c.log->deviceId(), {"unit_reply"}}});
         a.commit(d);
     }
     // Everything `from` holds reaches `to` (as a bundle or sync would): the keys travel inside.
@@ -73,8 +76,8 @@ struct Scene {
 
 TEST_CASE("channels: a member reads sealed ops and the unit head keeps team ops sealed") {
     Scene s;
-    ChangeSet finding = s.write(s.a, kTeam, "finding", "f1", kMarker);
-    s.write(s.a, kUnit, "notice", "n1", "立行立改通知");
+    ChangeSet finding = s.write(s.a, s.team, "finding", "f1", kMarker);
+    s.write(s.a, s.unit, "notice", "n1", "立行立改通知");
     Scene::send(s.a, s.b);
     Scene::send(s.a, s.c);
 
@@ -90,8 +93,8 @@ TEST_CASE("channels: a member reads sealed ops and the unit head keeps team ops 
     CHECK(s.b.record("notice", "n1")["text"] == "立行立改通知");
     // The unit head verified and stored the team change set but holds no team key.
     CHECK(s.c.opCount() == s.a.opCount());
-    CHECK_FALSE(Scene::holdsKey(s.c, kTeam, 1));
-    CHECK(Scene::holdsKey(s.c, kUnit, 1));
+    CHECK_FALSE(Scene::holdsKey(s.c, s.team, 1));
+    CHECK(Scene::holdsKey(s.c, s.unit, 1));
     CHECK(errorOf(s.c.log->record("finding", "f1")) == SyncError::NotFound);
     CHECK(s.c.record("notice", "n1")["text"] == "立行立改通知");
     auto history = s.c.log->history("f1");
@@ -101,10 +104,10 @@ TEST_CASE("channels: a member reads sealed ops and the unit head keeps team ops 
     CHECK(s.c.refused().empty());
     // The unit head cannot write into the team channel: it has no key to seal with.
     Draft d;
-    d.set(kTeam, "finding", "f2", "text", "x");
+    d.set(s.team, "finding", "f2", "text", "x");
     CHECK(errorOf(s.c.log->commit(d)) == SyncError::Forbidden);
     // Every epoch key is wrapped to a subkey of each member, never to its long-term key.
-    for (const auto& e : Scene::envelopesOf(s.a, kUnit, 1)) {
+    for (const auto& e : Scene::envelopesOf(s.a, s.unit, 1)) {
         if (e.toOffice()) continue;
         auto reg = s.a.log->device(e.device);
         REQUIRE(reg.ok());
@@ -120,17 +123,17 @@ TEST_CASE("channels: a write outside the author's membership is kept refused and
     const auto ops = s.c.opCount();
     // The unit head may answer (unit_reply) but not issue notices: refused before anything is written.
     Draft notice;
-    notice.set(kUnit, "notice", "n9", "text", "伪造的通知");
+    notice.set(s.unit, "notice", "n9", "text", "伪造的通知");
     auto refused = s.c.log->commit(notice);
     CHECK(errorOf(refused) == SyncError::Forbidden);
     CHECK(refused.message().find("does not cover") != std::string::npos);
     CHECK(s.c.opCount() == ops);
-    CHECK(s.write(s.c, kUnit, "unit_reply", "r1", "已整改").ops.size() == 1);
+    CHECK(s.write(s.c, s.unit, "unit_reply", "r1", "已整改").ops.size() == 1);
 
     // The same notice crafted and signed by the unit head's own device: A stores it (signed
     // evidence of the attempt, a link of C's chain) and projects none of it.
     Forge forge(s.c);
-    ChangeSet forged = forge.make({forge.sealed(kUnit, "notice", "n9", {{"text", "伪造的通知"}})});
+    ChangeSet forged = forge.make({forge.sealed(s.unit, "notice", "n9", {{"text", "伪造的通知"}})});
     s.a.apply(s.c.own().back());
     const auto digestBefore = s.a.digest();
     CHECK(s.a.apply(forged) == ApplyOutcome::Refused);
@@ -146,13 +149,13 @@ TEST_CASE("channels: a write outside the author's membership is kept refused and
     Replica rogue(s.tmp / "rogue", 1'700'000'000'000, &s.office);
     Scene::send(s.a, rogue);
     Forge rf(rogue);
-    Op channel = Forge::plain(kSysChannel, kChannelKind, kTeam, {{"admin", rogue.log->deviceId()}, {"epoch", 1}});
+    Op channel = Forge::plain(kSysChannel, kChannelKind, s.team, {{"admin", rogue.log->deviceId()}, {"epoch", 1}});
     ChangeSet planted = rf.make({channel});
     s.a.catchUp();
     auto r = s.a.tryApply(planted);
     REQUIRE(r.ok());
     CHECK(*r == ApplyOutcome::Refused);
-    auto admin = s.a.log->record(kChannelKind, kTeam);
+    auto admin = s.a.log->record(kChannelKind, s.team);
     REQUIRE(admin.ok());
     CHECK((*admin)["admin"] == s.a.log->deviceId());
     auto last = s.a.refused();
@@ -162,46 +165,46 @@ TEST_CASE("channels: a write outside the author's membership is kept refused and
 
 TEST_CASE("channels: removing a member starts an epoch whose key it never receives") {
     Scene s;
-    s.write(s.a, kUnit, "notice", "n1", "第一份通知");
+    s.write(s.a, s.unit, "notice", "n1", "第一份通知");
     Scene::send(s.a, s.b);
     Scene::send(s.a, s.c);
     REQUIRE(s.c.record("notice", "n1")["text"] == "第一份通知");
     // C writes a reply while still a member; A then removes C and writes on.
     s.c.clock.advance(1000);
-    ChangeSet early = s.write(s.c, kUnit, "unit_reply", "r1", "收到");
+    ChangeSet early = s.write(s.c, s.unit, "unit_reply", "r1", "收到");
     s.a.clock.advance(5000);
     Draft remove;
-    remove.removeMember(kUnit, s.c.log->deviceId());
+    remove.removeMember(s.unit, s.c.log->deviceId());
     s.a.commit(remove);
-    auto epoch = s.a.log->currentEpoch(kUnit);
+    auto epoch = s.a.log->currentEpoch(s.unit);
     REQUIRE(epoch.ok());
     CHECK(*epoch == 2);
-    s.write(s.a, kUnit, "notice", "n2", "第二份通知 " + kMarker);
+    s.write(s.a, s.unit, "notice", "n2", "第二份通知 " + kMarker);
     // C, offline and unaware, writes again: concurrent with its removal, so still its right.
     s.c.clock.advance(60'000);
-    ChangeSet unaware = s.write(s.c, kUnit, "unit_reply", "r2", "not yet told");
+    ChangeSet unaware = s.write(s.c, s.unit, "unit_reply", "r2", "not yet told");
 
     Scene::send(s.a, s.b);
     Scene::send(s.a, s.c);
     CHECK(s.b.record("notice", "n2")["text"] == "第二份通知 " + kMarker);
-    CHECK(Scene::holdsKey(s.c, kUnit, 1));
-    CHECK_FALSE(Scene::holdsKey(s.c, kUnit, 2));
+    CHECK(Scene::holdsKey(s.c, s.unit, 1));
+    CHECK_FALSE(Scene::holdsKey(s.c, s.unit, 2));
     CHECK(errorOf(s.c.log->record("notice", "n2")) == SyncError::NotFound);
     // Epoch 2 is wrapped to exactly A, B and the office.
     std::set<std::string> recipients;
-    for (const auto& e : Scene::envelopesOf(s.a, kUnit, 2)) recipients.insert(e.toOffice() ? "office" : e.device);
+    for (const auto& e : Scene::envelopesOf(s.a, s.unit, 2)) recipients.insert(e.toOffice() ? "office" : e.device);
     CHECK(recipients == std::set<std::string>{s.a.log->deviceId(), s.b.log->deviceId(), "office"});
-    auto members = s.a.log->members(kUnit);
+    auto members = s.a.log->members(s.unit);
     REQUIRE(members.ok());
     CHECK(members->size() == 2);
     for (const auto& m : *members) CHECK(m.device != s.c.log->deviceId());
     // Now that C knows, it cannot write: it holds no key of the current epoch.
     Draft more;
-    more.set(kUnit, "unit_reply", "r3", "text", "x");
+    more.set(s.unit, "unit_reply", "r3", "text", "x");
     CHECK(errorOf(s.c.log->commit(more)) == SyncError::Forbidden);
     // Nor can it with the old key, claiming to have seen its removal: refused everywhere.
     Forge forge(s.c);
-    ChangeSet stale = forge.make({forge.sealed(kUnit, "unit_reply", "r3", {{"text", "with the old key"}}, 1)});
+    ChangeSet stale = forge.make({forge.sealed(s.unit, "unit_reply", "r3", {{"text", "with the old key"}}, 1)});
 
     // On A: both replies C wrote as a member are accepted; the one after it knew is refused.
     s.a.apply(early);
@@ -217,9 +220,9 @@ TEST_CASE("channels: removing a member starts an epoch whose key it never receiv
 
 TEST_CASE("channels: the office key opens every channel - and no channel is made before it is known") {
     Scene s;
-    s.write(s.a, kTeam, "finding", "f1", kMarker);
+    s.write(s.a, s.team, "finding", "f1", kMarker);
     // The office is no member of the team channel, yet opens it with the office key.
-    auto members = s.a.log->members(kTeam);
+    auto members = s.a.log->members(s.team);
     REQUIRE(members.ok());
     for (const auto& m : *members) CHECK(m.device != s.office.log->deviceId());
     Scene::send(s.a, s.office);
@@ -245,8 +248,8 @@ TEST_CASE("channels: a member added after many ops gets the key and every one of
         Draft d;
         for (int i = 0; i < 100; ++i) {
             const std::string id = "f" + std::to_string(batch * 100 + i);
-            d.set(kTeam, "finding", id, "text", id + "-" + kMarker);
-            d.set(kTeam, "finding", id, "title", "t" + id);
+            d.set(s.team, "finding", id, "text", id + "-" + kMarker);
+            d.set(s.team, "finding", id, "title", "t" + id);
         }
         s.a.commit(d);  // one change set: its 200 ops share the commit's HLC
     }
@@ -254,7 +257,7 @@ TEST_CASE("channels: a member added after many ops gets the key and every one of
     Scene::send(s.a, late);
     CHECK_FALSE(Scene::readable(late, "finding", "f0"));
     Draft add;
-    add.addMember(kTeam, {late.log->deviceId(), {"*"}});
+    add.addMember(s.team, {late.log->deviceId(), {"*"}});
     s.a.commit(add);
     ApplyReport report;
     REQUIRE(late.tryApply(s.a.own().back(), true, &report).ok());
@@ -271,7 +274,7 @@ TEST_CASE("channels: a member added after many ops gets the key and every one of
 
 TEST_CASE("channels: a tampered envelope or sealed body is refused - an unopenable body refuses its whole change set") {
     Scene s;
-    ChangeSet finding = s.write(s.a, kTeam, "finding", "f1", kMarker);
+    ChangeSet finding = s.write(s.a, s.team, "finding", "f1", kMarker);
     std::vector<ChangeSet> sets = s.a.changeSets();
 
     SUBCASE("a flipped byte in a wrapped key: the signature covers it") {
@@ -285,7 +288,7 @@ TEST_CASE("channels: a tampered envelope or sealed body is refused - an unopenab
                 CHECK(errorOf(s.b.tryApply(cs)) == SyncError::Corrupt);
             }
         }
-        CHECK_FALSE(Scene::holdsKey(s.b, kTeam, 1));
+        CHECK_FALSE(Scene::holdsKey(s.b, s.team, 1));
     }
     SUBCASE("a flipped byte in an op's sealed body: the signature covers the ciphertext") {
         for (const auto& cs : sets)
@@ -301,23 +304,23 @@ TEST_CASE("channels: a tampered envelope or sealed body is refused - an unopenab
         // B is a member, not the admin: a key record it signs is refused, and opens nothing.
         s.b.applyAll(sets);
         Forge forge(s.b);
-        Op epoch = Forge::plain(kSysChannel, kEpochKind, epochRecordId(kTeam, 2),
-                                {{"channel", kTeam}, {"epoch", 2}, {"key_id", std::string(32, '0')}, {"keys", Json::array()}});
+        Op epoch = Forge::plain(kSysChannel, kEpochKind, epochRecordId(s.team, 2),
+                                {{"channel", s.team}, {"epoch", 2}, {"key_id", std::string(32, '0')}, {"keys", Json::array()}});
         ChangeSet forged = forge.make({epoch});
         CHECK(s.a.apply(forged) == ApplyOutcome::Refused);
         CHECK(s.a.refused().back().reason.find("admin") != std::string::npos);
-        CHECK(*s.a.log->currentEpoch(kTeam) == 1);
+        CHECK(*s.a.log->currentEpoch(s.team) == 1);
     }
     SUBCASE("a correctly signed op whose sealed body does not open with the key") {
         // B holds the key; its own device seals garbage beside a harmless op: A, holding the key,
         // refuses the whole change set and projects neither op.
         s.b.applyAll(sets);
         Forge forge(s.b);
-        Op garbage = forge.sealed(kTeam, "finding", "f2", {{"text", "x"}});
+        Op garbage = forge.sealed(s.team, "finding", "f2", {{"text", "x"}});
         auto junk = crypto::randomBytes(64);
         REQUIRE(junk.ok());
         garbage.body = *junk;
-        Op fine = forge.sealed(kTeam, "finding", "f3", {{"text", "harmless"}});
+        Op fine = forge.sealed(s.team, "finding", "f3", {{"text", "harmless"}});
         ChangeSet forged = forge.make({fine, garbage});
         CHECK(s.a.apply(forged) == ApplyOutcome::Refused);
         CHECK(s.a.refused().back().reason.find("does not open") != std::string::npos);
@@ -332,8 +335,8 @@ TEST_CASE("channels: a tampered envelope or sealed body is refused - an unopenab
 
 TEST_CASE("channels: shredding destroys the keys - the subkeys they were sealed to - and what they made readable") {
     Scene s;
-    s.write(s.a, kTeam, "finding", "f1", kMarker);
-    s.write(s.a, kUnit, "notice", "n1", "通知");
+    s.write(s.a, s.team, "finding", "f1", kMarker);
+    s.write(s.a, s.unit, "notice", "n1", "通知");
     Scene::send(s.a, s.b);
     REQUIRE(s.b.record("finding", "f1")["text"] == kMarker);
     const auto ops = s.b.opCount();
@@ -342,15 +345,15 @@ TEST_CASE("channels: shredding destroys the keys - the subkeys they were sealed 
         REQUIRE(m.ok());
         return (*m)["subkey"].get<int>();
     };
-    const int teamSubkey = subkeyOf(kTeam), unitSubkey = subkeyOf(kUnit);
+    const int teamSubkey = subkeyOf(s.team), unitSubkey = subkeyOf(s.unit);
     CHECK(teamSubkey != unitSubkey);  // one subkey per channel membership
 
-    auto shred = s.b.log->shredChannels({kTeam, kUnit}, "handover receipt");
+    auto shred = s.b.log->shredChannels({s.team, s.unit}, "handover receipt");
     REQUIRE(shred.ok());
     CHECK(shred->subkeys.size() == 2);
     CHECK(shred->warnings.empty());
-    CHECK_FALSE(Scene::holdsKey(s.b, kTeam, 1));
-    CHECK_FALSE(Scene::holdsKey(s.b, kUnit, 1));
+    CHECK_FALSE(Scene::holdsKey(s.b, s.team, 1));
+    CHECK_FALSE(Scene::holdsKey(s.b, s.unit, 1));
     CHECK(errorOf(s.b.log->record("finding", "f1")) == SyncError::NotFound);
     CHECK(errorOf(s.b.log->record("notice", "n1")) == SyncError::NotFound);
     CHECK(s.b.sinkRow("finding", "f1").empty());
@@ -369,7 +372,7 @@ TEST_CASE("channels: shredding destroys the keys - the subkeys they were sealed 
     rows.value().reset();
     // The envelopes delivered again (a late sync, an old enrolment file) do not bring the keys back.
     Scene::send(s.a, s.b);
-    CHECK_FALSE(Scene::holdsKey(s.b, kTeam, 1));
+    CHECK_FALSE(Scene::holdsKey(s.b, s.team, 1));
     REQUIRE(s.b.log->rebuild().ok());
     CHECK(errorOf(s.b.log->record("finding", "f1")) == SyncError::NotFound);
     // An adversary with every secret left on the device — its long-term X25519 key and every
@@ -386,7 +389,7 @@ TEST_CASE("channels: shredding destroys the keys - the subkeys they were sealed 
     }
     all.value().reset();
     int tried = 0;
-    for (const auto& channel : {kTeam, kUnit}) {
+    for (const auto& channel : {s.team, s.unit}) {
         for (const auto& e : Scene::envelopesOf(s.a, channel, 1)) {
             for (const auto& secret : secrets) {
                 auto ctx = crypto::hpke::setupBaseR(crypto::hpke::AeadId::Aes256Gcm, e.enc, secret.view(),
@@ -401,7 +404,7 @@ TEST_CASE("channels: shredding destroys the keys - the subkeys they were sealed 
 
 TEST_CASE("channels: key envelopes parse strictly") {
     Scene s;
-    auto envelopes = Scene::envelopesOf(s.a, kTeam, 1);
+    auto envelopes = Scene::envelopesOf(s.a, s.team, 1);
     REQUIRE(!envelopes.empty());
     Json good = envelopeToJson(envelopes.front());
     auto back = envelopeFromJson(good);
