@@ -174,9 +174,16 @@ AResult<Json> enrolDevice(Workspace& ws, const Json& d, const std::string& perso
         if (other.id == id && !sameKeys) return refused("device " + id + " is enrolled already with other keys");
         if (other.id != id && sameKeys) return refused("these keys belong to device " + other.id);
     }
+    // Enrolled before: the registration stands as it is (enrolling again does not change the
+    // person it acts for).
+    const sync::DeviceRecord* registration = nullptr;
+    for (const auto& other : *all)
+        if (other.id == id) registration = &other;
     // The person of the organisation this device acts for.
     std::string personId;
-    if (!personKey.empty()) {
+    if (registration && personKey.empty()) {
+        personId = registration->principal;
+    } else if (!personKey.empty()) {
         auto people = ws.people();
         if (!people) return people.error();
         for (const auto& p : *people)
@@ -204,8 +211,10 @@ AResult<Json> enrolDevice(Workspace& ws, const Json& d, const std::string& perso
             return refused("this device file claims to be the audit office's own person (" + textOf(d, "person_name") +
                            "): enrol another device of the office only with --person " + personId);
     }
-    bool registered = false;
-    for (const auto& other : *all) registered = registered || other.id == id;
+    if (registration && registration->principal != personId)
+        return refused("device " + id + " is enrolled already for person " + registration->principal +
+                       ": a device acts for one person (a new device enrols for another)");
+    const bool registered = registration != nullptr;
     if (!registered) {
         sync::Draft draft;
         draft.registerDevice({id, pub.signKey, pub.exchangeKey, pub.subkeys, personId, std::nullopt, {}});
@@ -311,6 +320,11 @@ AResult<Json> acceptEnrolment(Workspace& ws, const std::string& text) {
         return refused("the enrolment file does not enrol this device: the office must enrol its identity file first "
                        "(fingerprint " + sync::fingerprint(ws.log().identity().publicInfo()) + ")");
     if ((*me)->revokedSeq) return refused("the office has revoked this device");
+    // The office registered this device id: with this device's keys, or it is not this device.
+    const auto& mine = ws.log().identity().publicInfo();
+    if ((*me)->signKey != mine.signKey || (*me)->exchangeKey != mine.exchangeKey || (*me)->subkeys != mine.subkeys)
+        return refused("the office registered this device id with other keys than this device's (fingerprint " +
+                       sync::fingerprint(mine) + "): it must enrol this device's identity file");
     auto server = body.value("server", Json::object());
     if (!server.is_object()) server = Json::object();
     auto report = (*session)->commit([&]() -> sync::SStatus {

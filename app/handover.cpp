@@ -308,6 +308,15 @@ AResult<Json> acceptShredAcknowledgement(Workspace& ws, const std::string& ackTe
         if (cs->device != device) return refused("the acknowledgement carries another device's change sets");
         sets.push_back(std::move(*cs));
     }
+    // The file is about one inspection's shredding: the change set recording it must be there.
+    const std::string inspection = textOf(j, "inspection");
+    const std::string ackId = sync::shredAckRecordId(device, inspection);
+    std::string ackSet;
+    for (const auto& cs : sets)
+        for (const auto& op : cs.ops)
+            if (op.channel == sync::kSysChannel && op.kind == sync::kShredAckKind && op.recordId == ackId) ackSet = cs.id;
+    if (inspection.empty() || ackSet.empty())
+        return refused("the file carries no acknowledgement of device " + device + " for inspection '" + inspection + "'");
     auto session = sync::ApplySession::begin(ws.log());
     if (!session) return fromSync(session.error());
     for (const auto& cs : sets) {
@@ -319,6 +328,11 @@ AResult<Json> acceptShredAcknowledgement(Workspace& ws, const std::string& ackTe
     }
     auto report = (*session)->commit();
     if (!report) return fromSync(report.error());
+    // Stored either way (the office keeps what a device sent), but a refused one proves nothing.
+    for (const auto& r : report->refused)
+        if (r.id == ackSet) return refused("the acknowledgement was refused: " + r.reason);
+    for (const auto& f : report->forks)
+        if (f.device == device) return refused("the acknowledgement forks the chain of device " + device + ": " + f.detail);
     auto all = ws.shredAcknowledgements();
     if (!all) return all.error();
     Json mine = Json::array();

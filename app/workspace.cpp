@@ -762,6 +762,10 @@ AStatus Workspace::editFinding(const std::string& id, const Json& fields) {
     if (!content.empty()) {
         auto status = parseEnum<FindingStatus>(textOf(*rec, "status")).value_or(FindingStatus::Draft);
         XS_TRY_APP(fromVerdict(rules::mayEditContent(m_self.role, status)));
+        // Content is edited by the inspection's team (every replica refuses other edits).
+        auto insp = m_log->record("inspection", textOf(*rec, "inspection_id"));
+        if (!insp) return fail(AppError::NotFound, "no inspection " + textOf(*rec, "inspection_id"));
+        XS_TRY_APP(fromVerdict(rules::mayCapture(m_self.role, m_self.personId, *insp)));
         // Validate through the same parser as capture, on the merged record.
         Json merged = content;
         merged["inspection"] = textOf(*rec, "inspection_id");

@@ -11,12 +11,15 @@ SResult<std::unique_ptr<ApplySession>> ApplySession::begin(OpLog& log) {
     auto refused = log.refused();
     if (!refused) return refused.error();
     for (const auto& r : *refused) session->m_refusedAtStart.insert(r.id);
+    // What was held for being dated ahead may go now that time has passed.
+    XS_TRY(session->retryHeld());
     return session;
 }
 
 ApplySession::~ApplySession() {
     if (m_committed) return;
     m_tx.reset();  // rolled back
+    m_log.m_root.reset();  // a registrar pinned in the session is gone with it
     if (m_forks.empty()) return;
     // A fork is evidence of a copied or compromised device: it outlives the refused batch.
     auto tx = Transaction::begin(m_log.m_store.db());

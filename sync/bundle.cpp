@@ -537,6 +537,9 @@ SStatus BundleImport::verifyManifest() {
     if (!m_manifest.is_object() || text("format") != "xunshen-handover-manifest" || !m_manifest.contains("version") ||
         m_manifest["version"] != kManifestVersion)
         return refusedBundle("bundle manifest is malformed (or of another version)");
+    auto created = m_manifest.find("created_at");
+    if (created == m_manifest.end() || !created->is_number_unsigned() || m_manifest.value("suite", Json()) != 1)
+        return refusedBundle("bundle manifest has no creation time or names another crypto suite");
     std::string author = text("author_device");
     auto key = m_log.signKeyOf(author);
     if (!key) return key.error();

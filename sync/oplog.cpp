@@ -597,6 +597,13 @@ SResult<ApplyOutcome> OpLog::applyReceived(const ChangeSet& given, Effects& fx, 
     auto admission = trust::admit(*m_logStore, cs, *key, *author ? &**author : nullptr);
     if (!admission) return admission.error();
     using K = trust::Admission::Kind;
+    const std::int64_t aheadMs = hlcMillis(cs.hlc) - m_clock.nowMs();
+    if ((admission->kind == K::Accept || admission->kind == K::Revoked) && aheadMs > kMaxClockAheadMs) {
+        admission->kind = K::Hold;
+        admission->detail = "change set " + std::to_string(cs.seq) + " of device " + cs.device + " is dated " +
+                            std::to_string(aheadMs / 3'600'000) + " h ahead of this machine's clock (check both clocks): " +
+                            "it waits until then";
+    }
     switch (admission->kind) {
         case K::Known: return ApplyOutcome::AlreadyKnown;
         case K::Fork:

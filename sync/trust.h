@@ -52,6 +52,10 @@ public:
 // Clocks are capped well below 2^63 (they are stored and compared as signed 64-bit integers): a
 // change set claiming a later one is malformed. 2^62 HLC units are 2^46 ms, some 2,200 years.
 constexpr std::uint64_t kMaxHlc = (std::uint64_t{1} << 62) - 1;
+// A change set dated further ahead of this machine's clock is held (not judged) until the clock
+// catches up: otherwise one device could push every replica's clock towards the cap, and their
+// later change sets past it. Holding is not a verdict, so replicas still agree on every verdict.
+constexpr std::int64_t kMaxClockAheadMs = 24LL * 60 * 60 * 1000;
 
 // The trust anchor: the registrar (the audit office's device), pinned at enrolment.
 struct TrustRoot {

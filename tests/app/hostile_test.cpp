@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <memory>
 #include <chrono>
+#include <functional>
 #include <random>
 #include <thread>
 #include <set>
@@ -509,7 +510,7 @@ namespace {
 // A bundle made by hand: `sets` as the author device's manifest lists them, signed with its key,
 // sealed to the office key — what a tampering exporter could make (sync/bundle.cpp's format).
 fs::path craftBundle(Workspace& author, Workspace& office, const std::string& inspection, const std::vector<sync::ChangeSet>& sets,
-                     const fs::path& out) {
+                     const fs::path& out, const std::function<void(Json&)>& editManifest = {}) {
     auto put32 = [](crypto::Bytes& b, std::uint32_t v) {
         for (int i = 3; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
     };
@@ -529,6 +530,7 @@ fs::path craftBundle(Workspace& author, Workspace& office, const std::string& in
     Json manifest = {{"format", "xunshen-handover-manifest"}, {"version", sync::kManifestVersion}, {"suite", 1},
                      {"scope", inspection}, {"inspection", inspection}, {"author_device", author.log().deviceId()},
                      {"created_at", 1}, {"change_sets", list}, {"evidence", Json::array()}};
+    if (editManifest) editManifest(manifest);
     std::string text = manifest.dump();
     auto sig = author.log().identity().sign(crypto::asBytes(text));
     REQUIRE(sig.ok());
@@ -686,6 +688,218 @@ TEST_CASE("hostile: the same hostile and concurrent change sets give every repli
         for (const auto& h : hostile) CHECK(refused.count(h.id) == 1);
     }
     CHECK(refusedFirst.size() >= hostile.size());
+}
+
+// ---- what an adversarial review of the judge found getting through (each was accepted once)
+
+TEST_CASE("hostile: an op naming one field twice is refused - no replica has to pick one of the two") {
+    Bureau b;
+    const std::string f = b.capture(*b.member, "重复字段");
+    b.share();
+    Forge forge = forgeFor(*b.member);
+    // What the rules would judge (the last value) and what a projection keeps (the first) differ.
+    sync::Op op = forge.sealed(teamChannel(b.inspection), "finding", f, {{"status", "closed"}});
+    op.changes.push_back({"status", "submitted", {}});
+    sync::ChangeSet cs = forge.make({op});
+    for (Workspace* w : {b.office.get(), b.lead.get()}) {
+        CHECK(Bureau::deliver(*w, cs) == sync::ApplyOutcome::Refused);
+        CHECK(mentions(Bureau::lastRefusal(*w), "twice"));
+        auto rec = w->finding(f);
+        REQUIRE(rec.ok());
+        CHECK((*rec)["status"] == "draft");
+    }
+}
+
+TEST_CASE("hostile: a finding of one inspection is not edited through another inspection's channel") {
+    Bureau b;
+    // Inspection Y: the auditor's; the member is not on its team and holds none of its keys.
+    InspectionInput in;
+    in.unit = "E02";
+    in.start = formatDate(b.lead->today());
+    in.team = {b.auditor->self().personId};
+    in.lead = b.lead->self().personId;
+    auto y = b.lead->createInspection(in);
+    REQUIRE_MESSAGE(y.ok(), test::describe(y));
+    b.share();
+    FindingInput fi;
+    fi.inspection = *y;
+    fi.title = "Y 的问题";
+    fi.category = FindingCategory::FinancialDiscipline;
+    fi.auditCategory = "procurement";
+    auto f = b.auditor->addFinding(fi);
+    REQUIRE_MESSAGE(f.ok(), test::describe(f));
+    b.share();
+    CHECK(errorOf(b.member->finding(*f)) == AppError::NotFound);
+    // The finding's id is in the clear in its op header: the member writes it through its own team channel.
+    Forge forge = forgeFor(*b.member);
+    sync::ChangeSet cs = forge.make({forge.sealed(teamChannel(b.inspection), "finding", *f,
+                                                  {{"title", "被改写"}, {"status", "submitted"}})});
+    for (Workspace* w : {b.office.get(), b.lead.get(), b.auditor.get()}) {
+        CHECK(Bureau::deliver(*w, cs) == sync::ApplyOutcome::Refused);
+        CHECK(mentions(Bureau::lastRefusal(*w), "lives in channel " + teamChannel(*y)));
+        auto rec = w->finding(*f);
+        REQUIRE(rec.ok());
+        CHECK((*rec)["title"] == "Y 的问题");
+        CHECK((*rec)["status"] == "draft");
+    }
+}
+
+TEST_CASE("hostile: a leading-group member does not give itself the audit office's role") {
+    Bureau b;
+    Forge forge = forgeFor(*b.leading);
+    for (const char* role : {"audit_office", "working_group_lead"}) {
+        CAPTURE(std::string(role));
+        sync::ChangeSet promote = forge.make({Forge::plain("org", "person", b.leading->self().personId, {{"role", role}})});
+        for (Workspace* w : {b.leading.get(), b.office.get()}) {  // its own store judges it first
+            CHECK(Bureau::deliver(*w, promote) == sync::ApplyOutcome::Refused);
+            CHECK(mentions(Bureau::lastRefusal(*w), "only the audit office gives people their roles"));
+            CHECK(Bureau::roleOf(*w, b.leading->self().personId) == "leading_group_member");
+        }
+    }
+}
+
+TEST_CASE("hostile: an unsigned change set reusing an honest one's id makes no fork record") {
+    Bureau b;
+    b.capture(*b.lead, "诚实设备");
+    b.share();
+    auto sets = b.lead->log().changeSets();
+    REQUIRE(sets.ok());
+    sync::ChangeSet victim;
+    for (const auto& cs : *sets)
+        if (cs.device == b.lead->log().deviceId()) victim = cs;
+    REQUIRE(!victim.id.empty());
+    sync::ChangeSet fake = victim;
+    fake.hlc += 1;                    // other content, same id
+    fake.signature.assign(64, 0x41);  // and no valid signature
+    Json ack = {{"format", "xunshen-shred-ack"}, {"version", 1}, {"device", victim.device}, {"inspection", b.inspection},
+                {"change_sets", Json::array({sync::changeSetToJson(fake)})}};
+    auto r = acceptShredAcknowledgement(*b.office, ack.dump());
+    CHECK(errorOf(r) == AppError::Refused);
+    auto issues = b.office->log().chainIssues();
+    REQUIRE(issues.ok());
+    CHECK(issues->empty());
+    auto v = b.office->verify();
+    REQUIRE(v.ok());
+    CHECK(v->ok);
+    // Through the apply path itself: refused as malformed, nothing recorded.
+    auto session = sync::ApplySession::begin(b.office->log());
+    REQUIRE(session.ok());
+    auto added = (*session)->add(fake);
+    CHECK_FALSE(added.ok());
+    CHECK(mentions(added.message(), "signed"));
+}
+
+TEST_CASE("hostile: a shred acknowledgement file without the acknowledgement is refused") {
+    Bureau b;
+    b.capture(*b.member, "已移交");
+    b.share();
+    // The member's own honest change sets, but none records a shredding.
+    auto sets = b.member->log().changeSets();
+    REQUIRE(sets.ok());
+    Json own = Json::array();
+    for (const auto& cs : *sets)
+        if (cs.device == b.member->log().deviceId()) own.push_back(sync::changeSetToJson(cs));
+    Json ack = {{"format", "xunshen-shred-ack"}, {"version", 1}, {"device", b.member->log().deviceId()},
+                {"inspection", b.inspection}, {"change_sets", own}};
+    auto r = acceptShredAcknowledgement(*b.office, ack.dump());
+    CHECK(errorOf(r) == AppError::Refused);
+    CHECK(mentions(messageOf(r), "no acknowledgement"));
+}
+
+TEST_CASE("hostile: a bundle manifest with a mistyped field is refused with a message - nothing changes") {
+    Bureau b;
+    b.capture(*b.member, "类型错误");
+    auto sets = b.member->log().changeSets();
+    REQUIRE(sets.ok());
+    std::vector<sync::ChangeSet> own;
+    for (const auto& cs : *sets)
+        if (cs.device == b.member->log().deviceId()) own.push_back(cs);
+    const std::string digest = *b.office->log().projectionDigest();
+    int n = 0;
+    for (auto edit : std::vector<std::function<void(Json&)>>{
+             [](Json& m) { m["format"] = 7; }, [](Json& m) { m["scope"] = Json::array(); },
+             [](Json& m) { m["change_sets"] = "all"; }, [](Json& m) { m["created_at"] = "yesterday"; },
+             [](Json& m) { m["evidence"] = Json::object(); }, [](Json& m) { m["author_device"] = 1; }}) {
+        CAPTURE(n);
+        fs::path bundle = craftBundle(*b.member, *b.office, b.inspection, own, b.tmp / ("typed" + std::to_string(n++) + ".xsbundle"), edit);
+        auto r = importHandover(*b.office, bundle);
+        CHECK(errorOf(r) == AppError::Refused);
+        CHECK_FALSE(messageOf(r).empty());
+        CHECK(*b.office->log().projectionDigest() == digest);
+    }
+}
+
+TEST_CASE("hostile: a device that joins after a rotation judges the earlier ops as the office does") {
+    Bureau b;
+    const std::string f = b.capture(*b.member, "旋转前的问题");
+    b.share();
+    REQUIRE(b.office->revokeDevice(b.auditor->log().deviceId()).ok());
+    auto file = exportEnrolment(*b.office, "", "");
+    REQUIRE(file.ok());
+    REQUIRE(acceptEnrolment(*b.lead, *file).ok());  // the lead (admin) removes the revoked device: epoch 2
+    test::syncInto(*b.lead, *b.office);
+    auto replacement = test::initWorkspace(b.tmp / "auditor2", "钱伟", Role::ThirdPartyAuditor, b.clock);
+    test::enrol(*b.office, *replacement);
+    auto file2 = exportEnrolment(*b.office, "", "");
+    REQUIRE(file2.ok());
+    REQUIRE(acceptEnrolment(*b.lead, *file2).ok());  // the lead adds the replacement at epoch 2
+    test::syncInto(*b.lead, *b.office);
+    test::syncInto(*b.office, *b.member);
+    CHECK(*b.office->log().currentEpoch(teamChannel(b.inspection)) == 2);
+    REQUIRE(b.member->editFinding(f, Json{{"title", "旋转后修改"}}).ok());
+    test::syncInto(*b.member, *b.office);
+    test::syncInto(*b.office, *replacement);
+    // It got the keys of both epochs, reads the finding made before the rotation and its edit, and
+    // refuses exactly what the office refused.
+    for (std::uint32_t epoch : {1u, 2u}) CHECK(*replacement->log().hasKey(teamChannel(b.inspection), epoch));
+    auto there = replacement->finding(f);
+    REQUIRE_MESSAGE(there.ok(), test::describe(there));
+    CHECK((*there)["title"] == "旋转后修改");
+    auto officeRefused = b.office->log().refused();
+    auto refused = replacement->log().refused();
+    REQUIRE(officeRefused.ok());
+    REQUIRE(refused.ok());
+    std::set<std::string> a, c;
+    for (const auto& r : *officeRefused) a.insert(r.id);
+    for (const auto& r : *refused) c.insert(r.id);
+    CHECK(a == c);
+}
+
+TEST_CASE("hostile: an enrolment registering this device's id with other keys is not accepted") {
+    Bureau b;
+    auto victim = test::initWorkspace(b.tmp / "victim", "冯磊", Role::WorkingGroupMember, b.clock);
+    auto other = test::initWorkspace(b.tmp / "other", "冯磊", Role::WorkingGroupMember, b.clock);
+    // The office's records say the victim's id has the other store's keys (a restored or copied
+    // identity, or a mistake): the victim must not take that registration as its own.
+    const auto& keys = other->log().identity().publicInfo();
+    sync::Draft d;
+    d.registerDevice({victim->log().deviceId(), keys.signKey, keys.exchangeKey, keys.subkeys, b.member->self().personId,
+                      std::nullopt, {}});
+    REQUIRE(b.office->log().commit(d).ok());
+    auto file = exportEnrolment(*b.office, "", "");
+    REQUIRE(file.ok());
+    auto r = acceptEnrolment(*victim, *file);
+    CHECK(errorOf(r) == AppError::Refused);
+    CHECK(mentions(messageOf(r), "other keys"));
+    CHECK(toString(victim->self().role) == std::string("working_group_member"));
+    auto pinned = victim->log().trustRoot();
+    REQUIRE(pinned.ok());
+    CHECK_FALSE(pinned->has_value());
+}
+
+TEST_CASE("hostile: enrolling a device again keeps the person it acts for") {
+    Bureau b;
+    auto device = devicePublicJson(*b.member);
+    REQUIRE(device.ok());
+    // Again, with no person named: the registration stands and says whom it is for.
+    auto again = enrolDevice(*b.office, *device);
+    REQUIRE_MESSAGE(again.ok(), test::describe(again));
+    CHECK((*again)["already_enrolled"] == true);
+    CHECK((*again)["person_id"] == b.member->self().personId);
+    // Again, for another person: refused (a device acts for one person).
+    auto other = enrolDevice(*b.office, *device, b.lead->self().personId);
+    CHECK(errorOf(other) == AppError::Refused);
+    CHECK(mentions(messageOf(other), "enrolled already for person " + b.member->self().personId));
 }
 
 }  // namespace xs::app

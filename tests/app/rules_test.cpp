@@ -174,6 +174,14 @@ TEST_CASE("rules: capture is allowed only inside the on-site window") {
     CHECK_MESSAGE(first.ok(), test::describe(first));
     auto byMember = w.member->addFinding(World::finding(id, "成员记录的问题"));
     CHECK_MESSAGE(byMember.ok(), test::describe(byMember));
+    // Roles that do not capture, and inspectors not on the team, are refused inside the window too.
+    CHECK(errorOf(w.head->addFinding(World::finding(id))) == AppError::Refused);
+    CHECK(errorOf(w.leading->addFinding(World::finding(id))) == AppError::Refused);
+    const std::string other = w.createInspection(start, 7, {w.auditor->self().personId});
+    w.share();
+    auto notOnTeam = w.member->addFinding(World::finding(other));
+    CHECK(errorOf(notOnTeam) == AppError::Refused);
+    CHECK(mentions(messageOf(notOnTeam), "team"));
 
     w.setDay(start + 6);  // the last of 7 days
     CHECK(w.lead->addFinding(World::finding(id)).ok());
@@ -185,16 +193,6 @@ TEST_CASE("rules: capture is allowed only inside the on-site window") {
     CHECK(mentions(messageOf(late), "7(2)"));
     REQUIRE(first.ok());
     CHECK(errorOf(w.lead->attachEvidence(*first, w.file("late photo"), EvidencePurpose::Evidence)) == AppError::Refused);
-
-    // Roles that do not capture, and inspectors not on the team, are refused even inside the window.
-    w.setDay(start);
-    CHECK(errorOf(w.head->addFinding(World::finding(id))) == AppError::Refused);
-    CHECK(errorOf(w.leading->addFinding(World::finding(id))) == AppError::Refused);
-    const std::string other = w.createInspection(start, 7, {w.auditor->self().personId});
-    w.share();
-    auto notOnTeam = w.member->addFinding(World::finding(other));
-    CHECK(errorOf(notOnTeam) == AppError::Refused);
-    CHECK(mentions(messageOf(notOnTeam), "team"));
 }
 
 TEST_CASE("rules: an extension approved by the leading group lengthens the window") {
