@@ -274,7 +274,7 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
     if (!checkpoint) return fromSync(checkpoint.error());
     if (!*checkpoint)
         shredResult["warnings"].push_back("the database's write-ahead log could not be emptied now (another program has the "
-                                          "store open): run verify once it is closed");
+                                          "store open): it is emptied when the last program closes the store");
 
     // The file for the office: this device's change sets after the bundle's, the acknowledgement last.
     Json sets = Json::array();

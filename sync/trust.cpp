@@ -520,10 +520,15 @@ SResult<Verdict> ChangeSetAuthorizer::finishChannel(const std::string& channel) 
         const bool isIn = !boolOf(**rec, "removed");
         if (wasIn || !isIn) continue;
         std::set<std::int64_t> given;
+        std::size_t entries = 0;
         auto keys = rec->value().find("keys");
         if (keys != rec->value().end() && keys->is_array())
-            for (const auto& k : *keys)
+            for (const auto& k : *keys) {
+                ++entries;
                 if (auto e = intOf(k, "epoch")) given.insert(*e);
+            }
+        if (entries != given.size())
+            return Verdict::refuse("device " + key.second + " joins " + channel + " with more than one key for an epoch");
         std::set<std::int64_t> want;
         const std::int64_t upTo = epoch != was ? epoch - 1 : epoch;
         for (std::int64_t e = 1; e <= upTo; ++e) want.insert(e);
