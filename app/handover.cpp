@@ -165,6 +165,23 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
                 {"evidence_dropped", dropped}, {"evidence_pending", pending}, {"receipt", receiptText}};
 }
 
+namespace {
+
+// The file for the office: this device's change sets after the bundle's, the acknowledgement last.
+AResult<std::string> ackFileText(Workspace& ws, const std::string& inspection, std::int64_t coveredSeq) {
+    const std::string me = ws.log().deviceId();
+    Json sets = Json::array();
+    XS_TRY_SYNC(ws.log().forEachChangeSet([&](const sync::ChangeSet& c) -> sync::SStatus {
+        if (c.device == me && c.seq > coveredSeq) sets.push_back(sync::changeSetToJson(c));
+        return {};
+    }));
+    Json ackFile = {{"format", "xunshen-shred-ack"}, {"version", kAckVersion}, {"device", me}, {"inspection", inspection},
+                    {"change_sets", sets}};
+    return ackFile.dump(2) + "\n";
+}
+
+}  // namespace
+
 AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
     auto pinned = ws.log().trustRoot();
     if (!pinned) return fromSync(pinned.error());
@@ -175,7 +192,23 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
     std::string inspection = textOf(receipt, "inspection");
     if (textOf(receipt, "author_device") != ws.log().deviceId()) return refused("the receipt is for another device's bundle");
     auto exported = ws.store().meta("handover_bundle:" + inspection);
-    if (!exported) return refused("this device exported no bundle for inspection " + inspection);
+    if (!exported) {
+        // Shredded already with this receipt (the acknowledgement file lost to a crash or a full
+        // disk): the same command writes the file again, from the chain.
+        auto wiped = ws.store().meta("wiped:" + inspection);
+        Json done = wiped ? Json::parse(*wiped, nullptr, false) : Json();
+        if (done.is_object() && done.value("keys_destroyed", false) &&
+            textOf(done, "manifest_sha256") == textOf(receipt, "manifest_sha256") && done.contains("covered_seq") &&
+            done["covered_seq"].is_number_integer()) {
+            auto ack = ackFileText(ws, inspection, done["covered_seq"].get<std::int64_t>());
+            if (!ack) return ack.error();
+            done["already_confirmed"] = true;
+            done["warnings"] = Json::array();
+            done["ack"] = *ack;
+            return done;
+        }
+        return refused("this device exported no bundle for inspection " + inspection);
+    }
     Json names = Json::parse(*exported, nullptr, false);
     if (!names.is_object() || textOf(receipt, "bundle_header_sha256").size() != 64 ||
         textOf(names, "bundle_header_sha256") != textOf(receipt, "bundle_header_sha256") ||
@@ -230,7 +263,8 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
                    {"channels_shredded", whole ? Json(channels) : Json::array()},
                    {"subkeys_destroyed", whole ? subkeys : Json::array()},
                    {"received_at", receipt.contains("received_at") && receipt["received_at"].is_number_integer()
-                                       ? receipt["received_at"] : Json(0)}};
+                                       ? receipt["received_at"] : Json(0)},
+                   {"covered_seq", coveredSeq}};
     // The acknowledgement goes on this device's chain with the destruction it records, in one
     // transaction; the files go once it has committed (their key, or their record, is gone first).
     sync::Draft ack;
@@ -276,16 +310,10 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
         shredResult["warnings"].push_back("the database's write-ahead log could not be emptied now (another program has the "
                                           "store open): it is emptied when the last program closes the store");
 
-    // The file for the office: this device's change sets after the bundle's, the acknowledgement last.
-    Json sets = Json::array();
-    XS_TRY_SYNC(ws.log().forEachChangeSet([&](const sync::ChangeSet& c) -> sync::SStatus {
-        if (c.device == me && c.seq > coveredSeq) sets.push_back(sync::changeSetToJson(c));
-        return {};
-    }));
-    Json ackFile = {{"format", "xunshen-shred-ack"}, {"version", kAckVersion}, {"device", me}, {"inspection", inspection},
-                    {"change_sets", sets}};
+    auto ackFile = ackFileText(ws, inspection, coveredSeq);
+    if (!ackFile) return ackFile.error();
     record["warnings"] = shredResult.value("warnings", Json::array());
-    record["ack"] = ackFile.dump(2) + "\n";
+    record["ack"] = *ackFile;
     return record;
 }
 
@@ -328,11 +356,19 @@ AResult<Json> acceptShredAcknowledgement(Workspace& ws, const std::string& ackTe
     }
     auto report = (*session)->commit();
     if (!report) return fromSync(report.error());
-    // Stored either way (the office keeps what a device sent), but a refused one proves nothing.
-    for (const auto& r : report->refused)
+    // Stored either way (the office keeps what a device sent), but a refused one proves nothing:
+    // what counts is the stored verdict (a file handed in again is "already known" to the session).
+    auto refusedSets = ws.log().refused();
+    if (!refusedSets) return fromSync(refusedSets.error());
+    for (const auto& r : *refusedSets)
         if (r.id == ackSet) return refused("the acknowledgement was refused: " + r.reason);
-    for (const auto& f : report->forks)
-        if (f.device == device) return refused("the acknowledgement forks the chain of device " + device + ": " + f.detail);
+    auto issues = ws.log().chainIssues();
+    if (!issues) return fromSync(issues.error());
+    for (const auto& i : *issues)
+        if (i.device == device && i.kind == "fork")
+            return refused("the chain of device " + device + " forks, so its acknowledgement proves nothing: " + i.detail);
+    auto recorded = ws.log().record(sync::kShredAckKind, ackId);
+    if (!recorded) return refused("the acknowledgement was not accepted (" + recorded.message() + ")");
     auto all = ws.shredAcknowledgements();
     if (!all) return all.error();
     Json mine = Json::array();

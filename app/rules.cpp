@@ -162,9 +162,9 @@ sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Aut
         if (op.recordId == ctx.rootPrincipal && textOf(after, "role") != toString(Role::AuditOffice))
             return Verdict::refuse("the registrar's person keeps the audit office's role");
         // Roles are the audit office's to give (a person's role is what the office's records say):
-        // an owner of the organisation may keep a role as it is, not set or change one.
-        if (!a.root && ch.contains("role") && (!*before || (**before).value("role", Json()) != ch["role"]))
-            return Verdict::refuse("only the audit office gives people their roles");
+        // no other device writes the field at all, not even to repeat it — a repeat from a
+        // position that had not seen the office's change would win the merge and undo it.
+        if (!a.root && ch.contains("role")) return Verdict::refuse("only the audit office gives people their roles");
         if (ch.contains("unit_id") && !ch["unit_id"].is_null()) {
             auto unit = exists(view, "unit", textOf(ch, "unit_id"));
             if (!unit) return unit.error();
@@ -270,6 +270,10 @@ sync::SResult<Verdict> checkFinding(const sync::OpValidator::Context& ctx, const
     if (!*before) {
         auto may = mayCapture(a.role, a.person, inspection);
         if (!may.ok()) return may;
+        // Only its capturing device makes a finding of this id (no device re-creates another's
+        // "concurrently" elsewhere: a record lives in the channel it was made in).
+        if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
+            return Verdict::refuse("finding " + op.recordId + " is not an id the capturing device made");
         if (textOf(ch, "inspection_id") != inspectionId) return Verdict::refuse("a finding belongs to the inspection of its channel");
         if (textOf(ch, "status") != toString(FindingStatus::Draft)) return Verdict::refuse("a finding is captured as a draft");
         if (textOf(ch, "author") != a.person) return Verdict::refuse("a finding is captured in its author's own name");
@@ -344,8 +348,8 @@ sync::SResult<Verdict> checkAttachment(const sync::OpValidator::Context& ctx, co
     if (!purpose || !isHash(ch.value("hash", Json())) || !boundedString(ch.value("name", Json()), 255, true) ||
         !ch.value("size", Json()).is_number_integer() || ch["size"].get<std::int64_t>() < 0)
         return Verdict::refuse("an attachment names its file's hash, name, size and purpose");
-    if (op.recordId != textOf(ch, "finding_id") + ":" + toString(*purpose) + ":" + textOf(ch, "hash"))
-        return Verdict::refuse("an attachment's id is its finding, purpose and hash");
+    if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
+        return Verdict::refuse("attachment " + op.recordId + " is not an id the attaching device made");
     if (textOf(ch, "added_by") != a.person) return Verdict::refuse("an attachment is added in its author's own name");
     if (*purpose == EvidencePurpose::Evidence) {
         auto may = mayCapture(a.role, a.person, inspection);
@@ -367,6 +371,8 @@ sync::SResult<Verdict> checkExtension(const sync::OpValidator::Context& ctx, con
     if (!*before) {
         auto may = mayRequestExtension(a.role);
         if (!may.ok()) return may;
+        if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
+            return Verdict::refuse("extension request " + op.recordId + " is not an id the requesting device made");
         auto days = ch.value("days", Json());
         if (textOf(ch, "inspection_id") != inspectionId || !days.is_number_integer() || days.get<std::int64_t>() < 1 ||
             days.get<std::int64_t>() > kMaxExtensionDays || !boundedString(ch.value("reason", Json()), 2000, true) ||

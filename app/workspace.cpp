@@ -181,6 +181,9 @@ AResult<std::unique_ptr<Workspace>> Workspace::open(const fs::path& dir, std::st
     ws->m_store = std::move(*store);
     XS_TRY_APP(ws->openLog(clock));
     XS_TRY_APP(ws->reloadSelf());
+    // A confirm killed after its commit leaves shredded files (their key is gone) and their
+    // entries: they go now.
+    XS_TRY_SYNC(ws->m_store->finishShredding());
     return ws;
 }
 
@@ -323,6 +326,19 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
     }
 
     sync::Draft d;
+    // Only what differs from the records is written: an owner's import of the same file changes
+    // nothing (and so writes no role, and not the office's own record, which are the registrar's).
+    std::map<std::pair<std::string, std::string>, Json> current;
+    auto put = [&](const char* kind, const std::string& id, const char* field, Json value) {
+        auto key = std::make_pair(std::string(kind), id);
+        auto it = current.find(key);
+        if (it == current.end()) {
+            auto rec = m_log->record(kind, id);
+            it = current.emplace(key, rec ? *rec : Json::object()).first;
+        }
+        if (it->second.contains(field) && it->second[field] == value) return;
+        d.set(orgChannel(), kind, id, field, std::move(value));
+    };
     std::map<std::string, std::string> unitIds;
     auto idFor = [&](const char* table, const std::string& code) -> AResult<std::string> {
         std::string sql = std::string("SELECT id FROM ") + table + " WHERE code = ?";
@@ -340,9 +356,9 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
         auto id = idFor("units", str(u, "code"));
         if (!id) return id.error();
         unitIds[str(u, "code")] = *id;
-        d.set(orgChannel(), "unit", *id, "code", str(u, "code"));
-        d.set(orgChannel(), "unit", *id, "name", str(u, "name"));
-        d.set(orgChannel(), "unit", *id, "unit_kind", str(u, "kind").empty() ? "public_institution" : str(u, "kind"));
+        put("unit", *id, "code", str(u, "code"));
+        put("unit", *id, "name", str(u, "name"));
+        put("unit", *id, "unit_kind", str(u, "kind").empty() ? "public_institution" : str(u, "kind"));
     }
     for (const Json& p : people) {
         std::string id;
@@ -354,13 +370,13 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
             if (!found) return found.error();
             id = *found;
         }
-        d.set(orgChannel(), "person", id, "code", str(p, "code"));
-        d.set(orgChannel(), "person", id, "name", str(p, "name"));
-        d.set(orgChannel(), "person", id, "role", str(p, "role"));
-        d.set(orgChannel(), "person", id, "title", str(p, "title"));
+        put("person", id, "code", str(p, "code"));
+        put("person", id, "name", str(p, "name"));
+        put("person", id, "role", str(p, "role"));
+        put("person", id, "title", str(p, "title"));
         if (!str(p, "unit").empty()) {
             std::string unit = unitIds.count(str(p, "unit")) ? unitIds[str(p, "unit")] : *resolve("units", str(p, "unit"), "unit");
-            d.set(orgChannel(), "person", id, "unit_id", unit);
+            put("person", id, "unit_id", unit);
         }
     }
     for (const Json& r : rounds) {
@@ -374,14 +390,17 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
             id = *fresh;
         }
         int start = r["start_year"].get<int>();
-        d.set(orgChannel(), "round", id, "name", str(r, "name"));
-        d.set(orgChannel(), "round", id, "start_year", start);
-        d.set(orgChannel(), "round", id, "end_year", start + 2);  // article 4: a 3-year cycle
+        put("round", id, "name", str(r, "name"));
+        put("round", id, "start_year", start);
+        put("round", id, "end_year", start + 2);  // article 4: a 3-year cycle
     }
-    if (d.empty()) return refused("organisation file contains nothing to import");
+    if (units.empty() && people.empty() && rounds.empty()) return refused("organisation file contains nothing to import");
+    Json result = {{"units", units.size()}, {"people", people.size()}, {"rounds", rounds.size()}, {"change_set", nullptr}};
+    if (d.empty()) return result;  // the records say all the file says already
     auto cs = m_log->commit(d);
     if (!cs) return fromCommit(cs.error());
-    return Json{{"units", units.size()}, {"people", people.size()}, {"rounds", rounds.size()}, {"change_set", cs->id}};
+    result["change_set"] = cs->id;
+    return result;
 }
 
 // ---------------------------------------------------------------- inspections
@@ -588,7 +607,7 @@ AResult<std::string> Workspace::requestExtension(const std::string& inspectionId
     if (!insp) return fail(AppError::NotFound, "no inspection " + inspectionId);
     if (days < 1 || days > 30) return refused("an extension is 1 to 30 days");
     if (reason.empty()) return refused("an extension request needs a reason");
-    auto id = sync::newUuidV7();
+    auto id = sync::newOwnedId(m_log->deviceId());
     if (!id) return fromSync(id.error());
     sync::Draft d;
     std::string ch = teamChannel(inspectionId);
@@ -636,14 +655,24 @@ AResult<std::string> Workspace::storeEvidence(const fs::path& file, sync::Draft&
     auto known = m_store->evidenceEntry(inspectionId, info->hash);
     if (!known) return fromSync(known.error());
     stored.push_back({inspectionId, info->hash, info->size, !info->deduplicated && !*known, scope->key.clone()});
-    std::string attachmentId = findingId + ":" + toString(purpose) + ":" + info->hash;
+    // The same file for the same purpose is attached once.
+    auto same = m_store->db().prepare("SELECT 1 FROM attachments WHERE finding_id = ? AND hash = ? AND purpose = ?");
+    if (!same) return fromSync(same.error());
+    same->bind(1, findingId).bind(2, info->hash).bind(3, toString(purpose));
+    auto attached = same->step();
+    if (!attached) return fromSync(attached.error());
+    if (*attached) return info->hash;
+    // A random id its device owns: the hash stays inside the sealed body (an op's record id is in
+    // the clear, and outlives a shredding), and nobody else can make the same attachment.
+    auto attachmentId = sync::newOwnedId(m_log->deviceId());
+    if (!attachmentId) return fromSync(attachmentId.error());
     std::string channel = teamChannel(inspectionId);
-    d.set(channel, "attachment", attachmentId, "finding_id", findingId);
-    d.set(channel, "attachment", attachmentId, "hash", info->hash);
-    d.set(channel, "attachment", attachmentId, "name", file.filename().string());
-    d.set(channel, "attachment", attachmentId, "size", static_cast<std::int64_t>(info->size));
-    d.set(channel, "attachment", attachmentId, "purpose", toString(purpose));
-    d.set(channel, "attachment", attachmentId, "added_by", m_self.personId);
+    d.set(channel, "attachment", *attachmentId, "finding_id", findingId);
+    d.set(channel, "attachment", *attachmentId, "hash", info->hash);
+    d.set(channel, "attachment", *attachmentId, "name", file.filename().string());
+    d.set(channel, "attachment", *attachmentId, "size", static_cast<std::int64_t>(info->size));
+    d.set(channel, "attachment", *attachmentId, "purpose", toString(purpose));
+    d.set(channel, "attachment", *attachmentId, "added_by", m_self.personId);
     return info->hash;
 }
 
@@ -683,7 +712,7 @@ AResult<std::string> Workspace::addFinding(const FindingInput& in) {
         std::error_code ec;
         if (!fs::is_regular_file(f, ec)) return fail(AppError::NotFound, "no such evidence file: " + f.string());
     }
-    auto id = sync::newUuidV7();
+    auto id = sync::newOwnedId(m_log->deviceId());
     if (!id) return fromSync(id.error());
     std::string ch = teamChannel(*inspectionId);
     sync::Draft d;

@@ -29,6 +29,8 @@ public:
     virtual SResult<std::optional<crypto::Bytes>> hashOf(const std::string& changeSetId) = 0;
     virtual SResult<std::optional<StoredLink>> linkAt(const std::string& device, std::int64_t seq) = 0;
     virtual SResult<std::int64_t> lastSeq(const std::string& device) = 0;  // 0: none
+    // Whether a stored change set has an op of this id.
+    virtual SResult<bool> hasOp(const std::string& opId) = 0;
     // The causal past of a stored change set (its own device at seq - 1).
     virtual SResult<VersionVector> versionVectorOf(const std::string& changeSetId) = 0;
     // Stores a change set that admission accepted, with its causal past and verdict ("" =

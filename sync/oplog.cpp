@@ -57,6 +57,12 @@ public:
         if (auto row = s->step(); !row) return row.error();
         return s->int64(0);
     }
+    SResult<bool> hasOp(const std::string& opId) override {
+        auto s = m_db.prepare("SELECT 1 FROM ops WHERE id = ?");
+        if (!s) return s.error();
+        s->bind(1, opId);
+        return s->step();
+    }
     SResult<VersionVector> versionVectorOf(const std::string& id) override {
         auto s = m_db.prepare("SELECT vv FROM changesets WHERE id = ?");
         if (!s) return s.error();
@@ -204,9 +210,14 @@ public:
     }
 
     SResult<std::optional<std::string>> channelOf(const std::string& kind, const std::string& id) override {
-        auto s = m_log.m_store.db().prepare("SELECT channel, device, seq FROM field_versions WHERE kind = ? AND record_id = ?");
+        // From the ops' plaintext headers, not from what this replica could open: the answer must
+        // not depend on the keys it holds. Of concurrent first ops in different channels, the
+        // earliest in (clock, device, seq) order, the same on every replica.
+        auto s = m_log.m_store.db().prepare(
+            "SELECT o.channel, c.device, c.seq FROM ops o JOIN changesets c ON c.id = o.changeset"
+            " WHERE o.record_id = ? AND o.kind = ? AND c.verdict = '' ORDER BY c.hlc, c.device, c.seq, o.idx");
         if (!s) return s.error();
-        s->bind(1, kind).bind(2, id);
+        s->bind(1, id).bind(2, kind);
         for (;;) {
             auto row = s->step();
             if (!row) return row.error();
@@ -454,14 +465,14 @@ SStatus OpLog::projectField(const std::string& kind, const std::string& recordId
 SStatus OpLog::project(const Op& op, std::int64_t seq, bool newRecord) {
     Db& db = m_store.db();
     // A version of a record nobody has seen before is its field's only version, hence the winner.
-    auto v = db.prepare("INSERT OR IGNORE INTO field_versions (kind, record_id, field, op_id, hlc, device, seq, value, winner, channel)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    auto v = db.prepare("INSERT OR IGNORE INTO field_versions (kind, record_id, field, op_id, hlc, device, seq, value, winner)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     auto b = db.prepare("INSERT OR IGNORE INTO field_bases (kind, record_id, field, op_id, base_op) VALUES (?, ?, ?, ?, ?)");
     if (!v) return v.error();
     if (!b) return b.error();
     for (const auto& c : op.changes) {
         v->bind(1, op.kind).bind(2, op.recordId).bind(3, c.field).bind(4, op.id).bind(5, static_cast<std::int64_t>(op.hlc))
-            .bind(6, op.device).bind(7, seq).bind(8, c.value.dump()).bind(9, std::int64_t{newRecord ? 1 : 0}).bind(10, op.channel);
+            .bind(6, op.device).bind(7, seq).bind(8, c.value.dump()).bind(9, std::int64_t{newRecord ? 1 : 0});
         XS_TRY(v->run());
         for (const auto& base : c.base) {
             b->bind(1, op.kind).bind(2, op.recordId).bind(3, c.field).bind(4, op.id).bind(5, base);
@@ -738,8 +749,25 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
     auto stored = m_logStore->lastSeq(m_device);
     if (!stored) return stored.error();
     m_seq = *stored;
+    // Ids are unique within this process; another process on this store (the CLI beside the
+    // GUI) could make the same one in the same millisecond, so each is checked against the log.
+    auto freshId = [&](bool forOp) -> SResult<std::string> {
+        for (;;) {
+            auto id = newOwnedId(m_device);
+            if (!id) return id.error();
+            if (forOp) {
+                auto taken = m_logStore->hasOp(*id);
+                if (!taken) return taken.error();
+                if (!*taken) return id;
+            } else {
+                auto taken = m_logStore->hashOf(*id);
+                if (!taken) return taken.error();
+                if (!*taken) return id;
+            }
+        }
+    };
     ChangeSet cs;
-    auto id = newUuidV7();
+    auto id = freshId(false);
     if (!id) return id.error();
     cs.id = *id;
     cs.device = m_device;
@@ -753,7 +781,7 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
         auto known = hasVersions(p.kind, p.recordId);
         if (!known) return known.error();
         Op op;
-        auto opId = newUuidV7();
+        auto opId = freshId(true);
         if (!opId) return opId.error();
         op.id = *opId;
         op.channel = p.channel;

@@ -127,7 +127,7 @@ const std::vector<Migration>& syncMigrations() {
          // superseded, and unresolved concurrent text edits.
          "CREATE TABLE field_versions (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
          "  op_id TEXT NOT NULL, hlc INTEGER NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL,"
-         "  value TEXT NOT NULL, winner INTEGER NOT NULL, channel TEXT NOT NULL,"
+         "  value TEXT NOT NULL, winner INTEGER NOT NULL,"
          "  PRIMARY KEY (kind, record_id, field, op_id)) WITHOUT ROWID;"
          "CREATE INDEX field_versions_value ON field_versions(kind, field, value);"
          "CREATE TABLE field_bases (kind TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL,"
@@ -446,6 +446,27 @@ SStatus Store::forgetShreddedEvidence(const std::string& scope) {
         del->reset();
     }
     return {};
+}
+
+SResult<std::size_t> Store::finishShredding() {
+    auto removed = removeShreddedFiles();
+    if (!removed) return removed.error();
+    auto s = m_db.prepare("SELECT DISTINCT e.scope FROM evidence_files e JOIN shredded_scopes z ON z.scope = e.scope");
+    if (!s) return s.error();
+    std::vector<std::string> scopes;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        scopes.push_back(s->text(0));
+    }
+    s.value().reset();
+    if (scopes.empty()) return removed;
+    auto tx = Transaction::begin(m_db);
+    if (!tx) return tx.error();
+    for (const auto& scope : scopes) XS_TRY(forgetShreddedEvidence(scope));
+    XS_TRY(tx->commit());
+    return removed;
 }
 
 SResult<bool> Store::checkpoint() {

@@ -101,6 +101,10 @@ public:
     // Forgets the scope's shredded entries whose files are gone (not even their hashes stay).
     // Entries whose file is still on disk are kept, so removeShreddedFiles can finish later.
     SStatus forgetShreddedEvidence(const std::string& scope);
+    // Finishes what a shredding interrupted after its commit (a crash, a kill): removes the
+    // shredded files still on disk and forgets the entries of every destroyed scope. Returns how
+    // many files it removed.
+    SResult<std::size_t> finishShredding();
     // Copies the write-ahead log into the database and truncates it. False when another
     // connection kept it from finishing (the log then still holds what it held).
     SResult<bool> checkpoint();

@@ -95,6 +95,9 @@ std::optional<std::pair<std::string, std::string>> splitId(const std::string& id
 SStatus checkStructure(const ChangeSet& cs) {
     auto bad = [&](const std::string& why) { return fail(SyncError::Invalid, "change set " + cs.id + ": " + why); };
     if (!isUuid(cs.id) || !isUuid(cs.device) || cs.seq < 1) return fail(SyncError::Invalid, "change set has a malformed header");
+    // Ids say whose they are: no device takes another's change set or op id (it would be kept
+    // where it came first and make the owner's a fork, or unstorable, where it came second).
+    if (!isOwnedBy(cs.id, cs.device)) return bad("its id is not one its device made");
     if (cs.ops.empty()) return bad("it has no ops");
     if (cs.ops.size() > kMaxOpsPerChangeSet) return bad("it has too many ops");
     if (cs.seq == 1 ? !cs.prevHash.empty() : cs.prevHash.size() != 32) return bad("malformed previous-hash field");
@@ -115,6 +118,7 @@ SStatus checkStructure(const ChangeSet& cs) {
         if (isEncryptedChannel(op.channel) != sealed || (sealed && op.channel != cs.ops.front().channel))
             return bad("it mixes ops of an encrypted channel with ops of another channel");
         if (!isUuid(op.id) || !opIds.insert(op.id).second) return bad("op id missing, malformed or repeated");
+        if (!isOwnedBy(op.id, cs.device)) return bad("op " + op.id + " has an id its device did not make");
         if (op.device != cs.device) return bad("op " + op.id + " claims another device than its change set");
         if (op.hlc > cs.hlc) return bad("op " + op.id + " is timestamped after its change set");
         if (!validName(op.kind) || !validRecordId(op.recordId)) return bad("op " + op.id + " has a bad kind or record id");
@@ -174,6 +178,11 @@ SResult<Admission> admit(LogStore& log, const ChangeSet& cs, const std::optional
     if (cs.seq > *last + 1)
         return Admission{Admission::Kind::Hold, "change set " + std::to_string(*last + 1) + " of device " + cs.device +
                                                      " has not arrived", {}};
+    for (const Op& op : cs.ops) {
+        auto reused = log.hasOp(op.id);
+        if (!reused) return reused.error();
+        if (*reused) return fail(SyncError::Invalid, "change set " + cs.id + " reuses op id " + op.id);
+    }
     VersionVector vv;
     if (cs.seq > 1) {
         auto prev = log.linkAt(cs.device, cs.seq - 1);

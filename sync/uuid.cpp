@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 
 #include "crypto/encoding.h"
 #include "crypto/hash.h"
@@ -49,13 +50,37 @@ void ownedTail(const std::string& device, const std::uint8_t* head, std::uint8_t
 }  // namespace
 
 SResult<std::string> newOwnedId(const std::string& device) {
-    auto fresh = newUuidV7();
-    if (!fresh) return fresh.error();
-    std::string hex = fresh->substr(0, 8) + fresh->substr(9, 4) + fresh->substr(14, 4) + fresh->substr(19, 4) + fresh->substr(24);
-    auto bytes = crypto::fromHex(hex);
-    if (!bytes || bytes->size() != 16) return fail(SyncError::Crypto, "cannot make an id");
-    ownedTail(device, bytes->data(), bytes->data() + 8);
-    return format(bytes->data());
+    // The first 8 bytes are all that is free (the rest is the tag), and a UUIDv7 has only 12
+    // random bits per millisecond: they are a counter here (RFC 9562, method 1), so this process
+    // never makes the same head twice. It starts at a random value below 2048 each millisecond and
+    // borrows the next millisecond when it runs out.
+    static std::mutex mutex;
+    static std::uint64_t lastMs = 0;
+    static std::uint32_t counter = 0;
+    std::uint8_t r[2];
+    if (!crypto::randomFill(r, sizeof r)) return fail(SyncError::Crypto, "random number generator failed");
+    std::uint64_t ms;
+    std::uint32_t n;
+    {
+        std::lock_guard lock(mutex);
+        auto now = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+        if (now > lastMs) {
+            lastMs = now;
+            counter = ((std::uint32_t{r[0]} << 8) | r[1]) & 0x7ff;
+        } else if (++counter > 0xfff) {
+            ++lastMs;
+            counter = ((std::uint32_t{r[0]} << 8) | r[1]) & 0x7ff;
+        }
+        ms = lastMs;
+        n = counter;
+    }
+    std::uint8_t b[16];
+    for (int i = 0; i < 6; ++i) b[i] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
+    b[6] = static_cast<std::uint8_t>(0x70 | (n >> 8));
+    b[7] = static_cast<std::uint8_t>(n & 0xff);
+    ownedTail(device, b, b + 8);
+    return format(b);
 }
 
 bool isOwnedBy(const std::string& id, const std::string& device) {

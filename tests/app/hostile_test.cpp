@@ -902,4 +902,139 @@ TEST_CASE("hostile: enrolling a device again keeps the person it acts for") {
     CHECK(mentions(messageOf(other), "enrolled already for person " + b.member->self().personId));
 }
 
+// ---- a second review of the judge
+
+TEST_CASE("hostile: another device's finding is not re-created elsewhere - its author keeps it") {
+    Bureau b;
+    // Inspection Y, with the member on both teams.
+    InspectionInput in;
+    in.unit = "E02";
+    in.start = formatDate(b.lead->today());
+    in.team = {b.member->self().personId, b.auditor->self().personId};
+    in.lead = b.lead->self().personId;
+    auto y = b.lead->createInspection(in);
+    REQUIRE_MESSAGE(y.ok(), test::describe(y));
+    b.share();
+    const std::string f = b.capture(*b.auditor, "钱伟的问题");
+    // The member claims not to have seen the auditor's capture and makes a finding of that id in Y.
+    auto before = b.member->log().versionVector();
+    REQUIRE(before.ok());
+    b.share();
+    Forge forge = forgeFor(*b.member);
+    sync::ChangeSet stolen = forge.make({forge.sealed(teamChannel(*y), "finding", f,
+                                                      {{"inspection_id", *y}, {"title", "成员的"}, {"status", "draft"},
+                                                       {"author", b.member->self().personId}, {"created_at", 1}})},
+                                        std::nullopt, *before);
+    for (Workspace* w : {b.office.get(), b.lead.get()}) {
+        CHECK(Bureau::deliver(*w, stolen) == sync::ApplyOutcome::Refused);
+        CHECK(mentions(Bureau::lastRefusal(*w), "is not an id the capturing device made"));
+        auto rec = w->finding(f);
+        REQUIRE(rec.ok());
+        CHECK((*rec)["inspection"] == b.inspection);
+    }
+    // The author edits its own finding, accepted everywhere.
+    REQUIRE(b.auditor->editFinding(f, Json{{"title", "钱伟改过"}}).ok());
+    b.share();
+    CHECK((*b.office->finding(f))["title"] == "钱伟改过");
+}
+
+TEST_CASE("hostile: an organisation owner cannot undo the office's role change by repeating the old role") {
+    Bureau b;
+    const std::string p = b.leading->self().personId;
+    const std::string oldRole = toString(Role::LeadingGroupMember);
+    sync::Draft demote;
+    demote.set(orgChannel(), "person", p, "role", toString(Role::WorkingGroupMember));
+    REQUIRE(b.office->log().commit(demote).ok());
+    // The leading-group member has not seen it: it "keeps" its role, later.
+    b.clock.advance(60'000);
+    Forge forge = forgeFor(*b.leading);
+    sync::ChangeSet keep = forge.make({Forge::plain("org", "person", p, {{"role", oldRole}, {"title", "组长"}})});
+    CHECK(Bureau::deliver(*b.office, keep) == sync::ApplyOutcome::Refused);
+    CHECK(mentions(Bureau::lastRefusal(*b.office), "only the audit office gives people their roles"));
+    CHECK(Bureau::roleOf(*b.office, p) == "working_group_member");
+    // An owner's organisation import leaves unchanged roles out, so it still goes through.
+    auto imported = b.leading->importOrg(test::loadOrg());
+    CHECK_MESSAGE(imported.ok(), test::describe(imported));
+}
+
+TEST_CASE("hostile: a refused acknowledgement stays refused when handed in again") {
+    Bureau b;
+    Forge forge = forgeFor(*b.member);
+    const std::string dev = b.member->log().deviceId();
+    sync::Op op = Forge::plain(sync::kSysChannel, sync::kShredAckKind, sync::shredAckRecordId(dev, b.inspection),
+                               {{"scope", b.inspection}, {"keys_destroyed", true}, {"bogus", 1}});
+    sync::ChangeSet cs = forge.make({op});
+    Json file = {{"format", "xunshen-shred-ack"}, {"version", 1}, {"device", dev}, {"inspection", b.inspection},
+                 {"change_sets", Json::array({sync::changeSetToJson(cs)})}};
+    for (int i = 0; i < 2; ++i) {
+        CAPTURE(i);
+        auto r = acceptShredAcknowledgement(*b.office, file.dump());
+        CHECK(errorOf(r) == AppError::Refused);
+        CHECK(mentions(messageOf(r), "refused"));
+    }
+    auto acks = b.office->shredAcknowledgements();
+    REQUIRE(acks.ok());
+    CHECK(acks->empty());
+}
+
+TEST_CASE("hostile: after a whole shred no record id names a shredded file - and confirm again rewrites the ack file") {
+    Bureau b;
+    b.capture(*b.member, "附件", true);
+    auto entries = b.member->store().evidenceEntries(b.inspection);
+    REQUIRE(entries.ok());
+    REQUIRE(entries->size() == 1);
+    const std::string hash = (*entries)[0].hash;
+    Handover h(b, *b.member, "m.xsbundle");
+    auto done = h.confirm();
+    REQUIRE_MESSAGE(done.ok(), test::describe(done));
+    REQUIRE((*done)["keys_destroyed"] == true);
+    auto left = b.member->store().evidenceEntries(b.inspection);
+    REQUIRE(left.ok());
+    CHECK(left->empty());
+    for (const char* sql : {"SELECT record_id FROM ops", "SELECT key FROM meta", "SELECT value FROM meta"}) {
+        CAPTURE(std::string(sql));
+        auto s = b.member->store().db().prepare(sql);
+        REQUIRE(s.ok());
+        for (;;) {
+            auto row = s->step();
+            REQUIRE(row.ok());
+            if (!*row) break;
+            CHECK(s->text(0).find(hash) == std::string::npos);
+        }
+    }
+    // The acknowledgement file was lost (a crash, a full disk): the same confirm writes it again.
+    auto again = h.confirm();
+    REQUIRE_MESSAGE(again.ok(), test::describe(again));
+    CHECK((*again)["already_confirmed"] == true);
+    CHECK((*again)["ack"] == (*done)["ack"]);
+    auto acked = acceptShredAcknowledgement(*b.office, (*again)["ack"].get<std::string>());
+    REQUIRE_MESSAGE(acked.ok(), test::describe(acked));
+    CHECK((*acked)["acknowledgements"].size() == 1);
+}
+
+TEST_CASE("hostile: a shredding killed after its commit is finished when the store next opens") {
+    Bureau b;
+    b.capture(*b.member, "中断", true);
+    auto entries = b.member->store().evidenceEntries(b.inspection);
+    REQUIRE(entries.ok());
+    REQUIRE(entries->size() == 1);
+    const std::string hash = (*entries)[0].hash;
+    // What a confirm commits before it removes the files (then: kill -9).
+    {
+        auto tx = sync::Transaction::begin(b.member->store().db());
+        REQUIRE(tx.ok());
+        REQUIRE(b.member->store().destroyEvidenceScope(b.inspection).ok());
+        REQUIRE(tx->commit().ok());
+    }
+    CHECK(b.member->store().evidence().contains(b.inspection, hash));
+    const fs::path dir = b.member->store().dir();
+    b.member.reset();
+    auto reopened = Workspace::open(dir, "口令 passphrase", b.clock);
+    REQUIRE_MESSAGE(reopened.ok(), test::describe(reopened));
+    CHECK_FALSE((*reopened)->store().evidence().contains(b.inspection, hash));
+    auto left = (*reopened)->store().evidenceEntries(b.inspection);
+    REQUIRE(left.ok());
+    CHECK(left->empty());
+}
+
 }  // namespace xs::app

@@ -30,10 +30,10 @@ struct Forge {
     ChangeSet make(std::vector<Op> ops, std::optional<std::uint64_t> hlc = std::nullopt,
                    std::optional<VersionVector> seen = std::nullopt, std::optional<std::int64_t> seq = std::nullopt) {
         ChangeSet cs;
-        auto id = newUuidV7();
+        cs.device = log.deviceId();
+        auto id = newOwnedId(cs.device);
         REQUIRE(id.ok());
         cs.id = *id;
-        cs.device = log.deviceId();
         auto vv = log.versionVector();
         REQUIRE(vv.ok());
         std::int64_t last = vv->count(cs.device) ? vv->at(cs.device) : 0;
@@ -68,7 +68,7 @@ struct Forge {
             op.device = cs.device;
             op.hlc = cs.hlc;
             if (op.id.empty()) {
-                auto oid = newUuidV7();
+                auto oid = newOwnedId(cs.device);
                 REQUIRE(oid.ok());
                 op.id = *oid;
             }

@@ -120,4 +120,32 @@ TEST_CASE("uuid: isUuid accepts only the canonical lowercase form") {
     CHECK_FALSE(isUuid("0190a1b2-c3d4-7e5f-8a9g-0c1d2e3f4a5b"));
 }
 
+
+TEST_CASE("uuid: owned ids are unique in a burst, canonical v7, owned by their device and by no other") {
+    const std::string device = "01a2b3c4-0000-7000-8000-000000000001";
+    const std::string other = "01a2b3c4-0000-7000-8000-000000000002";
+    std::set<std::string> seen;
+    std::string previous;
+    for (int i = 0; i < 20000; ++i) {  // far more than 4096 in one millisecond
+        auto id = newOwnedId(device);
+        REQUIRE(id.ok());
+        REQUIRE(isUuid(*id));
+        CHECK((*id)[14] == '7');
+        CHECK(std::string("89ab").find((*id)[19]) != std::string::npos);
+        CHECK(isOwnedBy(*id, device));
+        CHECK_FALSE(isOwnedBy(*id, other));
+        CHECK(seen.insert(*id).second);
+        CHECK(previous < id->substr(0, 18));  // the head only grows: time order kept
+        previous = id->substr(0, 18);
+    }
+    // Any change to the tag, or to the head it covers, and the id is nobody's.
+    std::string id = *newOwnedId(device);
+    std::string tail = id, head = id;
+    tail[35] = tail[35] == '0' ? '1' : '0';
+    head[0] = head[0] == '0' ? '1' : '0';
+    CHECK_FALSE(isOwnedBy(tail, device));
+    CHECK_FALSE(isOwnedBy(head, device));
+    CHECK_FALSE(isOwnedBy("not an id", device));
+}
+
 }  // namespace xs::sync

@@ -224,4 +224,94 @@ TEST_CASE("judge: only a signed change set can accuse its device of a fork") {
     CHECK(w.office.check().empty());
 }
 
+namespace {
+
+ChangeSet resigned(Replica& r, ChangeSet cs) {
+    cs.hash = changeSetHash(cs);
+    auto sig = r.log->identity().sign(signingInput(cs));
+    REQUIRE(sig.ok());
+    cs.signature = *sig;
+    return cs;
+}
+
+std::size_t forkCount(Replica& r) {
+    auto issues = r.log->chainIssues();
+    REQUIRE(issues.ok());
+    std::size_t n = 0;
+    for (const auto& i : *issues) n += i.kind == "fork" ? 1 : 0;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("judge: no device takes another's change-set id - the honest one is never framed as a fork") {
+    World w;
+    ChangeSet honest = w.b.set("k", "v", "honest");
+    Forge forge(w.c);
+    ChangeSet squat = forge.make({Forge::plain("org", "item", "squat", {{"v", "c"}})});
+    squat.id = honest.id;  // signed by C, under B's id
+    squat = resigned(w.c, squat);
+    Replica p{w.tmp / "p", kNow, &w.office};
+    Replica q{w.tmp / "q", kNow, &w.office};
+    CHECK(p.apply(honest) == ApplyOutcome::Applied);
+    auto onP = p.tryApply(squat);
+    CHECK(errorOf(onP) == SyncError::Invalid);
+    CHECK(onP.message().find("its id is not one its device made") != std::string::npos);
+    // Squat first: refused the same way, and B's honest change set goes in after it.
+    CHECK(errorOf(q.tryApply(squat)) == SyncError::Invalid);
+    CHECK(q.apply(honest) == ApplyOutcome::Applied);
+    CHECK(forkCount(p) == 0);
+    CHECK(forkCount(q) == 0);
+    CHECK(p.digest() == q.digest());
+}
+
+TEST_CASE("judge: no device takes another's op id, and a device reusing its own is refused, not unstorable") {
+    World w;
+    ChangeSet honest = w.b.set("k", "v", "honest");
+    Forge forgeC(w.c);
+    Op op = Forge::plain("org", "item", "squat", {{"v", "c"}});
+    op.id = honest.ops[0].id;
+    ChangeSet squat = forgeC.make({op});
+    Replica q{w.tmp / "q", kNow, &w.office};
+    auto first = q.tryApply(squat);
+    CHECK(errorOf(first) == SyncError::Invalid);
+    CHECK(first.message().find("has an id its device did not make") != std::string::npos);
+    CHECK(q.apply(honest) == ApplyOutcome::Applied);
+    // B's own op id again, in B's next change set: a clear refusal on every replica.
+    w.b.catchUp();
+    Forge forgeB(w.b);
+    Op again = Forge::plain("org", "item", "k2", {{"v", 2}});
+    again.id = honest.ops[0].id;
+    ChangeSet reuse = forgeB.make({again});
+    w.office.apply(honest);
+    for (Replica* r : {&q, &w.office}) {
+        auto outcome = r->tryApply(reuse);
+        CHECK(errorOf(outcome) == SyncError::Invalid);
+        CHECK(outcome.message().find("reuses op id") != std::string::npos);
+    }
+}
+
+TEST_CASE("judge: a record's channel is read from the op headers - replicas without its key judge the same") {
+    World w;
+    w.channels();
+    Draft d;
+    d.set(w.team, "unit_reply", "r1", "text", "made in the team channel");
+    ChangeSet made = w.b.commit(d);
+    w.office.apply(made);
+    w.c.apply(made);  // C holds no team key: the op stays sealed there, its header does not
+    Forge forge(w.b);
+    ChangeSet across = forge.make({forge.sealed(w.unit, "unit_reply", "r1", {{"text", "written through the unit channel"}})});
+    // C judges it on its own (not through the office, which has refused it already).
+    CHECK(*w.c.tryApply(across, false) == ApplyOutcome::Refused);
+    CHECK(w.c.refused().back().reason.find("lives in channel " + w.team) != std::string::npos);
+    CHECK(w.office.apply(across) == ApplyOutcome::Refused);
+    CHECK(errorOf(w.c.log->record("unit_reply", "r1")) == SyncError::NotFound);
+    // Through the plaintext org channel too.
+    w.b.catchUp();
+    ChangeSet inOrg = forge.make({Forge::plain("org", "unit_reply", "r1", {{"text", "in the clear"}})});
+    CHECK(*w.c.tryApply(inOrg, false) == ApplyOutcome::Refused);
+    CHECK(w.office.apply(inOrg) == ApplyOutcome::Refused);
+    CHECK(errorOf(w.c.log->record("unit_reply", "r1")) == SyncError::NotFound);
+}
+
 }  // namespace xs::sync

@@ -504,7 +504,7 @@ TEST_CASE("oplog: apply rejects malformed change sets and leaves the store uncha
     {
         ChangeSet cs = good;
         Op extra = cs.ops[0];
-        auto id = newUuidV7();
+        auto id = newOwnedId(cs.device);
         REQUIRE(id.ok());
         extra.id = *id;
         extra.recordId = "r2";

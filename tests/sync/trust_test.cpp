@@ -49,6 +49,12 @@ public:
             if (key.first == device) last = std::max(last, key.second);
         return last;
     }
+    SResult<bool> hasOp(const std::string& opId) override {
+        for (const auto& [id, cs] : m_byId)
+            for (const auto& op : cs.ops)
+                if (op.id == opId) return true;
+        return false;
+    }
     SResult<VersionVector> versionVectorOf(const std::string& id) override { return m_vv.at(id); }
     SStatus append(const ChangeSet& cs, const VersionVector& vv, const std::string& verdict, bool) override {
         m_byId[cs.id] = cs;
@@ -138,7 +144,7 @@ struct Device {
     // The next change set of this device's chain with these ops and deps.
     ChangeSet next(std::vector<Op> ops, std::vector<Dep> deps = {}, std::optional<std::uint64_t> claimedHlc = {}) {
         ChangeSet cs;
-        cs.id = *newUuidV7();
+        cs.id = *newOwnedId(id);
         cs.device = id;
         cs.seq = ++seq;
         hlc = claimedHlc ? *claimedHlc : hlc + 100;
@@ -146,7 +152,7 @@ struct Device {
         cs.prevHash = last;
         cs.deps = std::move(deps);
         for (auto& op : ops) {
-            op.id = *newUuidV7();
+            op.id = *newOwnedId(id);
             op.device = id;
             op.hlc = cs.hlc;
             std::string text = encodeChanges(op.changes);
@@ -296,7 +302,7 @@ TEST_CASE("trust: the authorizer judges channel writes and sys records from a pl
         for (auto& o : ops) {
             o.device = dev.id;
             o.hlc = cs.hlc;
-            o.id = *newUuidV7();
+            o.id = *newOwnedId(dev.id);
         }
         cs.ops = ops;
         return cs;
