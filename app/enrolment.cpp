@@ -194,12 +194,7 @@ AResult<Json> enrolDevice(Workspace& ws, const Json& d, const std::string& perso
         if (!s) return fromSync(s.error());
         s->bind(1, textOf(d, "person_name")).bind(2, toString(*role));
         std::vector<std::string> matches;
-        for (;;) {
-            auto row = s->step();
-            if (!row) return fromSync(row.error());
-            if (!*row) break;
-            matches.push_back(s->text(0));
-        }
+        XS_TRY_SYNC(s->collectTexts(matches));
         if (matches.empty())
             return refused("the organisation has no " + toString(*role) + " named " + textOf(d, "person_name") +
                            " (import the organisation first, or name the person with --person CODE)");

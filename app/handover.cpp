@@ -120,13 +120,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     if (!att) return fromSync(att.error());
     att->bind(1, inspection);
     std::vector<std::string> hashes;
-    for (;;) {
-        auto row = att->step();
-        if (!row) return fromSync(row.error());
-        if (!*row) break;
-        hashes.push_back(att->text(0));
-    }
-    att.value().reset();
+    XS_TRY_SYNC(att->collectTexts(hashes));
     for (const auto& h : hashes) {
         auto entry = ws.store().evidenceEntry(inspection, h);
         if (!entry) return fromSync(entry.error());

@@ -4,10 +4,16 @@
 #include <set>
 #include <vector>
 
+#include "sync/record_fields.h"
 #include "sync/uuid.h"
 
 namespace xs::app::rules {
 namespace {
+
+using sync::changesOf;
+using sync::stringOf;
+using sync::merged;
+using sync::unknownField;
 
 constexpr std::size_t kMaxTitle = 300;
 constexpr std::size_t kMaxText = 50000;
@@ -39,29 +45,6 @@ const std::vector<TransitionRule>& transitions() {
         {S::Rectified, S::Rectifying, officeOnly, "the working-group lead or the audit office"},
     };
     return t;
-}
-
-std::string textOf(const Json& rec, const char* key) {
-    auto it = rec.find(key);
-    return it != rec.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-Json changesOf(const sync::Op& op) {
-    Json o = Json::object();
-    for (const auto& c : op.changes) o[c.field] = c.value;
-    return o;
-}
-
-Json merged(const std::optional<Json>& before, const Json& changes) {
-    Json out = before ? *before : Json::object();
-    for (auto it = changes.begin(); it != changes.end(); ++it) out[it.key()] = it.value();
-    return out;
-}
-
-std::optional<std::string> unknownField(const Json& changes, const std::set<std::string>& allowed) {
-    for (auto it = changes.begin(); it != changes.end(); ++it)
-        if (!allowed.count(it.key())) return it.key();
-    return std::nullopt;
 }
 
 bool boundedString(const Json& v, std::size_t max, bool required) {
@@ -101,7 +84,7 @@ sync::SResult<std::optional<Author>> authorOf(const sync::OpValidator::Context& 
         if (ctx.authorIsRoot) return std::optional<Author>(Author{ctx.principal, Role::AuditOffice, true});
         return std::optional<Author>();
     }
-    auto role = parseEnum<Role>(textOf(**person, "role"));
+    auto role = parseEnum<Role>(stringOf(**person, "role"));
     if (!role) return std::optional<Author>();
     return std::optional<Author>(Author{ctx.principal, *role, ctx.authorIsRoot});
 }
@@ -159,14 +142,14 @@ sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Aut
         if (!boundedString(after.value("name", Json()), kMaxShort, true) || !enumValue<Role>(after.value("role", Json())) ||
             !boundedString(after.value("code", Json()), 64, false) || !boundedString(after.value("title", Json()), kMaxShort, false))
             return Verdict::refuse("a person needs a name and one of the roles " + allSpellings<Role>());
-        if (op.recordId == ctx.rootPrincipal && textOf(after, "role") != toString(Role::AuditOffice))
+        if (op.recordId == ctx.rootPrincipal && stringOf(after, "role") != toString(Role::AuditOffice))
             return Verdict::refuse("the registrar's person keeps the audit office's role");
         // Roles are the audit office's to give (a person's role is what the office's records say):
         // no other device writes the field at all, not even to repeat it — a repeat from a
         // position that had not seen the office's change would win the merge and undo it.
         if (!a.root && ch.contains("role")) return Verdict::refuse("only the audit office gives people their roles");
         if (ch.contains("unit_id") && !ch["unit_id"].is_null()) {
-            auto unit = exists(view, "unit", textOf(ch, "unit_id"));
+            auto unit = exists(view, "unit", stringOf(ch, "unit_id"));
             if (!unit) return unit.error();
             if (!*unit) return Verdict::refuse("person " + op.recordId + " names a unit that does not exist");
         }
@@ -182,7 +165,7 @@ sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Aut
         if (auto f = unknownField(ch, fields)) return Verdict::refuse("an inspection has no field '" + *f + "'");
         if (*before && ch.contains("created_by") && ch["created_by"] != (**before).value("created_by", Json()))
             return Verdict::refuse("who planned an inspection cannot be changed");
-        if (!*before && textOf(ch, "created_by") != a.person)
+        if (!*before && stringOf(ch, "created_by") != a.person)
             return Verdict::refuse("an inspection is planned in its planner's own name");
         if (!*before && !sync::isOwnedBy(op.recordId, ctx.changeSet.device))
             return Verdict::refuse("an inspection's id is one only the planning device can make (sync/uuid.h)");
@@ -191,17 +174,17 @@ sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Aut
         if (!enumValue<InspectionKind>(after.value("inspection_kind", Json())) || !enumValue<InspectionMode>(after.value("mode", Json())))
             return Verdict::refuse("an inspection's kind and mode must be among " + allSpellings<InspectionKind>() + " and " +
                                    allSpellings<InspectionMode>());
-        if (!parseDate(textOf(after, "onsite_start"))) return Verdict::refuse("an inspection needs an on-site start date");
+        if (!parseDate(stringOf(after, "onsite_start"))) return Verdict::refuse("an inspection needs an on-site start date");
         auto days = after.value("onsite_days", Json());
         if (!days.is_number_integer()) return Verdict::refuse("an inspection needs its on-site days");
         if (auto d = onsiteDays(days.get<std::int64_t>()); !d.ok()) return d;
-        if (textOf(after, "status") != "open" && textOf(after, "status") != "closed")
+        if (stringOf(after, "status") != "open" && stringOf(after, "status") != "closed")
             return Verdict::refuse("an inspection is open or closed");
-        auto unit = exists(view, "unit", textOf(after, "unit_id"));
+        auto unit = exists(view, "unit", stringOf(after, "unit_id"));
         if (!unit) return unit.error();
         if (!*unit) return Verdict::refuse("an inspection's unit must be one of the organisation's units");
-        if (!textOf(after, "round_id").empty()) {
-            auto round = exists(view, "round", textOf(after, "round_id"));
+        if (!stringOf(after, "round_id").empty()) {
+            auto round = exists(view, "round", stringOf(after, "round_id"));
             if (!round) return round.error();
             if (!*round) return Verdict::refuse("an inspection's round must be one of the organisation's rounds");
         }
@@ -209,7 +192,7 @@ sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Aut
         if (!team.is_array() || team.size() > 200) return Verdict::refuse("an inspection's team is a list of people");
         std::vector<std::string> people;
         for (const auto& p : team) people.push_back(p.is_string() ? p.get<std::string>() : std::string());
-        if (!textOf(after, "lead_id").empty()) people.push_back(textOf(after, "lead_id"));
+        if (!stringOf(after, "lead_id").empty()) people.push_back(stringOf(after, "lead_id"));
         for (const auto& p : people) {
             auto person = exists(view, "person", p);
             if (!person) return person.error();
@@ -274,20 +257,20 @@ sync::SResult<Verdict> checkFinding(const sync::OpValidator::Context& ctx, const
         // "concurrently" elsewhere: a record lives in the channel it was made in).
         if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
             return Verdict::refuse("finding " + op.recordId + " is not an id the capturing device made");
-        if (textOf(ch, "inspection_id") != inspectionId) return Verdict::refuse("a finding belongs to the inspection of its channel");
-        if (textOf(ch, "status") != toString(FindingStatus::Draft)) return Verdict::refuse("a finding is captured as a draft");
-        if (textOf(ch, "author") != a.person) return Verdict::refuse("a finding is captured in its author's own name");
+        if (stringOf(ch, "inspection_id") != inspectionId) return Verdict::refuse("a finding belongs to the inspection of its channel");
+        if (stringOf(ch, "status") != toString(FindingStatus::Draft)) return Verdict::refuse("a finding is captured as a draft");
+        if (stringOf(ch, "author") != a.person) return Verdict::refuse("a finding is captured in its author's own name");
         if (!ch.value("created_at", Json()).is_number_integer()) return Verdict::refuse("a finding records when it was captured");
         if (!boundedString(ch.value("title", Json()), kMaxTitle, true)) return Verdict::refuse("title is required");
-        if (a.role == Role::ThirdPartyAuditor && textOf(ch, "audit_category").empty())
+        if (a.role == Role::ThirdPartyAuditor && stringOf(ch, "audit_category").empty())
             return Verdict::refuse("a third-party auditor records audit matters only: give an audit_category (article 5)");
         return Verdict::accept();
     }
-    if (textOf(**before, "inspection_id") != inspectionId) return Verdict::refuse("the finding belongs to another inspection");
+    if (stringOf(**before, "inspection_id") != inspectionId) return Verdict::refuse("the finding belongs to another inspection");
     for (const char* fixed : {"inspection_id", "author", "created_at"})
         if (ch.contains(fixed) && ch[fixed] != (**before).value(fixed, Json()))
             return Verdict::refuse(std::string("a finding's ") + fixed + " cannot be changed");
-    auto status = parseEnum<FindingStatus>(textOf(**before, "status")).value_or(FindingStatus::Draft);
+    auto status = parseEnum<FindingStatus>(stringOf(**before, "status")).value_or(FindingStatus::Draft);
     bool content = false;
     for (auto it = ch.begin(); it != ch.end(); ++it)
         if (it.key() != "status") content = true;
@@ -297,12 +280,12 @@ sync::SResult<Verdict> checkFinding(const sync::OpValidator::Context& ctx, const
         auto onTeam = mayCapture(a.role, a.person, inspection);
         if (!onTeam.ok()) return onTeam;
         if (ch.contains("title") && !boundedString(ch["title"], kMaxTitle, true)) return Verdict::refuse("title is required");
-        std::string audit = ch.contains("audit_category") ? textOf(ch, "audit_category") : textOf(**before, "audit_category");
+        std::string audit = ch.contains("audit_category") ? stringOf(ch, "audit_category") : stringOf(**before, "audit_category");
         if (a.role == Role::ThirdPartyAuditor && audit.empty())
             return Verdict::refuse("a third-party auditor may edit audit matters only (article 5)");
     }
     if (ch.contains("status")) {
-        auto to = parseEnum<FindingStatus>(textOf(ch, "status"));
+        auto to = parseEnum<FindingStatus>(stringOf(ch, "status"));
         if (!to) return Verdict::refuse("status must be one of " + allSpellings<FindingStatus>());
         if (*to != status) {
             bool verified = false;
@@ -312,7 +295,7 @@ sync::SResult<Verdict> checkFinding(const sync::OpValidator::Context& ctx, const
                 for (const auto& id : *atts) {
                     auto att = view.record("attachment", id);
                     if (!att) return att.error();
-                    if (*att && textOf(**att, "purpose") == toString(EvidencePurpose::Verification)) verified = true;
+                    if (*att && stringOf(**att, "purpose") == toString(EvidencePurpose::Verification)) verified = true;
                 }
             }
             auto v = transition(status, *to, a.role, verified);
@@ -340,17 +323,17 @@ sync::SResult<Verdict> checkAttachment(const sync::OpValidator::Context& ctx, co
             if ((**before).value(it.key(), Json()) != it.value()) return Verdict::refuse("an attachment is fixed once made");
         return Verdict::accept();
     }
-    auto finding = view.record("finding", textOf(ch, "finding_id"));
+    auto finding = view.record("finding", stringOf(ch, "finding_id"));
     if (!finding) return finding.error();
-    if (!*finding || textOf(**finding, "inspection_id") != inspectionId)
+    if (!*finding || stringOf(**finding, "inspection_id") != inspectionId)
         return Verdict::refuse("an attachment belongs to a finding of the inspection of its channel");
-    auto purpose = parseEnum<EvidencePurpose>(textOf(ch, "purpose"));
+    auto purpose = parseEnum<EvidencePurpose>(stringOf(ch, "purpose"));
     if (!purpose || !isHash(ch.value("hash", Json())) || !boundedString(ch.value("name", Json()), 255, true) ||
         !ch.value("size", Json()).is_number_integer() || ch["size"].get<std::int64_t>() < 0)
         return Verdict::refuse("an attachment names its file's hash, name, size and purpose");
     if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
         return Verdict::refuse("attachment " + op.recordId + " is not an id the attaching device made");
-    if (textOf(ch, "added_by") != a.person) return Verdict::refuse("an attachment is added in its author's own name");
+    if (stringOf(ch, "added_by") != a.person) return Verdict::refuse("an attachment is added in its author's own name");
     if (*purpose == EvidencePurpose::Evidence) {
         auto may = mayCapture(a.role, a.person, inspection);
         if (!may.ok()) return may;
@@ -366,7 +349,7 @@ sync::SResult<Verdict> checkExtension(const sync::OpValidator::Context& ctx, con
         return Verdict::refuse("an extension request has no field '" + *f + "'");
     auto before = view.record("extension", op.recordId);
     if (!before) return before.error();
-    if (*before && textOf(**before, "inspection_id") != inspectionId)
+    if (*before && stringOf(**before, "inspection_id") != inspectionId)
         return Verdict::refuse("the extension request belongs to another inspection");
     if (!*before) {
         auto may = mayRequestExtension(a.role);
@@ -374,19 +357,19 @@ sync::SResult<Verdict> checkExtension(const sync::OpValidator::Context& ctx, con
         if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
             return Verdict::refuse("extension request " + op.recordId + " is not an id the requesting device made");
         auto days = ch.value("days", Json());
-        if (textOf(ch, "inspection_id") != inspectionId || !days.is_number_integer() || days.get<std::int64_t>() < 1 ||
+        if (stringOf(ch, "inspection_id") != inspectionId || !days.is_number_integer() || days.get<std::int64_t>() < 1 ||
             days.get<std::int64_t>() > kMaxExtensionDays || !boundedString(ch.value("reason", Json()), 2000, true) ||
-            textOf(ch, "status") != toString(ExtensionStatus::Pending) || textOf(ch, "requested_by") != a.person || ch.contains("decided_by"))
+            stringOf(ch, "status") != toString(ExtensionStatus::Pending) || stringOf(ch, "requested_by") != a.person || ch.contains("decided_by"))
             return Verdict::refuse("an extension request is 1 to 30 days with a reason, pending, in its author's name");
         return Verdict::accept();
     }
     for (auto it = ch.begin(); it != ch.end(); ++it)
         if (it.key() != "status" && it.key() != "decided_by") return Verdict::refuse("an extension request is fixed once made");
-    auto current = parseEnum<ExtensionStatus>(textOf(**before, "status")).value_or(ExtensionStatus::Pending);
+    auto current = parseEnum<ExtensionStatus>(stringOf(**before, "status")).value_or(ExtensionStatus::Pending);
     auto may = mayDecideExtension(a.role, current);
     if (!may.ok()) return may;
-    auto to = parseEnum<ExtensionStatus>(textOf(ch, "status"));
-    if (!to || *to == ExtensionStatus::Pending || textOf(ch, "decided_by") != a.person)
+    auto to = parseEnum<ExtensionStatus>(stringOf(ch, "status"));
+    if (!to || *to == ExtensionStatus::Pending || stringOf(ch, "decided_by") != a.person)
         return Verdict::refuse("a decision approves or rejects, in the decider's own name");
     return Verdict::accept();
 }
@@ -423,7 +406,7 @@ Verdict mayCapture(Role role, const std::string& person, const Json& inspection)
     if (isOfficeSide(role)) return Verdict::accept();
     auto t = inspection.find("team");
     const Json team = t != inspection.end() && t->is_array() ? *t : Json::array();
-    bool member = std::find(team.begin(), team.end(), Json(person)) != team.end() || textOf(inspection, "lead_id") == person;
+    bool member = std::find(team.begin(), team.end(), Json(person)) != team.end() || stringOf(inspection, "lead_id") == person;
     if (!member) return Verdict::refuse("you are not on the team of this inspection");
     return Verdict::accept();
 }

@@ -232,12 +232,7 @@ AResult<std::string> Workspace::resolve(const char* table, const std::string& ke
         if (!s) return fromSync(s.error());
         s->bind(1, key);
         std::vector<std::string> ids;
-        for (;;) {
-            auto row = s->step();
-            if (!row) return fromSync(row.error());
-            if (!*row) break;
-            ids.push_back(s->text(0));
-        }
+        XS_TRY_SYNC(s->collectTexts(ids));
         if (ids.size() == 1) return ids[0];
         if (ids.size() > 1) return refused(std::string(what) + " '" + key + "' is ambiguous; use its id");
     }
@@ -554,13 +549,7 @@ AResult<int> Workspace::updateChannelMembers() {
     auto list = m_store->db().prepare("SELECT id FROM inspections ORDER BY id");
     if (!list) return fromSync(list.error());
     std::vector<std::string> ids;
-    for (;;) {
-        auto row = list->step();
-        if (!row) return fromSync(row.error());
-        if (!*row) break;
-        ids.push_back(list->text(0));
-    }
-    list.value().reset();
+    XS_TRY_SYNC(list->collectTexts(ids));
     auto gone = m_log->shredded();
     if (!gone) return fromSync(gone.error());
     std::set<std::string> shredded;
@@ -979,12 +968,7 @@ AResult<Json> Workspace::findings(const std::string& inspectionKey) {
     if (!s) return fromSync(s.error());
     if (!inspectionId.empty()) s->bind(1, inspectionId);
     std::vector<std::string> ids;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return fromSync(row.error());
-        if (!*row) break;
-        ids.push_back(s->text(0));
-    }
+    XS_TRY_SYNC(s->collectTexts(ids));
     Json out = Json::array();
     for (const auto& id : ids) {
         auto f = findingJson(id);
@@ -1029,13 +1013,7 @@ AStatus Workspace::exportEvidence(const std::string& hash, const fs::path& out) 
     if (!s) return fromSync(s.error());
     s->bind(1, hash);
     std::vector<std::string> scopes;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return fromSync(row.error());
-        if (!*row) break;
-        scopes.push_back(s->text(0));
-    }
-    s.value().reset();
+    XS_TRY_SYNC(s->collectTexts(scopes));
     if (scopes.empty()) return fail(AppError::NotFound, "no evidence with hash " + hash);
     for (const auto& scope : scopes) {
         auto entry = m_store->evidenceEntry(scope, hash);
@@ -1061,13 +1039,7 @@ AResult<Json> Workspace::shredAcknowledgements() {
     if (!s) return fromSync(s.error());
     s->bind(1, std::string(sync::kShredAckKind));
     std::vector<std::string> ids;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return fromSync(row.error());
-        if (!*row) break;
-        ids.push_back(s->text(0));
-    }
-    s.value().reset();
+    XS_TRY_SYNC(s->collectTexts(ids));
     Json out = Json::array();
     for (const auto& id : ids) {
         auto rec = m_log->record(sync::kShredAckKind, id);

@@ -19,7 +19,6 @@ SResult<std::unique_ptr<ApplySession>> ApplySession::begin(OpLog& log) {
 ApplySession::~ApplySession() {
     if (m_committed) return;
     m_tx.reset();  // rolled back
-    m_log.m_root.reset();  // a registrar pinned in the session is gone with it
     if (m_forks.empty()) return;
     // A fork is evidence of a copied or compromised device: it outlives the refused batch.
     auto tx = Transaction::begin(m_log.m_store.db());

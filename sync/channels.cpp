@@ -17,21 +17,11 @@
 #include "crypto/random.h"
 #include "sync/changeset_codec.h"
 #include "sync/oplog.h"
+#include "sync/record_fields.h"
 #include "sync/uuid.h"
 
 namespace xs::sync {
 namespace {
-
-std::string stringOf(const Json& rec, const char* key) {
-    auto it = rec.find(key);
-    return it != rec.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::optional<std::int64_t> intOf(const Json& rec, const char* key) {
-    auto it = rec.find(key);
-    if (it == rec.end() || !it->is_number_integer()) return std::nullopt;
-    return it->get<std::int64_t>();
-}
 
 std::optional<crypto::Bytes> hexOf(const Json& rec, const char* key, std::size_t size) {
     auto b = crypto::fromHex(stringOf(rec, key));
@@ -215,13 +205,7 @@ SResult<std::vector<ChannelMember>> OpLog::members(const std::string& channel) {
     if (!s) return s.error();
     s->bind(1, std::string(kMemberKind)).bind(2, channel + "|").bind(3, channel + "}");
     std::vector<std::string> ids;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        ids.push_back(s->text(0));
-    }
-    s.value().reset();
+    XS_TRY(s->collectTexts(ids));
     std::vector<ChannelMember> out;
     for (const auto& id : ids) {
         auto rec = record(kMemberKind, id);
@@ -311,13 +295,7 @@ SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft) {
         if (!s) return s.error();
         s->bind(1, std::string(kMemberKind)).bind(2, Json(device).dump());
         std::vector<std::string> ids;
-        for (;;) {
-            auto row = s->step();
-            if (!row) return row.error();
-            if (!*row) break;
-            ids.push_back(s->text(0));
-        }
-        s.value().reset();
+        XS_TRY(s->collectTexts(ids));
         for (const auto& id : ids) {
             auto rec = record(kMemberKind, id);
             if (!rec) return rec.error();
@@ -364,13 +342,7 @@ SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft) {
         if (!s) return s.error();
         s->bind(1, std::string(kMemberKind)).bind(2, channel + "|").bind(3, channel + "}");
         std::vector<std::string> ids;
-        for (;;) {
-            auto row = s->step();
-            if (!row) return row.error();
-            if (!*row) break;
-            ids.push_back(s->text(0));
-        }
-        s.value().reset();
+        XS_TRY(s->collectTexts(ids));
         for (const auto& id : ids) {
             auto m = record(kMemberKind, id);
             if (!m) return m.error();
@@ -644,13 +616,7 @@ SResult<ShredResult> OpLog::shredChannels(const std::vector<std::string>& channe
         if (!users) return users.error();
         users->bind(1, std::string(kMemberKind)).bind(2, std::to_string(n));
         std::vector<std::string> ids;
-        for (;;) {
-            auto row = users->step();
-            if (!row) return row.error();
-            if (!*row) break;
-            ids.push_back(users->text(0));
-        }
-        users.value().reset();
+        XS_TRY(users->collectTexts(ids));
         for (const auto& id : ids) {
             auto bar = id.find('|');
             if (bar == std::string::npos || id.substr(bar + 1) != m_device || shredding.count(id.substr(0, bar))) continue;

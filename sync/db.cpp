@@ -96,6 +96,20 @@ SStatus Stmt::run() {
     return {};
 }
 
+SStatus Stmt::collectTexts(std::vector<std::string>& out) {
+    for (;;) {
+        auto r = step();
+        if (!r) {
+            sqlite3_reset(m_stmt);
+            return r.error();
+        }
+        if (!*r) break;
+        out.push_back(text(0));
+    }
+    sqlite3_reset(m_stmt);
+    return {};
+}
+
 void Stmt::reset() {
     sqlite3_reset(m_stmt);
     sqlite3_clear_bindings(m_stmt);

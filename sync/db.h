@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 #include <string_view>
 #include "crypto/bytes.h"
 #include "sync/error.h"
@@ -34,6 +35,8 @@ public:
 
     SResult<bool> step();  // true: a row is ready; false: done
     SStatus run();         // step to completion, expecting no rows
+    // Steps to completion, appending column 0 of every row as text to `out`; then resets.
+    SStatus collectTexts(std::vector<std::string>& out);
     void reset();
 
     std::string text(int column) const;

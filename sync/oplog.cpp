@@ -9,15 +9,11 @@
 #include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "sync/changeset_codec.h"
+#include "sync/record_fields.h"
 #include "sync/uuid.h"
 
 namespace xs::sync {
 namespace {
-
-std::string stringOf(const Json& rec, const char* key) {
-    auto it = rec.find(key);
-    return it != rec.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 std::string bodyText(const crypto::Bytes& body) { return std::string(body.begin(), body.end()); }
 
@@ -193,13 +189,7 @@ public:
         if (!s) return s.error();
         s->bind(1, kind).bind(2, field).bind(3, value.dump());
         std::vector<std::string> candidates;
-        for (;;) {
-            auto row = s->step();
-            if (!row) return row.error();
-            if (!*row) break;
-            candidates.push_back(s->text(0));
-        }
-        s.value().reset();
+        XS_TRY(s->collectTexts(candidates));
         std::vector<std::string> out;
         for (const auto& id : candidates) {
             auto rec = record(kind, id);
@@ -300,7 +290,6 @@ SStatus OpLog::open() {
 }
 
 SResult<std::optional<TrustRoot>> OpLog::trustRoot() {
-    if (m_root) return *m_root;
     auto device = m_store.meta("trust_root_device");
     if (!device) {
         if (device.code() == SyncError::NotFound) return std::optional<TrustRoot>();
@@ -310,8 +299,7 @@ SResult<std::optional<TrustRoot>> OpLog::trustRoot() {
     if (!key) return key.error();
     auto bytes = crypto::fromHex(*key);
     if (!bytes || bytes->size() != 32) return fail(SyncError::Corrupt, "the pinned registrar key is damaged");
-    m_root = std::optional<TrustRoot>(TrustRoot{*device, std::move(*bytes)});
-    return *m_root;
+    return std::optional<TrustRoot>(TrustRoot{*device, std::move(*bytes)});
 }
 
 SStatus OpLog::pinTrustRoot(const TrustRoot& root) {
@@ -322,7 +310,6 @@ SStatus OpLog::pinTrustRoot(const TrustRoot& root) {
         if ((*current)->device == root.device && (*current)->signKey == root.signKey) return {};
         return fail(SyncError::Forbidden, "this store trusts another audit office (fingerprints differ)");
     }
-    m_root.reset();  // read again from the store: the caller's transaction may still roll back
     XS_TRY(m_store.setMeta("trust_root_device", root.device));
     return m_store.setMeta("trust_root_sign_pk", crypto::toHex(root.signKey));
 }
@@ -354,13 +341,7 @@ SResult<std::vector<DeviceRecord>> OpLog::devices() {
     if (!s) return s.error();
     s->bind(1, std::string(kDeviceKind));
     std::vector<std::string> ids;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        ids.push_back(s->text(0));
-    }
-    s.value().reset();
+    XS_TRY(s->collectTexts(ids));
     std::vector<DeviceRecord> out;
     for (const auto& id : ids) {
         auto d = device(id);
@@ -388,12 +369,7 @@ SResult<std::vector<std::string>> OpLog::heads(const std::string& kind, const st
     if (!s) return s.error();
     s->bind(1, kind).bind(2, recordId).bind(3, field);
     std::vector<std::string> out;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        out.push_back(s->text(0));
-    }
+    XS_TRY(s->collectTexts(out));
     return out;
 }
 
@@ -661,12 +637,7 @@ SStatus OpLog::rejudgeAll(Effects& fx) {
     {
         auto s = db.prepare("SELECT id FROM changesets ORDER BY hlc, device, seq");
         if (!s) return s.error();
-        for (;;) {
-            auto row = s->step();
-            if (!row) return row.error();
-            if (!*row) break;
-            ids.push_back(s->text(0));
-        }
+        XS_TRY(s->collectTexts(ids));
     }
     auto countKeys = [&]() -> SResult<std::int64_t> {
         auto s = db.prepare("SELECT count(*) FROM channel_keys");
@@ -946,12 +917,7 @@ SStatus OpLog::forEachChangeSet(const std::function<SStatus(const ChangeSet&)>& 
     {
         auto c = m_store.db().prepare("SELECT id FROM changesets ORDER BY hlc, device, seq");
         if (!c) return c.error();
-        for (;;) {
-            auto row = c->step();
-            if (!row) return row.error();
-            if (!*row) break;
-            ids.push_back(c->text(0));
-        }
+        XS_TRY(c->collectTexts(ids));
     }
     for (const auto& id : ids) {
         auto cs = loadChangeSet(id);

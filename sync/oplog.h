@@ -268,9 +268,6 @@ private:
     DeviceIdentity m_identity;
     std::int64_t m_seq = 0;
     OpValidator* m_validator = nullptr;
-    // The pinned registrar as last read, or nothing until it is read (or after a pin, whose
-    // transaction may still roll back).
-    std::optional<std::optional<TrustRoot>> m_root;
     std::unique_ptr<LogStore> m_logStore;  // a SqliteLogStore over m_store
 };
 

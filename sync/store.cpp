@@ -423,12 +423,21 @@ SResult<std::size_t> Store::destroyEvidenceScope(const std::string& scope) {
 }
 
 SResult<std::size_t> Store::removeShreddedFiles() {
-    auto entries = evidenceEntries();
-    if (!entries) return entries.error();
+    // Only the shredded rows (this runs at every open: Store::finishShredding).
+    auto s = m_db.prepare("SELECT scope, hash FROM evidence_files WHERE shredded_at IS NOT NULL");
+    if (!s) return s.error();
+    std::vector<std::pair<std::string, std::string>> shredded;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        shredded.emplace_back(s->text(0), s->text(1));
+    }
+    s.value().reset();
     std::size_t removed = 0;
-    for (const auto& e : *entries) {
-        if (!e.shredded || !m_evidence->contains(e.scope, e.hash)) continue;
-        XS_TRY(m_evidence->remove(e.scope, e.hash));
+    for (const auto& [scope, hash] : shredded) {
+        if (!m_evidence->contains(scope, hash)) continue;
+        XS_TRY(m_evidence->remove(scope, hash));
         ++removed;
     }
     return removed;
@@ -454,13 +463,7 @@ SResult<std::size_t> Store::finishShredding() {
     auto s = m_db.prepare("SELECT DISTINCT e.scope FROM evidence_files e JOIN shredded_scopes z ON z.scope = e.scope");
     if (!s) return s.error();
     std::vector<std::string> scopes;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        scopes.push_back(s->text(0));
-    }
-    s.value().reset();
+    XS_TRY(s->collectTexts(scopes));
     if (scopes.empty()) return removed;
     auto tx = Transaction::begin(m_db);
     if (!tx) return tx.error();

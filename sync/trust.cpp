@@ -7,6 +7,7 @@
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
 #include "sync/changeset_codec.h"
+#include "sync/record_fields.h"
 #include "sync/uuid.h"
 
 namespace xs::sync::trust {
@@ -23,42 +24,6 @@ bool validName(const std::string& s) {
 bool validRecordId(const std::string& s) {
     if (s.empty() || s.size() > kMaxRecordId) return false;
     return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; });
-}
-
-std::string stringOf(const Json& rec, const char* key) {
-    auto it = rec.find(key);
-    return it != rec.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::optional<std::int64_t> intOf(const Json& rec, const char* key) {
-    auto it = rec.find(key);
-    if (it == rec.end() || !it->is_number_integer()) return std::nullopt;
-    return it->get<std::int64_t>();
-}
-
-bool boolOf(const Json& rec, const char* key) {
-    auto it = rec.find(key);
-    return it != rec.end() && it->is_boolean() && it->get<bool>();
-}
-
-// The op's field changes as an object (last change of a field wins, as in a projection).
-Json changesOf(const Op& op) {
-    Json o = Json::object();
-    for (const auto& c : op.changes) o[c.field] = c.value;
-    return o;
-}
-
-// `before` with the op's changes on top.
-Json merged(const std::optional<Json>& before, const Json& changes) {
-    Json out = before ? *before : Json::object();
-    for (auto it = changes.begin(); it != changes.end(); ++it) out[it.key()] = it.value();
-    return out;
-}
-
-std::optional<std::string> unknownField(const Json& changes, std::initializer_list<const char*> allowed) {
-    for (auto it = changes.begin(); it != changes.end(); ++it)
-        if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return it.key() == a; })) return it.key();
-    return std::nullopt;
 }
 
 bool isKey32Hex(const Json& v) {

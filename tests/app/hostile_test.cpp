@@ -341,25 +341,9 @@ TEST_CASE("hostile: shredding holds against an adversary with the device's keys 
 
     // The device's store as the adversary holds it: every secret it keeps, every envelope of the
     // inspection from every enrolment file ever issued, its evidence files.
-    std::vector<crypto::SecretBytes> secrets;
-    auto all = b.member->store().db().prepare("SELECT secret FROM device_secrets");
-    REQUIRE(all.ok());
-    for (;;) {
-        auto row = all->step();
-        REQUIRE(row.ok());
-        if (!*row) break;
-        secrets.push_back(all->secretBlob(0));
-    }
-    all.value().reset();
-    auto keys = b.member->store().db().prepare("SELECT key FROM channel_keys UNION ALL SELECT key FROM evidence_scopes");
-    REQUIRE(keys.ok());
-    for (;;) {
-        auto row = keys->step();
-        REQUIRE(row.ok());
-        if (!*row) break;
-        secrets.push_back(keys->secretBlob(0));
-    }
-    keys.value().reset();
+    auto secrets = sync::test::secretColumn(b.member->store().db(),
+                                            "SELECT secret FROM device_secrets UNION ALL SELECT key FROM channel_keys"
+                                            " UNION ALL SELECT key FROM evidence_scopes");
     int envelopesTried = 0;
     for (const std::string& file : {*oldEnrolment, *newEnrolment}) {
         Json outer = Json::parse(file);

@@ -377,17 +377,8 @@ TEST_CASE("channels: shredding destroys the keys - the subkeys they were sealed 
     CHECK(errorOf(s.b.log->record("finding", "f1")) == SyncError::NotFound);
     // An adversary with every secret left on the device — its long-term X25519 key and every
     // remaining subkey — opens none of the epoch's envelopes.
-    std::vector<crypto::SecretBytes> secrets;
+    auto secrets = test::secretColumn(s.b.store->db(), "SELECT secret FROM device_secrets WHERE name LIKE 'subkey:%' OR name = 'x25519'");
     secrets.push_back(s.b.log->identity().exchangePrivateKey().clone());
-    auto all = s.b.store->db().prepare("SELECT secret FROM device_secrets WHERE name LIKE 'subkey:%' OR name = 'x25519'");
-    REQUIRE(all.ok());
-    for (;;) {
-        auto row = all->step();
-        REQUIRE(row.ok());
-        if (!*row) break;
-        secrets.push_back(all->secretBlob(0));
-    }
-    all.value().reset();
     int tried = 0;
     for (const auto& channel : {s.team, s.unit}) {
         for (const auto& e : Scene::envelopesOf(s.a, channel, 1)) {

@@ -135,6 +135,20 @@ private:
     std::vector<double> m_sleeps;
 };
 
+// Column 0 of every row of `sql`, as secrets (keys the test then tries, as an adversary would).
+inline std::vector<crypto::SecretBytes> secretColumn(Db& db, const char* sql) {
+    auto s = db.prepare(sql);
+    REQUIRE(s.ok());
+    std::vector<crypto::SecretBytes> out;
+    for (;;) {
+        auto row = s->step();
+        REQUIRE(row.ok());
+        if (!*row) break;
+        out.push_back(s->secretBlob(0));
+    }
+    return out;
+}
+
 }  // namespace xs::sync::test
 
 // Readable error codes in failed CHECKs (non-template overloads, preferred over doctest's
