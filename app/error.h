@@ -11,6 +11,9 @@ enum class AppError {
     Locked = 3,    // wrong passphrase or store locked
     NotFound = 4,  // no such record, store or file
     Refused = 5,   // a rule of the procedure or a validation refused the request
+    Tampered = 6,  // stored data failed an integrity or authenticity check (damaged or altered)
+    Busy = 7,      // another program kept the store locked: nothing changed, try again
+    DiskFull = 8,  // the disk has no room left: nothing was written
 };
 
 template <typename T>
@@ -26,6 +29,9 @@ inline Error<AppError> fromSync(const Error<sync::SyncError>& e) {
         case sync::SyncError::NotFound: return {AppError::NotFound, e.message};
         case sync::SyncError::Invalid: return {AppError::Refused, e.message};
         case sync::SyncError::Forbidden: return {AppError::Refused, e.message};
+        case sync::SyncError::Corrupt: return {AppError::Tampered, e.message};
+        case sync::SyncError::Busy: return {AppError::Busy, e.message};
+        case sync::SyncError::DiskFull: return {AppError::DiskFull, e.message};
         default: return {AppError::Failed, e.message};
     }
 }

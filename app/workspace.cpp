@@ -1053,6 +1053,10 @@ AResult<Json> Workspace::shredAcknowledgements() {
 
 AResult<VerifyReport> Workspace::verify() {
     VerifyReport r;
+    // One view of the store: verify holds the write lock (other writers wait; readers do not) and
+    // rolls back, so a commit by another process is either wholly seen or not at all.
+    auto hold = sync::Transaction::begin(m_store->db());
+    if (!hold) return fromSync(hold.error());
     auto ic = m_store->db().prepare("PRAGMA integrity_check");
     if (!ic) return fromSync(ic.error());
     for (;;) {

@@ -1,5 +1,6 @@
 #include "sync/db.h"
 
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -14,8 +15,35 @@
 namespace xs::sync {
 namespace {
 
+// How long a statement waits for another process's write lock before the store is "busy".
+constexpr int kBusyTimeoutMs = 10000;
+
+// An SQLite result code as an error of the kind a person can act on: a busy store, a full disk
+// and a damaged (or wrongly keyed) file are told apart from any other database failure.
+Error<SyncError> errorFor(int rc, sqlite3* db, const std::string& what) {
+    std::string detail = db ? sqlite3_errmsg(db) : "no database";
+    int errnum = db ? sqlite3_system_errno(db) : 0;
+    switch (rc & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            return fail(SyncError::Busy, "store busy: another program kept it locked for " +
+                                             std::to_string(kBusyTimeoutMs / 1000) + " s (" + what + "); try again");
+        case SQLITE_FULL:
+            return fail(SyncError::DiskFull, "disk full: " + what + " needs room the disk does not have; nothing was written");
+        case SQLITE_IOERR:
+            if (errnum == ENOSPC || errnum == EDQUOT)
+                return fail(SyncError::DiskFull, "disk full: " + what + " needs room the disk does not have; nothing was written");
+            return fail(SyncError::Io, what + ": I/O error (" + detail + (errnum ? ", " + std::string(std::strerror(errnum)) : "") + ")");
+        case SQLITE_NOTADB:
+        case SQLITE_CORRUPT:
+            return fail(SyncError::Corrupt, what + ": the database is damaged or was not written with this key (" + detail + ")");
+        default:
+            return fail(SyncError::Database, what + ": " + detail);
+    }
+}
+
 Error<SyncError> dbError(sqlite3* db, const char* what) {
-    return fail(SyncError::Database, std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "no database"));
+    return errorFor(db ? sqlite3_extended_errcode(db) : SQLITE_ERROR, db, what);
 }
 
 }  // namespace
@@ -145,6 +173,9 @@ SResult<Db> Db::open(const std::string& path, crypto::ByteView key, const DbOpti
         return dbError(raw, "cannot open database");
     }
     sqlite3_extended_result_codes(raw, 1);
+    // Before the first statement: another process writing must make this one wait, not fail
+    // (and a failure to read must not look like a wrong key).
+    sqlite3_busy_timeout(raw, kBusyTimeoutMs);
 #ifndef XS_PLAIN_SQLITE
     if (key.size() != 32) return fail(SyncError::Invalid, "data key must be 32 bytes");
     // Raw-key form x'<64 hex>' skips SQLCipher's own PBKDF2: the key is already random.
@@ -166,8 +197,10 @@ SResult<Db> Db::open(const std::string& path, crypto::ByteView key, const DbOpti
     (void)key;
 #endif
     // The first real read tells whether the key fits this file.
-    if (sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK)
+    rc = sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+    if ((rc & 0xff) == SQLITE_NOTADB)
         return fail(SyncError::Corrupt, "database cannot be read with this key (not a store created here?)");
+    if (rc != SQLITE_OK) return dbError(raw, "cannot read the database");
     XS_TRY(db.exec("PRAGMA temp_store = MEMORY"));
     XS_TRY(db.exec("PRAGMA cache_size = -16384"));  // 16 MiB of decrypted pages
     XS_TRY(db.exec("PRAGMA journal_mode = WAL"));
@@ -175,7 +208,6 @@ SResult<Db> Db::open(const std::string& path, crypto::ByteView key, const DbOpti
     XS_TRY(db.exec("PRAGMA foreign_keys = ON"));
     // Deleted content is overwritten, not left in free pages: crypto-shredding relies on it.
     XS_TRY(db.exec("PRAGMA secure_delete = ON"));
-    sqlite3_busy_timeout(raw, 5000);
     return db;
 }
 
@@ -202,10 +234,11 @@ void Db::close() {
 
 SStatus Db::exec(const char* sql) {
     char* err = nullptr;
-    if (sqlite3_exec(m_db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    int rc = sqlite3_exec(m_db, sql, nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
         std::string msg = err ? err : sqlite3_errmsg(m_db);
         sqlite3_free(err);
-        return fail(SyncError::Database, "SQL failed: " + msg);
+        return errorFor(rc, m_db, "SQL failed: " + msg);
     }
     return {};
 }

@@ -13,6 +13,8 @@ enum class SyncError {
     Crypto,           // a crypto primitive failed unexpectedly
     Invalid,          // malformed input (an op, a field name, a key file)
     Forbidden,        // well-formed but not allowed: a write outside the author's channels, no key
+    Busy,             // another process held the store's write lock for longer than the busy timeout
+    DiskFull,         // the filesystem (or the database) has no room left: nothing was written
 };
 
 template <typename T>

@@ -720,6 +720,14 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
     auto stored = m_logStore->lastSeq(m_device);
     if (!stored) return stored.error();
     m_seq = *stored;
+    std::optional<StoredLink> prev;
+    if (m_seq > 0) {
+        auto link = m_logStore->linkAt(m_device, m_seq);
+        if (!link) return link.error();
+        if (!*link) return fail(SyncError::Corrupt, "this device's previous change set is missing");
+        prev = std::move(**link);
+        m_hlc.observe(prev->hlc);  // the chain's clock increases, whichever process wrote last
+    }
     // Ids are unique within this process; another process on this store (the CLI beside the
     // GUI) could make the same one in the same millisecond, so each is checked against the log.
     auto freshId = [&](bool forOp) -> SResult<std::string> {
@@ -795,20 +803,13 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
         }
         cs.ops.push_back(std::move(op));
     }
-    if (cs.seq > 1) {
-        auto prev = m_logStore->linkAt(m_device, cs.seq - 1);
-        if (!prev) return prev.error();
-        if (!*prev) return fail(SyncError::Corrupt, "this device's previous change set is missing");
-        cs.prevHash = (*prev)->hash;
-    }
+    if (prev) cs.prevHash = prev->hash;
     // Causal context: what this replica holds beyond what its previous change set had seen.
     auto current = versionVector();
     if (!current) return current.error();
     VersionVector prevVv;
-    if (cs.seq > 1) {
-        auto prev = m_logStore->linkAt(m_device, cs.seq - 1);
-        if (!prev) return prev.error();
-        auto v = m_logStore->versionVectorOf((*prev)->id);
+    if (prev) {
+        auto v = m_logStore->versionVectorOf(prev->id);
         if (!v) return v.error();
         prevVv = std::move(*v);
     }
@@ -1085,8 +1086,11 @@ SResult<std::vector<std::string>> OpLog::check() {
     auto before = projectionDigest();
     if (!before) return before.error();
     {
-        auto tx = Transaction::begin(db);  // rolled back: check never changes the store
+        // Both rolled back: check never changes the store. The caller may hold the transaction.
+        auto tx = Transaction::beginUnlessOpen(db);
         if (!tx) return tx.error();
+        auto replay = Savepoint::begin(db);
+        if (!replay) return replay.error();
         Effects fx;
         XS_TRY(rejudgeAll(fx));
         auto after = projectionDigest();

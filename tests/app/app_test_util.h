@@ -29,6 +29,9 @@ inline std::string errorName(AppError e) {
         case AppError::Locked: return "Locked";
         case AppError::NotFound: return "NotFound";
         case AppError::Refused: return "Refused";
+        case AppError::Tampered: return "Tampered";
+        case AppError::Busy: return "Busy";
+        case AppError::DiskFull: return "DiskFull";
     }
     return "?";
 }

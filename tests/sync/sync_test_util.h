@@ -98,6 +98,8 @@ inline std::string errorName(SyncError e) {
         case SyncError::Crypto: return "Crypto";
         case SyncError::Invalid: return "Invalid";
         case SyncError::Forbidden: return "Forbidden";
+        case SyncError::Busy: return "Busy";
+        case SyncError::DiskFull: return "DiskFull";
     }
     return "?";
 }
