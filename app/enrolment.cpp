@@ -1,5 +1,7 @@
 #include "app/enrolment.h"
 
+#include "app/files.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -114,7 +116,7 @@ AStatus exportOfficeAgeIdentity(Workspace& ws, const std::filesystem::path& out)
     std::copy(header.begin(), header.end(), file.data());
     std::copy(text->data(), text->data() + text->size(), file.data() + header.size());
     file.data()[file.size() - 1] = '\n';
-    XS_TRY_SYNC(sync::writeFileAtomic(out, file.view()));
+    XS_TRY_APP(writeOutputFile(ws.store().dir(), out, file.view()));
     ::chmod(out.c_str(), 0600);
     return {};
 }

@@ -1,5 +1,7 @@
 #include "app/handover.h"
 
+#include "app/files.h"
+
 #include <chrono>
 #include <set>
 
@@ -41,6 +43,7 @@ AResult<sync::EvidenceScope> scopeFor(Workspace& ws, const std::string& inspecti
 }  // namespace
 
 AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, const fs::path& out) {
+    XS_TRY_APP(checkOutputPath(ws.store().dir(), out));
     auto officeHex = ws.store().meta(sync::kOfficePublicKeyMeta);
     if (!officeHex || !ws.self().enrolled) return refused("this store is not enrolled (run org enrol with the office's enrolment file)");
     auto officeKey = crypto::fromHex(*officeHex);

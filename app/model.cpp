@@ -1,5 +1,7 @@
 #include "app/model.h"
 
+#include <charconv>
+
 #include <ctime>
 #include <cstdint>
 #include <utility>
@@ -172,13 +174,38 @@ std::string formatDate(int z) {
     return buf;
 }
 
-int todayLocal(std::int64_t unixMs) {
-    std::time_t t = static_cast<std::time_t>(unixMs / 1000);
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return parseDate(buf).value_or(0);
+std::optional<int> zoneOffsetMinutes(std::string_view zone) {
+    static const std::pair<std::string_view, int> kZones[] = {
+        {"Asia/Shanghai", 480}, {"Asia/Chongqing", 480}, {"Asia/Harbin", 480}, {"PRC", 480},
+        {"Asia/Urumqi", 360},   {"Asia/Hong_Kong", 480}, {"Asia/Macau", 480}, {"Asia/Taipei", 480},
+        {"UTC", 0},             {"Etc/UTC", 0},
+    };
+    for (const auto& [name, offset] : kZones)
+        if (zone == name) return offset;
+    // UTC+HH:MM / UTC-HH:MM
+    if (zone.size() == 9 && zone.substr(0, 3) == "UTC" && (zone[3] == '+' || zone[3] == '-') && zone[6] == ':') {
+        auto h = parseInteger(zone.substr(4, 2), 0, 14);
+        auto m = parseInteger(zone.substr(7, 2), 0, 59);
+        if (!h || !m || (*h == 14 && *m != 0)) return std::nullopt;
+        int minutes = static_cast<int>(*h * 60 + *m);
+        return zone[3] == '-' ? -minutes : minutes;
+    }
+    return std::nullopt;
+}
+
+int dayAt(std::int64_t unixMs, int offsetMinutes) {
+    constexpr std::int64_t kDayMs = 86400000;
+    std::int64_t local = unixMs + std::int64_t{offsetMinutes} * 60000;
+    std::int64_t day = local / kDayMs;
+    if (local % kDayMs < 0) --day;  // floor, for times before 1970
+    return static_cast<int>(day);
+}
+
+std::optional<std::int64_t> parseInteger(std::string_view text, std::int64_t min, std::int64_t max) {
+    std::int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v < min || v > max) return std::nullopt;
+    return v;
 }
 
 std::string formatTimestampMs(std::int64_t unixMs) {

@@ -55,7 +55,16 @@ bool isOfficeSide(Role r);     // audit office or working-group lead
 // Dates are ISO YYYY-MM-DD strings; days since 1970-01-01 for arithmetic.
 std::optional<int> parseDate(std::string_view iso);
 std::string formatDate(int days);
-int todayLocal(std::int64_t unixMs);
+// The organisation's time zone decides which day a capture falls on (the on-site window), never
+// the process's TZ. Zones are IANA names of zones without daylight saving — Asia/Shanghai (the
+// default, UTC+8; China has had no DST since 1991), Asia/Urumqi (UTC+6), Asia/Hong_Kong, Asia/Macau,
+// Asia/Taipei, UTC — or a fixed offset "UTC+08:00". nullopt: not a zone this version knows.
+inline constexpr const char* kDefaultTimeZone = "Asia/Shanghai";
+std::optional<int> zoneOffsetMinutes(std::string_view zone);
+// The day (days since 1970-01-01) of a Unix time at a UTC offset.
+int dayAt(std::int64_t unixMs, int offsetMinutes);
+// Parses a whole decimal integer within [min, max]: no sign but '-', no spaces, no trailing text.
+std::optional<std::int64_t> parseInteger(std::string_view text, std::int64_t min, std::int64_t max);
 // "YYYY-MM-DD HH:MM:SS" in local time.
 std::string formatTimestampMs(std::int64_t unixMs);
 

@@ -47,6 +47,10 @@ const std::vector<TransitionRule>& transitions() {
     return t;
 }
 
+// Years a round may start in (keeps start_year + 2 far from overflow).
+constexpr std::int64_t kMinYear = 1949;
+constexpr std::int64_t kMaxYear = 2200;
+
 bool boundedString(const Json& v, std::size_t max, bool required) {
     if (v.is_null()) return !required;
     if (!v.is_string()) return false;
@@ -112,10 +116,21 @@ sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Aut
     Json ch = changesOf(op);
     auto before = view.record(op.kind, op.recordId);
     if (!before) return before.error();
-    if (op.kind == "unit" || op.kind == "person" || op.kind == "round") {
+    if (op.kind == "unit" || op.kind == "person" || op.kind == "round" || op.kind == "organisation") {
         if (!a.root) {
             auto may = mayWriteOrganisation(a.role);
             if (!may.ok()) return may;
+        }
+        if (op.kind == "organisation") {
+            if (op.recordId != "organisation") return Verdict::refuse("the organisation has one record, named organisation");
+            if (auto f = unknownField(ch, {"name", "time_zone"})) return Verdict::refuse("the organisation has no field '" + *f + "'");
+            Json after = merged(*before, ch);
+            if (!boundedString(after.value("name", Json()), kMaxShort, false))
+                return Verdict::refuse("the organisation's name is text of at most " + std::to_string(kMaxShort) + " bytes");
+            const Json zone = after.value("time_zone", Json());
+            if (!zone.is_null() && !(zone.is_string() && zoneOffsetMinutes(zone.get<std::string>())))
+                return Verdict::refuse("the organisation's time_zone is not a zone this version knows");
+            return Verdict::accept();
         }
         if (op.kind == "unit") {
             if (auto f = unknownField(ch, {"code", "name", "unit_kind"})) return Verdict::refuse("a unit has no field '" + *f + "'");
@@ -128,8 +143,10 @@ sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Aut
         if (op.kind == "round") {
             if (auto f = unknownField(ch, {"name", "start_year", "end_year"})) return Verdict::refuse("a round has no field '" + *f + "'");
             Json after = merged(*before, ch);
-            if (!boundedString(after.value("name", Json()), kMaxShort, true) || !after.value("start_year", Json()).is_number_integer() ||
-                after.value("end_year", Json()) != after["start_year"].get<std::int64_t>() + 2)
+            const Json start = after.value("start_year", Json());
+            if (!boundedString(after.value("name", Json()), kMaxShort, true) || !start.is_number_integer() ||
+                start.get<std::int64_t>() < kMinYear || start.get<std::int64_t>() > kMaxYear ||
+                after.value("end_year", Json()) != start.get<std::int64_t>() + 2)
                 return Verdict::refuse("a round has a name and covers start_year to start_year + 2 (article 4)");
             return Verdict::accept();
         }

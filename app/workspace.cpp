@@ -1,8 +1,12 @@
 #include "app/workspace.h"
 
+#include "app/files.h"
+
 #include <algorithm>
 #include <set>
 
+#include "sync/changeset_codec.h"
+#include "sync/file_io.h"
 #include "sync/keyfile.h"
 #include "sync/uuid.h"
 
@@ -206,7 +210,13 @@ AStatus Workspace::reloadSelf() {
     return {};
 }
 
-int Workspace::today() const { return todayLocal(m_clock->nowMs()); }
+std::string Workspace::timeZone() const {
+    auto org = m_log->record(kOrganisationKind, kOrganisationRecord);
+    std::string zone = org ? textOf(*org, "time_zone") : std::string();
+    return zoneOffsetMinutes(zone) ? zone : std::string(kDefaultTimeZone);
+}
+
+int Workspace::today() const { return dayAt(m_clock->nowMs(), *zoneOffsetMinutes(timeZone())); }
 
 AStatus Workspace::requireEnrolled() const {
     if (m_self.revoked) return refused("the audit office revoked this device: nothing it writes is accepted any more");
@@ -287,12 +297,38 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
     const Json rounds = doc.value("rounds", Json::array());
     if (!units.is_array() || !people.is_array() || !rounds.is_array())
         return refused("organisation file: units, people and rounds must be lists");
+    const Json organisation = doc.value("organisation", Json::object());
+    if (!organisation.is_object()) return refused("organisation file: organisation must be an object");
+    for (auto it = organisation.begin(); it != organisation.end(); ++it) {
+        if (it.key() != "name" && it.key() != "time_zone")
+            return refused("organisation file: organisation has no key '" + it.key() + "'");
+        if (!it->is_string()) return refused("organisation file: organisation." + it.key() + " must be text");
+    }
+    if (organisation.contains("time_zone") && !zoneOffsetMinutes(organisation["time_zone"].get<std::string>()))
+        return refused("organisation file: time_zone " + organisation["time_zone"].get<std::string>() +
+                       " is not a zone this version knows (Asia/Shanghai, Asia/Urumqi, UTC, or UTC+HH:MM)");
 
     auto str = [](const Json& o, const char* k) -> std::string {
         auto it = o.find(k);
         return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
     };
     // Validate everything before writing anything.
+    struct KnownKeys {
+        const Json* list;
+        const char* what;
+        std::vector<std::string> keys;
+    };
+    const KnownKeys known[] = {{&units, "units", {"code", "name", "kind"}},
+                               {&people, "people", {"code", "name", "role", "title", "unit"}},
+                               {&rounds, "rounds", {"name", "start_year"}}};
+    for (const auto& k : known)
+        for (std::size_t i = 0; i < k.list->size(); ++i) {
+            const Json& o = (*k.list)[i];
+            if (!o.is_object()) continue;
+            for (auto it = o.begin(); it != o.end(); ++it)
+                if (std::find(k.keys.begin(), k.keys.end(), it.key()) == k.keys.end())
+                    return refused(std::string(k.what) + "[" + std::to_string(i) + "] has no key '" + it.key() + "'");
+        }
     std::set<std::string> unitCodes, personCodes;
     for (std::size_t i = 0; i < units.size(); ++i) {
         const Json& u = units[i];
@@ -316,8 +352,9 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
     for (std::size_t i = 0; i < rounds.size(); ++i) {
         const Json& r = rounds[i];
         std::string where = "rounds[" + std::to_string(i) + "]";
-        if (!r.is_object() || str(r, "name").empty() || !r.contains("start_year") || !r["start_year"].is_number_integer())
-            return refused(where + " needs name and start_year");
+        if (!r.is_object() || str(r, "name").empty() || !r.contains("start_year") || !r["start_year"].is_number_integer() ||
+            r["start_year"].get<std::int64_t>() < 1949 || r["start_year"].get<std::int64_t>() > 2200)
+            return refused(where + " needs name and start_year (a year from 1949 to 2200)");
     }
 
     sync::Draft d;
@@ -347,6 +384,8 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
         if (!id) return fromSync(id.error());
         return *id;
     };
+    for (const char* field : {"name", "time_zone"})
+        if (organisation.contains(field)) put(kOrganisationKind, kOrganisationRecord, field, organisation[field]);
     for (const Json& u : units) {
         auto id = idFor("units", str(u, "code"));
         if (!id) return id.error();
@@ -384,12 +423,13 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
             if (!fresh) return fromSync(fresh.error());
             id = *fresh;
         }
-        int start = r["start_year"].get<int>();
+        auto start = r["start_year"].get<std::int64_t>();
         put("round", id, "name", str(r, "name"));
         put("round", id, "start_year", start);
         put("round", id, "end_year", start + 2);  // article 4: a 3-year cycle
     }
-    if (units.empty() && people.empty() && rounds.empty()) return refused("organisation file contains nothing to import");
+    if (units.empty() && people.empty() && rounds.empty() && organisation.empty())
+        return refused("organisation file contains nothing to import");
     Json result = {{"units", units.size()}, {"people", people.size()}, {"rounds", rounds.size()}, {"change_set", nullptr}};
     if (d.empty()) return result;  // the records say all the file says already
     auto cs = m_log->commit(d);
@@ -688,7 +728,7 @@ AResult<std::string> Workspace::commitWithEvidence(const sync::Draft& d, std::ve
     return cs->id;
 }
 
-AResult<std::string> Workspace::addFinding(const FindingInput& in) {
+AResult<std::string> Workspace::prepareFinding(const FindingInput& in, Json& fields) {
     XS_TRY_APP(requireEnrolled());
     // An inspection id is used as it is (checkCaptureAllowed reads the record); titles are resolved.
     AResult<std::string> inspectionId =
@@ -697,29 +737,35 @@ AResult<std::string> Workspace::addFinding(const FindingInput& in) {
     XS_TRY_APP(checkCaptureAllowed(*inspectionId));
     if (m_self.role == Role::ThirdPartyAuditor && in.auditCategory.empty())
         return refused("a third-party auditor records audit matters only: give an audit_category (article 5)");
-    for (const auto& f : in.evidence) {
-        std::error_code ec;
-        if (!fs::is_regular_file(f, ec)) return fail(AppError::NotFound, "no such evidence file: " + f.string());
-    }
+    for (const auto& f : in.evidence) XS_TRY_APP(checkEvidencePath({}, f, false));
+    fields = Json::object();
+    fields["inspection_id"] = *inspectionId;
+    fields["title"] = in.title;
+    fields["description"] = in.description;
+    fields["category"] = toString(in.category);
+    if (!in.auditCategory.empty()) fields["audit_category"] = in.auditCategory;
+    fields["severity"] = toString(in.severity);
+    Json tags = Json::array();
+    for (auto t : in.tags) tags.push_back(toString(t));
+    fields["tags"] = tags;
+    fields["immediate_fix"] = in.immediateFix;
+    if (!in.responsiblePerson.empty()) fields["responsible_person"] = in.responsiblePerson;
+    fields["status"] = toString(FindingStatus::Draft);
+    XS_TRY_APP(fromVerdict(rules::findingFields(fields)));
+    return *inspectionId;
+}
+
+AResult<std::string> Workspace::addFinding(const FindingInput& in) {
+    Json fields;
+    auto inspectionId = prepareFinding(in, fields);
+    if (!inspectionId) return inspectionId.error();
     auto id = sync::newOwnedId(m_log->deviceId());
     if (!id) return fromSync(id.error());
     std::string ch = teamChannel(*inspectionId);
     sync::Draft d;
-    auto set = [&](const char* f, Json v) { d.set(ch, "finding", *id, f, std::move(v)); };
-    set("inspection_id", *inspectionId);
-    set("title", in.title);
-    set("description", in.description);
-    set("category", toString(in.category));
-    if (!in.auditCategory.empty()) set("audit_category", in.auditCategory);
-    set("severity", toString(in.severity));
-    Json tags = Json::array();
-    for (auto t : in.tags) tags.push_back(toString(t));
-    set("tags", tags);
-    set("immediate_fix", in.immediateFix);
-    if (!in.responsiblePerson.empty()) set("responsible_person", in.responsiblePerson);
-    set("status", toString(FindingStatus::Draft));
-    set("author", m_self.personId);
-    set("created_at", m_clock->nowMs());
+    for (auto& [field, value] : fields.items()) d.set(ch, "finding", *id, field, value);
+    d.set(ch, "finding", *id, "author", m_self.personId);
+    d.set(ch, "finding", *id, "created_at", m_clock->nowMs());
     std::vector<StoredEvidence> stored;
     for (const auto& f : in.evidence) {
         auto hash = storeEvidence(f, d, *id, *inspectionId, EvidencePurpose::Evidence, stored);
@@ -732,6 +778,49 @@ AResult<std::string> Workspace::addFinding(const FindingInput& in) {
     auto cs = commitWithEvidence(d, stored);
     if (!cs) return cs.error();
     return *id;
+}
+
+AResult<std::size_t> Workspace::importFindings(const fs::path& file, const std::function<void(const std::string&)>& committed) {
+    auto bytes = sync::readFile(file, kMaxImportBytes);
+    if (!bytes) return fromSync(bytes.error());
+    std::string_view text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+    fs::path folder = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+    // Every line is read and checked against the rules and this store before any is committed.
+    std::vector<FindingInput> inputs;
+    std::size_t lineNo = 0;
+    for (std::size_t pos = 0; pos < text.size();) {
+        std::size_t end = text.find('\n', pos);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(pos, end - pos);
+        pos = end + 1;
+        ++lineNo;
+        if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+        std::string where = "line " + std::to_string(lineNo);
+        auto parsed = sync::parseBoundedJson(line, 1 << 20, where);
+        if (!parsed) return refused(parsed.message() + "; nothing imported");
+        auto in = FindingInput::fromJson(*parsed);
+        if (!in) return refused(where + ": " + in.message() + "; nothing imported");
+        for (auto& e : in->evidence) {
+            auto p = checkEvidencePath(folder, e, true);
+            if (!p) return fail(p.code(), where + ": " + p.message() + "; nothing imported");
+            e = *p;
+        }
+        Json fields;
+        auto ok = prepareFinding(*in, fields);
+        if (!ok) return fail(ok.code(), where + ": " + ok.message() + "; nothing imported");
+        inputs.push_back(std::move(*in));
+    }
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        auto id = addFinding(inputs[i]);
+        if (!id) {
+            auto e = id.error();
+            e.message += " (finding " + std::to_string(i + 1) + " of the file; the " + std::to_string(i) +
+                         " before it were committed)";
+            return e;
+        }
+        if (committed) committed(*id);  // only after the commit is durable
+    }
+    return inputs.size();
 }
 
 AStatus Workspace::checkTransition(const std::string& id, const Json& rec, FindingStatus to) {
@@ -813,8 +902,7 @@ AResult<std::string> Workspace::attachEvidence(const std::string& findingId, con
     std::string inspectionId = textOf(*rec, "inspection_id");
     if (purpose == EvidencePurpose::Evidence) XS_TRY_APP(checkCaptureAllowed(inspectionId));
     XS_TRY_APP(fromVerdict(rules::mayAttach(purpose, m_self.role)));
-    std::error_code ec;
-    if (!fs::is_regular_file(file, ec)) return fail(AppError::NotFound, "no such evidence file: " + file.string());
+    XS_TRY_APP(checkEvidencePath({}, file, false));
     sync::Draft d;
     std::vector<StoredEvidence> stored;
     auto hash = storeEvidence(file, d, findingId, inspectionId, purpose, stored);
@@ -1007,6 +1095,7 @@ AResult<Json> Workspace::conflicts() {
 // ---------------------------------------------------------------- maintenance
 
 AStatus Workspace::exportEvidence(const std::string& hash, const fs::path& out) {
+    XS_TRY_APP(checkOutputPath(m_store->dir(), out));
     // The evidence belongs to the inspection of a finding it is attached to.
     auto s = m_store->db().prepare("SELECT DISTINCT f.inspection_id FROM attachments a JOIN findings f ON f.id = a.finding_id"
                                    " WHERE a.hash = ?");

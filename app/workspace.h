@@ -8,6 +8,7 @@
 // snake_case keys. Not thread-safe.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +98,14 @@ public:
     AStatus decideExtension(const std::string& extensionId, bool approve);
 
     AResult<std::string> addFinding(const FindingInput& in);
+    // `finding import`: one finding per JSON line (FindingInput keys). Every line is parsed and
+    // checked — rules, inspection, capture window, evidence files — before any is committed; a bad
+    // line imports nothing. Evidence paths resolve relative to the file's folder and must lie
+    // inside it. `committed` is called with each new id once its commit is durable. Returns how
+    // many findings were imported.
+    static constexpr std::size_t kMaxImportBytes = std::size_t{256} << 20;
+    AResult<std::size_t> importFindings(const std::filesystem::path& file,
+                                        const std::function<void(const std::string&)>& committed);
     // fields: snake_case field -> new value (strings for enums). `status` goes through transition rules.
     AStatus editFinding(const std::string& id, const Json& fields);
     AStatus transitionFinding(const std::string& id, FindingStatus to);
@@ -132,6 +141,8 @@ public:
     // Devices' acknowledgements that they shredded an inspection (the office lists them).
     AResult<Json> shredAcknowledgements();
 
+    // The organisation's time zone (its record, else Asia/Shanghai): the day of every capture.
+    std::string timeZone() const;
     // First/last day of an inspection's capture window, approved extensions included.
     AResult<std::pair<int, int>> captureWindow(const std::string& inspectionId);
     int today() const;
@@ -140,6 +151,9 @@ private:
     Workspace() = default;
     AStatus openLog(const sync::Clock& clock);
     AStatus requireEnrolled() const;  // Refused on a store the office has not enrolled (or revoked)
+    // Every check of a new finding that needs no commit; fills the finding's fields and gives the
+    // inspection id.
+    AResult<std::string> prepareFinding(const FindingInput& in, Json& fields);
     AResult<std::string> resolve(const char* table, const std::string& key, const char* what);
     AResult<Json> findingJson(const std::string& id);
     AStatus checkTransition(const std::string& id, const Json& record, FindingStatus to);
@@ -174,6 +188,9 @@ std::string textOf(const Json& record, const char* key);
 // Channel names: organisation data, and each inspection's encrypted channels (DESIGN.md
 // "Channels"): team (findings, evidence, extensions), unit (what the unit head may read), clue.
 inline std::string orgChannel() { return "org"; }
+// The organisation's own record (name, time zone): one per organisation, in the org channel.
+inline constexpr const char* kOrganisationKind = "organisation";
+inline constexpr const char* kOrganisationRecord = "organisation";
 inline std::string teamChannel(const std::string& inspectionId) { return inspectionId + ".team"; }
 inline std::string unitChannel(const std::string& inspectionId) { return inspectionId + ".unit"; }
 inline std::string clueChannel(const std::string& inspectionId) { return inspectionId + ".clue"; }

@@ -320,7 +320,7 @@ std::uint64_t agePlaintextSize(const fs::path& p) {
 
 std::string yesterday() {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
-    return xs::app::formatDate(xs::app::todayLocal(now.count()) - 1);
+    return xs::app::formatDate(xs::app::dayAt(now.count(), 480) - 1);
 }
 
 fs::path defaultCli() {

@@ -39,8 +39,11 @@ Lockout readLockout(const fs::path& dir) {
     Lockout l;
     if (j.is_object() && j.contains("failures") && j["failures"].is_number_integer() && j.contains("last_failure_ms") &&
         j["last_failure_ms"].is_number_integer()) {
-        l.failures = std::max(0, j["failures"].get<int>());
-        l.lastFailureMs = j["last_failure_ms"].get<std::int64_t>();
+        // A file anyone with access to the folder can write: the count is bounded (the delay stops
+        // growing long before), and a time ahead of this clock (moved back since, or forged) counts
+        // as now, so the wait owed is never more than the largest delay.
+        l.failures = static_cast<int>(std::clamp<std::int64_t>(j["failures"].get<std::int64_t>(), 0, 1000));
+        l.lastFailureMs = std::clamp<std::int64_t>(j["last_failure_ms"].get<std::int64_t>(), 0, wallMs());
     }
     return l;
 }
@@ -211,15 +214,16 @@ SResult<std::unique_ptr<Store>> Store::open(const fs::path& dir, std::string_vie
     // Honour the delay owed from earlier failures, even across processes.
     Lockout lockout = readLockout(dir);
     if (lockout.failures > 0) {
-        double owed = unlockDelaySeconds(lockout.failures) - static_cast<double>(wallMs() - lockout.lastFailureMs) / 1000.0;
-        if (owed > 0) sleeper()(std::min(owed, 30.0));
+        double delay = unlockDelaySeconds(lockout.failures);
+        double owed = delay - static_cast<double>(wallMs() - lockout.lastFailureMs) / 1000.0;
+        if (owed > 0) sleeper()(std::min(owed, delay));
     }
     auto kdfStarted = std::chrono::steady_clock::now();
     auto key = unwrapDataKey(*keyFile, passphrase);
     double kdfMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - kdfStarted).count();
     if (!key) {
         if (key.code() != SyncError::WrongPassphrase) return key.error();
-        lockout.failures += 1;
+        lockout.failures = std::min(lockout.failures + 1, 1000);
         lockout.lastFailureMs = wallMs();
         std::string text = nlohmann::json{{"failures", lockout.failures}, {"last_failure_ms", lockout.lastFailureMs}}.dump();
         (void)writeFileAtomic(dir / kLockoutFile, crypto::asBytes(text));

@@ -1,5 +1,7 @@
 #include "app/cli/cli.h"
 
+#include "app/files.h"
+
 #include <fcntl.h>
 #include <string.h>
 #include <termios.h>
@@ -8,10 +10,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <streambuf>
 
 #include "app/cli/args.h"
 #include "app/demo.h"
@@ -121,12 +125,13 @@ AResult<Secret> newPassphrase(const Context& ctx, const char* fileOption, const 
 
 AResult<crypto::Argon2Params> kdfParams(const Context& ctx) {
     crypto::Argon2Params p;
-    try {
-        if (auto m = ctx.args.get("kdf-memory-kib")) p.memoryKiB = static_cast<std::uint32_t>(std::stoul(*m));
-        if (auto t = ctx.args.get("kdf-iterations")) p.iterations = static_cast<std::uint32_t>(std::stoul(*t));
-        if (auto l = ctx.args.get("kdf-parallelism")) p.parallelism = static_cast<std::uint32_t>(std::stoul(*l));
-    } catch (const std::exception&) {
-        return fail(AppError::Usage, "Argon2 parameters must be numbers");
+    for (auto [name, field] : {std::pair{"kdf-memory-kib", &p.memoryKiB}, std::pair{"kdf-iterations", &p.iterations},
+                               std::pair{"kdf-parallelism", &p.parallelism}}) {
+        auto text = ctx.args.get(name);
+        if (!text) continue;
+        auto v = parseInteger(*text, 0, UINT32_MAX);
+        if (!v) return fail(AppError::Usage, std::string("--") + name + " must be a whole number");
+        *field = static_cast<std::uint32_t>(*v);
     }
     if (p.memoryKiB < sync::kMinKdfMemoryKiB || p.memoryKiB > sync::kMaxKdfMemoryKiB)
         return fail(AppError::Refused, "refused: --kdf-memory-kib must be between 8192 and 4194304");
@@ -250,8 +255,8 @@ int cmdOrg(Context& ctx) {
         if (!ws) return report(ws.error());
         auto text = exportEnrolment(**ws, ctx.args.get("server-url").value_or(""), ctx.args.get("tls-pin").value_or(""));
         if (!text) return report(text.error());
-        auto w = sync::writeFileAtomic(*out, crypto::asBytes(*text));
-        if (!w) return report(fromSync(w.error()));
+        auto w = writeOutputFile(ctx.store, *out, crypto::asBytes(*text));
+        if (!w) return report(w.error());
         if (!ctx.json) std::cout << "enrolment file written to " << *out << "\n";
         return 0;
     }
@@ -283,7 +288,9 @@ int cmdInspection(Context& ctx) {
         in.unit = *unit;
         in.start = *start;
         if (auto d = ctx.args.get("days")) {
-            try { in.days = std::stoi(*d); } catch (const std::exception&) { return usage("--days must be a number"); }
+            auto n = parseInteger(*d, 0, 1000);
+            if (!n) return usage("--days must be a whole number of days, such as 7");
+            in.days = static_cast<int>(*n);
         }
         if (auto k = ctx.args.get("kind")) {
             auto v = parseEnum<InspectionKind>(*k);
@@ -341,8 +348,9 @@ int cmdInspection(Context& ctx) {
         auto days = ctx.args.get("days");
         auto reason = ctx.args.get("reason");
         if (!days || !reason) return usage("inspection extend ID --days N --reason TEXT");
-        int n = 0;
-        try { n = std::stoi(*days); } catch (const std::exception&) { return usage("--days must be a number"); }
+        auto parsed = parseInteger(*days, 0, 1000);
+        if (!parsed) return usage("--days must be a whole number of days, such as 2");
+        int n = static_cast<int>(*parsed);
         if (!ws) return report(ws.error());
         auto id = (*ws)->requestExtension(pos[2], n, *reason);
         if (!id) return report(id.error());
@@ -408,39 +416,13 @@ int cmdFinding(Context& ctx) {
     }
     if (sub == "import") {
         if (pos.size() != 3) return usage("finding import FILE.jsonl");
-        std::ifstream file(pos[2]);
-        if (!file) return report(fail(AppError::NotFound, "cannot read " + pos[2]));
-        // Every line is checked before any is committed: a bad file changes nothing.
-        std::vector<FindingInput> inputs;
-        std::string line;
-        std::size_t lineNo = 0;
-        while (std::getline(file, line)) {
-            ++lineNo;
-            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-            auto parsed = sync::parseBoundedJson(line, 1 << 20, "line " + std::to_string(lineNo));
-            if (!parsed) return report(fail(AppError::Refused, "refused: " + parsed.message() + "; nothing imported"));
-            auto in = FindingInput::fromJson(*parsed);
-            if (!in) return report(fail(AppError::Refused, "refused: line " + std::to_string(lineNo) + ": " + in.message() + "; nothing imported"));
-            for (const auto& e : in->evidence) {
-                std::error_code ec;
-                if (!fs::is_regular_file(e, ec))
-                    return report(fail(AppError::NotFound, "line " + std::to_string(lineNo) + ": no such evidence file " + e.string() + "; nothing imported"));
-            }
-            inputs.push_back(std::move(*in));
-        }
         auto ws = openWorkspace(ctx);
         if (!ws) return report(ws.error());
-        for (std::size_t i = 0; i < inputs.size(); ++i) {
-            auto id = (*ws)->addFinding(inputs[i]);
-            if (!id) {
-                auto e = id.error();
-                e.message += " (line " + std::to_string(i + 1) + "; " + std::to_string(i) + " findings before it were committed)";
-                return report(e);
-            }
-            // Printed only after the commit is durable.
-            if (ctx.json) std::cout << Json{{"id", *id}}.dump() << std::endl;
-            else std::cout << *id << std::endl;
-        }
+        auto n = (*ws)->importFindings(pos[2], [&](const std::string& id) {
+            if (ctx.json) std::cout << Json{{"id", id}}.dump() << std::endl;
+            else std::cout << id << std::endl;
+        });
+        if (!n) return report(n.error());
         return 0;
     }
     if (sub == "edit") {
@@ -596,8 +578,8 @@ int cmdIdentity(Context& ctx) {
             auto device = devicePublicJson(**ws);
             if (!device) return report(device.error());
             std::string text = device->dump(2) + "\n";
-            auto w = sync::writeFileAtomic(*out, crypto::asBytes(text));
-            if (!w) return report(fromSync(w.error()));
+            auto w = writeOutputFile(ctx.store, *out, crypto::asBytes(text));
+            if (!w) return report(w.error());
         }
         return 0;
     }
@@ -641,8 +623,8 @@ int cmdHandover(Context& ctx) {
         if (!r) return report(r.error());
         std::string receiptPath = ctx.args.get("receipt").value_or(pos[2] + ".receipt.json");
         std::string receipt = (*r)["receipt"];
-        auto w = sync::writeFileAtomic(receiptPath, crypto::asBytes(receipt));
-        if (!w) return report(fromSync(w.error()));
+        auto w = writeOutputFile(ctx.store, receiptPath, crypto::asBytes(receipt));
+        if (!w) return report(w.error());
         (*r)["receipt"] = receiptPath;
         if (ctx.json) printJson(*r);
         else std::cout << "imported " << (*r)["change_sets_new"] << " new of " << (*r)["change_sets"] << " change sets and "
@@ -659,8 +641,8 @@ int cmdHandover(Context& ctx) {
         if (!r) return report(r.error());
         std::string ackPath = ctx.args.get("ack-out").value_or(pos[2] + ".ack.json");
         std::string ack = (*r)["ack"];
-        auto w = sync::writeFileAtomic(ackPath, crypto::asBytes(ack));
-        if (!w) return report(fromSync(w.error()));
+        auto w = writeOutputFile(ctx.store, ackPath, crypto::asBytes(ack));
+        if (!w) return report(w.error());
         (*r)["ack"] = ackPath;
         if (ctx.json) {
             printJson(*r);
@@ -857,8 +839,74 @@ commands:
   demo [--assets DIR]            create a demo store and walk one inspection through capture
   demo-handover --dir DIR        office + two enrolled inspectors: capture, export, import
 
-exit codes: 0 ok, 1 failure, 2 usage, 3 wrong passphrase, 4 not found, 5 refused by a rule
+exit codes: 0 ok, 1 failure, 2 usage, 3 wrong passphrase, 4 not found, 5 refused by a rule,
+            6 tampered or damaged data, 7 store busy, 8 disk full
 )";
+
+// Text output goes through this: a title or a unit name that another device wrote may hold
+// terminal control sequences (ESC [2J, OSC window titles, C1 CSI). Control characters other than
+// newline and tab are printed as \xNN (C1 controls as \u00NN) instead of reaching the terminal.
+// JSON output is escaped by the JSON writer already and passes through unchanged.
+class EscapingBuf final : public std::streambuf {
+public:
+    explicit EscapingBuf(std::streambuf* out) : m_out(out) {}
+    ~EscapingBuf() override { flushPending(); }
+
+protected:
+    int overflow(int ch) override {
+        if (ch == traits_type::eof()) return sync() == 0 ? 0 : traits_type::eof();
+        auto c = static_cast<unsigned char>(ch);
+        if (m_pendingC2) {
+            m_pendingC2 = false;
+            if (c >= 0x80 && c <= 0x9f) return escape("\\u00", c);
+            m_out->sputc(static_cast<char>(0xc2));
+        }
+        if (c == 0xc2) {
+            m_pendingC2 = true;
+            return ch;
+        }
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) return escape("\\x", c);
+        return m_out->sputc(static_cast<char>(c)) == traits_type::eof() ? traits_type::eof() : ch;
+    }
+    int sync() override { return m_out->pubsync(); }
+
+private:
+    int escape(const char* prefix, unsigned char c) {
+        char buf[12];
+        std::snprintf(buf, sizeof buf, "%s%02x", prefix, c);
+        m_out->sputn(buf, static_cast<std::streamsize>(std::strlen(buf)));
+        return c;
+    }
+    void flushPending() {
+        if (m_pendingC2) m_out->sputc(static_cast<char>(0xc2));
+        m_pendingC2 = false;
+    }
+    std::streambuf* m_out;
+    bool m_pendingC2 = false;  // a 0xC2 lead byte waits: it may start a C1 control
+};
+
+// Puts EscapingBufs in front of std::cout and std::cerr for its lifetime.
+class EscapedOutput {
+public:
+    EscapedOutput() : m_oldOut(std::cout.rdbuf()), m_oldErr(std::cerr.rdbuf()), m_out(m_oldOut), m_err(m_oldErr) {
+        std::cout.rdbuf(&m_out);
+        std::cerr.rdbuf(&m_err);
+    }
+    ~EscapedOutput() {
+        std::cout.flush();
+        std::cerr.flush();
+        std::cout.rdbuf(m_oldOut);
+        std::cerr.rdbuf(m_oldErr);
+    }
+    EscapedOutput(const EscapedOutput&) = delete;
+    EscapedOutput& operator=(const EscapedOutput&) = delete;
+
+private:
+    std::streambuf* m_oldOut;
+    std::streambuf* m_oldErr;
+    EscapingBuf m_out;
+    EscapingBuf m_err;
+};
 
 }  // namespace
 
@@ -899,6 +947,7 @@ int run(const std::vector<std::string>& argv) {
     std::set<std::string> allowed = kGlobal;
     allowed.insert(it->second.second.begin(), it->second.second.end());
     if (auto bad = ctx.args.unknown(allowed); !bad.empty()) return usage(bad);
+    EscapedOutput escaped;
     try {
         return it->second.first(ctx);
     } catch (const std::exception& e) {

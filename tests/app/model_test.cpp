@@ -158,10 +158,27 @@ TEST_CASE("model: parseDate and formatDate round-trip across leap years") {
     CHECK(*parseDate("2100-03-01") - *parseDate("2100-02-28") == 1);
 }
 
-TEST_CASE("model: todayLocal gives the calendar day of a time") {
-    // Noon UTC is the same calendar day in zones within ±11 hours.
-    CHECK(formatDate(todayLocal(test::kBaseMs)) == "2026-03-10");
-    CHECK(formatDate(todayLocal(test::kBaseMs + test::kDayMs)) == "2026-03-11");
+TEST_CASE("model: the day of a time is the organisation's, at its zone's offset") {
+    // kBaseMs is 2026-03-10 12:00 UTC.
+    CHECK(formatDate(dayAt(test::kBaseMs, 480)) == "2026-03-10");
+    CHECK(formatDate(dayAt(test::kBaseMs + test::kDayMs, 480)) == "2026-03-11");
+    // 16:30 UTC is already the next day in Shanghai, still the same day in UTC.
+    const std::int64_t evening = test::kBaseMs + (4 * 60 + 30) * 60000;
+    CHECK(formatDate(dayAt(evening, *zoneOffsetMinutes("Asia/Shanghai"))) == "2026-03-11");
+    CHECK(formatDate(dayAt(evening, *zoneOffsetMinutes("UTC"))) == "2026-03-10");
+    CHECK(formatDate(dayAt(evening, *zoneOffsetMinutes("Asia/Urumqi"))) == "2026-03-10");  // UTC+6: 22:30
+    CHECK(formatDate(dayAt(-1, 0)) == "1969-12-31");
+    CHECK(zoneOffsetMinutes("UTC+05:30") == 330);
+    CHECK(zoneOffsetMinutes("UTC-03:00") == -180);
+    for (const char* bad : {"", "Europe/Paris", "UTC+15:00", "UTC+08:60", "UTC+8", "asia/shanghai", "UTC+08:00 "})
+        CHECK_FALSE(zoneOffsetMinutes(bad).has_value());
+}
+
+TEST_CASE("model: numbers parse strictly - 7x, spaces, signs and overflow are refused") {
+    CHECK(parseInteger("7", 1, 7) == 7);
+    CHECK(parseInteger("-3", -5, 5) == -3);
+    for (const char* bad : {"7x", " 7", "7 ", "", "+7", "0x7", "7.0", "3 weeks", "99999999999999999999", "8"})
+        CHECK_FALSE(parseInteger(bad, 1, 7).has_value());
 }
 
 }  // namespace xs::app

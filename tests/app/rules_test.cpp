@@ -70,7 +70,7 @@ struct World {
 
     int today() const { return lead->today(); }
     void setDay(int day) { clock.set(test::kBaseMs + static_cast<std::int64_t>(day - todayAtBase()) * test::kDayMs); }
-    int todayAtBase() const { return todayLocal(test::kBaseMs); }
+    int todayAtBase() const { return dayAt(test::kBaseMs, 480); }
 
     std::string createInspection(int startDay, int days = 7, std::vector<std::string> team = {}) {
         InspectionInput in;

@@ -85,7 +85,7 @@ struct Cli {
         }
         enrolWith(officeStore, "郑华", "working_group_lead");
         auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
-        std::string start = xs::app::formatDate(xs::app::todayLocal(now.count()) - 1);
+        std::string start = xs::app::formatDate(xs::app::dayAt(now.count(), 480) - 1);
         auto r = (*this)({"inspection", "create", "--unit", "E03", "--start", start, "--team", "W02,W03"});
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
         std::string id = r.out.substr(0, r.out.find('\n'));
@@ -380,7 +380,7 @@ TEST_CASE("cli: demo leaves an open inspection whose window includes today - wit
     auto r = cli({"demo", "--kdf-memory-kib", "8192", "--kdf-iterations", "1", "--kdf-parallelism", "1"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
-    std::string today = xs::app::formatDate(xs::app::todayLocal(now.count()));
+    std::string today = xs::app::formatDate(xs::app::dayAt(now.count(), 480));
     json inspections = cli.jsonOf({"inspection", "list"});
     bool open = false;
     for (const auto& i : inspections) {
@@ -939,4 +939,141 @@ TEST_CASE("replica rules: a device file claiming the office's own person is not 
     writeAll(office.dir / "deep.jsonl", "{\"title\":" + std::string(50000, '[') + "\n");
     auto deepLine = office({"finding", "import", (office.dir / "deep.jsonl").string()});
     CHECK(deepLine.exitCode == 5);
+}
+
+// ---------------------------------------------------------------- careless use (issue 10)
+
+TEST_CASE("careless use: an output path that is or is inside the store is refused - and the store still opens") {
+    Cli cli;
+    std::string inspection = cli.setUp();
+    writeAll(cli.dir / "scan.pdf", "%PDF-1.4 扫描件");
+    auto add = cli({"finding", "add", "--inspection", inspection, "--title", "t", "--evidence", (cli.dir / "scan.pdf").string()});
+    REQUIRE_MESSAGE(add.exitCode == 0, add.err);
+    std::string hash = cli.jsonOf({"finding", "list"})[0]["evidence"][0];
+    const auto before = snapshot(cli.store, "lockout.json");
+    fs::path link = cli.dir / "link-to-db";
+    fs::create_hard_link(cli.store / "store.db", link);
+    for (const fs::path& out : {cli.store / "store.db", cli.store / "keyfile.json", cli.store / "new.bin", cli.store,
+                                cli.store / "evidence" / "x", cli.dir / "store" / ".." / "store" / "keyfile.json",
+                                fs::path("/dev/null"), link}) {
+        CAPTURE(out);
+        auto e = cli({"evidence", "export", hash, "--out", out.string()});
+        CHECK(e.exitCode == 5);
+        auto h = cli({"handover", "export", "--inspection", inspection, "--out", out.string()});
+        CHECK(h.exitCode == 5);
+        auto i = cli({"identity", "export", "--out", out.string()});
+        CHECK(i.exitCode == 5);
+    }
+    CHECK(snapshot(cli.store, "lockout.json") == before);
+    CHECK(cli.jsonOf({"verify"})["ok"] == true);
+    auto fine = cli({"evidence", "export", hash, "--out", (cli.dir / "copy.pdf").string()});
+    CHECK(fine.exitCode == 0);
+    CHECK(readAll(cli.dir / "copy.pdf") == "%PDF-1.4 扫描件");
+}
+
+TEST_CASE("careless use: finding import checks every line against the store before committing any") {
+    Cli cli;
+    std::string inspection = cli.setUp();
+    std::string good = json{{"inspection", inspection}, {"title", "第一行"}}.dump();
+    std::string unknown = json{{"inspection", "01234567-89ab-7def-8123-456789abcdef"}, {"title", "第二行"}}.dump();
+    std::string tooLong = json{{"inspection", inspection}, {"title", std::string(400, 'x')}}.dump();
+    for (const std::string& bad : {unknown, tooLong}) {
+        writeAll(cli.dir / "imp.jsonl", good + "\n" + bad + "\n");
+        auto r = cli({"finding", "import", (cli.dir / "imp.jsonl").string()});
+        CHECK(r.exitCode != 0);
+        CHECK(r.err.find("line 2") != std::string::npos);
+        CHECK(r.err.find("nothing imported") != std::string::npos);
+        CHECK(r.out.empty());
+        CHECK(cli.jsonOf({"finding", "list"}).empty());
+    }
+}
+
+TEST_CASE("careless use: import evidence resolves beside the import file - never a system file or one outside its folder") {
+    Cli cli;
+    std::string inspection = cli.setUp();
+    fs::create_directories(cli.dir / "batch");
+    writeAll(cli.dir / "batch" / "photo.jpg", "照片内容");
+    writeAll(cli.dir / "outside.txt", "秘密");
+    auto line = [&](const std::string& evidence) {
+        return json{{"inspection", inspection}, {"title", "带证据"}, {"evidence", {evidence}}}.dump() + "\n";
+    };
+    for (const std::string& bad : {std::string("/proc/self/environ"), std::string("/etc/passwd"), std::string("../outside.txt"),
+                                   (cli.dir / "outside.txt").string(), std::string("/dev/zero")}) {
+        CAPTURE(bad);
+        writeAll(cli.dir / "batch" / "imp.jsonl", line("photo.jpg") + line(bad));
+        auto r = cli({"finding", "import", (cli.dir / "batch" / "imp.jsonl").string()});
+        CHECK(r.exitCode == 5);
+        CHECK(r.err.find("nothing imported") != std::string::npos);
+    }
+    CHECK(cli.jsonOf({"finding", "list"}).empty());
+    // A relative path names the file beside the import file, whatever the working directory.
+    writeAll(cli.dir / "batch" / "imp.jsonl", line("photo.jpg"));
+    auto ok = cli({"finding", "import", (cli.dir / "batch" / "imp.jsonl").string()});
+    REQUIRE_MESSAGE(ok.exitCode == 0, ok.err);
+    json list = cli.jsonOf({"finding", "list"});
+    REQUIRE(list.size() == 1);
+    REQUIRE(list[0]["evidence"].size() == 1);
+    // A person adding a finding by hand cannot attach a kernel file either.
+    auto environ = cli({"finding", "add", "--inspection", inspection, "--title", "t", "--evidence", "/proc/self/environ"});
+    CHECK(environ.exitCode == 5);
+}
+
+TEST_CASE("careless use: the capture window is the organisation's day whatever the process's TZ") {
+    Cli cli;
+    std::string inspection = cli.setUp();
+    auto nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    int shanghai = xs::app::dayAt(nowMs, 480);
+    auto create = [&](int start, const std::string& unit) {
+        auto r = cli({"inspection", "create", "--unit", unit, "--start", xs::app::formatDate(start), "--days", "1", "--team", "W02,W03"});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        return r.out.substr(0, 36);
+    };
+    std::string tomorrow = create(shanghai + 1, "E05");
+    std::string yesterday = create(shanghai - 1, "E06");
+    // UTC+14 is a day ahead of Shanghai from 18:00 Shanghai time; UTC-12 a day behind until 20:00:
+    // at any hour one of the two would let a capture outside the window through on process time.
+    for (const auto& [tz, id] : {std::pair{std::string("Etc/GMT-14"), tomorrow}, std::pair{std::string("Etc/GMT+12"), yesterday},
+                                 std::pair{std::string("Pacific/Kiritimati"), tomorrow}}) {
+        CAPTURE(tz);
+        auto r = cli({"finding", "add", "--inspection", id, "--title", "窗口外"}, {{"TZ", tz}});
+        CHECK(r.exitCode == 5);
+        CHECK(r.err.find("on-site window") != std::string::npos);
+    }
+    auto inside = cli({"finding", "add", "--inspection", inspection, "--title", "窗口内"}, {{"TZ", "Etc/GMT+12"}});
+    CHECK(inside.exitCode == 0);
+}
+
+TEST_CASE("careless use: numbers parse strictly") {
+    Cli cli;
+    std::string inspection = cli.setUp();
+    for (const char* days : {"7x", "3 weeks", " 5", "", "0x5", "5.0"}) {
+        CAPTURE(days);
+        CHECK(cli({"inspection", "create", "--unit", "E07", "--start", "2026-01-05", "--days", days}).exitCode == 2);
+        CHECK(cli({"inspection", "extend", inspection, "--days", days, "--reason", "r"}).exitCode == 2);
+    }
+    Cli other;
+    CHECK(other({"init", "--name", "x", "--role", "audit_office", "--kdf-memory-kib", "8192k"}).exitCode == 2);
+    CHECK_FALSE(fs::exists(other.store / "keyfile.json"));
+}
+
+TEST_CASE("careless use: control characters another device wrote are escaped when printed") {
+    Cli cli;
+    std::string inspection = cli.setUp();
+    const std::string title = "标题\x1b[2J\x1b]0;pwn\a\r\xc2\x9b" "6n尾";
+    auto add = cli({"finding", "add", "--inspection", inspection, "--title", title, "--description", "第一行\n第二行\t制表"});
+    REQUIRE_MESSAGE(add.exitCode == 0, add.err);
+    std::string id = add.out.substr(0, 36);
+    for (const auto& args : {std::vector<std::string>{"finding", "list"}, std::vector<std::string>{"finding", "show", id}}) {
+        auto r = cli(args);
+        REQUIRE(r.exitCode == 0);
+        CHECK(r.out.find('\x1b') == std::string::npos);
+        CHECK(r.out.find('\a') == std::string::npos);
+        CHECK(r.out.find('\r') == std::string::npos);
+        CHECK(r.out.find("\xc2\x9b") == std::string::npos);
+        CHECK(r.out.find("标题\\x1b[2J\\x1b]0;pwn\\x07\\x0d\\u009b6n尾") != std::string::npos);
+    }
+    auto show = cli({"finding", "show", id});
+    CHECK(show.out.find("第一行\n第二行\t制表") != std::string::npos);  // newlines and tabs are text
+    // JSON keeps the exact text.
+    CHECK(cli.jsonOf({"finding", "show", id})["title"] == title);
 }

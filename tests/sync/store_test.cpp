@@ -275,6 +275,29 @@ TEST_CASE("store: a wrong passphrase changes nothing but lockout.json - and wait
     CHECK(sleeper.sleeps().back() == doctest::Approx(unlockDelaySeconds(1)));
 }
 
+TEST_CASE("store: a lockout dated in the future (the clock moved back) costs at most the largest delay owed") {
+    test::SleepRecorder sleeper;
+    TempDir tmp;
+    const fs::path dir = tmp / "store";
+    createStore(dir, "right")->lock();
+    for (const char* file : {R"({"failures": 3, "last_failure_ms": 9999999999999})",
+                             R"({"failures": 2147483647, "last_failure_ms": 9223372036854775807})",
+                             R"({"failures": 3, "last_failure_ms": -9223372036854775807})"}) {
+        CAPTURE(file);
+        test::writeText(dir / Store::kLockoutFile, file);
+        sleeper.clear();
+        auto ok = Store::open(dir, "right");
+        REQUIRE_MESSAGE(ok.ok(), test::describe(ok));
+        for (double s : sleeper.sleeps()) CHECK(s <= unlockDelaySeconds(1000));
+        if (std::string(file).find("\"failures\": 3,") != std::string::npos && std::string(file).find("9999") != std::string::npos) {
+            REQUIRE(sleeper.sleeps().size() == 1);
+            CHECK(sleeper.sleeps()[0] <= doctest::Approx(unlockDelaySeconds(3)));  // not the 30 s cap
+        }
+        CHECK_FALSE(fs::exists(dir / Store::kLockoutFile));
+        (*ok)->lock();
+    }
+}
+
 TEST_CASE("store: rekey re-wraps the key without rewriting the database") {
     test::SleepRecorder sleeper;
     TempDir tmp;
