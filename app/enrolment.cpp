@@ -160,7 +160,7 @@ AResult<Json> enrolDevice(Workspace& ws, const Json& d, const std::string& perso
     auto subSig = crypto::fromHex(textOf(d, "subkeys_signature"));
     if (!subSig || !crypto::ed25519Verify(pub.signKey, sync::subkeysSigningInput(pub), *subSig))
         return refused("the device's subkeys are not signed by its key");
-    if (!textOf(d, "fingerprint").empty() && textOf(d, "fingerprint") != sync::fingerprint(pub))
+    if (d.contains("fingerprint") && (!d["fingerprint"].is_string() || textOf(d, "fingerprint") != sync::fingerprint(pub)))
         return refused("the fingerprint in the file does not match its keys");
     if (id == ws.log().deviceId()) return refused("this is the office's own device");
     // A revoked device never comes back, under its old id or a new one.

@@ -50,6 +50,11 @@ const std::vector<sync::Migration>& appMigrations() {
          "CREATE TABLE attachments (id TEXT PRIMARY KEY, finding_id TEXT, hash TEXT, name TEXT, size INTEGER,"
          "  purpose TEXT, added_by TEXT) WITHOUT ROWID;"
          "CREATE INDEX attachments_finding ON attachments(finding_id);"},
+        // Lookups by code and name (org import, resolving what a person typed) stay logarithmic.
+        {"app", 2,
+         "CREATE INDEX units_code ON units(code); CREATE INDEX units_name ON units(name);"
+         "CREATE INDEX people_code ON people(code); CREATE INDEX people_name ON people(name);"
+         "CREATE INDEX rounds_name ON rounds(name); CREATE INDEX inspections_title ON inspections(title);"},
     };
     return m;
 }

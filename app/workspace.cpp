@@ -357,7 +357,12 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
             return refused(where + " needs name and start_year (a year from 1949 to 2200)");
     }
 
-    sync::Draft d;
+    // A large organisation goes in change sets of at most kOrgRecordsPerChangeSet records, all in
+    // one transaction: the import stands or falls as a whole.
+    std::vector<sync::Draft> drafts(1);
+    auto room = [&]() {
+        if (drafts.back().recordCount() >= kOrgRecordsPerChangeSet) drafts.emplace_back();
+    };
     // Only what differs from the records is written: an owner's import of the same file changes
     // nothing (and so writes no role, and not the office's own record, which are the registrar's).
     std::map<std::pair<std::string, std::string>, Json> current;
@@ -369,7 +374,7 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
             it = current.emplace(key, rec ? *rec : Json::object()).first;
         }
         if (it->second.contains(field) && it->second[field] == value) return;
-        d.set(orgChannel(), kind, id, field, std::move(value));
+        drafts.back().set(orgChannel(), kind, id, field, std::move(value));
     };
     std::map<std::string, std::string> unitIds;
     auto idFor = [&](const char* table, const std::string& code) -> AResult<std::string> {
@@ -387,6 +392,7 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
     for (const char* field : {"name", "time_zone"})
         if (organisation.contains(field)) put(kOrganisationKind, kOrganisationRecord, field, organisation[field]);
     for (const Json& u : units) {
+        room();
         auto id = idFor("units", str(u, "code"));
         if (!id) return id.error();
         unitIds[str(u, "code")] = *id;
@@ -395,6 +401,7 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
         put("unit", *id, "unit_kind", str(u, "kind").empty() ? "public_institution" : str(u, "kind"));
     }
     for (const Json& p : people) {
+        room();
         std::string id;
         // The store's owner, listed in the file, keeps their own record.
         if (!m_self.personId.empty() && str(p, "name") == m_self.name && str(p, "role") == toString(m_self.role)) {
@@ -414,6 +421,7 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
         }
     }
     for (const Json& r : rounds) {
+        room();
         auto existing = resolve("rounds", str(r, "name"), "round");
         std::string id;
         if (existing) {
@@ -431,10 +439,19 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
     if (units.empty() && people.empty() && rounds.empty() && organisation.empty())
         return refused("organisation file contains nothing to import");
     Json result = {{"units", units.size()}, {"people", people.size()}, {"rounds", rounds.size()}, {"change_set", nullptr}};
-    if (d.empty()) return result;  // the records say all the file says already
-    auto cs = m_log->commit(d);
-    if (!cs) return fromCommit(cs.error());
-    result["change_set"] = cs->id;
+    if (drafts.back().empty()) drafts.pop_back();
+    if (drafts.empty()) return result;  // the records say all the file says already
+    auto tx = sync::Transaction::begin(m_store->db());
+    if (!tx) return fromSync(tx.error());
+    Json ids = Json::array();
+    for (const auto& d : drafts) {
+        auto cs = m_log->commit(d);
+        if (!cs) return fromCommit(cs.error());
+        ids.push_back(cs->id);
+    }
+    XS_TRY_SYNC(tx->commit());
+    result["change_set"] = ids.back();
+    result["change_sets"] = ids;
     return result;
 }
 

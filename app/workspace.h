@@ -91,6 +91,8 @@ public:
     sync::OpLog& log() { return *m_log; }
 
     // Organisation: units, people, rounds (schema in README). All or nothing; re-import updates.
+    // Linear in the size of the file; records go in change sets of kOrgRecordsPerChangeSet.
+    static constexpr std::size_t kOrgRecordsPerChangeSet = 5000;
     AResult<Json> importOrg(const Json& doc);
 
     AResult<std::string> createInspection(const InspectionInput& in);

@@ -232,15 +232,9 @@ private:
 
 void Draft::set(const std::string& channel, const std::string& kind, const std::string& recordId,
                 const std::string& field, Json value) {
-    for (auto& p : m_ops) {
-        if (p.channel == channel && p.kind == kind && p.recordId == recordId) {
-            p.fields[field] = std::move(value);
-            return;
-        }
-    }
-    Pending p{channel, kind, recordId, {}};
-    p.fields[field] = std::move(value);
-    m_ops.push_back(std::move(p));
+    auto [it, added] = m_index.emplace(std::make_tuple(channel, kind, recordId), m_ops.size());
+    if (added) m_ops.push_back(Pending{channel, kind, recordId, {}});
+    m_ops[it->second].fields[field] = std::move(value);
 }
 
 void Draft::registerDevice(const DeviceRecord& d) {
@@ -708,7 +702,7 @@ SStatus OpLog::rebuild() {
 
 SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus()>& inTransaction) {
     if (draft.empty()) return fail(SyncError::Invalid, "nothing to commit");
-    auto tx = Transaction::begin(m_store.db());
+    auto tx = Transaction::beginUnlessOpen(m_store.db());
     if (!tx) return tx.error();
     if (auto me = self(); !me) {
         return me.error();
@@ -840,7 +834,7 @@ SResult<ChangeSet> OpLog::commit(const Draft& draft, const std::function<SStatus
     if (!verdict->ok()) return fail(SyncError::Forbidden, verdict->refusal);
     if (fx.needRejudge) XS_TRY(rejudgeAll(fx));
     if (inTransaction) XS_TRY(inTransaction());
-    XS_TRY(tx->commit());
+    if (*tx) XS_TRY((*tx)->commit());
     m_seq = cs.seq;
     return cs;
 }

@@ -24,6 +24,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 #include <nlohmann/json.hpp>
 #include "crypto/bytes.h"
@@ -123,6 +124,7 @@ public:
     void registerDevice(const DeviceRecord& device);
     void revokeDevice(const std::string& device, std::int64_t lastSeq, const crypto::Bytes& lastHash);
     bool empty() const { return m_ops.empty() && m_channelActions.empty(); }
+    std::size_t recordCount() const { return m_ops.size(); }  // ops so far: one per record set
 private:
     friend class OpLog;
     struct Pending {
@@ -135,7 +137,8 @@ private:
         std::vector<ChannelMember> members;  // Create, Add
         std::string device;                  // Remove
     };
-    std::vector<Pending> m_ops;
+    std::vector<Pending> m_ops;  // in the order first set
+    std::map<std::tuple<std::string, std::string, std::string>, std::size_t> m_index;  // (channel, kind, record) -> m_ops
     std::vector<ChannelAction> m_channelActions;
 };
 
@@ -166,6 +169,8 @@ public:
     // Judges the draft as one change set at this replica's current state and commits it durably
     // with its projection, or refuses it (Forbidden, with the rule's reason) and changes nothing.
     // `inTransaction` runs before COMMIT (extra writes that must be atomic with the change set).
+    // Inside a transaction the caller opened (several change sets that stand or fall together),
+    // nothing is durable until the caller commits; a refusal leaves the caller to roll back.
     SResult<ChangeSet> commit(const Draft& draft, const std::function<SStatus()>& inTransaction = {});
 
     // Re-judges every stored change set in causal order and rebuilds all projections.

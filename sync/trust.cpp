@@ -250,6 +250,18 @@ SResult<Verdict> ChangeSetAuthorizer::op(std::size_t index) {
         if (auto f = unknownField(ch, {"scope", "channels", "subkeys", "manifest", "evidence_removed", "evidence_kept",
                                         "keys_destroyed", "at_ms", "detail"}))
             return Verdict::refuse("a shred acknowledgement has no field '" + *f + "'");
+        // Typed: the office lists these records, and a mistyped one must not reach it.
+        auto typed = [&](const char* field, auto check) { return !ch.contains(field) || check(ch[field]); };
+        auto isText = [](const Json& v) { return v.is_string() && v.get_ref<const std::string&>().size() <= 4096; };
+        auto isCount = [](const Json& v) { return v.is_number_integer() && v.get<std::int64_t>() >= 0; };
+        auto isTextList = [&](const Json& v) {
+            return v.is_array() && v.size() <= 4096 && std::all_of(v.begin(), v.end(), [&](const Json& x) { return isText(x); });
+        };
+        if (!typed("scope", isText) || !typed("detail", isText) || !typed("manifest", isText) ||
+            !typed("evidence_removed", isCount) || !typed("evidence_kept", isCount) || !typed("at_ms", isCount) ||
+            !typed("keys_destroyed", [](const Json& v) { return v.is_boolean(); }) || !typed("channels", isTextList) ||
+            !typed("subkeys", [](const Json& v) { return v.is_array() && v.size() <= 4096; }))
+            return Verdict::refuse("a shred acknowledgement has a field of the wrong type");
         return Verdict::accept();
     }
     return Verdict::refuse("the sys channel holds no record of kind " + op.kind);

@@ -27,6 +27,7 @@
 #include "sync/file_io.h"
 #include "sync/identity.h"
 #include "sync/keyfile.h"
+#include "sync/record_fields.h"
 
 namespace xs::app::cli {
 namespace fs = std::filesystem;
@@ -330,8 +331,8 @@ int cmdInspection(Context& ctx) {
             printJson(*list);
         } else {
             for (const auto& i : *list)
-                std::cout << i["id"].get<std::string>() << "  " << i.value("window_start", "") << ".." << i.value("window_end", "")
-                          << "  " << i.value("title", "") << "\n";
+                std::cout << i["id"].get<std::string>() << "  " << sync::stringOf(i, "window_start") << ".." << sync::stringOf(i, "window_end")
+                          << "  " << sync::stringOf(i, "title") << "\n";
         }
         return 0;
     }
@@ -387,15 +388,15 @@ AResult<Json> findingJsonFromArgs(const Args& args) {
 
 void printFinding(const Json& f) {
     std::cout << "id:          " << f["id"].get<std::string>() << "\n"
-              << "title:       " << f.value("title", "") << "\n"
-              << "status:      " << f.value("status", "") << "\n"
-              << "category:    " << f.value("category", "") << "\n"
-              << "severity:    " << f.value("severity", "") << "\n"
-              << "immediate:   " << (f.value("immediate_fix", false) ? "yes" : "no") << "\n"
-              << "description: " << f.value("description", "") << "\n";
+              << "title:       " << sync::stringOf(f, "title") << "\n"
+              << "status:      " << sync::stringOf(f, "status") << "\n"
+              << "category:    " << sync::stringOf(f, "category") << "\n"
+              << "severity:    " << sync::stringOf(f, "severity") << "\n"
+              << "immediate:   " << (sync::boolOf(f, "immediate_fix") ? "yes" : "no") << "\n"
+              << "description: " << sync::stringOf(f, "description") << "\n";
     for (const auto& a : f["attachments"])
-        std::cout << "attachment:  " << a["hash"].get<std::string>() << "  " << a.value("purpose", "") << "  "
-                  << a.value("name", "") << "\n";
+        std::cout << "attachment:  " << a["hash"].get<std::string>() << "  " << sync::stringOf(a, "purpose") << "  "
+                  << sync::stringOf(a, "name") << "\n";
     for (const auto& c : f["conflicts"]) std::cout << "CONFLICT:    field " << c.get<std::string>() << " has concurrent edits\n";
 }
 
@@ -485,8 +486,8 @@ int cmdFinding(Context& ctx) {
             printJson(*list);
         } else {
             for (const auto& f : *list)
-                std::cout << f["id"].get<std::string>() << "  " << f.value("status", "") << "  " << f.value("severity", "")
-                          << (f.value("immediate_fix", false) ? "  立行立改" : "") << "  " << f.value("title", "") << "\n";
+                std::cout << f["id"].get<std::string>() << "  " << sync::stringOf(f, "status") << "  " << sync::stringOf(f, "severity")
+                          << (sync::boolOf(f, "immediate_fix") ? "  立行立改" : "") << "  " << sync::stringOf(f, "title") << "\n";
         }
         return 0;
     }
@@ -680,11 +681,12 @@ int cmdHandover(Context& ctx) {
         if (ctx.json) {
             printJson(*r);
         } else {
+            // Records other devices signed: read with their types checked, never trusted.
             for (const auto& a : *r)
-                std::cout << a.value("device", "") << "  inspection " << a.value("scope", "") << "  "
-                          << (a.value("keys_destroyed", false) ? "keys destroyed" : "evidence only") << ", "
-                          << a.value("evidence_removed", 0) << " evidence files removed  ("
-                          << a.value("detail", "") << ")\n";
+                std::cout << sync::stringOf(a, "device") << "  inspection " << sync::stringOf(a, "scope") << "  "
+                          << (sync::boolOf(a, "keys_destroyed") ? "keys destroyed" : "evidence only") << ", "
+                          << sync::intOf(a, "evidence_removed").value_or(0) << " evidence files removed  ("
+                          << sync::stringOf(a, "detail") << ")\n";
         }
         return 0;
     }

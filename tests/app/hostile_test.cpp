@@ -1021,4 +1021,22 @@ TEST_CASE("hostile: a shredding killed after its commit is finished when the sto
     CHECK(left->empty());
 }
 
+TEST_CASE("hostile: a signed acknowledgement with a mistyped field is refused - the office's list stays readable") {
+    for (const char* bad : {R"({"evidence_removed": "x"})", R"({"keys_destroyed": 1})", R"({"scope": 7})", R"({"detail": {}})",
+                            R"({"channels": [1, 2]})", R"({"at_ms": -5})"}) {
+        CAPTURE(bad);
+        Bureau b;  // a fresh chain each time: the member's log is the forger's
+        Forge forge = forgeFor(*b.member);
+        const std::string dev = b.member->log().deviceId();
+        Json fields = Json::parse(bad);
+        if (!fields.contains("scope")) fields["scope"] = b.inspection;
+        sync::Op op = Forge::plain(sync::kSysChannel, sync::kShredAckKind, sync::shredAckRecordId(dev, b.inspection), fields);
+        CHECK(Bureau::deliver(*b.office, forge.make({op})) == sync::ApplyOutcome::Refused);
+        CHECK(mentions(Bureau::lastRefusal(*b.office), "wrong type"));
+        auto acks = b.office->shredAcknowledgements();
+        REQUIRE(acks.ok());
+        CHECK(acks->empty());
+    }
+}
+
 }  // namespace xs::app

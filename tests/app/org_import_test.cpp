@@ -148,3 +148,37 @@ TEST_CASE("org import: malformed documents are refused and change nothing") {
 }
 
 }  // namespace xs::app
+
+namespace xs::app {
+
+TEST_CASE("org import: 12,000 units (more than one change set holds) go in whole - a re-import writes nothing") {
+    TempDir tmp;
+    sync::ManualClock clock(test::kBaseMs);
+    auto ws = test::initWorkspace(tmp / "store", "吴敏", Role::AuditOffice, clock);
+    Json org = {{"organisation", {{"name", "大组织"}, {"time_zone", "Asia/Urumqi"}}}, {"units", Json::array()}};
+    const std::size_t n = 2 * Workspace::kOrgRecordsPerChangeSet + 2000;
+    for (std::size_t i = 0; i < n; ++i) org["units"].push_back({{"code", "U" + std::to_string(i)}, {"name", "单位" + std::to_string(i)}});
+    auto r = ws->importOrg(org);
+    REQUIRE_MESSAGE(r.ok(), test::describe(r));
+    CHECK((*r)["change_sets"].size() == 3);
+    auto units = ws->units();
+    REQUIRE(units.ok());
+    CHECK(units->size() == n);
+    CHECK(ws->timeZone() == "Asia/Urumqi");
+    auto again = ws->importOrg(org);
+    REQUIRE(again.ok());
+    CHECK((*again)["change_set"].is_null());
+    // A unit with an unknown key anywhere refuses the whole file; nothing of it is written.
+    org["units"].push_back({{"code", "X1"}, {"name", "新单位"}});
+    org["units"][n - 1]["colour"] = "red";
+    auto bad = ws->importOrg(org);
+    CHECK(errorOf(bad) == AppError::Refused);
+    CHECK(bad.message().find("colour") != std::string::npos);
+    CHECK(unitName(*ws, "X1").empty());
+    // An unknown time zone is refused, not guessed.
+    auto zone = ws->importOrg({{"organisation", {{"time_zone", "Mars/Olympus"}}}});
+    CHECK(errorOf(zone) == AppError::Refused);
+    CHECK(ws->timeZone() == "Asia/Urumqi");
+}
+
+}  // namespace xs::app
