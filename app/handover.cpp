@@ -139,7 +139,7 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
     // The receipt (article 7(4)): signed by the office device; the field device wipes on it.
     Json receipt = {{"format", "xunshen-handover-receipt"},
                     {"version", sync::kReceiptVersion},
-                    {"suite", 1},
+                    {"suite", sync::kSuiteXs1},
                     {"bundle_header_sha256", imported->headerDigest},
                     {"manifest_sha256", imported->manifestHash},
                     {"scope", imported->scope},

@@ -10,10 +10,11 @@
 #include "crypto/hash.h"
 #include "sync/changeset.h"
 #include "sync/error.h"
+#include "sync/suite.h"
 
 namespace xs::sync {
 
-constexpr std::uint8_t kChangeSetSuite = 1;  // XS1: SHA-256 + Ed25519
+constexpr std::uint8_t kChangeSetSuite = kSuiteXs1;  // sync/suite.h; for a change set: SHA-256 + Ed25519
 constexpr int kChangeSetVersion = 2;         // "xs-changeset-v2": with causal deps, body bytes hashed as stored
 
 // Bounds for what another replica sends (each change set is hostile until judged).

@@ -9,12 +9,10 @@
 #include "crypto/bytes.h"
 #include "crypto/kdf.h"
 #include "sync/error.h"
+#include "sync/suite.h"
 
 namespace xs::sync {
 
-// Crypto-suite identifiers written into every format. 1 = XS1 (AES-256-GCM, ChaCha20-Poly1305,
-// SHA-256/HKDF, Argon2id, X25519/Ed25519). A 国密 suite (SM2/SM3/SM4) will take a new id.
-constexpr int kSuiteXs1 = 1;
 constexpr int kKeyFileVersion = 1;
 
 struct KeyFile {

@@ -145,6 +145,9 @@ const std::vector<Migration>& syncMigrations() {
          "CREATE TABLE evidence_files (seq INTEGER PRIMARY KEY AUTOINCREMENT, scope TEXT NOT NULL,"
          "  hash TEXT NOT NULL, size INTEGER NOT NULL, shredded_at INTEGER, UNIQUE (scope, hash));"
          "CREATE TABLE shredded_scopes (scope TEXT PRIMARY KEY, at_ms INTEGER NOT NULL) WITHOUT ROWID;"},
+        {"sync", 6,
+         // The crypto suite of each stored change set (sync/suite.h), as its signed bytes name it.
+         "ALTER TABLE changesets ADD COLUMN suite INTEGER NOT NULL DEFAULT 1;"},
     };
     return m;
 }
