@@ -14,6 +14,7 @@ enum class AppError {
     Tampered = 6,  // stored data failed an integrity or authenticity check (damaged or altered)
     Busy = 7,      // another program kept the store locked: nothing changed, try again
     DiskFull = 8,  // the disk has no room left: nothing was written
+    Cancelled = 9, // a long task was cancelled: what it had finished stays, nothing half-done
 };
 
 template <typename T>

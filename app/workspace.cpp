@@ -191,6 +191,24 @@ AResult<std::unique_ptr<Workspace>> Workspace::open(const fs::path& dir, std::st
     return ws;
 }
 
+AResult<std::unique_ptr<Workspace>> Workspace::openAnother() const {
+    auto store = m_store->openAnother();
+    if (!store) return fromSync(store.error());
+    std::unique_ptr<Workspace> ws(new Workspace());
+    ws->m_store = std::move(*store);
+    XS_TRY_APP(ws->openLog(*m_clock));
+    XS_TRY_APP(ws->reloadSelf());
+    return ws;
+}
+
+AResult<std::int64_t> Workspace::dataVersion() {
+    auto s = m_store->db().prepare("PRAGMA data_version");
+    if (!s) return fromSync(s.error());
+    auto row = s->step();
+    if (!row) return fromSync(row.error());
+    return s->int64(0);
+}
+
 AStatus Workspace::reloadSelf() {
     auto claim = m_store->meta("self_claim");
     if (!claim) return fail(AppError::Failed, "store has no owner (damaged store?)");
@@ -797,7 +815,9 @@ AResult<std::string> Workspace::addFinding(const FindingInput& in) {
     return *id;
 }
 
-AResult<std::size_t> Workspace::importFindings(const fs::path& file, const std::function<void(const std::string&)>& committed) {
+AResult<std::size_t> Workspace::importFindings(const fs::path& file, const std::function<void(const std::string&)>& committed,
+                                               const std::function<bool()>& cancelled) {
+    auto stop = [&]() { return cancelled && cancelled(); };
     auto bytes = sync::readFile(file, kMaxImportBytes);
     if (!bytes) return fromSync(bytes.error());
     std::string_view text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
@@ -822,12 +842,16 @@ AResult<std::size_t> Workspace::importFindings(const fs::path& file, const std::
             if (!p) return fail(p.code(), where + ": " + p.message() + "; nothing imported");
             e = *p;
         }
+        if (stop()) return fail(AppError::Cancelled, "cancelled while checking: nothing imported");
         Json fields;
         auto ok = prepareFinding(*in, fields);
         if (!ok) return fail(ok.code(), where + ": " + ok.message() + "; nothing imported");
         inputs.push_back(std::move(*in));
     }
     for (std::size_t i = 0; i < inputs.size(); ++i) {
+        if (stop())
+            return fail(AppError::Cancelled, "cancelled: " + std::to_string(i) + " of " + std::to_string(inputs.size()) +
+                                                 " findings were committed, the rest were not");
         auto id = addFinding(inputs[i]);
         if (!id) {
             auto e = id.error();

@@ -84,6 +84,12 @@ public:
     static AResult<std::unique_ptr<Workspace>> open(const std::filesystem::path& dir, std::string_view passphrase,
                                                     const sync::Clock& clock = sync::SystemClock::instance());
 
+    // Another workspace on the same open store (its own connection, no passphrase): for a task
+    // on another thread.
+    AResult<std::unique_ptr<Workspace>> openAnother() const;
+    // SQLite's data_version of this connection: changes when another connection commits.
+    AResult<std::int64_t> dataVersion();
+
     const Self& self() const { return m_self; }
     // Re-reads who the owner is from the office's records (after enrolment).
     AStatus reloadSelf();
@@ -106,8 +112,11 @@ public:
     // inside it. `committed` is called with each new id once its commit is durable. Returns how
     // many findings were imported.
     static constexpr std::size_t kMaxImportBytes = std::size_t{256} << 20;
+    // `cancelled` is asked between lines: a cancel before the first commit imports nothing, after
+    // it keeps the findings already committed (each was reported) and returns Cancelled.
     AResult<std::size_t> importFindings(const std::filesystem::path& file,
-                                        const std::function<void(const std::string&)>& committed);
+                                        const std::function<void(const std::string&)>& committed,
+                                        const std::function<bool()>& cancelled = {});
     // fields: snake_case field -> new value (strings for enums). `status` goes through transition rules.
     AStatus editFinding(const std::string& id, const Json& fields);
     AStatus transitionFinding(const std::string& id, FindingStatus to);

@@ -242,20 +242,32 @@ SResult<std::unique_ptr<Store>> Store::open(const fs::path& dir, std::string_vie
         fs::remove(dir / kLockoutFile, ec);
     }
 
+    auto store = openWithKey(dir, keyFile->storeId, keyFile->kdf, std::move(*key));
+    if (!store) return store.error();
+    (*store)->m_timings = {kdfMs, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()};
+    return store;
+}
+
+SResult<std::unique_ptr<Store>> Store::openWithKey(const fs::path& dir, std::string storeId, const crypto::Argon2Params& kdf,
+                                                   crypto::SecretBytes key) {
     std::unique_ptr<Store> store(new Store());
     store->m_dir = dir;
-    store->m_storeId = keyFile->storeId;
-    store->m_kdf = keyFile->kdf;
-    auto db = Db::open((dir / kDbFile).string(), *key, {.create = false, .durable = true});
+    store->m_storeId = std::move(storeId);
+    store->m_kdf = kdf;
+    auto db = Db::open((dir / kDbFile).string(), key, {.create = false, .durable = true});
     if (!db) return db.error();
     store->m_db = std::move(*db);
     XS_TRY(store->migrate({}));
-    auto evidence = EvidenceStore::open(dir / kEvidenceDir, *key);
+    auto evidence = EvidenceStore::open(dir / kEvidenceDir, key);
     if (!evidence) return evidence.error();
     store->m_evidence = std::make_unique<EvidenceStore>(std::move(*evidence));
-    store->m_dataKey = std::move(*key);
-    store->m_timings = {kdfMs, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()};
+    store->m_dataKey = std::move(key);
     return store;
+}
+
+SResult<std::unique_ptr<Store>> Store::openAnother() const {
+    if (m_dataKey.empty()) return fail(SyncError::Invalid, "store is locked");
+    return openWithKey(m_dir, m_storeId, m_kdf, crypto::SecretBytes(m_dataKey.data(), m_dataKey.size()));
 }
 
 SStatus Store::migrate(const std::vector<Migration>& extra) {

@@ -49,6 +49,9 @@ public:
     // longer after each consecutive failure (0.25 s doubling, at most 30 s); WrongPassphrase.
     static SResult<std::unique_ptr<Store>> open(const std::filesystem::path& dir, std::string_view passphrase);
     static bool exists(const std::filesystem::path& dir);
+    // Another connection to this open store, with its data key (no passphrase, no KDF): for work
+    // on another thread (each connection is used by one thread at a time). Invalid when locked.
+    SResult<std::unique_ptr<Store>> openAnother() const;
 
     // Applies every migration not yet applied (sync's own first, then `extra`).
     SStatus migrate(const std::vector<Migration>& extra);
@@ -111,6 +114,9 @@ public:
 
 private:
     Store() = default;
+    // The rest of open once the data key is known: database, migrations, evidence.
+    static SResult<std::unique_ptr<Store>> openWithKey(const std::filesystem::path& dir, std::string storeId,
+                                                       const crypto::Argon2Params& kdf, crypto::SecretBytes key);
     std::filesystem::path m_dir;
     std::string m_storeId;
     crypto::Argon2Params m_kdf;

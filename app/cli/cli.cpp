@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,12 +16,14 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <thread>
 #include <streambuf>
 
 #include "app/cli/args.h"
 #include "app/demo.h"
 #include "app/enrolment.h"
 #include "app/handover.h"
+#include "app/session.h"
 #include "app/workspace.h"
 #include "crypto/encoding.h"
 #include "sync/changeset_codec.h"
@@ -55,6 +58,8 @@ struct Context {
     Args args;
     bool json = false;
     fs::path store;
+    // The command's session (app/session.h): every command opens the store through it.
+    mutable std::unique_ptr<Session> session;
 };
 
 int report(const Error<AppError>& e) {
@@ -119,8 +124,7 @@ AResult<Secret> newPassphrase(const Context& ctx, const char* fileOption, const 
         if (a->value != b->value) return fail(AppError::Usage, "the two passphrases differ");
         s = std::move(*a);
     }
-    if (!s) return s;
-    if (s->value.size() < 8) return fail(AppError::Refused, "refused: a passphrase needs at least 8 characters");
+    if (!s) return s;  // its policy (length, KDF bounds) is the session's
     return s;
 }
 
@@ -141,12 +145,40 @@ AResult<crypto::Argon2Params> kdfParams(const Context& ctx) {
     return p;
 }
 
-AResult<std::unique_ptr<Workspace>> openWorkspace(const Context& ctx) {
+AResult<Session*> openSession(const Context& ctx) {
+    if (ctx.session) return ctx.session.get();
     if (!sync::Store::exists(ctx.store))
         return fail(AppError::NotFound, "no store in " + ctx.store.string() + " (run xunshenctl init first)");
     auto pass = passphrase(ctx);
     if (!pass) return pass.error();
-    return Workspace::open(ctx.store, pass->value);
+    auto s = Session::open(ctx.store, pass->value);
+    if (!s) return s.error();
+    ctx.session = std::move(*s);
+    return ctx.session.get();
+}
+
+// The workspace of the command's session, for the commands that do not have typed session calls yet.
+AResult<Workspace*> openWorkspace(const Context& ctx) {
+    auto s = openSession(ctx);
+    if (!s) return s.error();
+    return (*s)->workspace();
+}
+
+// Waits for a session task, showing its progress on stderr when stderr is a terminal.
+template <typename T>
+AResult<T> waitFor(const std::shared_ptr<Task<T>>& task) {
+    const bool tty = ::isatty(2) == 1;
+    while (!task->finished()) {
+        if (tty) {
+            auto p = task->progress();
+            std::fprintf(stderr, "\r%s: %s %llu", task->name().c_str(), p.stage.c_str(), static_cast<unsigned long long>(p.done));
+            if (p.total) std::fprintf(stderr, "/%llu", static_cast<unsigned long long>(p.total));
+            std::fprintf(stderr, "\033[K");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    return task->wait();
 }
 
 // ---------------------------------------------------------------- commands
@@ -163,11 +195,12 @@ int cmdInit(Context& ctx) {
     if (!kdf) return report(kdf.error());
     auto pass = newPassphrase(ctx, "passphrase-file", "XUNSHEN_PASSPHRASE");
     if (!pass) return report(pass.error());
-    auto ws = Workspace::init(ctx.store, pass->value, *name, *role, *kdf);
-    if (!ws) return report(ws.error());
+    auto session = Session::create(ctx.store, pass->value, *name, *role, *kdf);
+    if (!session) return report(session.error());
+    auto me = (*session)->self();
+    if (!me) return report(me.error());
     if (ctx.json) {
-        printJson({{"store", ctx.store.string()}, {"person_id", (*ws)->self().personId}, {"device_id", (*ws)->log().deviceId()},
-                   {"role", toString(*role)}});
+        printJson({{"store", ctx.store.string()}, {"person_id", me->personId}, {"device_id", me->deviceId}, {"role", toString(*role)}});
     } else {
         std::cout << "created store " << ctx.store.string() << " for " << *name << " (" << label(*role) << ")\n";
     }
@@ -417,12 +450,15 @@ int cmdFinding(Context& ctx) {
     }
     if (sub == "import") {
         if (pos.size() != 3) return usage("finding import FILE.jsonl");
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto n = (*ws)->importFindings(pos[2], [&](const std::string& id) {
-            if (ctx.json) std::cout << Json{{"id", id}}.dump() << std::endl;
+        auto session = openSession(ctx);
+        if (!session) return report(session.error());
+        // Printed (on the task's thread, the only writer of stdout meanwhile) once each commit is durable.
+        auto task = (*session)->importFindings(pos[2], [json = ctx.json](const std::string& id) {
+            if (json) std::cout << Json{{"id", id}}.dump() << std::endl;
             else std::cout << id << std::endl;
         });
+        if (!task) return report(task.error());
+        auto n = waitFor(*task);
         if (!n) return report(n.error());
         return 0;
     }
@@ -550,14 +586,17 @@ int cmdEvidence(Context& ctx) {
 }
 
 int cmdRekey(Context& ctx) {
-    auto ws = openWorkspace(ctx);
-    if (!ws) return report(ws.error());
-    auto kdf = ctx.args.has("kdf-memory-kib") || ctx.args.has("kdf-iterations") ? kdfParams(ctx)
-                                                                                   : AResult<crypto::Argon2Params>((*ws)->store().kdfParams());
-    if (!kdf) return report(kdf.error());
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    std::optional<crypto::Argon2Params> kdf;
+    if (ctx.args.has("kdf-memory-kib") || ctx.args.has("kdf-iterations") || ctx.args.has("kdf-parallelism")) {
+        auto k = kdfParams(ctx);
+        if (!k) return report(k.error());
+        kdf = *k;
+    }
     auto pass = newPassphrase(ctx, "new-passphrase-file", "XUNSHEN_NEW_PASSPHRASE");
     if (!pass) return report(pass.error());
-    auto s = (*ws)->rekey(pass->value, *kdf);
+    auto s = (*session)->rekey(pass->value, kdf);
     if (!s) return report(s.error());
     if (!ctx.json) std::cout << "passphrase changed (the data key was re-wrapped; nothing was re-encrypted)\n";
     return 0;
@@ -694,20 +733,23 @@ int cmdHandover(Context& ctx) {
 }
 
 int cmdRebuild(Context& ctx) {
-    auto ws = openWorkspace(ctx);
-    if (!ws) return report(ws.error());
-    auto s = (*ws)->rebuild();
-    if (!s) return report(s.error());
-    auto digest = (*ws)->log().projectionDigest();
-    if (ctx.json) printJson({{"rebuilt", true}, {"projection_digest", digest ? *digest : ""}});
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    auto task = (*session)->rebuild();
+    if (!task) return report(task.error());
+    auto digest = waitFor(*task);
+    if (!digest) return report(digest.error());
+    if (ctx.json) printJson({{"rebuilt", true}, {"projection_digest", *digest}});
     else std::cout << "projections rebuilt from the op log\n";
     return 0;
 }
 
 int cmdVerify(Context& ctx) {
-    auto ws = openWorkspace(ctx);
-    if (!ws) return report(ws.error());
-    auto r = (*ws)->verify();
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    auto task = (*session)->verify();
+    if (!task) return report(task.error());
+    auto r = waitFor(*task);
     if (!r) return report(r.error());
     if (ctx.json) {
         printJson({{"ok", r->ok}, {"problems", r->problems}, {"wiped", r->wiped}, {"shredded", r->shredded}, {"ops", r->ops},

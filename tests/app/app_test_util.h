@@ -32,6 +32,7 @@ inline std::string errorName(AppError e) {
         case AppError::Tampered: return "Tampered";
         case AppError::Busy: return "Busy";
         case AppError::DiskFull: return "DiskFull";
+        case AppError::Cancelled: return "Cancelled";
     }
     return "?";
 }
