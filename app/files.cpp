@@ -65,6 +65,11 @@ AStatus checkOutputPath(const fs::path& storeDir, const fs::path& out) {
     return {};
 }
 
+void removeOrphansOf(const fs::path& out) {
+    fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+    (void)sync::removeOrphanTempFiles(dir, out.filename().string());
+}
+
 AStatus writeOutputFile(const fs::path& storeDir, const fs::path& out, crypto::ByteView data) {
     XS_TRY_APP(checkOutputPath(storeDir, out));
     XS_TRY_SYNC(sync::writeFileAtomic(out, data));

@@ -14,6 +14,10 @@ namespace xs::app {
 // replace something that is not a file.
 AStatus checkOutputPath(const std::filesystem::path& storeDir, const std::filesystem::path& out);
 
+// Removes what an earlier write of `out` killed midway left beside it (its orphaned temporary
+// files; sync::removeOrphanTempFiles). Best effort: a failure to list the folder is not an error.
+void removeOrphansOf(const std::filesystem::path& out);
+
 // checkOutputPath, then an atomic, durable write.
 AStatus writeOutputFile(const std::filesystem::path& storeDir, const std::filesystem::path& out, crypto::ByteView data);
 

@@ -44,6 +44,7 @@ AResult<sync::EvidenceScope> scopeFor(Workspace& ws, const std::string& inspecti
 
 AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, const fs::path& out) {
     XS_TRY_APP(checkOutputPath(ws.store().dir(), out));
+    removeOrphansOf(out);  // a bundle export killed midway left its temporary file here
     auto officeHex = ws.store().meta(sync::kOfficePublicKeyMeta);
     if (!officeHex || !ws.self().enrolled) return refused("this store is not enrolled (run org enrol with the office's enrolment file)");
     auto officeKey = crypto::fromHex(*officeHex);

@@ -1137,6 +1137,7 @@ AResult<Json> Workspace::conflicts() {
 
 AStatus Workspace::exportEvidence(const std::string& hash, const fs::path& out) {
     XS_TRY_APP(checkOutputPath(m_store->dir(), out));
+    removeOrphansOf(out);
     // The evidence belongs to the inspection of a finding it is attached to.
     auto s = m_store->db().prepare("SELECT DISTINCT f.inspection_id FROM attachments a JOIN findings f ON f.id = a.finding_id"
                                    " WHERE a.hash = ?");

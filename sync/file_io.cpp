@@ -1,6 +1,7 @@
 #include "sync/file_io.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -96,10 +97,36 @@ SResult<TempFile> TempFile::create(const fs::path& dir, const std::string& prefi
     fs::path path = dir / ("." + prefix + "." + crypto::toHex(*rnd) + ".tmp");
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return ioError("cannot create", path);
+    // Held while the file is open, by this process only: removeOrphanTempFiles takes a temp file
+    // whose lock it can get for one whose writer died (kill -9, a crash, a power cut).
+    (void)::flock(fd, LOCK_EX | LOCK_NB);
     // Bypass the page cache where the filesystem allows it (not tmpfs, for one): the thread then
     // writes whole aligned blocks; if it refuses, the writes go through the page cache.
     if (writeBehind) setDirect(fd, true);
     return TempFile(fd, std::move(path), writeBehind);
+}
+
+SResult<std::size_t> removeOrphanTempFiles(const fs::path& dir, const std::string& prefix) {
+    std::size_t removed = 0;
+    std::error_code ec;
+    const std::string head = "." + prefix;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.size() < head.size() + 5 || name.compare(0, head.size(), head) != 0 ||
+            name.compare(name.size() - 4, 4, ".tmp") != 0)
+            continue;
+        int fd = ::open(it->path().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) continue;
+        struct stat st {};
+        // A live writer holds the lock; a regular file nobody holds is what a dead one left.
+        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+            ::unlink(it->path().c_str()) == 0)
+            ++removed;
+        ::close(fd);
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory)
+        return fail(SyncError::Io, "cannot list " + dir.string() + ": " + ec.message());
+    return removed;
 }
 
 TempFile::~TempFile() {

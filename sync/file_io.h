@@ -26,6 +26,12 @@ SResult<crypto::Bytes> readFile(const std::filesystem::path& path, std::size_t m
 SStatus writeFileAtomic(const std::filesystem::path& path, crypto::ByteView data);
 SStatus fsyncDir(const std::filesystem::path& dir);
 
+// Removes the temporary files ("." prefix ... ".tmp", as TempFile names them) in `dir` that no
+// live process is writing: a TempFile holds an flock on its file while open, so a file whose lock
+// can be taken was left by a writer that died. Safe while other processes write beside it.
+// Returns how many it removed.
+SResult<std::size_t> removeOrphanTempFiles(const std::filesystem::path& dir, const std::string& prefix = "");
+
 class WriteBehind;
 
 // A file being written by fd; removed on destruction unless committed by rename.

@@ -244,6 +244,9 @@ SResult<std::unique_ptr<Store>> Store::open(const fs::path& dir, std::string_vie
 
     auto store = openWithKey(dir, keyFile->storeId, keyFile->kdf, std::move(*key));
     if (!store) return store.error();
+    // What a killed writer left behind (an evidence file half imported, a key file half written).
+    XS_TRY(removeOrphanTempFiles(dir));
+    XS_TRY(removeOrphanTempFiles(dir / kEvidenceDir));
     (*store)->m_timings = {kdfMs, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()};
     return store;
 }

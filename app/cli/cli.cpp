@@ -955,7 +955,7 @@ private:
 }  // namespace
 
 int run(const std::vector<std::string>& argv) {
-    Context ctx{Args(argv, kFlags), false, {}};
+    Context ctx{Args(argv, kFlags), false, {}, nullptr};
     if (!ctx.args.error().empty()) return usage(ctx.args.error());
     if (ctx.args.flag("help") || ctx.args.positional().empty()) {
         std::cout << kHelp;

@@ -5,6 +5,10 @@
 // bytes, then its end, in order; a missing file is reported after the files before it.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <random>
 #include <vector>
 
@@ -173,4 +177,49 @@ TEST_CASE("ReadAhead reads a list of files one after another") {
 }
 
 }  // namespace
+}  // namespace xs::sync
+
+namespace xs::sync {
+
+TEST_CASE("file_io: a temp file a killed process left is removed - one a live writer holds is not") {
+    namespace fs = std::filesystem;
+    test::TempDir tmp;
+    const fs::path dir = tmp.path();
+    // A writer killed with -9 after creating and filling its temp file.
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        auto t = TempFile::create(dir, "evidence");
+        if (t) (void)t->write(crypto::asBytes(std::string(4096, 'x')));
+        ::kill(::getpid(), SIGKILL);
+        ::_exit(1);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFSIGNALED(status));
+    auto live = TempFile::create(dir, "evidence");
+    REQUIRE(live.ok());
+    REQUIRE(live->write(crypto::asBytes(std::string("still being written"))).ok());
+    test::writeText(dir / "keep.txt", "not a temp file");
+    test::writeText(dir / ".other.abc.tmp", "another prefix");
+    std::size_t temps = 0;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().filename().string().rfind(".evidence.", 0) == 0) ++temps;
+    REQUIRE(temps == 2);  // the orphan and the live one
+
+    auto removed = removeOrphanTempFiles(dir, "evidence");
+    REQUIRE(removed.ok());
+    CHECK(*removed == 1);
+    CHECK(fs::exists(live->path()));
+    CHECK(fs::exists(dir / "keep.txt"));
+    CHECK(fs::exists(dir / ".other.abc.tmp"));  // not this prefix
+    // Without a prefix every orphaned temp file goes; the live one stays.
+    auto all = removeOrphanTempFiles(dir);
+    REQUIRE(all.ok());
+    CHECK(*all == 1);
+    CHECK(fs::exists(live->path()));
+    REQUIRE(live->commitAs(dir / "done.bin").ok());
+    CHECK(test::readAll(dir / "done.bin").size() == 19);
+}
+
 }  // namespace xs::sync

@@ -408,3 +408,22 @@ TEST_CASE("store: after lock no file in the store holds a marker in clear") {
 }
 
 }  // namespace xs::sync
+
+namespace xs::sync {
+
+TEST_CASE("store: opening removes the temp files a killed writer left in the store and its evidence folder") {
+    test::SleepRecorder sleeper;
+    test::TempDir tmp;
+    const fs::path dir = tmp / "store";
+    createStore(dir, "right")->lock();
+    // What kill -9 mid-import leaves: temp files nobody holds (no live writer).
+    test::writeText(dir / Store::kEvidenceDir / ".evidence.0123456789abcdef.tmp", std::string(100000, 'c'));
+    test::writeText(dir / ".keyfile.json.fedcba9876543210.tmp", "{half");
+    auto ok = Store::open(dir, "right");
+    REQUIRE_MESSAGE(ok.ok(), test::describe(ok));
+    CHECK_FALSE(fs::exists(dir / Store::kEvidenceDir / ".evidence.0123456789abcdef.tmp"));
+    CHECK_FALSE(fs::exists(dir / ".keyfile.json.fedcba9876543210.tmp"));
+    CHECK(fs::exists(dir / Store::kKeyFile));
+}
+
+}  // namespace xs::sync
