@@ -356,20 +356,15 @@ int main(int argc, char** argv) {
     bool keep = false;
     bool cheapKdf = false;
     bool warm = false;
-    std::vector<std::string> ioPaths;  // --file-io: compare sync/file_io paths instead of age
     fs::path base;
     const char* usage =
         "usage: bench_handover [--xunshenctl PATH] [--age PATH] [--evidence-mb N] [--findings N] [--rounds R]\n"
         "                      [--dir DIR] [--keep] [--cheap-kdf] [--cache cold|warm] [--smoke]\n"
-        "                      [--file-io tuned,plain[,...]]\n"
         "  --smoke      the quick run: --evidence-mb 64 --findings 50\n"
         "  --cheap-kdf  stores with Argon2id m=8 MiB t=1 p=1 (as the tests) instead of the product default\n"
         "  --cache      before every timed step the run's files leave the page cache; then the step's\n"
         "               input (store and evidence, bundle, age's input) stays on disk (cold, the default:\n"
-        "               as from a USB stick) or is read into the cache (warm); the same for both sides\n"
-        "  --file-io    TEMPORARY (issue 10, item 8): instead of age, compare the sync/file_io paths named\n"
-        "               (XS_FILE_IO in the child) on export and import, cold and warm in each round, the\n"
-        "               paths' order rotating every round; ratios are wall time / the first path's";
+        "               as from a USB stick) or is read into the cache (warm); the same for both sides";
     try {
         for (int i = 1; i < argc; ++i) {
             std::string a = argv[i];
@@ -391,15 +386,6 @@ int main(int argc, char** argv) {
                 warm = v == "warm";
             }
             else if (a == "--smoke") { evidenceMiB = 64; findings = 50; }
-            else if (a == "--file-io") {
-                std::string v = next();
-                for (std::size_t start = 0; start <= v.size();) {
-                    std::size_t end = std::min(v.find(',', start), v.size());
-                    if (end > start) ioPaths.push_back(v.substr(start, end - start));
-                    start = end + 1;
-                }
-                if (ioPaths.size() < 2) die(usage);
-            }
             else if (a == "--help") { std::cout << usage << "\n"; return 0; }
             else die(usage);
         }
@@ -424,8 +410,7 @@ int main(int argc, char** argv) {
     {
         // Nothing is deleted until the end (see the rounds): evidence files, plain.bin and the
         // inspector's store, then per round a bundle, an age file, age's output and an office store.
-        const std::uintmax_t perRound = ioPaths.empty() ? 4 : 2 * 2 * ioPaths.size();
-        const std::uintmax_t need = evidenceMiB * kMiB / 100 * 101 * (3 + perRound * static_cast<std::uintmax_t>(rounds)) + 256 * kMiB;
+        const std::uintmax_t need = evidenceMiB * kMiB / 100 * 101 * (3 + 4 * static_cast<std::uintmax_t>(rounds)) + 256 * kMiB;
         const std::uintmax_t avail = fs::space(base).available;
         if (avail < need)
             die("needs about " + std::to_string(need / kMiB) + " MiB free in " + base.string() + ", has " +
@@ -505,98 +490,6 @@ int main(int argc, char** argv) {
     fs::copy(office, pristine, fs::copy_options::recursive);
     double setupS = std::chrono::duration<double>(Clock::now() - setupStart).count();
     std::cerr << "set-up done in " << static_cast<int>(setupS) << " s\n";
-
-    if (!ioPaths.empty()) {
-        // ------------------------------------------------------------ file_io paths compared
-        std::vector<json> cmp;
-        for (int round = 0; round < rounds; ++round) {
-            json r;
-            const std::string n = std::to_string(round + 1);
-            std::vector<std::string> order = ioPaths;
-            std::rotate(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(round) % order.size()),
-                        order.end());
-            for (const bool w : {false, true}) {
-                const std::string cache = w ? "warm" : "cold";
-                auto timedIo = [&](const std::string& path, const std::vector<std::string>& args, const std::vector<fs::path>& inputs) {
-                    ::sync();
-                    const double resident = setCache(base, inputs, w);
-                    ::setenv("XS_FILE_IO", path.c_str(), 1);
-                    ChildRun c = spawn(args, scratch);
-                    ::unsetenv("XS_FILE_IO");
-                    if (c.exitCode != 0) die(path + " failed (exit " + std::to_string(c.exitCode) + "): " + c.err);
-                    json j = childJson(c);
-                    j["input_resident"] = resident;
-                    return std::make_pair(c, j);
-                };
-                fs::path shared;  // every path imports the same bundle: the first one's export
-                for (const auto& path : order) {
-                    const fs::path bundle = base / ("bundle-" + n + "-" + cache + "-" + path + ".xsbundle");
-                    auto [c, j] = timedIo(path, ctl(insp, {"handover", "export", "--inspection", inspection, "--out", bundle.string(), "--json"}),
-                                          {insp});
-                    json s = json::parse(c.out);
-                    if (s.at("evidence_files") != plan.size()) die("export wrote " + s.at("evidence_files").dump() + " evidence files");
-                    r[cache]["export"][path] = j;
-                    if (shared.empty()) shared = bundle;
-                }
-                for (const auto& path : order) {
-                    const fs::path officeRound = base / ("office-" + n + "-" + cache + "-" + path);
-                    fs::copy(pristine, officeRound, fs::copy_options::recursive);
-                    auto [c, j] = timedIo(path, ctl(officeRound, {"handover", "import", shared.string(), "--json"}), {shared, officeRound});
-                    json s = json::parse(c.out);
-                    if (s.at("evidence_files") != plan.size() || s.at("change_sets_new").get<int>() < findings)
-                        die("import summary is short: " + s.dump());
-                    json list = json::parse(must(ctl(officeRound, {"finding", "list", "--inspection", inspection, "--json"}), scratch).out);
-                    if (list.size() != static_cast<std::size_t>(findings)) die("office lists " + std::to_string(list.size()) + " findings");
-                    if (round == rounds - 1) {
-                        json v = json::parse(must(ctl(officeRound, {"verify", "--json"}), scratch).out);
-                        if (v.at("ok") != true || v.at("evidence_files").get<std::size_t>() != plan.size())
-                            die("office verify after import (" + path + "): " + v.dump());
-                    }
-                    r[cache]["import"][path] = j;
-                }
-            }
-            cmp.push_back(r);
-            std::cerr << "round " << round + 1 << "/" << rounds << " done\n";
-        }
-        auto medOf = [&](const std::string& cache, const char* step, const std::string& path, const char* field) {
-            std::vector<double> v;
-            for (const auto& r : cmp) v.push_back(r[cache][step][path][field].get<double>());
-            return percentile(v, 0.5);
-        };
-        std::printf("file_io paths: %d findings, %llu MiB evidence in %zu files, median of %d round(s), paths rotating\n",
-                    findings, static_cast<unsigned long long>(evidenceMiB), plan.size(), rounds);
-        std::printf("xunshenctl %s; ratio = wall time / %s's (> 1: slower than %s)\n\n", cli.c_str(), ioPaths[0].c_str(),
-                    ioPaths[0].c_str());
-        std::printf("%-6s %-7s %-11s %8s %8s %8s %7s %7s   %s\n", "cache", "step", "path", "wall s", "user s", "sys s", "cached",
-                    "ratio", "ratio per round");
-        for (const std::string cache : {"cold", "warm"}) {
-            for (const char* step : {"export", "import"}) {
-                for (const auto& path : ioPaths) {
-                    const double wall = medOf(cache, step, path, "wall_ms");
-                    const double ref = medOf(cache, step, ioPaths[0], "wall_ms");
-                    std::string perRound;
-                    for (const auto& r : cmp) {
-                        char b[16];
-                        std::snprintf(b, sizeof b, " %.2f", r[cache][step][path]["wall_ms"].get<double>() /
-                                                                r[cache][step][ioPaths[0]]["wall_ms"].get<double>());
-                        perRound += b;
-                    }
-                    std::printf("%-6s %-7s %-11s %8.2f %8.2f %8.2f %6.0f%% %7.2f  %s\n", cache.c_str(), step, path.c_str(), wall / 1000,
-                                medOf(cache, step, path, "user_ms") / 1000, medOf(cache, step, path, "sys_ms") / 1000,
-                                100 * medOf(cache, step, path, "input_resident"), wall / ref, perRound.c_str());
-                }
-            }
-        }
-        std::printf("checked: every import's summary, office lists %d findings after every import, last round's offices verify ok\n",
-                    findings);
-        json all = {{"findings", findings}, {"evidence_bytes", evidenceBytes}, {"evidence_files", plan.size()}, {"paths", ioPaths},
-                    {"rounds", cmp}};
-        std::cout << "\nraw: " << all.dump() << std::endl;
-        if (keep) std::cerr << "kept " << base.string() << "\n";
-        else if (madeBase) fs::remove_all(base);
-        else for (const auto& e : fs::directory_iterator(base)) fs::remove_all(e.path());
-        return 0;
-    }
 
     // ---------------------------------------------------------------- timed rounds
     std::vector<json> results;

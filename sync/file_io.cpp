@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <string_view>
 #include <utility>
 
 #include <openssl/crypto.h>
@@ -53,25 +52,6 @@ bool setDirect(int fd, bool on) {
 }
 
 constexpr std::size_t kMaxWaitingForSync = 256;  // committed files waiting for the syncer (fds)
-
-// TEMPORARY (issue 10, item 8), for bench_handover to compare the two paths in one run:
-// XS_FILE_IO=tuned selects the O_DIRECT / huge-page / pwritev / syncer-thread path; "direct"
-// O_DIRECT alone (page-aligned blocks, one writer thread that fsyncs and renames each file at its
-// commit, O_DIRECT reads of files not in the page cache); "plain" (the default) the same thread
-// with buffered write(2), and buffered reads with POSIX_FADV_SEQUENTIAL.
-enum class IoPath { Tuned, Direct, Plain };
-IoPath ioPath() {
-    static const IoPath path = [] {
-        const char* v = std::getenv("XS_FILE_IO");
-        const std::string_view s = v ? v : "";
-        if (s == "tuned") return IoPath::Tuned;
-        if (s == "direct") return IoPath::Direct;
-        return IoPath::Plain;
-    }();
-    return path;
-}
-bool tunedIo() { return ioPath() == IoPath::Tuned; }
-bool directIo() { return ioPath() != IoPath::Plain; }
 
 }  // namespace
 
@@ -118,7 +98,7 @@ SResult<TempFile> TempFile::create(const fs::path& dir, const std::string& prefi
     if (fd < 0) return ioError("cannot create", path);
     // Bypass the page cache where the filesystem allows it (not tmpfs, for one): the thread then
     // writes whole aligned blocks; if it refuses, the writes go through the page cache.
-    if (writeBehind && directIo()) setDirect(fd, true);
+    if (writeBehind) setDirect(fd, true);
     return TempFile(fd, std::move(path), writeBehind);
 }
 
@@ -220,8 +200,6 @@ SStatus TempFile::commitAs(const fs::path& target) {
 // 4 KiB pages is split in two while one from huge pages is a single request, and four
 // back-to-back blocks one request of 4 MiB.
 std::uint8_t* allocateIoRegion(std::size_t bytes) {
-    if (ioPath() == IoPath::Plain) return static_cast<std::uint8_t*>(std::malloc(bytes));
-    if (ioPath() == IoPath::Direct) return static_cast<std::uint8_t*>(std::aligned_alloc(4096, bytes));
     constexpr std::size_t kHugePage = std::size_t{2} << 20;
     bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
     auto* p = static_cast<std::uint8_t*>(std::aligned_alloc(kHugePage, bytes));
@@ -237,7 +215,7 @@ SResult<std::unique_ptr<WriteBehind>> WriteBehind::start() {
     wb->m_storage.emplace_back(region, &std::free);
     for (std::size_t i = 0; i < kBlocks; ++i) wb->m_free.push_back(region + i * kBlockSize);
     try {
-        if (tunedIo()) wb->m_syncer = std::thread([w = wb.get()] { w->runSyncer(); });
+        wb->m_syncer = std::thread([w = wb.get()] { w->runSyncer(); });
         wb->m_writer = std::thread([w = wb.get()] { w->runWriter(); });
     } catch (const std::exception& e) {
         return fail(SyncError::Io, std::string("cannot start the writer threads: ") + e.what());
@@ -314,7 +292,7 @@ void WriteBehind::runWriter() {
         batch.push_back(std::move(m_jobs.front()));
         m_jobs.pop_front();
         // Whole blocks queued back to back for the same file: one write.
-        while (tunedIo() && batch.front().kind == Job::Write && batch.size() < kMaxBatch && !m_jobs.empty()) {
+        while (batch.front().kind == Job::Write && batch.size() < kMaxBatch && !m_jobs.empty()) {
             const Job& last = batch.back();
             const Job& next = m_jobs.front();
             if (next.kind != Job::Write || next.fd != last.fd || next.offset != last.offset + last.size ||
@@ -379,24 +357,6 @@ void WriteBehind::execute(Job& job) {
             writeAt(job.fd, job.block, job.size, job.offset, job.path);
             return;
         case Job::Commit: {
-            if (!tunedIo()) {
-                if (job.size > 0) setDirect(job.fd, false);
-                if (job.size > 0) writeAt(job.fd, job.block, job.size, job.offset, job.path);
-                if (m_failed || m_stop) return dropJob(job);
-                if (::fsync(job.fd) != 0) {
-                    setError(ioError("cannot sync", job.path));
-                    return dropJob(job);
-                }
-                ::close(std::exchange(job.fd, -1));
-                if (::rename(job.path.c_str(), job.target.c_str()) != 0) {
-                    setError(ioError("cannot rename to", job.target));
-                    ::unlink(job.path.c_str());
-                    return;
-                }
-                std::lock_guard lock(m_mutex);
-                m_dirs.insert(job.target.parent_path().empty() ? fs::path(".") : job.target.parent_path());
-                return;
-            }
             // The rest of the file through the page cache (it is not a whole aligned block).
             if (job.size > 0) {
                 setDirect(job.fd, false);
@@ -604,7 +564,7 @@ void ReadAhead::readAll() {
 bool ReadAhead::readOne(int fd, const fs::path& path) {
     // A file mostly in the page cache already (just copied from a USB stick, say) is read from
     // there; otherwise from the disk directly.
-    if (directIo() && residentFraction(fd) < 0.5) setDirect(fd, true);
+    if (residentFraction(fd) < 0.5) setDirect(fd, true);
     else (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     for (;;) {
         std::uint8_t* block = nullptr;
