@@ -1,6 +1,13 @@
 // Small POSIX file helpers with durability: atomic replace (write temp, fsync, rename, fsync dir);
 // WriteBehind and ReadAhead, which write and read large files from background threads; HashBehind,
 // which hashes a stream on one.
+//
+// WriteBehind and ReadAhead bypass the page cache (O_DIRECT) and write in large requests (huge-page
+// blocks, pwritev batches); where O_DIRECT is refused they fall back to ordinary buffered I/O. This
+// was measured against a plain path (buffered write(2) from one writer thread that fsyncs at each
+// commit, buffered reads) on bench_handover: the plain path took 2.1-3.3x the wall time, export and
+// import, cold and warm (docs/BENCHMARKS.md, "file_io: tuned vs plain"). That is one 2-core VM whose
+// page-cache copies are unusually expensive; a laptop writing to a USB stick was not measured.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -34,7 +41,8 @@ SResult<std::size_t> removeOrphanTempFiles(const std::filesystem::path& dir, con
 
 class WriteBehind;
 
-// A file being written by fd; removed on destruction unless committed by rename.
+// A file being written by fd; removed on destruction unless committed by rename. Owns the fd and
+// the file until committed. Not thread-safe: one thread writes it.
 class TempFile {
 public:
     // With a WriteBehind, write() only fills its blocks (its thread writes them) and commitAs()
@@ -62,16 +70,19 @@ private:
 // Writes files front to back from background threads, so that the caller's thread goes on
 // encrypting meanwhile. TempFiles created with it hand over whole blocks (1 MiB, 8 of them at
 // most: write() waits while all are queued), which the writer thread writes with O_DIRECT where
-// the filesystem allows it: the page-cache copy of a buffered write costs about as much CPU as
-// ChaCha20-Poly1305 (the last partial block of a file goes through the page cache). Blocks queued
-// back to back for one file go out in one pwritev of up to kMaxBatch blocks (this VM's disk wrote
-// 1 GiB with O_DIRECT in 0.95 s as 4 MiB requests, 1.13 s as 1 MiB ones). A commit
-// writes the rest of the file and hands it to the syncer thread, which fsyncs it and only then
-// renames it into place; files committed while the syncer is busy are fsynced together, then
-// renamed (one journal commit serves the group, and the writer is not held up by it).
-// Directories are fsynced once each, in sync(). The first error is sticky and comes back from
-// later writes and from sync(); after it nothing more is renamed into place. Not thread-safe:
-// one producer thread.
+// the filesystem allows it (the last partial block of a file goes through the page cache). Blocks
+// queued back to back for one file go out in one pwritev of up to kMaxBatch blocks; the blocks
+// sit in one region of 2 MiB transparent huge pages where the kernel grants them, so that a 4 MiB
+// batch is one disk request rather than several (a virtio disk takes at most 254 pieces of memory
+// per request). A commit writes the rest of the file and hands it to the syncer thread, which
+// fsyncs it and only then renames it into place; files committed while the syncer is busy are
+// fsynced together, then renamed (one journal commit serves the group, and the writer is not held
+// up by it). Directories are fsynced once each, in sync(). The first error is sticky and comes
+// back from later writes and from sync(); after it nothing more is renamed into place.
+// On bench_handover's VM, O_DIRECT alone (4 KiB-page blocks, no batching, no syncer) took 2.1x
+// this path's time on export and 1.2x on import with cold input; buffered writes 2.1-3.3x.
+// Ownership: the blocks are this object's; TempFiles created with it must go before it. Not
+// thread-safe: one producer thread.
 class WriteBehind {
 public:
     static constexpr std::size_t kBlockSize = std::size_t{1} << 20;
@@ -140,11 +151,13 @@ private:
 
 // Reads one file, or a list of files one after another, front to back from a background thread,
 // so that the caller's thread only processes them: at most kBlocks blocks of kBlockSize (4 MiB)
-// in flight. A file not (mostly) in the page cache is read with O_DIRECT where the filesystem
-// allows it: input read once needs no page cache, and filling the page cache costs about as much
-// CPU as copying out of it; and while a 1 GiB write ran, this VM's disk read 533 evidence files
-// in 1.45-1.63 s this way against 1.78-1.98 s through read-ahead. A file whose first 64 MiB are
-// at least half in the page cache is read through it. Not thread-safe: one consumer thread.
+// in flight, in the same kind of huge-page region as WriteBehind's. A file not (mostly) in the
+// page cache is read with O_DIRECT where the filesystem allows it: input read once needs no page
+// cache, and filling the page cache costs CPU that export and import need for their ciphers (the
+// measurements are WriteBehind's above: reads and writes were compared together). A file whose
+// first 64 MiB are at least half in the page cache (just copied from a USB stick, say) is read
+// through it, with POSIX_FADV_SEQUENTIAL. Ownership: the blocks are this object's; a piece from
+// next() is valid until the next call. Not thread-safe: one consumer thread.
 class ReadAhead {
 public:
     static constexpr std::size_t kBlockSize = std::size_t{1} << 20;

@@ -1,15 +1,20 @@
 // HashBehind: the digest computed on its thread is SHA-256 of exactly the bytes given, however
 // they were split, one stream after another on the same object, and it may be dropped unfinished.
 // WriteBehind: files written through it, alone or interleaved (its batched writes must not mix
-// files or skip a block), read back byte for byte. ReadAhead over a list of files: each file's
-// bytes, then its end, in order; a missing file is reported after the files before it.
+// files or skip a block), read back byte for byte; a file dropped uncommitted leaves nothing; the
+// first error comes back from sync() and later commits, and nothing after it is put in place.
+// writeFileAtomic and a TempFile without a WriteBehind: replace whole, leave no temp file behind.
+// ReadAhead over a list of files: each file's bytes, then its end, in order; a missing file is
+// reported after the files before it.
 #include <doctest/doctest.h>
 
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "crypto/hash.h"
@@ -123,6 +128,82 @@ TEST_CASE("WriteBehind writes files whole whether alone or interleaved") {
     REQUIRE((*wb)->sync().ok());
     for (std::size_t i = 0; i < files.size(); ++i) CHECK(test::readAll(tmp.path() / ("file-" + std::to_string(i))) == contents[i]);
     CHECK(test::readAll(tmp.path() / "alone") == alone);
+}
+
+// The names in dir, sorted.
+std::vector<std::string> entries(const std::filesystem::path& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+TEST_CASE("WriteBehind: a file dropped uncommitted leaves nothing, committed ones stay") {
+    constexpr std::size_t B = WriteBehind::kBlockSize;
+    test::TempDir tmp;
+    const crypto::Bytes kept = pattern(2 * B + 9, 31);
+    {
+        auto wb = WriteBehind::start();
+        REQUIRE(wb.ok());
+        {
+            auto dropped = TempFile::create(tmp.path(), "wb", wb->get());
+            REQUIRE(dropped.ok());
+            REQUIRE(dropped->write(pattern(3 * B + 1, 30)).ok());  // blocks queued, then dropped
+        }
+        auto f = TempFile::create(tmp.path(), "wb", wb->get());
+        REQUIRE(f.ok());
+        REQUIRE(f->write(kept).ok());
+        REQUIRE(f->commitAs(tmp.path() / "kept").ok());
+        REQUIRE((*wb)->sync().ok());
+        CHECK(entries(tmp.path()) == std::vector<std::string>{"kept"});
+    }
+    CHECK(entries(tmp.path()) == std::vector<std::string>{"kept"});  // and it stays when the threads stop
+    CHECK(test::readAll(tmp.path() / "kept") == kept);
+}
+
+TEST_CASE("WriteBehind: the first error is sticky and nothing after it is put in place") {
+    constexpr std::size_t B = WriteBehind::kBlockSize;
+    test::TempDir tmp;
+    {
+        auto wb = WriteBehind::start();
+        REQUIRE(wb.ok());
+        auto bad = TempFile::create(tmp.path(), "wb", wb->get());
+        REQUIRE(bad.ok());
+        REQUIRE(bad->write(pattern(B + 10, 40)).ok());
+        REQUIRE(bad->commitAs(tmp.path() / "no-such-dir" / "bad").ok());  // only queued: the rename fails later
+        auto st = (*wb)->sync();
+        REQUIRE_FALSE(st.ok());
+        CHECK(st.code() == SyncError::Io);
+        auto later = TempFile::create(tmp.path(), "wb", wb->get());
+        REQUIRE(later.ok());
+        (void)later->write(pattern(B / 2, 41));  // may already refuse
+        CHECK_FALSE(later->commitAs(tmp.path() / "later").ok());
+        CHECK_FALSE((*wb)->sync().ok());
+    }
+    CHECK(entries(tmp.path()).empty());  // neither file, no temp file left
+}
+
+TEST_CASE("writeFileAtomic and a TempFile without a WriteBehind replace whole and leave no temp file") {
+    test::TempDir tmp;
+    const auto path = tmp / "state.json";
+    REQUIRE(writeFileAtomic(path, pattern(100, 50)).ok());
+    const crypto::Bytes second = pattern(70000, 51);
+    REQUIRE(writeFileAtomic(path, second).ok());
+    CHECK(test::readAll(path) == second);
+    {
+        auto dropped = TempFile::create(tmp.path(), "state.json");
+        REQUIRE(dropped.ok());
+        REQUIRE(dropped->write(pattern(10, 52)).ok());
+        REQUIRE(dropped->sync().ok());
+    }
+    CHECK(entries(tmp.path()) == std::vector<std::string>{"state.json"});
+    CHECK(test::readAll(path) == second);
+    auto read = readFile(path, second.size());
+    REQUIRE(read.ok());
+    CHECK(*read == second);
+    auto tooLarge = readFile(path, second.size() - 1);
+    REQUIRE_FALSE(tooLarge.ok());
+    CHECK(tooLarge.code() == SyncError::Invalid);
 }
 
 // Everything ReadAhead gives for one listed file, up to its end.
