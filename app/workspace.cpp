@@ -1184,10 +1184,14 @@ AResult<Json> Workspace::shredAcknowledgements() {
 
 AResult<VerifyReport> Workspace::verify() {
     VerifyReport r;
-    // One view of the store: verify holds the write lock (other writers wait; readers do not) and
-    // rolls back, so a commit by another process is either wholly seen or not at all.
-    auto hold = sync::Transaction::begin(m_store->db());
-    if (!hold) return fromSync(hold.error());
+    // The op log's own check first (its reads on a snapshot, its replay under the write lock for
+    // as long as the replay takes), then everything else on one read snapshot: a commit by
+    // another process is wholly seen or not at all, and no writer waits for these reads.
+    auto problems = m_log->check();
+    if (!problems) return fromSync(problems.error());
+    for (auto& p : *problems) r.problems.push_back("op log: " + p);
+    auto snapshot = sync::ReadSnapshot::begin(m_store->db());
+    if (!snapshot) return fromSync(snapshot.error());
     auto ic = m_store->db().prepare("PRAGMA integrity_check");
     if (!ic) return fromSync(ic.error());
     for (;;) {
@@ -1197,9 +1201,6 @@ AResult<VerifyReport> Workspace::verify() {
         if (ic->text(0) != "ok") r.problems.push_back("database: " + ic->text(0));
     }
     ic.value().reset();
-    auto problems = m_log->check();
-    if (!problems) return fromSync(problems.error());
-    for (auto& p : *problems) r.problems.push_back("op log: " + p);
     auto chain = m_log->chainIssues();
     if (!chain) return fromSync(chain.error());
     for (const auto& c : *chain) r.problems.push_back(c.kind + " in the chain of device " + c.device + ": " + c.detail);

@@ -290,6 +290,18 @@ SStatus Transaction::commit() {
     return s;
 }
 
+SResult<ReadSnapshot> ReadSnapshot::begin(Db& db) {
+    if (db.inTransaction()) return fail(SyncError::Database, "a read snapshot cannot start inside a transaction");
+    XS_TRY(db.exec("BEGIN"));
+    ReadSnapshot snap(&db);
+    XS_TRY(db.exec("SELECT count(*) FROM sqlite_master"));  // the snapshot starts at this read
+    return snap;
+}
+ReadSnapshot::~ReadSnapshot() {
+    if (m_db) (void)m_db->exec("ROLLBACK");
+}
+ReadSnapshot::ReadSnapshot(ReadSnapshot&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)) {}
+
 SResult<Savepoint> Savepoint::begin(Db& db) {
     if (!db.inTransaction()) return fail(SyncError::Database, "a savepoint needs an open transaction");
     XS_TRY(db.exec("SAVEPOINT xs_sp"));

@@ -107,6 +107,20 @@ private:
     Db* m_db = nullptr;
 };
 
+// A consistent view for a run of reads, taking no lock that blocks writers: BEGIN (deferred),
+// pinned by a first read, ROLLBACK when destroyed. In WAL mode every statement inside sees the
+// store as of that read, whatever other connections commit meanwhile. Write nothing through it.
+class ReadSnapshot {
+public:
+    static SResult<ReadSnapshot> begin(Db& db);
+    ~ReadSnapshot();
+    ReadSnapshot(ReadSnapshot&& other) noexcept;
+    ReadSnapshot& operator=(ReadSnapshot&&) = delete;
+private:
+    explicit ReadSnapshot(Db* db) : m_db(db) {}
+    Db* m_db = nullptr;
+};
+
 // SAVEPOINT inside an open transaction: release() keeps its writes, rollback() (or destruction
 // unreleased) undoes them and leaves the transaction open.
 class Savepoint {

@@ -1010,6 +1010,36 @@ SResult<std::string> OpLog::projectionDigest() {
 SResult<std::vector<std::string>> OpLog::check() {
     std::vector<std::string> problems;
     Db& db = m_store.db();
+    {
+        // The stored log is read on one snapshot, without holding writers up.
+        std::optional<ReadSnapshot> snapshot;
+        if (!db.inTransaction()) {
+            auto s = ReadSnapshot::begin(db);
+            if (!s) return s.error();
+            snapshot.emplace(std::move(*s));
+        }
+        XS_TRY(checkStored(problems));
+    }
+    if (!problems.empty()) return problems;
+    // The replay writes (and is rolled back): it holds the write lock while it runs.
+    {
+        auto tx = Transaction::beginUnlessOpen(db);
+        if (!tx) return tx.error();
+        auto now = projectionDigest();  // what others committed before the lock is in both
+        if (!now) return now.error();
+        auto replay = Savepoint::begin(db);
+        if (!replay) return replay.error();
+        Effects fx;
+        XS_TRY(rejudgeAll(fx));
+        auto after = projectionDigest();
+        if (!after) return after.error();
+        if (*after != *now) problems.push_back("projections differ from a replay of the op log (run rebuild)");
+    }
+    return problems;
+}
+
+SStatus OpLog::checkStored(std::vector<std::string>& problems) {
+    Db& db = m_store.db();
     auto counts = db.prepare("SELECT c.id, c.op_count, (SELECT count(*) FROM ops o WHERE o.changeset = c.id) FROM changesets c"
                              " WHERE c.op_count != (SELECT count(*) FROM ops o WHERE o.changeset = c.id)");
     if (!counts) return counts.error();
@@ -1031,7 +1061,7 @@ SResult<std::vector<std::string>> OpLog::check() {
             problems.push_back("device " + seqs->text(0) + " has gaps in its change-set sequence");
     }
     seqs.value().reset();
-    if (!problems.empty()) return problems;
+    if (!problems.empty()) return {};
     // Every stored change set still hashes to what was signed, its signature verifies with its
     // device's key, each device's chain is unbroken, and every sealed op of an accepted change set
     // this replica holds the key for opens (a refused one is kept as it came).
@@ -1075,23 +1105,7 @@ SResult<std::vector<std::string>> OpLog::check() {
                 return changes.error();
         }
     }
-    if (!problems.empty()) return problems;
-
-    auto before = projectionDigest();
-    if (!before) return before.error();
-    {
-        // Both rolled back: check never changes the store. The caller may hold the transaction.
-        auto tx = Transaction::beginUnlessOpen(db);
-        if (!tx) return tx.error();
-        auto replay = Savepoint::begin(db);
-        if (!replay) return replay.error();
-        Effects fx;
-        XS_TRY(rejudgeAll(fx));
-        auto after = projectionDigest();
-        if (!after) return after.error();
-        if (*after != *before) problems.push_back("projections differ from a replay of the op log (run rebuild)");
-    }
-    return problems;
+    return {};
 }
 
 SResult<Json> OpLog::record(const std::string& kind, const std::string& recordId) {

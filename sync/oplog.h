@@ -178,8 +178,9 @@ public:
 
     // A digest of every projection table (sync's and the sink's) and of every verdict.
     SResult<std::string> projectionDigest();
-    // Checks the op log's own consistency and that re-judging it reproduces the projections
-    // (inside a transaction that is rolled back). Returns problems found, empty if none.
+    // Checks the op log's own consistency (on a read snapshot: writers go on meanwhile) and that
+    // re-judging it reproduces the projections (holding the write lock, rolled back). Returns
+    // problems found, empty if none.
     SResult<std::vector<std::string>> check();
 
     SResult<Json> record(const std::string& kind, const std::string& recordId);  // winners; NotFound
@@ -216,6 +217,7 @@ public:
     SResult<std::vector<ShreddedChannel>> shredded();
 
 private:
+    SStatus checkStored(std::vector<std::string>& problems);  // check()'s read-only part
     friend class ApplySession;
     class CutView;
     class SqliteLogStore;
