@@ -43,7 +43,8 @@ Lockout readLockout(const fs::path& dir) {
         // growing long before), and a time ahead of this clock (moved back since, or forged) counts
         // as now, so the wait owed is never more than the largest delay.
         l.failures = static_cast<int>(std::clamp<std::int64_t>(j["failures"].get<std::int64_t>(), 0, 1000));
-        l.lastFailureMs = std::clamp<std::int64_t>(j["last_failure_ms"].get<std::int64_t>(), 0, wallMs());
+        const std::int64_t now = std::max<std::int64_t>(0, wallMs());
+        l.lastFailureMs = std::clamp<std::int64_t>(j["last_failure_ms"].get<std::int64_t>(), 0, now);
     }
     return l;
 }
