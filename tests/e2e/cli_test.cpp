@@ -1014,8 +1014,8 @@ TEST_CASE("careless use: import evidence resolves beside the import file - never
     REQUIRE(list.size() == 1);
     REQUIRE(list[0]["evidence"].size() == 1);
     // A person adding a finding by hand cannot attach a kernel file either.
-    auto environ = cli({"finding", "add", "--inspection", inspection, "--title", "t", "--evidence", "/proc/self/environ"});
-    CHECK(environ.exitCode == 5);
+    auto kernelFile = cli({"finding", "add", "--inspection", inspection, "--title", "t", "--evidence", "/proc/self/environ"});
+    CHECK(kernelFile.exitCode == 5);
 }
 
 TEST_CASE("careless use: the capture window is the organisation's day whatever the process's TZ") {
