@@ -111,20 +111,11 @@ SResult<bool> Stmt::step() {
     return dbError(m_db, "statement failed");
 }
 
-SStatus Stmt::run() {
-    for (;;) {
-        auto r = step();
-        if (!r) {
-            sqlite3_reset(m_stmt);
-            return r.error();
-        }
-        if (!*r) break;
-    }
-    sqlite3_reset(m_stmt);
-    return {};
-}
+SStatus Stmt::run() { return collectTexts(nullptr); }
 
-SStatus Stmt::collectTexts(std::vector<std::string>& out) {
+SStatus Stmt::collectTexts(std::vector<std::string>& out) { return collectTexts(&out); }
+
+SStatus Stmt::collectTexts(std::vector<std::string>* out) {
     for (;;) {
         auto r = step();
         if (!r) {
@@ -132,7 +123,7 @@ SStatus Stmt::collectTexts(std::vector<std::string>& out) {
             return r.error();
         }
         if (!*r) break;
-        out.push_back(text(0));
+        if (out) out->push_back(text(0));
     }
     sqlite3_reset(m_stmt);
     return {};

@@ -48,6 +48,7 @@ public:
     int columnType(int column) const;  // SQLITE_INTEGER=1 .. SQLITE_NULL=5
 
 private:
+    SStatus collectTexts(std::vector<std::string>* out);  // run() and collectTexts(): step to the end
     friend class Db;
     struct Cache;
     Stmt(sqlite3* db, sqlite3_stmt* stmt, Cache* cache, std::string sql)
