@@ -275,9 +275,7 @@ AStatus Workspace::checkCaptureAllowed(const std::string& inspectionId) {
 
 // ---------------------------------------------------------------- organisation
 
-AResult<Json> Workspace::importOrg(const Json& doc) {
-    XS_TRY_APP(requireEnrolled());
-    XS_TRY_APP(fromVerdict(rules::mayWriteOrganisation(m_self.role)));
+AResult<OrgFile> parseOrgFile(const Json& doc, const std::function<bool(const std::string& code)>& unitExists) {
     if (!doc.is_object()) return refused("organisation file must be a JSON object");
     for (auto it = doc.begin(); it != doc.end(); ++it)
         if (it.key() != "organisation" && it.key() != "units" && it.key() != "people" && it.key() != "rounds")
@@ -292,7 +290,7 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
         auto it = o.find(k);
         return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
     };
-    // Validate everything before writing anything.
+    OrgFile file;
     std::set<std::string> unitCodes, personCodes;
     for (std::size_t i = 0; i < units.size(); ++i) {
         const Json& u = units[i];
@@ -300,6 +298,7 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
         if (!u.is_object()) return refused(where + " must be an object");
         if (str(u, "code").empty() || str(u, "name").empty()) return refused(where + " needs code and name");
         if (!unitCodes.insert(str(u, "code")).second) return refused(where + ": duplicate code " + str(u, "code"));
+        file.units.push_back({str(u, "code"), str(u, "name"), str(u, "kind").empty() ? "public_institution" : str(u, "kind")});
     }
     for (std::size_t i = 0; i < people.size(); ++i) {
         const Json& p = people[i];
@@ -308,17 +307,29 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
         if (str(p, "code").empty() || str(p, "name").empty()) return refused(where + " needs code and name");
         if (!parseEnum<Role>(str(p, "role"))) return refused(where + ": role must be one of " + allSpellings<Role>());
         if (!personCodes.insert(str(p, "code")).second) return refused(where + ": duplicate code " + str(p, "code"));
-        if (!str(p, "unit").empty() && !unitCodes.count(str(p, "unit"))) {
-            auto existing = resolve("units", str(p, "unit"), "unit");
-            if (!existing) return refused(where + ": unknown unit " + str(p, "unit"));
-        }
+        if (!str(p, "unit").empty() && !unitCodes.count(str(p, "unit")) && !unitExists(str(p, "unit")))
+            return refused(where + ": unknown unit " + str(p, "unit"));
+        file.people.push_back({str(p, "code"), str(p, "name"), str(p, "role"), str(p, "title"), str(p, "unit")});
     }
     for (std::size_t i = 0; i < rounds.size(); ++i) {
         const Json& r = rounds[i];
         std::string where = "rounds[" + std::to_string(i) + "]";
         if (!r.is_object() || str(r, "name").empty() || !r.contains("start_year") || !r["start_year"].is_number_integer())
             return refused(where + " needs name and start_year");
+        int start = r["start_year"].get<int>();
+        file.rounds.push_back({str(r, "name"), start, start + 2});  // article 4: a 3-year cycle
     }
+    if (file.units.empty() && file.people.empty() && file.rounds.empty())
+        return refused("organisation file contains nothing to import");
+    return file;
+}
+
+AResult<Json> Workspace::importOrg(const Json& doc) {
+    XS_TRY_APP(requireEnrolled());
+    XS_TRY_APP(fromVerdict(rules::mayWriteOrganisation(m_self.role)));
+    // Everything is checked before anything is written.
+    auto file = parseOrgFile(doc, [&](const std::string& code) { return resolve("units", code, "unit").ok(); });
+    if (!file) return file.error();
 
     sync::Draft d;
     // Only what differs from the records is written: an owner's import of the same file changes
@@ -347,35 +358,35 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
         if (!id) return fromSync(id.error());
         return *id;
     };
-    for (const Json& u : units) {
-        auto id = idFor("units", str(u, "code"));
+    for (const auto& u : file->units) {
+        auto id = idFor("units", u.code);
         if (!id) return id.error();
-        unitIds[str(u, "code")] = *id;
-        put("unit", *id, "code", str(u, "code"));
-        put("unit", *id, "name", str(u, "name"));
-        put("unit", *id, "unit_kind", str(u, "kind").empty() ? "public_institution" : str(u, "kind"));
+        unitIds[u.code] = *id;
+        put("unit", *id, "code", u.code);
+        put("unit", *id, "name", u.name);
+        put("unit", *id, "unit_kind", u.kind);
     }
-    for (const Json& p : people) {
+    for (const auto& p : file->people) {
         std::string id;
         // The store's owner, listed in the file, keeps their own record.
-        if (!m_self.personId.empty() && str(p, "name") == m_self.name && str(p, "role") == toString(m_self.role)) {
+        if (!m_self.personId.empty() && p.name == m_self.name && p.role == toString(m_self.role)) {
             id = m_self.personId;
         } else {
-            auto found = idFor("people", str(p, "code"));
+            auto found = idFor("people", p.code);
             if (!found) return found.error();
             id = *found;
         }
-        put("person", id, "code", str(p, "code"));
-        put("person", id, "name", str(p, "name"));
-        put("person", id, "role", str(p, "role"));
-        put("person", id, "title", str(p, "title"));
-        if (!str(p, "unit").empty()) {
-            std::string unit = unitIds.count(str(p, "unit")) ? unitIds[str(p, "unit")] : *resolve("units", str(p, "unit"), "unit");
+        put("person", id, "code", p.code);
+        put("person", id, "name", p.name);
+        put("person", id, "role", p.role);
+        put("person", id, "title", p.title);
+        if (!p.unit.empty()) {
+            std::string unit = unitIds.count(p.unit) ? unitIds[p.unit] : *resolve("units", p.unit, "unit");
             put("person", id, "unit_id", unit);
         }
     }
-    for (const Json& r : rounds) {
-        auto existing = resolve("rounds", str(r, "name"), "round");
+    for (const auto& r : file->rounds) {
+        auto existing = resolve("rounds", r.name, "round");
         std::string id;
         if (existing) {
             id = *existing;
@@ -384,13 +395,11 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
             if (!fresh) return fromSync(fresh.error());
             id = *fresh;
         }
-        int start = r["start_year"].get<int>();
-        put("round", id, "name", str(r, "name"));
-        put("round", id, "start_year", start);
-        put("round", id, "end_year", start + 2);  // article 4: a 3-year cycle
+        put("round", id, "name", r.name);
+        put("round", id, "start_year", r.startYear);
+        put("round", id, "end_year", r.endYear);
     }
-    if (units.empty() && people.empty() && rounds.empty()) return refused("organisation file contains nothing to import");
-    Json result = {{"units", units.size()}, {"people", people.size()}, {"rounds", rounds.size()}, {"change_set", nullptr}};
+    Json result = {{"units", file->units.size()}, {"people", file->people.size()}, {"rounds", file->rounds.size()}, {"change_set", nullptr}};
     if (d.empty()) return result;  // the records say all the file says already
     auto cs = m_log->commit(d);
     if (!cs) return fromCommit(cs.error());
