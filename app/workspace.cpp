@@ -316,8 +316,14 @@ AResult<OrgFile> parseOrgFile(const Json& doc, const std::function<bool(const st
         std::string where = "rounds[" + std::to_string(i) + "]";
         if (!r.is_object() || str(r, "name").empty() || !r.contains("start_year") || !r["start_year"].is_number_integer())
             return refused(where + " needs name and start_year");
-        int start = r["start_year"].get<int>();
-        file.rounds.push_back({str(r, "name"), start, start + 2});  // article 4: a 3-year cycle
+        // Read as 64 bits and bounded before narrowing: an int read truncated large years and
+        // overflowed start_year + 2.
+        const auto start = r["start_year"].get<std::int64_t>();
+        if (start < kFirstRoundYear || start > kLastRoundYear)
+            return refused(where + ": start_year must be a year from " + std::to_string(kFirstRoundYear) + " to " +
+                           std::to_string(kLastRoundYear));
+        const int year = static_cast<int>(start);
+        file.rounds.push_back({str(r, "name"), year, year + 2});  // article 4: a 3-year cycle
     }
     if (file.units.empty() && file.people.empty() && file.rounds.empty())
         return refused("organisation file contains nothing to import");

@@ -83,6 +83,10 @@ struct OrgFile {
     std::vector<Round> rounds;
 };
 
+// The years a round may start in (it ends two years later, within four digits).
+constexpr int kFirstRoundYear = 1900;
+constexpr int kLastRoundYear = 9997;
+
 // Strict and store-free: refused, naming the first bad entry, unless `doc` is an organisation file
 // with something in it. A person's unit must be in the file or be a code `unitExists` knows (on
 // import: a unit of the store).
