@@ -128,9 +128,14 @@ sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Aut
         if (op.kind == "round") {
             if (auto f = unknownField(ch, {"name", "start_year", "end_year"})) return Verdict::refuse("a round has no field '" + *f + "'");
             Json after = merged(*before, ch);
-            if (!boundedString(after.value("name", Json()), kMaxShort, true) || !after.value("start_year", Json()).is_number_integer() ||
-                after.value("end_year", Json()) != after["start_year"].get<std::int64_t>() + 2)
-                return Verdict::refuse("a round has a name and covers start_year to start_year + 2 (article 4)");
+            // Bounded before the sum: start_year + 2 overflowed for 2^63 - 1, and 2^64 - 1 read as -1.
+            const Json start = after.value("start_year", Json());
+            const bool startOk = start.is_number_integer() && start.get<std::int64_t>() >= kFirstRoundYear &&
+                                 start.get<std::int64_t>() <= kLastRoundYear;
+            if (!boundedString(after.value("name", Json()), kMaxShort, true) || !startOk ||
+                after.value("end_year", Json()) != start.get<std::int64_t>() + 2)
+                return Verdict::refuse("a round has a name and covers start_year (" + std::to_string(kFirstRoundYear) + "-" +
+                                       std::to_string(kLastRoundYear) + ") to start_year + 2 (article 4)");
             return Verdict::accept();
         }
         // person

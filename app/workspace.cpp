@@ -319,9 +319,9 @@ AResult<OrgFile> parseOrgFile(const Json& doc, const std::function<bool(const st
         // Read as 64 bits and bounded before narrowing: an int read truncated large years and
         // overflowed start_year + 2.
         const auto start = r["start_year"].get<std::int64_t>();
-        if (start < kFirstRoundYear || start > kLastRoundYear)
-            return refused(where + ": start_year must be a year from " + std::to_string(kFirstRoundYear) + " to " +
-                           std::to_string(kLastRoundYear));
+        if (start < rules::kFirstRoundYear || start > rules::kLastRoundYear)
+            return refused(where + ": start_year must be a year from " + std::to_string(rules::kFirstRoundYear) + " to " +
+                           std::to_string(rules::kLastRoundYear));
         const int year = static_cast<int>(start);
         file.rounds.push_back({str(r, "name"), year, year + 2});  // article 4: a 3-year cycle
     }

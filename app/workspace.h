@@ -83,13 +83,9 @@ struct OrgFile {
     std::vector<Round> rounds;
 };
 
-// The years a round may start in (it ends two years later, within four digits).
-constexpr int kFirstRoundYear = 1900;
-constexpr int kLastRoundYear = 9997;
-
 // Strict and store-free: refused, naming the first bad entry, unless `doc` is an organisation file
 // with something in it. A person's unit must be in the file or be a code `unitExists` knows (on
-// import: a unit of the store).
+// import: a unit of the store); a round starts in rules::kFirstRoundYear..kLastRoundYear.
 AResult<OrgFile> parseOrgFile(const Json& doc, const std::function<bool(const std::string& code)>& unitExists);
 
 struct VerifyReport {
