@@ -133,8 +133,7 @@ AResult<Json> devicePublicJson(Workspace& ws) {
                 {"subkeys", subkeys}, {"subkeys_signature", hexOf(*sig)}, {"fingerprint", sync::fingerprint(pub)}};
 }
 
-AResult<Json> enrolDevice(Workspace& ws, const Json& d, const std::string& personKey) {
-    XS_TRY_APP(requireRegistrar(ws));
+AResult<DeviceFile> parseDeviceFile(const Json& d) {
     static const std::set<std::string> known = {"format", "version", "device_id", "person_name", "role", "sign_public_key",
                                                 "exchange_public_key", "subkeys", "subkeys_signature", "fingerprint"};
     if (!d.is_object() || textOf(d, "format") != "xunshen-device") return refused("not a Xunshen device identity file");
@@ -151,7 +150,8 @@ AResult<Json> enrolDevice(Workspace& ws, const Json& d, const std::string& perso
         !subkeyList->is_array() || subkeyList->empty() || subkeyList->size() > static_cast<std::size_t>(sync::kMaxSubkeys))
         return refused("device identity file is malformed (device_id, person_name, role, both 32-byte keys and its subkeys "
                        "are required)");
-    sync::DevicePublic pub{id, *sign, *kx, {}};
+    DeviceFile file{sync::DevicePublic{id, *sign, *kx, {}}, textOf(d, "person_name"), *role};
+    sync::DevicePublic& pub = file.device;
     for (const auto& k : *subkeyList) {
         auto b = k.is_string() ? crypto::fromHex(k.get<std::string>()) : std::nullopt;
         if (!b || b->size() != 32) return refused("device identity file has a malformed subkey");
@@ -162,6 +162,15 @@ AResult<Json> enrolDevice(Workspace& ws, const Json& d, const std::string& perso
         return refused("the device's subkeys are not signed by its key");
     if (d.contains("fingerprint") && (!d["fingerprint"].is_string() || textOf(d, "fingerprint") != sync::fingerprint(pub)))
         return refused("the fingerprint in the file does not match its keys");
+    return file;
+}
+
+AResult<Json> enrolDevice(Workspace& ws, const Json& d, const std::string& personKey) {
+    XS_TRY_APP(requireRegistrar(ws));
+    auto file = parseDeviceFile(d);
+    if (!file) return file.error();
+    const sync::DevicePublic& pub = file->device;
+    const std::string& id = pub.id;
     if (id == ws.log().deviceId()) return refused("this is the office's own device");
     // A revoked device never comes back, under its old id or a new one.
     auto all = ws.log().devices();
@@ -194,18 +203,18 @@ AResult<Json> enrolDevice(Workspace& ws, const Json& d, const std::string& perso
     } else {
         auto s = ws.store().db().prepare("SELECT id FROM people WHERE name = ? AND role = ?");
         if (!s) return fromSync(s.error());
-        s->bind(1, textOf(d, "person_name")).bind(2, toString(*role));
+        s->bind(1, file->personName).bind(2, toString(file->role));
         std::vector<std::string> matches;
         XS_TRY_SYNC(s->collectTexts(matches));
         if (matches.empty())
-            return refused("the organisation has no " + toString(*role) + " named " + textOf(d, "person_name") +
+            return refused("the organisation has no " + toString(file->role) + " named " + file->personName +
                            " (import the organisation first, or name the person with --person CODE)");
-        if (matches.size() > 1) return refused("more than one person is named " + textOf(d, "person_name") + ": use --person CODE");
+        if (matches.size() > 1) return refused("more than one person is named " + file->personName + ": use --person CODE");
         personId = matches[0];
         // A file naming the office's own person would receive every channel key and own the
         // organisation: such a device is enrolled only when the office names that person itself.
         if (personId == ws.self().personId)
-            return refused("this device file claims to be the audit office's own person (" + textOf(d, "person_name") +
+            return refused("this device file claims to be the audit office's own person (" + file->personName +
                            "): enrol another device of the office only with --person " + personId);
     }
     if (registration && registration->principal != personId)

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <string>
 #include "app/workspace.h"
+#include "sync/identity.h"
 
 namespace xs::app {
 
@@ -33,8 +34,16 @@ AStatus exportOfficeAgeIdentity(Workspace& ws, const std::filesystem::path& out)
 
 // This device's public identity as JSON, for the office to enrol.
 AResult<Json> devicePublicJson(Workspace& ws);
+// A device identity file (`identity export`, docs/FORMATS.md), strictly parsed, with its subkey
+// signature and (when present) its fingerprint checked; needs no store. Refused otherwise.
+struct DeviceFile {
+    sync::DevicePublic device;
+    std::string personName;
+    Role role = Role::WorkingGroupMember;
+};
+AResult<DeviceFile> parseDeviceFile(const Json& devicePublic);
 // Office: registers a device from its exported public identity (strictly parsed) for the person
-// of the organisation it names (by name and role, or `person` as a code or id when names repeat).
+// of the organisation it names (parseDeviceFile first) (by name and role, or `person` as a code or id when names repeat).
 // A revoked device's keys are refused, whatever id they come under.
 AResult<Json> enrolDevice(Workspace& ws, const Json& devicePublic, const std::string& person = {});
 // Office: the signed enrolment file's text.

@@ -47,10 +47,6 @@ const std::vector<TransitionRule>& transitions() {
     return t;
 }
 
-// Years a round may start in (keeps start_year + 2 far from overflow).
-constexpr std::int64_t kMinYear = 1949;
-constexpr std::int64_t kMaxYear = 2200;
-
 bool boundedString(const Json& v, std::size_t max, bool required) {
     if (v.is_null()) return !required;
     if (!v.is_string()) return false;
@@ -143,11 +139,14 @@ sync::SResult<Verdict> checkOrg(const sync::OpValidator::Context& ctx, const Aut
         if (op.kind == "round") {
             if (auto f = unknownField(ch, {"name", "start_year", "end_year"})) return Verdict::refuse("a round has no field '" + *f + "'");
             Json after = merged(*before, ch);
+            // Bounded before the sum: start_year + 2 overflowed for 2^63 - 1, and 2^64 - 1 read as -1.
             const Json start = after.value("start_year", Json());
-            if (!boundedString(after.value("name", Json()), kMaxShort, true) || !start.is_number_integer() ||
-                start.get<std::int64_t>() < kMinYear || start.get<std::int64_t>() > kMaxYear ||
+            const bool startOk = start.is_number_integer() && start.get<std::int64_t>() >= kFirstRoundYear &&
+                                 start.get<std::int64_t>() <= kLastRoundYear;
+            if (!boundedString(after.value("name", Json()), kMaxShort, true) || !startOk ||
                 after.value("end_year", Json()) != start.get<std::int64_t>() + 2)
-                return Verdict::refuse("a round has a name and covers start_year to start_year + 2 (article 4)");
+                return Verdict::refuse("a round has a name and covers start_year (" + std::to_string(kFirstRoundYear) + "-" +
+                                       std::to_string(kLastRoundYear) + ") to start_year + 2 (article 4)");
             return Verdict::accept();
         }
         // person

@@ -21,6 +21,11 @@ namespace xs::app::rules {
 using sync::Verdict;
 using Json = nlohmann::json;
 
+// The years a round may start in (article 4: it covers start_year to start_year + 2, within four
+// digits). Both the org import and the validator hold rounds to them.
+constexpr int kFirstRoundYear = 1949;
+constexpr int kLastRoundYear = 2200;
+
 // The org channel: units, people and rounds by the organisation's owners (the audit office and
 // the leading group); inspection plans by the audit office, the working-group lead, the leader
 // or the executive deputy (article 5).

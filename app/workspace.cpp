@@ -303,9 +303,7 @@ AStatus Workspace::checkCaptureAllowed(const std::string& inspectionId) {
 
 // ---------------------------------------------------------------- organisation
 
-AResult<Json> Workspace::importOrg(const Json& doc) {
-    XS_TRY_APP(requireEnrolled());
-    XS_TRY_APP(fromVerdict(rules::mayWriteOrganisation(m_self.role)));
+AResult<OrgFile> parseOrgFile(const Json& doc, const std::function<bool(const std::string& code)>& unitExists) {
     if (!doc.is_object()) return refused("organisation file must be a JSON object");
     for (auto it = doc.begin(); it != doc.end(); ++it)
         if (it.key() != "organisation" && it.key() != "units" && it.key() != "people" && it.key() != "rounds")
@@ -347,6 +345,9 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
                 if (std::find(k.keys.begin(), k.keys.end(), it.key()) == k.keys.end())
                     return refused(std::string(k.what) + "[" + std::to_string(i) + "] has no key '" + it.key() + "'");
         }
+    OrgFile file;
+    if (organisation.contains("name")) file.name = organisation["name"].get<std::string>();
+    if (organisation.contains("time_zone")) file.timeZone = organisation["time_zone"].get<std::string>();
     std::set<std::string> unitCodes, personCodes;
     for (std::size_t i = 0; i < units.size(); ++i) {
         const Json& u = units[i];
@@ -354,6 +355,7 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
         if (!u.is_object()) return refused(where + " must be an object");
         if (str(u, "code").empty() || str(u, "name").empty()) return refused(where + " needs code and name");
         if (!unitCodes.insert(str(u, "code")).second) return refused(where + ": duplicate code " + str(u, "code"));
+        file.units.push_back({str(u, "code"), str(u, "name"), str(u, "kind").empty() ? "public_institution" : str(u, "kind")});
     }
     for (std::size_t i = 0; i < people.size(); ++i) {
         const Json& p = people[i];
@@ -362,18 +364,35 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
         if (str(p, "code").empty() || str(p, "name").empty()) return refused(where + " needs code and name");
         if (!parseEnum<Role>(str(p, "role"))) return refused(where + ": role must be one of " + allSpellings<Role>());
         if (!personCodes.insert(str(p, "code")).second) return refused(where + ": duplicate code " + str(p, "code"));
-        if (!str(p, "unit").empty() && !unitCodes.count(str(p, "unit"))) {
-            auto existing = resolve("units", str(p, "unit"), "unit");
-            if (!existing) return refused(where + ": unknown unit " + str(p, "unit"));
-        }
+        if (!str(p, "unit").empty() && !unitCodes.count(str(p, "unit")) && !unitExists(str(p, "unit")))
+            return refused(where + ": unknown unit " + str(p, "unit"));
+        file.people.push_back({str(p, "code"), str(p, "name"), str(p, "role"), str(p, "title"), str(p, "unit")});
     }
     for (std::size_t i = 0; i < rounds.size(); ++i) {
         const Json& r = rounds[i];
         std::string where = "rounds[" + std::to_string(i) + "]";
-        if (!r.is_object() || str(r, "name").empty() || !r.contains("start_year") || !r["start_year"].is_number_integer() ||
-            r["start_year"].get<std::int64_t>() < 1949 || r["start_year"].get<std::int64_t>() > 2200)
-            return refused(where + " needs name and start_year (a year from 1949 to 2200)");
+        if (!r.is_object() || str(r, "name").empty() || !r.contains("start_year") || !r["start_year"].is_number_integer())
+            return refused(where + " needs name and start_year");
+        // Read as 64 bits and bounded before narrowing: an int read truncated large years and
+        // overflowed start_year + 2.
+        const auto start = r["start_year"].get<std::int64_t>();
+        if (start < rules::kFirstRoundYear || start > rules::kLastRoundYear)
+            return refused(where + ": start_year must be a year from " + std::to_string(rules::kFirstRoundYear) + " to " +
+                           std::to_string(rules::kLastRoundYear));
+        const int year = static_cast<int>(start);
+        file.rounds.push_back({str(r, "name"), year, year + 2});  // article 4: a 3-year cycle
     }
+    if (file.units.empty() && file.people.empty() && file.rounds.empty() && !file.name && !file.timeZone)
+        return refused("organisation file contains nothing to import");
+    return file;
+}
+
+AResult<Json> Workspace::importOrg(const Json& doc) {
+    XS_TRY_APP(requireEnrolled());
+    XS_TRY_APP(fromVerdict(rules::mayWriteOrganisation(m_self.role)));
+    // Everything is checked before anything is written.
+    auto file = parseOrgFile(doc, [&](const std::string& code) { return resolve("units", code, "unit").ok(); });
+    if (!file) return file.error();
 
     // A large organisation goes in change sets of at most kOrgRecordsPerChangeSet records, all in
     // one transaction: the import stands or falls as a whole.
@@ -407,40 +426,40 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
         if (!id) return fromSync(id.error());
         return *id;
     };
-    for (const char* field : {"name", "time_zone"})
-        if (organisation.contains(field)) put(kOrganisationKind, kOrganisationRecord, field, organisation[field]);
-    for (const Json& u : units) {
+    if (file->name) put(kOrganisationKind, kOrganisationRecord, "name", *file->name);
+    if (file->timeZone) put(kOrganisationKind, kOrganisationRecord, "time_zone", *file->timeZone);
+    for (const auto& u : file->units) {
         room();
-        auto id = idFor("units", str(u, "code"));
+        auto id = idFor("units", u.code);
         if (!id) return id.error();
-        unitIds[str(u, "code")] = *id;
-        put("unit", *id, "code", str(u, "code"));
-        put("unit", *id, "name", str(u, "name"));
-        put("unit", *id, "unit_kind", str(u, "kind").empty() ? "public_institution" : str(u, "kind"));
+        unitIds[u.code] = *id;
+        put("unit", *id, "code", u.code);
+        put("unit", *id, "name", u.name);
+        put("unit", *id, "unit_kind", u.kind);
     }
-    for (const Json& p : people) {
+    for (const auto& p : file->people) {
         room();
         std::string id;
         // The store's owner, listed in the file, keeps their own record.
-        if (!m_self.personId.empty() && str(p, "name") == m_self.name && str(p, "role") == toString(m_self.role)) {
+        if (!m_self.personId.empty() && p.name == m_self.name && p.role == toString(m_self.role)) {
             id = m_self.personId;
         } else {
-            auto found = idFor("people", str(p, "code"));
+            auto found = idFor("people", p.code);
             if (!found) return found.error();
             id = *found;
         }
-        put("person", id, "code", str(p, "code"));
-        put("person", id, "name", str(p, "name"));
-        put("person", id, "role", str(p, "role"));
-        put("person", id, "title", str(p, "title"));
-        if (!str(p, "unit").empty()) {
-            std::string unit = unitIds.count(str(p, "unit")) ? unitIds[str(p, "unit")] : *resolve("units", str(p, "unit"), "unit");
+        put("person", id, "code", p.code);
+        put("person", id, "name", p.name);
+        put("person", id, "role", p.role);
+        put("person", id, "title", p.title);
+        if (!p.unit.empty()) {
+            std::string unit = unitIds.count(p.unit) ? unitIds[p.unit] : *resolve("units", p.unit, "unit");
             put("person", id, "unit_id", unit);
         }
     }
-    for (const Json& r : rounds) {
+    for (const auto& r : file->rounds) {
         room();
-        auto existing = resolve("rounds", str(r, "name"), "round");
+        auto existing = resolve("rounds", r.name, "round");
         std::string id;
         if (existing) {
             id = *existing;
@@ -449,14 +468,11 @@ AResult<Json> Workspace::importOrg(const Json& doc) {
             if (!fresh) return fromSync(fresh.error());
             id = *fresh;
         }
-        auto start = r["start_year"].get<std::int64_t>();
-        put("round", id, "name", str(r, "name"));
-        put("round", id, "start_year", start);
-        put("round", id, "end_year", start + 2);  // article 4: a 3-year cycle
+        put("round", id, "name", r.name);
+        put("round", id, "start_year", r.startYear);
+        put("round", id, "end_year", r.endYear);
     }
-    if (units.empty() && people.empty() && rounds.empty() && organisation.empty())
-        return refused("organisation file contains nothing to import");
-    Json result = {{"units", units.size()}, {"people", people.size()}, {"rounds", rounds.size()}, {"change_set", nullptr}};
+    Json result = {{"units", file->units.size()}, {"people", file->people.size()}, {"rounds", file->rounds.size()}, {"change_set", nullptr}};
     if (drafts.back().empty()) drafts.pop_back();
     if (drafts.empty()) return result;  // the records say all the file says already
     auto tx = sync::Transaction::begin(m_store->db());

@@ -62,6 +62,34 @@ struct FindingInput {
     static AResult<FindingInput> fromJson(const Json& j);
 };
 
+// An organisation file (`org import`, schema in README), checked entry by entry: units, people and
+// rounds in file order.
+struct OrgFile {
+    struct Unit {
+        std::string code, name;
+        std::string kind;  // "public_institution" when the file gives none
+    };
+    struct Person {
+        std::string code, name, role, title;
+        std::string unit;  // a unit code (of the file or the store), or empty
+    };
+    struct Round {
+        std::string name;
+        int startYear = 0;
+        int endYear = 0;  // startYear + 2: a 3-year cycle (article 4)
+    };
+    std::optional<std::string> name;      // the organisation record's fields, when the file gives them
+    std::optional<std::string> timeZone;  // a zone zoneOffsetMinutes knows
+    std::vector<Unit> units;
+    std::vector<Person> people;
+    std::vector<Round> rounds;
+};
+
+// Strict and store-free: refused, naming the first bad entry, unless `doc` is an organisation file
+// with something in it. A person's unit must be in the file or be a code `unitExists` knows (on
+// import: a unit of the store); a round starts in rules::kFirstRoundYear..kLastRoundYear.
+AResult<OrgFile> parseOrgFile(const Json& doc, const std::function<bool(const std::string& code)>& unitExists);
+
 struct VerifyReport {
     bool ok = true;
     std::vector<std::string> problems;

@@ -23,94 +23,14 @@ namespace xs::sync {
 namespace fs = std::filesystem;
 namespace {
 
-enum RecordType : std::uint8_t { kEnd = 0, kManifest = 1, kSignature = 2, kChangeSet = 3, kEvidence = 4 };
-constexpr char kMagic[4] = {'X', 'S', 'H', 'B'};
+using namespace archive;  // record types, recordHeader, Reader
 constexpr std::uint64_t kMaxBufferedRecord = 16 * 1024 * 1024;  // manifest, one change set
-constexpr std::size_t kMaxManifest = 64 * 1024 * 1024;
 
 Error<SyncError> refusedBundle(const std::string& why) { return fail(SyncError::Invalid, why); }
 
 std::int64_t nowSeconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
-
-crypto::Bytes recordHeader(std::uint8_t type, const std::string& name, std::uint64_t size) {
-    crypto::Bytes h;
-    h.push_back(type);
-    auto n = static_cast<std::uint32_t>(name.size());
-    for (int i = 3; i >= 0; --i) h.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
-    h.insert(h.end(), name.begin(), name.end());
-    for (int i = 7; i >= 0; --i) h.push_back(static_cast<std::uint8_t>(size >> (8 * i)));
-    return h;
-}
-
-// Parses the archive as plaintext arrives from the age decryptor.
-class ArchiveReader {
-public:
-    using OnRecord = std::function<SStatus(std::uint8_t type, const std::string& name, std::uint64_t size)>;
-    using OnData = std::function<SStatus(crypto::ByteView)>;
-    using OnRecordEnd = std::function<SStatus()>;
-    ArchiveReader(OnRecord onRecord, OnData onData, OnRecordEnd onEnd)
-        : m_onRecord(std::move(onRecord)), m_onData(std::move(onData)), m_onEnd(std::move(onEnd)) {}
-
-    SStatus feed(crypto::ByteView in) {
-        while (!in.empty()) {
-            if (m_ended) return refusedBundle("bundle has data after its end record");
-            if (m_left > 0) {  // inside a record's data
-                std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(m_left, in.size()));
-                XS_TRY(m_onData(in.first(n)));
-                in = in.subspan(n);
-                m_left -= n;
-                if (m_left == 0) XS_TRY(m_onEnd());
-                continue;
-            }
-            m_head.push_back(in[0]);
-            in = in.subspan(1);
-            XS_TRY(parseHead());
-        }
-        return {};
-    }
-    bool ended() const { return m_ended; }
-
-private:
-    SStatus parseHead() {
-        if (!m_sawMagic) {
-            if (m_head.size() < 6) return {};
-            if (std::memcmp(m_head.data(), kMagic, 4) != 0 || m_head[4] != kBundleArchiveVersion || m_head[5] != 1)
-                return refusedBundle("not a Xunshen handover archive (or an unsupported version/suite)");
-            m_sawMagic = true;
-            m_head.clear();
-            return {};
-        }
-        if (m_head.size() < 5) return {};
-        std::uint32_t nameLen = 0;
-        for (int i = 1; i <= 4; ++i) nameLen = (nameLen << 8) | m_head[static_cast<std::size_t>(i)];
-        if (nameLen > 256) return refusedBundle("bundle record name too long");
-        if (m_head.size() < 5 + nameLen + 8) return {};
-        std::uint8_t type = m_head[0];
-        std::string name(m_head.begin() + 5, m_head.begin() + 5 + nameLen);
-        std::uint64_t size = 0;
-        for (std::size_t i = 0; i < 8; ++i) size = (size << 8) | m_head[5 + nameLen + i];
-        m_head.clear();
-        if (type == kEnd) {
-            if (size != 0 || !name.empty()) return refusedBundle("bundle end record is malformed");
-            m_ended = true;
-            return {};
-        }
-        XS_TRY(m_onRecord(type, name, size));
-        m_left = size;
-        if (size == 0) XS_TRY(m_onEnd());
-        return {};
-    }
-
-    OnRecord m_onRecord;
-    OnData m_onData;
-    OnRecordEnd m_onEnd;
-    std::vector<std::uint8_t> m_head;
-    std::uint64_t m_left = 0;
-    bool m_sawMagic = false;
-    bool m_ended = false;
-};
 
 // The archive's plaintext between two threads (export: reading evidence -> sealing; import:
 // decrypting -> parsing): at most kBlocks blocks of kBlockSize in flight (1 MiB), handed over
@@ -527,19 +447,13 @@ SStatus BundleImport::feedSet(ChangeSet cs, std::size_t textBytes) {
 }
 
 SStatus BundleImport::verifyManifest() {
-    auto parsed = parseBoundedJson(m_manifestText, kMaxManifest, "the bundle manifest");
+    auto parsed = parseManifestHead(m_manifestText);
     if (!parsed) return parsed.error();
     m_manifest = std::move(*parsed);
     auto text = [&](const char* key) {
         auto it = m_manifest.find(key);
         return it != m_manifest.end() && it->is_string() ? it->get<std::string>() : std::string();
     };
-    if (!m_manifest.is_object() || text("format") != "xunshen-handover-manifest" || !m_manifest.contains("version") ||
-        m_manifest["version"] != kManifestVersion)
-        return refusedBundle("bundle manifest is malformed (or of another version)");
-    auto created = m_manifest.find("created_at");
-    if (created == m_manifest.end() || !created->is_number_unsigned() || m_manifest.value("suite", Json()) != 1)
-        return refusedBundle("bundle manifest has no creation time or names another crypto suite");
     std::string author = text("author_device");
     auto key = m_log.signKeyOf(author);
     if (!key) return key.error();
@@ -552,20 +466,10 @@ SStatus BundleImport::verifyManifest() {
     auto scope = m_policy.scopeKey(scopeIt->get<std::string>(), m_manifest);
     if (!scope) return scope.error();
     m_scope.emplace(std::move(*scope));
-    auto sets = m_manifest.find("change_sets");
-    auto evidence = m_manifest.find("evidence");
-    if (sets == m_manifest.end() || !sets->is_array() || evidence == m_manifest.end() || !evidence->is_array())
-        return refusedBundle("bundle manifest lists are malformed");
-    for (const auto& c : *sets) {
-        if (!c.is_object() || !c.contains("id") || !c["id"].is_string() || !c.contains("hash") || !c["hash"].is_string())
-            return refusedBundle("bundle manifest lists are malformed");
-        m_expectedSets[c["id"].get<std::string>()] = c["hash"].get<std::string>();
-    }
-    for (const auto& e : *evidence) {
-        if (!e.is_object() || !e.contains("hash") || !e["hash"].is_string() || !e.contains("size") || !e["size"].is_number_unsigned())
-            return refusedBundle("bundle manifest lists are malformed");
-        m_expectedEvidence[e["hash"].get<std::string>()] = e["size"].get<std::uint64_t>();
-    }
+    auto lists = parseManifestLists(m_manifest);
+    if (!lists) return lists.error();
+    m_expectedSets = std::move(lists->changeSets);
+    m_expectedEvidence = std::move(lists->evidence);
     m_manifest.erase("change_sets");  // in the maps now; the parsed lists are several times their text
     m_manifest.erase("evidence");
     return {};
@@ -659,7 +563,7 @@ SResult<BundleImportResult> BundleImport::run(const crypto::SecretBytes& officeS
     if (!writeBehind) return writeBehind.error();
     m_writeBehind = std::move(*writeBehind);
 
-    ArchiveReader reader([this](std::uint8_t t, const std::string& n, std::uint64_t s) { return onRecord(t, n, s); },
+    Reader reader([this](std::uint8_t t, const std::string& n, std::uint64_t s) { return onRecord(t, n, s); },
                          [this](crypto::ByteView d) { return onData(d); }, [this]() { return onRecordEnd(); });
     // Pipelined over the two cores: a second thread opens the age payload (ReadAhead's thread
     // reads the file for it); this one parses the archive and stores the evidence (hash checked

@@ -12,13 +12,12 @@
 #include <string>
 #include <vector>
 #include "sync/apply.h"
+#include "sync/bundle_archive.h"
 #include "sync/oplog.h"
 #include "sync/store.h"
 
 namespace xs::sync {
 
-constexpr std::uint8_t kBundleArchiveVersion = 3;  // 3: key envelopes inside the change sets, scoped evidence
-constexpr int kManifestVersion = 2;
 constexpr int kReceiptVersion = 3;
 
 struct BundleEvidence {

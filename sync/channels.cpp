@@ -412,7 +412,10 @@ SResult<OpLog::PreparedChannels> OpLog::prepareChannels(const Draft& draft) {
     }
 
     Draft sys;
-    for (auto& [channel, st] : state) {
+    for (auto& entry : state) {
+        // Named references, not a structured binding: clang 14 cannot capture a binding in a lambda.
+        const std::string& channel = entry.first;
+        auto& st = entry.second;
         const bool newEpoch = st.created || st.rotate;
         const std::uint32_t epoch = st.created ? 1 : st.epoch + (st.rotate ? 1 : 0);
         if (st.created) sys.set(kSysChannel, kChannelKind, channel, "admin", m_device);

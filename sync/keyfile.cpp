@@ -1,7 +1,9 @@
 #include "sync/keyfile.h"
 
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -25,12 +27,17 @@ Error<SyncError> invalid(const std::string& what) {
     return fail(SyncError::Invalid, "key file is malformed: " + what);
 }
 
-// Integers only: booleans and fractions are not silently converted.
+// Integers of T's range only: booleans and fractions are not silently converted, and a value T
+// cannot hold is refused rather than truncated (4294975488 is not 8192 KiB).
 template <typename T>
 T integer(const json& j, const char* key) {
     const json& v = j.at(key);
-    if (!v.is_number_integer() || (std::is_unsigned_v<T> && v.get<std::int64_t>() < 0))
-        throw std::invalid_argument(std::string(key) + " must be a non-negative integer");
+    const bool fits = v.is_number_unsigned() ? std::in_range<T>(v.get<std::uint64_t>())
+                      : v.is_number_integer() ? std::in_range<T>(v.get<std::int64_t>())
+                                              : false;
+    if (!fits)
+        throw std::invalid_argument(std::string(key) + (std::is_unsigned_v<T> ? " must be a non-negative integer" : " must be an integer") +
+                                    " up to " + std::to_string(std::numeric_limits<T>::max()));
     return v.get<T>();
 }
 

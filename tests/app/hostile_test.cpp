@@ -9,6 +9,7 @@
 #include <memory>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <random>
 #include <thread>
 #include <set>
@@ -1036,6 +1037,31 @@ TEST_CASE("hostile: a signed acknowledgement with a mistyped field is refused - 
         auto acks = b.office->shredAcknowledgements();
         REQUIRE(acks.ok());
         CHECK(acks->empty());
+    }
+}
+
+// Found by reading the round rule beside the org_file fuzz target's start_year finding: the judge
+// summed start_year + 2 unbounded, so a signed round of start_year 2^63 - 1 overflowed (undefined
+// behaviour; in practice an end_year of -2^63 + 1 matched) and one of 2^64 - 1 was read as -1,
+// covering -1 to 1.
+TEST_CASE("hostile: a signed round whose start_year overflows start_year + 2 is refused") {
+    Bureau b;
+    const std::vector<std::pair<Json, Json>> years = {
+        {Json(std::numeric_limits<std::int64_t>::max()), Json(std::numeric_limits<std::int64_t>::min() + 1)},
+        {Json(std::numeric_limits<std::uint64_t>::max()), Json(1)},
+        {Json(1899), Json(1901)},
+    };
+    // One forged change set per receiver: the forger's next link, which each receiver sees once.
+    const std::vector<Workspace*> receivers = {b.office.get(), b.lead.get(), b.member.get()};
+    for (std::size_t i = 0; i < years.size(); ++i) {
+        CAPTURE(years[i].first.dump());
+        auto id = sync::newUuidV7();
+        REQUIRE(id.ok());
+        Forge forge = forgeFor(*b.leading);
+        sync::ChangeSet cs = forge.make(
+            {Forge::plain("org", "round", *id, {{"name", "第三轮"}, {"start_year", years[i].first}, {"end_year", years[i].second}})});
+        CHECK(Bureau::deliver(*receivers[i], cs) == sync::ApplyOutcome::Refused);
+        CHECK(mentions(Bureau::lastRefusal(*receivers[i]), "covers start_year"));
     }
 }
 

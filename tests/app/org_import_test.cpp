@@ -122,6 +122,8 @@ TEST_CASE("org import: malformed documents are refused and change nothing") {
         {"person referring to an unknown unit", [](Json& j) { j["people"][14]["unit"] = "E99"; }},
         {"round without start_year", [](Json& j) { j["rounds"][0].erase("start_year"); }},
         {"round with a text start_year", [](Json& j) { j["rounds"][0]["start_year"] = "2023"; }},
+        {"round starting before 1949", [](Json& j) { j["rounds"][0]["start_year"] = 1948; }},
+        {"round starting after 2200", [](Json& j) { j["rounds"][0]["start_year"] = 2201; }},
         {"not an object", [](Json& j) { j = Json::array(); }},
     };
     for (const auto& c : cases) {
@@ -145,6 +147,33 @@ TEST_CASE("org import: malformed documents are refused and change nothing") {
     // Nothing to import is refused too.
     CHECK(errorOf(ws->importOrg(Json::object())) == AppError::Refused);
     CHECK(test::opCount(*ws) == ops);
+}
+
+
+// Found while writing the org_file fuzz target and confirmed by its UBSan report (the inputs are
+// tests/fuzz/corpus/org_file/crash-start-year-*.json):
+// start_year was read as an int, so 2147483647 overflowed start_year + 2 (undefined behaviour) and
+// 4294969322 was recorded as the round of 2026.
+TEST_CASE("org import: a start_year beyond int is refused, neither overflowed nor truncated") {
+    TempDir tmp;
+    sync::ManualClock clock(test::kBaseMs);
+    auto ws = test::initWorkspace(tmp / "store", "吴敏", Role::AuditOffice, clock);
+    const auto ops = test::opCount(*ws);
+    for (const char* text : {R"({"rounds": [{"name": "r", "start_year": 2147483647}]})",
+                             R"({"rounds": [{"name": "r", "start_year": 4294969322}]})",
+                             R"({"rounds": [{"name": "r", "start_year": 18446744073709551615}]})",
+                             R"({"rounds": [{"name": "r", "start_year": -2147483648}]})"}) {
+        CAPTURE(std::string(text));
+        const Json doc = Json::parse(text);
+        auto parsed = parseOrgFile(doc, [](const std::string&) { return false; });
+        CHECK(errorOf(parsed) == AppError::Refused);
+        CHECK(test::mentions(test::messageOf(parsed), "start_year must be a year from 1949 to 2200"));
+        CHECK(errorOf(ws->importOrg(doc)) == AppError::Refused);
+    }
+    CHECK(test::opCount(*ws) == ops);
+    auto ok = parseOrgFile(Json::parse(R"({"rounds": [{"name": "r", "start_year": 2200}]})"), [](const std::string&) { return false; });
+    REQUIRE_MESSAGE(ok.ok(), test::describe(ok));
+    CHECK(ok->rounds.at(0).endYear == 2202);
 }
 
 }  // namespace xs::app

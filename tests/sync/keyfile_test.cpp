@@ -297,4 +297,33 @@ TEST_CASE("keyfile: parseKeyFile rejects booleans and fractions where the format
     }
 }
 
+// Found while writing the keyfile fuzz target, whose field invariant reports it (the input is
+// tests/fuzz/corpus/keyfile/crash-memory-kib-truncated.json): integers were narrowed to their
+// field's type, so memory_kib 4294975488 was read as 8192 and version 4294967297 as 1.
+TEST_CASE("keyfile: parseKeyFile refuses integers its fields cannot hold instead of truncating them") {
+    const std::vector<std::pair<std::vector<std::string>, json>> bad = {
+        {{"version"}, 4294967297},
+        {{"suite"}, -4294967295},
+        {{"kdf", "memory_kib"}, 4294975488},
+        {{"kdf", "iterations"}, 4294967297},
+        {{"kdf", "parallelism"}, 18446744073709551615u},
+        {{"kdf", "version"}, 4294967315},
+        {{"kdf", "iterations"}, -1},
+    };
+    for (const auto& [path, value] : bad) {
+        CAPTURE(path.back());
+        CAPTURE(value.dump());
+        json j = validJson();
+        if (path.size() == 1) j[path[0]] = value;
+        else j[path[0]][path[1]] = value;
+        CHECK(parseError(j.dump()) == SyncError::Invalid);
+    }
+    // The largest value each field's type holds still reaches the range checks (and fails there).
+    json j = validJson();
+    j["kdf"]["memory_kib"] = 4294967295u;
+    auto r = parseKeyFile(crypto::asBytes(j.dump()));
+    REQUIRE(errorOf(r) == SyncError::Invalid);
+    CHECK(r.message().find("Argon2 memory") != std::string::npos);
+}
+
 }  // namespace xs::sync
