@@ -17,6 +17,7 @@
 #include "sync/file_io.h"
 #include "sync/identity.h"
 #include "sync/uuid.h"
+#include "sync/env.h"
 
 namespace xs::app {
 namespace {
@@ -51,7 +52,7 @@ AResult<std::string> metaOr(Workspace& ws, const char* key) {
 }
 
 std::int64_t nowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return sync::wallClockMs();
 }
 
 }  // namespace

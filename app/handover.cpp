@@ -11,6 +11,7 @@
 #include "sync/bundle.h"
 #include "sync/changeset_codec.h"
 #include "sync/uuid.h"
+#include "sync/env.h"
 
 namespace xs::app {
 namespace fs = std::filesystem;
@@ -19,7 +20,7 @@ namespace {
 constexpr int kAckVersion = 1;
 
 std::int64_t nowSeconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return sync::wallClockMs() / 1000;
 }
 
 // A bundle or receipt the office refuses comes back as a refusal naming why.
@@ -275,7 +276,7 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
     setAck("evidence_removed", shredFiles.size());
     setAck("evidence_kept", laterFiles);
     setAck("keys_destroyed", whole);
-    setAck("at_ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    setAck("at_ms", sync::wallClockMs());
     setAck("detail", whole ? "inspection shredded" : std::to_string(later) + " items captured after the export were kept");
     Json shredResult = {{"warnings", Json::array()}};
     auto cs = ws.log().commit(ack, [&]() -> sync::SStatus {
@@ -296,15 +297,25 @@ AResult<Json> confirmHandover(Workspace& ws, const std::string& receiptText) {
         return ws.store().setMeta("wiped:" + inspection, record.dump());
     });
     if (!cs) return fromSync(cs.error());
+    // Committed: the keys are gone and the files are marked. What follows finishes the job on
+    // disk; if the disk fails it now, opening the store finishes it (Store::finishShredding), and
+    // the result says so rather than reporting a shredding that happened as failed.
+    auto finishLater = [&](const std::string& what, const std::string& why) {
+        shredResult["warnings"].push_back(what + " could not be done now (" + why +
+                                          "); the shredding is committed and this is finished the next time the store is opened");
+    };
     auto removed = ws.store().removeShreddedFiles();
-    if (!removed) return fromSync(removed.error());
+    if (!removed) finishLater("removing the shredded evidence files", removed.message());
     // Not even which files there were stays (their hashes would tell a known document).
-    if (whole) XS_TRY_SYNC(ws.store().forgetShreddedEvidence(inspection));
+    if (whole && removed) {
+        if (auto forgot = ws.store().forgetShreddedEvidence(inspection); !forgot) finishLater("forgetting the shredded files' hashes", forgot.message());
+    }
     // secure_delete overwrote what the shred deleted; the checkpoint empties the WAL (a reader in
     // another process can make it wait: then it is said).
     auto checkpoint = ws.store().checkpoint();
-    if (!checkpoint) return fromSync(checkpoint.error());
-    if (!*checkpoint)
+    if (!checkpoint)
+        finishLater("emptying the database's write-ahead log", checkpoint.message());
+    else if (!*checkpoint)
         shredResult["warnings"].push_back("the database's write-ahead log could not be emptied now (another program has the "
                                           "store open): it is emptied when the last program closes the store");
 

@@ -3,10 +3,24 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <atomic>
 
 namespace xs::crypto {
+namespace {
+std::atomic<RandomSource> g_source{nullptr};
+}
+
+void setRandomSource(RandomSource source) { g_source.store(source, std::memory_order_release); }
 
 CStatus randomFill(std::uint8_t* out, std::size_t size) {
+    if (RandomSource source = g_source.load(std::memory_order_acquire)) {
+        if (!source(out, size)) return fail(CryptoError::RandomFailure, "the random number generator failed");
+        return CStatus::success();
+    }
+    return systemRandomFill(out, size);
+}
+
+CStatus systemRandomFill(std::uint8_t* out, std::size_t size) {
     constexpr std::size_t kMaxPerCall = 1u << 30;  // RAND_bytes takes an int
     while (size > 0) {
         const std::size_t n = std::min(size, kMaxPerCall);

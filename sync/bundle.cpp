@@ -18,6 +18,7 @@
 #include "crypto/keys.h"
 #include "sync/changeset_codec.h"
 #include "sync/file_io.h"
+#include "sync/env.h"
 
 namespace xs::sync {
 namespace fs = std::filesystem;
@@ -29,7 +30,7 @@ constexpr std::uint64_t kMaxBufferedRecord = 16 * 1024 * 1024;  // manifest, one
 Error<SyncError> refusedBundle(const std::string& why) { return fail(SyncError::Invalid, why); }
 
 std::int64_t nowSeconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return wallClockMs() / 1000;
 }
 
 // The archive's plaintext between two threads (export: reading evidence -> sealing; import:

@@ -1,4 +1,5 @@
 #include "sync/db.h"
+#include "sync/env.h"
 
 #include <cerrno>
 #include <cstring>
@@ -157,7 +158,7 @@ int Stmt::columnType(int column) const { return sqlite3_column_type(m_stmt, colu
 SResult<Db> Db::open(const std::string& path, crypto::ByteView key, const DbOptions& options) {
     sqlite3* raw = nullptr;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+    int rc = sqlite3_open_v2(path.c_str(), &raw, flags, envVfsName());
     Db db(raw);
     if (rc != SQLITE_OK) {
         if (rc == SQLITE_CANTOPEN && !options.create) return fail(SyncError::NotFound, "no database at " + path);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "crypto/encoding.h"
@@ -16,6 +17,7 @@
 #include "crypto/stream.h"
 #include "sync/file_io.h"
 #include "sync/keyfile.h"
+#include "sync/env.h"
 
 namespace xs::sync {
 namespace fs = std::filesystem;
@@ -163,12 +165,19 @@ SResult<EvidenceInfo> EvidenceWriter::finish() {
     fs::create_directories(target.parent_path(), ec);
     if (ec) return fail(SyncError::Io, "cannot create " + target.parent_path().string() + ": " + ec.message());
     fs::permissions(target.parent_path(), fs::perms::owner_all, fs::perm_options::replace, ec);
-    XS_TRY(impl.tmp->commitAs(target));
     if (impl.writeBehind) {
+        XS_TRY(impl.tmp->commitAs(target));
         impl.writeBehind->syncDirLater(impl.store->m_dir);  // it may hold a new subdirectory
         return info;
     }
-    XS_TRY(fsyncDir(impl.store->m_dir));
+    SStatus placed = impl.tmp->commitAs(target);
+    if (placed) placed = fsyncDir(impl.store->m_dir);
+    if (!placed) {
+        // Renamed into place before a folder's fsync failed: the file is this call's (the target
+        // was not there) and no record will name it.
+        if (impl.tmp->renamed()) (void)envUnlink(target.string());
+        return placed.error();
+    }
     return info;
 }
 
@@ -325,14 +334,34 @@ SStatus EvidenceStore::exportTo(const EvidenceScope& scope, const std::string& h
     return tmp->commitAs(target);
 }
 
+SResult<std::size_t> EvidenceStore::removeFilesOtherThan(const std::vector<std::pair<std::string, std::string>>& held) {
+    std::set<fs::path> keep;
+    for (const auto& [scope, hash] : held) keep.insert(pathFor(scope, hash));
+    std::size_t removed = 0;
+    std::error_code ec;
+    for (auto sub = fs::directory_iterator(m_dir, ec); !ec && sub != fs::directory_iterator(); sub.increment(ec)) {
+        if (!sub->is_directory() || sub->path().filename().string().size() != 2) continue;
+        std::error_code inner;
+        for (auto it = fs::directory_iterator(sub->path(), inner); !inner && it != fs::directory_iterator(); it.increment(inner)) {
+            if (it->path().extension() != ".xse" || keep.count(it->path())) continue;
+            if (envUnlink(it->path().string()) != 0)
+                return fail(SyncError::Io, "cannot remove " + it->path().string() + ": " + std::strerror(errno));
+            ++removed;
+        }
+        if (inner) return fail(SyncError::Io, "cannot list " + sub->path().string() + ": " + inner.message());
+    }
+    if (ec) return fail(SyncError::Io, "cannot list " + m_dir.string() + ": " + ec.message());
+    return removed;
+}
+
 SStatus EvidenceStore::verify(const EvidenceScope& scope, const std::string& hash) {
     return read(scope, hash, [](crypto::ByteView) { return SStatus(); });
 }
 
 SStatus EvidenceStore::remove(const std::string& scope, const std::string& hash) {
-    std::error_code ec;
-    fs::remove(pathFor(scope, hash), ec);
-    if (ec) return fail(SyncError::Io, "cannot remove evidence: " + ec.message());
+    const fs::path path = pathFor(scope, hash);
+    if (envUnlink(path.string()) != 0 && errno != ENOENT)
+        return fail(SyncError::Io, "cannot remove evidence " + path.string() + ": " + std::strerror(errno));
     return {};
 }
 

@@ -89,6 +89,10 @@ public:
     SResult<EvidenceSequence> readSequence(const EvidenceScope& scope, const std::vector<std::string>& hashes);
     bool contains(const std::string& scope, const std::string& hash) const;
     SStatus remove(const std::string& scope, const std::string& hash);
+    // Removes the files under the folder that hold none of `held` (scope, hash): what a writer
+    // killed between placing a file and committing its record left behind. Only while no other
+    // connection has the store open (Store::open sees to that). Returns how many it removed.
+    SResult<std::size_t> removeFilesOtherThan(const std::vector<std::pair<std::string, std::string>>& held);
     std::filesystem::path pathFor(const std::string& scope, const std::string& hash) const;
 
 private:

@@ -18,6 +18,7 @@
 
 #include "crypto/encoding.h"
 #include "crypto/random.h"
+#include "sync/env.h"
 
 namespace xs::sync {
 namespace fs = std::filesystem;
@@ -42,6 +43,8 @@ double residentFraction(int fd) {
 }
 
 Error<SyncError> ioError(const std::string& what, const fs::path& path) {
+    if (errno == ENOSPC || errno == EDQUOT)
+        return fail(SyncError::DiskFull, "disk full: " + what + " " + path.string() + ": " + std::strerror(errno));
     return fail(SyncError::Io, what + " " + path.string() + ": " + std::strerror(errno));
 }
 
@@ -85,8 +88,10 @@ SResult<crypto::Bytes> readFile(const fs::path& path, std::size_t maxBytes) {
 SStatus fsyncDir(const fs::path& dir) {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return ioError("cannot open directory", dir);
-    int rc = ::fsync(fd);
+    int rc = envFsync(fd, dir.string());
+    const int err = errno;
     ::close(fd);
+    errno = err;
     if (rc != 0) return ioError("cannot sync directory", dir);
     return {};
 }
@@ -95,7 +100,7 @@ SResult<TempFile> TempFile::create(const fs::path& dir, const std::string& prefi
     auto rnd = crypto::randomBytes(8);
     if (!rnd) return fail(SyncError::Crypto, rnd.message());
     fs::path path = dir / ("." + prefix + "." + crypto::toHex(*rnd) + ".tmp");
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = envCreate(path.string(), O_WRONLY | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return ioError("cannot create", path);
     // Held while the file is open, by this process only: removeOrphanTempFiles takes a temp file
     // whose lock it can get for one whose writer died (kill -9, a crash, a power cut).
@@ -148,7 +153,7 @@ TempFile::~TempFile() {
 
 TempFile::TempFile(TempFile&& other) noexcept
     : m_fd(std::exchange(other.m_fd, -1)), m_path(std::move(other.m_path)), m_wb(other.m_wb),
-      m_block(std::exchange(other.m_block, nullptr)), m_fill(other.m_fill), m_offset(other.m_offset) {}
+      m_block(std::exchange(other.m_block, nullptr)), m_fill(other.m_fill), m_offset(other.m_offset), m_renamed(other.m_renamed) {}
 
 SStatus TempFile::write(crypto::ByteView data) {
     if (m_wb) {
@@ -180,7 +185,7 @@ SStatus TempFile::write(crypto::ByteView data) {
     const std::uint8_t* p = data.data();
     std::size_t left = data.size();
     while (left > 0) {
-        ssize_t n = ::write(m_fd, p, left);
+        long n = envWrite(m_fd, p, left, m_path.string());
         if (n < 0) {
             if (errno == EINTR) continue;
             return ioError("cannot write", m_path);
@@ -193,7 +198,7 @@ SStatus TempFile::write(crypto::ByteView data) {
 
 SStatus TempFile::sync() {
     if (m_wb) return fail(SyncError::Invalid, "a write-behind file is synced by its commit");
-    if (::fsync(m_fd) != 0) return ioError("cannot sync", m_path);
+    if (envFsync(m_fd, m_path.string()) != 0) return ioError("cannot sync", m_path);
     return {};
 }
 
@@ -211,11 +216,12 @@ SStatus TempFile::commitAs(const fs::path& target) {
     }
     XS_TRY(sync());
     ::close(std::exchange(m_fd, -1));
-    if (::rename(m_path.c_str(), target.c_str()) != 0) {
+    if (envRename(m_path.string(), target.string()) != 0) {
         auto err = ioError("cannot rename to", target);
         ::unlink(m_path.c_str());
         return err;
     }
+    m_renamed = true;
     return fsyncDir(target.parent_path().empty() ? fs::path(".") : target.parent_path());
 }
 
@@ -360,8 +366,19 @@ void WriteBehind::writeBatch(std::vector<Job>& batch) {
         iov[i] = iovec{batch[i].block, batch[i].size};
         total += batch[i].size;
     }
-    ssize_t n = m_failed ? -1 : ::pwritev(batch.front().fd, iov.data(), static_cast<int>(batch.size()),
-                                          static_cast<off_t>(batch.front().offset));
+    // The Env sees the batch as one write; a short one is cut at a block edge or inside a block.
+    std::size_t allowed = total;
+    int refused = m_failed ? 0 : env().beforeFileOp(FileOp::Write, batch.front().path.string(), &allowed);
+    if (refused) {
+        errno = refused;
+        return setError(ioError("cannot write", batch.front().path));
+    }
+    int count = 0;
+    for (std::size_t left = std::min(allowed, total); count < static_cast<int>(batch.size()) && left > 0; ++count) {
+        iov[count].iov_len = std::min(left, iov[count].iov_len);
+        left -= iov[count].iov_len;
+    }
+    ssize_t n = m_failed || count == 0 ? -1 : ::pwritev(batch.front().fd, iov.data(), count, static_cast<off_t>(batch.front().offset));
     std::size_t written = n > 0 ? static_cast<std::size_t>(n) : 0;
     if (written == total) return;
     for (Job& job : batch) {
@@ -424,7 +441,7 @@ void WriteBehind::execute(Job& job) {
 
 void WriteBehind::writeAt(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset, const fs::path& path) {
     while (size > 0 && !m_failed) {
-        ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+        long n = envPwrite(fd, data, size, static_cast<std::int64_t>(offset), path.string());
         if (n < 0) {
             const int err = errno;
             if (err == EINTR) continue;
@@ -463,7 +480,7 @@ void WriteBehind::syncGroup(std::vector<Written>& group) {
     // durable. After an error (or when stopping) the rest is removed instead.
     for (auto& w : group) {
         if (m_failed || m_stop) break;
-        if (::fsync(w.fd) != 0) setError(ioError("cannot sync", w.path));
+        if (envFsync(w.fd, w.path.string()) != 0) setError(ioError("cannot sync", w.path));
     }
     for (auto& w : group) {
         ::close(w.fd);
@@ -471,7 +488,7 @@ void WriteBehind::syncGroup(std::vector<Written>& group) {
             ::unlink(w.path.c_str());
             continue;
         }
-        if (::rename(w.path.c_str(), w.target.c_str()) != 0) {
+        if (envRename(w.path.string(), w.target.string()) != 0) {
             setError(ioError("cannot rename to", w.target));
             ::unlink(w.path.c_str());
             continue;

@@ -57,6 +57,8 @@ public:
     SStatus sync();                                           // fsync (Invalid with a WriteBehind)
     SStatus commitAs(const std::filesystem::path& target);   // fsync, close, rename, fsync dir
     const std::filesystem::path& path() const { return m_path; }
+    // commitAs renamed the file into place (true even if the folder's fsync then failed).
+    bool renamed() const { return m_renamed; }
 private:
     TempFile(int fd, std::filesystem::path path, WriteBehind* wb) : m_fd(fd), m_path(std::move(path)), m_wb(wb) {}
     int m_fd = -1;
@@ -65,6 +67,7 @@ private:
     std::uint8_t* m_block = nullptr;  // the WriteBehind block being filled
     std::size_t m_fill = 0;
     std::uint64_t m_offset = 0;       // file offset of m_block
+    bool m_renamed = false;
 };
 
 // Writes files front to back from background threads, so that the caller's thread goes on

@@ -1,14 +1,12 @@
 #include "sync/hlc.h"
+#include "sync/env.h"
 
 #include <algorithm>
 #include <chrono>
 
 namespace xs::sync {
 
-std::int64_t SystemClock::nowMs() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+std::int64_t SystemClock::nowMs() const { return wallClockMs(); }
 
 const SystemClock& SystemClock::instance() {
     static const SystemClock clock;

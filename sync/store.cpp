@@ -1,6 +1,12 @@
 #include "sync/store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +16,7 @@
 #include "sync/file_io.h"
 #include "sync/keyfile.h"
 #include "sync/uuid.h"
+#include "sync/env.h"
 
 namespace xs::sync {
 namespace fs = std::filesystem;
@@ -28,8 +35,7 @@ struct Lockout {
 };
 
 std::int64_t wallMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    return wallClockMs();
 }
 
 Lockout readLockout(const fs::path& dir) {
@@ -199,6 +205,7 @@ SResult<std::unique_ptr<Store>> Store::create(const fs::path& dir, std::string_v
     if (!evidence) return evidence.error();
     store->m_evidence = std::make_unique<EvidenceStore>(std::move(*evidence));
     store->m_dataKey = std::move(*key);
+    XS_TRY(store->lockAndCleanUp());
     // The key file is written last: a store without one is an aborted init, not a store.
     std::string text = serializeKeyFile(*keyFile);
     XS_TRY(writeFileAtomic(dir / kKeyFile, crypto::asBytes(text)));
@@ -245,9 +252,6 @@ SResult<std::unique_ptr<Store>> Store::open(const fs::path& dir, std::string_vie
 
     auto store = openWithKey(dir, keyFile->storeId, keyFile->kdf, std::move(*key));
     if (!store) return store.error();
-    // What a killed writer left behind (an evidence file half imported, a key file half written).
-    XS_TRY(removeOrphanTempFiles(dir));
-    XS_TRY(removeOrphanTempFiles(dir / kEvidenceDir));
     (*store)->m_timings = {kdfMs, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()};
     return store;
 }
@@ -266,7 +270,41 @@ SResult<std::unique_ptr<Store>> Store::openWithKey(const fs::path& dir, std::str
     if (!evidence) return evidence.error();
     store->m_evidence = std::make_unique<EvidenceStore>(std::move(*evidence));
     store->m_dataKey = std::move(key);
+    XS_TRY(store->lockAndCleanUp());
     return store;
+}
+
+Store::~Store() {
+    if (m_lockFd >= 0) ::close(m_lockFd);
+}
+
+SStatus Store::lockAndCleanUp() {
+    const fs::path path = m_dir / kLockFile;
+    m_lockFd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (m_lockFd < 0) return fail(SyncError::Io, "cannot open " + path.string() + ": " + std::strerror(errno));
+    if (::flock(m_lockFd, LOCK_EX | LOCK_NB) == 0) {
+        // No other connection: nothing is being written. What a killed writer left behind goes: an
+        // evidence file half written, a key file half written, an evidence file placed but never
+        // recorded (the record's transaction did not commit).
+        XS_TRY(removeOrphanTempFiles(m_dir));
+        XS_TRY(removeOrphanTempFiles(m_dir / kEvidenceDir));
+        auto s = m_db.prepare("SELECT scope, hash FROM evidence_files");
+        if (!s) return s.error();
+        std::vector<std::pair<std::string, std::string>> held;
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            held.emplace_back(s->text(0), s->text(1));
+        }
+        s.value().reset();
+        auto removed = m_evidence->removeFilesOtherThan(held);
+        if (!removed) return removed.error();
+    }
+    // Shared from here on (waits only while another opener cleans up).
+    while (::flock(m_lockFd, LOCK_SH) != 0)
+        if (errno != EINTR) return fail(SyncError::Io, "cannot lock " + path.string() + ": " + std::strerror(errno));
+    return {};
 }
 
 SResult<std::unique_ptr<Store>> Store::openAnother() const {
@@ -314,7 +352,20 @@ SStatus Store::rekey(std::string_view newPassphrase, const crypto::Argon2Params&
     auto keyFile = wrapDataKey(m_dataKey, newPassphrase, kdf, m_storeId);
     if (!keyFile) return keyFile.error();
     std::string text = serializeKeyFile(*keyFile);
-    XS_TRY(writeFileAtomic(m_dir / kKeyFile, crypto::asBytes(text)));
+    auto old = readFile(m_dir / kKeyFile, 64 * 1024);
+    if (!old) return old.error();
+    auto written = writeFileAtomic(m_dir / kKeyFile, crypto::asBytes(text));
+    if (!written) {
+        // The rename may have happened before the failure (the folder's fsync failed): then the
+        // old key file goes back.
+        auto now = readFile(m_dir / kKeyFile, 64 * 1024);
+        if (now && *now == *old) return written.error();
+        auto restored = writeFileAtomic(m_dir / kKeyFile, *old);
+        if (restored) return written.error();
+        return fail(written.error().code, written.message() +
+                                              "; the NEW passphrase is the one that opens the store now (the old key file could "
+                                              "not be put back: " + restored.message() + ")");
+    }
     m_kdf = kdf;
     return {};
 }

@@ -41,6 +41,10 @@ public:
     static constexpr const char* kKeyFile = "keyfile.json";
     static constexpr const char* kEvidenceDir = "evidence";
     static constexpr const char* kLockoutFile = "lockout.json";
+    // Held shared (flock) by every open connection; the first to open the store alone takes it
+    // exclusively for a moment and removes what a crash left: temporary files and evidence files
+    // no record names.
+    static constexpr const char* kLockFile = "store.lock";
 
     // Creates a new store in an empty or missing directory. AlreadyExists if one is there.
     static SResult<std::unique_ptr<Store>> create(const std::filesystem::path& dir, std::string_view passphrase,
@@ -56,7 +60,9 @@ public:
     // Applies every migration not yet applied (sync's own first, then `extra`).
     SStatus migrate(const std::vector<Migration>& extra);
 
-    // Changes the passphrase: re-wraps the same data key; the database is not re-encrypted.
+    // Changes the passphrase: re-wraps the same data key; the database is not re-encrypted. On
+    // failure the old key file is put back where the new one had already replaced it; the error
+    // says which passphrase opens the store when even that failed.
     SStatus rekey(std::string_view newPassphrase, const crypto::Argon2Params& kdf);
 
     // Drops keys from memory and closes the database.
@@ -112,8 +118,14 @@ public:
     // connection kept it from finishing (the log then still holds what it held).
     SResult<bool> checkpoint();
 
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
 private:
     Store() = default;
+    // Takes the store lock (shared); alone, first cleans up after a crash.
+    SStatus lockAndCleanUp();
     // The rest of open once the data key is known: database, migrations, evidence.
     static SResult<std::unique_ptr<Store>> openWithKey(const std::filesystem::path& dir, std::string storeId,
                                                        const crypto::Argon2Params& kdf, crypto::SecretBytes key);
@@ -124,6 +136,7 @@ private:
     crypto::SecretBytes m_dataKey;
     Db m_db;
     std::unique_ptr<EvidenceStore> m_evidence;
+    int m_lockFd = -1;
 };
 
 // Test seam: replaces the sleep between failed unlocks (default: std::this_thread::sleep_for).

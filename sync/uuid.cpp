@@ -7,6 +7,7 @@
 #include "crypto/encoding.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
+#include "sync/env.h"
 
 namespace xs::sync {
 
@@ -23,8 +24,7 @@ SResult<std::string> newUuidV7At(std::int64_t unixMs) {
 }
 
 SResult<std::string> newUuidV7() {
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
-    return newUuidV7At(now.count());
+    return newUuidV7At(wallClockMs());
 }
 
 namespace {
@@ -63,8 +63,7 @@ SResult<std::string> newOwnedId(const std::string& device) {
     std::uint32_t n;
     {
         std::lock_guard lock(mutex);
-        auto now = static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+        auto now = static_cast<std::uint64_t>(wallClockMs());
         if (now > lastMs) {
             lastMs = now;
             counter = ((std::uint32_t{r[0]} << 8) | r[1]) & 0x7ff;

@@ -24,6 +24,7 @@
 #include "sync/bundle.h"
 #include "sync/changeset_codec.h"
 #include "tests/app/app_test_util.h"
+#include "tests/app/bureau.h"
 #include "tests/sync/forge.h"
 
 namespace xs::app {
@@ -35,94 +36,7 @@ using test::errorOf;
 using test::mentions;
 using test::messageOf;
 using test::TempDir;
-
-// The audit office and four enrolled people; the lead plans an inspection of unit E01 with the
-// member and the auditor on its team, open today.
-struct Bureau {
-    TempDir tmp;
-    sync::ManualClock clock{test::kBaseMs};
-    std::unique_ptr<Workspace> office;   // 吴敏, audit office (the registrar)
-    std::unique_ptr<Workspace> lead;     // 郑华, working-group lead
-    std::unique_ptr<Workspace> member;   // 冯磊, working-group member
-    std::unique_ptr<Workspace> leading;  // 刘洋, leading-group member
-    std::unique_ptr<Workspace> auditor;  // 钱伟, third-party auditor
-    std::string inspection;
-    int files = 0;
-
-    Bureau() {
-        office = test::officeWorkspace(tmp / "office", clock);
-        lead = test::initWorkspace(tmp / "lead", "郑华", Role::WorkingGroupLead, clock);
-        member = test::initWorkspace(tmp / "member", "冯磊", Role::WorkingGroupMember, clock);
-        leading = test::initWorkspace(tmp / "leading", "刘洋", Role::LeadingGroupMember, clock);
-        auditor = test::initWorkspace(tmp / "auditor", "钱伟", Role::ThirdPartyAuditor, clock);
-        for (Workspace* w : people()) {
-            auto device = devicePublicJson(*w);
-            REQUIRE(device.ok());
-            REQUIRE_MESSAGE(enrolDevice(*office, *device).ok(), "enrol");
-        }
-        enrolAll();
-        InspectionInput in;
-        in.unit = "E01";
-        in.start = formatDate(lead->today());
-        in.team = {member->self().personId, auditor->self().personId};
-        in.lead = lead->self().personId;
-        auto id = lead->createInspection(in);
-        REQUIRE_MESSAGE(id.ok(), test::describe(id));
-        inspection = *id;
-        share();
-    }
-    std::vector<Workspace*> people() { return {lead.get(), member.get(), leading.get(), auditor.get()}; }
-    // A current enrolment file, accepted by everyone.
-    void enrolAll() {
-        auto file = exportEnrolment(*office, "", "");
-        REQUIRE(file.ok());
-        for (Workspace* w : people()) {
-            auto accepted = acceptEnrolment(*w, *file);
-            REQUIRE_MESSAGE(accepted.ok(), test::describe(accepted));
-        }
-    }
-    // Everyone gets everything (as bundles and enrolment files carry it).
-    void share() {
-        for (int round = 0; round < 2; ++round) {
-            for (Workspace* w : people()) test::syncInto(*w, *office);
-            for (Workspace* w : people()) test::syncInto(*office, *w);
-        }
-    }
-    fs::path file(const std::string& content) {
-        return test::writeFile(tmp / "files", "file-" + std::to_string(files++) + ".txt", content);
-    }
-    std::string capture(Workspace& ws, const std::string& title, bool withEvidence = false) {
-        FindingInput in;
-        in.inspection = inspection;
-        in.title = title;
-        in.category = FindingCategory::FinancialDiscipline;
-        if (&ws == auditor.get()) in.auditCategory = "procurement";
-        if (withEvidence) in.evidence = {file(title + " 的证据 " + std::to_string(files))};
-        auto id = ws.addFinding(in);
-        REQUIRE_MESSAGE(id.ok(), test::describe(id));
-        return *id;
-    }
-    // The change set the forger signs, received by `to` through the one apply path.
-    static sync::ApplyOutcome deliver(Workspace& to, const sync::ChangeSet& cs) {
-        auto session = sync::ApplySession::begin(to.log());
-        REQUIRE(session.ok());
-        auto outcome = (*session)->add(cs);
-        REQUIRE_MESSAGE(outcome.ok(), outcome.message());
-        REQUIRE((*session)->commit().ok());
-        return *outcome;
-    }
-    static std::string lastRefusal(Workspace& ws) {
-        auto r = ws.log().refused();
-        REQUIRE(r.ok());
-        REQUIRE(!r->empty());
-        return r->back().reason;
-    }
-    static std::string roleOf(Workspace& ws, const std::string& person) {
-        auto rec = ws.log().record("person", person);
-        REQUIRE(rec.ok());
-        return (*rec)["role"].get<std::string>();
-    }
-};
+using test::Bureau;
 
 Forge forgeFor(Workspace& ws) { return Forge(ws.log(), ws.store()); }
 
