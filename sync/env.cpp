@@ -8,7 +8,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <algorithm>
+#include <cstdlib>
 #include <mutex>
+
+#include <openssl/crypto.h>
 
 #include "crypto/random.h"
 
@@ -225,11 +229,43 @@ int vCurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* out) { return g_real->xCurren
 
 sqlite3_vfs g_vfs;
 
+// SQLite's memory, zeroed when freed: its page cache holds decrypted pages (channel keys, device
+// keys, findings), which would otherwise stay in freed heap after the store is locked.
+int* sizeSlot(void* p) { return reinterpret_cast<int*>(static_cast<char*>(p) - 8); }
+void* wipingMalloc(int n) {
+    if (n <= 0) return nullptr;
+    auto* p = static_cast<char*>(std::malloc(static_cast<std::size_t>(n) + 8));
+    if (!p) return nullptr;
+    *reinterpret_cast<int*>(p) = n;
+    return p + 8;
+}
+void wipingFree(void* p) {
+    if (!p) return;
+    OPENSSL_cleanse(p, static_cast<std::size_t>(*sizeSlot(p)));
+    std::free(static_cast<char*>(p) - 8);
+}
+void* wipingRealloc(void* p, int n) {
+    if (!p) return wipingMalloc(n);
+    void* fresh = wipingMalloc(n);
+    if (!fresh) return nullptr;
+    std::memcpy(fresh, p, static_cast<std::size_t>(std::min(*sizeSlot(p), n)));
+    wipingFree(p);
+    return fresh;
+}
+int wipingSize(void* p) { return p ? *sizeSlot(p) : 0; }
+int wipingRoundup(int n) { return (n + 7) & ~7; }
+int wipingInit(void*) { return SQLITE_OK; }
+void wipingShutdown(void*) {}
+const sqlite3_mem_methods kWipingMemory = {wipingMalloc, wipingFree, wipingRealloc, wipingSize,
+                                            wipingRoundup, wipingInit, wipingShutdown, nullptr};
+
 }  // namespace
 
 const char* envVfsName() {
     static std::once_flag once;
     std::call_once(once, [] {
+        // Before SQLite starts (and only then may its allocator change).
+        sqlite3_config(SQLITE_CONFIG_MALLOC, &kWipingMemory);
         sqlite3_initialize();
         g_real = sqlite3_vfs_find(nullptr);
         g_vfs = {};

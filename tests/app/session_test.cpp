@@ -2,11 +2,19 @@
 // progress and cancel on their own connection, the change counter sees other connections' commits.
 #include <doctest/doctest.h>
 
+#include <sys/mman.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <chrono>
 #include <thread>
 
 #include "app/session.h"
+#include "sync/keyfile.h"
 #include "tests/app/app_test_util.h"
 
 namespace xs::app {
@@ -169,6 +177,125 @@ TEST_CASE("session: a cancelled import keeps exactly what it reported - and lock
     auto v = (*report)->wait();
     REQUIRE(v.ok());
     CHECK(v->ok);
+}
+
+namespace {
+
+// Memory of its own (mmap, outside every heap): the scan skips it.
+struct Scratch {
+    std::uint8_t* p;
+    std::size_t n;
+    explicit Scratch(std::size_t size) : n(size) {
+        void* m = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        REQUIRE(m != MAP_FAILED);
+        p = static_cast<std::uint8_t*>(m);
+    }
+    ~Scratch() { ::munmap(p, n); }
+    bool holds(std::uintptr_t a) const { return a >= reinterpret_cast<std::uintptr_t>(p) && a < reinterpret_cast<std::uintptr_t>(p) + n; }
+};
+
+// Where in this process's readable memory `needle` occurs (region names), outside the scratch areas.
+std::vector<std::string> findInMemory(crypto::ByteView needle, const Scratch& chunk, const Scratch& held) {
+    std::vector<std::string> found;
+    std::ifstream maps("/proc/self/maps");
+    int mem = ::open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+    REQUIRE(mem >= 0);
+    std::string line;
+    while (std::getline(maps, line)) {
+        std::istringstream in(line);
+        std::string range, perms, offset, dev, inode, name;
+        in >> range >> perms >> offset >> dev >> inode;
+        std::getline(in, name);
+        if (perms.empty() || perms[0] != 'r' || name.find("[vvar]") != std::string::npos || name.find("[vsyscall]") != std::string::npos)
+            continue;
+        const auto dash = range.find('-');
+        std::uintptr_t start = std::stoull(range.substr(0, dash), nullptr, 16);
+        const std::uintptr_t end = std::stoull(range.substr(dash + 1), nullptr, 16);
+        if (chunk.holds(start) || held.holds(start)) continue;
+        // Overlapping reads, so a needle across a chunk edge is seen.
+        for (std::uintptr_t at = start; at < end; at += chunk.n - needle.size()) {
+            const std::size_t want = std::min<std::size_t>(chunk.n, end - at);
+            const ssize_t got = ::pread(mem, chunk.p, want, static_cast<off_t>(at));
+            if (got <= 0) break;
+            if (::memmem(chunk.p, static_cast<std::size_t>(got), needle.data(), needle.size())) {
+                found.push_back(name.empty() ? "[anonymous]" : name);
+                break;
+            }
+            if (static_cast<std::size_t>(got) < chunk.n) break;
+        }
+    }
+    ::close(mem);
+    return found;
+}
+
+}  // namespace
+
+TEST_CASE("session: lock drops the data key, the device's private keys and the channel and evidence keys from memory") {
+    Fixture fx;
+    {
+        auto s = fx.session();
+        REQUIRE(s->addFinding(finding(fx.inspection, "锁前")).ok());
+    }
+    // The secrets, each kept only XOR-masked outside the scratch areas.
+    Scratch chunk(std::size_t{1} << 20), held(std::size_t{1} << 16);
+    std::vector<std::pair<std::string, std::vector<std::uint8_t>>> masked;
+    auto keep = [&](const std::string& what, crypto::ByteView secret) {
+        REQUIRE(secret.size() >= 16);
+        std::vector<std::uint8_t> m(secret.begin(), secret.end());
+        for (auto& b : m) b ^= 0xa5;
+        masked.emplace_back(what, std::move(m));
+    };
+    auto s = fx.session();
+    {
+        auto keyFileBytes = sync::test::readAll(fx.dir / sync::Store::kKeyFile);
+        auto keyFile = sync::parseKeyFile(crypto::asBytes(std::string(keyFileBytes.begin(), keyFileBytes.end())));
+        REQUIRE(keyFile.ok());
+        auto dataKey = sync::unwrapDataKey(*keyFile, kPass);
+        REQUIRE(dataKey.ok());
+        keep("the data key", *dataKey);
+        auto ws = s->workspace();
+        REQUIRE(ws.ok());
+        auto secrets = (*ws)->store().db().prepare("SELECT name, secret FROM device_secrets");
+        REQUIRE(secrets.ok());
+        for (;;) {
+            auto row = secrets->step();
+            REQUIRE(row.ok());
+            if (!*row) break;
+            keep("device secret " + secrets->text(0), secrets->secretBlob(1));
+        }
+        auto channels = (*ws)->store().db().prepare("SELECT channel, epoch, key FROM channel_keys");
+        REQUIRE(channels.ok());
+        for (;;) {
+            auto row = channels->step();
+            REQUIRE(row.ok());
+            if (!*row) break;
+            keep("the key of channel " + channels->text(0) + " epoch " + std::to_string(channels->int64(1)), channels->secretBlob(2));
+        }
+        auto scope = (*ws)->store().evidenceScope(fx.inspection, true);
+        REQUIRE(scope.ok());
+        keep("the inspection's evidence key", scope->key);
+    }
+    REQUIRE(masked.size() >= 5);  // data key, two device keys at least, channel key, evidence key
+    // Used while unlocked: a finding written, the list read (keys in use, not just loaded).
+    REQUIRE(s->addFinding(finding(fx.inspection, "锁后看不见")).ok());
+    REQUIRE(s->findings().ok());
+
+    // The scan sees a live key: a check that it could fail.
+    {
+        const auto& [what, m] = masked.front();
+        for (std::size_t i = 0; i < m.size(); ++i) held.p[i] = m[i] ^ 0xa5;
+        crypto::SecretBytes live(held.p, m.size());
+        CHECK(!findInMemory({held.p, m.size()}, chunk, held).empty());
+    }
+    s->lock();
+    REQUIRE(s->locked());
+    for (const auto& [what, m] : masked) {
+        CAPTURE(what);
+        for (std::size_t i = 0; i < m.size(); ++i) held.p[i] = m[i] ^ 0xa5;
+        const auto where = findInMemory({held.p, m.size()}, chunk, held);
+        CHECK_MESSAGE(where.empty(), what << " is still in memory after lock, in " << (where.empty() ? "" : where.front()));
+    }
+    std::memset(held.p, 0, held.n);
 }
 
 }  // namespace xs::app
