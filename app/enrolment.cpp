@@ -18,11 +18,12 @@
 #include "sync/identity.h"
 #include "sync/uuid.h"
 #include "sync/env.h"
+#include "sync/suite.h"
 
 namespace xs::app {
 namespace {
 
-constexpr int kDeviceFileVersion = 2;
+constexpr int kDeviceFileVersion = 3;  // 3: names its crypto suite
 constexpr int kEnrolmentVersion = 2;
 constexpr std::size_t kMaxEnrolment = std::size_t{64} << 20;
 
@@ -128,20 +129,22 @@ AResult<Json> devicePublicJson(Workspace& ws) {
     if (!sig) return fromSync(sig.error());
     Json subkeys = Json::array();
     for (const auto& k : pub.subkeys) subkeys.push_back(hexOf(k));
-    return Json{{"format", "xunshen-device"}, {"version", kDeviceFileVersion}, {"device_id", pub.id},
+    return Json{{"format", "xunshen-device"}, {"version", kDeviceFileVersion}, {"suite", sync::kSuiteXs1}, {"device_id", pub.id},
                 {"person_name", ws.self().name}, {"role", toString(ws.self().role)},
                 {"sign_public_key", hexOf(pub.signKey)}, {"exchange_public_key", hexOf(pub.exchangeKey)},
                 {"subkeys", subkeys}, {"subkeys_signature", hexOf(*sig)}, {"fingerprint", sync::fingerprint(pub)}};
 }
 
 AResult<DeviceFile> parseDeviceFile(const Json& d) {
-    static const std::set<std::string> known = {"format", "version", "device_id", "person_name", "role", "sign_public_key",
+    static const std::set<std::string> known = {"format", "version", "suite", "device_id", "person_name", "role", "sign_public_key",
                                                 "exchange_public_key", "subkeys", "subkeys_signature", "fingerprint"};
     if (!d.is_object() || textOf(d, "format") != "xunshen-device") return refused("not a Xunshen device identity file");
     for (auto it = d.begin(); it != d.end(); ++it)
         if (!known.count(it.key())) return refused("device identity file: unknown key '" + it.key() + "'");
     if (!d.contains("version") || d["version"] != kDeviceFileVersion)
         return refused("device identity file of another version (export it again with this version)");
+    if (!d.contains("suite") || !d["suite"].is_number_integer() || !sync::isKnownSuite(d["suite"].get<std::int64_t>()))
+        return refused("device identity file names a crypto suite this version does not know");
     auto sign = key32(d, "sign_public_key");
     auto kx = key32(d, "exchange_public_key");
     std::string id = textOf(d, "device_id");
@@ -252,7 +255,7 @@ AResult<std::string> exportEnrolment(Workspace& ws, const std::string& serverUrl
     const auto& me = ws.log().identity().publicInfo();
     Json body = {{"format", "xunshen-enrolment"},
                  {"version", kEnrolmentVersion},
-                 {"suite", 1},
+                 {"suite", sync::kSuiteXs1},
                  {"organisation_id", *org},
                  {"office",
                   {{"device_id", me.id},
@@ -281,7 +284,7 @@ AResult<Json> acceptEnrolment(Workspace& ws, const std::string& text) {
     if (!sig || sig->size() != 64 || !bodyParsed || !bodyParsed->is_object()) return refused("enrolment file is malformed");
     const Json& body = *bodyParsed;
     if (textOf(body, "format") != "xunshen-enrolment" || !body.contains("version") || body["version"] != kEnrolmentVersion ||
-        !body.contains("suite") || body["suite"] != 1)
+        !body.contains("suite") || !body["suite"].is_number_integer() || !sync::isKnownSuite(body["suite"].get<std::int64_t>()))
         return refused("unsupported enrolment file version or crypto suite");
     const Json office = body.contains("office") && body["office"].is_object() ? body["office"] : Json::object();
     auto officeSign = key32(office, "sign_public_key");

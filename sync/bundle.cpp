@@ -19,6 +19,7 @@
 #include "sync/changeset_codec.h"
 #include "sync/file_io.h"
 #include "sync/env.h"
+#include "sync/suite.h"
 
 namespace xs::sync {
 namespace fs = std::filesystem;
@@ -156,7 +157,7 @@ SResult<BundleExportResult> exportBundle(OpLog& log, Store& store, const BundleE
     Json manifest = request.manifestExtra;
     manifest.update(Json{{"format", "xunshen-handover-manifest"},
                          {"version", kManifestVersion},
-                         {"suite", 1},
+                         {"suite", kSuiteXs1},
                          {"scope", request.scope.name},
                          {"author_device", log.deviceId()},
                          {"created_at", nowSeconds()},

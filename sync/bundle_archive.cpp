@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "sync/changeset_codec.h"
+#include "sync/suite.h"
 
 namespace xs::sync {
 namespace {
@@ -83,7 +84,9 @@ SResult<Json> parseManifestHead(std::string_view text) {
     if (!manifest.is_object() || !formatOk || !manifest.contains("version") || manifest["version"] != kManifestVersion)
         return refusedBundle("bundle manifest is malformed (or of another version)");
     auto created = manifest.find("created_at");
-    if (created == manifest.end() || !created->is_number_unsigned() || manifest.value("suite", Json()) != 1)
+    const Json suite = manifest.value("suite", Json());
+    if (created == manifest.end() || !created->is_number_unsigned() || !suite.is_number_integer() ||
+        !isKnownSuite(suite.get<std::int64_t>()))
         return refusedBundle("bundle manifest has no creation time or names another crypto suite");
     return manifest;
 }

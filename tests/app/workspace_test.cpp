@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "sync/suite.h"
 #include "tests/app/app_test_util.h"
 
 namespace xs::app {
@@ -91,6 +92,35 @@ TEST_CASE("workspace: init refuses Argon2 parameters the key file would reject")
     ws.value().reset();
     auto opened = Workspace::open(tmp / "store", "口令", clock);
     CHECK_MESSAGE(opened.ok(), "init accepted parameters open rejects: " << test::describe(opened));
+}
+
+}  // namespace xs::app
+
+namespace xs::app {
+
+TEST_CASE("device identity file: names its crypto suite; one without it, or with a suite this version lacks, is refused") {
+    test::TempDir tmp;
+    sync::ManualClock clock(test::kBaseMs);
+    auto ws = test::initWorkspace(tmp / "store", "冯磊", Role::WorkingGroupMember, clock);
+    auto file = devicePublicJson(*ws);
+    REQUIRE(file.ok());
+    CHECK((*file)["suite"] == sync::kSuiteXs1);
+    // Through text, as the file travels.
+    const Json travelled = Json::parse(file->dump());
+    REQUIRE_MESSAGE(parseDeviceFile(travelled).ok(), test::describe(parseDeviceFile(travelled)));
+    for (const Json& suite : {Json(), Json(2), Json("1"), Json(-1), Json(1.0)}) {
+        CAPTURE(suite.dump());
+        Json bad = travelled;
+        if (suite.is_null()) bad.erase("suite");
+        else bad["suite"] = suite;
+        auto parsed = parseDeviceFile(bad);
+        CHECK(test::errorOf(parsed) == AppError::Refused);
+        CHECK(test::mentions(test::messageOf(parsed), "crypto suite"));
+    }
+    Json older = travelled;
+    older.erase("suite");
+    older["version"] = 2;
+    CHECK(test::mentions(test::messageOf(parseDeviceFile(older)), "another version"));
 }
 
 }  // namespace xs::app
