@@ -5,6 +5,8 @@
 #include <cstring>
 #include <utility>
 
+#include <openssl/crypto.h>
+
 #ifdef XS_PLAIN_SQLITE
 #include <sqlite3.h>
 #else
@@ -200,6 +202,71 @@ SResult<Db> Db::open(const std::string& path, crypto::ByteView key, const DbOpti
     XS_TRY(db.exec("PRAGMA foreign_keys = ON"));
     // Deleted content is overwritten, not left in free pages: crypto-shredding relies on it.
     XS_TRY(db.exec("PRAGMA secure_delete = ON"));
+    return db;
+}
+
+SResult<Db> Db::memoryCopyOf(const std::string& path, crypto::ByteView key) {
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, envVfsName());
+    Db db(raw);
+    if (rc != SQLITE_OK) return dbError(raw, "cannot open an in-memory database");
+    sqlite3_extended_result_codes(raw, 1);
+    sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+    XS_TRY(db.exec("PRAGMA foreign_keys = OFF"));  // rows arrive table by table
+#ifndef XS_PLAIN_SQLITE
+    // The attached file's cipher settings must be known before ATTACH reads its first page.
+    XS_TRY(db.exec("PRAGMA cipher_default_page_size = 4096"));
+    XS_TRY(db.exec("PRAGMA cipher_default_use_hmac = ON"));
+#endif
+    auto attach = db.prepare("ATTACH DATABASE ? AS src KEY ?");
+    if (!attach) return attach.error();
+    attach->bind(1, path);
+#ifndef XS_PLAIN_SQLITE
+    if (key.size() != 32) return fail(SyncError::Invalid, "data key must be 32 bytes");
+    static constexpr char kHexDigits[] = "0123456789abcdef";
+    std::string rawKey;
+    rawKey.reserve(3 + 2 * key.size());  // no reallocation: no stray copy of the key
+    rawKey = "x'";
+    for (auto b : key) {
+        rawKey.push_back(kHexDigits[b >> 4]);
+        rawKey.push_back(kHexDigits[b & 15]);
+    }
+    rawKey.push_back('\'');
+    attach->bind(2, rawKey);
+    OPENSSL_cleanse(rawKey.data(), rawKey.size());
+#else
+    (void)key;
+    attach->bind(2, std::string());
+#endif
+    XS_TRY(attach->run());
+    attach.value().reset();
+    {
+        // One read transaction on the file: the copy is one snapshot.
+        auto tx = Transaction::begin(db);
+        if (!tx) return tx.error();
+        auto schema = db.prepare("SELECT type, name, sql FROM src.sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+                                 " ORDER BY type = 'table' DESC");
+        if (!schema) return schema.error();
+        std::vector<std::pair<std::string, std::string>> objects;  // (type, name) in creation order
+        std::vector<std::string> creates;
+        for (;;) {
+            auto row = schema->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            objects.emplace_back(schema->text(0), schema->text(1));
+            creates.push_back(schema->text(2));
+        }
+        schema.value().reset();
+        for (const auto& sql : creates) XS_TRY(db.exec(sql.c_str()));  // unqualified: into main
+        for (const auto& [type, name] : objects) {
+            if (type != "table") continue;
+            std::string quoted = "\"" + name + "\"";  // names come from the schema, not from input
+            XS_TRY(db.exec(("INSERT INTO main." + quoted + " SELECT * FROM src." + quoted).c_str()));
+        }
+        XS_TRY(tx->commit());
+    }
+    XS_TRY(db.exec("DETACH DATABASE src"));
+    XS_TRY(db.exec("PRAGMA foreign_keys = ON"));
     return db;
 }
 

@@ -69,6 +69,10 @@ class Db {
 public:
     // key: the 32-byte data key, applied as a raw SQLCipher key. Ignored by the plain build.
     static SResult<Db> open(const std::string& path, crypto::ByteView key, const DbOptions& options);
+    // An in-memory copy of the database at `path` (every table and index, one consistent
+    // snapshot), read under a read lock only: writers of the file never wait for it. Its pages
+    // are plaintext in this process's memory (zeroed when freed) and never touch the disk.
+    static SResult<Db> memoryCopyOf(const std::string& path, crypto::ByteView key);
     Db();
     ~Db();
     Db(Db&& other) noexcept;

@@ -312,6 +312,18 @@ SResult<std::unique_ptr<Store>> Store::openAnother() const {
     return openWithKey(m_dir, m_storeId, m_kdf, crypto::SecretBytes(m_dataKey.data(), m_dataKey.size()));
 }
 
+SResult<std::unique_ptr<Store>> Store::memoryCopy() const {
+    if (m_dataKey.empty()) return fail(SyncError::Invalid, "store is locked");
+    auto db = Db::memoryCopyOf((m_dir / kDbFile).string(), m_dataKey);
+    if (!db) return db.error();
+    std::unique_ptr<Store> copy(new Store());
+    copy->m_dir = m_dir;
+    copy->m_storeId = m_storeId;
+    copy->m_kdf = m_kdf;
+    copy->m_db = std::move(*db);
+    return copy;
+}
+
 SStatus Store::migrate(const std::vector<Migration>& extra) {
     XS_TRY(m_db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, version INTEGER NOT NULL,"
                      " PRIMARY KEY (module, version))"));

@@ -56,6 +56,9 @@ public:
     // Another connection to this open store, with its data key (no passphrase, no KDF): for work
     // on another thread (each connection is used by one thread at a time). Invalid when locked.
     SResult<std::unique_ptr<Store>> openAnother() const;
+    // An in-memory copy of the database (Db::memoryCopyOf) as a store of its own, for work that
+    // changes it to throw away (verify's replay): no evidence, no files, no lock.
+    SResult<std::unique_ptr<Store>> memoryCopy() const;
 
     // Applies every migration not yet applied (sync's own first, then `extra`).
     SStatus migrate(const std::vector<Migration>& extra);

@@ -98,7 +98,7 @@ TEST_CASE("workspace: init refuses Argon2 parameters the key file would reject")
 
 namespace xs::app {
 
-TEST_CASE("device identity file: names its crypto suite; one without it, or with a suite this version lacks, is refused") {
+TEST_CASE("device identity file: names its crypto suite - one without it, or with a suite this version lacks, is refused") {
     test::TempDir tmp;
     sync::ManualClock clock(test::kBaseMs);
     auto ws = test::initWorkspace(tmp / "store", "冯磊", Role::WorkingGroupMember, clock);
@@ -121,6 +121,45 @@ TEST_CASE("device identity file: names its crypto suite; one without it, or with
     older.erase("suite");
     older["version"] = 2;
     CHECK(test::mentions(test::messageOf(parseDeviceFile(older)), "another version"));
+}
+
+}  // namespace xs::app
+
+namespace xs::app {
+
+// verify's replay runs on an in-memory copy of the store: it must still see a projection that
+// no longer matches the log, and leave the store as it was.
+TEST_CASE("verify: a projection row changed behind the log's back is reported - the replay changes nothing") {
+    test::TempDir tmp;
+    sync::ManualClock clock(test::kBaseMs);
+    auto office = test::officeWorkspace(tmp / "office", clock);
+    auto ws = test::enrolledWorkspace(*office, tmp / "store", "郑华", Role::WorkingGroupLead, clock);
+    InspectionInput in;
+    in.unit = "E01";
+    in.start = formatDate(ws->today());
+    auto inspection = ws->createInspection(in);
+    REQUIRE(inspection.ok());
+    FindingInput f;
+    f.inspection = *inspection;
+    f.title = "原标题";
+    REQUIRE(ws->addFinding(f).ok());
+    auto clean = ws->verify();
+    REQUIRE(clean.ok());
+    CHECK(clean->ok);
+    REQUIRE(ws->store().db().exec("UPDATE findings SET title = '改过的标题'").ok());
+    auto report = ws->verify();
+    REQUIRE(report.ok());
+    CHECK(!report->ok);
+    bool named = false;
+    for (const auto& p : report->problems) named = named || test::mentions(p, "projections differ from a replay");
+    CHECK(named);
+    // The replay wrote to its copy only: the changed row is still there.
+    auto title = ws->store().db().prepare("SELECT title FROM findings");
+    REQUIRE(title.ok());
+    auto row = title->step();
+    REQUIRE(row.ok());
+    REQUIRE(*row);
+    CHECK(title->text(0) == "改过的标题");
 }
 
 }  // namespace xs::app
