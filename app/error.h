@@ -33,6 +33,7 @@ inline Error<AppError> fromSync(const Error<sync::SyncError>& e) {
         case sync::SyncError::Corrupt: return {AppError::Tampered, e.message};
         case sync::SyncError::Busy: return {AppError::Busy, e.message};
         case sync::SyncError::DiskFull: return {AppError::DiskFull, e.message};
+        case sync::SyncError::Cancelled: return {AppError::Cancelled, e.message};
         default: return {AppError::Failed, e.message};
     }
 }

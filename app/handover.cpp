@@ -43,7 +43,7 @@ AResult<sync::EvidenceScope> scopeFor(Workspace& ws, const std::string& inspecti
 
 }  // namespace
 
-AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, const fs::path& out) {
+AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, const fs::path& out, Progress* progress) {
     XS_TRY_APP(checkOutputPath(ws.store().dir(), out));
     removeOrphansOf(out);  // a bundle export killed midway left its temporary file here
     auto officeHex = ws.store().meta(sync::kOfficePublicKeyMeta);
@@ -75,6 +75,11 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     auto org = ws.store().meta("organisation_id");
     request.manifestExtra = {{"inspection", inspectionId}, {"author_person", ws.self().personId},
                              {"organisation_id", org ? *org : std::string()}};
+    if (progress)
+        request.progress = [progress](std::uint64_t done, std::uint64_t total) {
+            progress->set(done, total, "sealing the evidence");
+            return !progress->cancelled();
+        };
     auto result = sync::exportBundle(ws.log(), ws.store(), request);
     if (!result) return fromSync(result.error());
     // The receipt must name this very file (its header) and this content (its manifest) before the
@@ -91,7 +96,7 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     return summary;
 }
 
-AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
+AResult<Json> importHandover(Workspace& ws, const fs::path& bundle, Progress* progress) {
     if (ws.self().role != Role::AuditOffice) return refused("only the audit office imports handover bundles");
     auto officeKey = officePrivateKey(ws);
     if (!officeKey) return refused("this store holds no office key (run org create-office-key)");
@@ -114,6 +119,11 @@ AResult<Json> importHandover(Workspace& ws, const fs::path& bundle) {
         if (!row) return row.error();
         return *row;
     };
+    if (progress)
+        policy.progress = [progress](std::uint64_t done, std::uint64_t total) {
+            progress->set(done, total, "reading, checking and applying the bundle");
+            return !progress->cancelled();
+        };
     auto imported = sync::importBundle(ws.log(), ws.store(), *officeKey, bundle, policy);
     if (!imported) return fromBundle(imported.error());
     std::string inspection = imported->scope;

@@ -4,6 +4,7 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include "app/task.h"
 #include "app/workspace.h"
 
 namespace xs::app {
@@ -11,13 +12,18 @@ namespace xs::app {
 // Inspector side: needs an enrolled store. A bundle carries every change set of this store and
 // the evidence files of the inspection held here (evidence attached elsewhere and not received
 // is skipped, not an error). Records what it covered, for the receipt. Returns a summary.
-AResult<Json> exportHandover(Workspace& ws, const std::string& inspection, const std::filesystem::path& out);
+// With `progress`: its bytes move as the evidence is sealed, and a cancel stops the export
+// (Cancelled; no bundle, nothing recorded).
+AResult<Json> exportHandover(Workspace& ws, const std::string& inspection, const std::filesystem::path& out,
+                             Progress* progress = nullptr);
 
 // Audit office side: verifies and applies a bundle through the one apply path, all or nothing
 // (sync::importBundle). The result's "receipt" is the office-signed receipt text: what was applied,
 // which change sets were refused by a rule (kept, never projected), and which evidence the office
 // still lacks for the inspection (attached on a device that has not handed it over).
-AResult<Json> importHandover(Workspace& ws, const std::filesystem::path& bundle);
+// With `progress`: its bytes move as the bundle is read; a cancel stops the import (Cancelled;
+// nothing changes).
+AResult<Json> importHandover(Workspace& ws, const std::filesystem::path& bundle, Progress* progress = nullptr);
 
 // Field device: verifies the office's receipt for the bundle last exported here, then destroys
 // exactly what it covers. If nothing of the inspection was captured here after that export, the

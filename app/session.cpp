@@ -1,5 +1,7 @@
 #include "app/session.h"
 
+#include "app/handover.h"
+
 #include <algorithm>
 
 #include "sync/keyfile.h"
@@ -194,6 +196,18 @@ AResult<std::shared_ptr<Task<VerifyReport>>> Session::verify() {
         auto r = ws.verify();
         p.set(1, 1, "done");
         return r;
+    });
+}
+
+AResult<std::shared_ptr<Task<Json>>> Session::exportHandover(const std::string& inspection, const std::filesystem::path& out) {
+    return startTask<Json>("交接导出 handover export", [inspection, out](Workspace& ws, Progress& p) -> AResult<Json> {
+        return app::exportHandover(ws, inspection, out, &p);
+    });
+}
+
+AResult<std::shared_ptr<Task<Json>>> Session::importHandover(const std::filesystem::path& bundle) {
+    return startTask<Json>("交接导入 handover import", [bundle](Workspace& ws, Progress& p) -> AResult<Json> {
+        return app::importHandover(ws, bundle, &p);
     });
 }
 

@@ -104,6 +104,9 @@ public:
                                                                 std::function<void(const std::string&)> committed);
     AResult<std::shared_ptr<Task<VerifyReport>>> verify();
     AResult<std::shared_ptr<Task<std::string>>> rebuild();  // the projection digest after it
+    // The handover (app/handover.h) as tasks: progress in bytes, cancel leaves nothing behind.
+    AResult<std::shared_ptr<Task<Json>>> exportHandover(const std::string& inspection, const std::filesystem::path& out);
+    AResult<std::shared_ptr<Task<Json>>> importHandover(const std::filesystem::path& bundle);
     // A new passphrase (kMinPassphraseBytes at least) for the same data key; `kdf` empty: the
     // current parameters. The store then opens with exactly one of the two passphrases.
     AStatus rekey(std::string_view newPassphrase, const std::optional<crypto::Argon2Params>& kdf);

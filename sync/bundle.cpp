@@ -1,6 +1,7 @@
 #include "sync/bundle.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -248,13 +249,19 @@ SResult<BundleExportResult> exportBundle(OpLog& log, Store& store, const BundleE
     for (const auto& x : request.evidence) hashes.push_back(x.hash);
     auto files = store.evidence().readSequence(request.scope, hashes);
     if (!files) return files.error();
+    std::uint64_t evidenceTotal = 0, evidenceDone = 0;
+    for (const auto& x : request.evidence) evidenceTotal += x.size;
+    auto cancelled = [&] { return request.progress && !request.progress(evidenceDone, evidenceTotal); };
+    if (cancelled()) return fail(SyncError::Cancelled, "cancelled: no bundle was written");
     for (const auto& x : request.evidence) {
         XS_TRY(put(recordHeader(kEvidence, x.hash, x.size)));
         std::uint64_t streamed = 0;
         auto r = files->read(x.hash, [&](crypto::ByteView plain) -> SStatus {
             streamed += plain.size();
+            evidenceDone += plain.size();
             auto s = put(plain);
             if (!s) return fail(SyncError::Io, s.message());
+            if (cancelled()) return fail(SyncError::Cancelled, "cancelled: no bundle was written");
             return {};
         });
         if (!r) return r.error();
@@ -618,13 +625,23 @@ SResult<BundleImportResult> BundleImport::run(const crypto::SecretBytes& officeS
     } catch (const std::exception& e) {
         return fail(SyncError::Io, std::string("cannot start the decryption thread: ") + e.what());
     }
+    struct stat st {};
+    const std::uint64_t bundleBytes = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    std::uint64_t fed = 0;
     for (PlainPipe::Block* block = nullptr; (block = pipe.next(block)) != nullptr;) {
         m_archiveStatus = reader.feed(crypto::ByteView(block->bytes.data(), block->size));
         if (!m_archiveStatus) break;
+        fed += block->size;
+        if (m_policy.progress && !m_policy.progress(std::min(fed, bundleBytes), bundleBytes)) {
+            m_archiveStatus = fail(SyncError::Cancelled, "cancelled: nothing of the bundle was imported");
+            break;
+        }
     }
     pipe.stop();  // after an archive error: the decrypting thread stops at its next chunk
     decrypter.join();
     if (!m_archiveStatus) return m_archiveStatus.error();
+    // Plaintext is a little shorter than the file (the age framing): the whole file is read now.
+    if (m_policy.progress) (void)m_policy.progress(bundleBytes, bundleBytes);
     if (!readError.empty()) return fail(SyncError::Io, "cannot read bundle: " + readError);
     if (!threadError.empty()) return fail(SyncError::Crypto, "bundle decryption failed: " + threadError);
     if (decryptFailed) return ageError(*dec);

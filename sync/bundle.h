@@ -31,6 +31,9 @@ struct BundleExportRequest {
     EvidenceScope scope;               // the files below are read from it
     std::vector<BundleEvidence> evidence;
     Json manifestExtra = Json::object();  // the app's fields (organisation, person, ...)
+    // Called as the evidence streams (bytes sealed so far, of all evidence bytes); false stops
+    // the export with Cancelled and nothing is written.
+    std::function<bool(std::uint64_t done, std::uint64_t total)> progress;
 };
 
 struct BundleExportResult {
@@ -65,6 +68,9 @@ struct BundleImportResult {
 struct BundleImportPolicy {
     std::function<SResult<EvidenceScope>(const std::string& scope, const Json& manifest)> scopeKey;
     std::function<SResult<bool>(const std::string& scope, const std::string& hash)> keepEvidence;
+    // Called as the bundle is read (bytes of it, of its size); false stops the import with
+    // Cancelled and nothing changes.
+    std::function<bool(std::uint64_t done, std::uint64_t total)> progress;
 };
 
 // Decrypts with the office key, verifies the manifest signature and every hash it lists, and

@@ -15,6 +15,7 @@ enum class SyncError {
     Forbidden,        // well-formed but not allowed: a write outside the author's channels, no key
     Busy,             // another process held the store's write lock for longer than the busy timeout
     DiskFull,         // the filesystem (or the database) has no room left: nothing was written
+    Cancelled,        // the caller asked long work to stop (a progress callback said so)
 };
 
 template <typename T>

@@ -646,9 +646,11 @@ int cmdHandover(Context& ctx) {
         auto inspection = ctx.args.get("inspection");
         auto out = ctx.args.get("out");
         if (!inspection || !out || pos.size() != 2) return usage("handover export --inspection ID --out FILE");
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto r = exportHandover(**ws, *inspection, *out);
+        auto s = openSession(ctx);
+        if (!s) return report(s.error());
+        auto task = (*s)->exportHandover(*inspection, *out);
+        if (!task) return report(task.error());
+        auto r = waitFor(*task);
         if (!r) return report(r.error());
         if (ctx.json) printJson(*r);
         else std::cout << "bundle written to " << *out << ": " << (*r)["change_sets"] << " change sets, "
@@ -657,9 +659,11 @@ int cmdHandover(Context& ctx) {
     }
     if (sub == "import") {
         if (pos.size() != 3) return usage("handover import FILE");
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto r = importHandover(**ws, pos[2]);
+        auto s = openSession(ctx);
+        if (!s) return report(s.error());
+        auto task = (*s)->importHandover(pos[2]);
+        if (!task) return report(task.error());
+        auto r = waitFor(*task);
         if (!r) return report(r.error());
         std::string receiptPath = ctx.args.get("receipt").value_or(pos[2] + ".receipt.json");
         std::string receipt = (*r)["receipt"];

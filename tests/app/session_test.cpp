@@ -16,6 +16,7 @@
 #include "app/session.h"
 #include "sync/keyfile.h"
 #include "tests/app/app_test_util.h"
+#include "tests/app/bureau.h"
 
 namespace xs::app {
 namespace {
@@ -296,6 +297,67 @@ TEST_CASE("session: lock drops the data key, the device's private keys and the c
         CHECK_MESSAGE(where.empty(), what << " is still in memory after lock, in " << (where.empty() ? "" : where.front()));
     }
     std::memset(held.p, 0, held.n);
+}
+
+}  // namespace xs::app
+
+namespace xs::app {
+
+TEST_CASE("session: handover export and import run as tasks - progress in bytes, a cancel leaves nothing behind") {
+    test::Bureau b;
+    // 48 MiB of evidence: sealing it takes long enough to watch and to cancel midway.
+    std::string big(48u << 20, '\0');
+    for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>(i >> 12);
+    FindingInput in = finding(b.inspection, "大证据");
+    in.category = FindingCategory::FinancialDiscipline;
+    in.evidence = {test::writeFile(b.tmp / "in", "scan.bin", big)};
+    REQUIRE(b.member->addFinding(in).ok());
+    auto member = Session::open(b.tmp / "member", kPass, b.clock);
+    REQUIRE(member.ok());
+
+    // Cancelled once the evidence is streaming: no bundle, and no temporary file beside it.
+    auto waitForBytes = [](auto& task) {
+        while (!task->finished() && task->progress().done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    };
+    const fs::path out = b.tmp / "usb" / "bundle.xsbundle";
+    fs::create_directories(out.parent_path());
+    auto stopped = (*member)->exportHandover(b.inspection, out);
+    REQUIRE(stopped.ok());
+    waitForBytes(*stopped);
+    REQUIRE_FALSE((*stopped)->finished());
+    (*stopped)->cancel();
+    CHECK(errorOf((*stopped)->wait()) == AppError::Cancelled);
+    CHECK(fs::is_empty(out.parent_path()));
+
+    auto task = (*member)->exportHandover(b.inspection, out);
+    REQUIRE(task.ok());
+    auto exported = (*task)->wait();
+    REQUIRE_MESSAGE(exported.ok(), test::describe(exported));
+    auto p = (*task)->progress();
+    CHECK(p.total >= big.size());
+    CHECK(p.done == p.total);
+
+    auto office = Session::open(b.tmp / "office", kPass, b.clock);
+    REQUIRE(office.ok());
+    auto ws = (*office)->workspace();
+    REQUIRE(ws.ok());
+    const auto before = test::opCount(**ws);
+    auto halted = (*office)->importHandover(out);
+    REQUIRE(halted.ok());
+    waitForBytes(*halted);
+    REQUIRE_FALSE((*halted)->finished());
+    (*halted)->cancel();
+    CHECK(errorOf((*halted)->wait()) == AppError::Cancelled);
+    CHECK(test::opCount(**ws) == before);  // nothing of it applied
+
+    auto import = (*office)->importHandover(out);
+    REQUIRE(import.ok());
+    auto imported = (*import)->wait();
+    REQUIRE_MESSAGE(imported.ok(), test::describe(imported));
+    CHECK(test::opCount(**ws) > before);
+    auto q = (*import)->progress();
+    CHECK(q.total == fs::file_size(out));
+    CHECK(q.done == q.total);
 }
 
 }  // namespace xs::app

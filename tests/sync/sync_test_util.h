@@ -100,6 +100,7 @@ inline std::string errorName(SyncError e) {
         case SyncError::Forbidden: return "Forbidden";
         case SyncError::Busy: return "Busy";
         case SyncError::DiskFull: return "DiskFull";
+        case SyncError::Cancelled: return "Cancelled";
     }
     return "?";
 }
