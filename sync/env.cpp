@@ -48,9 +48,11 @@ bool Env::random(std::uint8_t* out, std::size_t size) { return crypto::systemRan
 
 namespace {
 
+// Never destroyed: SQLite may write (a connection closed by a static's destructor) after every
+// function-local static is gone.
 Env& systemEnv() {
-    static Env e;
-    return e;
+    static Env* e = new Env;
+    return *e;
 }
 std::atomic<Env*> g_env{nullptr};
 

@@ -284,7 +284,9 @@ TEST_CASE("faults: capture under a full disk, I/O errors, short writes, a failin
     Field f;
     f.close();
     const std::int64_t had = findingsIn(f.member);
-    Scenario sc{"capture", f.member};
+    Scenario sc;
+    sc.name = "capture";
+    sc.base = f.member;
     sc.call = [&](Workspace& ws) -> AStatus {
         auto id = ws.addFinding(findingInput(f.inspection, "新问题"));
         if (!id) return id.error();
@@ -301,7 +303,9 @@ TEST_CASE("faults: evidence writes under a full disk, I/O errors, short writes, 
     for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>((i * 2654435761u) >> 13);
     const fs::path evidence = test::writeFile(f.b.tmp / "in", "scan.bin", content);
     const std::int64_t had = findingsIn(f.member);
-    Scenario sc{"evidence", f.member};
+    Scenario sc;
+    sc.name = "evidence";
+    sc.base = f.member;
     sc.call = [&](Workspace& ws) -> AStatus {
         FindingInput in = findingInput(f.inspection, "带证据的问题");
         in.evidence = {evidence};
@@ -343,7 +347,9 @@ TEST_CASE("faults: handover import under a full disk, I/O errors, short writes, 
     Handed h;
     h.close();
     const std::int64_t had = findingsIn(h.office);
-    Scenario sc{"handover-import", h.office};
+    Scenario sc;
+    sc.name = "handover-import";
+    sc.base = h.office;
     sc.call = [&](Workspace& ws) -> AStatus {
         auto r = importHandover(ws, h.bundle);
         if (!r) return r.error();
@@ -362,7 +368,9 @@ TEST_CASE("faults: handover confirm (the wipe) under a full disk, I/O errors, sh
     Handed h;
     h.importAtOffice();
     h.close();
-    Scenario sc{"confirm", h.member};
+    Scenario sc;
+    sc.name = "confirm";
+    sc.base = h.member;
     sc.call = [&](Workspace& ws) -> AStatus {
         auto r = confirmHandover(ws, h.receipt);
         if (!r) return r.error();
@@ -381,7 +389,9 @@ TEST_CASE("faults: handover confirm (the wipe) under a full disk, I/O errors, sh
 TEST_CASE("faults: rekey under a full disk, I/O errors, short writes, a failing fsync and crashes - one passphrase opens") {
     Field f;
     f.close();
-    Scenario sc{"rekey", f.member};
+    Scenario sc;
+    sc.name = "rekey";
+    sc.base = f.member;
     sc.donePass = kNewPass;
     sc.call = [&](Workspace& ws) { return ws.rekey(kNewPass, test::cheapKdf()); };
     // Done: the new passphrase opens the store and the old one no longer does.
