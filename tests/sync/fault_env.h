@@ -1,12 +1,13 @@
 // The OS seam's fault-injecting twin (after leveldb's FaultInjectionTestEnv): counts the file
 // operations of the kinds it watches and does something to the n-th one — fails it with an errno
 // (ENOSPC stays failing, as a full disk does; EIO fails once), cuts a write to half its size (the
-// next write then finds the disk full), or ends the process there (a crash: _exit, nothing
-// flushed, no destructor run). Its random numbers are a seeded sequence, so that two runs of one
+// next write then finds the disk full), or ends the process there (a crash: exit_group, nothing
+// flushed, no destructor or exit handler run). Its random numbers are a seeded sequence, so that two runs of one
 // operation make the same ids. What it does not model: losing writes the kernel had not yet put on
 // disk (a power cut rather than a crash).
 #pragma once
 
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -53,7 +54,9 @@ public:
                 if (op != FileOp::Write || !bytes || *bytes < 2) return ENOSPC;
                 *bytes /= 2;
                 return 0;
-            case Action::Crash: ::_exit(kCrashExit);
+            case Action::Crash:
+                ::syscall(SYS_exit_group, kCrashExit);  // no exit handler, no sanitizer report: a crash
+                return 0;
             case Action::Count: break;
         }
         return 0;
