@@ -6,6 +6,7 @@
 // XS_LONG=1 (./run test --long) tries every operation instead of a sample.
 #include <doctest/doctest.h>
 
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -219,10 +220,10 @@ void sweep(const Scenario& sc, int sample = 12) {
         REQUIRE(pid >= 0);
         if (pid == 0) {
             auto ws = Workspace::open(work, sc.pass, clockFor());
-            if (!ws) ::_exit(2);
+            if (!ws) ::syscall(SYS_exit_group, 2);
             FaultEnv env({FaultEnv::Action::Crash, all, n, 0});
             sync::ScopedEnv scoped(env);
-            ::_exit(sc.call(**ws).ok() ? 0 : 3);
+            ::syscall(SYS_exit_group, sc.call(**ws).ok() ? 0 : 3);
         }
         int status = 0;
         REQUIRE(::waitpid(pid, &status, 0) == pid);
