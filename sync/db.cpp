@@ -5,8 +5,6 @@
 #include <cstring>
 #include <utility>
 
-#include <openssl/crypto.h>
-
 #ifdef XS_PLAIN_SQLITE
 #include <sqlite3.h>
 #else
@@ -44,6 +42,23 @@ Error<SyncError> errorFor(int rc, sqlite3* db, const std::string& what) {
             return fail(SyncError::Database, what + ": " + detail);
     }
 }
+
+#ifndef XS_PLAIN_SQLITE
+// The key as SQLCipher's raw-key literal x'<64 hex>', which skips its own PBKDF2 (the key is
+// already random).
+crypto::SecretBytes rawKeyLiteral(crypto::ByteView key) {
+    static constexpr char kHexDigits[] = "0123456789abcdef";
+    crypto::SecretBytes raw(3 + 2 * key.size());
+    raw.data()[0] = 'x';
+    raw.data()[1] = '\'';
+    for (std::size_t i = 0; i < key.size(); ++i) {
+        raw.data()[2 + 2 * i] = static_cast<std::uint8_t>(kHexDigits[key[i] >> 4]);
+        raw.data()[3 + 2 * i] = static_cast<std::uint8_t>(kHexDigits[key[i] & 15]);
+    }
+    raw.data()[raw.size() - 1] = '\'';
+    return raw;
+}
+#endif
 
 Error<SyncError> dbError(sqlite3* db, const char* what) {
     return errorFor(db ? sqlite3_extended_errcode(db) : SQLITE_ERROR, db, what);
@@ -172,16 +187,7 @@ SResult<Db> Db::open(const std::string& path, crypto::ByteView key, const DbOpti
     sqlite3_busy_timeout(raw, kBusyTimeoutMs);
 #ifndef XS_PLAIN_SQLITE
     if (key.size() != 32) return fail(SyncError::Invalid, "data key must be 32 bytes");
-    // Raw-key form x'<64 hex>' skips SQLCipher's own PBKDF2: the key is already random.
-    static constexpr char kHexDigits[] = "0123456789abcdef";
-    crypto::SecretBytes rawKey(3 + 2 * key.size());
-    rawKey.data()[0] = 'x';
-    rawKey.data()[1] = '\'';
-    for (std::size_t i = 0; i < key.size(); ++i) {
-        rawKey.data()[2 + 2 * i] = static_cast<std::uint8_t>(kHexDigits[key[i] >> 4]);
-        rawKey.data()[3 + 2 * i] = static_cast<std::uint8_t>(kHexDigits[key[i] & 15]);
-    }
-    rawKey.data()[rawKey.size() - 1] = '\'';
+    crypto::SecretBytes rawKey = rawKeyLiteral(key);
     rc = sqlite3_key(raw, rawKey.data(), static_cast<int>(rawKey.size()));
     rawKey.wipe();
     if (rc != SQLITE_OK) return dbError(raw, "cannot key database");
@@ -223,17 +229,8 @@ SResult<Db> Db::memoryCopyOf(const std::string& path, crypto::ByteView key) {
     attach->bind(1, path);
 #ifndef XS_PLAIN_SQLITE
     if (key.size() != 32) return fail(SyncError::Invalid, "data key must be 32 bytes");
-    static constexpr char kHexDigits[] = "0123456789abcdef";
-    std::string rawKey;
-    rawKey.reserve(3 + 2 * key.size());  // no reallocation: no stray copy of the key
-    rawKey = "x'";
-    for (auto b : key) {
-        rawKey.push_back(kHexDigits[b >> 4]);
-        rawKey.push_back(kHexDigits[b & 15]);
-    }
-    rawKey.push_back('\'');
-    attach->bind(2, rawKey);
-    OPENSSL_cleanse(rawKey.data(), rawKey.size());
+    const crypto::SecretBytes rawKey = rawKeyLiteral(key);  // SQLite copies the binding
+    attach->bind(2, std::string_view(reinterpret_cast<const char*>(rawKey.data()), rawKey.size()));
 #else
     (void)key;
     attach->bind(2, std::string());

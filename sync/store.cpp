@@ -274,6 +274,19 @@ SResult<std::unique_ptr<Store>> Store::openWithKey(const fs::path& dir, std::str
     return store;
 }
 
+SResult<std::vector<std::pair<std::string, std::string>>> Store::evidencePairs(const char* sql) {
+    auto s = m_db.prepare(sql);
+    if (!s) return s.error();
+    std::vector<std::pair<std::string, std::string>> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        out.emplace_back(s->text(0), s->text(1));
+    }
+    return out;
+}
+
 Store::~Store() {
     if (m_lockFd >= 0) ::close(m_lockFd);
 }
@@ -288,17 +301,9 @@ SStatus Store::lockAndCleanUp() {
         // recorded (the record's transaction did not commit).
         XS_TRY(removeOrphanTempFiles(m_dir));
         XS_TRY(removeOrphanTempFiles(m_dir / kEvidenceDir));
-        auto s = m_db.prepare("SELECT scope, hash FROM evidence_files");
-        if (!s) return s.error();
-        std::vector<std::pair<std::string, std::string>> held;
-        for (;;) {
-            auto row = s->step();
-            if (!row) return row.error();
-            if (!*row) break;
-            held.emplace_back(s->text(0), s->text(1));
-        }
-        s.value().reset();
-        auto removed = m_evidence->removeFilesOtherThan(held);
+        auto held = evidencePairs("SELECT scope, hash FROM evidence_files");
+        if (!held) return held.error();
+        auto removed = m_evidence->removeFilesOtherThan(*held);
         if (!removed) return removed.error();
     }
     // Shared from here on (waits only while another opener cleans up).
@@ -510,18 +515,10 @@ SResult<std::size_t> Store::destroyEvidenceScope(const std::string& scope) {
 
 SResult<std::size_t> Store::removeShreddedFiles() {
     // Only the shredded rows (this runs at every open: Store::finishShredding).
-    auto s = m_db.prepare("SELECT scope, hash FROM evidence_files WHERE shredded_at IS NOT NULL");
-    if (!s) return s.error();
-    std::vector<std::pair<std::string, std::string>> shredded;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        shredded.emplace_back(s->text(0), s->text(1));
-    }
-    s.value().reset();
+    auto shredded = evidencePairs("SELECT scope, hash FROM evidence_files WHERE shredded_at IS NOT NULL");
+    if (!shredded) return shredded.error();
     std::size_t removed = 0;
-    for (const auto& [scope, hash] : shredded) {
+    for (const auto& [scope, hash] : *shredded) {
         if (!m_evidence->contains(scope, hash)) continue;
         XS_TRY(m_evidence->remove(scope, hash));
         ++removed;

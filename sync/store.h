@@ -129,6 +129,8 @@ private:
     Store() = default;
     // Takes the store lock (shared); alone, first cleans up after a crash.
     SStatus lockAndCleanUp();
+    // (scope, hash) of the evidence_files rows `sql` selects.
+    SResult<std::vector<std::pair<std::string, std::string>>> evidencePairs(const char* sql);
     // The rest of open once the data key is known: database, migrations, evidence.
     static SResult<std::unique_ptr<Store>> openWithKey(const std::filesystem::path& dir, std::string storeId,
                                                        const crypto::Argon2Params& kdf, crypto::SecretBytes key);

@@ -53,12 +53,7 @@ Snapshot snapshotOf(const fs::path& dir, const std::string& pass, const sync::Cl
     auto tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
     REQUIRE(tables.ok());
     std::vector<std::string> names;
-    for (;;) {
-        auto row = tables->step();
-        REQUIRE(row.ok());
-        if (!*row) break;
-        names.push_back(tables->text(0));
-    }
+    REQUIRE(tables->collectTexts(names).ok());
     tables.value().reset();
     for (const auto& t : names) {
         auto s = db.prepare(("SELECT * FROM \"" + t + "\"").c_str());
