@@ -1,5 +1,7 @@
 #include "app/demo.h"
 
+#include "app/session.h"
+
 #include "app/enrolment.h"
 #include "app/handover.h"
 #include "sync/file_io.h"
@@ -40,6 +42,7 @@ fs::path demoOfficeStore(const fs::path& store) {
 }
 
 AResult<Json> runDemo(const DemoOptions& o, const std::function<void(const std::string&)>& say) {
+    XS_TRY_APP(Session::checkPassphrasePolicy(o.passphrase, o.kdf));
     fs::path assets = o.assets.empty() ? defaultAssetsDir() : o.assets;
     auto readJson = [&](const char* name) -> AResult<Json> {
         auto bytes = sync::readFile(assets / name, 16 * 1024 * 1024);
@@ -144,6 +147,7 @@ AResult<Json> runDemo(const DemoOptions& o, const std::function<void(const std::
 }
 
 AResult<Json> runHandoverDemo(const DemoOptions& o, const fs::path& dir, const std::function<void(const std::string&)>& say) {
+    XS_TRY_APP(Session::checkPassphrasePolicy(o.passphrase, o.kdf));
     fs::path assets = o.assets.empty() ? defaultAssetsDir() : o.assets;
     std::error_code ec;
     if (fs::exists(dir / "office", ec)) return fail(AppError::Refused, "refused: " + (dir / "office").string() + " already exists");

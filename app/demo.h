@@ -1,10 +1,12 @@
 // The scripted demo: creates a store from assets/demo and walks one inspection through capture,
-// narrating each step. Uses only the Workspace API, so it exercises the same paths as the CLI.
+// narrating each step. Uses the workspace the session wraps, so it exercises the CLI's paths.
 #pragma once
 #include <filesystem>
 #include <functional>
 #include <string>
-#include "app/workspace.h"
+#include <nlohmann/json.hpp>
+#include "app/error.h"
+#include "crypto/kdf.h"
 
 namespace xs::app {
 
@@ -20,7 +22,7 @@ struct DemoOptions {
 // The demo: the audit office's store `<store>-office` imports the organisation and enrols the
 // working-group lead's device, whose store `<store>` then walks one inspection through capture.
 // Returns a summary (stores, inspection id, finding ids). Refused if a store exists there.
-AResult<Json> runDemo(const DemoOptions& options, const std::function<void(const std::string&)>& say);
+AResult<nlohmann::json> runDemo(const DemoOptions& options, const std::function<void(const std::string&)>& say);
 
 std::filesystem::path defaultAssetsDir();
 std::filesystem::path demoOfficeStore(const std::filesystem::path& store);  // <store>-office
@@ -28,7 +30,7 @@ std::filesystem::path demoOfficeStore(const std::filesystem::path& store);  // <
 // The handover walkthrough (README): in `dir`, an audit-office store `office/`, two inspectors'
 // stores, their bundles `<name>.xsbundle`, and the office identity `office.agekey`; both bundles
 // imported. Uses the same functions as the CLI commands of the walkthrough.
-AResult<Json> runHandoverDemo(const DemoOptions& options, const std::filesystem::path& dir,
+AResult<nlohmann::json> runHandoverDemo(const DemoOptions& options, const std::filesystem::path& dir,
                               const std::function<void(const std::string&)>& say);
 
 }  // namespace xs::app

@@ -1,9 +1,16 @@
 #include "app/session.h"
 
+#include "app/enrolment.h"
+#include "app/files.h"
 #include "app/handover.h"
+#include "app/workspace.h"
 
 #include <algorithm>
 
+#include "crypto/encoding.h"
+#include "sync/changeset_codec.h"
+#include "sync/file_io.h"
+#include "sync/identity.h"
 #include "sync/keyfile.h"
 #include "sync/record_fields.h"
 
@@ -35,8 +42,8 @@ FindingView findingFrom(const Json& f) {
     v.createdAtMs = intOf(f, "created_at").value_or(0);
     if (f.contains("attachments") && f["attachments"].is_array())
         for (const auto& a : f["attachments"])
-            v.attachments.push_back({stringOf(a, "hash"), stringOf(a, "name"), stringOf(a, "purpose"),
-                                     intOf(a, "size").value_or(0), stringOf(a, "state")});
+            v.attachments.push_back({stringOf(a, "id"), stringOf(a, "hash"), stringOf(a, "name"), stringOf(a, "purpose"),
+                                     stringOf(a, "added_by"), intOf(a, "size").value_or(0), stringOf(a, "state")});
     if (f.contains("conflicts") && f["conflicts"].is_array())
         for (const auto& c : f["conflicts"])
             if (c.is_string()) v.conflictedFields.push_back(c.get<std::string>());
@@ -45,14 +52,89 @@ FindingView findingFrom(const Json& f) {
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
+template <typename E>
+E enumOf(const Json& rec, const char* key, E fallback) {
+    return parseEnum<E>(stringOf(rec, key)).value_or(fallback);
+}
+
+std::vector<std::string> textsOf(const Json& rec, const char* key) {
+    std::vector<std::string> out;
+    auto it = rec.find(key);
+    if (it == rec.end() || !it->is_array()) return out;
+    for (const auto& x : *it)
+        if (x.is_string()) out.push_back(x.get<std::string>());
+    return out;
+}
+
+InspectionView inspectionFrom(const Json& i) {
+    InspectionView v;
+    v.id = stringOf(i, "id");
+    v.title = stringOf(i, "title");
+    v.roundId = stringOf(i, "round_id");
+    v.unitId = stringOf(i, "unit_id");
+    v.leadId = stringOf(i, "lead_id");
+    v.createdBy = stringOf(i, "created_by");
+    v.status = stringOf(i, "status");
+    v.kind = enumOf(i, "inspection_kind", InspectionKind::Full);
+    v.mode = enumOf(i, "mode", InspectionMode::Synchronous);
+    // The team column holds the list as JSON text (a projection of a record's field).
+    if (auto it = i.find("team"); it != i.end()) {
+        Json team = it->is_string() ? Json::parse(it->get<std::string>(), nullptr, false) : *it;
+        v.team = textsOf(Json{{"team", team}}, "team");
+    }
+    v.onsiteStart = stringOf(i, "onsite_start");
+    v.onsiteDays = static_cast<int>(intOf(i, "onsite_days").value_or(0));
+    v.windowStart = stringOf(i, "window_start");
+    v.windowEnd = stringOf(i, "window_end");
+    if (auto it = i.find("extensions"); it != i.end() && it->is_array())
+        for (const auto& e : *it)
+            v.extensions.push_back({stringOf(e, "id"), stringOf(e, "inspection_id"), stringOf(e, "reason"),
+                                    stringOf(e, "requested_by"), stringOf(e, "decided_by"),
+                                    static_cast<int>(intOf(e, "days").value_or(0)),
+                                    enumOf(e, "status", ExtensionStatus::Pending)});
+    return v;
+}
+
+FieldVersionView versionFrom(const Json& v) {
+    auto hlc = v.find("hlc");
+    return {stringOf(v, "op_id"), stringOf(v, "change_set"), stringOf(v, "device"), stringOf(v, "field"), stringOf(v, "time"),
+            hlc != v.end() && hlc->is_number_unsigned() ? hlc->get<std::uint64_t>() : 0,
+            v.contains("value") ? v["value"].dump() : "null"};
+}
+
+ShredAckView shredAckFrom(const Json& a) {
+    return {stringOf(a, "device"), stringOf(a, "scope"), stringOf(a, "manifest"), stringOf(a, "detail"),
+            boolOf(a, "keys_destroyed"), intOf(a, "evidence_removed").value_or(0), intOf(a, "evidence_kept").value_or(0),
+            intOf(a, "at_ms").value_or(0)};
+}
+
+RefusedView refusedFrom(const Json& r) {
+    return {stringOf(r, "id"), stringOf(r, "device"), stringOf(r, "reason"), intOf(r, "seq").value_or(0)};
+}
+
+// A file a person named for the session to read: bounded, and JSON parsed with the bounds for
+// files from elsewhere (no parser recursion or allocation without limit).
+AResult<std::string> readText(const std::filesystem::path& file, std::size_t maxBytes) {
+    auto bytes = sync::readFile(file, maxBytes);
+    if (!bytes) return fromSync(bytes.error());
+    return std::string(bytes->begin(), bytes->end());
+}
+
+AResult<Json> readJson(const std::filesystem::path& file, std::size_t maxBytes) {
+    auto text = readText(file, maxBytes);
+    if (!text) return text.error();
+    auto j = sync::parseBoundedJson(*text, maxBytes, file.string());
+    if (!j) return refused(j.message());
+    return std::move(*j);
+}
+
+
 }  // namespace
 
 AResult<std::unique_ptr<Session>> Session::create(const std::filesystem::path& dir, std::string_view passphrase,
                                                   const std::string& name, Role role, const crypto::Argon2Params& kdf,
                                                   const sync::Clock& clock) {
-    if (passphrase.size() < kMinPassphraseBytes)
-        return refused("a passphrase needs at least " + std::to_string(kMinPassphraseBytes) + " characters");
-    if (auto v = sync::validateKdfParams(kdf); !v) return refused(v.message());
+    XS_TRY_APP(checkPassphrasePolicy(passphrase, kdf));
     if (name.empty()) return refused("a store needs its owner's name");
     auto ws = Workspace::init(dir, passphrase, name, role, kdf, clock);
     if (!ws) return ws.error();
@@ -67,6 +149,15 @@ AResult<std::unique_ptr<Session>> Session::open(const std::filesystem::path& dir
     XS_TRY_APP(s->unlock(passphrase));
     return s;
 }
+
+AStatus Session::checkPassphrasePolicy(std::string_view passphrase, const crypto::Argon2Params& kdf) {
+    if (passphrase.size() < kMinPassphraseBytes)
+        return app::refused("a passphrase needs at least " + std::to_string(kMinPassphraseBytes) + " characters");
+    if (auto v = sync::validateKdfParams(kdf); !v) return app::refused(v.message());
+    return {};
+}
+
+bool Session::exists(const std::filesystem::path& dir) { return sync::Store::exists(dir); }
 
 Session::~Session() { cancelTasks(); }
 
@@ -108,15 +199,59 @@ std::uint64_t Session::changeCount() {
     return m_changes;
 }
 
-AResult<Workspace*> Session::workspace() {
-    XS_TRY_APP(unlocked());
-    return m_ws.get();
+Session::Session(std::filesystem::path dir, const sync::Clock& clock) : m_dir(std::move(dir)), m_clock(&clock) {}
+
+template <typename F>
+auto Session::committing(F&& command) {
+    using R = decltype(command(*m_ws));
+    if (auto u = unlocked(); !u) return R(u.error());
+    R r = command(*m_ws);
+    ++m_changes;  // even a refusal may have committed part of a long command (an org import's batches)
+    return r;
 }
 
 AResult<SelfView> Session::self() {
     XS_TRY_APP(unlocked());
     const Self& me = m_ws->self();
     return SelfView{me.personId, me.name, m_ws->log().deviceId(), me.role, me.enrolled, me.revoked};
+}
+
+AResult<IdentityView> Session::identity() {
+    XS_TRY_APP(unlocked());
+    const auto& pub = m_ws->log().identity().publicInfo();
+    const Self& me = m_ws->self();
+    return IdentityView{pub.id, me.personId, me.name, me.role, crypto::toHex(pub.signKey), crypto::toHex(pub.exchangeKey),
+                        sync::fingerprint(pub)};
+}
+
+AResult<OrgView> Session::organisation() {
+    XS_TRY_APP(unlocked());
+    auto units = m_ws->units();
+    if (!units) return units.error();
+    auto people = m_ws->people();
+    if (!people) return people.error();
+    OrgView v;
+    for (const auto& u : *units) v.units.push_back({stringOf(u, "id"), stringOf(u, "code"), stringOf(u, "name"), stringOf(u, "unit_kind")});
+    for (const auto& p : *people)
+        v.people.push_back({stringOf(p, "id"), stringOf(p, "code"), stringOf(p, "name"), stringOf(p, "title"), stringOf(p, "unit_id"),
+                            parseEnum<Role>(stringOf(p, "role"))});
+    return v;
+}
+
+AResult<std::vector<InspectionView>> Session::inspections() {
+    XS_TRY_APP(unlocked());
+    auto list = m_ws->inspections();
+    if (!list) return list.error();
+    std::vector<InspectionView> out;
+    for (const auto& i : *list) out.push_back(inspectionFrom(i));
+    return out;
+}
+
+AResult<InspectionView> Session::inspection(const std::string& idOrTitle) {
+    XS_TRY_APP(unlocked());
+    auto i = m_ws->inspection(idOrTitle);
+    if (!i) return i.error();
+    return inspectionFrom(*i);
 }
 
 AResult<std::vector<FindingView>> Session::findings(const FindingFilter& filter) {
@@ -143,20 +278,210 @@ AResult<FindingView> Session::finding(const std::string& id) {
     return findingFrom(*f);
 }
 
+AResult<std::vector<FieldVersionView>> Session::history(const std::string& recordId) {
+    XS_TRY_APP(unlocked());
+    auto h = m_ws->history(recordId);
+    if (!h) return h.error();
+    std::vector<FieldVersionView> out;
+    for (const auto& v : *h) out.push_back(versionFrom(v));
+    return out;
+}
+
+AResult<std::vector<ConflictView>> Session::conflicts() {
+    XS_TRY_APP(unlocked());
+    auto c = m_ws->conflicts();
+    if (!c) return c.error();
+    std::vector<ConflictView> out;
+    for (const auto& x : *c) {
+        ConflictView v{stringOf(x, "kind"), stringOf(x, "id"), stringOf(x, "field"), {}};
+        if (x.contains("versions") && x["versions"].is_array())
+            for (const auto& ver : x["versions"]) {
+                v.versions.push_back(versionFrom(ver));
+                v.versions.back().field = v.field;
+            }
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+AResult<std::vector<RefusedView>> Session::refusedChangeSets() {
+    XS_TRY_APP(unlocked());
+    auto r = m_ws->log().refused();
+    if (!r) return fromSync(r.error());
+    std::vector<RefusedView> out;
+    for (const auto& x : *r) out.push_back({x.id, x.device, x.reason, x.seq});
+    return out;
+}
+
+AResult<std::vector<ShredAckView>> Session::shredAcknowledgements() {
+    XS_TRY_APP(unlocked());
+    auto r = m_ws->shredAcknowledgements();
+    if (!r) return r.error();
+    std::vector<ShredAckView> out;
+    for (const auto& a : *r) out.push_back(shredAckFrom(a));
+    return out;
+}
+
+// ---------------------------------------------------------------- organisation and enrolment
+
+AResult<OrgImportView> Session::importOrg(const std::filesystem::path& file) {
+    auto doc = readJson(file, kMaxOrgFileBytes);
+    if (!doc) return doc.error();
+    return committing([&](Workspace& ws) -> AResult<OrgImportView> {
+        auto r = ws.importOrg(*doc);
+        if (!r) return r.error();
+        OrgImportView v;
+        v.units = static_cast<std::size_t>(intOf(*r, "units").value_or(0));
+        v.people = static_cast<std::size_t>(intOf(*r, "people").value_or(0));
+        v.rounds = static_cast<std::size_t>(intOf(*r, "rounds").value_or(0));
+        v.changeSets = textsOf(*r, "change_sets");
+        return v;
+    });
+}
+
+AResult<OfficeKeyView> Session::createOfficeKey() {
+    return committing([&](Workspace& ws) -> AResult<OfficeKeyView> {
+        auto k = app::createOfficeKey(ws);
+        if (!k) return k.error();
+        return OfficeKeyView{k->publicKeyHex, k->ageRecipient, k->fingerprint};
+    });
+}
+
+AResult<DeviceEnrolledView> Session::enrolDevice(const std::filesystem::path& deviceFile, const std::string& person) {
+    auto doc = readJson(deviceFile, kMaxDeviceFileBytes);
+    if (!doc) return doc.error();
+    return committing([&](Workspace& ws) -> AResult<DeviceEnrolledView> {
+        auto r = app::enrolDevice(ws, *doc, person);
+        if (!r) return r.error();
+        return DeviceEnrolledView{stringOf(*r, "device_id"), stringOf(*r, "fingerprint"), stringOf(*r, "person_id"),
+                                  boolOf(*r, "already_enrolled"), intOf(*r, "channel_memberships").value_or(0)};
+    });
+}
+
+AResult<int> Session::revokeDevice(const std::string& deviceId) {
+    return committing([&](Workspace& ws) { return ws.revokeDevice(deviceId); });
+}
+
+AStatus Session::exportEnrolment(const std::filesystem::path& out, const std::string& serverUrl, const std::string& tlsPin) {
+    return committing([&](Workspace& ws) -> AStatus {
+        XS_TRY_APP(checkOutputPath(m_dir, out));
+        auto text = app::exportEnrolment(ws, serverUrl, tlsPin);
+        if (!text) return text.error();
+        return writeOutputFile(m_dir, out, crypto::asBytes(*text));
+    });
+}
+
+AResult<EnrolmentAcceptedView> Session::acceptEnrolment(const std::filesystem::path& enrolmentFile) {
+    auto text = readText(enrolmentFile, kMaxEnrolmentFileBytes);
+    if (!text) return text.error();
+    return committing([&](Workspace& ws) -> AResult<EnrolmentAcceptedView> {
+        auto r = app::acceptEnrolment(ws, *text);
+        if (!r) return r.error();
+        return EnrolmentAcceptedView{stringOf(*r, "organisation_id"), stringOf(*r, "office_fingerprint"), stringOf(*r, "person_id"),
+                                     stringOf(*r, "person"), enumOf(*r, "role", Role::WorkingGroupMember),
+                                     intOf(*r, "change_sets_new").value_or(0), intOf(*r, "change_sets_refused").value_or(0),
+                                     intOf(*r, "channel_keys").value_or(0), intOf(*r, "channel_memberships").value_or(0)};
+    });
+}
+
+AStatus Session::exportIdentity(const std::filesystem::path& out) {
+    XS_TRY_APP(unlocked());
+    auto device = devicePublicJson(*m_ws);
+    if (!device) return device.error();
+    return writeOutputFile(m_dir, out, crypto::asBytes(device->dump(2) + "\n"));
+}
+
+AStatus Session::exportOfficeAgeIdentity(const std::filesystem::path& out) {
+    XS_TRY_APP(unlocked());
+    return app::exportOfficeAgeIdentity(*m_ws, out);
+}
+
+// ---------------------------------------------------------------- inspections and findings
+
+AResult<std::string> Session::createInspection(const InspectionInput& in) {
+    return committing([&](Workspace& ws) { return ws.createInspection(in); });
+}
+
+AResult<std::string> Session::requestExtension(const std::string& inspection, int days, const std::string& reason) {
+    return committing([&](Workspace& ws) { return ws.requestExtension(inspection, days, reason); });
+}
+
+AStatus Session::decideExtension(const std::string& extensionId, bool approve) {
+    return committing([&](Workspace& ws) { return ws.decideExtension(extensionId, approve); });
+}
+
+AStatus Session::editFinding(const std::string& id, const FindingEdit& edit) {
+    if (edit.empty()) return refused("nothing to change: name a field and its new value");
+    Json fields = Json::object();
+    auto put = [&](const char* key, const auto& value) {
+        if (value) fields[key] = *value;
+    };
+    put("title", edit.title);
+    put("description", edit.description);
+    put("audit_category", edit.auditCategory);
+    put("responsible_person", edit.responsiblePerson);
+    put("immediate_fix", edit.immediateFix);
+    if (edit.category) fields["category"] = toString(*edit.category);
+    if (edit.severity) fields["severity"] = toString(*edit.severity);
+    if (edit.status) fields["status"] = toString(*edit.status);
+    if (edit.tags) {
+        fields["tags"] = Json::array();
+        for (auto t : *edit.tags) fields["tags"].push_back(toString(t));
+    }
+    return committing([&](Workspace& ws) { return ws.editFinding(id, fields); });
+}
+
+AStatus Session::transitionFinding(const std::string& id, FindingStatus to) {
+    return committing([&](Workspace& ws) { return ws.transitionFinding(id, to); });
+}
+
+AResult<std::string> Session::attachEvidence(const std::string& findingId, const std::filesystem::path& file,
+                                             EvidencePurpose purpose) {
+    return committing([&](Workspace& ws) { return ws.attachEvidence(findingId, file, purpose); });
+}
+
+AStatus Session::exportEvidence(const std::string& hash, const std::filesystem::path& out) {
+    XS_TRY_APP(unlocked());
+    return m_ws->exportEvidence(hash, out);
+}
+
+// ---------------------------------------------------------------- handover
+
+AResult<HandoverConfirmView> Session::confirmHandover(const std::filesystem::path& receiptFile) {
+    auto text = readText(receiptFile, kMaxReceiptFileBytes);
+    if (!text) return text.error();
+    return committing([&](Workspace& ws) -> AResult<HandoverConfirmView> {
+        auto r = app::confirmHandover(ws, *text);
+        if (!r) return r.error();
+        return HandoverConfirmView{stringOf(*r, "inspection"), stringOf(*r, "bundle_header_sha256"), stringOf(*r, "manifest_sha256"),
+                                   intOf(*r, "evidence_files_removed").value_or(0), intOf(*r, "captured_after_export").value_or(0),
+                                   boolOf(*r, "keys_destroyed"), textsOf(*r, "channels_shredded"), textsOf(*r, "warnings"),
+                                   stringOf(*r, "ack")};
+    });
+}
+
+AResult<ShredAckAcceptedView> Session::acceptShredAcknowledgement(const std::filesystem::path& ackFile) {
+    auto text = readText(ackFile, kMaxAckFileBytes);
+    if (!text) return text.error();
+    return committing([&](Workspace& ws) -> AResult<ShredAckAcceptedView> {
+        auto r = app::acceptShredAcknowledgement(ws, *text);
+        if (!r) return r.error();
+        ShredAckAcceptedView v{stringOf(*r, "device"), intOf(*r, "change_sets_new").value_or(0), {}};
+        if (r->contains("acknowledgements") && (*r)["acknowledgements"].is_array())
+            for (const auto& a : (*r)["acknowledgements"]) v.acknowledgements.push_back(shredAckFrom(a));
+        return v;
+    });
+}
+
 AStatus Session::rekey(std::string_view newPassphrase, const std::optional<crypto::Argon2Params>& kdf) {
     XS_TRY_APP(unlocked());
-    if (newPassphrase.size() < kMinPassphraseBytes)
-        return refused("a passphrase needs at least " + std::to_string(kMinPassphraseBytes) + " characters");
     const crypto::Argon2Params params = kdf ? *kdf : m_ws->store().kdfParams();
-    if (auto v = sync::validateKdfParams(params); !v) return refused(v.message());
+    XS_TRY_APP(checkPassphrasePolicy(newPassphrase, params));
     return m_ws->rekey(newPassphrase, params);
 }
 
 AResult<std::string> Session::addFinding(const FindingInput& in) {
-    XS_TRY_APP(unlocked());
-    auto id = m_ws->addFinding(in);
-    if (id) ++m_changes;
-    return id;
+    return committing([&](Workspace& ws) { return ws.addFinding(in); });
 }
 
 template <typename T>
@@ -199,15 +524,27 @@ AResult<std::shared_ptr<Task<VerifyReport>>> Session::verify() {
     });
 }
 
-AResult<std::shared_ptr<Task<Json>>> Session::exportHandover(const std::string& inspection, const std::filesystem::path& out) {
-    return startTask<Json>("交接导出 handover export", [inspection, out](Workspace& ws, Progress& p) -> AResult<Json> {
-        return app::exportHandover(ws, inspection, out, &p);
+AResult<std::shared_ptr<Task<HandoverExportView>>> Session::exportHandover(const std::string& inspection,
+                                                                           const std::filesystem::path& out) {
+    return startTask<HandoverExportView>("交接导出 handover export", [inspection, out](Workspace& ws, Progress& p) -> AResult<HandoverExportView> {
+        auto r = app::exportHandover(ws, inspection, out, &p);
+        if (!r) return r.error();
+        return HandoverExportView{stringOf(*r, "bundle"), stringOf(*r, "inspection"), stringOf(*r, "bundle_header_sha256"),
+                                  stringOf(*r, "manifest_sha256"), intOf(*r, "change_sets").value_or(0),
+                                  intOf(*r, "evidence_files").value_or(0), intOf(*r, "bytes").value_or(0)};
     });
 }
 
-AResult<std::shared_ptr<Task<Json>>> Session::importHandover(const std::filesystem::path& bundle) {
-    return startTask<Json>("交接导入 handover import", [bundle](Workspace& ws, Progress& p) -> AResult<Json> {
-        return app::importHandover(ws, bundle, &p);
+AResult<std::shared_ptr<Task<HandoverImportView>>> Session::importHandover(const std::filesystem::path& bundle) {
+    return startTask<HandoverImportView>("交接导入 handover import", [bundle](Workspace& ws, Progress& p) -> AResult<HandoverImportView> {
+        auto r = app::importHandover(ws, bundle, &p);
+        if (!r) return r.error();
+        HandoverImportView v{stringOf(*r, "inspection"), stringOf(*r, "author_device"), intOf(*r, "change_sets").value_or(0),
+                             intOf(*r, "change_sets_new").value_or(0), intOf(*r, "evidence_files").value_or(0), {},
+                             textsOf(*r, "evidence_dropped"), textsOf(*r, "evidence_pending"), stringOf(*r, "receipt")};
+        if (r->contains("change_sets_refused") && (*r)["change_sets_refused"].is_array())
+            for (const auto& x : (*r)["change_sets_refused"]) v.changeSetsRefused.push_back(refusedFrom(x));
+        return v;
     });
 }
 

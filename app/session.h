@@ -24,49 +24,25 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include "app/commands.h"
 #include "app/error.h"
 #include "app/model.h"
 #include "app/task.h"
-#include "app/workspace.h"
+#include "app/views.h"
+#include "crypto/kdf.h"
+#include "sync/hlc.h"
 
 namespace xs::app {
 
+class Workspace;  // app/workspace.h: the session's, never a front end's
+
 inline constexpr std::size_t kMinPassphraseBytes = 8;
-
-// ---------------------------------------------------------------- view-models (plain structs)
-
-struct SelfView {
-    std::string personId, name, deviceId;
-    Role role = Role::WorkingGroupMember;
-    bool enrolled = false, revoked = false;
-};
-
-struct FindingFilter {
-    std::string inspection;               // id or title; empty: every inspection
-    std::optional<FindingStatus> status;  // empty: any
-    std::optional<Severity> severity;
-    std::optional<FindingCategory> category;
-    bool immediateFixOnly = false;
-    std::string text;                     // in title or description; empty: any
-};
-
-struct AttachmentView {
-    std::string hash, name, purpose;
-    std::int64_t size = 0;
-    std::string state;  // held | pending (attached elsewhere, not arrived) | shredded (after a handover)
-};
-
-struct FindingView {
-    std::string id, inspectionId, title, description, auditCategory, responsiblePerson, author;
-    FindingStatus status = FindingStatus::Draft;
-    FindingCategory category = FindingCategory::Other;
-    Severity severity = Severity::Medium;
-    std::vector<FindingTag> tags;
-    bool immediateFix = false;
-    std::int64_t createdAtMs = 0;
-    std::vector<AttachmentView> attachments;
-    std::vector<std::string> conflictedFields;  // fields with concurrent edits to resolve
-};
+// The largest file of each kind a session reads (anything longer is refused unread).
+inline constexpr std::size_t kMaxOrgFileBytes = std::size_t{16} << 20;
+inline constexpr std::size_t kMaxDeviceFileBytes = std::size_t{64} << 10;
+inline constexpr std::size_t kMaxEnrolmentFileBytes = std::size_t{64} << 20;
+inline constexpr std::size_t kMaxReceiptFileBytes = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxAckFileBytes = std::size_t{64} << 20;
 
 class Session {
 public:
@@ -76,6 +52,10 @@ public:
                                                     const sync::Clock& clock = sync::SystemClock::instance());
     static AResult<std::unique_ptr<Session>> open(const std::filesystem::path& dir, std::string_view passphrase,
                                                   const sync::Clock& clock = sync::SystemClock::instance());
+    // The policy for a new passphrase and its KDF: kMinPassphraseBytes, sync::validateKdfParams.
+    static AStatus checkPassphrasePolicy(std::string_view passphrase, const crypto::Argon2Params& kdf);
+    // Whether `dir` holds a store (without opening it).
+    static bool exists(const std::filesystem::path& dir);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -93,31 +73,68 @@ public:
 
     // ---- views
     AResult<SelfView> self();
+    AResult<IdentityView> identity();
+    AResult<OrgView> organisation();
+    AResult<std::vector<InspectionView>> inspections();
+    AResult<InspectionView> inspection(const std::string& idOrTitle);  // with its extensions
     AResult<std::vector<FindingView>> findings(const FindingFilter& filter = {});
     AResult<FindingView> finding(const std::string& id);
+    AResult<std::vector<FieldVersionView>> history(const std::string& recordId);  // NotFound: no such record
+    AResult<std::vector<ConflictView>> conflicts();
+    AResult<std::vector<RefusedView>> refusedChangeSets();  // kept but refused by a rule
+    AResult<std::vector<ShredAckView>> shredAcknowledgements();  // audit office: devices' shred acknowledgements
 
-    // ---- commands
+    // ---- organisation and enrolment (app/enrolment.h says who may do what)
+    // An organisation file, strictly parsed (read with the bounds for files from elsewhere).
+    AResult<OrgImportView> importOrg(const std::filesystem::path& file);
+    AResult<OfficeKeyView> createOfficeKey();
+    // A device's identity file (`identity export` on that device); `person` (code or id) when the
+    // file's name and role do not name one person of the organisation.
+    AResult<DeviceEnrolledView> enrolDevice(const std::filesystem::path& deviceFile, const std::string& person = {});
+    AResult<int> revokeDevice(const std::string& deviceId);  // memberships removed
+    AStatus exportEnrolment(const std::filesystem::path& out, const std::string& serverUrl, const std::string& tlsPin);
+    AResult<EnrolmentAcceptedView> acceptEnrolment(const std::filesystem::path& enrolmentFile);
+    AStatus exportIdentity(const std::filesystem::path& out);          // this device, for the office
+    AStatus exportOfficeAgeIdentity(const std::filesystem::path& out);  // audit office: for Debian's age
+
+    // ---- inspections
+    AResult<std::string> createInspection(const InspectionInput& in);
+    AResult<std::string> requestExtension(const std::string& inspection, int days, const std::string& reason);
+    AStatus decideExtension(const std::string& extensionId, bool approve);
+
+    // ---- findings
     AResult<std::string> addFinding(const FindingInput& in);
     // `finding import` as a task: every line checked against the rules and the store first, then
     // one commit per line; `committed` is called (on the task's thread) with each id once durable.
     AResult<std::shared_ptr<Task<std::size_t>>> importFindings(const std::filesystem::path& file,
                                                                 std::function<void(const std::string&)> committed);
+    AStatus editFinding(const std::string& id, const FindingEdit& edit);
+    AStatus transitionFinding(const std::string& id, FindingStatus to);
+    AResult<std::string> attachEvidence(const std::string& findingId, const std::filesystem::path& file,
+                                        EvidencePurpose purpose);  // the file's hash
+    AStatus exportEvidence(const std::string& hash, const std::filesystem::path& out);
+
+    // ---- handover (app/handover.h): export and import as tasks, progress in bytes, a cancel
+    // leaves nothing behind.
+    AResult<std::shared_ptr<Task<HandoverExportView>>> exportHandover(const std::string& inspection,
+                                                                      const std::filesystem::path& out);
+    AResult<std::shared_ptr<Task<HandoverImportView>>> importHandover(const std::filesystem::path& bundle);
+    AResult<HandoverConfirmView> confirmHandover(const std::filesystem::path& receiptFile);
+    AResult<ShredAckAcceptedView> acceptShredAcknowledgement(const std::filesystem::path& ackFile);
+
+    // ---- maintenance
     AResult<std::shared_ptr<Task<VerifyReport>>> verify();
     AResult<std::shared_ptr<Task<std::string>>> rebuild();  // the projection digest after it
-    // The handover (app/handover.h) as tasks: progress in bytes, cancel leaves nothing behind.
-    AResult<std::shared_ptr<Task<Json>>> exportHandover(const std::string& inspection, const std::filesystem::path& out);
-    AResult<std::shared_ptr<Task<Json>>> importHandover(const std::filesystem::path& bundle);
     // A new passphrase (kMinPassphraseBytes at least) for the same data key; `kdf` empty: the
     // current parameters. The store then opens with exactly one of the two passphrases.
     AStatus rekey(std::string_view newPassphrase, const std::optional<crypto::Argon2Params>& kdf);
 
-    // The workspace, for the commands not yet moved into the session (front ends other than the
-    // CLI must not use it). Locked when locked.
-    AResult<Workspace*> workspace();
-
 private:
-    Session(std::filesystem::path dir, const sync::Clock& clock) : m_dir(std::move(dir)), m_clock(&clock) {}
+    Session(std::filesystem::path dir, const sync::Clock& clock);
     AStatus unlocked() const;
+    // A command that may commit: runs it unlocked, and moves the change counter when it did.
+    template <typename F>
+    auto committing(F&& command);
     // A task on a connection of its own, kept so that lock() can cancel and wait for it.
     template <typename T>
     AResult<std::shared_ptr<Task<T>>> startTask(std::string name, std::function<AResult<T>(Workspace&, Progress&)> work);

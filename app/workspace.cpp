@@ -1,4 +1,5 @@
 #include "app/workspace.h"
+#include "sync/record_fields.h"
 
 #include "app/files.h"
 
@@ -1222,7 +1223,7 @@ AResult<VerifyReport> Workspace::verify() {
     for (const auto& c : *chain) r.problems.push_back(c.kind + " in the chain of device " + c.device + ": " + c.detail);
     auto refused = m_log->refused();
     if (!refused) return fromSync(refused.error());
-    for (const auto& x : *refused) r.refused.push_back({{"id", x.id}, {"device", x.device}, {"seq", x.seq}, {"reason", x.reason}});
+    for (const auto& x : *refused) r.refused.push_back({x.id, x.device, x.reason, x.seq});
     auto ops = m_log->opCount();
     if (!ops) return fromSync(ops.error());
     r.ops = *ops;
@@ -1238,12 +1239,14 @@ AResult<VerifyReport> Workspace::verify() {
         if (!row) return fromSync(row.error());
         if (!*row) break;
         Json rec = Json::parse(w->text(0), nullptr, false);
-        if (rec.is_object()) r.wiped.push_back(rec);
+        if (rec.is_object())
+            r.wiped.push_back({textOf(rec, "inspection"), textOf(rec, "bundle_header_sha256"), sync::intOf(rec, "wiped_at").value_or(0),
+                               sync::intOf(rec, "evidence_files_removed").value_or(0), sync::boolOf(rec, "keys_destroyed")});
     }
     w.value().reset();
     auto shredded = m_log->shredded();
     if (!shredded) return fromSync(shredded.error());
-    for (const auto& c : *shredded) r.shredded.push_back({{"channel", c.channel}, {"at_ms", c.atMs}, {"reason", c.reason}});
+    for (const auto& c : *shredded) r.shredded.push_back({c.channel, c.reason, c.atMs});
     // Every file this store holds must decrypt and hash; evidence named by an attachment that has
     // not reached this store (attached on another replica) is pending, not a failure.
     auto entries = m_store->evidenceEntries();
@@ -1270,7 +1273,7 @@ AResult<VerifyReport> Workspace::verify() {
         if (!row) return fromSync(row.error());
         if (!*row) break;
         if (known.count({e->text(1), e->text(0)})) continue;
-        r.pending.push_back({{"hash", e->text(0)}, {"inspection", e->text(1)}, {"finding", e->text(2)}});
+        r.pending.push_back({e->text(0), e->text(1), e->text(2)});
     }
     e.value().reset();
     auto digest = m_log->projectionDigest();

@@ -14,10 +14,12 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include "app/commands.h"
 #include "app/error.h"
 #include "app/model.h"
 #include "app/rules.h"
 #include "app/schema.h"
+#include "app/views.h"
 #include "sync/oplog.h"
 #include "sync/store.h"
 
@@ -31,35 +33,6 @@ struct Self {
     Role role = Role::WorkingGroupMember;
     bool enrolled = false;  // registered by the audit office (always true on the office's store)
     bool revoked = false;   // the office revoked this device
-};
-
-struct InspectionInput {
-    std::string unit;   // id, code or name
-    std::string start;  // YYYY-MM-DD, first on-site day
-    int days = 7;
-    InspectionKind kind = InspectionKind::Full;
-    InspectionMode mode = InspectionMode::Synchronous;
-    std::string title;
-    std::string round;                // id or name, optional
-    std::vector<std::string> team;    // person ids, codes or names
-    std::string lead;                 // person id, code or name, optional
-};
-
-// A finding as given by `finding add` or one line of `finding import` (same keys).
-struct FindingInput {
-    std::string inspection;
-    std::string title;
-    std::string description;
-    FindingCategory category = FindingCategory::Other;
-    std::string auditCategory;
-    Severity severity = Severity::Medium;
-    std::vector<FindingTag> tags;
-    bool immediateFix = false;
-    std::string responsiblePerson;
-    std::vector<std::filesystem::path> evidence;
-
-    // Strict: unknown keys, wrong types and bad enum spellings are refused.
-    static AResult<FindingInput> fromJson(const Json& j);
 };
 
 // An organisation file (`org import`, schema in README), checked entry by entry: units, people and
@@ -90,18 +63,6 @@ struct OrgFile {
 // import: a unit of the store); a round starts in rules::kFirstRoundYear..kLastRoundYear.
 AResult<OrgFile> parseOrgFile(const Json& doc, const std::function<bool(const std::string& code)>& unitExists);
 
-struct VerifyReport {
-    bool ok = true;
-    std::vector<std::string> problems;
-    std::int64_t ops = 0;
-    std::int64_t findings = 0;
-    std::int64_t evidenceFiles = 0;
-    std::string projectionDigest;  // SHA-256 over every projection table and verdict, sorted rows
-    Json wiped = Json::array();    // inspections wiped after the office's receipt: what and when
-    Json shredded = Json::array(); // channels whose keys were destroyed here: channel, when, why
-    Json refused = Json::array();  // change sets kept but refused by a rule: id, device, seq, reason
-    Json pending = Json::array();  // evidence attached elsewhere that has not reached this store
-};
 
 class Workspace {
 public:

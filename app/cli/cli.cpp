@@ -20,17 +20,11 @@
 #include <streambuf>
 
 #include "app/cli/args.h"
+#include "app/cli/json_out.h"
 #include "app/demo.h"
-#include "app/enrolment.h"
-#include "app/handover.h"
 #include "app/session.h"
-#include "app/workspace.h"
-#include "crypto/encoding.h"
-#include "sync/changeset_codec.h"
 #include "sync/file_io.h"
-#include "sync/identity.h"
 #include "sync/keyfile.h"
-#include "sync/record_fields.h"
 
 namespace xs::app::cli {
 namespace fs = std::filesystem;
@@ -124,8 +118,7 @@ AResult<Secret> newPassphrase(const Context& ctx, const char* fileOption, const 
         if (a->value != b->value) return fail(AppError::Usage, "the two passphrases differ");
         s = std::move(*a);
     }
-    if (!s) return s;  // its policy (length, KDF bounds) is the session's
-    return s;
+    return s;  // its policy (length, KDF bounds) is the session's
 }
 
 AResult<crypto::Argon2Params> kdfParams(const Context& ctx) {
@@ -138,16 +131,12 @@ AResult<crypto::Argon2Params> kdfParams(const Context& ctx) {
         if (!v) return fail(AppError::Usage, std::string("--") + name + " must be a whole number");
         *field = static_cast<std::uint32_t>(*v);
     }
-    if (p.memoryKiB < sync::kMinKdfMemoryKiB || p.memoryKiB > sync::kMaxKdfMemoryKiB)
-        return fail(AppError::Refused, "refused: --kdf-memory-kib must be between 8192 and 4194304");
-    if (p.iterations < 1 || p.iterations > 64 || p.parallelism < 1 || p.parallelism > 16)
-        return fail(AppError::Refused, "refused: Argon2 iterations must be 1-64 and parallelism 1-16");
-    return p;
+    return p;  // its bounds are the session's policy (Session::checkPassphrasePolicy)
 }
 
 AResult<Session*> openSession(const Context& ctx) {
     if (ctx.session) return ctx.session.get();
-    if (!sync::Store::exists(ctx.store))
+    if (!Session::exists(ctx.store))
         return fail(AppError::NotFound, "no store in " + ctx.store.string() + " (run xunshenctl init first)");
     auto pass = passphrase(ctx);
     if (!pass) return pass.error();
@@ -155,13 +144,6 @@ AResult<Session*> openSession(const Context& ctx) {
     if (!s) return s.error();
     ctx.session = std::move(*s);
     return ctx.session.get();
-}
-
-// The workspace of the command's session, for the commands that do not have typed session calls yet.
-AResult<Workspace*> openWorkspace(const Context& ctx) {
-    auto s = openSession(ctx);
-    if (!s) return s.error();
-    return (*s)->workspace();
 }
 
 // Waits for a session task, showing its progress on stderr when stderr is a terminal.
@@ -207,113 +189,68 @@ int cmdInit(Context& ctx) {
     return 0;
 }
 
-AResult<Json> readJsonFile(const std::string& path, std::size_t maxBytes) {
-    auto bytes = sync::readFile(path, maxBytes);
-    if (!bytes) return fromSync(bytes.error());
-    // Bounded: a file from elsewhere cannot make the parser recurse or allocate without limit.
-    auto j = sync::parseBoundedJson(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()), maxBytes, path);
-    if (!j) return fail(AppError::Refused, "refused: " + j.message());
-    return std::move(*j);
-}
-
 int cmdOrg(Context& ctx) {
     const auto& pos = ctx.args.positional();
     std::string sub = pos.size() > 1 ? pos[1] : "";
+    const char* usageText =
+        "org import FILE | show | create-office-key | enrol-device FILE | revoke-device ID | export-enrolment --out FILE | enrol FILE";
+    static const std::map<std::string, std::size_t> arity = {{"import", 3}, {"show", 2}, {"create-office-key", 2}, {"enrol-device", 3},
+                                                             {"revoke-device", 3}, {"export-enrolment", 2}, {"enrol", 3}};
+    auto known = arity.find(sub);
+    if (known == arity.end()) return usage(usageText);
+    if (pos.size() != known->second) return usage(std::string("org ") + sub + (known->second == 3 ? " ARGUMENT" : "") + " (" + usageText + ")");
+    if (sub == "export-enrolment" && !ctx.args.get("out"))
+        return usage("org export-enrolment --out FILE [--server-url URL] [--tls-pin SHA256]");
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    Session& s = **session;
     if (sub == "import") {
-        if (pos.size() != 3) return usage("org import FILE.json");
-        auto doc = readJsonFile(pos[2], 16 * 1024 * 1024);
-        if (!doc) return report(doc.error());
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto r = (*ws)->importOrg(*doc);
+        auto r = s.importOrg(pos[2]);
         if (!r) return report(r.error());
-        if (ctx.json) printJson(*r);
-        else std::cout << "imported " << (*r)["units"] << " units, " << (*r)["people"] << " people, " << (*r)["rounds"] << " rounds\n";
-        return 0;
-    }
-    if (sub == "show") {
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto u = (*ws)->units();
-        if (!u) return report(u.error());
-        auto p = (*ws)->people();
-        if (!p) return report(p.error());
+        if (ctx.json) printJson(toJson(*r));
+        else std::cout << "imported " << r->units << " units, " << r->people << " people, " << r->rounds << " rounds\n";
+    } else if (sub == "show") {
+        auto org = s.organisation();
+        if (!org) return report(org.error());
         if (ctx.json) {
-            printJson({{"units", *u}, {"people", *p}});
+            printJson({{"units", listJson(org->units)}, {"people", listJson(org->people)}});
         } else {
-            auto text = [](const Json& x, const char* k) { return x.contains(k) && x[k].is_string() ? x[k].get<std::string>() : std::string(); };
-            for (const auto& x : *u) std::cout << "unit   " << text(x, "code") << "  " << text(x, "name") << "\n";
-            for (const auto& x : *p) {
-                auto role = parseEnum<Role>(text(x, "role"));
-                std::cout << "person " << text(x, "code") << "  " << text(x, "name") << "  " << (role ? label(*role) : text(x, "role")) << "\n";
-            }
+            for (const auto& u : org->units) std::cout << "unit   " << u.code << "  " << u.name << "\n";
+            for (const auto& p : org->people)
+                std::cout << "person " << p.code << "  " << p.name << "  " << (p.role ? label(*p.role) : std::string("?")) << "\n";
         }
-        return 0;
-    }
-    if (sub == "create-office-key") {
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto k = createOfficeKey(**ws);
+    } else if (sub == "create-office-key") {
+        auto k = s.createOfficeKey();
         if (!k) return report(k.error());
         if (ctx.json) printJson({{"office_public_key", k->publicKeyHex}, {"age_recipient", k->ageRecipient}, {"fingerprint", k->fingerprint}});
         else std::cout << "office key created\nage recipient: " << k->ageRecipient << "\nfingerprint:   " << k->fingerprint << "\n";
-        return 0;
-    }
-    if (sub == "enrol-device") {
-        if (pos.size() != 3) return usage("org enrol-device DEVICE.json");
-        auto doc = readJsonFile(pos[2], 64 * 1024);
-        if (!doc) return report(doc.error());
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto r = enrolDevice(**ws, *doc, ctx.args.get("person").value_or(""));
+    } else if (sub == "enrol-device") {
+        auto r = s.enrolDevice(pos[2], ctx.args.get("person").value_or(""));
         if (!r) return report(r.error());
-        if (ctx.json) printJson(*r);
-        else std::cout << "enrolled device " << (*r)["device_id"].get<std::string>() << " — compare its fingerprint aloud: "
-                       << (*r)["fingerprint"].get<std::string>() << "\n";
-        return 0;
-    }
-    if (sub == "revoke-device") {
-        if (pos.size() != 3) return usage("org revoke-device DEVICE_ID");
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto r = (*ws)->revokeDevice(pos[2]);
+        if (ctx.json) printJson(toJson(*r));
+        else std::cout << "enrolled device " << r->deviceId << " — compare its fingerprint aloud: " << r->fingerprint << "\n";
+    } else if (sub == "revoke-device") {
+        auto r = s.revokeDevice(pos[2]);
         if (!r) return report(r.error());
         if (ctx.json) printJson({{"device_id", pos[2]}, {"memberships_changed", *r}});
         else std::cout << "revoked device " << pos[2] << "; " << *r << " channel memberships removed (new key epochs)\n";
-        return 0;
-    }
-    if (sub == "export-enrolment") {
-        auto out = ctx.args.get("out");
-        if (!out) return usage("org export-enrolment --out FILE [--server-url URL] [--tls-pin SHA256]");
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto text = exportEnrolment(**ws, ctx.args.get("server-url").value_or(""), ctx.args.get("tls-pin").value_or(""));
-        if (!text) return report(text.error());
-        auto w = writeOutputFile(ctx.store, *out, crypto::asBytes(*text));
+    } else if (sub == "export-enrolment") {
+        auto out = *ctx.args.get("out");
+        auto w = s.exportEnrolment(out, ctx.args.get("server-url").value_or(""), ctx.args.get("tls-pin").value_or(""));
         if (!w) return report(w.error());
-        if (!ctx.json) std::cout << "enrolment file written to " << *out << "\n";
-        return 0;
-    }
-    if (sub == "enrol") {
-        if (pos.size() != 3) return usage("org enrol ENROLMENT.json");
-        auto bytes = sync::readFile(pos[2], std::size_t{64} << 20);
-        if (!bytes) return report(fromSync(bytes.error()));
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto r = acceptEnrolment(**ws, std::string(bytes->begin(), bytes->end()));
+        if (!ctx.json) std::cout << "enrolment file written to " << out << "\n";
+    } else {
+        auto r = s.acceptEnrolment(pos[2]);
         if (!r) return report(r.error());
-        if (ctx.json) printJson(*r);
-        else std::cout << "enrolled with the audit office — compare its fingerprint aloud: "
-                       << (*r)["office_fingerprint"].get<std::string>() << "\n";
-        return 0;
+        if (ctx.json) printJson(toJson(*r));
+        else std::cout << "enrolled with the audit office — compare its fingerprint aloud: " << r->officeFingerprint << "\n";
     }
-    return usage("org import FILE | show | create-office-key | enrol-device FILE | revoke-device ID | export-enrolment --out FILE | enrol FILE");
+    return 0;
 }
 
 int cmdInspection(Context& ctx) {
     const auto& pos = ctx.args.positional();
     std::string sub = pos.size() > 1 ? pos[1] : "";
-    auto ws = openWorkspace(ctx);
     if (sub == "create") {
         InspectionInput in;
         auto unit = ctx.args.get("unit");
@@ -349,6 +286,7 @@ int cmdInspection(Context& ctx) {
                 from = comma + 1;
             }
         }
+        auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
         auto id = (*ws)->createInspection(in);
         if (!id) return report(id.error());
@@ -357,24 +295,26 @@ int cmdInspection(Context& ctx) {
         return 0;
     }
     if (sub == "list") {
+        auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
         auto list = (*ws)->inspections();
         if (!list) return report(list.error());
         if (ctx.json) {
-            printJson(*list);
+            Json out = Json::array();
+            for (const auto& i : *list) out.push_back(toJson(i, false));
+            printJson(out);
         } else {
-            for (const auto& i : *list)
-                std::cout << i["id"].get<std::string>() << "  " << sync::stringOf(i, "window_start") << ".." << sync::stringOf(i, "window_end")
-                          << "  " << sync::stringOf(i, "title") << "\n";
+            for (const auto& i : *list) std::cout << i.id << "  " << i.windowStart << ".." << i.windowEnd << "  " << i.title << "\n";
         }
         return 0;
     }
     if (sub == "show") {
         if (pos.size() != 3) return usage("inspection show ID");
+        auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
         auto i = (*ws)->inspection(pos[2]);
         if (!i) return report(i.error());
-        printJson(*i);
+        printJson(toJson(*i, true));
         return 0;
     }
     if (sub == "extend") {
@@ -385,6 +325,7 @@ int cmdInspection(Context& ctx) {
         auto parsed = parseInteger(*days, 0, 1000);
         if (!parsed) return usage("--days must be a whole number of days, such as 2");
         int n = static_cast<int>(*parsed);
+        auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
         auto id = (*ws)->requestExtension(pos[2], n, *reason);
         if (!id) return report(id.error());
@@ -395,6 +336,7 @@ int cmdInspection(Context& ctx) {
     if (sub == "decide-extension") {
         if (pos.size() != 3 || ctx.args.flag("approve") == ctx.args.flag("reject"))
             return usage("inspection decide-extension EXTENSION_ID --approve|--reject");
+        auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
         auto s = (*ws)->decideExtension(pos[2], ctx.args.flag("approve"));
         if (!s) return report(s.error());
@@ -419,18 +361,16 @@ AResult<Json> findingJsonFromArgs(const Args& args) {
     return j;
 }
 
-void printFinding(const Json& f) {
-    std::cout << "id:          " << f["id"].get<std::string>() << "\n"
-              << "title:       " << sync::stringOf(f, "title") << "\n"
-              << "status:      " << sync::stringOf(f, "status") << "\n"
-              << "category:    " << sync::stringOf(f, "category") << "\n"
-              << "severity:    " << sync::stringOf(f, "severity") << "\n"
-              << "immediate:   " << (sync::boolOf(f, "immediate_fix") ? "yes" : "no") << "\n"
-              << "description: " << sync::stringOf(f, "description") << "\n";
-    for (const auto& a : f["attachments"])
-        std::cout << "attachment:  " << a["hash"].get<std::string>() << "  " << sync::stringOf(a, "purpose") << "  "
-                  << sync::stringOf(a, "name") << "\n";
-    for (const auto& c : f["conflicts"]) std::cout << "CONFLICT:    field " << c.get<std::string>() << " has concurrent edits\n";
+void printFinding(const FindingView& f) {
+    std::cout << "id:          " << f.id << "\n"
+              << "title:       " << f.title << "\n"
+              << "status:      " << toString(f.status) << "\n"
+              << "category:    " << toString(f.category) << "\n"
+              << "severity:    " << toString(f.severity) << "\n"
+              << "immediate:   " << (f.immediateFix ? "yes" : "no") << "\n"
+              << "description: " << f.description << "\n";
+    for (const auto& a : f.attachments) std::cout << "attachment:  " << a.hash << "  " << a.purpose << "  " << a.name << "\n";
+    for (const auto& c : f.conflictedFields) std::cout << "CONFLICT:    field " << c << " has concurrent edits\n";
 }
 
 int cmdFinding(Context& ctx) {
@@ -440,7 +380,7 @@ int cmdFinding(Context& ctx) {
         auto j = findingJsonFromArgs(ctx.args);
         auto in = FindingInput::fromJson(*j);
         if (!in) return report(in.error());
-        auto ws = openWorkspace(ctx);
+        auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
         auto id = (*ws)->addFinding(*in);
         if (!id) return report(id.error());
@@ -464,28 +404,34 @@ int cmdFinding(Context& ctx) {
     }
     if (sub == "edit") {
         if (pos.size() != 3) return usage("finding edit ID --FIELD VALUE...");
-        static const std::map<std::string, std::string> editable = {
-            {"title", "title"}, {"description", "description"}, {"category", "category"},
-            {"audit-category", "audit_category"}, {"severity", "severity"}, {"responsible-person", "responsible_person"},
-            {"immediate-fix", "immediate_fix"}, {"tag", "tags"}, {"status", "status"}};
-        Json fields = Json::object();
+        FindingEdit edit;
         for (const auto& [name, value] : ctx.args.ordered()) {
             if (kGlobal.count(name)) continue;
-            auto it = editable.find(name);
-            if (it == editable.end()) return usage("finding edit: unknown field --" + name);
-            if (it->second == "immediate_fix") {
+            if (name == "title") edit.title = value;
+            else if (name == "description") edit.description = value;
+            else if (name == "audit-category") edit.auditCategory = value;
+            else if (name == "responsible-person") edit.responsiblePerson = value;
+            else if (name == "immediate-fix") {
                 if (value != "true" && value != "false") return usage("--immediate-fix takes true or false");
-                fields["immediate_fix"] = value == "true";
-            } else if (it->second == "tags") {
-                if (!fields.contains("tags")) fields["tags"] = Json::array();
-                fields["tags"].push_back(value);
+                edit.immediateFix = value == "true";
+            } else if (name == "category") {
+                if (!(edit.category = parseEnum<FindingCategory>(value))) return usage("--category must be one of " + allSpellings<FindingCategory>());
+            } else if (name == "severity") {
+                if (!(edit.severity = parseEnum<Severity>(value))) return usage("--severity must be one of " + allSpellings<Severity>());
+            } else if (name == "status") {
+                if (!(edit.status = parseEnum<FindingStatus>(value))) return usage("--status must be one of " + allSpellings<FindingStatus>());
+            } else if (name == "tag") {
+                auto tag = parseEnum<FindingTag>(value);
+                if (!tag) return usage("--tag must be one of " + allSpellings<FindingTag>());
+                if (!edit.tags) edit.tags.emplace();
+                edit.tags->push_back(*tag);
             } else {
-                fields[it->second] = value;
+                return usage("finding edit: unknown field --" + name);
             }
         }
-        auto ws = openWorkspace(ctx);
+        auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
-        auto s = (*ws)->editFinding(pos[2], fields);
+        auto s = (*ws)->editFinding(pos[2], edit);
         if (!s) return report(s.error());
         return 0;
     }
@@ -494,7 +440,7 @@ int cmdFinding(Context& ctx) {
         if (pos.size() != 3 || !to) return usage("finding transition ID --to STATUS");
         auto status = parseEnum<FindingStatus>(*to);
         if (!status) return usage("--to must be one of " + allSpellings<FindingStatus>());
-        auto ws = openWorkspace(ctx);
+        auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
         auto s = (*ws)->transitionFinding(pos[2], *status);
         if (!s) return report(s.error());
@@ -505,7 +451,7 @@ int cmdFinding(Context& ctx) {
         if (pos.size() != 3 || !file) return usage("finding attach ID --evidence FILE [--purpose evidence|rectification|verification]");
         auto purpose = parseEnum<EvidencePurpose>(ctx.args.get("purpose").value_or("evidence"));
         if (!purpose) return usage("--purpose must be one of " + allSpellings<EvidencePurpose>());
-        auto ws = openWorkspace(ctx);
+        auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
         auto hash = (*ws)->attachEvidence(pos[2], *file, *purpose);
         if (!hash) return report(hash.error());
@@ -514,26 +460,28 @@ int cmdFinding(Context& ctx) {
         return 0;
     }
     if (sub == "list") {
-        auto ws = openWorkspace(ctx);
+        auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
-        auto list = (*ws)->findings(ctx.args.get("inspection").value_or(""));
+        FindingFilter filter;
+        filter.inspection = ctx.args.get("inspection").value_or("");
+        auto list = (*ws)->findings(filter);
         if (!list) return report(list.error());
         if (ctx.json) {
-            printJson(*list);
+            printJson(listJson(*list));
         } else {
             for (const auto& f : *list)
-                std::cout << f["id"].get<std::string>() << "  " << sync::stringOf(f, "status") << "  " << sync::stringOf(f, "severity")
-                          << (sync::boolOf(f, "immediate_fix") ? "  立行立改" : "") << "  " << sync::stringOf(f, "title") << "\n";
+                std::cout << f.id << "  " << toString(f.status) << "  " << toString(f.severity) << (f.immediateFix ? "  立行立改" : "")
+                          << "  " << f.title << "\n";
         }
         return 0;
     }
     if (sub == "show") {
         if (pos.size() != 3) return usage("finding show ID");
-        auto ws = openWorkspace(ctx);
+        auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
         auto f = (*ws)->finding(pos[2]);
         if (!f) return report(f.error());
-        if (ctx.json) printJson(*f);
+        if (ctx.json) printJson(toJson(*f));
         else printFinding(*f);
         return 0;
     }
@@ -543,32 +491,29 @@ int cmdFinding(Context& ctx) {
 int cmdHistory(Context& ctx) {
     const auto& pos = ctx.args.positional();
     if (pos.size() != 2) return usage("history RECORD_ID");
-    auto ws = openWorkspace(ctx);
-    if (!ws) return report(ws.error());
-    auto h = (*ws)->history(pos[1]);
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    auto h = (*session)->history(pos[1]);
     if (!h) return report(h.error());
     if (ctx.json) {
-        printJson(*h);
+        printJson(listJson(*h));
     } else {
-        for (const auto& v : *h)
-            std::cout << v["time"].get<std::string>() << "  " << v["device"].get<std::string>().substr(0, 8) << "  "
-                      << v["field"].get<std::string>() << " = " << v["value"].dump() << "\n";
+        for (const auto& v : *h) std::cout << v.time << "  " << v.device.substr(0, 8) << "  " << v.field << " = " << v.valueJson << "\n";
     }
     return 0;
 }
 
 int cmdConflicts(Context& ctx) {
-    auto ws = openWorkspace(ctx);
-    if (!ws) return report(ws.error());
-    auto c = (*ws)->conflicts();
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    auto c = (*session)->conflicts();
     if (!c) return report(c.error());
     if (ctx.json) {
-        printJson(*c);
+        printJson(listJson(*c));
     } else {
         for (const auto& x : *c) {
-            std::cout << x["kind"].get<std::string>() << " " << x["id"].get<std::string>() << " field "
-                      << x["field"].get<std::string>() << ":\n";
-            for (const auto& v : x["versions"]) std::cout << "  " << v["time"].get<std::string>() << "  " << v["value"].dump() << "\n";
+            std::cout << x.kind << " " << x.recordId << " field " << x.field << ":\n";
+            for (const auto& v : x.versions) std::cout << "  " << v.time << "  " << v.valueJson << "\n";
         }
     }
     return 0;
@@ -578,9 +523,9 @@ int cmdEvidence(Context& ctx) {
     const auto& pos = ctx.args.positional();
     auto out = ctx.args.get("out");
     if (pos.size() != 3 || pos[1] != "export" || !out) return usage("evidence export HASH --out FILE");
-    auto ws = openWorkspace(ctx);
-    if (!ws) return report(ws.error());
-    auto s = (*ws)->exportEvidence(pos[2], *out);
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    auto s = (*session)->exportEvidence(pos[2], *out);
     if (!s) return report(s.error());
     return 0;
 }
@@ -606,35 +551,25 @@ int cmdIdentity(Context& ctx) {
     const auto& pos = ctx.args.positional();
     if (pos.size() != 2 || (pos[1] != "show" && pos[1] != "export" && pos[1] != "export-age"))
         return usage("identity show | identity export --out FILE | identity export-age --out FILE");
-    auto ws = openWorkspace(ctx);
-    if (!ws) return report(ws.error());
+    auto out = ctx.args.get("out");
+    if (pos[1] != "show" && !out) return usage("identity " + pos[1] + " --out FILE");
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
     if (pos[1] != "show") {
-        auto out = ctx.args.get("out");
-        if (!out) return usage("identity " + pos[1] + " --out FILE");
-        if (pos[1] == "export-age") {
-            auto s = exportOfficeAgeIdentity(**ws, *out);
-            if (!s) return report(s.error());
-        } else {
-            auto device = devicePublicJson(**ws);
-            if (!device) return report(device.error());
-            std::string text = device->dump(2) + "\n";
-            auto w = writeOutputFile(ctx.store, *out, crypto::asBytes(text));
-            if (!w) return report(w.error());
-        }
+        auto s = pos[1] == "export-age" ? (*session)->exportOfficeAgeIdentity(*out) : (*session)->exportIdentity(*out);
+        if (!s) return report(s.error());
         return 0;
     }
-    const auto& pub = (*ws)->log().identity().publicInfo();
-    std::string fp = sync::fingerprint(pub);
+    auto me = (*session)->identity();
+    if (!me) return report(me.error());
     if (ctx.json) {
-        printJson({{"device_id", pub.id}, {"person_id", (*ws)->self().personId}, {"name", (*ws)->self().name},
-                   {"role", toString((*ws)->self().role)}, {"sign_public_key", crypto::toHex(pub.signKey)},
-                   {"exchange_public_key", crypto::toHex(pub.exchangeKey)}, {"fingerprint", fp}});
+        printJson(toJson(*me));
     } else {
-        std::cout << "device:      " << pub.id << "\n"
-                  << "person:      " << (*ws)->self().name << " (" << label((*ws)->self().role) << ")\n"
-                  << "signing key: " << crypto::toHex(pub.signKey) << " (Ed25519)\n"
-                  << "exchange:    " << crypto::toHex(pub.exchangeKey) << " (X25519)\n"
-                  << "fingerprint: " << fp << "\n";
+        std::cout << "device:      " << me->deviceId << "\n"
+                  << "person:      " << me->name << " (" << label(me->role) << ")\n"
+                  << "signing key: " << me->signPublicKeyHex << " (Ed25519)\n"
+                  << "exchange:    " << me->exchangePublicKeyHex << " (X25519)\n"
+                  << "fingerprint: " << me->fingerprint << "\n";
     }
     return 0;
 }
@@ -652,9 +587,9 @@ int cmdHandover(Context& ctx) {
         if (!task) return report(task.error());
         auto r = waitFor(*task);
         if (!r) return report(r.error());
-        if (ctx.json) printJson(*r);
-        else std::cout << "bundle written to " << *out << ": " << (*r)["change_sets"] << " change sets, "
-                       << (*r)["evidence_files"] << " evidence files, sealed to the audit office key\n";
+        if (ctx.json) printJson(toJson(*r));
+        else std::cout << "bundle written to " << *out << ": " << r->changeSets << " change sets, " << r->evidenceFiles
+                       << " evidence files, sealed to the audit office key\n";
         return 0;
     }
     if (sub == "import") {
@@ -666,70 +601,62 @@ int cmdHandover(Context& ctx) {
         auto r = waitFor(*task);
         if (!r) return report(r.error());
         std::string receiptPath = ctx.args.get("receipt").value_or(pos[2] + ".receipt.json");
-        std::string receipt = (*r)["receipt"];
-        auto w = writeOutputFile(ctx.store, receiptPath, crypto::asBytes(receipt));
+        auto w = writeOutputFile((*s)->storeDir(), receiptPath, crypto::asBytes(r->receipt));
         if (!w) return report(w.error());
-        (*r)["receipt"] = receiptPath;
-        if (ctx.json) printJson(*r);
-        else std::cout << "imported " << (*r)["change_sets_new"] << " new of " << (*r)["change_sets"] << " change sets and "
-                       << (*r)["evidence_files"] << " evidence files; signed receipt: " << receiptPath << "\n";
+        Json out = toJson(*r);
+        out["receipt"] = receiptPath;
+        if (ctx.json) printJson(out);
+        else std::cout << "imported " << r->changeSetsNew << " new of " << r->changeSets << " change sets and " << r->evidenceFiles
+                       << " evidence files; signed receipt: " << receiptPath << "\n";
         return 0;
     }
     if (sub == "confirm") {
         if (pos.size() != 3) return usage("handover confirm RECEIPT [--ack-out FILE]");
-        auto bytes = sync::readFile(pos[2], 1024 * 1024);
-        if (!bytes) return report(fromSync(bytes.error()));
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto r = confirmHandover(**ws, std::string(bytes->begin(), bytes->end()));
+        auto s = openSession(ctx);
+        if (!s) return report(s.error());
+        auto r = (*s)->confirmHandover(pos[2]);
         if (!r) return report(r.error());
         std::string ackPath = ctx.args.get("ack-out").value_or(pos[2] + ".ack.json");
-        std::string ack = (*r)["ack"];
-        auto w = writeOutputFile(ctx.store, ackPath, crypto::asBytes(ack));
+        auto w = writeOutputFile((*s)->storeDir(), ackPath, crypto::asBytes(r->ack));
         if (!w) return report(w.error());
-        (*r)["ack"] = ackPath;
+        Json out = toJson(*r);
+        out["ack"] = ackPath;
         if (ctx.json) {
-            printJson(*r);
-        } else if ((*r)["keys_destroyed"].get<bool>()) {
-            std::cout << "receipt verified; removed " << (*r)["evidence_files_removed"] << " evidence files and destroyed the "
-                      << (*r)["channels_shredded"].size() << " channel keys of inspection " << (*r)["inspection"].get<std::string>()
+            printJson(out);
+        } else if (r->keysDestroyed) {
+            std::cout << "receipt verified; removed " << r->evidenceFilesRemoved << " evidence files and destroyed the "
+                      << r->channelsShredded.size() << " channel keys of inspection " << r->inspection
                       << " and the subkeys they were sealed to: it no longer opens on this device\n";
         } else {
-            std::cout << "receipt verified; removed the " << (*r)["evidence_files_removed"] << " evidence files it covers. "
-                      << (*r)["captured_after_export"] << " items were captured after this export: export again "
+            std::cout << "receipt verified; removed the " << r->evidenceFilesRemoved << " evidence files it covers. "
+                      << r->capturedAfterExport << " items were captured after this export: export again "
                       << "(the inspection's keys are kept until a receipt covers everything)\n";
         }
-        for (const auto& warning : (*r)["warnings"]) std::cout << "warning: " << warning.get<std::string>() << "\n";
+        for (const auto& warning : r->warnings) std::cout << "warning: " << warning << "\n";
         if (!ctx.json) std::cout << "signed shred acknowledgement for the office: " << ackPath << "\n";
         return 0;
     }
     if (sub == "acknowledge") {
         if (pos.size() != 3) return usage("handover acknowledge ACK.json");
-        auto bytes = sync::readFile(pos[2], std::size_t{64} << 20);
-        if (!bytes) return report(fromSync(bytes.error()));
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto r = acceptShredAcknowledgement(**ws, std::string(bytes->begin(), bytes->end()));
+        auto s = openSession(ctx);
+        if (!s) return report(s.error());
+        auto r = (*s)->acceptShredAcknowledgement(pos[2]);
         if (!r) return report(r.error());
-        if (ctx.json) printJson(*r);
-        else std::cout << "device " << (*r)["device"].get<std::string>() << " acknowledged " << (*r)["acknowledgements"].size()
-                       << " shredding(s)\n";
+        if (ctx.json) printJson({{"device", r->device}, {"change_sets_new", r->changeSetsNew}, {"acknowledgements", listJson(r->acknowledgements)}});
+        else std::cout << "device " << r->device << " acknowledged " << r->acknowledgements.size() << " shredding(s)\n";
         return 0;
     }
     if (sub == "acks") {
-        auto ws = openWorkspace(ctx);
-        if (!ws) return report(ws.error());
-        auto r = (*ws)->shredAcknowledgements();
+        auto s = openSession(ctx);
+        if (!s) return report(s.error());
+        auto r = (*s)->shredAcknowledgements();
         if (!r) return report(r.error());
         if (ctx.json) {
-            printJson(*r);
+            printJson(listJson(*r));
         } else {
-            // Records other devices signed: read with their types checked, never trusted.
             for (const auto& a : *r)
-                std::cout << sync::stringOf(a, "device") << "  inspection " << sync::stringOf(a, "scope") << "  "
-                          << (sync::boolOf(a, "keys_destroyed") ? "keys destroyed" : "evidence only") << ", "
-                          << sync::intOf(a, "evidence_removed").value_or(0) << " evidence files removed  ("
-                          << sync::stringOf(a, "detail") << ")\n";
+                std::cout << a.device << "  inspection " << a.scope << "  " << (a.keysDestroyed ? "keys destroyed" : "evidence only") << ", "
+                          << a.evidenceRemoved << " evidence files removed  (" << a.detail << ")\n";
         }
         return 0;
     }
@@ -756,25 +683,19 @@ int cmdVerify(Context& ctx) {
     auto r = waitFor(*task);
     if (!r) return report(r.error());
     if (ctx.json) {
-        printJson({{"ok", r->ok}, {"problems", r->problems}, {"wiped", r->wiped}, {"shredded", r->shredded}, {"ops", r->ops},
-                   {"findings", r->findings}, {"refused", r->refused}, {"pending_evidence", r->pending},
-                   {"evidence_files", r->evidenceFiles}, {"projection_digest", r->projectionDigest}});
+        printJson(toJson(*r));
     } else {
         for (const auto& p : r->problems) std::cout << "problem: " << p << "\n";
         for (const auto& w : r->wiped)
-            std::cout << "wiped: inspection " << w["inspection"].get<std::string>() << " after receipt, "
-                      << w["evidence_files_removed"] << " evidence files\n";
+            std::cout << "wiped: inspection " << w.inspection << " after receipt, " << w.evidenceFilesRemoved << " evidence files\n";
         for (const auto& c : r->shredded)
-            std::cout << "shredded: channel " << c["channel"].get<std::string>() << " keys destroyed at "
-                      << formatTimestampMs(c["at_ms"].get<std::int64_t>()) << " (" << c["reason"].get<std::string>() << ")\n";
+            std::cout << "shredded: channel " << c.channel << " keys destroyed at " << formatTimestampMs(c.atMs) << " (" << c.reason << ")\n";
         for (const auto& x : r->refused)
-            std::cout << "refused: change set " << x["id"].get<std::string>() << " of device " << x["device"].get<std::string>()
-                      << " (kept, not applied): " << x["reason"].get<std::string>() << "\n";
+            std::cout << "refused: change set " << x.id << " of device " << x.device << " (kept, not applied): " << x.reason << "\n";
         for (const auto& p : r->pending)
-            std::cout << "pending: evidence " << p["hash"].get<std::string>().substr(0, 12) << " of finding "
-                      << p["finding"].get<std::string>() << " has not reached this store yet\n";
-        std::cout << (r->ok ? "ok" : "FAILED") << ": " << r->ops << " ops, " << r->findings << " findings, "
-                  << r->evidenceFiles << " evidence files checked";
+            std::cout << "pending: evidence " << p.hash.substr(0, 12) << " of finding " << p.finding << " has not reached this store yet\n";
+        std::cout << (r->ok ? "ok" : "FAILED") << ": " << r->ops << " ops, " << r->findings << " findings, " << r->evidenceFiles
+                  << " evidence files checked";
         if (!r->refused.empty()) std::cout << ", " << r->refused.size() << " change sets refused by the rules";
         if (!r->pending.empty()) std::cout << ", " << r->pending.size() << " evidence files pending";
         std::cout << "\n";
@@ -783,14 +704,12 @@ int cmdVerify(Context& ctx) {
 }
 
 int cmdRefused(Context& ctx) {
-    auto ws = openWorkspace(ctx);
-    if (!ws) return report(ws.error());
-    auto r = (*ws)->log().refused();
-    if (!r) return report(fromSync(r.error()));
-    Json out = Json::array();
-    for (const auto& x : *r) out.push_back({{"id", x.id}, {"device", x.device}, {"seq", x.seq}, {"reason", x.reason}});
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    auto r = (*session)->refusedChangeSets();
+    if (!r) return report(r.error());
     if (ctx.json) {
-        printJson(out);
+        printJson(listJson(*r));
     } else {
         for (const auto& x : *r) std::cout << x.id << "  device " << x.device << " #" << x.seq << "  " << x.reason << "\n";
         if (r->empty()) std::cout << "no change set was refused\n";

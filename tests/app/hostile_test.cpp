@@ -360,7 +360,7 @@ TEST_CASE("hostile: evidence attached on the office blocks no inspector's export
     REQUIRE(v.ok());
     CHECK(v->ok);
     REQUIRE(v->pending.size() == 1);
-    CHECK(v->pending[0]["hash"] == *attached);
+    CHECK(v->pending[0].hash == *attached);
     auto rec = b.member->finding(f);
     REQUIRE(rec.ok());
     bool pending = false;

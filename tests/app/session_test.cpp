@@ -82,7 +82,19 @@ TEST_CASE("session: a locked session refuses every command - and unlocks only wi
     CHECK(errorOf(s->verify()) == AppError::Locked);
     CHECK(errorOf(s->rebuild()) == AppError::Locked);
     CHECK(errorOf(s->importFindings(fx.importFile(1), {})) == AppError::Locked);
-    CHECK(errorOf(s->workspace()) == AppError::Locked);
+    CHECK(errorOf(s->identity()) == AppError::Locked);
+    CHECK(errorOf(s->organisation()) == AppError::Locked);
+    CHECK(errorOf(s->inspections()) == AppError::Locked);
+    CHECK(errorOf(s->history(fx.inspection)) == AppError::Locked);
+    CHECK(errorOf(s->conflicts()) == AppError::Locked);
+    CHECK(errorOf(s->refusedChangeSets()) == AppError::Locked);
+    CHECK(errorOf(s->requestExtension(fx.inspection, 2, "锁后")) == AppError::Locked);
+    FindingEdit edit;
+    edit.title = "锁后";
+    CHECK(errorOf(s->editFinding("x", edit)) == AppError::Locked);
+    CHECK(errorOf(s->transitionFinding("x", FindingStatus::Submitted)) == AppError::Locked);
+    CHECK(errorOf(s->exportHandover(fx.inspection, fx.dir.parent_path() / "out.xsbundle")) == AppError::Locked);
+    CHECK(errorOf(s->rekey("another passphrase", std::nullopt)) == AppError::Locked);
     auto wrong = s->unlock("not the passphrase");
     CHECK(errorOf(wrong) == AppError::Locked);
     CHECK(s->locked());
@@ -249,7 +261,6 @@ TEST_CASE("session: lock drops the data key, the device's private keys and the c
         for (auto& b : m) b ^= 0xa5;
         masked.emplace_back(what, std::move(m));
     };
-    auto s = fx.session();
     {
         auto keyFileBytes = sync::test::readAll(fx.dir / sync::Store::kKeyFile);
         auto keyFile = sync::parseKeyFile(crypto::asBytes(std::string(keyFileBytes.begin(), keyFileBytes.end())));
@@ -257,7 +268,8 @@ TEST_CASE("session: lock drops the data key, the device's private keys and the c
         auto dataKey = sync::unwrapDataKey(*keyFile, kPass);
         REQUIRE(dataKey.ok());
         keep("the data key", *dataKey);
-        auto ws = s->workspace();
+        // Read on a workspace of the test's own, closed (its keys wiped) before the session opens.
+        auto ws = Workspace::open(fx.dir, kPass, fx.clock);
         REQUIRE(ws.ok());
         auto secrets = (*ws)->store().db().prepare("SELECT name, secret FROM device_secrets");
         REQUIRE(secrets.ok());
@@ -279,6 +291,7 @@ TEST_CASE("session: lock drops the data key, the device's private keys and the c
         REQUIRE(scope.ok());
         keep("the inspection's evidence key", scope->key);
     }
+    auto s = fx.session();
     REQUIRE(masked.size() >= 5);  // data key, two device keys at least, channel key, evidence key
     // Used while unlocked: a finding written, the list read (keys in use, not just loaded).
     REQUIRE(s->addFinding(finding(fx.inspection, "锁后看不见")).ok());
@@ -342,22 +355,21 @@ TEST_CASE("session: handover export and import run as tasks - progress in bytes,
 
     auto office = Session::open(b.tmp / "office", kPass, b.clock);
     REQUIRE(office.ok());
-    auto ws = (*office)->workspace();
-    REQUIRE(ws.ok());
-    const auto before = test::opCount(**ws);
+    Workspace& ws = *b.office;  // the office's store, on a connection of the test's own
+    const auto before = test::opCount(ws);
     auto halted = (*office)->importHandover(out);
     REQUIRE(halted.ok());
     waitForBytes(*halted);
     REQUIRE_FALSE((*halted)->finished());
     (*halted)->cancel();
     CHECK(errorOf((*halted)->wait()) == AppError::Cancelled);
-    CHECK(test::opCount(**ws) == before);  // nothing of it applied
+    CHECK(test::opCount(ws) == before);  // nothing of it applied
 
     auto import = (*office)->importHandover(out);
     REQUIRE(import.ok());
     auto imported = (*import)->wait();
     REQUIRE_MESSAGE(imported.ok(), test::describe(imported));
-    CHECK(test::opCount(**ws) > before);
+    CHECK(test::opCount(ws) > before);
     auto q = (*import)->progress();
     CHECK(q.total == fs::file_size(out));
     CHECK(q.done == q.total);

@@ -1,0 +1,214 @@
+#include "app/cli/json_out.h"
+
+namespace xs::app::cli {
+namespace {
+
+// An empty id or optional text is absent in the record: null, as the store has it.
+Json textOrNull(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
+
+// A field's value was JSON before it became the view's text.
+Json valueOf(const std::string& json) { return Json::parse(json, nullptr, false); }
+
+}  // namespace
+
+Json toJson(const UnitView& u) {
+    return {{"id", u.id}, {"code", textOrNull(u.code)}, {"name", textOrNull(u.name)}, {"unit_kind", textOrNull(u.kind)}};
+}
+
+Json toJson(const PersonView& p) {
+    return {{"id", p.id},
+            {"code", textOrNull(p.code)},
+            {"name", textOrNull(p.name)},
+            {"role", p.role ? Json(toString(*p.role)) : Json(nullptr)},
+            {"unit_id", textOrNull(p.unitId)},
+            {"title", textOrNull(p.title)}};
+}
+
+Json toJson(const InspectionView& i, bool withExtensions) {
+    Json j = {{"id", i.id},
+              {"title", i.title},
+              {"round_id", textOrNull(i.roundId)},
+              {"kind", toString(i.kind)},
+              {"inspection_kind", toString(i.kind)},
+              {"mode", toString(i.mode)},
+              {"unit_id", i.unitId},
+              {"team", i.team},
+              {"lead_id", textOrNull(i.leadId)},
+              {"onsite_start", i.onsiteStart},
+              {"onsite_days", i.onsiteDays},
+              {"status", i.status},
+              {"created_by", i.createdBy},
+              {"window_start", i.windowStart},
+              {"window_end", i.windowEnd}};
+    if (withExtensions) {
+        Json ext = Json::array();
+        for (const auto& e : i.extensions)
+            ext.push_back({{"id", e.id},
+                           {"inspection_id", e.inspectionId},
+                           {"days", e.days},
+                           {"reason", e.reason},
+                           {"status", toString(e.status)},
+                           {"requested_by", e.requestedBy},
+                           {"decided_by", textOrNull(e.decidedBy)}});
+        j["extensions"] = ext;
+    }
+    return j;
+}
+
+Json toJson(const FindingView& f) {
+    Json tags = Json::array();
+    for (auto t : f.tags) tags.push_back(toString(t));
+    Json attachments = Json::array();
+    Json evidence = Json::array();
+    for (const auto& a : f.attachments) {
+        attachments.push_back({{"id", a.id},
+                               {"finding_id", f.id},
+                               {"hash", a.hash},
+                               {"name", a.name},
+                               {"size", a.size},
+                               {"purpose", a.purpose},
+                               {"added_by", a.addedBy},
+                               {"state", a.state}});
+        if (a.purpose == "evidence") evidence.push_back(a.hash);
+    }
+    return {{"id", f.id},
+            {"inspection_id", f.inspectionId},
+            {"inspection", f.inspectionId},
+            {"title", f.title},
+            {"description", f.description},
+            {"category", toString(f.category)},
+            {"audit_category", f.auditCategory},
+            {"severity", toString(f.severity)},
+            {"tags", tags},
+            {"immediate_fix", f.immediateFix},
+            {"responsible_person", f.responsiblePerson},
+            {"status", toString(f.status)},
+            {"author", f.author},
+            {"created_at", f.createdAtMs},
+            {"evidence", evidence},
+            {"attachments", attachments},
+            {"conflicts", f.conflictedFields}};
+}
+
+Json toJson(const FieldVersionView& v) {
+    return {{"op_id", v.opId}, {"change_set", v.changeSet}, {"time", v.time}, {"hlc", v.hlc},
+            {"device", v.device}, {"field", v.field}, {"value", valueOf(v.valueJson)}};
+}
+
+Json toJson(const ConflictView& c) {
+    Json versions = Json::array();
+    for (const auto& v : c.versions)
+        versions.push_back({{"op_id", v.opId}, {"time", v.time}, {"device", v.device}, {"value", valueOf(v.valueJson)}});
+    return {{"kind", c.kind}, {"id", c.recordId}, {"field", c.field}, {"versions", versions}};
+}
+
+Json toJson(const RefusedView& r) { return {{"id", r.id}, {"device", r.device}, {"seq", r.seq}, {"reason", r.reason}}; }
+
+Json toJson(const VerifyReport& r) {
+    Json wiped = Json::array();
+    for (const auto& w : r.wiped)
+        wiped.push_back({{"inspection", w.inspection},
+                         {"bundle_header_sha256", w.bundleHeaderSha256},
+                         {"wiped_at", w.wipedAt},
+                         {"evidence_files_removed", w.evidenceFilesRemoved},
+                         {"keys_destroyed", w.keysDestroyed}});
+    Json shredded = Json::array();
+    for (const auto& c : r.shredded) shredded.push_back({{"channel", c.channel}, {"at_ms", c.atMs}, {"reason", c.reason}});
+    Json pending = Json::array();
+    for (const auto& p : r.pending) pending.push_back({{"hash", p.hash}, {"inspection", p.inspection}, {"finding", p.finding}});
+    return {{"ok", r.ok},
+            {"problems", r.problems},
+            {"wiped", wiped},
+            {"shredded", shredded},
+            {"ops", r.ops},
+            {"findings", r.findings},
+            {"refused", listJson(r.refused)},
+            {"pending_evidence", pending},
+            {"evidence_files", r.evidenceFiles},
+            {"projection_digest", r.projectionDigest}};
+}
+
+Json toJson(const ShredAckView& a) {
+    return {{"device", a.device},
+            {"scope", a.scope},
+            {"manifest", a.manifest},
+            {"detail", a.detail},
+            {"keys_destroyed", a.keysDestroyed},
+            {"evidence_removed", a.evidenceRemoved},
+            {"evidence_kept", a.evidenceKept},
+            {"at_ms", a.atMs}};
+}
+
+Json toJson(const IdentityView& i) {
+    return {{"device_id", i.deviceId},
+            {"person_id", i.personId},
+            {"name", i.name},
+            {"role", toString(i.role)},
+            {"sign_public_key", i.signPublicKeyHex},
+            {"exchange_public_key", i.exchangePublicKeyHex},
+            {"fingerprint", i.fingerprint}};
+}
+
+Json toJson(const OrgImportView& r) {
+    return {{"units", r.units},
+            {"people", r.people},
+            {"rounds", r.rounds},
+            {"change_set", r.changeSets.empty() ? Json(nullptr) : Json(r.changeSets.back())},
+            {"change_sets", r.changeSets}};
+}
+
+Json toJson(const DeviceEnrolledView& d) {
+    return {{"device_id", d.deviceId},
+            {"fingerprint", d.fingerprint},
+            {"person_id", d.personId},
+            {"already_enrolled", d.alreadyEnrolled},
+            {"channel_memberships", d.channelMemberships}};
+}
+
+Json toJson(const EnrolmentAcceptedView& e) {
+    return {{"organisation_id", e.organisationId},
+            {"office_fingerprint", e.officeFingerprint},
+            {"person_id", e.personId},
+            {"person", e.person},
+            {"role", toString(e.role)},
+            {"change_sets_new", e.changeSetsNew},
+            {"change_sets_refused", e.changeSetsRefused},
+            {"channel_keys", e.channelKeys},
+            {"channel_memberships", e.channelMemberships}};
+}
+
+Json toJson(const HandoverExportView& h) {
+    return {{"bundle", h.bundle},
+            {"inspection", h.inspection},
+            {"change_sets", h.changeSets},
+            {"evidence_files", h.evidenceFiles},
+            {"bytes", h.bytes},
+            {"bundle_header_sha256", h.bundleHeaderSha256},
+            {"manifest_sha256", h.manifestSha256}};
+}
+
+Json toJson(const HandoverImportView& h) {
+    return {{"inspection", h.inspection},
+            {"author_device", h.authorDevice},
+            {"change_sets", h.changeSets},
+            {"change_sets_new", h.changeSetsNew},
+            {"change_sets_refused", listJson(h.changeSetsRefused)},
+            {"evidence_files", h.evidenceFiles},
+            {"evidence_dropped", h.evidenceDropped},
+            {"evidence_pending", h.evidencePending},
+            {"receipt", h.receipt}};
+}
+
+Json toJson(const HandoverConfirmView& h) {
+    return {{"inspection", h.inspection},
+            {"bundle_header_sha256", h.bundleHeaderSha256},
+            {"manifest_sha256", h.manifestSha256},
+            {"evidence_files_removed", h.evidenceFilesRemoved},
+            {"captured_after_export", h.capturedAfterExport},
+            {"keys_destroyed", h.keysDestroyed},
+            {"channels_shredded", h.channelsShredded},
+            {"warnings", h.warnings},
+            {"ack", h.ack}};
+}
+
+}  // namespace xs::app::cli

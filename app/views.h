@@ -1,0 +1,208 @@
+// The session's view-models (app/session.h): plain structs a front end reads, never JSON. The
+// session fills them from the store's projections and from what its commands did; text that
+// other devices wrote (titles, names, reasons) is carried as given and must be escaped by
+// whoever prints it. An enum spelling this version does not know falls back to the enum's
+// default rather than failing a whole list (the records come from other replicas).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+#include "app/model.h"
+
+namespace xs::app {
+
+struct SelfView {
+    std::string personId, name, deviceId;
+    Role role = Role::WorkingGroupMember;
+    bool enrolled = false, revoked = false;
+};
+
+// This device's public keys and the fingerprint a person compares aloud.
+struct IdentityView {
+    std::string deviceId, personId, name;
+    Role role = Role::WorkingGroupMember;
+    std::string signPublicKeyHex, exchangePublicKeyHex, fingerprint;
+};
+
+struct UnitView {
+    std::string id, code, name, kind;
+};
+
+struct PersonView {
+    std::string id, code, name, title, unitId;
+    std::optional<Role> role;  // empty: a role this version does not know
+};
+
+struct OrgView {
+    std::vector<UnitView> units;
+    std::vector<PersonView> people;
+};
+
+struct OrgImportView {
+    std::size_t units = 0, people = 0, rounds = 0;
+    std::vector<std::string> changeSets;  // empty: the store said all the file says already
+};
+
+struct ExtensionView {
+    std::string id, inspectionId, reason, requestedBy, decidedBy;
+    int days = 0;
+    ExtensionStatus status = ExtensionStatus::Pending;
+};
+
+struct InspectionView {
+    std::string id, title, roundId, unitId, leadId, createdBy, status;
+    InspectionKind kind = InspectionKind::Full;
+    InspectionMode mode = InspectionMode::Synchronous;
+    std::vector<std::string> team;   // person ids
+    std::string onsiteStart;         // YYYY-MM-DD
+    int onsiteDays = 0;
+    std::string windowStart, windowEnd;  // the capture window, approved extensions included; empty if unknown
+    std::vector<ExtensionView> extensions;  // filled by Session::inspection only
+};
+
+struct FindingFilter {
+    std::string inspection;               // id or title; empty: every inspection
+    std::optional<FindingStatus> status;  // empty: any
+    std::optional<Severity> severity;
+    std::optional<FindingCategory> category;
+    bool immediateFixOnly = false;
+    std::string text;                     // in title or description; empty: any
+};
+
+struct AttachmentView {
+    std::string id, hash, name, purpose, addedBy;
+    std::int64_t size = 0;
+    std::string state;  // held | pending (attached elsewhere, not arrived) | shredded (after a handover)
+};
+
+struct FindingView {
+    std::string id, inspectionId, title, description, auditCategory, responsiblePerson, author;
+    FindingStatus status = FindingStatus::Draft;
+    FindingCategory category = FindingCategory::Other;
+    Severity severity = Severity::Medium;
+    std::vector<FindingTag> tags;
+    bool immediateFix = false;
+    std::int64_t createdAtMs = 0;
+    std::vector<AttachmentView> attachments;
+    std::vector<std::string> conflictedFields;  // fields with concurrent edits to resolve
+};
+
+// A change to a finding's fields (`finding edit`): what is set is changed, the rest stays.
+// `status` goes through the lifecycle's rules like a transition.
+struct FindingEdit {
+    std::optional<std::string> title, description, auditCategory, responsiblePerson;
+    std::optional<FindingCategory> category;
+    std::optional<Severity> severity;
+    std::optional<std::vector<FindingTag>> tags;
+    std::optional<bool> immediateFix;
+    std::optional<FindingStatus> status;
+    bool empty() const {
+        return !title && !description && !auditCategory && !responsiblePerson && !category && !severity && !tags &&
+               !immediateFix && !status;
+    }
+};
+
+// One value a field of a record had: a row of `history`, or one side of a conflict.
+struct FieldVersionView {
+    std::string opId, changeSet, device, field;
+    std::string time;         // ISO time of its hybrid logical clock
+    std::uint64_t hlc = 0;
+    std::string valueJson;    // the value as JSON text (fields hold strings, numbers, lists)
+};
+
+struct ConflictView {
+    std::string kind, recordId, field;
+    std::vector<FieldVersionView> versions;  // the competing heads, winner first
+};
+
+struct RefusedView {
+    std::string id, device, reason;
+    std::int64_t seq = 0;
+};
+
+// ---- verify
+
+struct WipedView {
+    std::string inspection, bundleHeaderSha256;
+    std::int64_t wipedAt = 0;  // Unix seconds
+    std::int64_t evidenceFilesRemoved = 0;
+    bool keysDestroyed = false;
+};
+struct ShreddedChannelView {
+    std::string channel, reason;
+    std::int64_t atMs = 0;
+};
+struct PendingEvidenceView {
+    std::string hash, inspection, finding;
+};
+
+struct VerifyReport {
+    bool ok = true;
+    std::vector<std::string> problems;
+    std::int64_t ops = 0;
+    std::int64_t findings = 0;
+    std::int64_t evidenceFiles = 0;
+    std::string projectionDigest;  // SHA-256 over every projection table and verdict, sorted rows
+    std::vector<WipedView> wiped;               // inspections wiped after the office's receipt
+    std::vector<ShreddedChannelView> shredded;  // channels whose keys were destroyed here
+    std::vector<RefusedView> refused;           // change sets kept but refused by a rule
+    std::vector<PendingEvidenceView> pending;   // evidence attached elsewhere, not yet here
+};
+
+// ---- enrolment
+
+struct OfficeKeyView {
+    std::string publicKeyHex, ageRecipient, fingerprint;
+};
+
+struct DeviceEnrolledView {
+    std::string deviceId, fingerprint, personId;
+    bool alreadyEnrolled = false;
+    std::int64_t channelMemberships = 0;
+};
+
+struct EnrolmentAcceptedView {
+    std::string organisationId, officeFingerprint, personId, person;
+    Role role = Role::WorkingGroupMember;
+    std::int64_t changeSetsNew = 0, changeSetsRefused = 0, channelKeys = 0, channelMemberships = 0;
+};
+
+// ---- handover
+
+struct HandoverExportView {
+    std::string bundle, inspection, bundleHeaderSha256, manifestSha256;
+    std::int64_t changeSets = 0, evidenceFiles = 0, bytes = 0;
+};
+
+struct HandoverImportView {
+    std::string inspection, authorDevice;
+    std::int64_t changeSets = 0, changeSetsNew = 0, evidenceFiles = 0;
+    std::vector<RefusedView> changeSetsRefused;  // kept by the office, never applied
+    std::vector<std::string> evidenceDropped;    // hashes no accepted attachment names
+    std::vector<std::string> evidencePending;    // hashes the office still lacks
+    std::string receipt;  // the office-signed receipt's text, for the device
+};
+
+struct HandoverConfirmView {
+    std::string inspection, bundleHeaderSha256, manifestSha256;
+    std::int64_t evidenceFilesRemoved = 0, capturedAfterExport = 0;
+    bool keysDestroyed = false;
+    std::vector<std::string> channelsShredded;
+    std::vector<std::string> warnings;  // committed, but finished the next time the store opens
+    std::string ack;  // the signed shred acknowledgement file's text, for the office
+};
+
+struct ShredAckView {
+    std::string device, scope, manifest, detail;
+    bool keysDestroyed = false;
+    std::int64_t evidenceRemoved = 0, evidenceKept = 0, atMs = 0;
+};
+
+struct ShredAckAcceptedView {
+    std::string device;
+    std::int64_t changeSetsNew = 0;
+    std::vector<ShredAckView> acknowledgements;  // every one on record for the device
+};
+
+}  // namespace xs::app
