@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <fstream>
@@ -103,6 +104,76 @@ TEST_CASE("session: a locked session refuses every command - and unlocks only wi
     REQUIRE(list.ok());
     REQUIRE(list->size() == 1);
     CHECK((*list)[0].title == "锁前");
+}
+
+TEST_CASE("session: typed views of the organisation, inspections, history and identity - and edits through typed commands") {
+    Fixture fx;
+    auto s = fx.session();
+    auto org = s->organisation();
+    REQUIRE(org.ok());
+    auto unit = std::find_if(org->units.begin(), org->units.end(), [](const UnitView& u) { return u.code == "E01"; });
+    REQUIRE((unit != org->units.end()));
+    CHECK_FALSE(unit->name.empty());
+    auto lead = std::find_if(org->people.begin(), org->people.end(), [](const PersonView& p) { return p.name == "郑华"; });
+    REQUIRE((lead != org->people.end()));
+    CHECK((lead->role == Role::WorkingGroupLead));
+
+    auto list = s->inspections();
+    REQUIRE(list.ok());
+    REQUIRE(list->size() == 1);
+    const InspectionView& i = list->front();
+    CHECK(i.id == fx.inspection);
+    CHECK(i.unitId == unit->id);
+    CHECK(i.onsiteDays == 7);
+    CHECK(i.windowStart == i.onsiteStart);
+    CHECK(parseDate(i.windowEnd).value_or(0) == parseDate(i.onsiteStart).value_or(0) + 6);
+    CHECK(i.extensions.empty());  // the list leaves them out
+
+    const auto before = s->changeCount();
+    auto ext = s->requestExtension(fx.inspection, 2, "资料未齐");
+    REQUIRE_MESSAGE(ext.ok(), test::describe(ext));
+    CHECK(s->changeCount() > before);
+    auto one = s->inspection(fx.inspection);
+    REQUIRE(one.ok());
+    REQUIRE(one->extensions.size() == 1);
+    CHECK(one->extensions[0].id == *ext);
+    CHECK(one->extensions[0].days == 2);
+    CHECK(one->extensions[0].reason == "资料未齐");
+    CHECK((one->extensions[0].status == ExtensionStatus::Pending));
+
+    auto f = s->addFinding(finding(fx.inspection, "旧标题"));
+    REQUIRE(f.ok());
+    FindingEdit edit;
+    edit.title = "新标题";
+    edit.severity = Severity::High;
+    edit.tags = std::vector<FindingTag>{FindingTag::Trending};
+    REQUIRE(s->editFinding(*f, edit).ok());
+    CHECK(errorOf(s->editFinding(*f, FindingEdit{})) == AppError::Refused);
+    auto view = s->finding(*f);
+    REQUIRE(view.ok());
+    CHECK(view->title == "新标题");
+    CHECK((view->severity == Severity::High));
+    REQUIRE(view->tags.size() == 1);
+    CHECK((view->tags[0] == FindingTag::Trending));
+    auto history = s->history(*f);
+    REQUIRE(history.ok());
+    std::vector<std::string> titles;
+    for (const auto& v : *history)
+        if (v.field == "title") titles.push_back(v.valueJson);
+    CHECK(titles == std::vector<std::string>{"\"旧标题\"", "\"新标题\""});
+    CHECK(errorOf(s->history("no-such-record")) == AppError::NotFound);
+
+    auto me = s->identity();
+    REQUIRE(me.ok());
+    auto self = s->self();
+    REQUIRE(self.ok());
+    CHECK(me->deviceId == self->deviceId);
+    CHECK(me->personId == lead->id);
+    CHECK(me->signPublicKeyHex.size() == 64);
+    CHECK_FALSE(me->fingerprint.empty());
+    auto refusedSets = s->refusedChangeSets();
+    REQUIRE(refusedSets.ok());
+    CHECK(refusedSets->empty());
 }
 
 TEST_CASE("session: the passphrase minimum and the KDF bounds are the session's policy") {
