@@ -479,6 +479,27 @@ Verdict mayDecideExtension(Role role, ExtensionStatus current) {
     return Verdict::accept();
 }
 
+InspectionReaders inspectionReaders(const std::vector<std::string>& team, const std::string& lead, const std::string& unitId,
+                                    const std::vector<PersonRole>& people) {
+    std::set<std::string> readers(team.begin(), team.end()), office, heads;
+    if (!lead.empty()) readers.insert(lead);
+    for (const auto& p : people) {
+        if (p.role == Role::AuditOffice) office.insert(p.id);
+        if (p.role == Role::AuditOffice || isLeadingGroup(p.role)) readers.insert(p.id);
+        if (p.role == Role::UnitHead && !unitId.empty() && p.unitId == unitId) heads.insert(p.id);
+    }
+    auto all = [](const std::set<std::string>& who) {
+        std::vector<ChannelReader> out;
+        for (const auto& p : who) out.push_back({p, {"*"}});
+        return out;
+    };
+    InspectionReaders r{all(readers), all(readers), all(office)};
+    for (const auto& h : heads)
+        if (!readers.count(h)) r.unit.push_back({h, {"unit_reply", "notice_ack"}});
+    std::sort(r.unit.begin(), r.unit.end(), [](const ChannelReader& a, const ChannelReader& b) { return a.person < b.person; });
+    return r;
+}
+
 Verdict findingFields(const Json& f) {
     auto bad = [](const std::string& why) { return Verdict::refuse(why); };
     if (f.contains("title") && !boundedString(f["title"], kMaxTitle, false)) return bad("title is longer than 300 bytes");

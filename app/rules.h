@@ -13,6 +13,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 #include "app/model.h"
 #include "sync/oplog.h"
 
@@ -49,6 +50,26 @@ Verdict mayDecideExtension(Role role, ExtensionStatus current);
 
 // The finding fields a capture or an edit may set, checked for type and bounds.
 Verdict findingFields(const Json& fields);
+
+// Who reads an inspection's three channels (DESIGN.md "Channels"). The team channel (findings,
+// evidence, extensions) and the unit channel: the inspection's team and lead, the audit office
+// and the leading group, with every kind of record. The unit channel also: the heads of the
+// inspected unit, who may write only replies and notice acknowledgements there and never hold
+// the team key. The clue channel: the audit office alone.
+struct PersonRole {
+    std::string id;
+    Role role = Role::WorkingGroupMember;
+    std::string unitId;
+};
+struct ChannelReader {
+    std::string person;
+    std::vector<std::string> kinds;  // the record kinds they may write; {"*"}: every kind
+};
+struct InspectionReaders {
+    std::vector<ChannelReader> team, unit, clue;  // each sorted by person, no repeats
+};
+InspectionReaders inspectionReaders(const std::vector<std::string>& team, const std::string& lead, const std::string& unitId,
+                                    const std::vector<PersonRole>& people);
 
 // The validator: the rules above, and the shape of every record the app writes.
 class ProcedureValidator final : public sync::OpValidator {

@@ -107,6 +107,31 @@ struct World {
 
 }  // namespace
 
+TEST_CASE("rules: who reads an inspection's channels - team and lead, office, leading group, the unit's head only the unit channel, replying") {
+    const std::vector<rules::PersonRole> people = {
+        {"p-office", Role::AuditOffice, ""},          {"p-leader", Role::Leader, ""},
+        {"p-member", Role::WorkingGroupMember, ""},   {"p-other", Role::WorkingGroupMember, ""},
+        {"p-head", Role::UnitHead, "u-1"},            {"p-head2", Role::UnitHead, "u-2"},
+        {"p-discipline", Role::DisciplineCommission, ""}, {"p-lead", Role::WorkingGroupLead, ""}};
+    auto r = rules::inspectionReaders({"p-member"}, "p-lead", "u-1", people);
+    auto names = [](const std::vector<rules::ChannelReader>& who) {
+        std::vector<std::string> out;
+        for (const auto& w : who) out.push_back(w.person);
+        return out;
+    };
+    const std::vector<std::string> readers = {"p-lead", "p-leader", "p-member", "p-office"};
+    CHECK(names(r.team) == readers);
+    for (const auto& w : r.team) CHECK(w.kinds == std::vector<std::string>{"*"});
+    CHECK(names(r.unit) == std::vector<std::string>{"p-head", "p-lead", "p-leader", "p-member", "p-office"});
+    for (const auto& w : r.unit)
+        CHECK(w.kinds == (w.person == "p-head" ? std::vector<std::string>{"unit_reply", "notice_ack"} : std::vector<std::string>{"*"}));
+    CHECK(names(r.clue) == std::vector<std::string>{"p-office"});
+    // Without a unit nobody heads it; without a team only the office side reads.
+    auto bare = rules::inspectionReaders({}, "", "", people);
+    CHECK(names(bare.team) == std::vector<std::string>{"p-leader", "p-office"});
+    CHECK(names(bare.unit) == names(bare.team));
+}
+
 TEST_CASE("rules: the working-group lead creates inspections of at most 7 days") {
     World w;
     const int start = w.today();
