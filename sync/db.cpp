@@ -238,8 +238,9 @@ SResult<Db> Db::memoryCopyOf(const std::string& path, crypto::ByteView key) {
     XS_TRY(attach->run());
     attach.value().reset();
     {
-        // One read transaction on the file: the copy is one snapshot.
-        auto tx = Transaction::begin(db);
+        // One transaction: the copy is one snapshot of the file, which it only reads (deferred: an
+        // immediate one would take the file's write lock too, and wait behind any writer).
+        auto tx = Transaction::beginDeferred(db);
         if (!tx) return tx.error();
         auto schema = db.prepare("SELECT type, name, sql FROM src.sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
                                  " ORDER BY type = 'table' DESC");
@@ -327,6 +328,10 @@ bool Db::encrypted() {
 
 SResult<Transaction> Transaction::begin(Db& db) {
     XS_TRY(db.exec("BEGIN IMMEDIATE"));
+    return Transaction(&db);
+}
+SResult<Transaction> Transaction::beginDeferred(Db& db) {
+    XS_TRY(db.exec("BEGIN"));
     return Transaction(&db);
 }
 SResult<std::optional<Transaction>> Transaction::beginUnlessOpen(Db& db) {

@@ -100,6 +100,9 @@ private:
 class Transaction {
 public:
     static SResult<Transaction> begin(Db& db);
+    // BEGIN (deferred): each database's lock is taken when the transaction first uses it, so a
+    // database it only reads (an attached file) is held by a read lock and never waits for a writer.
+    static SResult<Transaction> beginDeferred(Db& db);
     // Begins one unless the connection is already inside a transaction (the caller's): then the
     // caller commits or rolls back, and this returns an empty optional.
     static SResult<std::optional<Transaction>> beginUnlessOpen(Db& db);

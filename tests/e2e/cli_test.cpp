@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <cstdlib>
 #include <random>
@@ -11,6 +13,9 @@
 #include <thread>
 
 #include "app/model.h"
+#include "app/workspace.h"
+#include "sync/env.h"
+#include "sync/store.h"
 #include "crypto/encoding.h"
 #include "crypto/hash.h"
 #include "tests/e2e/process.h"
@@ -260,6 +265,93 @@ TEST_CASE("cli: two processes committing 1000 change sets each while a third rea
     auto after = cli.jsonOf({"verify"});
     CHECK(after["ok"] == true);
     CHECK(after["ops"].get<std::int64_t>() >= before["ops"].get<std::int64_t>() + 2 * perWriter);
+}
+
+namespace {
+
+// Holds the first SQLite write after an evidence file was placed (renamed into evidence/) until
+// release(): the writer's evidence file is on disk and no row names it yet.
+class PauseAfterEvidencePlaced final : public xs::sync::Env {
+public:
+    int beforeFileOp(xs::sync::FileOp op, const std::string& path, std::size_t* bytes) override {
+        if (op == xs::sync::FileOp::Rename && path.find("/evidence/") != std::string::npos) m_placed = true;
+        if (m_placed && !m_paused && (op == xs::sync::FileOp::Write) && path.find("store.db") != std::string::npos) {
+            std::unique_lock<std::mutex> lock(m_mutex);
+            m_paused = true;
+            m_changed.notify_all();
+            m_changed.wait(lock, [&] { return m_released; });
+        }
+        return m_system.beforeFileOp(op, path, bytes);
+    }
+    void waitUntilPaused() {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_changed.wait(lock, [&] { return m_paused.load(); });
+    }
+    void release() {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_released = true;
+        m_changed.notify_all();
+    }
+
+private:
+    xs::sync::Env m_system;
+    std::atomic<bool> m_placed{false};
+    std::atomic<bool> m_paused{false};
+    bool m_released = false;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+};
+
+std::vector<fs::path> evidenceFiles(const fs::path& store) {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::recursive_directory_iterator(store / xs::sync::Store::kEvidenceDir))
+        if (e.is_regular_file()) out.push_back(e.path());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("cli: another process opening the store never sweeps a live writer's evidence file - the lone opener sweeps a dead one's") {
+    Cli cli;
+    const std::string inspection = cli.setUp();
+    auto ws = xs::app::Workspace::open(cli.store, kPass);
+    REQUIRE(ws.ok());
+    writeAll(cli.dir / "scan.pdf", "扫描件 " + std::string(100000, 'x'));
+    xs::app::FindingInput in;
+    in.inspection = inspection;
+    in.title = "有证据";
+    in.evidence = {cli.dir / "scan.pdf"};
+
+    PauseAfterEvidencePlaced pause;
+    std::optional<xs::sync::ScopedEnv> scoped;
+    scoped.emplace(pause);
+    std::optional<xs::app::AResult<std::string>> added;
+    std::thread writer([&] { added = (*ws)->addFinding(in); });
+    pause.waitUntilPaused();
+    const auto placed = evidenceFiles(cli.store);
+    REQUIRE(placed.size() == 1);  // on disk, not yet named by a committed row
+    // Another process opens the store meanwhile, reads it and checks it.
+    auto list = cli({"finding", "list", "--json"});
+    CHECK_MESSAGE(list.exitCode == 0, list.err);
+    auto verify = cli({"verify"});
+    CHECK_MESSAGE(verify.exitCode == 0, verify.out << verify.err);
+    CHECK(evidenceFiles(cli.store) == placed);  // the live writer's file is still there
+    pause.release();
+    writer.join();
+    scoped.reset();
+    REQUIRE(added.has_value());
+    REQUIRE_MESSAGE(added->ok(), added->message());
+    ws->reset();
+    auto after = cli.jsonOf({"verify"});
+    CHECK(after["ok"] == true);
+    CHECK(after["evidence_files"] == 1);
+
+    // A writer killed after placing its file leaves it named by no row: the next lone opener removes it.
+    const fs::path dead = placed.front().parent_path() / (std::string(64, 'a') + ".xse");
+    writeAll(dead, "half a writer's work");
+    REQUIRE(cli({"finding", "list"}).exitCode == 0);
+    CHECK_FALSE(fs::exists(dead));
+    CHECK(evidenceFiles(cli.store) == placed);
 }
 
 TEST_CASE("cli: rebuild drops and rebuilds projections identically") {
