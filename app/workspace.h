@@ -1,11 +1,18 @@
 // A person's open workspace: their encrypted store, its op log and the domain rules of the
-// procedure. Every mutating call commits one change set (durably) or refuses with
-// AppError::Refused and a message naming the rule; the rules are app/rules.h, applied by the op
-// log to every change set, local or received. Who the owner is and their role come from the
-// audit office's records (the device's registration names its person): a store that is not
-// enrolled yet acts under the name and role given at init and can do nothing but enrol (an
-// audit-office store is its own registrar from init). Read calls return JSON records with
-// snake_case keys. Not thread-safe.
+// procedure. Front ends never see it: they call the session (app/session.h), which holds one and
+// gives typed views; the workspace, app/enrolment.h, app/handover.h and the tests use store() and
+// log() directly. Its parts, by concern: opening and maintenance (workspace.cpp), organisation
+// (workspace_org.cpp), inspections and extensions (workspace_inspections.cpp), findings and
+// evidence (workspace_findings.cpp), channel membership (workspace_membership.cpp); the rules
+// they apply are pure functions in app/rules.h.
+//
+// Every mutating call commits one change set (durably) or refuses with AppError::Refused and a
+// message naming the rule; the rules are applied by the op log to every change set, local or
+// received. Who the owner is and their role come from the audit office's records (the device's
+// registration names its person): a store that is not enrolled yet acts under the name and role
+// given at init and can do nothing but enrol (an audit-office store is its own registrar from
+// init). Read calls return JSON records with snake_case keys (the session types them). Not
+// thread-safe.
 #pragma once
 #include <filesystem>
 #include <functional>
