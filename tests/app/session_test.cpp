@@ -249,7 +249,6 @@ TEST_CASE("session: lock drops the data key, the device's private keys and the c
         for (auto& b : m) b ^= 0xa5;
         masked.emplace_back(what, std::move(m));
     };
-    auto s = fx.session();
     {
         auto keyFileBytes = sync::test::readAll(fx.dir / sync::Store::kKeyFile);
         auto keyFile = sync::parseKeyFile(crypto::asBytes(std::string(keyFileBytes.begin(), keyFileBytes.end())));
@@ -257,7 +256,8 @@ TEST_CASE("session: lock drops the data key, the device's private keys and the c
         auto dataKey = sync::unwrapDataKey(*keyFile, kPass);
         REQUIRE(dataKey.ok());
         keep("the data key", *dataKey);
-        auto ws = s->workspace();
+        // A workspace of its own, closed (its keys wiped) before the session under test opens.
+        auto ws = Workspace::open(fx.dir, kPass, fx.clock);
         REQUIRE(ws.ok());
         auto secrets = (*ws)->store().db().prepare("SELECT name, secret FROM device_secrets");
         REQUIRE(secrets.ok());
@@ -279,6 +279,7 @@ TEST_CASE("session: lock drops the data key, the device's private keys and the c
         REQUIRE(scope.ok());
         keep("the inspection's evidence key", scope->key);
     }
+    auto s = fx.session();
     REQUIRE(masked.size() >= 5);  // data key, two device keys at least, channel key, evidence key
     // Used while unlocked: a finding written, the list read (keys in use, not just loaded).
     REQUIRE(s->addFinding(finding(fx.inspection, "锁后看不见")).ok());
