@@ -1,5 +1,6 @@
 #include "crypto/keys.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -47,10 +48,13 @@ CResult<Bytes> rawPublic(const EVP_PKEY* key) {
     return out;
 }
 
+// Asked for as a parameter, which the provider writes straight into `out`: OpenSSL 3.0's
+// EVP_PKEY_get_raw_private_key exports the key through a parameter block that it frees unwiped.
 CResult<SecretBytes> rawPrivate(const EVP_PKEY* key) {
     SecretBytes out(32);
-    std::size_t len = out.size();
-    if (EVP_PKEY_get_raw_private_key(key, out.data(), &len) != 1 || len != out.size()) {
+    std::size_t len = 0;
+    if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PRIV_KEY, out.data(), out.size(), &len) != 1 ||
+        len != out.size()) {
         return opensslError("OpenSSL failed to export a private key");
     }
     return out;

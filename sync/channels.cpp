@@ -90,8 +90,11 @@ crypto::Bytes keyId(const std::string& channel, std::uint32_t epoch, crypto::Byt
     input.push_back(0);
     std::string rest = channel + "\n" + std::to_string(epoch) + "\n";
     input.insert(input.end(), rest.begin(), rest.end());
-    input.insert(input.end(), key.begin(), key.end());
-    crypto::Digest d = crypto::sha256(input);
+    // The key goes to the hash on its own, not into `input` (freed unwiped).
+    crypto::Sha256 h;
+    h.update(input);
+    h.update(key);
+    crypto::Digest d = h.finish();
     return crypto::Bytes(d.begin(), d.begin() + kKeyIdSize);
 }
 

@@ -275,11 +275,28 @@ struct Scratch {
         p = static_cast<std::uint8_t*>(m);
     }
     ~Scratch() { ::munmap(p, n); }
-    bool holds(std::uintptr_t a) const { return a >= reinterpret_cast<std::uintptr_t>(p) && a < reinterpret_cast<std::uintptr_t>(p) + n; }
+    std::uintptr_t begin() const { return reinterpret_cast<std::uintptr_t>(p); }
+    std::uintptr_t end() const { return begin() + n; }
 };
+
+// Whether `needle` occurs in [from, to) of this process's memory (`mem`: /proc/self/mem), read
+// through `chunk`.
+bool occursIn(int mem, std::uintptr_t from, std::uintptr_t to, crypto::ByteView needle, const Scratch& chunk) {
+    // Overlapping reads, so a needle across a chunk edge is seen.
+    for (std::uintptr_t at = from; at < to; at += chunk.n - needle.size()) {
+        const std::size_t want = std::min<std::size_t>(chunk.n, to - at);
+        const ssize_t got = ::pread(mem, chunk.p, want, static_cast<off_t>(at));
+        if (got <= 0) return false;
+        if (::memmem(chunk.p, static_cast<std::size_t>(got), needle.data(), needle.size())) return true;
+        if (static_cast<std::size_t>(got) < chunk.n) return false;
+    }
+    return false;
+}
 
 // Where in this process's readable memory `needle` occurs (region names), outside the scratch areas.
 std::vector<std::string> findInMemory(crypto::ByteView needle, const Scratch& chunk, const Scratch& held) {
+    const Scratch* scratch[] = {&chunk, &held};
+    if (held.begin() < chunk.begin()) std::swap(scratch[0], scratch[1]);  // in address order
     std::vector<std::string> found;
     std::ifstream maps("/proc/self/maps");
     int mem = ::open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
@@ -295,21 +312,19 @@ std::vector<std::string> findInMemory(crypto::ByteView needle, const Scratch& ch
         const auto dash = range.find('-');
         std::uintptr_t start = std::stoull(range.substr(0, dash), nullptr, 16);
         const std::uintptr_t end = std::stoull(range.substr(dash + 1), nullptr, 16);
-        if (chunk.holds(start) || held.holds(start)) continue;
         // A sanitizer's shadow memory: terabytes reserved, nothing of ours (this test's heap is
         // a few MiB); reading it would take hours.
         if (end - start > (std::uintptr_t{1} << 32)) continue;
-        // Overlapping reads, so a needle across a chunk edge is seen.
-        for (std::uintptr_t at = start; at < end; at += chunk.n - needle.size()) {
-            const std::size_t want = std::min<std::size_t>(chunk.n, end - at);
-            const ssize_t got = ::pread(mem, chunk.p, want, static_cast<off_t>(at));
-            if (got <= 0) break;
-            if (::memmem(chunk.p, static_cast<std::size_t>(got), needle.data(), needle.size())) {
-                found.push_back(name.empty() ? "[anonymous]" : name);
-                break;
-            }
-            if (static_cast<std::size_t>(got) < chunk.n) break;
+        // The scratch areas are cut out wherever they lie: the kernel merges adjacent anonymous
+        // mappings, so one may be the middle of a larger region (under ASan, next to the large
+        // blocks of its allocator).
+        bool hit = false;
+        for (const Scratch* s : scratch) {
+            if (hit || s->end() <= start || s->begin() >= end) continue;
+            hit = s->begin() > start && occursIn(mem, start, s->begin(), needle, chunk);
+            start = s->end();
         }
+        if (hit || (start < end && occursIn(mem, start, end, needle, chunk))) found.push_back(name.empty() ? "[anonymous]" : name);
     }
     ::close(mem);
     return found;
@@ -339,7 +354,7 @@ TEST_CASE("session: lock drops the data key, the device's private keys and the c
         auto dataKey = sync::unwrapDataKey(*keyFile, kPass);
         REQUIRE(dataKey.ok());
         keep("the data key", *dataKey);
-        // Read on a workspace of the test's own, closed (its keys wiped) before the session opens.
+        // A workspace of its own, closed (its keys wiped) before the session under test opens.
         auto ws = Workspace::open(fx.dir, kPass, fx.clock);
         REQUIRE(ws.ok());
         auto secrets = (*ws)->store().db().prepare("SELECT name, secret FROM device_secrets");
