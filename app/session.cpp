@@ -21,37 +21,6 @@ using sync::boolOf;
 using sync::intOf;
 using sync::stringOf;
 
-// A finding as the workspace's query gives it (a projection row; typed here once, so views never
-// see JSON). Unknown enum spellings fall back to the defaults rather than failing a whole list.
-FindingView findingFrom(const Json& f) {
-    FindingView v;
-    v.id = stringOf(f, "id");
-    v.inspectionId = stringOf(f, "inspection_id");
-    v.title = stringOf(f, "title");
-    v.description = stringOf(f, "description");
-    v.auditCategory = stringOf(f, "audit_category");
-    v.responsiblePerson = stringOf(f, "responsible_person");
-    v.author = stringOf(f, "author");
-    v.status = parseEnum<FindingStatus>(stringOf(f, "status")).value_or(FindingStatus::Draft);
-    v.category = parseEnum<FindingCategory>(stringOf(f, "category")).value_or(FindingCategory::Other);
-    v.severity = parseEnum<Severity>(stringOf(f, "severity")).value_or(Severity::Medium);
-    if (f.contains("tags") && f["tags"].is_array())
-        for (const auto& t : f["tags"])
-            if (auto tag = t.is_string() ? parseEnum<FindingTag>(t.get<std::string>()) : std::nullopt) v.tags.push_back(*tag);
-    v.immediateFix = boolOf(f, "immediate_fix");
-    v.createdAtMs = intOf(f, "created_at").value_or(0);
-    if (f.contains("attachments") && f["attachments"].is_array())
-        for (const auto& a : f["attachments"])
-            v.attachments.push_back({stringOf(a, "id"), stringOf(a, "hash"), stringOf(a, "name"), stringOf(a, "purpose"),
-                                     stringOf(a, "added_by"), intOf(a, "size").value_or(0), stringOf(a, "state")});
-    if (f.contains("conflicts") && f["conflicts"].is_array())
-        for (const auto& c : f["conflicts"])
-            if (c.is_string()) v.conflictedFields.push_back(c.get<std::string>());
-    return v;
-}
-
-bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
-
 template <typename E>
 E enumOf(const Json& rec, const char* key, E fallback) {
     return parseEnum<E>(stringOf(rec, key)).value_or(fallback);
@@ -65,6 +34,35 @@ std::vector<std::string> textsOf(const Json& rec, const char* key) {
         if (x.is_string()) out.push_back(x.get<std::string>());
     return out;
 }
+
+// A finding as the workspace's query gives it (a projection row; typed here once, so views never
+// see JSON). Unknown enum spellings fall back to the defaults rather than failing a whole list.
+FindingView findingFrom(const Json& f) {
+    FindingView v;
+    v.id = stringOf(f, "id");
+    v.inspectionId = stringOf(f, "inspection_id");
+    v.title = stringOf(f, "title");
+    v.description = stringOf(f, "description");
+    v.auditCategory = stringOf(f, "audit_category");
+    v.responsiblePerson = stringOf(f, "responsible_person");
+    v.author = stringOf(f, "author");
+    v.status = enumOf(f, "status", FindingStatus::Draft);
+    v.category = enumOf(f, "category", FindingCategory::Other);
+    v.severity = enumOf(f, "severity", Severity::Medium);
+    if (f.contains("tags") && f["tags"].is_array())
+        for (const auto& t : f["tags"])
+            if (auto tag = t.is_string() ? parseEnum<FindingTag>(t.get<std::string>()) : std::nullopt) v.tags.push_back(*tag);
+    v.immediateFix = boolOf(f, "immediate_fix");
+    v.createdAtMs = intOf(f, "created_at").value_or(0);
+    if (f.contains("attachments") && f["attachments"].is_array())
+        for (const auto& a : f["attachments"])
+            v.attachments.push_back({stringOf(a, "id"), stringOf(a, "hash"), stringOf(a, "name"), stringOf(a, "purpose"),
+                                     stringOf(a, "added_by"), intOf(a, "size").value_or(0), stringOf(a, "state")});
+    v.conflictedFields = textsOf(f, "conflicts");
+    return v;
+}
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
 InspectionView inspectionFrom(const Json& i) {
     InspectionView v;
