@@ -493,9 +493,11 @@ InspectionReaders inspectionReaders(const std::vector<std::string>& team, const 
         for (const auto& p : who) out.push_back({p, {"*"}});
         return out;
     };
+    // The inspected unit's head reads what is told to the unit, never the team's work, even when
+    // a plan names them on the team or as its lead.
+    for (const auto& h : heads) readers.erase(h);
     InspectionReaders r{all(readers), all(readers), all(office)};
-    for (const auto& h : heads)
-        if (!readers.count(h)) r.unit.push_back({h, {"unit_reply", "notice_ack"}});
+    for (const auto& h : heads) r.unit.push_back({h, {"unit_reply", "notice_ack"}});
     std::sort(r.unit.begin(), r.unit.end(), [](const ChannelReader& a, const ChannelReader& b) { return a.person < b.person; });
     return r;
 }

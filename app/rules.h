@@ -55,7 +55,8 @@ Verdict findingFields(const Json& fields);
 // evidence, extensions) and the unit channel: the inspection's team and lead, the audit office
 // and the leading group, with every kind of record. The unit channel also: the heads of the
 // inspected unit, who may write only replies and notice acknowledgements there and never hold
-// the team key. The clue channel: the audit office alone.
+// the team key — not even when the plan names them on the team or as its lead. The clue
+// channel: the audit office alone.
 struct PersonRole {
     std::string id;
     Role role = Role::WorkingGroupMember;

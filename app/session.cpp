@@ -103,7 +103,7 @@ FieldVersionView versionFrom(const Json& v) {
 ShredAckView shredAckFrom(const Json& a) {
     return {stringOf(a, "device"), stringOf(a, "scope"), stringOf(a, "manifest"), stringOf(a, "detail"),
             boolOf(a, "keys_destroyed"), intOf(a, "evidence_removed").value_or(0), intOf(a, "evidence_kept").value_or(0),
-            intOf(a, "at_ms").value_or(0)};
+            intOf(a, "at_ms").value_or(0), textsOf(a, "channels"), intsOf(a, "subkeys")};
 }
 
 RefusedView refusedFrom(const Json& r) {
@@ -151,6 +151,10 @@ AResult<std::unique_ptr<Session>> Session::open(const std::filesystem::path& dir
 AStatus Session::checkPassphrasePolicy(std::string_view passphrase, const crypto::Argon2Params& kdf) {
     if (passphrase.size() < kMinPassphraseBytes)
         return app::refused("a passphrase needs at least " + std::to_string(kMinPassphraseBytes) + " characters");
+    return checkKdfPolicy(kdf);
+}
+
+AStatus Session::checkKdfPolicy(const crypto::Argon2Params& kdf) {
     if (auto v = sync::validateKdfParams(kdf); !v) return app::refused(v.message());
     return {};
 }
@@ -323,6 +327,7 @@ AResult<std::vector<ShredAckView>> Session::shredAcknowledgements() {
 // ---------------------------------------------------------------- organisation and enrolment
 
 AResult<OrgImportView> Session::importOrg(const std::filesystem::path& file) {
+    XS_TRY_APP(unlocked());  // a locked session says so before it reads anything
     auto doc = readJson(file, kMaxOrgFileBytes);
     if (!doc) return doc.error();
     return committing([&](Workspace& ws) -> AResult<OrgImportView> {
@@ -346,6 +351,7 @@ AResult<OfficeKeyView> Session::createOfficeKey() {
 }
 
 AResult<DeviceEnrolledView> Session::enrolDevice(const std::filesystem::path& deviceFile, const std::string& person) {
+    XS_TRY_APP(unlocked());  // a locked session says so before it reads anything
     auto doc = readJson(deviceFile, kMaxDeviceFileBytes);
     if (!doc) return doc.error();
     return committing([&](Workspace& ws) -> AResult<DeviceEnrolledView> {
@@ -370,6 +376,7 @@ AStatus Session::exportEnrolment(const std::filesystem::path& out, const std::st
 }
 
 AResult<EnrolmentAcceptedView> Session::acceptEnrolment(const std::filesystem::path& enrolmentFile) {
+    XS_TRY_APP(unlocked());  // a locked session says so before it reads anything
     auto text = readText(enrolmentFile, kMaxEnrolmentFileBytes);
     if (!text) return text.error();
     return committing([&](Workspace& ws) -> AResult<EnrolmentAcceptedView> {
@@ -409,6 +416,7 @@ AStatus Session::decideExtension(const std::string& extensionId, bool approve) {
 }
 
 AStatus Session::editFinding(const std::string& id, const FindingEdit& edit) {
+    XS_TRY_APP(unlocked());  // a locked session says so before it reads anything
     if (edit.empty()) return refused("nothing to change: name a field and its new value");
     Json fields = Json::object();
     auto put = [&](const char* key, const auto& value) {
@@ -446,19 +454,18 @@ AStatus Session::exportEvidence(const std::string& hash, const std::filesystem::
 // ---------------------------------------------------------------- handover
 
 AResult<HandoverConfirmView> Session::confirmHandover(const std::filesystem::path& receiptFile) {
+    XS_TRY_APP(unlocked());  // a locked session says so before it reads anything
     auto text = readText(receiptFile, kMaxReceiptFileBytes);
     if (!text) return text.error();
     return committing([&](Workspace& ws) -> AResult<HandoverConfirmView> {
         auto r = app::confirmHandover(ws, *text);
         if (!r) return r.error();
-        return HandoverConfirmView{stringOf(*r, "inspection"), stringOf(*r, "bundle_header_sha256"), stringOf(*r, "manifest_sha256"),
-                                   intOf(*r, "evidence_files_removed").value_or(0), intOf(*r, "captured_after_export").value_or(0),
-                                   boolOf(*r, "keys_destroyed"), textsOf(*r, "channels_shredded"), textsOf(*r, "warnings"),
-                                   stringOf(*r, "ack")};
+        return HandoverConfirmView{wipeRecordFrom(*r), boolOf(*r, "already_confirmed"), textsOf(*r, "warnings"), stringOf(*r, "ack")};
     });
 }
 
 AResult<ShredAckAcceptedView> Session::acceptShredAcknowledgement(const std::filesystem::path& ackFile) {
+    XS_TRY_APP(unlocked());  // a locked session says so before it reads anything
     auto text = readText(ackFile, kMaxAckFileBytes);
     if (!text) return text.error();
     return committing([&](Workspace& ws) -> AResult<ShredAckAcceptedView> {

@@ -54,6 +54,7 @@ public:
                                                   const sync::Clock& clock = sync::SystemClock::instance());
     // The policy for a new passphrase and its KDF: kMinPassphraseBytes, sync::validateKdfParams.
     static AStatus checkPassphrasePolicy(std::string_view passphrase, const crypto::Argon2Params& kdf);
+    static AStatus checkKdfPolicy(const crypto::Argon2Params& kdf);  // its KDF half, before a passphrase is asked for
     // Whether `dir` holds a store (without opening it).
     static bool exists(const std::filesystem::path& dir);
     ~Session();

@@ -123,11 +123,16 @@ struct RefusedView {
 
 // ---- verify
 
-struct WipedView {
-    std::string inspection, bundleHeaderSha256;
-    std::int64_t wipedAt = 0;  // Unix seconds
-    std::int64_t evidenceFilesRemoved = 0;
+// What a confirmed handover destroyed on this device (docs/FORMATS.md "Wipe record"): kept by
+// the store, listed by verify, returned by confirm.
+struct WipeRecordView {
+    std::string inspection, bundleHeaderSha256, manifestSha256;
+    std::int64_t wipedAt = 0;     // Unix seconds
+    std::int64_t receivedAt = 0;  // when the office received the bundle (its receipt), Unix seconds
+    std::int64_t evidenceFilesRemoved = 0, capturedAfterExport = 0, coveredSeq = 0;
     bool keysDestroyed = false;
+    std::vector<std::string> channelsShredded;
+    std::vector<int> subkeysDestroyed;  // indexes of this device's subkeys
 };
 struct ShreddedChannelView {
     std::string channel, reason;
@@ -144,7 +149,7 @@ struct VerifyReport {
     std::int64_t findings = 0;
     std::int64_t evidenceFiles = 0;
     std::string projectionDigest;  // SHA-256 over every projection table and verdict, sorted rows
-    std::vector<WipedView> wiped;               // inspections wiped after the office's receipt
+    std::vector<WipeRecordView> wiped;          // inspections wiped after the office's receipt
     std::vector<ShreddedChannelView> shredded;  // channels whose keys were destroyed here
     std::vector<RefusedView> refused;           // change sets kept but refused by a rule
     std::vector<PendingEvidenceView> pending;   // evidence attached elsewhere, not yet here
@@ -185,10 +190,8 @@ struct HandoverImportView {
 };
 
 struct HandoverConfirmView {
-    std::string inspection, bundleHeaderSha256, manifestSha256;
-    std::int64_t evidenceFilesRemoved = 0, capturedAfterExport = 0;
-    bool keysDestroyed = false;
-    std::vector<std::string> channelsShredded;
+    WipeRecordView wipe;
+    bool alreadyConfirmed = false;      // shredded before with this receipt: the ack written again
     std::vector<std::string> warnings;  // committed, but finished the next time the store opens
     std::string ack;  // the signed shred acknowledgement file's text, for the office
 };
@@ -197,6 +200,8 @@ struct ShredAckView {
     std::string device, scope, manifest, detail;
     bool keysDestroyed = false;
     std::int64_t evidenceRemoved = 0, evidenceKept = 0, atMs = 0;
+    std::vector<std::string> channels;  // what was destroyed (empty: evidence only)
+    std::vector<int> subkeys;
 };
 
 struct ShredAckAcceptedView {

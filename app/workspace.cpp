@@ -206,11 +206,33 @@ AResult<Json> Workspace::shredAcknowledgements() {
     return out;
 }
 
+WipeRecordView wipeRecordFrom(const Json& rec) {
+    auto texts = [&](const char* key) {
+        std::vector<std::string> out;
+        if (auto it = rec.find(key); it != rec.end() && it->is_array())
+            for (const auto& x : *it)
+                if (x.is_string()) out.push_back(x.get<std::string>());
+        return out;
+    };
+    auto number = [&](const char* key) { return sync::intOf(rec, key).value_or(0); };
+    return {textOf(rec, "inspection"), textOf(rec, "bundle_header_sha256"), textOf(rec, "manifest_sha256"),
+            number("wiped_at"), number("received_at"), number("evidence_files_removed"), number("captured_after_export"),
+            number("covered_seq"), sync::boolOf(rec, "keys_destroyed"), texts("channels_shredded"), intsOf(rec, "subkeys_destroyed")};
+}
+
+std::vector<int> intsOf(const Json& rec, const char* key) {
+    std::vector<int> out;
+    if (auto it = rec.find(key); it != rec.end() && it->is_array())
+        for (const auto& x : *it)
+            if (x.is_number_integer() && x.get<std::int64_t>() >= 0 && x.get<std::int64_t>() < 1024) out.push_back(x.get<int>());
+    return out;
+}
+
 AResult<VerifyReport> Workspace::verify() {
     VerifyReport r;
-    // The op log's own check first (its reads on a snapshot, its replay under the write lock for
-    // as long as the replay takes), then everything else on one read snapshot: a commit by
-    // another process is wholly seen or not at all, and no writer waits for these reads.
+    // The op log's own check first (its reads on a snapshot, its replay on an in-memory copy),
+    // then everything else on one read snapshot: a commit by another process is wholly seen or
+    // not at all, and no writer waits for these reads.
     auto problems = m_log->check();
     if (!problems) return fromSync(problems.error());
     for (auto& p : *problems) r.problems.push_back("op log: " + p);
@@ -246,9 +268,7 @@ AResult<VerifyReport> Workspace::verify() {
         if (!row) return fromSync(row.error());
         if (!*row) break;
         Json rec = Json::parse(w->text(0), nullptr, false);
-        if (rec.is_object())
-            r.wiped.push_back({textOf(rec, "inspection"), textOf(rec, "bundle_header_sha256"), sync::intOf(rec, "wiped_at").value_or(0),
-                               sync::intOf(rec, "evidence_files_removed").value_or(0), sync::boolOf(rec, "keys_destroyed")});
+        if (rec.is_object()) r.wiped.push_back(wipeRecordFrom(rec));
     }
     w.value().reset();
     auto shredded = m_log->shredded();

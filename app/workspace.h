@@ -188,6 +188,11 @@ private:
     Self m_self;
 };
 
+// A wipe record (meta "wiped:<inspection>", written by confirm), its types checked.
+WipeRecordView wipeRecordFrom(const Json& record);
+// The integers of a list field of a record; entries of other types are left out.
+std::vector<int> intsOf(const Json& record, const char* key);
+
 // A string field of a record or document, "" when absent or of another type (records come from
 // the op log, which other replicas write: never trust their types).
 std::string textOf(const Json& record, const char* key);

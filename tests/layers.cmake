@@ -1,31 +1,38 @@
 # The layering rules (DESIGN.md, ARCHITECTURE.md) as a check over the sources' #includes:
 #   crypto includes neither sync nor app; sync never includes app; only app/ui includes ImGui;
 #   front ends (app/cli, app/ui) reach the store only through the session (app/session.h): they
-#   include no workspace, enrolment or handover header and no sync store, op-log or apply header.
+#   include no workspace, enrolment or handover header, no sync store, op-log, apply or database
+#   header, and nothing by a relative path (which would hide what it reaches).
 # Run: cmake -DSRC=<source dir> -P tests/layers.cmake (ctest runs it as `layers`).
 set(problems "")
-function(check_dir dir regex why)
-  file(GLOB_RECURSE files "${SRC}/${dir}/*.h" "${SRC}/${dir}/*.cpp")
+
+# check(GLOB_RECURSE|GLOB DIR REGEX WHY): every #include of DIR's sources matching REGEX is a problem.
+function(check how dir regex why)
+  set(found "${problems}")
+  file(${how} files "${SRC}/${dir}/*.h" "${SRC}/${dir}/*.cpp")
   foreach(f ${files})
     file(STRINGS "${f}" lines REGEX "^[ \t]*#[ \t]*include")
     foreach(line ${lines})
       if(line MATCHES "${regex}")
         file(RELATIVE_PATH rel "${SRC}" "${f}")
-        set(problems "${problems}\n  ${rel}: ${line}  (${why})" PARENT_SCOPE)
+        string(APPEND found "\n  ${rel}: ${line}  (${why})")
       endif()
     endforeach()
   endforeach()
+  set(problems "${found}" PARENT_SCOPE)
 endfunction()
 
-check_dir(crypto "[\"<](sync|app)/" "crypto is the bottom layer")
-check_dir(sync "[\"<]app/" "sync may not reach up into app")
-foreach(layer crypto sync app/cli)
-  check_dir(${layer} "imgui" "only app/ui links ImGui")
-endforeach()
+check(GLOB_RECURSE crypto "[\"<](sync|app)/" "crypto is the bottom layer")
+check(GLOB_RECURSE sync "[\"<]app/" "sync may not reach up into app")
+check(GLOB_RECURSE crypto "imgui" "only app/ui links ImGui")
+check(GLOB_RECURSE sync "imgui" "only app/ui links ImGui")
+check(GLOB app "imgui" "only app/ui links ImGui")
+check(GLOB_RECURSE app/cli "imgui" "only app/ui links ImGui")
 foreach(front app/cli app/ui)
   if(EXISTS "${SRC}/${front}")
-    check_dir(${front} "[\"<](app/(workspace|enrolment|handover)\\.h|sync/(store|oplog|apply|db|log_store)\\.h)"
-              "front ends go through app/session.h")
+    check(GLOB_RECURSE ${front}
+          "[\"<](app/(workspace[^\"]*|enrolment|handover)\\.h|sync/(store|oplog|apply|db|log_store)\\.h)|[\"<]\\.\\./"
+          "front ends go through app/session.h")
   endif()
 endforeach()
 

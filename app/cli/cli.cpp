@@ -146,6 +146,15 @@ AResult<Session*> openSession(const Context& ctx) {
     return ctx.session.get();
 }
 
+// A file the command will read, checked before the passphrase is asked for: a mistyped path
+// is said at once (the session reads it, with its bounds, once unlocked).
+AStatus readable(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    std::error_code ec;
+    if (!in || fs::is_directory(file, ec)) return fail(AppError::NotFound, "cannot read " + file.string());
+    return {};
+}
+
 // Waits for a session task, showing its progress on stderr when stderr is a terminal.
 template <typename T>
 AResult<T> waitFor(const std::shared_ptr<Task<T>>& task) {
@@ -175,6 +184,7 @@ int cmdInit(Context& ctx) {
     if (!role) return usage("--role must be one of " + allSpellings<Role>());
     auto kdf = kdfParams(ctx);
     if (!kdf) return report(kdf.error());
+    if (auto k = Session::checkKdfPolicy(*kdf); !k) return report(k.error());  // before asking for a passphrase
     auto pass = newPassphrase(ctx, "passphrase-file", "XUNSHEN_PASSPHRASE");
     if (!pass) return report(pass.error());
     auto session = Session::create(ctx.store, pass->value, *name, *role, *kdf);
@@ -201,6 +211,10 @@ int cmdOrg(Context& ctx) {
     if (pos.size() != known->second) return usage(std::string("org ") + sub + (known->second == 3 ? " ARGUMENT" : "") + " (" + usageText + ")");
     if (sub == "export-enrolment" && !ctx.args.get("out"))
         return usage("org export-enrolment --out FILE [--server-url URL] [--tls-pin SHA256]");
+    if (known->second == 3 && sub != "revoke-device")
+        if (auto r = readable(pos[2]); !r) return report(r.error());
+    if (sub == "export-enrolment")
+        if (auto c = checkOutputPath(ctx.store, *ctx.args.get("out")); !c) return report(c.error());
     auto session = openSession(ctx);
     if (!session) return report(session.error());
     Session& s = **session;
@@ -537,6 +551,7 @@ int cmdRekey(Context& ctx) {
     if (ctx.args.has("kdf-memory-kib") || ctx.args.has("kdf-iterations") || ctx.args.has("kdf-parallelism")) {
         auto k = kdfParams(ctx);
         if (!k) return report(k.error());
+        if (auto ok = Session::checkKdfPolicy(*k); !ok) return report(ok.error());
         kdf = *k;
     }
     auto pass = newPassphrase(ctx, "new-passphrase-file", "XUNSHEN_NEW_PASSPHRASE");
@@ -594,13 +609,15 @@ int cmdHandover(Context& ctx) {
     }
     if (sub == "import") {
         if (pos.size() != 3) return usage("handover import FILE");
+        std::string receiptPath = ctx.args.get("receipt").value_or(pos[2] + ".receipt.json");
+        if (auto r = readable(pos[2]); !r) return report(r.error());
+        if (auto c = checkOutputPath(ctx.store, receiptPath); !c) return report(c.error());
         auto s = openSession(ctx);
         if (!s) return report(s.error());
         auto task = (*s)->importHandover(pos[2]);
         if (!task) return report(task.error());
         auto r = waitFor(*task);
         if (!r) return report(r.error());
-        std::string receiptPath = ctx.args.get("receipt").value_or(pos[2] + ".receipt.json");
         auto w = writeOutputFile((*s)->storeDir(), receiptPath, crypto::asBytes(r->receipt));
         if (!w) return report(w.error());
         Json out = toJson(*r);
@@ -612,32 +629,37 @@ int cmdHandover(Context& ctx) {
     }
     if (sub == "confirm") {
         if (pos.size() != 3) return usage("handover confirm RECEIPT [--ack-out FILE]");
+        std::string ackPath = ctx.args.get("ack-out").value_or(pos[2] + ".ack.json");
+        if (auto r = readable(pos[2]); !r) return report(r.error());
+        if (auto c = checkOutputPath(ctx.store, ackPath); !c) return report(c.error());
         auto s = openSession(ctx);
         if (!s) return report(s.error());
         auto r = (*s)->confirmHandover(pos[2]);
         if (!r) return report(r.error());
-        std::string ackPath = ctx.args.get("ack-out").value_or(pos[2] + ".ack.json");
         auto w = writeOutputFile((*s)->storeDir(), ackPath, crypto::asBytes(r->ack));
         if (!w) return report(w.error());
         Json out = toJson(*r);
         out["ack"] = ackPath;
         if (ctx.json) {
             printJson(out);
-        } else if (r->keysDestroyed) {
-            std::cout << "receipt verified; removed " << r->evidenceFilesRemoved << " evidence files and destroyed the "
-                      << r->channelsShredded.size() << " channel keys of inspection " << r->inspection
+        } else if (r->wipe.keysDestroyed) {
+            std::cout << "receipt verified; removed " << r->wipe.evidenceFilesRemoved << " evidence files and destroyed the "
+                      << r->wipe.channelsShredded.size() << " channel keys of inspection " << r->wipe.inspection
                       << " and the subkeys they were sealed to: it no longer opens on this device\n";
         } else {
-            std::cout << "receipt verified; removed the " << r->evidenceFilesRemoved << " evidence files it covers. "
-                      << r->capturedAfterExport << " items were captured after this export: export again "
+            std::cout << "receipt verified; removed the " << r->wipe.evidenceFilesRemoved << " evidence files it covers. "
+                      << r->wipe.capturedAfterExport << " items were captured after this export: export again "
                       << "(the inspection's keys are kept until a receipt covers everything)\n";
         }
-        for (const auto& warning : r->warnings) std::cout << "warning: " << warning << "\n";
-        if (!ctx.json) std::cout << "signed shred acknowledgement for the office: " << ackPath << "\n";
+        if (!ctx.json) {  // in JSON they are the "warnings" list
+            for (const auto& warning : r->warnings) std::cout << "warning: " << warning << "\n";
+            std::cout << "signed shred acknowledgement for the office: " << ackPath << "\n";
+        }
         return 0;
     }
     if (sub == "acknowledge") {
         if (pos.size() != 3) return usage("handover acknowledge ACK.json");
+        if (auto r = readable(pos[2]); !r) return report(r.error());
         auto s = openSession(ctx);
         if (!s) return report(s.error());
         auto r = (*s)->acceptShredAcknowledgement(pos[2]);

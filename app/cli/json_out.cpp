@@ -37,9 +37,9 @@ Json toJson(const InspectionView& i, bool withExtensions) {
               {"onsite_start", i.onsiteStart},
               {"onsite_days", i.onsiteDays},
               {"status", i.status},
-              {"created_by", i.createdBy},
-              {"window_start", i.windowStart},
-              {"window_end", i.windowEnd}};
+              {"created_by", i.createdBy}};
+    if (!i.windowStart.empty()) j["window_start"] = i.windowStart;  // absent when the window is unknown
+    if (!i.windowEnd.empty()) j["window_end"] = i.windowEnd;
     if (withExtensions) {
         Json ext = Json::array();
         for (const auto& e : i.extensions)
@@ -77,11 +77,11 @@ Json toJson(const FindingView& f) {
             {"title", f.title},
             {"description", f.description},
             {"category", toString(f.category)},
-            {"audit_category", f.auditCategory},
+            {"audit_category", textOrNull(f.auditCategory)},
             {"severity", toString(f.severity)},
             {"tags", tags},
             {"immediate_fix", f.immediateFix},
-            {"responsible_person", f.responsiblePerson},
+            {"responsible_person", textOrNull(f.responsiblePerson)},
             {"status", toString(f.status)},
             {"author", f.author},
             {"created_at", f.createdAtMs},
@@ -104,14 +104,22 @@ Json toJson(const ConflictView& c) {
 
 Json toJson(const RefusedView& r) { return {{"id", r.id}, {"device", r.device}, {"seq", r.seq}, {"reason", r.reason}}; }
 
+Json toJson(const WipeRecordView& w) {
+    return {{"inspection", w.inspection},
+            {"bundle_header_sha256", w.bundleHeaderSha256},
+            {"manifest_sha256", w.manifestSha256},
+            {"wiped_at", w.wipedAt},
+            {"received_at", w.receivedAt},
+            {"evidence_files_removed", w.evidenceFilesRemoved},
+            {"captured_after_export", w.capturedAfterExport},
+            {"covered_seq", w.coveredSeq},
+            {"keys_destroyed", w.keysDestroyed},
+            {"channels_shredded", w.channelsShredded},
+            {"subkeys_destroyed", w.subkeysDestroyed}};
+}
+
 Json toJson(const VerifyReport& r) {
-    Json wiped = Json::array();
-    for (const auto& w : r.wiped)
-        wiped.push_back({{"inspection", w.inspection},
-                         {"bundle_header_sha256", w.bundleHeaderSha256},
-                         {"wiped_at", w.wipedAt},
-                         {"evidence_files_removed", w.evidenceFilesRemoved},
-                         {"keys_destroyed", w.keysDestroyed}});
+    Json wiped = listJson(r.wiped);
     Json shredded = Json::array();
     for (const auto& c : r.shredded) shredded.push_back({{"channel", c.channel}, {"at_ms", c.atMs}, {"reason", c.reason}});
     Json pending = Json::array();
@@ -136,7 +144,9 @@ Json toJson(const ShredAckView& a) {
             {"keys_destroyed", a.keysDestroyed},
             {"evidence_removed", a.evidenceRemoved},
             {"evidence_kept", a.evidenceKept},
-            {"at_ms", a.atMs}};
+            {"at_ms", a.atMs},
+            {"channels", a.channels},
+            {"subkeys", a.subkeys}};
 }
 
 Json toJson(const IdentityView& i) {
@@ -200,15 +210,11 @@ Json toJson(const HandoverImportView& h) {
 }
 
 Json toJson(const HandoverConfirmView& h) {
-    return {{"inspection", h.inspection},
-            {"bundle_header_sha256", h.bundleHeaderSha256},
-            {"manifest_sha256", h.manifestSha256},
-            {"evidence_files_removed", h.evidenceFilesRemoved},
-            {"captured_after_export", h.capturedAfterExport},
-            {"keys_destroyed", h.keysDestroyed},
-            {"channels_shredded", h.channelsShredded},
-            {"warnings", h.warnings},
-            {"ack", h.ack}};
+    Json j = toJson(h.wipe);
+    if (h.alreadyConfirmed) j["already_confirmed"] = true;
+    j["warnings"] = h.warnings;
+    j["ack"] = h.ack;
+    return j;
 }
 
 }  // namespace xs::app::cli

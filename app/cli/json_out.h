@@ -16,6 +16,7 @@ Json toJson(const FindingView& f);
 Json toJson(const FieldVersionView& v);
 Json toJson(const ConflictView& c);
 Json toJson(const RefusedView& r);
+Json toJson(const WipeRecordView& w);
 Json toJson(const VerifyReport& r);
 Json toJson(const ShredAckView& a);
 Json toJson(const IdentityView& i);

@@ -4,6 +4,7 @@
 // Roles are per store, so several workspaces share one op log by applying each other's change sets.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -126,6 +127,16 @@ TEST_CASE("rules: who reads an inspection's channels - team and lead, office, le
     for (const auto& w : r.unit)
         CHECK(w.kinds == (w.person == "p-head" ? std::vector<std::string>{"unit_reply", "notice_ack"} : std::vector<std::string>{"*"}));
     CHECK(names(r.clue) == std::vector<std::string>{"p-office"});
+    // The inspected unit's head named on the team, or as its lead, still reads only the unit channel.
+    for (const auto& [team, lead] : {std::pair<std::vector<std::string>, std::string>{{"p-head", "p-member"}, "p-lead"},
+                                     std::pair<std::vector<std::string>, std::string>{{"p-member"}, "p-head"}}) {
+        auto named = rules::inspectionReaders(team, lead, "u-1", people);
+        for (const auto& w : named.team) CHECK(w.person != "p-head");
+        auto head = std::find_if(named.unit.begin(), named.unit.end(), [](const rules::ChannelReader& w) { return w.person == "p-head"; });
+        REQUIRE((head != named.unit.end()));
+        CHECK(head->kinds == std::vector<std::string>{"unit_reply", "notice_ack"});
+        CHECK(std::count_if(named.unit.begin(), named.unit.end(), [](const rules::ChannelReader& w) { return w.person == "p-head"; }) == 1);
+    }
     // Without a unit nobody heads it; without a team only the office side reads.
     auto bare = rules::inspectionReaders({}, "", "", people);
     CHECK(names(bare.team) == std::vector<std::string>{"p-leader", "p-office"});

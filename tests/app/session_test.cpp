@@ -96,6 +96,24 @@ TEST_CASE("session: a locked session refuses every command - and unlocks only wi
     CHECK(errorOf(s->transitionFinding("x", FindingStatus::Submitted)) == AppError::Locked);
     CHECK(errorOf(s->exportHandover(fx.inspection, fx.dir.parent_path() / "out.xsbundle")) == AppError::Locked);
     CHECK(errorOf(s->rekey("another passphrase", std::nullopt)) == AppError::Locked);
+    // Locked is said before anything is read: not NotFound for a missing file, not Refused for an empty edit.
+    const fs::path missing = fx.tmp / "no-such-file.json";
+    CHECK(errorOf(s->importOrg(missing)) == AppError::Locked);
+    CHECK(errorOf(s->enrolDevice(missing)) == AppError::Locked);
+    CHECK(errorOf(s->acceptEnrolment(missing)) == AppError::Locked);
+    CHECK(errorOf(s->confirmHandover(missing)) == AppError::Locked);
+    CHECK(errorOf(s->acceptShredAcknowledgement(missing)) == AppError::Locked);
+    CHECK(errorOf(s->editFinding("x", FindingEdit{})) == AppError::Locked);
+    CHECK(errorOf(s->createOfficeKey()) == AppError::Locked);
+    CHECK(errorOf(s->revokeDevice("x")) == AppError::Locked);
+    CHECK(errorOf(s->exportEnrolment(fx.tmp / "e.json", "", "")) == AppError::Locked);
+    CHECK(errorOf(s->exportIdentity(fx.tmp / "d.json")) == AppError::Locked);
+    CHECK(errorOf(s->exportEvidence("x", fx.tmp / "x.bin")) == AppError::Locked);
+    CHECK(errorOf(s->attachEvidence("x", missing, EvidencePurpose::Evidence)) == AppError::Locked);
+    CHECK(errorOf(s->createInspection(InspectionInput{})) == AppError::Locked);
+    CHECK(errorOf(s->decideExtension("x", true)) == AppError::Locked);
+    CHECK(errorOf(s->importHandover(missing)) == AppError::Locked);
+    CHECK(errorOf(s->shredAcknowledgements()) == AppError::Locked);
     auto wrong = s->unlock("not the passphrase");
     CHECK(errorOf(wrong) == AppError::Locked);
     CHECK(s->locked());
