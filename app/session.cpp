@@ -208,7 +208,9 @@ auto Session::committing(F&& command) {
     using R = decltype(command(*m_ws));
     if (auto u = unlocked(); !u) return R(u.error());
     R r = command(*m_ws);
-    ++m_changes;  // even a refusal may have committed part of a long command (an org import's batches)
+    // Moved even on failure: a command may fail after a step it committed (revokeDevice commits the
+    // revocation before the key rotation), and a needless re-read of the views costs little.
+    ++m_changes;
     return r;
 }
 
