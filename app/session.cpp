@@ -26,15 +26,6 @@ E enumOf(const Json& rec, const char* key, E fallback) {
     return parseEnum<E>(stringOf(rec, key)).value_or(fallback);
 }
 
-std::vector<std::string> textsOf(const Json& rec, const char* key) {
-    std::vector<std::string> out;
-    auto it = rec.find(key);
-    if (it == rec.end() || !it->is_array()) return out;
-    for (const auto& x : *it)
-        if (x.is_string()) out.push_back(x.get<std::string>());
-    return out;
-}
-
 // A finding as the workspace's query gives it (a projection row; typed here once, so views never
 // see JSON). Unknown enum spellings fall back to the defaults rather than failing a whole list.
 FindingView findingFrom(const Json& f) {
@@ -49,9 +40,8 @@ FindingView findingFrom(const Json& f) {
     v.status = enumOf(f, "status", FindingStatus::Draft);
     v.category = enumOf(f, "category", FindingCategory::Other);
     v.severity = enumOf(f, "severity", Severity::Medium);
-    if (f.contains("tags") && f["tags"].is_array())
-        for (const auto& t : f["tags"])
-            if (auto tag = t.is_string() ? parseEnum<FindingTag>(t.get<std::string>()) : std::nullopt) v.tags.push_back(*tag);
+    for (const auto& t : textsOf(f, "tags"))
+        if (auto tag = parseEnum<FindingTag>(t)) v.tags.push_back(*tag);
     v.immediateFix = boolOf(f, "immediate_fix");
     v.createdAtMs = intOf(f, "created_at").value_or(0);
     if (f.contains("attachments") && f["attachments"].is_array())

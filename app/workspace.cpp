@@ -207,17 +207,18 @@ AResult<Json> Workspace::shredAcknowledgements() {
 }
 
 WipeRecordView wipeRecordFrom(const Json& rec) {
-    auto texts = [&](const char* key) {
-        std::vector<std::string> out;
-        if (auto it = rec.find(key); it != rec.end() && it->is_array())
-            for (const auto& x : *it)
-                if (x.is_string()) out.push_back(x.get<std::string>());
-        return out;
-    };
     auto number = [&](const char* key) { return sync::intOf(rec, key).value_or(0); };
     return {textOf(rec, "inspection"), textOf(rec, "bundle_header_sha256"), textOf(rec, "manifest_sha256"),
             number("wiped_at"), number("received_at"), number("evidence_files_removed"), number("captured_after_export"),
-            number("covered_seq"), sync::boolOf(rec, "keys_destroyed"), texts("channels_shredded"), intsOf(rec, "subkeys_destroyed")};
+            number("covered_seq"), sync::boolOf(rec, "keys_destroyed"), textsOf(rec, "channels_shredded"), intsOf(rec, "subkeys_destroyed")};
+}
+
+std::vector<std::string> textsOf(const Json& rec, const char* key) {
+    std::vector<std::string> out;
+    if (auto it = rec.find(key); it != rec.end() && it->is_array())
+        for (const auto& x : *it)
+            if (x.is_string()) out.push_back(x.get<std::string>());
+    return out;
 }
 
 std::vector<int> intsOf(const Json& rec, const char* key) {

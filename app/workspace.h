@@ -190,7 +190,9 @@ private:
 
 // A wipe record (meta "wiped:<inspection>", written by confirm), its types checked.
 WipeRecordView wipeRecordFrom(const Json& record);
-// The integers of a list field of a record; entries of other types are left out.
+// The strings (textsOf) or small non-negative integers (intsOf) of a list field of a record;
+// entries of other types are left out.
+std::vector<std::string> textsOf(const Json& record, const char* key);
 std::vector<int> intsOf(const Json& record, const char* key);
 
 // A string field of a record or document, "" when absent or of another type (records come from

@@ -29,10 +29,7 @@ AResult<std::vector<std::string>> Workspace::devicesOf(const std::string& person
 
 AResult<std::map<std::string, std::vector<sync::ChannelMember>>> Workspace::wantedMembers(const std::string& inspectionId,
                                                                                           const Json& inspection) {
-    std::vector<std::string> team;
-    if (auto t = inspection.find("team"); t != inspection.end() && t->is_array())
-        for (const auto& p : *t)
-            if (p.is_string()) team.push_back(p.get<std::string>());
+    const std::vector<std::string> team = textsOf(inspection, "team");
     std::vector<rules::PersonRole> people;
     auto s = m_store->db().prepare("SELECT id, role, COALESCE(unit_id, '') FROM people ORDER BY id");
     if (!s) return fromSync(s.error());
