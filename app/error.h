@@ -15,6 +15,7 @@ enum class AppError {
     Busy = 7,      // another program kept the store locked: nothing changed, try again
     DiskFull = 8,  // the disk has no room left: nothing was written
     Cancelled = 9, // a long task was cancelled: what it had finished stays, nothing half-done
+    Offline = 10,  // the sync server could not be reached: local work is kept and sent later
 };
 
 template <typename T>
@@ -34,6 +35,7 @@ inline Error<AppError> fromSync(const Error<sync::SyncError>& e) {
         case sync::SyncError::Busy: return {AppError::Busy, e.message};
         case sync::SyncError::DiskFull: return {AppError::DiskFull, e.message};
         case sync::SyncError::Cancelled: return {AppError::Cancelled, e.message};
+        case sync::SyncError::Unavailable: return {AppError::Offline, e.message};
         default: return {AppError::Failed, e.message};
     }
 }

@@ -50,6 +50,9 @@ public:
     // with the change sets: evidence records, meta).
     Db& db();
     const ApplyReport& report() const { return m_report; }
+    // Ids of the change sets this session stored (accepted or refused, held ones it unblocked
+    // included), for a replica that keeps its own arrival order (the server's feed).
+    const std::set<std::string>& stored() const { return m_added; }
 
     // Re-judges what late keys or revocations changed, runs `inTransaction`, commits.
     SResult<ApplyReport> commit(const std::function<SStatus()>& inTransaction = {});

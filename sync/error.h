@@ -16,6 +16,7 @@ enum class SyncError {
     Busy,             // another process held the store's write lock for longer than the busy timeout
     DiskFull,         // the filesystem (or the database) has no room left: nothing was written
     Cancelled,        // the caller asked long work to stop (a progress callback said so)
+    Unavailable,      // the sync server could not be reached or did not answer in time (offline)
 };
 
 template <typename T>

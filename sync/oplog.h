@@ -187,6 +187,7 @@ public:
     SResult<std::vector<FieldVersion>> history(const std::string& recordId);
     SResult<std::vector<Conflict>> conflicts();
     SResult<std::vector<ChangeSet>> changeSets();  // all, in causal (hlc, device, seq) order
+    SResult<ChangeSet> changeSet(const std::string& id) { return loadChangeSet(id); }  // NotFound
     // The same, one change set in memory at a time (bundles of any size). fn must not write.
     SStatus forEachChangeSet(const std::function<SStatus(const ChangeSet&)>& fn);
     SResult<std::int64_t> opCount();

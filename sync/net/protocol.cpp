@@ -1,0 +1,35 @@
+#include "sync/net/protocol.h"
+
+#include "sync/suite.h"
+
+namespace xs::sync::net {
+namespace {
+
+void putU32(crypto::Bytes& out, std::uint32_t v) {
+    for (int i = 3; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+void putLp(crypto::Bytes& out, std::string_view s) {
+    putU32(out, static_cast<std::uint32_t>(s.size()));
+    out.insert(out.end(), s.begin(), s.end());
+}
+
+}  // namespace
+
+crypto::Bytes requestSigningInput(std::string_view method, std::string_view target, std::int64_t timestampMs,
+                                  std::string_view device, std::string_view nonce, const crypto::Digest& bodyHash) {
+    crypto::Bytes b;
+    const std::string_view tag = "xs-request-v1";
+    b.insert(b.end(), tag.begin(), tag.end());
+    b.push_back(0);
+    b.push_back(kSuiteXs1);
+    putLp(b, method);
+    putLp(b, target);
+    auto ts = static_cast<std::uint64_t>(timestampMs);
+    for (int i = 7; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(ts >> (8 * i)));
+    putLp(b, device);
+    putLp(b, nonce);
+    b.insert(b.end(), bodyHash.begin(), bodyHash.end());
+    return b;
+}
+
+}  // namespace xs::sync::net

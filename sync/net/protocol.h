@@ -1,0 +1,50 @@
+// The HTTPS sync protocol's constants and its request signature, shared by the client engine
+// (sync/net/client.h) and xunshen-server (sync/server/). docs/PROTOCOL.md says the same in prose;
+// change both together, and bump kProtocolVersion for anything an old peer would misread.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include "crypto/bytes.h"
+#include "crypto/hash.h"
+
+namespace xs::sync::net {
+
+// Every request carries kHeaderProtocol; a server refuses a version below kMinProtocolVersion
+// with 426 and error "client_outdated" (the UI says: update the app).
+constexpr int kProtocolVersion = 1;
+constexpr int kMinProtocolVersion = 1;
+
+// Routes. Everything but health is signed.
+constexpr const char* kRouteHealth = "/v1/health";   // GET: {"ok":true,"protocol":1}
+constexpr const char* kRouteHello = "/v1/hello";     // GET: handshake, limits, the server's version vector
+constexpr const char* kRoutePush = "/v1/push";       // POST {"changesets":[...]}
+constexpr const char* kRoutePull = "/v1/pull";       // GET ?after=N&limit=M&wait=S
+
+// Request headers.
+constexpr const char* kHeaderProtocol = "X-Xs-Protocol";
+constexpr const char* kHeaderDevice = "X-Xs-Device";
+constexpr const char* kHeaderTimestamp = "X-Xs-Timestamp";  // Unix ms, decimal
+constexpr const char* kHeaderNonce = "X-Xs-Nonce";          // 32 lowercase hex digits, fresh per request
+constexpr const char* kHeaderSignature = "X-Xs-Signature";  // hex Ed25519 over requestSigningInput
+
+// Bounds (the server announces the ones a client must respect in /v1/hello).
+constexpr std::size_t kMaxRequestBytes = 32u << 20;         // any request body
+constexpr std::size_t kMaxPushChangeSets = 2000;            // per push
+constexpr std::size_t kPushTargetBytes = 4u << 20;          // a client cuts its pushes near this size
+constexpr std::size_t kMaxPullChangeSets = 2000;            // per pull answer
+constexpr std::size_t kPullTargetBytes = 4u << 20;          // a server cuts its pull answers near this size
+constexpr std::size_t kMaxResponseBytes = 64u << 20;        // a client reads no longer answer
+constexpr std::int64_t kMaxClockSkewMs = 5LL * 60 * 1000;   // |server clock - request timestamp|
+constexpr int kMaxLongPollSeconds = 60;
+constexpr std::size_t kNonceHexChars = 32;
+constexpr std::size_t kMaxDeviceIdChars = 64;
+
+// What the device signs: "xs-request-v1" 0x00 || 0x01 (suite) || lp(method) || lp(target) ||
+// u64(timestamp ms) || lp(device) || lp(nonce) || SHA-256(body). target is the path with its
+// query string exactly as sent; lp = u32 big-endian length, then the bytes.
+crypto::Bytes requestSigningInput(std::string_view method, std::string_view target, std::int64_t timestampMs,
+                                  std::string_view device, std::string_view nonce, const crypto::Digest& bodyHash);
+
+}  // namespace xs::sync::net

@@ -1,0 +1,407 @@
+#include "sync/server/server.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <sstream>
+
+#include <httplib.h>
+
+#include "crypto/encoding.h"
+#include "crypto/keys.h"
+#include "sync/changeset_codec.h"
+#include "sync/env.h"
+#include "sync/net/protocol.h"
+
+namespace xs::sync::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+thread_local Clock::time_point t_started;  // set before routing, read by the logger (same thread)
+thread_local std::string t_device;         // the authenticated caller, for the log line
+
+void answer(httplib::Response& res, int status, const Json& body) {
+    res.status = status;
+    res.set_content(body.dump(), "application/json");
+}
+// Every refusal: a 4xx (or 5xx) with a JSON body naming the problem.
+void refuse(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+    answer(res, status, Json{{"error", code}, {"message", message}});
+}
+int statusOf(SyncError e) {
+    switch (e) {
+        case SyncError::Invalid: return 400;
+        case SyncError::Corrupt: return 422;
+        case SyncError::Forbidden: return 403;
+        case SyncError::NotFound: return 404;
+        case SyncError::Busy: return 503;
+        case SyncError::DiskFull: return 507;
+        default: return 500;
+    }
+}
+const char* codeOf(SyncError e) {
+    switch (e) {
+        case SyncError::Invalid: return "malformed";
+        case SyncError::Corrupt: return "not_authentic";
+        case SyncError::Forbidden: return "forbidden";
+        case SyncError::NotFound: return "not_found";
+        case SyncError::Busy: return "busy";
+        case SyncError::DiskFull: return "disk_full";
+        default: return "server_error";
+    }
+}
+void refuse(httplib::Response& res, const Error<SyncError>& e) { refuse(res, statusOf(e.code), codeOf(e.code), e.message); }
+
+bool isLowerHex(const std::string& s) { return s.find_first_not_of("0123456789abcdef") == std::string::npos; }
+
+// A non-negative decimal integer of at most 18 digits, or nullopt.
+std::optional<std::int64_t> decimal(const std::string& s) {
+    if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    return std::stoll(s);
+}
+
+std::string isoNow() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string trim(const std::string& s) {
+    auto b = s.find_first_not_of(" \t\r");
+    if (b == std::string::npos) return {};
+    auto e = s.find_last_not_of(" \t\r");
+    return s.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+struct Server::Caller {
+    std::string device;
+    bool registrar = false;
+};
+
+// ---- config
+
+SResult<ServerConfig> parseServerConfig(const std::string& text) {
+    if (text.size() > 64 * 1024) return fail(SyncError::Invalid, "the config file is longer than 64 KiB");
+    ServerConfig c;
+    std::istringstream in(text);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+        ++n;
+        std::string t = trim(line);
+        if (t.empty() || t[0] == '#') continue;
+        auto eq = t.find('=');
+        auto bad = [&](const std::string& why) { return fail(SyncError::Invalid, "config line " + std::to_string(n) + ": " + why); };
+        if (eq == std::string::npos) return bad("expected key = value");
+        std::string key = trim(t.substr(0, eq)), value = trim(t.substr(eq + 1));
+        auto number = [&](std::int64_t lo, std::int64_t hi) -> std::optional<std::int64_t> {
+            auto v = decimal(value);
+            if (!v || *v < lo || *v > hi) return std::nullopt;
+            return v;
+        };
+        if (key == "listen") {
+            auto colon = value.rfind(':');
+            auto port = colon == std::string::npos ? std::nullopt : decimal(value.substr(colon + 1));
+            if (colon == 0 || !port || *port > 65535) return bad("listen wants ADDRESS:PORT");
+            c.host = value.substr(0, colon);
+            c.port = static_cast<int>(*port);
+        } else if (key == "long_poll_seconds") {
+            auto v = number(0, net::kMaxLongPollSeconds);
+            if (!v) return bad("long_poll_seconds must be 0 to " + std::to_string(net::kMaxLongPollSeconds));
+            c.longPollSeconds = static_cast<int>(*v);
+        } else if (key == "threads") {
+            auto v = number(2, 1024);
+            if (!v) return bad("threads must be 2 to 1024");
+            c.threads = static_cast<int>(*v);
+        } else if (key == "max_evidence_bytes") {
+            auto v = number(1, std::int64_t{1} << 40);
+            if (!v) return bad("max_evidence_bytes must be 1 to 2^40");
+            c.maxEvidenceBytes = static_cast<std::uint64_t>(*v);
+        } else if (key == "log_level") {
+            if (value != "info" && value != "error" && value != "off") return bad("log_level is info, error or off");
+            c.logLevel = value;
+        } else {
+            return bad("unknown setting \"" + key + "\"");
+        }
+    }
+    return c;
+}
+
+std::string defaultServerConfigText(const ServerConfig& c) {
+    std::ostringstream o;
+    o << "# xunshen-server configuration (read at start; restart to apply a change).\n"
+         "# Lines are `key = value`; `#` starts a comment.\n\n"
+         "# Address and port to serve HTTPS on. The enrolment file carries the URL devices use.\n"
+      << "listen = " << c.host << ":" << c.port << "\n\n"
+      << "# The longest a pull waits for something new before answering empty (0 to "
+      << net::kMaxLongPollSeconds << ").\n"
+      << "long_poll_seconds = " << c.longPollSeconds << "\n\n"
+      << "# Requests served at once; each waiting long-poll holds one.\n"
+      << "threads = " << c.threads << "\n\n"
+      << "# The largest evidence file accepted, in bytes (announced to clients, which check it\n"
+         "# before a finding is finalised).\n"
+      << "max_evidence_bytes = " << c.maxEvidenceBytes << "\n\n"
+      << "# info: one JSON line per request on stderr (never content); error: failed requests only; off.\n"
+      << "log_level = " << c.logLevel << "\n";
+    return o.str();
+}
+
+// ---- server
+
+Server::Server(std::unique_ptr<ServerStore> store, ServerConfig config, const std::string& certPath,
+               const std::string& keyPath)
+    : m_store(std::move(store)), m_config(std::move(config)),
+      m_http(std::make_unique<httplib::SSLServer>(certPath.c_str(), keyPath.c_str())) {
+    int threads = m_config.threads;
+    m_http->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+    m_http->set_payload_max_length(net::kMaxRequestBytes);
+    m_http->set_read_timeout(30, 0);
+    m_http->set_write_timeout(30, 0);
+    m_http->set_keep_alive_timeout(30);
+    routes();
+}
+
+Server::~Server() = default;
+
+SResult<int> Server::bind() {
+    if (!m_http->is_valid()) return fail(SyncError::Invalid, "the TLS key or certificate could not be loaded");
+    auto c = m_store->cursor();
+    if (!c) return c.error();
+    m_cursor = *c;
+    int port = m_config.port == 0 ? m_http->bind_to_any_port(m_config.host)
+                                  : (m_http->bind_to_port(m_config.host, m_config.port) ? m_config.port : -1);
+    if (port <= 0)
+        return fail(SyncError::Io, "cannot listen on " + m_config.host + ":" + std::to_string(m_config.port));
+    return port;
+}
+
+SStatus Server::serve() {
+    if (!m_http->listen_after_bind() && !m_stopping) return fail(SyncError::Io, "the listening socket failed");
+    return {};
+}
+
+void Server::stop() {
+    m_stopping = true;
+    {
+        std::lock_guard lock(m_waitMutex);
+    }
+    m_arrived.notify_all();
+    m_http->stop();
+}
+
+void Server::routes() {
+    m_http->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+        t_started = Clock::now();
+        t_device.clear();
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+    m_http->set_logger([this](const httplib::Request& req, const httplib::Response& res) { log(req, res); });
+    m_http->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty()) return;
+        if (res.status == 413) refuse(res, 413, "too_large", "the request body is longer than the server accepts");
+        else if (res.status == 404) refuse(res, 404, "no_such_route", "no such route (see docs/PROTOCOL.md)");
+        else refuse(res, res.status, "http_error", "the request could not be served");
+    });
+    m_http->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        refuse(res, 500, "server_error", "the server failed on this request; nothing was stored");
+    });
+    m_http->Get(net::kRouteHealth, [](const httplib::Request&, httplib::Response& res) {
+        answer(res, 200, Json{{"ok", true}, {"protocol", net::kProtocolVersion}});
+    });
+    m_http->Get(net::kRouteHello, [this](const httplib::Request& req, httplib::Response& res) { hello(req, res); });
+    m_http->Post(net::kRoutePush, [this](const httplib::Request& req, httplib::Response& res) { push(req, res); });
+    m_http->Get(net::kRoutePull, [this](const httplib::Request& req, httplib::Response& res) { pull(req, res); });
+}
+
+// Protocol version, then who signed it, over exactly what, how recently, and never before.
+bool Server::authenticate(const httplib::Request& req, httplib::Response& res, Caller& caller) {
+    auto version = decimal(req.get_header_value(net::kHeaderProtocol));
+    if (!version) {
+        refuse(res, 400, "no_protocol", std::string("the request has no ") + net::kHeaderProtocol + " header");
+        return false;
+    }
+    if (*version < net::kMinProtocolVersion) {
+        answer(res, 426, Json{{"error", "client_outdated"},
+                              {"message", "this app is too old for the server: update it (protocol " +
+                                              std::to_string(*version) + ", the server needs " +
+                                              std::to_string(net::kMinProtocolVersion) + " or later)"},
+                              {"min_protocol", net::kMinProtocolVersion}});
+        return false;
+    }
+    const std::string device = req.get_header_value(net::kHeaderDevice);
+    const std::string nonce = req.get_header_value(net::kHeaderNonce);
+    const std::string sigHex = req.get_header_value(net::kHeaderSignature);
+    auto ts = decimal(req.get_header_value(net::kHeaderTimestamp));
+    if (device.empty() || device.size() > net::kMaxDeviceIdChars || !ts || nonce.size() != net::kNonceHexChars ||
+        !isLowerHex(nonce) || sigHex.size() != 128 || !isLowerHex(sigHex)) {
+        refuse(res, 401, "unsigned", "the request's signature headers are missing or malformed");
+        return false;
+    }
+    const std::int64_t now = wallClockMs();
+    if (*ts > now + net::kMaxClockSkewMs || *ts < now - net::kMaxClockSkewMs) {
+        refuse(res, 401, "stale_timestamp", "the request's time is more than 5 minutes from the server's: check the device clock");
+        return false;
+    }
+    std::optional<DeviceAuth> auth;
+    {
+        std::lock_guard lock(m_storeMutex);
+        auto a = m_store->deviceAuth(device);
+        if (!a) {
+            refuse(res, a.error());
+            return false;
+        }
+        auth = std::move(*a);
+    }
+    if (!auth) {
+        refuse(res, 403, "unknown_device", "this device is not enrolled here (has the audit office synced its enrolment?)");
+        return false;
+    }
+    if (auth->revoked) {
+        refuse(res, 403, "revoked_device", "this device has been revoked by the audit office");
+        return false;
+    }
+    auto sig = crypto::fromHex(sigHex);
+    auto input = net::requestSigningInput(req.method, req.target, *ts, device, nonce, crypto::sha256(crypto::asBytes(req.body)));
+    if (!sig || !crypto::ed25519Verify(auth->signKey, input, *sig)) {
+        refuse(res, 401, "bad_signature", "the request's signature does not verify with the device's key");
+        return false;
+    }
+    {
+        std::lock_guard lock(m_storeMutex);
+        auto fresh = m_store->claimNonce(device, nonce, *ts, now - 2 * net::kMaxClockSkewMs);
+        if (!fresh) {
+            refuse(res, fresh.error());
+            return false;
+        }
+        if (!*fresh) {
+            refuse(res, 409, "replayed_request", "this request was received before (its nonce is used)");
+            return false;
+        }
+    }
+    caller.device = device;
+    caller.registrar = auth->registrar;
+    t_device = device;
+    return true;
+}
+
+void Server::hello(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!authenticate(req, res, caller)) return;
+    std::lock_guard lock(m_storeMutex);
+    auto vv = m_store->versionVector();
+    if (!vv) return refuse(res, vv.error());
+    answer(res, 200,
+           Json{{"protocol", net::kProtocolVersion},
+                {"min_protocol", net::kMinProtocolVersion},
+                {"server_time_ms", wallClockMs()},
+                {"cursor", m_cursor.load()},
+                {"version_vector", versionVectorToJson(*vv)},
+                {"limits",
+                 {{"max_request_bytes", net::kMaxRequestBytes},
+                  {"max_push_changesets", net::kMaxPushChangeSets},
+                  {"max_pull_changesets", net::kMaxPullChangeSets},
+                  {"max_evidence_bytes", m_config.maxEvidenceBytes},
+                  {"long_poll_seconds", m_config.longPollSeconds}}}});
+}
+
+void Server::push(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!authenticate(req, res, caller)) return;
+    auto body = parseBoundedJson(req.body, net::kMaxRequestBytes, "push body");
+    if (!body) return refuse(res, 400, "malformed", body.error().message);
+    if (!body->is_object() || body->size() != 1 || !body->contains("changesets") || !(*body)["changesets"].is_array())
+        return refuse(res, 400, "malformed", "a push body is {\"changesets\": [...]}");
+    const Json& list = (*body)["changesets"];
+    if (list.size() > net::kMaxPushChangeSets)
+        return refuse(res, 413, "too_many", "at most " + std::to_string(net::kMaxPushChangeSets) + " change sets per push");
+    std::vector<ChangeSet> batch;
+    batch.reserve(list.size());
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        auto cs = changeSetFromJson(list[i]);
+        if (!cs) return refuse(res, 400, "malformed", "change set " + std::to_string(i) + ": " + cs.error().message);
+        batch.push_back(std::move(*cs));
+    }
+    SResult<PushOutcome> out = fail(SyncError::Invalid, "");
+    {
+        std::lock_guard lock(m_storeMutex);
+        out = m_store->push(batch);
+        if (out) m_cursor = out->cursor;
+    }
+    if (!out) return refuse(res, out.error());
+    if (!out->stored.empty()) {
+        { std::lock_guard lock(m_waitMutex); }
+        m_arrived.notify_all();
+    }
+    Json held = Json::array(), refused = Json::array();
+    for (const auto& [device, detail] : out->held) held.push_back({{"device", device}, {"detail", detail}});
+    for (const auto& [id, reason] : out->refused) refused.push_back({{"id", id}, {"reason", reason}});
+    answer(res, 200, Json{{"stored", out->stored}, {"known", out->known}, {"held", held}, {"refused", refused},
+                          {"cursor", out->cursor}});
+}
+
+void Server::pull(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!authenticate(req, res, caller)) return;
+    for (const auto& [k, v] : req.params)
+        if (k != "after" && k != "limit" && k != "wait") return refuse(res, 400, "malformed", "unknown pull parameter \"" + k + "\"");
+    auto param = [&](const char* name, std::int64_t dflt) -> std::optional<std::int64_t> {
+        if (!req.has_param(name)) return dflt;
+        return decimal(req.get_param_value(name));
+    };
+    auto after = param("after", 0);
+    auto limit = param("limit", static_cast<std::int64_t>(net::kMaxPullChangeSets));
+    auto wait = param("wait", 0);
+    if (!after || !limit || !wait || *limit < 1)
+        return refuse(res, 400, "malformed", "pull takes after, limit (1 or more) and wait as non-negative integers");
+    const std::size_t maxCount = std::min<std::size_t>(static_cast<std::size_t>(*limit), net::kMaxPullChangeSets);
+    const int waitSeconds = static_cast<int>(std::min<std::int64_t>(*wait, m_config.longPollSeconds));
+    // Long-poll: wait until the feed grows past `after`, the wait ends, or the server stops.
+    if (waitSeconds > 0 && m_cursor.load() <= *after) {
+        std::unique_lock lock(m_waitMutex);
+        m_arrived.wait_for(lock, std::chrono::seconds(waitSeconds),
+                           [&] { return m_stopping.load() || m_cursor.load() > *after; });
+    }
+    std::vector<FeedEntry> entries;
+    {
+        std::lock_guard lock(m_storeMutex);
+        auto e = m_store->feedAfter(*after, maxCount);
+        if (!e) return refuse(res, e.error());
+        entries = std::move(*e);
+    }
+    // The answer is written by hand around each change set's JSON, so each is serialised once.
+    std::string list;
+    std::int64_t cursor = *after;
+    bool more = entries.size() == maxCount;
+    for (const auto& e : entries) {
+        if (list.size() >= net::kPullTargetBytes) {
+            more = true;
+            break;
+        }
+        cursor = e.seq;
+        if (e.changeSet.device == caller.device) continue;  // it has its own
+        if (!list.empty()) list += ',';
+        list += changeSetToJson(e.changeSet).dump();
+    }
+    res.status = 200;
+    res.set_content("{\"changesets\":[" + list + "],\"cursor\":" + std::to_string(cursor) +
+                        ",\"more\":" + (more ? "true" : "false") + "}",
+                    "application/json");
+}
+
+void Server::log(const httplib::Request& req, const httplib::Response& res) {
+    if (m_config.logLevel == "off" || (m_config.logLevel == "error" && res.status < 400)) return;
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - t_started).count();
+    Json line{{"time", isoNow()},     {"device", t_device},          {"method", req.method},
+              {"route", req.path},    {"status", res.status},        {"bytes_in", req.body.size()},
+              {"bytes_out", res.body.size()}, {"ms", std::round(ms * 100) / 100}};
+    std::string text = line.dump() + "\n";
+    std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+}  // namespace xs::sync::server
