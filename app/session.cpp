@@ -12,6 +12,7 @@
 #include "sync/file_io.h"
 #include "sync/identity.h"
 #include "sync/keyfile.h"
+#include "sync/net/client.h"
 #include "sync/record_fields.h"
 
 namespace xs::app {
@@ -356,6 +357,64 @@ AResult<DeviceEnrolledView> Session::enrolDevice(const std::filesystem::path& de
 
 AResult<int> Session::revokeDevice(const std::string& deviceId) {
     return committing([&](Workspace& ws) { return ws.revokeDevice(deviceId); });
+}
+
+// ---- sync with the server
+
+AStatus Session::setServer(const std::string& url, const std::string& pin) {
+    XS_TRY_APP(unlocked());
+    if (url.rfind("https://", 0) != 0 || url.size() > 2048) return refused("the server URL must be https://HOST:PORT");
+    auto raw = crypto::fromBase64(pin);
+    if (!raw || raw->size() != 32)
+        return refused("the pin is the base64 SHA-256 of the server's public key (xunshen-server pin --data DIR)");
+    return committing([&](Workspace& ws) -> AStatus {
+        XS_TRY_SYNC(ws.store().setMeta("server_url", url));
+        XS_TRY_SYNC(ws.store().setMeta("server_tls_pin", pin));
+        return {};
+    });
+}
+
+AResult<ServerView> Session::server() {
+    XS_TRY_APP(unlocked());
+    auto url = m_ws->store().meta("server_url");
+    auto pin = m_ws->store().meta("server_tls_pin");
+    if (!url || !pin || url->empty())
+        return fail(AppError::NotFound, "no sync server is known here (it comes with the enrolment file, or: sync --server URL --pin PIN)");
+    return ServerView{*url, *pin};
+}
+
+AResult<SyncRoundView> Session::syncOnce(int waitSeconds, const std::function<void(const std::vector<ArrivalView>&)>& onArrival) {
+    auto srv = server();
+    if (!srv) return srv.error();
+    return committing([&](Workspace& ws) -> AResult<SyncRoundView> {
+        auto conn = sync::net::Connection::open({srv->url, srv->pin}, ws.log().identity());
+        if (!conn) return fromSync(conn.error());
+        sync::net::SyncClient client(std::move(*conn), ws.log(), ws.store());
+        auto describe = [&](const std::vector<std::string>& ids) {
+            if (!onArrival) return;
+            std::vector<ArrivalView> out;
+            for (const auto& id : ids) {
+                auto cs = ws.log().changeSet(id);
+                if (!cs) continue;
+                ArrivalView a{cs->id, cs->device, {}, {}};
+                if (auto d = ws.log().device(cs->device); d && *d) {
+                    if (auto person = ws.log().record("person", (*d)->principal)) a.author = person->value("name", "");
+                }
+                for (const auto& op : cs->ops) a.records.push_back(op.kind + " in " + op.channel);
+                out.push_back(std::move(a));
+            }
+            onArrival(out);
+        };
+        auto r = client.round(waitSeconds, describe);
+        if (!r) return fromSync(r.error());
+        return SyncRoundView{srv->url,
+                             static_cast<std::int64_t>(r->pushed),
+                             static_cast<std::int64_t>(r->pulled),
+                             static_cast<std::int64_t>(r->applied),
+                             static_cast<std::int64_t>(r->refused),
+                             static_cast<std::int64_t>(r->held.size()),
+                             r->cursor};
+    });
 }
 
 AStatus Session::exportEnrolment(const std::filesystem::path& out, const std::string& serverUrl, const std::string& tlsPin) {

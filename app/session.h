@@ -115,6 +115,17 @@ public:
                                         EvidencePurpose purpose);  // the file's hash
     AStatus exportEvidence(const std::string& hash, const std::filesystem::path& out);
 
+    // ---- sync with the server (sync/net/client.h). Its URL and certificate pin come with the
+    // enrolment file; setServer replaces them (the office's own store, a server that moved).
+    AStatus setServer(const std::string& url, const std::string& pin);
+    AResult<ServerView> server();  // NotFound: no server known here
+    // One round: push what the server lacks, pull what is new (Offline when it cannot be
+    // reached: nothing is lost, the next round sends it). waitSeconds > 0: when nothing is new,
+    // wait that long for something to arrive. onArrival is called on this thread with each
+    // batch as soon as it is committed.
+    AResult<SyncRoundView> syncOnce(int waitSeconds = 0,
+                                    const std::function<void(const std::vector<ArrivalView>&)>& onArrival = {});
+
     // ---- handover (app/handover.h): export and import as tasks, progress in bytes, a cancel
     // leaves nothing behind.
     AResult<std::shared_ptr<Task<HandoverExportView>>> exportHandover(const std::string& inspection,

@@ -173,6 +173,23 @@ struct EnrolmentAcceptedView {
     std::int64_t changeSetsNew = 0, changeSetsRefused = 0, channelKeys = 0, channelMemberships = 0;
 };
 
+// ---- sync with the server
+
+struct ServerView {
+    std::string url, pin;  // pin: base64 SHA-256 of the server certificate's public key
+};
+
+// One change set that arrived in a sync round, described without its content.
+struct ArrivalView {
+    std::string changeSet, device, author;  // author: the person's name when known here
+    std::vector<std::string> records;       // "kind in channel" for each op (sealed ones too)
+};
+
+struct SyncRoundView {
+    std::string server;
+    std::int64_t pushed = 0, pulled = 0, applied = 0, refused = 0, held = 0, cursor = 0;
+};
+
 // ---- handover
 
 struct HandoverExportView {

@@ -862,6 +862,15 @@ SResult<Op> OpLog::opFromRow(Stmt& s) {
     return op;
 }
 
+SResult<std::vector<std::string>> OpLog::changeSetIdsAfter(const std::string& device, std::int64_t seq) {
+    auto s = m_store.db().prepare("SELECT id FROM changesets WHERE device = ? AND seq > ? ORDER BY seq");
+    if (!s) return s.error();
+    s->bind(1, device).bind(2, seq);
+    std::vector<std::string> ids;
+    XS_TRY(s->collectTexts(ids));
+    return ids;
+}
+
 SResult<ChangeSet> OpLog::loadChangeSet(const std::string& id) {
     Db& db = m_store.db();
     auto c = db.prepare("SELECT id, device, seq, hlc, prev_hash, hash, signature, deps FROM changesets WHERE id = ?");

@@ -23,6 +23,7 @@
 #include "app/cli/json_out.h"
 #include "app/demo.h"
 #include "app/session.h"
+#include "crypto/random.h"
 #include "sync/file_io.h"
 #include "sync/keyfile.h"
 
@@ -30,7 +31,7 @@ namespace xs::app::cli {
 namespace fs = std::filesystem;
 namespace {
 
-const std::set<std::string> kFlags = {"json", "help", "immediate-fix", "approve", "reject", "force"};
+const std::set<std::string> kFlags = {"json", "help", "immediate-fix", "approve", "reject", "force", "watch"};
 const std::set<std::string> kGlobal = {"store", "passphrase-file", "json", "help"};
 
 // A passphrase held in a string that is zeroed when it goes away.
@@ -685,6 +686,72 @@ int cmdHandover(Context& ctx) {
     return usage("handover export --inspection ID --out FILE | import FILE | confirm RECEIPT | acknowledge ACK | acks");
 }
 
+Json roundJson(const SyncRoundView& r) {
+    return {{"server", r.server}, {"pushed", r.pushed}, {"pulled", r.pulled}, {"applied", r.applied},
+            {"refused", r.refused}, {"held", r.held}, {"cursor", r.cursor}};
+}
+
+void printArrivals(const Context& ctx, const std::vector<ArrivalView>& batch) {
+    for (const auto& a : batch) {
+        if (ctx.json) {
+            std::cout << Json{{"arrived", a.changeSet}, {"device", a.device}, {"author", a.author}, {"records", a.records}}.dump()
+                      << std::endl;
+            continue;
+        }
+        // "unit in org x15": a run of the same kind of record once, with its count.
+        std::cout << "arrived from " << (a.author.empty() ? a.device : a.author) << ":";
+        for (std::size_t i = 0; i < a.records.size();) {
+            std::size_t j = i;
+            while (j < a.records.size() && a.records[j] == a.records[i]) ++j;
+            std::cout << (i ? ", " : " ") << a.records[i];
+            if (j - i > 1) std::cout << " x" << (j - i);
+            i = j;
+        }
+        std::cout << std::endl;
+    }
+}
+
+// sync [--server URL --pin PIN] [--watch]: one round, or rounds until interrupted, long-polling
+// between them and backing off (with jitter) while the server cannot be reached.
+int cmdSync(Context& ctx) {
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    auto url = ctx.args.get("server");
+    auto pin = ctx.args.get("pin");
+    if (url.has_value() != pin.has_value()) return usage("--server and --pin go together");
+    if (url) {
+        if (auto r = (*session)->setServer(*url, *pin); !r) return report(r.error());
+    }
+    auto arrivals = [&ctx](const std::vector<ArrivalView>& batch) { printArrivals(ctx, batch); };
+    if (!ctx.args.flag("watch")) {
+        auto r = (*session)->syncOnce(0, arrivals);
+        if (!r) return report(r.error());
+        if (ctx.json) printJson(roundJson(*r));
+        else
+            std::cout << "synced with " << r->server << ": sent " << r->pushed << ", received " << r->pulled << " ("
+                      << r->applied << " new, " << r->refused << " refused, " << r->held << " waiting)\n";
+        return 0;
+    }
+    std::cerr << "watching " << ((*session)->server() ? (*session)->server()->url : std::string("?"))
+              << " (Ctrl+C to stop)" << std::endl;
+    double backoff = 1;
+    for (;;) {
+        auto r = (*session)->syncOnce(25, arrivals);
+        if (r) {
+            backoff = 1;
+            continue;
+        }
+        if (r.error().code != AppError::Offline) return report(r.error());
+        // Offline: wait 1, 2, 4 ... 60 s, each with up to 50% jitter so devices do not return in step.
+        unsigned char b = 0;
+        if (auto rnd = crypto::randomBytes(1)) b = (*rnd)[0];
+        double wait = backoff * (1.0 + 0.5 * b / 255.0);
+        std::cerr << "offline (" << r.error().message << "): retrying in " << static_cast<int>(wait + 0.5) << " s" << std::endl;
+        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(wait * 1000)));
+        backoff = std::min(60.0, backoff * 2);
+    }
+}
+
 int cmdRebuild(Context& ctx) {
     auto session = openSession(ctx);
     if (!session) return report(session.error());
@@ -823,6 +890,9 @@ commands:
   handover acknowledge ACK       (audit office) record a device's shred acknowledgement
   handover acks                  (audit office) shred acknowledgements per device
   refused                        change sets kept but refused by the procedure's rules
+  sync [--server URL --pin PIN] [--watch]   send what the server lacks, receive what is new;
+                                 --watch stays connected and prints what arrives (the URL and pin
+                                 come with the enrolment file; --server/--pin set them)
   rebuild                        drop and rebuild projections from the op log
   verify                         database integrity, op log consistency, every evidence file
   demo [--assets DIR]            create a demo store and walk one inspection through capture
@@ -924,6 +994,7 @@ int run(const std::vector<std::string>& argv) {
         {"evidence", {cmdEvidence, {"out"}}},
         {"rekey", {cmdRekey, {"new-passphrase-file", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"rebuild", {cmdRebuild, {}}},
+        {"sync", {cmdSync, {"server", "pin", "watch"}}},
         {"identity", {cmdIdentity, {"out"}}},
         {"handover", {cmdHandover, {"inspection", "out", "receipt", "ack-out"}}},
         {"refused", {cmdRefused, {}}},

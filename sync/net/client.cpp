@@ -1,0 +1,283 @@
+#include "sync/net/client.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include <curl/curl.h>
+
+#include "crypto/encoding.h"
+#include "crypto/random.h"
+#include "sync/apply.h"
+#include "sync/changeset_codec.h"
+#include "sync/env.h"
+#include "sync/net/protocol.h"
+
+namespace xs::sync::net {
+namespace {
+
+struct Sink {
+    std::string* body;
+    bool overflow = false;
+};
+
+std::size_t collect(char* data, std::size_t size, std::size_t n, void* user) {
+    auto* sink = static_cast<Sink*>(user);
+    if (sink->body->size() + size * n > kMaxResponseBytes) {
+        sink->overflow = true;
+        return 0;  // aborts the transfer
+    }
+    sink->body->append(data, size * n);
+    return size * n;
+}
+
+void initCurlOnce() {
+    static const bool done = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
+    (void)done;
+}
+
+// The error a server's JSON refusal names, as this module's error.
+Error<SyncError> refusal(const HttpAnswer& a) {
+    std::string code, message;
+    auto j = parseBoundedJson(a.body, 64 * 1024, "server answer");
+    if (j && j->is_object()) {
+        code = j->value("error", "");
+        message = j->value("message", "");
+    }
+    if (message.empty()) message = "the server answered HTTP " + std::to_string(a.status);
+    message = "server: " + message + (code.empty() ? "" : " (" + code + ")");
+    if (a.status == 426) return fail(SyncError::Forbidden, message);
+    if (a.status == 401 || a.status == 403 || a.status == 409) return fail(SyncError::Forbidden, message);
+    if (a.status == 422) return fail(SyncError::Corrupt, message);
+    if (a.status >= 500 || a.status == 429) return fail(SyncError::Unavailable, message);
+    return fail(SyncError::Invalid, message);
+}
+
+std::int64_t intOf(const Json& j, const char* key) {
+    return j.contains(key) && j[key].is_number_integer() ? j[key].get<std::int64_t>() : -1;
+}
+
+}  // namespace
+
+std::string cursorMetaKey(const std::string& url) { return "sync_cursor:" + url; }
+
+SResult<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, const DeviceIdentity& identity) {
+    if (endpoint.url.rfind("https://", 0) != 0 || endpoint.url.size() > 2048)
+        return fail(SyncError::Invalid, "the server URL must be https://HOST:PORT");
+    auto pin = crypto::fromBase64(endpoint.pin);
+    if (!pin || pin->size() != 32)
+        return fail(SyncError::Invalid, "no valid certificate pin for the server (it comes with the enrolment file)");
+    initCurlOnce();
+    std::unique_ptr<Connection> c(new Connection(endpoint, identity));
+    c->m_curl = curl_easy_init();
+    if (!c->m_curl) return fail(SyncError::Crypto, "libcurl could not start");
+    return c;
+}
+
+Connection::~Connection() {
+    if (m_curl) curl_easy_cleanup(static_cast<CURL*>(m_curl));
+}
+
+void Connection::setNextStamp(std::int64_t timestampMs, std::string nonce) { m_nextStamp.emplace(timestampMs, std::move(nonce)); }
+
+SResult<HttpAnswer> Connection::request(const std::string& method, const std::string& target, const std::string& body,
+                                        long timeoutSeconds) {
+    CURL* curl = static_cast<CURL*>(m_curl);
+    std::int64_t ts = wallClockMs();
+    std::string nonce;
+    if (m_nextStamp) {
+        std::tie(ts, nonce) = *m_nextStamp;
+        m_nextStamp.reset();
+    } else {
+        auto r = crypto::randomBytes(16);
+        if (!r) return fail(SyncError::Crypto, "no random nonce");
+        nonce = crypto::toHex(*r);
+    }
+    const std::string& device = m_identity.publicInfo().id;
+    auto sig = m_identity.sign(requestSigningInput(method, target, ts, device, nonce, crypto::sha256(crypto::asBytes(body))));
+    if (!sig) return sig.error();
+
+    curl_slist* headers = nullptr;
+    auto add = [&](const std::string& h) { headers = curl_slist_append(headers, h.c_str()); };
+    add(std::string(kHeaderProtocol) + ": " + std::to_string(kProtocolVersion));
+    add(std::string(kHeaderDevice) + ": " + device);
+    add(std::string(kHeaderTimestamp) + ": " + std::to_string(ts));
+    add(std::string(kHeaderNonce) + ": " + nonce);
+    add(std::string(kHeaderSignature) + ": " + crypto::toHex(*sig));
+    add("Content-Type: application/json");
+    add("Expect:");
+
+    HttpAnswer answer;
+    Sink sink{&answer.body};
+    const std::string url = m_endpoint.url + target;
+    const std::string pin = "sha256//" + m_endpoint.pin;
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    // The pin is the trust: the certificate is self-signed, so no CA chain or host name is checked.
+    curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, pin.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeoutSeconds);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+    if (method == "POST") {
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    } else if (method != "GET") {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    }
+    CURLcode rc = curl_easy_perform(curl);
+    curl_slist_free_all(headers);
+    m_sent += body.size();
+    m_received += answer.body.size();
+    if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+        return fail(SyncError::Corrupt, "the server's certificate does not match the pin from the enrolment file: not talking to it");
+    if (sink.overflow) return fail(SyncError::Invalid, "the server's answer is longer than a client reads");
+    if (rc != CURLE_OK) return fail(SyncError::Unavailable, std::string("cannot reach the server: ") + curl_easy_strerror(rc));
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
+    return answer;
+}
+
+SResult<Json> Connection::call(const std::string& method, const std::string& target, const std::string& body,
+                               long timeoutSeconds) {
+    auto a = request(method, target, body, timeoutSeconds);
+    if (!a) return a.error();
+    if (a->status < 200 || a->status >= 300) return refusal(*a);
+    auto j = parseBoundedJson(a->body, kMaxResponseBytes, "server answer");
+    if (!j) return j.error();
+    if (!j->is_object()) return fail(SyncError::Invalid, "the server's answer is not a JSON object");
+    return std::move(*j);
+}
+
+// ---- rounds
+
+SResult<ServerHello> SyncClient::hello() {
+    auto j = m_conn->call("GET", kRouteHello, "", 30);
+    if (!j) return j.error();
+    ServerHello h;
+    h.protocol = static_cast<int>(intOf(*j, "protocol"));
+    h.cursor = intOf(*j, "cursor");
+    if (h.protocol < 1 || h.cursor < 0 || !j->contains("version_vector") || !j->contains("limits") ||
+        !(*j)["limits"].is_object())
+        return fail(SyncError::Invalid, "the server's hello is malformed");
+    auto vv = versionVectorFromJson((*j)["version_vector"]);
+    if (!vv) return vv.error();
+    h.versionVector = std::move(*vv);
+    const Json& limits = (*j)["limits"];
+    auto maxEvidence = intOf(limits, "max_evidence_bytes");
+    auto longPoll = intOf(limits, "long_poll_seconds");
+    if (maxEvidence < 0 || longPoll < 0) return fail(SyncError::Invalid, "the server's limits are malformed");
+    h.maxEvidenceBytes = static_cast<std::uint64_t>(maxEvidence);
+    h.longPollSeconds = static_cast<int>(longPoll);
+    return h;
+}
+
+SStatus SyncClient::pushMissing(const VersionVector& server, RoundReport& report) {
+    auto mine = m_log.versionVector();
+    if (!mine) return mine.error();
+    // What the server lacks, oldest first (hlc, device, seq): each change set's past before it.
+    std::vector<std::tuple<std::uint64_t, std::string, std::int64_t, std::string>> order;
+    for (const auto& [device, seq] : *mine) {
+        auto it = server.find(device);
+        std::int64_t theirs = it == server.end() ? 0 : it->second;
+        if (seq <= theirs) continue;
+        auto ids = m_log.changeSetIdsAfter(device, theirs);
+        if (!ids) return ids.error();
+        for (const auto& id : *ids) {
+            auto cs = m_log.changeSet(id);
+            if (!cs) return cs.error();
+            order.emplace_back(cs->hlc, cs->device, cs->seq, id);
+        }
+    }
+    std::sort(order.begin(), order.end());
+    std::size_t i = 0;
+    while (i < order.size()) {
+        std::string body = "{\"changesets\":[";
+        std::size_t n = 0;
+        while (i < order.size() && n < kMaxPushChangeSets && body.size() < kPushTargetBytes) {
+            auto cs = m_log.changeSet(std::get<3>(order[i]));
+            if (!cs) return cs.error();
+            if (n) body += ',';
+            body += changeSetToJson(*cs).dump();
+            ++n;
+            ++i;
+        }
+        body += "]}";
+        auto j = m_conn->call("POST", kRoutePush, body, 120);
+        if (!j) return j.error();
+        if (j->contains("stored") && (*j)["stored"].is_array()) report.pushed += (*j)["stored"].size();
+    }
+    return {};
+}
+
+SResult<RoundReport> SyncClient::round(int waitSeconds, const std::function<void(const std::vector<std::string>&)>& afterBatch) {
+    auto h = hello();
+    if (!h) return h.error();
+    RoundReport report;
+    XS_TRY(pushMissing(h->versionVector, report));
+
+    const std::string key = cursorMetaKey(m_conn->endpoint().url);
+    std::int64_t cursor = 0;
+    auto stored = m_store.meta(key);
+    if (stored) {
+        try {
+            cursor = std::stoll(*stored);
+        } catch (...) {
+            cursor = 0;
+        }
+    } else if (stored.error().code != SyncError::NotFound) {
+        return stored.error();
+    }
+    for (bool first = true;; first = false) {
+        // Long-poll only the first pull of a round, and only when the server has nothing newer.
+        int wait = first && h->cursor <= cursor ? std::min(waitSeconds, h->longPollSeconds) : 0;
+        const std::string target = std::string(kRoutePull) + "?after=" + std::to_string(cursor) +
+                                   "&limit=" + std::to_string(kMaxPullChangeSets) + "&wait=" + std::to_string(wait);
+        auto j = m_conn->call("GET", target, "", wait + 120);
+        if (!j) return j.error();
+        const std::int64_t next = intOf(*j, "cursor");
+        if (!j->contains("changesets") || !(*j)["changesets"].is_array() || !j->contains("more") ||
+            !(*j)["more"].is_boolean() || next < cursor)
+            return fail(SyncError::Invalid, "the server's pull answer is malformed");
+        const Json& list = (*j)["changesets"];
+        if (list.size() > kMaxPullChangeSets) return fail(SyncError::Invalid, "the server sent more change sets than a pull holds");
+        std::vector<ChangeSet> batch;
+        batch.reserve(list.size());
+        for (const auto& c : list) {
+            auto cs = changeSetFromJson(c);
+            if (!cs) return fail(SyncError::Invalid, "the server sent a malformed change set: " + cs.error().message);
+            batch.push_back(std::move(*cs));
+        }
+        if (!batch.empty() || next != cursor) {
+            auto session = ApplySession::begin(m_log);
+            if (!session) return session.error();
+            for (const auto& cs : batch) {
+                auto r = (*session)->add(cs);
+                if (!r) return fail(r.error().code, "change set " + cs.id + " from the server: " + r.error().message);
+            }
+            auto done = (*session)->commit([&] { return m_store.setMeta(key, std::to_string(next)); });
+            if (!done) return done.error();
+            report.applied += done->applied;
+            report.refused += done->refused.size();
+            report.held = done->held;
+        }
+        std::vector<std::string> ids;
+        for (const auto& cs : batch) ids.push_back(cs.id);
+        report.pulled += ids.size();
+        report.arrived.insert(report.arrived.end(), ids.begin(), ids.end());
+        cursor = next;
+        if (afterBatch && !ids.empty()) afterBatch(ids);
+        if (!(*j)["more"].get<bool>()) break;
+    }
+    report.cursor = cursor;
+    return report;
+}
+
+}  // namespace xs::sync::net

@@ -1,0 +1,99 @@
+// The client side of the sync protocol (docs/PROTOCOL.md) over libcurl: HTTPS only, the server's
+// certificate pinned (the pin from the enrolment file), every request signed by this device.
+//
+// A round: hello (the server's version vector and limits) -> push every change set this store
+// holds beyond it, oldest first, in batches -> pull everything after this store's cursor until
+// caught up, each batch applied through the one apply path (sync/apply.h) in one transaction
+// together with the new cursor. Interrupted anywhere, the next round carries on: pushes are
+// idempotent by change-set id, and the cursor only moves with what it covers.
+// One SyncClient per store connection, used from one thread.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+#include "sync/oplog.h"
+
+namespace xs::sync::net {
+
+struct Endpoint {
+    std::string url;  // https://host:port
+    std::string pin;  // base64 SHA-256 of the server certificate's public key
+};
+
+struct HttpAnswer {
+    long status = 0;
+    std::string body;
+};
+
+// One signed HTTPS connection (kept alive between requests).
+class Connection {
+public:
+    // Invalid: not an https URL, or no pin.
+    static SResult<std::unique_ptr<Connection>> open(const Endpoint& endpoint, const DeviceIdentity& identity);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    // A signed request. Unavailable: no connection or no answer in time (also 5xx: try later);
+    // Corrupt: the certificate does not match the pin. Any answer the server gave is returned.
+    SResult<HttpAnswer> request(const std::string& method, const std::string& target, const std::string& body,
+                                long timeoutSeconds);
+    // A 2xx answer's JSON, or the error the server's JSON body names.
+    SResult<Json> call(const std::string& method, const std::string& target, const std::string& body, long timeoutSeconds);
+    // Test seam: a fixed timestamp and nonce for the next request (replay and staleness tests).
+    void setNextStamp(std::int64_t timestampMs, std::string nonce);
+    const Endpoint& endpoint() const { return m_endpoint; }
+    std::uint64_t bytesSent() const { return m_sent; }
+    std::uint64_t bytesReceived() const { return m_received; }
+
+private:
+    Connection(Endpoint endpoint, const DeviceIdentity& identity) : m_endpoint(std::move(endpoint)), m_identity(identity) {}
+    Endpoint m_endpoint;
+    const DeviceIdentity& m_identity;
+    void* m_curl = nullptr;
+    std::optional<std::pair<std::int64_t, std::string>> m_nextStamp;
+    std::uint64_t m_sent = 0, m_received = 0;
+};
+
+struct ServerHello {
+    int protocol = 0;
+    std::int64_t cursor = 0;
+    VersionVector versionVector;
+    std::uint64_t maxEvidenceBytes = 0;
+    int longPollSeconds = 0;
+};
+
+struct RoundReport {
+    std::size_t pushed = 0;    // change sets sent that the server stored
+    std::size_t pulled = 0;    // change sets received
+    std::size_t applied = 0;   // of those, newly accepted here
+    std::size_t refused = 0;   // received, stored, refused by a rule here
+    std::vector<ChainIssue> held;  // waiting for something after the round
+    std::vector<std::string> arrived;  // ids of the change sets received, in order
+    std::int64_t cursor = 0;
+};
+
+class SyncClient {
+public:
+    SyncClient(std::unique_ptr<Connection> connection, OpLog& log, Store& store)
+        : m_conn(std::move(connection)), m_log(log), m_store(store) {}
+    SResult<ServerHello> hello();
+    // One round. waitSeconds > 0: when there was nothing to pull, the first pull long-polls that
+    // long for something new (`sync --watch`). afterBatch (optional) is called after each pulled
+    // batch is committed, with the ids it brought.
+    SResult<RoundReport> round(int waitSeconds = 0,
+                               const std::function<void(const std::vector<std::string>&)>& afterBatch = {});
+    Connection& connection() { return *m_conn; }
+
+private:
+    SStatus pushMissing(const VersionVector& server, RoundReport& report);
+    std::unique_ptr<Connection> m_conn;
+    OpLog& m_log;
+    Store& m_store;
+};
+
+// The meta key holding this store's pull cursor for the server at `url`.
+std::string cursorMetaKey(const std::string& url);
+
+}  // namespace xs::sync::net
