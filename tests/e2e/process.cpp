@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,8 +39,9 @@ std::vector<std::string> buildEnv(const std::map<std::string, std::string>& extr
     return out;
 }
 
-int spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& extra, int outFd, int errFd) {
-    std::vector<std::string> full = {cliPath()};
+int spawn(const std::string& program, const std::vector<std::string>& args, const std::map<std::string, std::string>& extra,
+          int outFd, int errFd) {
+    std::vector<std::string> full = {program};
     full.insert(full.end(), args.begin(), args.end());
     std::vector<std::string> env = buildEnv(extra);
     pid_t pid = fork();
@@ -68,11 +72,17 @@ int decodeStatus(int status) {
 }  // namespace
 
 std::string cliPath() { return std::string(XS_BINARY_DIR) + "/app/xunshenctl"; }
+std::string serverPath() { return std::string(XS_BINARY_DIR) + "/sync/xunshen-server"; }
 
 RunResult run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+    return runProgram(cliPath(), args, env);
+}
+
+RunResult runProgram(const std::string& program, const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env) {
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    int pid = spawn(args, env, out[1], err[1]);
+    int pid = spawn(program, args, env, out[1], err[1]);
     ::close(out[1]);
     ::close(err[1]);
     RunResult r;
@@ -106,7 +116,7 @@ Child::Child(const std::vector<std::string>& args, const std::map<std::string, s
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    m_pid = spawn(args, env, out[1], devnull);
+    m_pid = spawn(cliPath(), args, env, out[1], devnull);
     ::close(out[1]);
     ::close(devnull);
     m_out = out[0];
@@ -145,6 +155,73 @@ void Child::kill9() {
 
 int Child::wait() {
     if (m_pid <= 0) return -1;
+    int status = 0;
+    waitpid(m_pid, &status, 0);
+    m_pid = -1;
+    return decodeStatus(status);
+}
+
+int freeLoopbackPort() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+        throw std::runtime_error("no free port");
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+ServerProcess::ServerProcess(const fs::path& data, const fs::path& officeIdentity) : m_data(data) {
+    m_port = freeLoopbackPort();
+    auto r = runProgram(serverPath(), {"init", "--data", data.string(), "--office", officeIdentity.string(), "--listen",
+                                       "127.0.0.1:" + std::to_string(m_port)});
+    if (r.exitCode != 0) throw std::runtime_error("xunshen-server init failed: " + r.err);
+    auto at = r.out.find("pin: ");
+    if (at == std::string::npos) throw std::runtime_error("xunshen-server init printed no pin");
+    m_pin = r.out.substr(at + 5, r.out.find('\n', at) - at - 5);
+    m_url = "https://127.0.0.1:" + std::to_string(m_port);
+}
+
+ServerProcess::~ServerProcess() {
+    if (m_pid > 0) kill9();
+}
+
+void ServerProcess::start() {
+    const std::string logPath = log().string();
+    int logFd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    std::size_t before = readAll(log()).size();
+    m_pid = spawn(serverPath(), {"run", "--data", m_data.string()}, {}, devnull, logFd);
+    ::close(logFd);
+    ::close(devnull);
+    for (int i = 0; i < 3000; ++i) {
+        std::string text = readAll(log());
+        if (text.find("\"event\":\"listening\"", before) != std::string::npos) return;
+        int status = 0;
+        if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+            m_pid = -1;
+            throw std::runtime_error("xunshen-server exited at start: " + text.substr(before));
+        }
+        usleep(10000);
+    }
+    throw std::runtime_error("xunshen-server did not start listening within 30 s");
+}
+
+void ServerProcess::kill9() {
+    if (m_pid <= 0) return;
+    ::kill(m_pid, SIGKILL);
+    int status = 0;
+    waitpid(m_pid, &status, 0);
+    m_pid = -1;
+}
+
+int ServerProcess::terminate() {
+    if (m_pid <= 0) return -1;
+    ::kill(m_pid, SIGTERM);
     int status = 0;
     waitpid(m_pid, &status, 0);
     m_pid = -1;

@@ -15,7 +15,12 @@ struct RunResult {
     std::string err;
 };
 
-std::string cliPath();  // build tree's xunshenctl
+std::string cliPath();     // build tree's xunshenctl
+std::string serverPath();  // build tree's xunshen-server
+
+// Runs any program (not only xunshenctl) the same way.
+RunResult runProgram(const std::string& program, const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env = {});
 
 RunResult run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
 
@@ -34,6 +39,30 @@ private:
     std::string m_partial;
     bool m_eof = false;
 };
+
+// A real xunshen-server on 127.0.0.1, on a port that was free when it was set up (kept across
+// restarts, so enrolment files stay valid), its stderr appended to `log()`.
+class ServerProcess {
+public:
+    // Runs `xunshen-server init` in `data`, trusting the office whose identity file is given.
+    ServerProcess(const std::filesystem::path& data, const std::filesystem::path& officeIdentity);
+    ~ServerProcess();  // SIGKILL if still running
+    void start();      // returns once it listens (throws after 30 s)
+    void kill9();      // and reaps it
+    int terminate();   // SIGTERM; its exit code
+    bool running() const { return m_pid > 0; }
+    const std::string& url() const { return m_url; }
+    const std::string& pin() const { return m_pin; }
+    const std::filesystem::path& data() const { return m_data; }
+    std::filesystem::path log() const { return m_data.parent_path() / (m_data.filename().string() + ".log"); }
+    int port() const { return m_port; }
+private:
+    std::filesystem::path m_data;
+    int m_port = 0;
+    std::string m_url, m_pin;
+    int m_pid = -1;
+};
+int freeLoopbackPort();
 
 // Temporary directory removed on destruction.
 class TempDir {
