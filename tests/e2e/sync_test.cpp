@@ -108,3 +108,204 @@ TEST_CASE("sync: two inspectors editing one finding offline converge through the
     CHECK(idle["pushed"] == 0);
     CHECK(idle["pulled"] == 0);
 }
+
+// ---- hostile and careless requests, sent by hand to the real server
+
+#include <curl/curl.h>
+
+#include "app/error.h"
+
+#include "crypto/encoding.h"
+#include "crypto/random.h"
+#include "sync/env.h"
+#include "sync/identity.h"
+#include "sync/net/client.h"
+#include "sync/net/protocol.h"
+#include "sync/store.h"
+
+namespace {
+
+struct Raw {
+    long status = 0;
+    std::string body;
+};
+
+std::size_t collectBody(char* data, std::size_t size, std::size_t n, void* user) {
+    static_cast<std::string*>(user)->append(data, size * n);
+    return size * n;
+}
+
+// One HTTPS request with exactly these headers and body (pinned like the client).
+Raw rawRequest(const ServerProcess& s, const std::string& method, const std::string& target,
+               const std::vector<std::string>& headers, const std::string& body) {
+    CURL* curl = curl_easy_init();
+    Raw out;
+    curl_slist* h = nullptr;
+    for (const auto& x : headers) h = curl_slist_append(h, x.c_str());
+    h = curl_slist_append(h, "Expect:");
+    const std::string url = s.url() + target, pin = "sha256//" + s.pin();
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, pin.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collectBody);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+    if (method == "POST") {
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+    REQUIRE(curl_easy_perform(curl) == CURLE_OK);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(curl);
+    return out;
+}
+
+// A device's identity, read from its store in this process (the store stays usable by the CLI).
+struct DeviceKeys {
+    std::unique_ptr<xs::sync::Store> store;
+    std::optional<xs::sync::DeviceIdentity> identity;
+    explicit DeviceKeys(const Cli& c) {
+        auto s = xs::sync::Store::open(c.store, kPass);
+        REQUIRE(s);
+        store = std::move(*s);
+        auto id = store->meta("device_id");
+        REQUIRE(id);
+        auto ident = xs::sync::DeviceIdentity::loadOrCreate(*store, *id);
+        REQUIRE(ident);
+        identity.emplace(std::move(*ident));
+    }
+    const std::string& id() const { return identity->publicInfo().id; }
+    // The signature headers for (method, target, signedBody) at `ts` with `nonce`.
+    std::vector<std::string> headers(const std::string& method, const std::string& target, const std::string& signedBody,
+                                     std::int64_t ts, const std::string& nonce) const {
+        namespace net = xs::sync::net;
+        auto input = net::requestSigningInput(method, target, ts, id(), nonce, xs::crypto::sha256(xs::crypto::asBytes(signedBody)));
+        auto sig = identity->sign(input);
+        REQUIRE(sig);
+        return {std::string(net::kHeaderProtocol) + ": 1", std::string(net::kHeaderDevice) + ": " + id(),
+                std::string(net::kHeaderTimestamp) + ": " + std::to_string(ts), std::string(net::kHeaderNonce) + ": " + nonce,
+                std::string(net::kHeaderSignature) + ": " + xs::crypto::toHex(*sig)};
+    }
+};
+
+std::string freshNonce() { return xs::crypto::toHex(*xs::crypto::randomBytes(16)); }
+std::int64_t nowMs() { return xs::sync::wallClockMs(); }
+std::string errorOf(const Raw& r) { return json::parse(r.body).value("error", ""); }
+
+// The server's feed position, as the office's device sees it.
+std::int64_t serverCursor(const ServerProcess& s, const DeviceKeys& k) {
+    std::string nonce = freshNonce();
+    auto r = rawRequest(s, "GET", "/v1/hello", k.headers("GET", "/v1/hello", "", nowMs(), nonce), "");
+    REQUIRE(r.status == 200);
+    return json::parse(r.body)["cursor"].get<std::int64_t>();
+}
+
+}  // namespace
+
+TEST_CASE("sync: a replayed request, a stale timestamp, a forged body, a wrong pin, an unknown and a revoked device are refused - nothing stored") {
+    SyncWorld w;
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    SyncWorld::sync(a);
+    REQUIRE(a({"identity", "show"}).exitCode == 0);
+    DeviceKeys keys(a);
+    const std::int64_t before = serverCursor(*w.server, keys);
+
+    // Replay: the same signed request twice.
+    std::string nonce = freshNonce();
+    auto h = keys.headers("GET", "/v1/hello", "", nowMs(), nonce);
+    CHECK(rawRequest(*w.server, "GET", "/v1/hello", h, "").status == 200);
+    auto replay = rawRequest(*w.server, "GET", "/v1/hello", h, "");
+    CHECK(replay.status == 409);
+    CHECK(errorOf(replay) == "replayed_request");
+
+    // Stale (and future) timestamps.
+    for (std::int64_t skew : {-6LL * 60 * 1000, 6LL * 60 * 1000}) {
+        auto stale = rawRequest(*w.server, "GET", "/v1/hello", keys.headers("GET", "/v1/hello", "", nowMs() + skew, freshNonce()), "");
+        CHECK(stale.status == 401);
+        CHECK(errorOf(stale) == "stale_timestamp");
+    }
+
+    // A body other than the one signed (a push the device never made).
+    const std::string signedBody = R"({"changesets":[]})";
+    const std::string sentBody = R"({"changesets":[{"id":"x"}]})";
+    auto forged = rawRequest(*w.server, "POST", "/v1/push", keys.headers("POST", "/v1/push", signedBody, nowMs(), freshNonce()), sentBody);
+    CHECK(forged.status == 401);
+    CHECK(errorOf(forged) == "bad_signature");
+    // Signed for another path.
+    auto moved = rawRequest(*w.server, "GET", "/v1/pull?after=0", keys.headers("GET", "/v1/pull?after=5", "", nowMs(), freshNonce()), "");
+    CHECK(moved.status == 401);
+    // Unsigned, and an old protocol version.
+    CHECK(rawRequest(*w.server, "GET", "/v1/pull", {"X-Xs-Protocol: 1"}, "").status == 401);
+    auto old = keys.headers("GET", "/v1/hello", "", nowMs(), freshNonce());
+    old[0] = "X-Xs-Protocol: 0";
+    auto outdated = rawRequest(*w.server, "GET", "/v1/hello", old, "");
+    CHECK(outdated.status == 426);
+    CHECK(errorOf(outdated) == "client_outdated");
+
+    // A server with another certificate than the pin: the client will not talk to it.
+    {
+        auto conn = xs::sync::net::Connection::open({w.server->url(), xs::crypto::toBase64(xs::crypto::Bytes(32, 7))}, *keys.identity);
+        REQUIRE(conn);
+        auto r = (*conn)->call("GET", "/v1/hello", "", 10);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == xs::sync::SyncError::Corrupt);
+    }
+
+    // A device the office never enrolled.
+    Cli stranger;
+    stranger.init("何芳", "working_group_member");
+    DeviceKeys strangerKeys(stranger);
+    auto unknown = rawRequest(*w.server, "GET", "/v1/hello", strangerKeys.headers("GET", "/v1/hello", "", nowMs(), freshNonce()), "");
+    CHECK(unknown.status == 403);
+    CHECK(errorOf(unknown) == "unknown_device");
+
+    CHECK(serverCursor(*w.server, keys) == before);  // none of it stored anything
+
+    // Revoked: once the office's revocation reaches the server, the device is refused there.
+    auto r = w.office({"org", "revoke-device", keys.id()});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    SyncWorld::sync(w.office);
+    auto revoked = rawRequest(*w.server, "GET", "/v1/hello", keys.headers("GET", "/v1/hello", "", nowMs(), freshNonce()), "");
+    CHECK(revoked.status == 403);
+    CHECK(errorOf(revoked) == "revoked_device");
+    r = a({"sync"});
+    CHECK(r.exitCode == static_cast<int>(xs::app::AppError::Refused));
+    CHECK(r.err.find("revoked") != std::string::npos);
+}
+
+TEST_CASE("sync: malformed and oversized bodies on every endpoint get a 4xx naming the problem - nothing stored, the server keeps serving") {
+    SyncWorld w;
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    DeviceKeys keys(a);
+    const std::int64_t before = serverCursor(*w.server, keys);
+    std::string deep(100, '[');
+    const std::vector<std::string> bodies = {
+        "", "not json", "[]", "{}", R"({"changesets":"x"})", R"({"changesets":[{}]})", R"({"changesets":[],"extra":1})",
+        R"({"changesets":[{"id":"01a2","device":"x","seq":1}]})", "{\"changesets\":" + deep, std::string(3, '\xff'),
+    };
+    for (const auto& body : bodies) {
+        CAPTURE(body.substr(0, 40));
+        auto r = rawRequest(*w.server, "POST", "/v1/push", keys.headers("POST", "/v1/push", body, nowMs(), freshNonce()), body);
+        CHECK(r.status >= 400);
+        CHECK(r.status < 500);
+        CHECK_FALSE(json::parse(r.body).value("message", "").empty());
+    }
+    for (const std::string target : {"/v1/pull?after=-1", "/v1/pull?after=x", "/v1/pull?limit=0", "/v1/pull?after=1&zzz=2",
+                                     "/v1/pull?after=99999999999999999999"}) {
+        CAPTURE(target);
+        auto r = rawRequest(*w.server, "GET", target, keys.headers("GET", target, "", nowMs(), freshNonce()), "");
+        CHECK(r.status == 400);
+    }
+    // Longer than the server reads: refused before it is parsed or signed.
+    std::string huge(xs::sync::net::kMaxRequestBytes + 1, ' ');
+    auto big = rawRequest(*w.server, "POST", "/v1/push", keys.headers("POST", "/v1/push", huge, nowMs(), freshNonce()), huge);
+    CHECK(big.status == 413);
+    CHECK(rawRequest(*w.server, "GET", "/v1/nothing", {}, "").status == 404);
+    CHECK(rawRequest(*w.server, "GET", "/v1/health", {}, "").status == 200);
+    CHECK(serverCursor(*w.server, keys) == before);
+    CHECK(SyncWorld::sync(a)["pulled"].get<int>() >= 0);  // and a real client still syncs
+}
