@@ -65,6 +65,13 @@ struct ChangeSet {
     std::vector<Dep> deps;
     crypto::Bytes hash;       // SHA-256(signingInput)
     crypto::Bytes signature;  // Ed25519 by the author device, 64 bytes
+    // Need-to-know: a change set of an encrypted channel this replica is not a member of travels
+    // "withheld": its header, deps and signature with only the hash (op_hash) of each op, no op.
+    // Then `ops` is empty and this holds the op hashes in order. The signature and the chain
+    // verify as for the whole change set (they cover only these hashes), so it is a link of its
+    // device's chain like any other, with nothing to judge or project.
+    std::vector<crypto::Bytes> withheld;
+    bool isWithheld() const { return ops.empty() && !withheld.empty(); }
 };
 
 }  // namespace xs::sync

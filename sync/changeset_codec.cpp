@@ -152,6 +152,11 @@ crypto::Bytes signingInput(const ChangeSet& cs) {
         putU64(b, static_cast<std::uint64_t>(d.seq));
         putHash(b, d.hash);
     }
+    if (cs.isWithheld()) {
+        putU32(b, static_cast<std::uint32_t>(cs.withheld.size()));
+        for (const auto& h : cs.withheld) putHash(b, h);
+        return b;
+    }
     putU32(b, static_cast<std::uint32_t>(cs.ops.size()));
     for (const Op& op : cs.ops) {
         crypto::Digest h = opHash(op);
@@ -165,13 +170,31 @@ crypto::Bytes changeSetHash(const ChangeSet& cs) {
     return crypto::Bytes(d.begin(), d.end());
 }
 
+ChangeSet withheldCopy(const ChangeSet& cs) {
+    if (cs.isWithheld()) return cs;
+    ChangeSet w{cs.id, cs.device, cs.seq, cs.hlc, {}, cs.prevHash, cs.deps, cs.hash, cs.signature, {}};
+    for (const Op& op : cs.ops) {
+        crypto::Digest h = opHash(op);
+        w.withheld.emplace_back(h.begin(), h.end());
+    }
+    return w;
+}
+
 Json changeSetToJson(const ChangeSet& cs) {
+    Json deps = Json::array();
+    for (const Dep& d : cs.deps) deps.push_back({{"device", d.device}, {"seq", d.seq}, {"hash", crypto::toHex(d.hash)}});
+    if (cs.isWithheld()) {
+        Json hashes = Json::array();
+        for (const auto& h : cs.withheld) hashes.push_back(crypto::toHex(h));
+        return {{"id", cs.id},     {"device", cs.device}, {"seq", cs.seq},
+                {"hlc", cs.hlc},   {"suite", kChangeSetSuite}, {"version", kChangeSetVersion},
+                {"prev", crypto::toHex(cs.prevHash)}, {"deps", deps},
+                {"signature", crypto::toHex(cs.signature)}, {"withheld", hashes}};
+    }
     Json ops = Json::array();
     for (const Op& op : cs.ops)
         ops.push_back({{"id", op.id}, {"channel", op.channel}, {"kind", op.kind}, {"record_id", op.recordId},
                        {"hlc", op.hlc}, {"device", op.device}, {"epoch", op.epoch}, {"body", crypto::toBase64(op.body)}});
-    Json deps = Json::array();
-    for (const Dep& d : cs.deps) deps.push_back({{"device", d.device}, {"seq", d.seq}, {"hash", crypto::toHex(d.hash)}});
     return {{"id", cs.id},     {"device", cs.device}, {"seq", cs.seq},
             {"hlc", cs.hlc},   {"suite", kChangeSetSuite}, {"version", kChangeSetVersion},
             {"prev", crypto::toHex(cs.prevHash)}, {"deps", deps},
@@ -181,8 +204,10 @@ Json changeSetToJson(const ChangeSet& cs) {
 SResult<ChangeSet> changeSetFromJson(const Json& j) {
     auto bad = [](const std::string& what) { return fail(SyncError::Invalid, "malformed change set: " + what); };
     if (!j.is_object()) return bad("not an object");
-    if (!onlyKeys(j, {"id", "device", "seq", "hlc", "suite", "version", "prev", "deps", "signature", "ops"}))
-        return bad("unknown field");
+    const bool withheld = j.contains("withheld");
+    if (!onlyKeys(j, {"id", "device", "seq", "hlc", "suite", "version", "prev", "deps", "signature",
+                      withheld ? "withheld" : "ops"}))
+        return bad("unknown field (a change set has either ops or, withheld, their hashes)");
     ChangeSet cs;
     auto id = strField(j, "id"), device = strField(j, "device"), prev = strField(j, "prev"), sig = strField(j, "signature");
     auto seq = u64Field(j, "seq"), hlc = u64Field(j, "hlc"), suite = u64Field(j, "suite"), version = u64Field(j, "version");
@@ -212,6 +237,18 @@ SResult<ChangeSet> changeSetFromJson(const Json& j) {
         if (!dd || !ds || !hash || hash->size() != 32 || *ds < 1 || *ds > static_cast<std::uint64_t>(INT64_MAX))
             return bad("malformed dep");
         cs.deps.push_back({*dd, static_cast<std::int64_t>(*ds), std::move(*hash)});
+    }
+    if (withheld) {
+        const Json& hashes = j["withheld"];
+        if (!hashes.is_array() || hashes.empty() || hashes.size() > kMaxOpsPerChangeSet)
+            return bad("withheld must be a list of 1 to " + std::to_string(kMaxOpsPerChangeSet) + " op hashes");
+        for (const Json& h : hashes) {
+            auto bytes = h.is_string() ? crypto::fromHex(h.get<std::string>()) : std::nullopt;
+            if (!bytes || bytes->size() != 32) return bad("a withheld op hash is not 32 bytes of hex");
+            cs.withheld.push_back(std::move(*bytes));
+        }
+        cs.hash = changeSetHash(cs);
+        return cs;
     }
     auto ops = j.find("ops");
     if (ops == j.end() || !ops->is_array()) return bad("ops must be a list");

@@ -45,6 +45,8 @@ crypto::Bytes signingInput(const ChangeSet& cs);
 crypto::Bytes changeSetHash(const ChangeSet& cs);
 
 Json changeSetToJson(const ChangeSet& cs);
+// The withheld form of a whole change set (ChangeSet::withheld): the same hash and signature.
+ChangeSet withheldCopy(const ChangeSet& cs);
 // Strict: every field present with its type, within the bounds above; Invalid otherwise. Ops of
 // plaintext channels get `changes` parsed from their body. Sets `hash`.
 SResult<ChangeSet> changeSetFromJson(const Json& j);

@@ -24,6 +24,15 @@ crypto::Bytes textBytes(const std::string& s) { return crypto::Bytes(s.begin(), 
 // ------------------------------------------------------------------------- storage
 
 // The LogStore of a client: the changesets, ops, held_changesets and forks tables.
+// The op hashes of a withheld change set, in its withheld_ops row.
+static SStatus storeWithheld(Db& db, const ChangeSet& cs) {
+    crypto::Bytes all;
+    for (const auto& h : cs.withheld) all.insert(all.end(), h.begin(), h.end());
+    auto w = db.prepare("INSERT INTO withheld_ops (changeset, hashes) VALUES (?, ?)");
+    if (!w) return w.error();
+    return w->bind(1, cs.id).bindBlob(2, all).run();
+}
+
 class OpLog::SqliteLogStore final : public LogStore {
 public:
     explicit SqliteLogStore(Db& db) : m_db(db) {}
@@ -76,9 +85,11 @@ public:
         if (!c) return c.error();
         c->bind(1, cs.id).bind(2, cs.device).bind(3, cs.seq).bind(4, static_cast<std::int64_t>(cs.hlc))
             .bindBlob(5, cs.prevHash).bindBlob(6, cs.hash).bindBlob(7, cs.signature).bind(8, deps.dump())
-            .bind(9, versionVectorToJson(vv).dump()).bind(10, static_cast<std::int64_t>(cs.ops.size()))
+            .bind(9, versionVectorToJson(vv).dump())
+            .bind(10, static_cast<std::int64_t>(cs.isWithheld() ? cs.withheld.size() : cs.ops.size()))
             .bind(11, std::int64_t{local ? 1 : 0}).bind(12, verdict);
         XS_TRY(c->run());
+        if (cs.isWithheld()) return storeWithheld(m_db, cs);
         auto o = m_db.prepare("INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, epoch, body)"
                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         if (!o) return o.error();
@@ -586,7 +597,15 @@ SResult<ApplyOutcome> OpLog::applyReceived(const ChangeSet& given, Effects& fx, 
                             "it waits until then";
     }
     switch (admission->kind) {
-        case K::Known: return ApplyOutcome::AlreadyKnown;
+        case K::Known: {
+            // Held withheld here, now whole (from a member, a bundle): its ops join the log and
+            // everything is judged again at commit, as when a late key arrives.
+            bool upgraded = false;
+            XS_TRY(upgradeWithheld(cs, upgraded));
+            if (!upgraded) return ApplyOutcome::AlreadyKnown;
+            fx.needRejudge = true;
+            return ApplyOutcome::Applied;
+        }
         case K::Fork:
             XS_TRY(m_logStore->recordFork(cs, admission->detail));
             return fail(SyncError::Corrupt, "fork: " + admission->detail);
@@ -880,7 +899,7 @@ SResult<ChangeSet> OpLog::loadChangeSet(const std::string& id) {
     if (!row) return row.error();
     if (!*row) return fail(SyncError::NotFound, "no change set " + id);
     ChangeSet cs{c->text(0), c->text(1), c->int64(2), static_cast<std::uint64_t>(c->int64(3)), {}, c->blob(4), {},
-                 c->blob(5), c->blob(6)};
+                 c->blob(5), c->blob(6), {}};
     Json deps = Json::parse(c->text(7), nullptr, false);
     if (!deps.is_array()) return fail(SyncError::Corrupt, "change set " + id + " has damaged deps");
     for (const auto& d : deps) {
@@ -897,7 +916,47 @@ SResult<ChangeSet> OpLog::loadChangeSet(const std::string& id) {
         cs.ops.push_back(std::move(op));
         return {};
     }));
+    if (cs.ops.empty()) {
+        auto w = db.prepare("SELECT hashes FROM withheld_ops WHERE changeset = ?");
+        if (!w) return w.error();
+        w->bind(1, id);
+        auto wrow = w->step();
+        if (!wrow) return wrow.error();
+        if (*wrow) {
+            crypto::Bytes all = w->blob(0);
+            if (all.empty() || all.size() % 32 != 0) return fail(SyncError::Corrupt, "change set " + id + " has damaged withheld op hashes");
+            for (std::size_t i = 0; i < all.size(); i += 32) cs.withheld.emplace_back(all.begin() + i, all.begin() + i + 32);
+        }
+    }
     return cs;
+}
+
+SStatus OpLog::upgradeWithheld(const ChangeSet& cs, bool& upgraded) {
+    upgraded = false;
+    if (cs.isWithheld()) return {};
+    Db& db = m_store.db();
+    auto w = db.prepare("SELECT 1 FROM withheld_ops WHERE changeset = ?");
+    if (!w) return w.error();
+    w->bind(1, cs.id);
+    auto row = w->step();
+    if (!row) return row.error();
+    if (!*row) return {};
+    w.value().reset();
+    auto del = db.prepare("DELETE FROM withheld_ops WHERE changeset = ?");
+    if (!del) return del.error();
+    XS_TRY(del->bind(1, cs.id).run());
+    auto o = db.prepare("INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, epoch, body)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!o) return o.error();
+    std::int64_t idx = 0;
+    for (const Op& op : cs.ops) {
+        o->bind(1, op.id).bind(2, cs.id).bind(3, idx++).bind(4, op.channel).bind(5, op.kind).bind(6, op.recordId)
+            .bind(7, static_cast<std::int64_t>(op.hlc)).bind(8, op.device).bind(9, static_cast<std::int64_t>(op.epoch))
+            .bindBlob(10, op.body);
+        XS_TRY(o->run());
+    }
+    upgraded = true;
+    return {};
 }
 
 SResult<VersionVector> OpLog::storedVersionVector(const std::string& id) { return m_logStore->versionVectorOf(id); }
@@ -1053,7 +1112,8 @@ SResult<std::vector<std::string>> OpLog::check() {
 SStatus OpLog::checkStored(std::vector<std::string>& problems) {
     Db& db = m_store.db();
     auto counts = db.prepare("SELECT c.id, c.op_count, (SELECT count(*) FROM ops o WHERE o.changeset = c.id) FROM changesets c"
-                             " WHERE c.op_count != (SELECT count(*) FROM ops o WHERE o.changeset = c.id)");
+                             " WHERE c.op_count != (SELECT count(*) FROM ops o WHERE o.changeset = c.id)"
+                             " + COALESCE((SELECT length(w.hashes) / 32 FROM withheld_ops w WHERE w.changeset = c.id), 0)");
     if (!counts) return counts.error();
     for (;;) {
         auto row = counts->step();

@@ -250,6 +250,8 @@ private:
     // Steps `s` to its end, handing each row's op to fn; stops at the first error (its own or fn's).
     static SStatus forEachOpRow(Stmt& s, const std::function<SStatus(Op&)>& fn);
     SResult<ChangeSet> loadChangeSet(const std::string& id);
+    // A change set stored withheld arrived whole: stores its ops (upgraded = true).
+    SStatus upgradeWithheld(const ChangeSet& cs, bool& upgraded);
     SResult<VersionVector> storedVersionVector(const std::string& id);
     SResult<std::optional<std::string>> principalAt(StateView& view, const std::string& device);
 

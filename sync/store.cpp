@@ -155,6 +155,11 @@ const std::vector<Migration>& syncMigrations() {
         {"sync", 6,
          // The crypto suite of each stored change set (sync/suite.h), as its signed bytes name it.
          "ALTER TABLE changesets ADD COLUMN suite INTEGER NOT NULL DEFAULT 1;"},
+        {"sync", 7,
+         // Change sets held withheld (need-to-know, sync/changeset.h): their op hashes, 32 bytes
+         // each in order, instead of ops rows.
+         "CREATE TABLE withheld_ops (changeset TEXT PRIMARY KEY REFERENCES changesets(id), hashes BLOB NOT NULL)"
+         "  WITHOUT ROWID;"},
     };
     return m;
 }

@@ -63,7 +63,15 @@ SStatus checkStructure(const ChangeSet& cs) {
     // Ids say whose they are: no device takes another's change set or op id (it would be kept
     // where it came first and make the owner's a fork, or unstorable, where it came second).
     if (!isOwnedBy(cs.id, cs.device)) return bad("its id is not one its device made");
-    if (cs.ops.empty()) return bad("it has no ops");
+    if (cs.isWithheld()) {
+        if (cs.withheld.size() > kMaxOpsPerChangeSet) return bad("it has too many ops");
+        for (const auto& h : cs.withheld)
+            if (h.size() != 32) return bad("a withheld op hash is malformed");
+    } else if (cs.ops.empty()) {
+        return bad("it has no ops");
+    } else if (!cs.withheld.empty()) {
+        return bad("it has both ops and withheld op hashes");
+    }
     if (cs.ops.size() > kMaxOpsPerChangeSet) return bad("it has too many ops");
     if (cs.seq == 1 ? !cs.prevHash.empty() : cs.prevHash.size() != 32) return bad("malformed previous-hash field");
     if (cs.signature.size() != 64) return bad("malformed signature");
@@ -75,6 +83,7 @@ SStatus checkStructure(const ChangeSet& cs) {
         if (d.device == cs.device) return bad("names its own device as a dep");
         if (i > 0 && !(cs.deps[i - 1].device < d.device)) return bad("deps are not sorted by device, once each");
     }
+    if (cs.isWithheld()) return {};
     std::set<std::string> opIds;
     // One change set holds plaintext ops (org, sys) or ops of one encrypted channel, never both:
     // whether its ops are projected must not depend on which keys a replica holds.

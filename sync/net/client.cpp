@@ -193,6 +193,7 @@ SStatus SyncClient::pushMissing(const VersionVector& server, RoundReport& report
         for (const auto& id : *ids) {
             auto cs = m_log.changeSet(id);
             if (!cs) return cs.error();
+            if (cs->isWithheld()) continue;  // a copy for reading: only whole change sets are pushed
             order.emplace_back(cs->hlc, cs->device, cs->seq, id);
         }
     }

@@ -368,11 +368,15 @@ void Server::pull(const httplib::Request& req, httplib::Response& res) {
                            [&] { return m_stopping.load() || m_cursor.load() > *after; });
     }
     std::vector<FeedEntry> entries;
+    std::set<std::string> channels;
     {
         std::lock_guard lock(m_storeMutex);
         auto e = m_store->feedAfter(*after, maxCount);
         if (!e) return refuse(res, e.error());
         entries = std::move(*e);
+        auto c = m_store->channelsOf(caller.device);
+        if (!c) return refuse(res, c.error());
+        channels = std::move(*c);
     }
     // The answer is written by hand around each change set's JSON, so each is serialised once.
     std::string list;
@@ -386,7 +390,11 @@ void Server::pull(const httplib::Request& req, httplib::Response& res) {
         cursor = e.seq;
         if (e.changeSet.device == caller.device) continue;  // it has its own
         if (!list.empty()) list += ',';
-        list += changeSetToJson(e.changeSet).dump();
+        // Need-to-know: a change set of an encrypted channel this device is not a member of
+        // goes withheld (its chain link, no op); the audit office's device gets everything.
+        const std::string& channel = e.changeSet.ops.empty() ? std::string() : e.changeSet.ops.front().channel;
+        const bool member = caller.registrar || !isEncryptedChannel(channel) || channels.count(channel) > 0;
+        list += changeSetToJson(member ? e.changeSet : withheldCopy(e.changeSet)).dump();
     }
     res.status = 200;
     res.set_content("{\"changesets\":[" + list + "],\"cursor\":" + std::to_string(cursor) +

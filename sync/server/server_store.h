@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,7 +32,7 @@ struct DeviceAuth {
 struct PushOutcome {
     std::vector<std::string> stored;  // newly stored, in feed order (refused-by-rule ones too: they are chain links)
     std::vector<std::string> known;   // already here
-    std::vector<std::pair<std::string, std::string>> held;     // id, what it waits for
+    std::vector<std::pair<std::string, std::string>> held;     // device, what it waits for
     std::vector<std::pair<std::string, std::string>> refused;  // id, the rule (stored, ops not projected)
     std::int64_t cursor = 0;          // the feed position after this push
 };
@@ -58,6 +59,8 @@ public:
     // comes before it).
     virtual SResult<std::vector<FeedEntry>> feedAfter(std::int64_t after, std::size_t maxCount) = 0;
     virtual SResult<std::int64_t> cursor() = 0;
+    // The encrypted channels `device` is a member of now (the sys records' channel membership).
+    virtual SResult<std::set<std::string>> channelsOf(const std::string& device) = 0;
     // device -> highest seq stored of its chain.
     virtual SResult<VersionVector> versionVector() = 0;
 };

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "sync/apply.h"
+#include "sync/channels.h"
 #include "sync/server/server_store.h"
 
 namespace xs::sync::server {
@@ -76,6 +77,8 @@ public:
         if (!session) return session.error();
         PushOutcome out;
         for (const auto& cs : batch) {
+            if (cs.isWithheld())
+                return fail(SyncError::Invalid, "change set " + cs.id + " is a withheld copy: push whole change sets only");
             auto r = (*session)->add(cs);
             if (!r) return fail(r.error().code, "change set " + cs.id + ": " + r.error().message);
             if (*r == ApplyOutcome::AlreadyKnown) out.known.push_back(cs.id);
@@ -139,6 +142,25 @@ public:
     }
 
     SResult<VersionVector> versionVector() override { return m_log.versionVector(); }
+
+    SResult<std::set<std::string>> channelsOf(const std::string& device) override {
+        // Member records are "<channel>|<device>" (sync/channels.h).
+        const std::string suffix = "|" + device;
+        auto s = m_store->db().prepare("SELECT DISTINCT record_id FROM field_versions WHERE kind = ?"
+                                       " AND substr(record_id, -?) = ?");
+        if (!s) return s.error();
+        s->bind(1, std::string(kMemberKind)).bind(2, static_cast<std::int64_t>(suffix.size())).bind(3, suffix);
+        std::vector<std::string> ids;
+        XS_TRY(s->collectTexts(ids));
+        std::set<std::string> out;
+        for (const auto& id : ids) {
+            auto rec = m_log.record(kMemberKind, id);
+            if (!rec) return rec.error();
+            if (auto r = rec->find("removed"); r != rec->end() && r->is_boolean() && r->get<bool>()) continue;
+            out.insert(id.substr(0, id.size() - suffix.size()));
+        }
+        return out;
+    }
 
 private:
     std::unique_ptr<Store> m_store;

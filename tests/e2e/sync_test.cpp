@@ -309,3 +309,55 @@ TEST_CASE("sync: malformed and oversized bodies on every endpoint get a 4xx nami
     CHECK(serverCursor(*w.server, keys) == before);
     CHECK(SyncWorld::sync(a)["pulled"].get<int>() >= 0);  // and a real client still syncs
 }
+
+TEST_CASE("sync: need-to-know - a unit head's device gets the team's change sets withheld (links, no op) and its store still verifies") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    Cli& head = w.enrol("高峰", "unit_head");        // head of E03, the inspected unit
+    Cli& other = w.enrol("林雪", "unit_head");       // head of E02: nothing of this inspection
+    SyncWorld::sync(lead);
+    auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    const std::string inspection = r.out.substr(0, 36);
+    SyncWorld::sync(lead);
+    SyncWorld::sync(a);
+    const std::string marker = "MARKER-团队工作底稿-7f3a";
+    r = a({"finding", "add", "--inspection", inspection, "--title", marker, "--description", marker});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    SyncWorld::sync(a);
+
+    for (Cli* c : {&head, &other}) {
+        SyncWorld::sync(*c);
+        CHECK(c->jsonOf({"finding", "list"}).empty());
+        auto v = (*c)({"verify"});
+        CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
+        // What the server sends this device, read raw: the team's change sets carry no op.
+        DeviceKeys keys(*c);
+        const std::string target = "/v1/pull?after=0&limit=2000";
+        auto pulled = rawRequest(*w.server, "GET", target, keys.headers("GET", target, "", nowMs(), freshNonce()), "");
+        REQUIRE(pulled.status == 200);
+        CHECK(pulled.body.find(marker) == std::string::npos);
+        int withheld = 0;
+        const json answer = json::parse(pulled.body);
+        for (const auto& cs : answer["changesets"]) {
+            if (cs.contains("withheld")) {
+                ++withheld;
+                CHECK_FALSE(cs.contains("ops"));
+                continue;
+            }
+            for (const auto& op : cs["ops"]) {
+                const std::string ch = op["channel"];
+                CHECK_MESSAGE((ch == "org" || ch == "sys" || (c == &head && ch == inspection + ".unit")), ch);
+            }
+        }
+        CHECK(withheld >= 1);  // at least the finding
+    }
+    // The team's members get it whole.
+    json f = lead.jsonOf({"finding", "list"});
+    SyncWorld::sync(lead);
+    CHECK(lead.jsonOf({"finding", "list"}).size() == 1);
+    CHECK(w.office.jsonOf({"finding", "list"}).empty());  // until the office syncs
+    SyncWorld::sync(w.office);
+    CHECK(w.office.jsonOf({"finding", "list"}).size() == 1);
+}
