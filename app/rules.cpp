@@ -390,9 +390,71 @@ sync::SResult<Verdict> checkExtension(const sync::OpValidator::Context& ctx, con
     return Verdict::accept();
 }
 
+// A notice, its acknowledgement or a reply: new records only (fixed once written), in the
+// inspection's own unit channel, by whom the procedure names.
+sync::SResult<Verdict> checkUnitRecord(const sync::OpValidator::Context& ctx, const Author& a, const std::string& inspectionId,
+                                       const Json& inspection, sync::StateView& view) {
+    const sync::Op& op = ctx.op;
+    Json ch = changesOf(op);
+    auto before = view.record(op.kind, op.recordId);
+    if (!before) return before.error();
+    if (*before) return Verdict::refuse("a " + op.kind + " is fixed once written");
+    auto timeOk = [&](const char* field) { return ch.contains(field) && ch[field].is_number_integer() && ch[field].get<std::int64_t>() > 0; };
+    if (op.kind == "notice") {
+        if (auto f = unknownField(ch, {"inspection_id", "finding_id", "problem", "action", "deadline", "issued_by", "issued_at"}))
+            return Verdict::refuse("a notice has no field '" + *f + "'");
+        auto may = mayIssueNotice(a.role, a.person, inspection);
+        if (!may.ok()) return may;
+        if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
+            return Verdict::refuse("notice " + op.recordId + " is not an id the issuing device made");
+        if (stringOf(ch, "inspection_id") != inspectionId || !sync::isUuid(stringOf(ch, "finding_id")) ||
+            !boundedString(ch.value("problem", Json()), 4000, true) || !boundedString(ch.value("action", Json()), 4000, true) ||
+            !parseDate(stringOf(ch, "deadline")) || stringOf(ch, "issued_by") != a.person || !timeOk("issued_at"))
+            return Verdict::refuse("a notice names its inspection and finding, the problem and the action (up to 4000 bytes "
+                                   "each), a deadline date, and is issued in its author's name with a time");
+        return Verdict::accept();
+    }
+    auto personRec = view.record("person", a.person);
+    if (!personRec) return personRec.error();
+    const std::string unit = *personRec ? stringOf(**personRec, "unit_id") : std::string();
+    auto may = mayAnswerNotice(a.role, unit, inspection);
+    if (!may.ok()) return may;
+    const char* by = op.kind == "notice_ack" ? "acknowledged_by" : "replied_by";
+    const char* at = op.kind == "notice_ack" ? "acknowledged_at" : "replied_at";
+    if (op.kind == "notice_ack") {
+        if (auto f = unknownField(ch, {"notice_id", "acknowledged_by", "acknowledged_at"}))
+            return Verdict::refuse("an acknowledgement has no field '" + *f + "'");
+        // One acknowledgement per notice: its record id is the notice's.
+        if (stringOf(ch, "notice_id") != op.recordId) return Verdict::refuse("an acknowledgement's id is its notice's");
+    } else {
+        if (auto f = unknownField(ch, {"notice_id", "text", "replied_by", "replied_at"}))
+            return Verdict::refuse("a reply has no field '" + *f + "'");
+        if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
+            return Verdict::refuse("reply " + op.recordId + " is not an id the replying device made");
+        if (!boundedString(ch.value("text", Json()), 8000, true)) return Verdict::refuse("a reply has a text of up to 8000 bytes");
+    }
+    auto notice = view.record("notice", stringOf(ch, "notice_id"));
+    if (!notice) return notice.error();
+    if (!*notice || stringOf(**notice, "inspection_id") != inspectionId)
+        return Verdict::refuse("no notice " + stringOf(ch, "notice_id") + " of this inspection to answer");
+    if (stringOf(ch, by) != a.person || !timeOk(at)) return Verdict::refuse("an answer is written in its author's name with a time");
+    return Verdict::accept();
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------- the rules
+
+Verdict mayIssueNotice(Role role, const std::string& person, const Json& inspection) {
+    if (role == Role::AuditOffice || (role == Role::WorkingGroupLead && stringOf(inspection, "lead_id") == person))
+        return Verdict::accept();
+    return Verdict::refuse("only the inspection's working-group lead (or the audit office) issues an immediate-fix notice");
+}
+
+Verdict mayAnswerNotice(Role role, const std::string& personUnit, const Json& inspection) {
+    if (role == Role::UnitHead && !personUnit.empty() && personUnit == stringOf(inspection, "unit_id")) return Verdict::accept();
+    return Verdict::refuse("only a head of the inspected unit acknowledges or answers its notices");
+}
 
 Verdict mayWriteOrganisation(Role role) {
     if (role == Role::AuditOffice || isLeadingGroup(role)) return Verdict::accept();
@@ -544,6 +606,14 @@ sync::SResult<Verdict> ProcedureValidator::check(const Context& ctx, sync::State
         if (op.kind == "attachment") return checkAttachment(ctx, **a, *inspectionId, **inspection, view);
         if (op.kind == "extension") return checkExtension(ctx, **a, *inspectionId, view);
         return Verdict::refuse("the team channel holds no record of kind " + op.kind);
+    }
+    if (auto inspectionId = inspectionOf(op.channel, "unit")) {
+        auto inspection = view.record("inspection", *inspectionId);
+        if (!inspection) return inspection.error();
+        if (!*inspection) return Verdict::refuse("no inspection " + *inspectionId + " where " + op.kind + " was written");
+        if (op.kind == "notice" || op.kind == "notice_ack" || op.kind == "unit_reply")
+            return checkUnitRecord(ctx, **a, *inspectionId, **inspection, view);
+        return Verdict::refuse("the unit channel holds no record of kind " + op.kind);
     }
     return Verdict::refuse("channel " + op.channel + " holds no record of kind " + op.kind + " in this version");
 }

@@ -51,6 +51,16 @@ Verdict mayDecideExtension(Role role, ExtensionStatus current);
 // The finding fields a capture or an edit may set, checked for type and bounds.
 Verdict findingFields(const Json& fields);
 
+// Immediate-fix notices (立行立改, article 7(2)), in the inspection's unit channel, each fixed
+// once written. A notice — the problem as told to the unit, the action required, a deadline — is
+// issued by the inspection's working-group lead (or the audit office); its acknowledgement and
+// the unit's replies are written by a head of the inspected unit. Judged on what every reader of
+// the unit channel holds (the inspection plan, the people, the channel itself), never on the team
+// channel, which the unit head cannot read: that the finding behind a notice is a confirmed
+// immediate-fix item is checked by the issuing device (Workspace::issueNotice).
+Verdict mayIssueNotice(Role role, const std::string& person, const Json& inspection);
+Verdict mayAnswerNotice(Role role, const std::string& personUnit, const Json& inspection);
+
 // Who reads an inspection's three channels (DESIGN.md "Channels"). The team channel (findings,
 // evidence, extensions) and the unit channel: the inspection's team and lead, the audit office
 // and the leading group, with every kind of record. The unit channel also: the heads of the

@@ -22,6 +22,12 @@ const std::vector<RecordType>& recordTypes() {
         {"attachment", "attachments",
          {{"finding_id", T::Text}, {"hash", T::Text}, {"name", T::Text}, {"size", T::Int}, {"purpose", T::Text},
           {"added_by", T::Text}}},
+        {"notice", "notices",
+         {{"inspection_id", T::Text}, {"finding_id", T::Text}, {"problem", T::Text}, {"action", T::Text},
+          {"deadline", T::Text}, {"issued_by", T::Text}, {"issued_at", T::Int}}},
+        {"notice_ack", "notice_acks", {{"notice_id", T::Text}, {"acknowledged_by", T::Text}, {"acknowledged_at", T::Int}}},
+        {"unit_reply", "unit_replies",
+         {{"notice_id", T::Text}, {"text", T::Text}, {"replied_by", T::Text}, {"replied_at", T::Int}}},
     };
     return types;
 }
@@ -55,6 +61,16 @@ const std::vector<sync::Migration>& appMigrations() {
          "CREATE INDEX units_code ON units(code); CREATE INDEX units_name ON units(name);"
          "CREATE INDEX people_code ON people(code); CREATE INDEX people_name ON people(name);"
          "CREATE INDEX rounds_name ON rounds(name); CREATE INDEX inspections_title ON inspections(title);"},
+        // Immediate-fix notices in the unit channel (article 7(2)) and what the unit answers.
+        {"app", 3,
+         "CREATE TABLE notices (id TEXT PRIMARY KEY, inspection_id TEXT, finding_id TEXT, problem TEXT, action TEXT,"
+         "  deadline TEXT, issued_by TEXT, issued_at INTEGER) WITHOUT ROWID;"
+         "CREATE INDEX notices_inspection ON notices(inspection_id);"
+         "CREATE TABLE notice_acks (id TEXT PRIMARY KEY, notice_id TEXT, acknowledged_by TEXT, acknowledged_at INTEGER)"
+         "  WITHOUT ROWID;"
+         "CREATE TABLE unit_replies (id TEXT PRIMARY KEY, notice_id TEXT, text TEXT, replied_by TEXT, replied_at INTEGER)"
+         "  WITHOUT ROWID;"
+         "CREATE INDEX unit_replies_notice ON unit_replies(notice_id);"},
     };
     return m;
 }

@@ -359,6 +359,57 @@ AResult<int> Session::revokeDevice(const std::string& deviceId) {
     return committing([&](Workspace& ws) { return ws.revokeDevice(deviceId); });
 }
 
+// ---- immediate-fix notices
+
+AResult<std::string> Session::issueNotice(const std::string& findingId, const std::string& problem, const std::string& action,
+                                          const std::string& deadline) {
+    return committing([&](Workspace& ws) { return ws.issueNotice(findingId, problem, action, deadline); });
+}
+
+AResult<std::vector<NoticeView>> Session::notices() {
+    XS_TRY_APP(unlocked());
+    auto list = m_ws->notices();
+    if (!list) return list.error();
+    auto nameOf = [&](const std::string& person) {
+        auto p = m_ws->log().record("person", person);
+        return p ? stringOf(*p, "name") : std::string();
+    };
+    std::vector<NoticeView> out;
+    for (const auto& n : *list) {
+        NoticeView v{stringOf(n, "id"), stringOf(n, "inspection_id"), stringOf(n, "finding_id"), stringOf(n, "problem"),
+                     stringOf(n, "action"), stringOf(n, "deadline"), stringOf(n, "issued_by"), {}, n.value("issued_at", std::int64_t{0}),
+                     false, {}, {}, 0, {}};
+        v.issuedByName = nameOf(v.issuedBy);
+        if (n.contains("ack") && n["ack"].is_object()) {
+            v.acknowledged = true;
+            v.acknowledgedBy = stringOf(n["ack"], "acknowledged_by");
+            v.acknowledgedByName = nameOf(v.acknowledgedBy);
+            v.acknowledgedAt = n["ack"].value("acknowledged_at", std::int64_t{0});
+        }
+        for (const auto& r : n.value("replies", Json::array()))
+            v.replies.push_back({stringOf(r, "id"), stringOf(r, "text"), stringOf(r, "replied_by"), nameOf(stringOf(r, "replied_by")),
+                                 r.value("replied_at", std::int64_t{0})});
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+AResult<NoticeView> Session::notice(const std::string& id) {
+    auto all = notices();
+    if (!all) return all.error();
+    for (auto& n : *all)
+        if (n.id == id) return std::move(n);
+    return fail(AppError::NotFound, "no notice " + id + " here (sync first?)");
+}
+
+AStatus Session::acknowledgeNotice(const std::string& noticeId) {
+    return committing([&](Workspace& ws) { return ws.acknowledgeNotice(noticeId); });
+}
+
+AResult<std::string> Session::replyToNotice(const std::string& noticeId, const std::string& text) {
+    return committing([&](Workspace& ws) { return ws.replyToNotice(noticeId, text); });
+}
+
 // ---- sync with the server
 
 AStatus Session::setServer(const std::string& url, const std::string& pin) {
@@ -396,11 +447,18 @@ AResult<SyncRoundView> Session::syncOnce(int waitSeconds, const std::function<vo
             for (const auto& id : ids) {
                 auto cs = ws.log().changeSet(id);
                 if (!cs) continue;
-                ArrivalView a{cs->id, cs->device, {}, {}};
+                ArrivalView a{cs->id, cs->device, {}, {}, cs->isWithheld(), {}, {}, {}};
                 if (auto d = ws.log().device(cs->device); d && *d) {
                     if (auto person = ws.log().record("person", (*d)->principal)) a.author = person->value("name", "");
                 }
-                for (const auto& op : cs->ops) a.records.push_back(op.kind + " in " + op.channel);
+                for (const auto& op : cs->ops) {
+                    a.records.push_back(op.kind + " in " + op.channel);
+                    if (!ws.log().record(op.kind, op.recordId)) continue;  // not readable (or refused) here
+                    if (op.kind == "notice") a.noticesIssued.push_back(op.recordId);
+                    if (op.kind == "notice_ack") a.noticesAcknowledged.push_back(op.recordId);
+                    if (op.kind == "unit_reply")
+                        if (auto r = ws.log().record(op.kind, op.recordId)) a.noticesAnswered.push_back(stringOf(*r, "notice_id"));
+                }
                 out.push_back(std::move(a));
             }
             onArrival(out);

@@ -115,6 +115,15 @@ public:
                                         EvidencePurpose purpose);  // the file's hash
     AStatus exportEvidence(const std::string& hash, const std::filesystem::path& out);
 
+    // ---- immediate-fix notices (article 7(2)): the lead issues one for a confirmed immediate-fix
+    // finding; a head of the inspected unit acknowledges it and replies with what was done.
+    AResult<std::string> issueNotice(const std::string& findingId, const std::string& problem, const std::string& action,
+                                     const std::string& deadline);
+    AResult<std::vector<NoticeView>> notices();
+    AResult<NoticeView> notice(const std::string& id);  // NotFound
+    AStatus acknowledgeNotice(const std::string& noticeId);
+    AResult<std::string> replyToNotice(const std::string& noticeId, const std::string& text);
+
     // ---- sync with the server (sync/net/client.h). Its URL and certificate pin come with the
     // enrolment file; setServer replaces them (the office's own store, a server that moved).
     AStatus setServer(const std::string& url, const std::string& pin);

@@ -173,6 +173,22 @@ struct EnrolmentAcceptedView {
     std::int64_t changeSetsNew = 0, changeSetsRefused = 0, channelKeys = 0, channelMemberships = 0;
 };
 
+// ---- immediate-fix notices (article 7(2))
+
+struct NoticeReplyView {
+    std::string id, text, repliedBy, repliedByName;
+    std::int64_t repliedAt = 0;  // Unix ms
+};
+
+struct NoticeView {
+    std::string id, inspectionId, findingId, problem, action, deadline, issuedBy, issuedByName;
+    std::int64_t issuedAt = 0;  // Unix ms
+    bool acknowledged = false;
+    std::string acknowledgedBy, acknowledgedByName;
+    std::int64_t acknowledgedAt = 0;
+    std::vector<NoticeReplyView> replies;
+};
+
 // ---- sync with the server
 
 struct ServerView {
@@ -182,7 +198,10 @@ struct ServerView {
 // One change set that arrived in a sync round, described without its content.
 struct ArrivalView {
     std::string changeSet, device, author;  // author: the person's name when known here
-    std::vector<std::string> records;       // "kind in channel" for each op (sealed ones too)
+    std::vector<std::string> records;       // "kind in channel" for each op; empty when withheld
+    bool withheld = false;                  // a link of a channel this device is not a member of
+    // Ids of the notices this change set issued, acknowledged or answered (readable here).
+    std::vector<std::string> noticesIssued, noticesAcknowledged, noticesAnswered;
 };
 
 struct SyncRoundView {

@@ -119,6 +119,14 @@ public:
     AResult<std::string> attachEvidence(const std::string& findingId, const std::filesystem::path& file,
                                         EvidencePurpose purpose);
 
+    // Immediate-fix notices (workspace_notices.cpp): the lead issues one for a confirmed
+    // immediate-fix finding; a head of the inspected unit acknowledges it and replies.
+    AResult<std::string> issueNotice(const std::string& findingId, const std::string& problem, const std::string& action,
+                                     const std::string& deadline);
+    AStatus acknowledgeNotice(const std::string& noticeId);
+    AResult<std::string> replyToNotice(const std::string& noticeId, const std::string& text);
+    AResult<Json> notices();  // each with "ack" (null until acknowledged) and "replies"
+
     AResult<Json> units();
     AResult<Json> people();
     AResult<Json> inspections();

@@ -686,16 +686,101 @@ int cmdHandover(Context& ctx) {
     return usage("handover export --inspection ID --out FILE | import FILE | confirm RECEIPT | acknowledge ACK | acks");
 }
 
+void printNotice(const NoticeView& n) {
+    std::cout << "立行立改通知 " << n.id << "\n"
+              << "  问题: " << n.problem << "\n  整改要求: " << n.action << "\n  期限: " << n.deadline << "\n  签发: "
+              << n.issuedByName << " " << formatTimestampMs(n.issuedAt) << "\n  签收: "
+              << (n.acknowledged ? n.acknowledgedByName + " " + formatTimestampMs(n.acknowledgedAt) : std::string("未签收")) << "\n";
+    for (const auto& r : n.replies)
+        std::cout << "  回复 (" << r.repliedByName << " " << formatTimestampMs(r.repliedAt) << "): " << r.text << "\n";
+}
+
+// notice issue --finding ID --problem T --action A --deadline YYYY-MM-DD | list | show ID | ack ID | reply ID --text T
+int cmdNotice(Context& ctx) {
+    const auto& pos = ctx.args.positional();
+    if (pos.size() < 2) return usage("notice issue|list|show|ack|reply");
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    const std::string& sub = pos[1];
+    if (sub == "issue" && pos.size() == 2) {
+        auto finding = ctx.args.get("finding"), problem = ctx.args.get("problem"), action = ctx.args.get("action"),
+             deadline = ctx.args.get("deadline");
+        if (!finding || !problem || !action || !deadline)
+            return usage("notice issue --finding ID --problem TEXT --action TEXT --deadline YYYY-MM-DD");
+        auto id = (*session)->issueNotice(*finding, *problem, *action, *deadline);
+        if (!id) return report(id.error());
+        if (ctx.json) printJson({{"id", *id}});
+        else std::cout << *id << "\n";
+        return 0;
+    }
+    if (sub == "list" && pos.size() == 2) {
+        auto list = (*session)->notices();
+        if (!list) return report(list.error());
+        if (ctx.json) {
+            printJson(listJson(*list));
+        } else {
+            for (const auto& n : *list)
+                std::cout << n.id << "  " << n.deadline << "  " << (n.acknowledged ? "已签收" : "未签收") << "  " << n.problem << "\n";
+        }
+        return 0;
+    }
+    if ((sub == "show" || sub == "ack") && pos.size() == 3) {
+        if (sub == "ack") {
+            if (auto r = (*session)->acknowledgeNotice(pos[2]); !r) return report(r.error());
+        }
+        auto n = (*session)->notice(pos[2]);
+        if (!n) return report(n.error());
+        if (ctx.json) printJson(toJson(*n));
+        else printNotice(*n);
+        return 0;
+    }
+    if (sub == "reply" && pos.size() == 3) {
+        auto text = ctx.args.get("text");
+        if (!text) return usage("notice reply ID --text TEXT");
+        auto id = (*session)->replyToNotice(pos[2], *text);
+        if (!id) return report(id.error());
+        if (ctx.json) printJson({{"id", *id}});
+        else std::cout << *id << "\n";
+        return 0;
+    }
+    return usage("notice issue|list|show ID|ack ID|reply ID");
+}
+
 Json roundJson(const SyncRoundView& r) {
     return {{"server", r.server}, {"pushed", r.pushed}, {"pulled", r.pulled}, {"applied", r.applied},
             {"refused", r.refused}, {"held", r.held}, {"cursor", r.cursor}};
 }
 
-void printArrivals(const Context& ctx, const std::vector<ArrivalView>& batch) {
+void printArrivals(Session& session, const Context& ctx, const std::vector<ArrivalView>& batch) {
     for (const auto& a : batch) {
+        // What a person must see at once: a notice issued, acknowledged or answered.
+        auto noticeEvents = [&](const std::vector<std::string>& ids, const char* event) {
+            for (const auto& id : ids) {
+                auto n = session.notice(id);
+                if (!n) continue;
+                if (ctx.json) {
+                    Json j = toJson(*n);
+                    j["event"] = event;
+                    std::cout << j.dump() << std::endl;
+                } else {
+                    std::cout << (std::string(event) == "notice_issued" ? "收到" : std::string(event) == "notice_acknowledged" ? "已签收: " : "有回复: ");
+                    printNotice(*n);
+                    std::cout << std::flush;
+                }
+            }
+        };
+        noticeEvents(a.noticesIssued, "notice_issued");
+        noticeEvents(a.noticesAcknowledged, "notice_acknowledged");
+        noticeEvents(a.noticesAnswered, "notice_answered");
         if (ctx.json) {
-            std::cout << Json{{"arrived", a.changeSet}, {"device", a.device}, {"author", a.author}, {"records", a.records}}.dump()
+            std::cout << Json{{"arrived", a.changeSet}, {"device", a.device}, {"author", a.author}, {"records", a.records},
+                              {"withheld", a.withheld}}
+                             .dump()
                       << std::endl;
+            continue;
+        }
+        if (a.withheld) {
+            std::cout << "arrived from " << (a.author.empty() ? a.device : a.author) << ": a change set of a channel not shared with this device (kept as a link)" << std::endl;
             continue;
         }
         // "unit in org x15": a run of the same kind of record once, with its count.
@@ -722,7 +807,8 @@ int cmdSync(Context& ctx) {
     if (url) {
         if (auto r = (*session)->setServer(*url, *pin); !r) return report(r.error());
     }
-    auto arrivals = [&ctx](const std::vector<ArrivalView>& batch) { printArrivals(ctx, batch); };
+    Session& s = **session;
+    auto arrivals = [&ctx, &s](const std::vector<ArrivalView>& batch) { printArrivals(s, ctx, batch); };
     if (!ctx.args.flag("watch")) {
         auto r = (*session)->syncOnce(0, arrivals);
         if (!r) return report(r.error());
@@ -890,6 +976,13 @@ commands:
   handover acknowledge ACK       (audit office) record a device's shred acknowledgement
   handover acks                  (audit office) shred acknowledgements per device
   refused                        change sets kept but refused by the procedure's rules
+  notice issue --finding ID --problem TEXT --action TEXT --deadline YYYY-MM-DD
+                                 (working-group lead) an immediate-fix notice (立行立改) to the unit,
+                                 for a confirmed immediate-fix finding; the problem is told in words
+                                 the unit may read (it never reads the team's findings)
+  notice list | notice show ID   notices with their deadlines, acknowledgement and replies
+  notice ack ID                  (unit head) acknowledge a notice (a signed record the lead sees)
+  notice reply ID --text TEXT    (unit head) answer a notice with what was rectified
   sync [--server URL --pin PIN] [--watch]   send what the server lacks, receive what is new;
                                  --watch stays connected and prints what arrives (the URL and pin
                                  come with the enrolment file; --server/--pin set them)
@@ -899,7 +992,8 @@ commands:
   demo-handover --dir DIR        office + two enrolled inspectors: capture, export, import
 
 exit codes: 0 ok, 1 failure, 2 usage, 3 wrong passphrase, 4 not found, 5 refused by a rule,
-            6 tampered or damaged data, 7 store busy, 8 disk full
+            6 tampered or damaged data, 7 store busy, 8 disk full, 9 cancelled,
+            10 offline (the server cannot be reached: nothing is lost, sync later)
 )";
 
 // Text output goes through this: a title or a unit name that another device wrote may hold
@@ -995,6 +1089,7 @@ int run(const std::vector<std::string>& argv) {
         {"rekey", {cmdRekey, {"new-passphrase-file", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"rebuild", {cmdRebuild, {}}},
         {"sync", {cmdSync, {"server", "pin", "watch"}}},
+        {"notice", {cmdNotice, {"finding", "problem", "action", "deadline", "text"}}},
         {"identity", {cmdIdentity, {"out"}}},
         {"handover", {cmdHandover, {"inspection", "out", "receipt", "ack-out"}}},
         {"refused", {cmdRefused, {}}},

@@ -102,6 +102,27 @@ Json toJson(const ConflictView& c) {
     return {{"kind", c.kind}, {"id", c.recordId}, {"field", c.field}, {"versions", versions}};
 }
 
+Json toJson(const NoticeView& n) {
+    Json replies = Json::array();
+    for (const auto& r : n.replies)
+        replies.push_back({{"id", r.id}, {"text", r.text}, {"replied_by", r.repliedBy}, {"replied_by_name", r.repliedByName},
+                           {"replied_at", formatTimestampMs(r.repliedAt)}});
+    return {{"id", n.id},
+            {"inspection_id", n.inspectionId},
+            {"finding_id", n.findingId},
+            {"problem", n.problem},
+            {"action", n.action},
+            {"deadline", n.deadline},
+            {"issued_by", n.issuedBy},
+            {"issued_by_name", n.issuedByName},
+            {"issued_at", formatTimestampMs(n.issuedAt)},
+            {"acknowledged", n.acknowledged},
+            {"acknowledged_by", n.acknowledged ? Json(n.acknowledgedBy) : Json()},
+            {"acknowledged_by_name", n.acknowledged ? Json(n.acknowledgedByName) : Json()},
+            {"acknowledged_at", n.acknowledged ? Json(formatTimestampMs(n.acknowledgedAt)) : Json()},
+            {"replies", replies}};
+}
+
 Json toJson(const RefusedView& r) { return {{"id", r.id}, {"device", r.device}, {"seq", r.seq}, {"reason", r.reason}}; }
 
 Json toJson(const WipeRecordView& w) {

@@ -1,5 +1,7 @@
 #include "sync/net/protocol.h"
 
+#include <cstring>
+
 #include "sync/suite.h"
 
 namespace xs::sync::net {
@@ -8,9 +10,14 @@ namespace {
 void putU32(crypto::Bytes& out, std::uint32_t v) {
     for (int i = 3; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
+void putText(crypto::Bytes& out, std::string_view s) {
+    const std::size_t at = out.size();
+    out.resize(at + s.size());
+    if (!s.empty()) std::memcpy(out.data() + at, s.data(), s.size());
+}
 void putLp(crypto::Bytes& out, std::string_view s) {
     putU32(out, static_cast<std::uint32_t>(s.size()));
-    out.insert(out.end(), s.begin(), s.end());
+    putText(out, s);
 }
 
 }  // namespace
@@ -18,8 +25,7 @@ void putLp(crypto::Bytes& out, std::string_view s) {
 crypto::Bytes requestSigningInput(std::string_view method, std::string_view target, std::int64_t timestampMs,
                                   std::string_view device, std::string_view nonce, const crypto::Digest& bodyHash) {
     crypto::Bytes b;
-    const std::string_view tag = "xs-request-v1";
-    b.insert(b.end(), tag.begin(), tag.end());
+    putText(b, "xs-request-v1");
     b.push_back(0);
     b.push_back(kSuiteXs1);
     putLp(b, method);

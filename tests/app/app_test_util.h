@@ -33,6 +33,7 @@ inline std::string errorName(AppError e) {
         case AppError::Busy: return "Busy";
         case AppError::DiskFull: return "DiskFull";
         case AppError::Cancelled: return "Cancelled";
+        case AppError::Offline: return "Offline";
     }
     return "?";
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <thread>
 
 #include "tests/e2e/cli_fixture.h"
 #include "tests/e2e/process.h"
@@ -360,4 +361,143 @@ TEST_CASE("sync: need-to-know - a unit head's device gets the team's change sets
     CHECK(w.office.jsonOf({"finding", "list"}).empty());  // until the office syncs
     SyncWorld::sync(w.office);
     CHECK(w.office.jsonOf({"finding", "list"}).size() == 1);
+}
+
+// ---- immediate-fix notices (article 7(2)), end to end
+
+namespace {
+
+// The lead, an inspector and the inspected unit's head, with an inspection of E03 open today and
+// an immediate-fix finding the inspector captured and the lead confirmed. Returns the finding.
+struct NoticeScene {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& inspector = w.enrol("冯磊", "working_group_member");
+    Cli& head = w.enrol("高峰", "unit_head");
+    std::string inspection, finding;
+    NoticeScene() {
+        SyncWorld::sync(lead);
+        auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02", "--lead", "W01"});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        inspection = r.out.substr(0, 36);
+        SyncWorld::sync(lead);
+        SyncWorld::sync(inspector);
+        r = inspector({"finding", "add", "--inspection", inspection, "--title", "危废暂存间台账缺失", "--description",
+                       "现场检查发现危险废物暂存间无出入库台账", "--immediate-fix"});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        finding = r.out.substr(0, 36);
+        REQUIRE(inspector({"finding", "transition", finding, "--to", "submitted"}).exitCode == 0);
+        SyncWorld::sync(inspector);
+        SyncWorld::sync(lead);
+        r = lead({"finding", "transition", finding, "--to", "confirmed"});  // 研判
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    }
+    std::string issue() {
+        auto r = lead({"notice", "issue", "--finding", finding, "--problem", "危险废物暂存间未建立出入库台账",
+                       "--action", "立即建立台账并补录本年度记录", "--deadline", "2099-12-31"});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        return r.out.substr(0, 36);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("notices: issued by the lead, printed at once by the unit head's sync --watch, acknowledged, shown received on the lead's device") {
+    NoticeScene s;
+    SyncWorld::sync(s.head);
+    Child watch({"--store", s.head.store.string(), "--json", "sync", "--watch"}, s.head.env);
+    // Let the watcher reach its long-poll before the notice exists.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const std::string notice = s.issue();
+    SyncWorld::sync(s.lead);
+    json printed;
+    std::vector<std::string> lines;
+    for (int i = 0; i < 200 && printed.is_null(); ++i) {
+        REQUIRE(watch.readLines(lines, 100));
+        for (const auto& l : lines) {
+            auto j = json::parse(l, nullptr, false);
+            if (j.is_object() && j.value("event", "") == "notice_issued") printed = j;
+        }
+        lines.clear();
+    }
+    watch.kill9();
+    watch.wait();
+    REQUIRE_FALSE(printed.is_null());
+    CHECK(printed["id"] == notice);
+    CHECK(printed["problem"] == "危险废物暂存间未建立出入库台账");
+    CHECK(printed["deadline"] == "2099-12-31");
+    CHECK(printed["issued_by_name"] == "郑华");
+    CHECK(printed["acknowledged"] == false);
+    // The unit head reads the notice, never the finding behind it.
+    CHECK(s.head.jsonOf({"finding", "list"}).empty());
+
+    auto r = s.head({"notice", "ack", notice, "--json"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    r = s.head({"notice", "reply", notice, "--text", "已建立台账，附照片"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    SyncWorld::sync(s.head);
+    SyncWorld::sync(s.lead);
+    json seen = s.lead.jsonOf({"notice", "show", notice});
+    CHECK(seen["acknowledged"] == true);
+    CHECK(seen["acknowledged_by_name"] == "高峰");
+    CHECK_FALSE(seen["acknowledged_at"].get<std::string>().empty());
+    REQUIRE(seen["replies"].size() == 1);
+    CHECK(seen["replies"][0]["text"] == "已建立台账，附照片");
+    SyncWorld::sync(s.w.office);
+    CHECK(s.w.office.jsonOf({"notice", "show", notice}) == seen);
+    CHECK(s.inspector.jsonOf({"notice", "list"}).empty());  // until it syncs
+    SyncWorld::sync(s.inspector);
+    CHECK(s.inspector.jsonOf({"notice", "show", notice}) == seen);
+    for (const Cli* c : {&s.lead, &s.head, &s.inspector, &s.w.office}) {
+        auto v = (*c)({"verify"});
+        CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
+    }
+}
+
+TEST_CASE("notices: with the unit head offline until the end, the path completes when it connects") {
+    NoticeScene s;  // the head enrolled but never synced
+    const std::string notice = s.issue();
+    SyncWorld::sync(s.lead);
+    // The lead's device shows it not yet received.
+    CHECK(s.lead.jsonOf({"notice", "show", notice})["acknowledged"] == false);
+    // The unit head comes online: one sync brings the organisation, the plan, the keys and the notice.
+    json round = SyncWorld::sync(s.head);
+    CHECK(round["applied"].get<int>() > 0);
+    CHECK(s.head.jsonOf({"notice", "show", notice})["action"] == "立即建立台账并补录本年度记录");
+    REQUIRE(s.head({"notice", "ack", notice}).exitCode == 0);
+    SyncWorld::sync(s.head);
+    SyncWorld::sync(s.lead);
+    CHECK(s.lead.jsonOf({"notice", "show", notice})["acknowledged"] == true);
+}
+
+TEST_CASE("notices: refused for an unconfirmed or not-immediate finding, by anyone but the lead, and answered only by the inspected unit's head") {
+    NoticeScene s;
+    Cli& otherHead = s.w.enrol("林雪", "unit_head");
+    // Not confirmed yet: a second finding.
+    auto r = s.inspector({"finding", "add", "--inspection", s.inspection, "--title", "未确认的问题", "--immediate-fix"});
+    REQUIRE(r.exitCode == 0);
+    const std::string unconfirmed = r.out.substr(0, 36);
+    SyncWorld::sync(s.inspector);
+    SyncWorld::sync(s.lead);
+    auto issue = [&](const Cli& who, const std::string& f) {
+        return who({"notice", "issue", "--finding", f, "--problem", "p", "--action", "a", "--deadline", "2099-01-01"});
+    };
+    r = issue(s.lead, unconfirmed);
+    CHECK(r.exitCode == 5);
+    CHECK(r.err.find("confirm") != std::string::npos);
+    r = issue(s.inspector, s.finding);  // an inspector is not the lead
+    CHECK(r.exitCode == 5);
+    r = s.lead({"notice", "issue", "--finding", s.finding, "--problem", "p", "--action", "a", "--deadline", "2001-01-01"});
+    CHECK(r.exitCode == 5);  // a deadline in the past
+    const std::string notice = s.issue();
+    SyncWorld::sync(s.lead);
+    SyncWorld::sync(otherHead);
+    r = otherHead({"notice", "ack", notice});
+    CHECK(r.exitCode == 4);  // not even readable there: another unit's channel
+    SyncWorld::sync(s.inspector);
+    r = s.inspector({"notice", "ack", notice});
+    CHECK(r.exitCode == 5);  // only the unit's head acknowledges
+    SyncWorld::sync(s.head);
+    REQUIRE(s.head({"notice", "ack", notice}).exitCode == 0);
+    CHECK(s.head({"notice", "ack", notice}).exitCode == 5);  // once
 }

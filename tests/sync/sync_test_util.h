@@ -101,6 +101,7 @@ inline std::string errorName(SyncError e) {
         case SyncError::Busy: return "Busy";
         case SyncError::DiskFull: return "DiskFull";
         case SyncError::Cancelled: return "Cancelled";
+        case SyncError::Unavailable: return "Unavailable";
     }
     return "?";
 }
