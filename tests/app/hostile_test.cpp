@@ -23,6 +23,7 @@
 #include "crypto/hpke.h"
 #include "sync/bundle.h"
 #include "sync/changeset_codec.h"
+#include "sync/uuid.h"
 #include "tests/app/app_test_util.h"
 #include "tests/app/bureau.h"
 #include "tests/sync/forge.h"
@@ -977,6 +978,57 @@ TEST_CASE("hostile: a signed round whose start_year overflows start_year + 2 is 
         CHECK(Bureau::deliver(*receivers[i], cs) == sync::ApplyOutcome::Refused);
         CHECK(mentions(Bureau::lastRefusal(*receivers[i]), "covers start_year"));
     }
+}
+
+TEST_CASE("hostile: a notice forged by an inspector, an acknowledgement not by the unit's head, and a rewritten notice are refused on apply") {
+    Bureau b;
+    const std::string f = b.capture(*b.member, "危废台账缺失");
+    b.share();
+    const std::string unit = unitChannel(b.inspection);
+    const std::int64_t now = 1'790'000'000'000;
+    const Json fields = {{"inspection_id", b.inspection}, {"finding_id", f}, {"problem", "p"}, {"action", "a"},
+                         {"deadline", "2099-01-01"}, {"issued_by", b.member->self().personId}, {"issued_at", now}};
+    // Each forged change set goes to its author's store first (which judges it too), then on.
+    auto id = sync::newOwnedId(b.member->log().deviceId());
+    REQUIRE(id.ok());
+    Forge forge = forgeFor(*b.member);
+    sync::ChangeSet forged = forge.make({forge.sealed(unit, "notice", *id, fields)});
+    for (Workspace* w : {b.member.get(), b.office.get(), b.lead.get()}) {
+        CHECK(Bureau::deliver(*w, forged) == sync::ApplyOutcome::Refused);
+        CHECK(mentions(Bureau::lastRefusal(*w), "working-group lead"));
+    }
+    // The lead's own notice; then an acknowledgement by the inspector and a rewrite of the notice
+    // by the lead are refused.
+    Json honest = fields;
+    honest["issued_by"] = b.lead->self().personId;
+    auto nid = sync::newOwnedId(b.lead->log().deviceId());
+    REQUIRE(nid.ok());
+    Forge leadForge = forgeFor(*b.lead);
+    sync::ChangeSet issued = leadForge.make({leadForge.sealed(unit, "notice", *nid, honest)});
+    for (Workspace* w : {b.lead.get(), b.office.get(), b.member.get()}) CHECK(Bureau::deliver(*w, issued) == sync::ApplyOutcome::Applied);
+    Forge again = forgeFor(*b.member);
+    sync::ChangeSet ack = again.make({again.sealed(unit, "notice_ack", *nid,
+                                                   {{"notice_id", *nid}, {"acknowledged_by", b.member->self().personId},
+                                                    {"acknowledged_at", now}})});
+    for (Workspace* w : {b.member.get(), b.office.get()}) {
+        CHECK(Bureau::deliver(*w, ack) == sync::ApplyOutcome::Refused);
+        CHECK(mentions(Bureau::lastRefusal(*w), "head of the inspected unit"));
+    }
+    Forge leadAgain = forgeFor(*b.lead);
+    sync::ChangeSet rewrite = leadAgain.make({leadAgain.sealed(unit, "notice", *nid, {{"deadline", "2099-12-31"}})});
+    for (Workspace* w : {b.lead.get(), b.office.get()}) {
+        CHECK(Bureau::deliver(*w, rewrite) == sync::ApplyOutcome::Refused);
+        auto refused = w->log().refused();
+        REQUIRE(refused.ok());
+        CHECK(std::any_of(refused->begin(), refused->end(), [&](const sync::RefusedChangeSet& r) {
+            return r.id == rewrite.id && mentions(r.reason, "fixed once written");
+        }));
+    }
+    auto notices = b.office->notices();
+    REQUIRE(notices.ok());
+    REQUIRE(notices->size() == 1);
+    CHECK((*notices)[0]["deadline"] == "2099-01-01");
+    CHECK((*notices)[0]["ack"].is_null());
 }
 
 }  // namespace xs::app
