@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <random>
+#include <set>
 #include <thread>
 
 #include "tests/e2e/cli_fixture.h"
@@ -500,4 +502,140 @@ TEST_CASE("notices: refused for an unconfirmed or not-immediate finding, by anyo
     SyncWorld::sync(s.head);
     REQUIRE(s.head({"notice", "ack", notice}).exitCode == 0);
     CHECK(s.head({"notice", "ack", notice}).exitCode == 5);  // once
+}
+
+// ---- bad days: kill -9 of the server mid-push, of a client mid-pull; a marker on the server's disk
+
+namespace {
+
+// `count` findings of `inspection` as a finding-import file (one change set each).
+fs::path importFile(const Cli& c, const std::string& inspection, int count, const std::string& tag, std::size_t bytes = 4000) {
+    fs::path file = c.dir / ("import-" + tag + ".jsonl");
+    std::string text;
+    for (int i = 0; i < count; ++i)
+        text += json{{"inspection", inspection}, {"title", "问题 " + tag + "-" + std::to_string(i)},
+                     {"description", std::string(bytes, 'd') + "说明"}}
+                    .dump() +
+                "\n";
+    writeAll(file, text);
+    return file;
+}
+
+// Runs `sync` on c until it succeeds (the server may be coming back).
+void syncUntilDone(const Cli& c) {
+    for (int i = 0; i < 50; ++i) {
+        if (c({"sync"}).exitCode == 0) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL("sync did not succeed after the server came back");
+}
+
+}  // namespace
+
+TEST_CASE("sync: kill -9 of the server during pushes, 20 times - after each restart everything arrives once and every store verifies") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    SyncWorld::sync(lead);
+    auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    const std::string inspection = r.out.substr(0, 36);
+    SyncWorld::sync(lead);
+    SyncWorld::sync(a);
+    std::mt19937 rng(20261202);
+    std::uniform_int_distribution<int> delay(0, 400);
+    int expected = 0, interrupted = 0;
+    for (int trial = 0; trial < 20; ++trial) {
+        CAPTURE(trial);
+        r = a({"finding", "import", importFile(a, inspection, 40, std::to_string(trial)).string()});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        expected += 40;
+        {
+            Child push({"--store", a.store.string(), "sync"}, a.env);
+            std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
+            w.server->kill9();
+            if (push.wait() != 0) ++interrupted;
+        }
+        w.server->start();
+        syncUntilDone(a);
+    }
+    MESSAGE("pushes cut by the kill: " << interrupted << " of 20");
+    SyncWorld::sync(w.office);
+    json list = w.office.jsonOf({"finding", "list"});
+    CHECK(list.size() == static_cast<std::size_t>(expected));
+    std::set<std::string> titles;
+    for (const auto& f : list) titles.insert(f["title"].get<std::string>());
+    CHECK(titles.size() == static_cast<std::size_t>(expected));  // nothing twice
+    for (const Cli* c : {&a, &w.office}) {
+        auto v = (*c)({"verify"});
+        CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
+    }
+    // The server's own store is whole too: a new device pulls everything from it.
+    SyncWorld::sync(lead);
+    CHECK(lead.jsonOf({"finding", "list"}).size() == static_cast<std::size_t>(expected));
+}
+
+TEST_CASE("sync: kill -9 of a client during a pull - the next round completes, nothing twice, verify passes") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    SyncWorld::sync(lead);
+    auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
+    REQUIRE(r.exitCode == 0);
+    const std::string inspection = r.out.substr(0, 36);
+    SyncWorld::sync(lead);
+    SyncWorld::sync(a);
+    REQUIRE(a({"finding", "import", importFile(a, inspection, 600, "bulk", 20000).string()}).exitCode == 0);
+    SyncWorld::sync(a);
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<int> delay(30, 700);  // the whole pull (12 MB, three batches) takes about a second
+    int killed = 0, midway = 0;
+    for (int trial = 0; trial < 5; ++trial) {
+        Child pull({"--store", w.office.store.string(), "sync"}, w.office.env);
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
+        pull.kill9();
+        if (pull.wait() == -9) ++killed;
+        // What a killed pull left: whole batches only (each committed with its cursor).
+        std::size_t held = w.office.jsonOf({"finding", "list"}).size();
+        if (held > 0 && held < 600) ++midway;
+    }
+    MESSAGE("pulls killed: " << killed << " of 5, " << midway << " of them with part of the findings applied");
+    auto t0 = std::chrono::steady_clock::now();
+    SyncWorld::sync(w.office);
+    MESSAGE("the full pull took " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s");
+    CHECK(w.office.jsonOf({"finding", "list"}).size() == 600);
+    auto v = w.office({"verify"});
+    CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
+}
+
+TEST_CASE("sync: a marker captured in a finding is found nowhere in the server's data directory") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    SyncWorld::sync(lead);
+    auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
+    REQUIRE(r.exitCode == 0);
+    const std::string inspection = r.out.substr(0, 36);
+    SyncWorld::sync(lead);
+    SyncWorld::sync(a);
+    const std::string marker = "MARKER-违规发放补贴-9c41";
+    r = a({"finding", "add", "--inspection", inspection, "--title", marker, "--description", marker + " 详细说明"});
+    REQUIRE(r.exitCode == 0);
+    SyncWorld::sync(a);
+    SyncWorld::sync(w.office);
+    REQUIRE(w.office.jsonOf({"finding", "list"}).size() == 1);
+    REQUIRE(w.server->terminate() == 0);  // a clean stop: the write-ahead log checkpointed or not, all on disk
+    int files = 0;
+    for (const auto& e : fs::recursive_directory_iterator(w.server->data())) {
+        if (!e.is_regular_file()) continue;
+        ++files;
+        std::string data = readAll(e.path());
+        CHECK_MESSAGE(data.find(marker) == std::string::npos, e.path().string());
+        CHECK_MESSAGE(data.find("违规发放补贴") == std::string::npos, e.path().string());
+        CHECK_MESSAGE(data.find("冯磊") == std::string::npos, e.path().string());  // even org names: the store is encrypted
+    }
+    CHECK(files >= 4);
+    std::string log = readAll(w.server->log());
+    CHECK(log.find(marker) == std::string::npos);
+    CHECK(log.find("\"route\":\"/v1/push\"") != std::string::npos);
 }
