@@ -242,21 +242,14 @@ SResult<RoundReport> SyncClient::round(int waitSeconds, const std::function<void
         int wait = first && h->cursor <= cursor ? std::min(waitSeconds, h->longPollSeconds) : 0;
         const std::string target = std::string(kRoutePull) + "?after=" + std::to_string(cursor) +
                                    "&limit=" + std::to_string(kMaxPullChangeSets) + "&wait=" + std::to_string(wait);
-        auto j = m_conn->call("GET", target, "", wait + 120);
-        if (!j) return j.error();
-        const std::int64_t next = intOf(*j, "cursor");
-        if (!j->contains("changesets") || !(*j)["changesets"].is_array() || !j->contains("more") ||
-            !(*j)["more"].is_boolean() || next < cursor)
-            return fail(SyncError::Invalid, "the server's pull answer is malformed");
-        const Json& list = (*j)["changesets"];
-        if (list.size() > kMaxPullChangeSets) return fail(SyncError::Invalid, "the server sent more change sets than a pull holds");
-        std::vector<ChangeSet> batch;
-        batch.reserve(list.size());
-        for (const auto& c : list) {
-            auto cs = changeSetFromJson(c);
-            if (!cs) return fail(SyncError::Invalid, "the server sent a malformed change set: " + cs.error().message);
-            batch.push_back(std::move(*cs));
-        }
+        auto a = m_conn->request("GET", target, "", wait + 120);
+        if (!a) return a.error();
+        if (a->status < 200 || a->status >= 300) return refusal(*a);
+        auto answer = parsePullAnswer(a->body);
+        if (!answer) return answer.error();
+        const std::int64_t next = answer->cursor;
+        if (next < cursor) return fail(SyncError::Invalid, "the server's pull cursor went back");
+        std::vector<ChangeSet>& batch = answer->changeSets;
         if (!batch.empty() || next != cursor) {
             auto session = ApplySession::begin(m_log);
             if (!session) return session.error();
@@ -276,7 +269,7 @@ SResult<RoundReport> SyncClient::round(int waitSeconds, const std::function<void
         report.arrived.insert(report.arrived.end(), ids.begin(), ids.end());
         cursor = next;
         if (afterBatch && !ids.empty()) afterBatch(ids);
-        if (!(*j)["more"].get<bool>()) break;
+        if (!answer->more) break;
     }
     report.cursor = cursor;
     return report;

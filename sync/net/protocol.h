@@ -8,6 +8,8 @@
 #include <string_view>
 #include "crypto/bytes.h"
 #include "crypto/hash.h"
+#include "sync/changeset.h"
+#include "sync/error.h"
 
 namespace xs::sync::net {
 
@@ -46,5 +48,16 @@ constexpr std::size_t kMaxDeviceIdChars = 64;
 // query string exactly as sent; lp = u32 big-endian length, then the bytes.
 crypto::Bytes requestSigningInput(std::string_view method, std::string_view target, std::int64_t timestampMs,
                                   std::string_view device, std::string_view nonce, const crypto::Digest& bodyHash);
+
+// The bodies of outside input, strictly parsed and bounded (Invalid naming the problem):
+// a push body {"changesets": [...]} (at most kMaxPushChangeSets), and a pull answer
+// {"changesets": [...], "cursor": N, "more": bool} (at most kMaxPullChangeSets).
+SResult<std::vector<ChangeSet>> parsePushBody(std::string_view body);
+struct PullAnswer {
+    std::vector<ChangeSet> changeSets;
+    std::int64_t cursor = 0;
+    bool more = false;
+};
+SResult<PullAnswer> parsePullAnswer(std::string_view body);
 
 }  // namespace xs::sync::net

@@ -313,20 +313,9 @@ void Server::hello(const httplib::Request& req, httplib::Response& res) {
 void Server::push(const httplib::Request& req, httplib::Response& res) {
     Caller caller;
     if (!authenticate(req, res, caller)) return;
-    auto body = parseBoundedJson(req.body, net::kMaxRequestBytes, "push body");
-    if (!body) return refuse(res, 400, "malformed", body.error().message);
-    if (!body->is_object() || body->size() != 1 || !body->contains("changesets") || !(*body)["changesets"].is_array())
-        return refuse(res, 400, "malformed", "a push body is {\"changesets\": [...]}");
-    const Json& list = (*body)["changesets"];
-    if (list.size() > net::kMaxPushChangeSets)
-        return refuse(res, 413, "too_many", "at most " + std::to_string(net::kMaxPushChangeSets) + " change sets per push");
-    std::vector<ChangeSet> batch;
-    batch.reserve(list.size());
-    for (std::size_t i = 0; i < list.size(); ++i) {
-        auto cs = changeSetFromJson(list[i]);
-        if (!cs) return refuse(res, 400, "malformed", "change set " + std::to_string(i) + ": " + cs.error().message);
-        batch.push_back(std::move(*cs));
-    }
+    auto parsed = net::parsePushBody(req.body);
+    if (!parsed) return refuse(res, 400, "malformed", parsed.error().message);
+    std::vector<ChangeSet> batch = std::move(*parsed);
     SResult<PushOutcome> out = fail(SyncError::Invalid, "");
     {
         std::lock_guard lock(m_storeMutex);
