@@ -24,6 +24,22 @@ crypto::Bytes textBytes(const std::string& s) { return crypto::Bytes(s.begin(), 
 // ------------------------------------------------------------------------- storage
 
 // The LogStore of a client: the changesets, ops, held_changesets and forks tables.
+// A change set's ops rows. The body as signed: in an encrypted channel only the sealed bytes,
+// never the clear text.
+static SStatus storeOps(Db& db, const ChangeSet& cs) {
+    auto o = db.prepare("INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, epoch, body)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!o) return o.error();
+    std::int64_t idx = 0;
+    for (const Op& op : cs.ops) {
+        o->bind(1, op.id).bind(2, cs.id).bind(3, idx++).bind(4, op.channel).bind(5, op.kind).bind(6, op.recordId)
+            .bind(7, static_cast<std::int64_t>(op.hlc)).bind(8, op.device).bind(9, static_cast<std::int64_t>(op.epoch))
+            .bindBlob(10, op.body);
+        XS_TRY(o->run());
+    }
+    return {};
+}
+
 // The op hashes of a withheld change set, in its withheld_ops row.
 static SStatus storeWithheld(Db& db, const ChangeSet& cs) {
     crypto::Bytes all;
@@ -90,18 +106,7 @@ public:
             .bind(11, std::int64_t{local ? 1 : 0}).bind(12, verdict);
         XS_TRY(c->run());
         if (cs.isWithheld()) return storeWithheld(m_db, cs);
-        auto o = m_db.prepare("INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, epoch, body)"
-                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        if (!o) return o.error();
-        std::int64_t idx = 0;
-        for (const Op& op : cs.ops) {
-            // The body as signed: in an encrypted channel only the sealed bytes, never the clear text.
-            o->bind(1, op.id).bind(2, cs.id).bind(3, idx++).bind(4, op.channel).bind(5, op.kind).bind(6, op.recordId)
-                .bind(7, static_cast<std::int64_t>(op.hlc)).bind(8, op.device).bind(9, static_cast<std::int64_t>(op.epoch))
-                .bindBlob(10, op.body);
-            XS_TRY(o->run());
-        }
-        return {};
+        return storeOps(m_db, cs);
     }
     SStatus setVerdict(const std::string& id, const std::string& verdict) override {
         auto s = m_db.prepare("UPDATE changesets SET verdict = ? WHERE id = ? AND verdict != ?");
@@ -945,16 +950,7 @@ SStatus OpLog::upgradeWithheld(const ChangeSet& cs, bool& upgraded) {
     auto del = db.prepare("DELETE FROM withheld_ops WHERE changeset = ?");
     if (!del) return del.error();
     XS_TRY(del->bind(1, cs.id).run());
-    auto o = db.prepare("INSERT INTO ops (id, changeset, idx, channel, kind, record_id, hlc, device, epoch, body)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!o) return o.error();
-    std::int64_t idx = 0;
-    for (const Op& op : cs.ops) {
-        o->bind(1, op.id).bind(2, cs.id).bind(3, idx++).bind(4, op.channel).bind(5, op.kind).bind(6, op.recordId)
-            .bind(7, static_cast<std::int64_t>(op.hlc)).bind(8, op.device).bind(9, static_cast<std::int64_t>(op.epoch))
-            .bindBlob(10, op.body);
-        XS_TRY(o->run());
-    }
+    XS_TRY(storeOps(db, cs));
     upgraded = true;
     return {};
 }

@@ -14,6 +14,11 @@ using namespace xs::test;
 
 namespace {
 
+std::string today() {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+    return xs::app::formatDate(xs::app::dayAt(now.count(), 480) - 1);
+}
+
 // An audit office, a server trusting it, and people enrolled online-ready (the enrolment file
 // carries the server's URL and pin).
 struct SyncWorld {
@@ -49,17 +54,22 @@ struct SyncWorld {
         sync(office);
         return *c;
     }
+    // The lead plans an inspection of E03 with W02 (冯磊) on the team, today; the lead and
+    // `others` sync it. Returns its id.
+    static std::string inspectionFor(const Cli& lead, const std::vector<const Cli*>& others) {
+        sync(lead);
+        auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        sync(lead);
+        for (const Cli* c : others) sync(*c);
+        return r.out.substr(0, 36);
+    }
     static json sync(const Cli& c) {
         auto r = c({"sync", "--json"});
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
         return json::parse(r.out.substr(r.out.rfind("\n{") == std::string::npos ? 0 : r.out.rfind("\n{") + 1));
     }
 };
-
-std::string today() {
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
-    return xs::app::formatDate(xs::app::dayAt(now.count(), 480) - 1);
-}
 
 }  // namespace
 
@@ -319,14 +329,9 @@ TEST_CASE("sync: need-to-know - a unit head's device gets the team's change sets
     Cli& a = w.enrol("冯磊", "working_group_member");
     Cli& head = w.enrol("高峰", "unit_head");        // head of E03, the inspected unit
     Cli& other = w.enrol("林雪", "unit_head");       // head of E02: nothing of this inspection
-    SyncWorld::sync(lead);
-    auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
-    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-    const std::string inspection = r.out.substr(0, 36);
-    SyncWorld::sync(lead);
-    SyncWorld::sync(a);
+    const std::string inspection = SyncWorld::inspectionFor(lead, {&a});
     const std::string marker = "MARKER-团队工作底稿-7f3a";
-    r = a({"finding", "add", "--inspection", inspection, "--title", marker, "--description", marker});
+    auto r = a({"finding", "add", "--inspection", inspection, "--title", marker, "--description", marker});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     SyncWorld::sync(a);
 
@@ -536,18 +541,13 @@ TEST_CASE("sync: kill -9 of the server during pushes, 20 times - after each rest
     SyncWorld w;
     Cli& lead = w.enrol("郑华", "working_group_lead");
     Cli& a = w.enrol("冯磊", "working_group_member");
-    SyncWorld::sync(lead);
-    auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
-    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-    const std::string inspection = r.out.substr(0, 36);
-    SyncWorld::sync(lead);
-    SyncWorld::sync(a);
+    const std::string inspection = SyncWorld::inspectionFor(lead, {&a});
     std::mt19937 rng(20261202);
     std::uniform_int_distribution<int> delay(0, 400);
     int expected = 0, interrupted = 0;
     for (int trial = 0; trial < 20; ++trial) {
         CAPTURE(trial);
-        r = a({"finding", "import", importFile(a, inspection, 40, std::to_string(trial)).string()});
+        auto r = a({"finding", "import", importFile(a, inspection, 40, std::to_string(trial)).string()});
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
         expected += 40;
         {
@@ -579,12 +579,7 @@ TEST_CASE("sync: kill -9 of a client during a pull - the next round completes, n
     SyncWorld w;
     Cli& lead = w.enrol("郑华", "working_group_lead");
     Cli& a = w.enrol("冯磊", "working_group_member");
-    SyncWorld::sync(lead);
-    auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
-    REQUIRE(r.exitCode == 0);
-    const std::string inspection = r.out.substr(0, 36);
-    SyncWorld::sync(lead);
-    SyncWorld::sync(a);
+    const std::string inspection = SyncWorld::inspectionFor(lead, {&a});
     REQUIRE(a({"finding", "import", importFile(a, inspection, 600, "bulk", 20000).string()}).exitCode == 0);
     SyncWorld::sync(a);
     std::mt19937 rng(7);
@@ -612,14 +607,9 @@ TEST_CASE("sync: a marker captured in a finding is found nowhere in the server's
     SyncWorld w;
     Cli& lead = w.enrol("郑华", "working_group_lead");
     Cli& a = w.enrol("冯磊", "working_group_member");
-    SyncWorld::sync(lead);
-    auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
-    REQUIRE(r.exitCode == 0);
-    const std::string inspection = r.out.substr(0, 36);
-    SyncWorld::sync(lead);
-    SyncWorld::sync(a);
+    const std::string inspection = SyncWorld::inspectionFor(lead, {&a});
     const std::string marker = "MARKER-违规发放补贴-9c41";
-    r = a({"finding", "add", "--inspection", inspection, "--title", marker, "--description", marker + " 详细说明"});
+    auto r = a({"finding", "add", "--inspection", inspection, "--title", marker, "--description", marker + " 详细说明"});
     REQUIRE(r.exitCode == 0);
     SyncWorld::sync(a);
     SyncWorld::sync(w.office);
