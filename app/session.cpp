@@ -377,18 +377,18 @@ AResult<std::vector<NoticeView>> Session::notices() {
     std::vector<NoticeView> out;
     for (const auto& n : *list) {
         NoticeView v{stringOf(n, "id"), stringOf(n, "inspection_id"), stringOf(n, "finding_id"), stringOf(n, "problem"),
-                     stringOf(n, "action"), stringOf(n, "deadline"), stringOf(n, "issued_by"), {}, n.value("issued_at", std::int64_t{0}),
+                     stringOf(n, "action"), stringOf(n, "deadline"), stringOf(n, "issued_by"), {}, sync::intOf(n, "issued_at").value_or(0),
                      false, {}, {}, 0, {}};
         v.issuedByName = nameOf(v.issuedBy);
         if (n.contains("ack") && n["ack"].is_object()) {
             v.acknowledged = true;
             v.acknowledgedBy = stringOf(n["ack"], "acknowledged_by");
             v.acknowledgedByName = nameOf(v.acknowledgedBy);
-            v.acknowledgedAt = n["ack"].value("acknowledged_at", std::int64_t{0});
+            v.acknowledgedAt = sync::intOf(n["ack"], "acknowledged_at").value_or(0);
         }
         for (const auto& r : n.value("replies", Json::array()))
             v.replies.push_back({stringOf(r, "id"), stringOf(r, "text"), stringOf(r, "replied_by"), nameOf(stringOf(r, "replied_by")),
-                                 r.value("replied_at", std::int64_t{0})});
+                                 sync::intOf(r, "replied_at").value_or(0)});
         out.push_back(std::move(v));
     }
     return out;
