@@ -72,6 +72,9 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
         request.evidence.push_back({e.hash, e.size});
         hashes.push_back(e.hash);
     }
+    // The export is on record before the bundle is made, so the bundle carries its own record.
+    auto recorded = ws.recordExport(inspectionId, "handover", inspectionId, out.filename().string(), 0);
+    if (!recorded) return recorded.error();
     auto org = ws.store().meta("organisation_id");
     request.manifestExtra = {{"inspection", inspectionId}, {"author_person", ws.self().personId},
                              {"organisation_id", org ? *org : std::string()}};

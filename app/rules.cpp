@@ -330,7 +330,7 @@ sync::SResult<Verdict> checkAttachment(const sync::OpValidator::Context& ctx, co
                                        const Json& inspection, sync::StateView& view) {
     const sync::Op& op = ctx.op;
     Json ch = changesOf(op);
-    if (auto f = unknownField(ch, {"finding_id", "hash", "name", "size", "purpose", "added_by"}))
+    if (auto f = unknownField(ch, {"finding_id", "hash", "name", "size", "purpose", "added_by", "blob", "blob_key", "blob_size"}))
         return Verdict::refuse("an attachment has no field '" + *f + "'");
     auto before = view.record("attachment", op.recordId);
     if (!before) return before.error();
@@ -347,6 +347,11 @@ sync::SResult<Verdict> checkAttachment(const sync::OpValidator::Context& ctx, co
     if (!purpose || !isHash(ch.value("hash", Json())) || !boundedString(ch.value("name", Json()), 255, true) ||
         !ch.value("size", Json()).is_number_integer() || ch["size"].get<std::int64_t>() < 0)
         return Verdict::refuse("an attachment names its file's hash, name, size and purpose");
+    // The encrypted file as the server holds it: all three or none (captured before evidence went online).
+    const bool anyBlob = ch.contains("blob") || ch.contains("blob_key") || ch.contains("blob_size");
+    if (anyBlob && (!isHash(ch.value("blob", Json())) || !isHash(ch.value("blob_key", Json())) ||
+                    !ch.value("blob_size", Json()).is_number_integer() || ch["blob_size"].get<std::int64_t>() < 0))
+        return Verdict::refuse("an attachment names its encrypted file by blob, blob_key and blob_size together");
     if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
         return Verdict::refuse("attachment " + op.recordId + " is not an id the attaching device made");
     if (stringOf(ch, "added_by") != a.person) return Verdict::refuse("an attachment is added in its author's own name");
@@ -355,6 +360,28 @@ sync::SResult<Verdict> checkAttachment(const sync::OpValidator::Context& ctx, co
         if (!may.ok()) return may;
     }
     return mayAttach(*purpose, a.role);
+}
+
+// A record that data left an encrypted store: made once, in its author's own name.
+sync::SResult<Verdict> checkExport(const sync::OpValidator::Context& ctx, const Author& a, const std::string& inspectionId,
+                                   sync::StateView& view) {
+    const sync::Op& op = ctx.op;
+    Json ch = changesOf(op);
+    if (auto f = unknownField(ch, {"inspection_id", "what", "subject", "file_name", "bytes", "exported_by", "exported_at"}))
+        return Verdict::refuse("an export record has no field '" + *f + "'");
+    auto before = view.record("export", op.recordId);
+    if (!before) return before.error();
+    if (*before) return Verdict::refuse("an export record is fixed once made");
+    if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
+        return Verdict::refuse("export record " + op.recordId + " is not an id the exporting device made");
+    const std::string what = stringOf(ch, "what");
+    if (stringOf(ch, "inspection_id") != inspectionId || (what != "evidence" && what != "handover") ||
+        !boundedString(ch.value("subject", Json()), 200, false) || !boundedString(ch.value("file_name", Json()), 255, true) ||
+        !ch.value("bytes", Json()).is_number_integer() || ch["bytes"].get<std::int64_t>() < 0 ||
+        !ch.value("exported_at", Json()).is_number_integer())
+        return Verdict::refuse("an export record names the inspection, evidence or handover, what, the file, its size and when");
+    if (stringOf(ch, "exported_by") != a.person) return Verdict::refuse("an export is recorded in its author's own name");
+    return Verdict::accept();
 }
 
 sync::SResult<Verdict> checkExtension(const sync::OpValidator::Context& ctx, const Author& a, const std::string& inspectionId,
@@ -605,6 +632,7 @@ sync::SResult<Verdict> ProcedureValidator::check(const Context& ctx, sync::State
         if (op.kind == "finding") return checkFinding(ctx, **a, *inspectionId, **inspection, view);
         if (op.kind == "attachment") return checkAttachment(ctx, **a, *inspectionId, **inspection, view);
         if (op.kind == "extension") return checkExtension(ctx, **a, *inspectionId, view);
+        if (op.kind == "export") return checkExport(ctx, **a, *inspectionId, view);
         return Verdict::refuse("the team channel holds no record of kind " + op.kind);
     }
     if (auto inspectionId = inspectionOf(op.channel, "unit")) {

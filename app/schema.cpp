@@ -21,7 +21,10 @@ const std::vector<RecordType>& recordTypes() {
           {"responsible_person", T::Text}, {"status", T::Text}, {"author", T::Text}, {"created_at", T::Int}}},
         {"attachment", "attachments",
          {{"finding_id", T::Text}, {"hash", T::Text}, {"name", T::Text}, {"size", T::Int}, {"purpose", T::Text},
-          {"added_by", T::Text}}},
+          {"added_by", T::Text}, {"blob", T::Text}, {"blob_key", T::Text}, {"blob_size", T::Int}}},
+        {"export", "exports",
+         {{"inspection_id", T::Text}, {"what", T::Text}, {"subject", T::Text}, {"file_name", T::Text}, {"bytes", T::Int},
+          {"exported_by", T::Text}, {"exported_at", T::Int}}},
         {"notice", "notices",
          {{"inspection_id", T::Text}, {"finding_id", T::Text}, {"problem", T::Text}, {"action", T::Text},
           {"deadline", T::Text}, {"issued_by", T::Text}, {"issued_at", T::Int}}},
@@ -71,6 +74,18 @@ const std::vector<sync::Migration>& appMigrations() {
          "CREATE TABLE unit_replies (id TEXT PRIMARY KEY, notice_id TEXT, text TEXT, replied_by TEXT, replied_at INTEGER)"
          "  WITHOUT ROWID;"
          "CREATE INDEX unit_replies_notice ON unit_replies(notice_id);"},
+        // Evidence online: an attachment names its encrypted file as the server holds it (the
+        // blob, its size and the file key that opens it); this device's uploads still to send.
+        {"app", 4,
+         "ALTER TABLE attachments ADD COLUMN blob TEXT;"
+         "ALTER TABLE attachments ADD COLUMN blob_key TEXT;"
+         "ALTER TABLE attachments ADD COLUMN blob_size INTEGER;"
+         "CREATE TABLE blob_uploads (seq INTEGER PRIMARY KEY, blob TEXT NOT NULL UNIQUE, scope TEXT NOT NULL,"
+         "  hash TEXT NOT NULL, size INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0);"
+         // Who took data out of an encrypted store (article 7(4)).
+         "CREATE TABLE exports (id TEXT PRIMARY KEY, inspection_id TEXT, what TEXT, subject TEXT, file_name TEXT,"
+         "  bytes INTEGER, exported_by TEXT, exported_at INTEGER) WITHOUT ROWID;"
+         "CREATE INDEX exports_inspection ON exports(inspection_id);"},
     };
     return m;
 }

@@ -366,6 +366,18 @@ AResult<std::string> Session::issueNotice(const std::string& findingId, const st
     return committing([&](Workspace& ws) { return ws.issueNotice(findingId, problem, action, deadline); });
 }
 
+AResult<std::vector<ExportView>> Session::exports(const std::string& inspection) {
+    XS_TRY_APP(unlocked());
+    auto list = m_ws->exports(inspection);
+    if (!list) return list.error();
+    std::vector<ExportView> out;
+    for (const auto& e : *list)
+        out.push_back({stringOf(e, "id"), stringOf(e, "inspection_id"), stringOf(e, "what"), stringOf(e, "subject"),
+                       stringOf(e, "file_name"), stringOf(e, "exported_by"), stringOf(e, "person"),
+                       intOf(e, "bytes").value_or(0), intOf(e, "exported_at").value_or(0)});
+    return out;
+}
+
 AResult<std::vector<NoticeView>> Session::notices() {
     XS_TRY_APP(unlocked());
     auto list = m_ws->notices();
@@ -434,7 +446,8 @@ AResult<ServerView> Session::server() {
     return ServerView{*url, *pin};
 }
 
-AResult<SyncRoundView> Session::syncOnce(int waitSeconds, const std::function<void(const std::vector<ArrivalView>&)>& onArrival) {
+AResult<SyncRoundView> Session::syncOnce(int waitSeconds, const std::function<void(const std::vector<ArrivalView>&)>& onArrival,
+                                         const std::function<bool(std::uint64_t, std::uint64_t)>& evidenceProgress) {
     auto srv = server();
     if (!srv) return srv.error();
     return committing([&](Workspace& ws) -> AResult<SyncRoundView> {
@@ -465,13 +478,75 @@ AResult<SyncRoundView> Session::syncOnce(int waitSeconds, const std::function<vo
         };
         auto r = client.round(waitSeconds, describe);
         if (!r) return fromSync(r.error());
-        return SyncRoundView{srv->url,
-                             static_cast<std::int64_t>(r->pushed),
-                             static_cast<std::int64_t>(r->pulled),
-                             static_cast<std::int64_t>(r->applied),
-                             static_cast<std::int64_t>(r->refused),
-                             static_cast<std::int64_t>(r->held.size()),
-                             r->cursor};
+        SyncRoundView view;
+        view.server = srv->url;
+        view.pushed = static_cast<std::int64_t>(r->pushed);
+        view.pulled = static_cast<std::int64_t>(r->pulled);
+        view.applied = static_cast<std::int64_t>(r->applied);
+        view.refused = static_cast<std::int64_t>(r->refused);
+        view.held = static_cast<std::int64_t>(r->held.size());
+        view.cursor = r->cursor;
+        // Evidence after the change sets that name it: a pulled attachment's file comes this round.
+        auto files = ws.transferEvidence(client.connection(), evidenceProgress);
+        if (!files) return files.error();
+        view.evidenceUploaded = files->uploaded;
+        view.evidenceDownloaded = files->downloaded;
+        view.evidenceWaiting = files->waitingUploads;
+        view.evidenceBytesUp = files->bytesUp;
+        view.evidenceBytesDown = files->bytesDown;
+        view.evidenceProblems = std::move(files->problems);
+        return view;
+    });
+}
+
+AResult<AccessLogView> Session::accessLog() {
+    auto srv = server();
+    if (!srv) return srv.error();
+    return committing([&](Workspace& ws) -> AResult<AccessLogView> {
+        if (ws.self().role != Role::AuditOffice) return refused("only the audit office reads the server's access log");
+        auto conn = sync::net::Connection::open({srv->url, srv->pin}, ws.log().identity());
+        if (!conn) return fromSync(conn.error());
+        auto entries = sync::net::fetchAccessLog(**conn);
+        if (!entries) {
+            if (entries.error().code == sync::SyncError::Corrupt)
+                return fail(AppError::Tampered, "the server's access log does not verify: " + entries.error().message);
+            return fromSync(entries.error());
+        }
+        // The log must extend what this store saw last: "seq hash".
+        const std::string key = "access_log_head:" + srv->url;
+        if (auto seen = ws.store().meta(key)) {
+            const auto space = seen->find(' ');
+            const std::int64_t seq = std::strtoll(seen->c_str(), nullptr, 10);
+            const std::string hash = space == std::string::npos ? std::string() : seen->substr(space + 1);
+            if (seq > static_cast<std::int64_t>(entries->size()))
+                return fail(AppError::Tampered, "the server's access log is shorter than when this store last read it (" +
+                                                    std::to_string(entries->size()) + " entries, was " + std::to_string(seq) + ")");
+            if (seq > 0 && (*entries)[static_cast<std::size_t>(seq - 1)].hash != hash)
+                return fail(AppError::Tampered, "the server's access log was rewritten up to entry " + std::to_string(seq) +
+                                                    ", which this store read before");
+        }
+        AccessLogView view;
+        for (const auto& e : *entries) {
+            auto j = sync::parseBoundedJson(e.text, 64 * 1024, "access-log entry");
+            if (!j) return fromSync(j.error());
+            AccessEntryView v;
+            v.seq = e.seq;
+            v.timeMs = intOf(*j, "time_ms").value_or(0);
+            v.device = stringOf(*j, "device");
+            v.action = stringOf(*j, "action");
+            v.range = stringOf(*j, "range");
+            if (auto c = j->find("channels"); c != j->end() && c->is_array())
+                for (const auto& ch : *c)
+                    if (ch.is_string()) v.channels.push_back(ch.get<std::string>());
+            if (auto d = ws.log().device(v.device); d && *d)
+                if (auto person = ws.log().record("person", (*d)->principal)) v.person = person->value("name", "");
+            view.entries.push_back(std::move(v));
+        }
+        view.head = entries->empty() ? sync::net::accessLogGenesis() : entries->back().hash;
+        if (!entries->empty())
+            if (auto r = ws.store().setMeta(key, std::to_string(entries->back().seq) + " " + entries->back().hash); !r)
+                return fromSync(r.error());
+        return view;
     });
 }
 

@@ -120,6 +120,8 @@ public:
     AResult<std::string> issueNotice(const std::string& findingId, const std::string& problem, const std::string& action,
                                      const std::string& deadline);
     AResult<std::vector<NoticeView>> notices();
+    // Who took what out of an encrypted store, when (all inspections when empty).
+    AResult<std::vector<ExportView>> exports(const std::string& inspection = {});
     AResult<NoticeView> notice(const std::string& id);  // NotFound
     AStatus acknowledgeNotice(const std::string& noticeId);
     AResult<std::string> replyToNotice(const std::string& noticeId, const std::string& text);
@@ -131,9 +133,17 @@ public:
     // One round: push what the server lacks, pull what is new (Offline when it cannot be
     // reached: nothing is lost, the next round sends it). waitSeconds > 0: when nothing is new,
     // wait that long for something to arrive. onArrival is called on this thread with each
-    // batch as soon as it is committed.
+    // batch as soon as it is committed. Then evidence files: this device's go up, the files of
+    // attachments it can read come down, each resuming where an earlier round stopped;
+    // evidenceProgress(done, total bytes of the current file), false cancels.
     AResult<SyncRoundView> syncOnce(int waitSeconds = 0,
-                                    const std::function<void(const std::vector<ArrivalView>&)>& onArrival = {});
+                                    const std::function<void(const std::vector<ArrivalView>&)>& onArrival = {},
+                                    const std::function<bool(std::uint64_t, std::uint64_t)>& evidenceProgress = {});
+
+    // The server's access log (the audit office's store only), verified: every entry hashes to
+    // itself and names the one before, and it extends the head this store saw last (Tampered
+    // otherwise: entries edited, removed, reordered or cut off).
+    AResult<AccessLogView> accessLog();
 
     // ---- handover (app/handover.h): export and import as tasks, progress in bytes, a cancel
     // leaves nothing behind.

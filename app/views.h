@@ -207,6 +207,30 @@ struct ArrivalView {
 struct SyncRoundView {
     std::string server;
     std::int64_t pushed = 0, pulled = 0, applied = 0, refused = 0, held = 0, cursor = 0;
+    // Evidence files sent and fetched this round; uploads still waiting (offline, or refused:
+    // `evidenceProblems` says why).
+    std::int64_t evidenceUploaded = 0, evidenceDownloaded = 0, evidenceWaiting = 0;
+    std::uint64_t evidenceBytesUp = 0, evidenceBytesDown = 0;
+    std::vector<std::string> evidenceProblems;
+};
+
+// A record that data left an encrypted store (evidence export, handover export).
+struct ExportView {
+    std::string id, inspection, what, subject, fileName, exportedBy, person;
+    std::int64_t bytes = 0, exportedAt = 0;
+};
+
+// The server's access log (article 7(4): who saw what), as the audit office reads it.
+struct AccessEntryView {
+    std::int64_t seq = 0, timeMs = 0;
+    std::string device, person;  // person: the device's person's name when known here
+    std::string action;          // pull | evidence
+    std::vector<std::string> channels;
+    std::string range;           // pull: "after..cursor" of the feed; evidence: "blob@offset+length"
+};
+struct AccessLogView {
+    std::vector<AccessEntryView> entries;
+    std::string head;  // hex hash of the last entry (remembered here: a later log must extend it)
 };
 
 // ---- handover

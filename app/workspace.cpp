@@ -176,12 +176,52 @@ AStatus Workspace::exportEvidence(const std::string& hash, const fs::path& out) 
         if (!*entry || (*entry)->shredded) continue;
         auto key = m_store->evidenceScope(scope, false);
         if (!key) return fromSync(key.error());
+        auto recorded = recordExport(scope, "evidence", hash, out.filename().string(), (*entry)->size);
+        if (!recorded) return recorded.error();
         XS_TRY_SYNC(m_store->evidence().exportTo(*key, hash, out));
         return {};
     }
     return fail(AppError::NotFound, "evidence " + hash.substr(0, 12) +
                                         " is not on this store: it was attached elsewhere and has not arrived yet (pending), "
                                         "or it was shredded here after a handover");
+}
+
+AResult<std::string> Workspace::recordExport(const std::string& inspectionId, const std::string& what,
+                                             const std::string& subject, const std::string& fileName, std::uint64_t bytes) {
+    XS_TRY_APP(requireEnrolled());
+    auto id = sync::newOwnedId(m_log->deviceId());
+    if (!id) return fromSync(id.error());
+    sync::Draft d;
+    const std::string ch = teamChannel(inspectionId);
+    d.set(ch, "export", *id, "inspection_id", inspectionId);
+    d.set(ch, "export", *id, "what", what);
+    d.set(ch, "export", *id, "subject", subject);
+    d.set(ch, "export", *id, "file_name", fileName.substr(0, 255));
+    d.set(ch, "export", *id, "bytes", static_cast<std::int64_t>(bytes));
+    d.set(ch, "export", *id, "exported_by", m_self.personId);
+    d.set(ch, "export", *id, "exported_at", m_clock->nowMs());
+    auto cs = m_log->commit(d);
+    if (!cs) return fromCommit(cs.error());
+    return *id;
+}
+
+AResult<Json> Workspace::exports(const std::string& inspectionId) {
+    auto s = m_store->db().prepare(
+        "SELECT e.id, e.inspection_id, e.what, e.subject, e.file_name, e.bytes, e.exported_by, e.exported_at, p.name"
+        " FROM exports e LEFT JOIN people p ON p.id = e.exported_by WHERE (? = '' OR e.inspection_id = ?)"
+        " ORDER BY e.exported_at, e.id");
+    if (!s) return fromSync(s.error());
+    s->bind(1, inspectionId).bind(2, inspectionId);
+    Json out = Json::array();
+    for (;;) {
+        auto row = s->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        out.push_back({{"id", s->text(0)}, {"inspection_id", s->text(1)}, {"what", s->text(2)}, {"subject", s->text(3)},
+                       {"file_name", s->text(4)}, {"bytes", s->int64(5)}, {"exported_by", s->text(6)},
+                       {"exported_at", s->int64(7)}, {"person", s->text(8)}});
+    }
+    return out;
 }
 
 AStatus Workspace::rebuild() {

@@ -30,6 +30,10 @@
 #include "sync/oplog.h"
 #include "sync/store.h"
 
+namespace xs::sync::net {
+class Connection;
+}
+
 namespace xs::app {
 
 using Json = nlohmann::json;
@@ -137,6 +141,26 @@ public:
     AResult<Json> conflicts();
 
     AStatus exportEvidence(const std::string& hash, const std::filesystem::path& out);
+    // Taking data out of the encrypted store is itself a signed record in the inspection's team
+    // channel (article 7(4)): what (evidence | handover), which (a hash or the inspection), the
+    // file's name and size, by whom, when. Committed before the data is written out, so no
+    // export goes unrecorded; it reaches the office with the next sync or handover.
+    AResult<std::string> recordExport(const std::string& inspectionId, const std::string& what, const std::string& subject,
+                                      const std::string& fileName, std::uint64_t bytes);
+    AResult<Json> exports(const std::string& inspectionId = {});  // newest last
+
+    // Evidence online (workspace_evidence.cpp): sends this device's queued files to the server,
+    // then fetches the files of readable attachments this store lacks; both resume where they
+    // stopped. A connection failure ends it (Offline); a file the server refuses is reported in
+    // `problems` and the rest go on. `progress(done, total)` per chunk; false stops (Cancelled).
+    struct EvidenceTransfer {
+        std::int64_t uploaded = 0, downloaded = 0;
+        std::int64_t waitingUploads = 0;  // queued here and not on the server yet
+        std::uint64_t bytesUp = 0, bytesDown = 0;
+        std::vector<std::string> problems;
+    };
+    AResult<EvidenceTransfer> transferEvidence(sync::net::Connection& conn,
+                                               const std::function<bool(std::uint64_t, std::uint64_t)>& progress = {});
     AStatus rebuild();
     AResult<VerifyReport> verify();
     AStatus rekey(std::string_view newPassphrase, const crypto::Argon2Params& kdf);
@@ -182,6 +206,8 @@ private:
         std::uint64_t size = 0;
         bool added = false;  // new on disk (not deduplicated)
         crypto::SecretBytes key;  // the scope's key, stored with the commit if it is new
+        std::string blob;         // the encrypted file's id on the sync server (queued for upload)
+        std::uint64_t blobSize = 0;
     };
     AResult<std::string> storeEvidence(const std::filesystem::path& file, sync::Draft& draft, const std::string& findingId,
                                        const std::string& inspectionId, EvidencePurpose purpose,

@@ -5,10 +5,12 @@
 #include <set>
 
 #include "app/files.h"
+#include "crypto/encoding.h"
 #include "app/workspace_parts.h"
 #include "sync/changeset_codec.h"
 #include "sync/file_io.h"
 #include "sync/keyfile.h"
+#include "sync/net/client.h"
 #include "sync/record_fields.h"
 #include "sync/uuid.h"
 
@@ -95,7 +97,24 @@ AResult<std::string> Workspace::storeEvidence(const fs::path& file, sync::Draft&
     if (!info) return fromSync(info.error());
     auto known = m_store->evidenceEntry(inspectionId, info->hash);
     if (!known) return fromSync(known.error());
-    stored.push_back({inspectionId, info->hash, info->size, !info->deduplicated && !*known, scope->key.clone()});
+    const bool added = !info->deduplicated && !*known;
+    // The encrypted file as it will travel to the server, checked against the server's limit
+    // now, before the finding is finalised with it.
+    auto blob = m_store->evidence().blobOf(*scope, info->hash);
+    if (!blob) {
+        if (added) (void)m_store->evidence().remove(inspectionId, info->hash);
+        return fromSync(blob.error());
+    }
+    if (auto limit = m_store->meta(sync::net::kEvidenceLimitMetaKey)) {
+        const std::uint64_t max = std::strtoull(limit->c_str(), nullptr, 10);
+        if (max > 0 && blob->size > max) {
+            if (added) (void)m_store->evidence().remove(inspectionId, info->hash);
+            return refused("evidence file " + file.filename().string() + " is " + std::to_string(info->size / (1 << 20)) +
+                           " MiB; the sync server accepts files up to " + std::to_string(max / (1 << 20)) +
+                           " MiB: split or reduce it (or hand it over by USB)");
+        }
+    }
+    stored.push_back({inspectionId, info->hash, info->size, added, scope->key.clone(), blob->id, blob->size});
     // The same file for the same purpose is attached once.
     auto same = m_store->db().prepare("SELECT 1 FROM attachments WHERE finding_id = ? AND hash = ? AND purpose = ?");
     if (!same) return fromSync(same.error());
@@ -114,6 +133,9 @@ AResult<std::string> Workspace::storeEvidence(const fs::path& file, sync::Draft&
     d.set(channel, "attachment", *attachmentId, "size", static_cast<std::int64_t>(info->size));
     d.set(channel, "attachment", *attachmentId, "purpose", toString(purpose));
     d.set(channel, "attachment", *attachmentId, "added_by", m_self.personId);
+    d.set(channel, "attachment", *attachmentId, "blob", blob->id);
+    d.set(channel, "attachment", *attachmentId, "blob_key", crypto::toHex(blob->fileKey));
+    d.set(channel, "attachment", *attachmentId, "blob_size", static_cast<std::int64_t>(blob->size));
     return info->hash;
 }
 
@@ -129,6 +151,9 @@ AResult<std::string> Workspace::commitWithEvidence(const sync::Draft& d, std::ve
                 return fail(sync::SyncError::Database, "another command made this inspection's evidence key at the same time: "
                                                        "capture again");
             XS_TRY(m_store->recordEvidence(e.scope, e.hash, e.size));
+            auto queue = m_store->db().prepare("INSERT OR IGNORE INTO blob_uploads (blob, scope, hash, size) VALUES (?, ?, ?, ?)");
+            if (!queue) return queue.error();
+            XS_TRY(queue->bind(1, e.blob).bind(2, e.scope).bind(3, e.hash).bind(4, static_cast<std::int64_t>(e.blobSize)).run());
         }
         return {};
     });

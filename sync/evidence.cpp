@@ -229,6 +229,18 @@ SStatus EvidenceStore::read(const EvidenceScope& scope, const std::string& hash,
 SStatus EvidenceStore::decode(const EvidenceScope& scope, const std::string& hash,
                               const std::function<SResult<crypto::ByteView>()>& nextBytes,
                               const std::function<SStatus(crypto::ByteView)>& sink) {
+    return decodeWith(
+        [&](crypto::ByteView header) -> SResult<crypto::SecretBytes> {
+            if (scope.key.size() != 32) return fail(SyncError::NotFound, "evidence " + hash.substr(0, 12) + ": its scope's key is gone");
+            return fileKey(scope.key, header);
+        },
+        hash, nextBytes, sink);
+}
+
+SStatus EvidenceStore::decodeWith(const std::function<SResult<crypto::SecretBytes>(crypto::ByteView header)>& keyFor,
+                                  const std::string& hash,
+                                  const std::function<SResult<crypto::ByteView>()>& nextBytes,
+                                  const std::function<SStatus(crypto::ByteView)>& sink) {
     // The header, however the bytes come.
     std::array<std::uint8_t, kHeaderSize> header{};
     std::size_t have = 0;
@@ -246,8 +258,7 @@ SStatus EvidenceStore::decode(const EvidenceScope& scope, const std::string& has
         return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " has a damaged header");
     if (header[4] != kVersion || header[5] != kSuiteXs1 || header[6] != kChunkLog2 || header[7] != 0)
         return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " has an unsupported version or suite");
-    if (scope.key.size() != 32) return fail(SyncError::NotFound, "evidence " + hash.substr(0, 12) + ": its scope's key is gone");
-    auto key = fileKey(scope.key, header);
+    auto key = keyFor(header);
     if (!key) return key.error();
 
     // The final tag is over the content's hash: a file that opens is that content.
@@ -352,6 +363,72 @@ SResult<std::size_t> EvidenceStore::removeFilesOtherThan(const std::vector<std::
     }
     if (ec) return fail(SyncError::Io, "cannot list " + m_dir.string() + ": " + ec.message());
     return removed;
+}
+
+SResult<EvidenceBlob> EvidenceStore::blobOf(const EvidenceScope& scope, const std::string& hash) {
+    if (!isHexHash(hash)) return fail(SyncError::Invalid, "not an evidence hash: " + hash);
+    if (scope.key.size() != 32) return fail(SyncError::NotFound, "evidence " + hash.substr(0, 12) + ": its scope's key is gone");
+    EvidenceBlob blob;
+    blob.path = pathFor(scope.name, hash);
+    int in = ::open(blob.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return fail(SyncError::NotFound, "no evidence with hash " + hash);
+    struct Closer { int fd; ~Closer() { ::close(fd); } } closer{in};
+    (void)::posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);
+    crypto::Sha256 hasher;
+    std::vector<std::uint8_t> buf(kReadChunks * (kChunkSize + 16));
+    std::array<std::uint8_t, kHeaderSize> header{};
+    for (;;) {
+        ssize_t n = ::read(in, buf.data(), buf.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return fail(SyncError::Io, "cannot read evidence " + hash.substr(0, 12) + ": " + std::strerror(errno));
+        }
+        if (n == 0) break;
+        const auto got = static_cast<std::size_t>(n);
+        if (blob.size < kHeaderSize)
+            std::memcpy(header.data() + blob.size, buf.data(), std::min(got, kHeaderSize - static_cast<std::size_t>(blob.size)));
+        hasher.update(crypto::ByteView(buf.data(), got));
+        blob.size += got;
+    }
+    if (blob.size < kHeaderSize || std::memcmp(header.data(), "XSEV", 4) != 0)
+        return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " has a damaged header");
+    auto key = fileKey(scope.key, header);
+    if (!key) return key.error();
+    blob.fileKey = std::move(*key);
+    blob.id = crypto::toHex(hasher.finish());
+    return blob;
+}
+
+SResult<EvidenceInfo> EvidenceStore::addFromBlob(const EvidenceScope& scope, const std::string& hash,
+                                                 const fs::path& blobFile, const crypto::SecretBytes& blobKey) {
+    if (!isHexHash(hash)) return fail(SyncError::Invalid, "not an evidence hash: " + hash);
+    if (blobKey.size() != 32) return fail(SyncError::Invalid, "an evidence blob key is 32 bytes");
+    int in = ::open(blobFile.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return fail(SyncError::NotFound, "cannot open " + blobFile.string() + ": " + std::strerror(errno));
+    struct Closer { int fd; ~Closer() { ::close(fd); } } closer{in};
+    (void)::posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);
+    auto w = writer(scope);
+    if (!w) return w.error();
+    std::vector<std::uint8_t> buf(kReadChunks * (kChunkSize + 16));
+    std::size_t want = kHeaderSize;
+    XS_TRY(decodeWith([&](crypto::ByteView) -> SResult<crypto::SecretBytes> { return blobKey.clone(); }, hash,
+                      [&]() -> SResult<crypto::ByteView> {
+                          for (;;) {
+                              ssize_t n = ::read(in, buf.data(), std::exchange(want, buf.size()));
+                              if (n >= 0) return crypto::ByteView(buf.data(), static_cast<std::size_t>(n));
+                              if (errno != EINTR)
+                                  return fail(SyncError::Io, "cannot read " + blobFile.string() + ": " + std::strerror(errno));
+                          }
+                      },
+                      [&](crypto::ByteView plain) { return w->write(plain); }));
+    auto info = w->finish();
+    if (!info) return info.error();
+    // The final tag is over `hash`, so this holds whenever the blob opened; checked all the same.
+    if (info->hash != hash) {
+        if (!info->deduplicated) (void)remove(scope.name, info->hash);
+        return fail(SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " from the server is other content");
+    }
+    return info;
 }
 
 SStatus EvidenceStore::verify(const EvidenceScope& scope, const std::string& hash) {

@@ -67,6 +67,16 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
+// An evidence file as it travels through the sync server: the stored bytes verbatim (they are
+// ciphertext), their SHA-256 (the server's content address) and the file key that opens them,
+// which travels only inside the attachment op, under the team channel's encryption.
+struct EvidenceBlob {
+    std::string id;  // lowercase hex SHA-256 of the stored file
+    std::uint64_t size = 0;
+    crypto::SecretBytes fileKey;
+    std::filesystem::path path;  // the stored file (read it, never write it)
+};
+
 class EvidenceStore {
 public:
     // dir: <store>/evidence. dataKey: the store's data key; the name key is derived, the key not kept.
@@ -87,6 +97,12 @@ public:
     SStatus read(const EvidenceScope& scope, const std::string& hash, const std::function<SStatus(crypto::ByteView)>& sink);
     // The files of `hashes`, to be read in this order (each hash once).
     SResult<EvidenceSequence> readSequence(const EvidenceScope& scope, const std::vector<std::string>& hashes);
+    // The stored file of `hash` as a blob (reads it once to hash it).
+    SResult<EvidenceBlob> blobOf(const EvidenceScope& scope, const std::string& hash);
+    // Opens a downloaded blob with its file key and stores its content in `scope` (re-encrypted
+    // under the scope's key); Corrupt, with nothing stored, unless it opens as the content of `hash`.
+    SResult<EvidenceInfo> addFromBlob(const EvidenceScope& scope, const std::string& hash,
+                                      const std::filesystem::path& blobFile, const crypto::SecretBytes& blobKey);
     bool contains(const std::string& scope, const std::string& hash) const;
     SStatus remove(const std::string& scope, const std::string& hash);
     // Removes the files under the folder that hold none of `held` (scope, hash): what a writer
@@ -104,6 +120,10 @@ private:
     SStatus decode(const EvidenceScope& scope, const std::string& hash,
                    const std::function<SResult<crypto::ByteView>()>& nextBytes,
                    const std::function<SStatus(crypto::ByteView)>& sink);
+    // As decode, with the file key given by `keyFor` from the file's header.
+    SStatus decodeWith(const std::function<SResult<crypto::SecretBytes>(crypto::ByteView header)>& keyFor,
+                       const std::string& hash, const std::function<SResult<crypto::ByteView>()>& nextBytes,
+                       const std::function<SStatus(crypto::ByteView)>& sink);
     std::filesystem::path m_dir;
     std::shared_ptr<HashBehind> m_spareHasher;  // reused from one file to the next (a thread and 1 MiB)
     crypto::SecretBytes m_nameKey;     // names files (derived from the data key)

@@ -747,8 +747,19 @@ int cmdNotice(Context& ctx) {
 }
 
 Json roundJson(const SyncRoundView& r) {
-    return {{"server", r.server}, {"pushed", r.pushed}, {"pulled", r.pulled}, {"applied", r.applied},
-            {"refused", r.refused}, {"held", r.held}, {"cursor", r.cursor}};
+    return {{"server", r.server},
+            {"pushed", r.pushed},
+            {"pulled", r.pulled},
+            {"applied", r.applied},
+            {"refused", r.refused},
+            {"held", r.held},
+            {"cursor", r.cursor},
+            {"evidence", {{"uploaded", r.evidenceUploaded},
+                          {"downloaded", r.evidenceDownloaded},
+                          {"waiting", r.evidenceWaiting},
+                          {"bytes_up", r.evidenceBytesUp},
+                          {"bytes_down", r.evidenceBytesDown},
+                          {"problems", r.evidenceProblems}}}};
 }
 
 void printArrivals(Session& session, const Context& ctx, const std::vector<ArrivalView>& batch) {
@@ -812,10 +823,16 @@ int cmdSync(Context& ctx) {
     if (!ctx.args.flag("watch")) {
         auto r = (*session)->syncOnce(0, arrivals);
         if (!r) return report(r.error());
-        if (ctx.json) printJson(roundJson(*r));
-        else
+        if (ctx.json) {
+            printJson(roundJson(*r));
+        } else {
             std::cout << "synced with " << r->server << ": sent " << r->pushed << ", received " << r->pulled << " ("
                       << r->applied << " new, " << r->refused << " refused, " << r->held << " waiting)\n";
+            if (r->evidenceUploaded || r->evidenceDownloaded || r->evidenceWaiting)
+                std::cout << "evidence files: " << r->evidenceUploaded << " sent, " << r->evidenceDownloaded << " received, "
+                          << r->evidenceWaiting << " still to send\n";
+            for (const auto& p : r->evidenceProblems) std::cout << "evidence problem: " << p << "\n";
+        }
         return 0;
     }
     std::cerr << "watching " << ((*session)->server() ? (*session)->server()->url : std::string("?"))
@@ -836,6 +853,53 @@ int cmdSync(Context& ctx) {
         std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(wait * 1000)));
         backoff = std::min(60.0, backoff * 2);
     }
+}
+
+// exports [--inspection ID]: who took data out of an encrypted store, and when.
+int cmdExports(Context& ctx) {
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    auto list = (*session)->exports(ctx.args.get("inspection").value_or(""));
+    if (!list) return report(list.error());
+    if (ctx.json) {
+        Json out = Json::array();
+        for (const auto& e : *list)
+            out.push_back({{"id", e.id}, {"inspection", e.inspection}, {"what", e.what}, {"subject", e.subject},
+                           {"file_name", e.fileName}, {"bytes", e.bytes}, {"exported_by", e.exportedBy}, {"person", e.person},
+                           {"exported_at", e.exportedAt}});
+        printJson(out);
+        return 0;
+    }
+    for (const auto& e : *list)
+        std::cout << formatTimestampMs(e.exportedAt) << "  " << (e.person.empty() ? e.exportedBy : e.person) << "  "
+                  << (e.what == "evidence" ? "导出证据 evidence " + e.subject.substr(0, 12) : std::string("导出移交包 handover"))
+                  << "  " << e.fileName << (e.bytes ? "  " + std::to_string(e.bytes) + " bytes" : std::string()) << "\n";
+    if (list->empty()) std::cout << "no exports recorded\n";
+    return 0;
+}
+
+// access-log: the server's hash-chained log of pulls and evidence downloads (the office only).
+int cmdAccessLog(Context& ctx) {
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    auto log = (*session)->accessLog();
+    if (!log) return report(log.error());
+    if (ctx.json) {
+        Json list = Json::array();
+        for (const auto& e : log->entries)
+            list.push_back({{"seq", e.seq}, {"time_ms", e.timeMs}, {"device", e.device}, {"person", e.person},
+                            {"action", e.action}, {"channels", e.channels}, {"range", e.range}});
+        printJson({{"entries", list}, {"head", log->head}, {"verified", true}});
+        return 0;
+    }
+    for (const auto& e : log->entries) {
+        std::cout << e.seq << "  " << formatTimestampMs(e.timeMs) << "  " << (e.person.empty() ? e.device : e.person) << "  "
+                  << (e.action == "pull" ? "pull " : "evidence ") << e.range;
+        for (const auto& c : e.channels) std::cout << "  " << c;
+        std::cout << "\n";
+    }
+    std::cout << log->entries.size() << " entries; the chain verifies (head " << log->head.substr(0, 16) << ")\n";
+    return 0;
 }
 
 int cmdRebuild(Context& ctx) {
@@ -985,7 +1049,12 @@ commands:
   notice reply ID --text TEXT    (unit head) answer a notice with what was rectified
   sync [--server URL --pin PIN] [--watch]   send what the server lacks, receive what is new;
                                  --watch stays connected and prints what arrives (the URL and pin
-                                 come with the enrolment file; --server/--pin set them)
+                                 come with the enrolment file; --server/--pin set them); evidence
+                                 files go up and come down after the change sets, resuming
+  exports [--inspection ID]      who took data out of an encrypted store (evidence export,
+                                 handover export): each is a signed record the office receives
+  access-log                     (audit office) the server's log of who pulled or downloaded
+                                 what and when, verified as a hash chain that extends the last one
   rebuild                        drop and rebuild projections from the op log
   verify                         database integrity, op log consistency, every evidence file
   demo [--assets DIR]            create a demo store and walk one inspection through capture
@@ -1090,6 +1159,8 @@ int run(const std::vector<std::string>& argv) {
         {"rebuild", {cmdRebuild, {}}},
         {"sync", {cmdSync, {"server", "pin", "watch"}}},
         {"notice", {cmdNotice, {"finding", "problem", "action", "deadline", "text"}}},
+        {"access-log", {cmdAccessLog, {}}},
+        {"exports", {cmdExports, {"inspection"}}},
         {"identity", {cmdIdentity, {"out"}}},
         {"handover", {cmdHandover, {"inspection", "out", "receipt", "ack-out"}}},
         {"refused", {cmdRefused, {}}},

@@ -1,11 +1,18 @@
 #include "sync/net/client.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <tuple>
 
 #include <curl/curl.h>
 
 #include "crypto/encoding.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
 #include "sync/apply.h"
 #include "sync/changeset_codec.h"
@@ -103,7 +110,7 @@ SResult<HttpAnswer> Connection::request(const std::string& method, const std::st
     add(std::string(kHeaderTimestamp) + ": " + std::to_string(ts));
     add(std::string(kHeaderNonce) + ": " + nonce);
     add(std::string(kHeaderSignature) + ": " + crypto::toHex(*sig));
-    add("Content-Type: application/json");
+    add(target.rfind(kRouteEvidence, 0) == 0 ? "Content-Type: application/octet-stream" : "Content-Type: application/json");
     add("Expect:");
 
     HttpAnswer answer;
@@ -223,6 +230,7 @@ SResult<RoundReport> SyncClient::round(int waitSeconds, const std::function<void
     auto h = hello();
     if (!h) return h.error();
     RoundReport report;
+    XS_TRY(m_store.setMeta(kEvidenceLimitMetaKey, std::to_string(h->maxEvidenceBytes)));
     XS_TRY(pushMissing(h->versionVector, report));
 
     const std::string key = cursorMetaKey(m_conn->endpoint().url);
@@ -273,6 +281,143 @@ SResult<RoundReport> SyncClient::round(int waitSeconds, const std::function<void
     }
     report.cursor = cursor;
     return report;
+}
+
+namespace {
+
+struct Fd {
+    int fd = -1;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+Error<SyncError> ioError(const std::string& what) { return fail(SyncError::Io, what + ": " + std::strerror(errno)); }
+
+SResult<std::string> hashOfFile(const std::filesystem::path& path) {
+    Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (f.fd < 0) return ioError("cannot open " + path.string());
+    crypto::Sha256 h;
+    std::vector<std::uint8_t> buf(1 << 20);
+    for (;;) {
+        ssize_t n = ::read(f.fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return ioError("cannot read " + path.string());
+        if (n == 0) break;
+        h.update(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)));
+    }
+    return crypto::toHex(h.finish());
+}
+
+std::string blobTarget(const std::string& id) { return std::string(kRouteEvidence) + id; }
+
+}  // namespace
+
+SResult<std::vector<AccessLogEntry>> fetchAccessLog(Connection& conn) {
+    std::vector<AccessLogEntry> all;
+    for (;;) {
+        const std::int64_t after = all.empty() ? 0 : all.back().seq;
+        auto a = conn.request("GET", std::string(kRouteAccessLog) + "?after=" + std::to_string(after), "", 120);
+        if (!a) return a.error();
+        if (a->status != 200) return refusal(*a);
+        auto page = parseAccessLogAnswer(a->body);
+        if (!page) return page.error();
+        XS_TRY(verifyAccessLog(page->entries, after, all.empty() ? accessLogGenesis() : all.back().hash));
+        all.insert(all.end(), page->entries.begin(), page->entries.end());
+        if (!page->more || page->entries.empty()) return all;
+    }
+}
+
+SStatus uploadBlob(Connection& conn, const BlobUpload& blob, const TransferProgress& progress) {
+    // Where the server's copy ends (404: nothing yet).
+    std::uint64_t offset = 0;
+    auto st = conn.request("GET", blobTarget(blob.id) + "/status", "", 60);
+    if (!st) return st.error();
+    if (st->status == 200) {
+        auto j = parseBoundedJson(st->body, 4096, "evidence status");
+        if (!j || !j->is_object() || intOf(*j, "offset") < 0 || !j->contains("complete") || !(*j)["complete"].is_boolean())
+            return fail(SyncError::Invalid, "the server's evidence status is malformed");
+        if ((*j)["complete"].get<bool>()) return {};
+        offset = static_cast<std::uint64_t>(intOf(*j, "offset"));
+    } else if (st->status != 404) {
+        return refusal(*st);
+    }
+    if (offset > blob.size) return fail(SyncError::Invalid, "the server holds more of this evidence than it has");
+    Fd f{::open(blob.file.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (f.fd < 0) return ioError("cannot open " + blob.file.string());
+    std::string chunk;
+    for (;;) {
+        if (progress && !progress(offset, blob.size)) return fail(SyncError::Cancelled, "the upload was stopped");
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kEvidenceChunkBytes, blob.size - offset));
+        chunk.resize(n);
+        std::size_t have = 0;
+        while (have < n) {
+            ssize_t r = ::pread(f.fd, chunk.data() + have, n - have, static_cast<off_t>(offset + have));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) return ioError("cannot read " + blob.file.string());
+            if (r == 0) return fail(SyncError::Corrupt, blob.file.string() + " became shorter during the upload");
+            have += static_cast<std::size_t>(r);
+        }
+        const std::string target = blobTarget(blob.id) + "?channel=" + blob.channel + "&size=" + std::to_string(blob.size) +
+                                   "&offset=" + std::to_string(offset);
+        auto a = conn.request("POST", target, chunk, 300);
+        if (!a) return a.error();
+        auto j = parseBoundedJson(a->body, 64 * 1024, "evidence answer");
+        if (a->status == 409 && j && j->is_object() && intOf(*j, "offset") >= 0) {
+            offset = static_cast<std::uint64_t>(intOf(*j, "offset"));  // the server's copy ends elsewhere
+            if (offset > blob.size) return fail(SyncError::Invalid, "the server holds more of this evidence than it has");
+            continue;
+        }
+        if (a->status != 200) return refusal(*a);
+        if (!j || !j->is_object() || intOf(*j, "offset") < 0 || !j->contains("complete") || !(*j)["complete"].is_boolean())
+            return fail(SyncError::Invalid, "the server's evidence answer is malformed");
+        if ((*j)["complete"].get<bool>()) {
+            if (progress) (void)progress(blob.size, blob.size);
+            return {};
+        }
+        offset = static_cast<std::uint64_t>(intOf(*j, "offset"));
+        if (offset > blob.size) return fail(SyncError::Invalid, "the server holds more of this evidence than it has");
+    }
+}
+
+SStatus downloadBlob(Connection& conn, const std::string& id, const std::filesystem::path& partial,
+                     const TransferProgress& progress) {
+    auto st = conn.call("GET", blobTarget(id) + "/status", "", 60);
+    if (!st) return st.error();
+    if (intOf(*st, "size") < 0 || !st->contains("complete") || !(*st)["complete"].is_boolean())
+        return fail(SyncError::Invalid, "the server's evidence status is malformed");
+    if (!(*st)["complete"].get<bool>()) return fail(SyncError::NotFound, "evidence " + id.substr(0, 12) + " is not on the server yet");
+    const auto total = static_cast<std::uint64_t>(intOf(*st, "size"));
+    Fd f{envCreate(partial.string(), O_WRONLY | O_CLOEXEC, 0600)};
+    if (f.fd < 0) return ioError("cannot open " + partial.string());
+    struct stat info{};
+    if (::fstat(f.fd, &info) != 0) return ioError("cannot stat " + partial.string());
+    auto offset = static_cast<std::uint64_t>(info.st_size);
+    if (offset > total) {  // not a prefix of this blob: start again
+        if (::ftruncate(f.fd, 0) != 0) return ioError("cannot truncate " + partial.string());
+        offset = 0;
+    }
+    while (offset < total) {
+        auto a = conn.request("GET", blobTarget(id) + "?offset=" + std::to_string(offset) + "&length=" +
+                                         std::to_string(kEvidenceChunkBytes), "", 300);
+        if (!a) return a.error();
+        if (a->status != 200) return refusal(*a);
+        if (a->body.empty() || offset + a->body.size() > total)
+            return fail(SyncError::Invalid, "the server's piece of evidence is empty or runs past its size");
+        if (!a->body.empty() && envPwrite(f.fd, a->body.data(), a->body.size(), static_cast<std::int64_t>(offset),
+                                          partial.string()) != static_cast<long>(a->body.size()))
+            return errno == ENOSPC ? fail(SyncError::DiskFull, "the disk is full") : ioError("cannot write " + partial.string());
+        offset += a->body.size();
+        if (progress && !progress(offset, total)) return fail(SyncError::Cancelled, "the download was stopped");
+    }
+    if (envFsync(f.fd, partial.string()) != 0) return ioError("cannot sync " + partial.string());
+    auto sum = hashOfFile(partial);
+    if (!sum) return sum.error();
+    if (*sum != id) {
+        (void)envUnlink(partial.string());
+        return fail(SyncError::Corrupt, "evidence " + id.substr(0, 12) + " from the server does not hash to its id");
+    }
+    return {};
 }
 
 }  // namespace xs::sync::net

@@ -9,10 +9,12 @@
 // One SyncClient per store connection, used from one thread.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+#include "sync/net/protocol.h"
 #include "sync/oplog.h"
 
 namespace xs::sync::net {
@@ -95,5 +97,29 @@ private:
 
 // The meta key holding this store's pull cursor for the server at `url`.
 std::string cursorMetaKey(const std::string& url);
+// The meta key holding the per-file evidence limit the server announced at the last hello.
+constexpr const char* kEvidenceLimitMetaKey = "server_max_evidence_bytes";
+
+// The server's whole access log (the audit office's device only), paged, each page checked to
+// continue the one before (Corrupt if it does not: sync/net/protocol.h verifyAccessLog).
+SResult<std::vector<AccessLogEntry>> fetchAccessLog(Connection& conn);
+
+// Evidence blobs, resumable (the tus core idea: ask the server's offset, continue from it).
+// `progress(done, total)` after each chunk; returning false stops (Cancelled).
+using TransferProgress = std::function<bool(std::uint64_t done, std::uint64_t total)>;
+struct BlobUpload {
+    std::string id;       // hex SHA-256 of the file
+    std::string channel;  // whose members may download it
+    std::uint64_t size = 0;
+    std::filesystem::path file;
+};
+// Sends what the server does not hold yet. Unavailable when the connection fails (call again
+// later: it continues where the server's copy ends); Invalid with the server's reason when it
+// refuses (too large, not a member); Corrupt if the file changed under the upload.
+SStatus uploadBlob(Connection& conn, const BlobUpload& blob, const TransferProgress& progress = {});
+// Fetches blob `id` into `partial`, appending from the size it has (a download that stopped
+// continues); at the end its SHA-256 must be `id` (Corrupt, and `partial` removed, if not).
+SStatus downloadBlob(Connection& conn, const std::string& id, const std::filesystem::path& partial,
+                     const TransferProgress& progress = {});
 
 }  // namespace xs::sync::net

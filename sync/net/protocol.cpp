@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "crypto/encoding.h"
 #include "sync/changeset_codec.h"
 #include "sync/suite.h"
 
@@ -73,6 +74,52 @@ SResult<PullAnswer> parsePullAnswer(std::string_view body) {
     auto list = changeSetList((*j)["changesets"], kMaxPullChangeSets, "a pull answer");
     if (!list) return list.error();
     return PullAnswer{std::move(*list), (*j)["cursor"].get<std::int64_t>(), (*j)["more"].get<bool>()};
+}
+
+}  // namespace xs::sync::net
+
+namespace xs::sync::net {
+
+std::string accessLogGenesis() { return std::string(64, '0'); }
+
+SResult<AccessLogAnswer> parseAccessLogAnswer(std::string_view body) {
+    auto j = parseBoundedJson(body, kMaxResponseBytes, "access-log answer");
+    if (!j) return j.error();
+    auto bad = [] { return fail(SyncError::Invalid, "the server's access-log answer is malformed"); };
+    if (!j->is_object() || j->size() != 2 || !j->contains("entries") || !(*j)["entries"].is_array() ||
+        !j->contains("more") || !(*j)["more"].is_boolean())
+        return bad();
+    const Json& list = (*j)["entries"];
+    if (list.size() > kMaxAccessEntries) return bad();
+    AccessLogAnswer out;
+    out.more = (*j)["more"].get<bool>();
+    for (const auto& e : list) {
+        if (!e.is_object() || e.size() != 3 || !e.contains("seq") || !e["seq"].is_number_integer() ||
+            !e.contains("text") || !e["text"].is_string() || !e.contains("hash") || !e["hash"].is_string())
+            return bad();
+        out.entries.push_back({e["seq"].get<std::int64_t>(), e["text"].get<std::string>(), e["hash"].get<std::string>()});
+    }
+    return out;
+}
+
+SStatus verifyAccessLog(const std::vector<AccessLogEntry>& entries, std::int64_t afterSeq, const std::string& afterHash) {
+    std::int64_t seq = afterSeq;
+    std::string prev = afterHash;
+    for (const auto& e : entries) {
+        const std::string at = "access-log entry " + std::to_string(seq + 1);
+        if (e.seq != seq + 1) return fail(SyncError::Corrupt, at + " is missing (the next one is " + std::to_string(e.seq) + ")");
+        if (crypto::toHex(crypto::sha256(crypto::asBytes(e.text))) != e.hash)
+            return fail(SyncError::Corrupt, at + " was altered: its text does not hash to its hash");
+        auto j = parseBoundedJson(e.text, 64 * 1024, "access-log entry");
+        if (!j || !j->is_object() || !j->contains("seq") || (*j)["seq"] != e.seq || !j->contains("prev") ||
+            !(*j)["prev"].is_string())
+            return fail(SyncError::Corrupt, at + " is malformed");
+        if ((*j)["prev"].get<std::string>() != prev)
+            return fail(SyncError::Corrupt, at + " does not follow the entry before it (removed, reordered or rewritten)");
+        prev = e.hash;
+        ++seq;
+    }
+    return {};
 }
 
 }  // namespace xs::sync::net

@@ -23,6 +23,10 @@ constexpr const char* kRouteHealth = "/v1/health";   // GET: {"ok":true,"protoco
 constexpr const char* kRouteHello = "/v1/hello";     // GET: handshake, limits, the server's version vector
 constexpr const char* kRoutePush = "/v1/push";       // POST {"changesets":[...]}
 constexpr const char* kRoutePull = "/v1/pull";       // GET ?after=N&limit=M&wait=S
+// Evidence blobs, /v1/evidence/<64 hex>: GET .../status; POST ?channel=C&size=N&offset=O with a
+// chunk as the body; GET ?offset=O&length=L for bytes of a complete blob.
+constexpr const char* kRouteEvidence = "/v1/evidence/";
+constexpr const char* kRouteAccessLog = "/v1/access-log";  // GET ?after=N (the audit office only)
 
 // Request headers.
 constexpr const char* kHeaderProtocol = "X-Xs-Protocol";
@@ -42,6 +46,8 @@ constexpr std::int64_t kMaxClockSkewMs = 5LL * 60 * 1000;   // |server clock - r
 constexpr int kMaxLongPollSeconds = 60;
 constexpr std::size_t kNonceHexChars = 32;
 constexpr std::size_t kMaxDeviceIdChars = 64;
+constexpr std::size_t kEvidenceChunkBytes = 8u << 20;       // the most one evidence request moves
+constexpr std::size_t kMaxAccessEntries = 5000;             // per access-log answer
 
 // What the device signs: "xs-request-v1" 0x00 || 0x01 (suite) || lp(method) || lp(target) ||
 // u64(timestamp ms) || lp(device) || lp(nonce) || SHA-256(body). target is the path with its
@@ -59,5 +65,24 @@ struct PullAnswer {
     bool more = false;
 };
 SResult<PullAnswer> parsePullAnswer(std::string_view body);
+
+// One entry of the server's access log, as hashed: text is a JSON object {"seq", "time_ms",
+// "device", "action" ("pull" | "evidence"), "channels", "range", "prev"} and hash = hex
+// SHA-256(text); prev is the hash of the entry before (64 zeros for the first).
+struct AccessLogEntry {
+    std::int64_t seq = 0;
+    std::string text;
+    std::string hash;
+};
+std::string accessLogGenesis();  // 64 zeros
+// An access-log answer {"entries": [{"seq","text","hash"}...], "more": bool}, bounded.
+struct AccessLogAnswer {
+    std::vector<AccessLogEntry> entries;
+    bool more = false;
+};
+SResult<AccessLogAnswer> parseAccessLogAnswer(std::string_view body);
+// Checks that `entries` continue the log from (afterSeq, afterHash): consecutive seqs, each
+// entry's hash its text's, each naming the one before. Corrupt naming the first bad entry.
+SStatus verifyAccessLog(const std::vector<AccessLogEntry>& entries, std::int64_t afterSeq, const std::string& afterHash);
 
 }  // namespace xs::sync::net

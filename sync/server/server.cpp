@@ -217,6 +217,11 @@ void Server::routes() {
     m_http->Get(net::kRouteHello, [this](const httplib::Request& req, httplib::Response& res) { hello(req, res); });
     m_http->Post(net::kRoutePush, [this](const httplib::Request& req, httplib::Response& res) { push(req, res); });
     m_http->Get(net::kRoutePull, [this](const httplib::Request& req, httplib::Response& res) { pull(req, res); });
+    const std::string blob = std::string(net::kRouteEvidence) + "([0-9a-f]{64})";
+    m_http->Get(blob + "/status", [this](const httplib::Request& req, httplib::Response& res) { evidenceStatus(req, res); });
+    m_http->Post(blob, [this](const httplib::Request& req, httplib::Response& res) { evidenceUpload(req, res); });
+    m_http->Get(blob, [this](const httplib::Request& req, httplib::Response& res) { evidenceDownload(req, res); });
+    m_http->Get(net::kRouteAccessLog, [this](const httplib::Request& req, httplib::Response& res) { accessLog(req, res); });
 }
 
 // Protocol version, then who signed it, over exactly what, how recently, and never before.
@@ -369,6 +374,7 @@ void Server::pull(const httplib::Request& req, httplib::Response& res) {
     }
     // The answer is written by hand around each change set's JSON, so each is serialised once.
     std::string list;
+    std::set<std::string> delivered;
     std::int64_t cursor = *after;
     bool more = entries.size() == maxCount;
     for (const auto& e : entries) {
@@ -383,12 +389,134 @@ void Server::pull(const httplib::Request& req, httplib::Response& res) {
         // goes withheld (its chain link, no op); the audit office's device gets everything.
         const std::string& channel = e.changeSet.ops.empty() ? std::string() : e.changeSet.ops.front().channel;
         const bool member = caller.registrar || !isEncryptedChannel(channel) || channels.count(channel) > 0;
+        if (member && !channel.empty()) delivered.insert(channel);
         list += changeSetToJson(member ? e.changeSet : withheldCopy(e.changeSet)).dump();
+    }
+    // Who saw what: every pull, with the channels it delivered and the feed range it covered.
+    {
+        std::lock_guard lock(m_storeMutex);
+        auto logged = m_store->logAccess(caller.device, "pull", {delivered.begin(), delivered.end()},
+                                         std::to_string(*after) + ".." + std::to_string(cursor));
+        if (!logged) return refuse(res, logged.error());
     }
     res.status = 200;
     res.set_content("{\"changesets\":[" + list + "],\"cursor\":" + std::to_string(cursor) +
                         ",\"more\":" + (more ? "true" : "false") + "}",
                     "application/json");
+}
+
+SResult<bool> Server::mayReadChannel(const Caller& caller, const std::string& channel) {
+    if (caller.registrar) return true;
+    auto channels = m_store->channelsOf(caller.device);
+    if (!channels) return channels.error();
+    return channels->count(channel) > 0;
+}
+
+namespace {
+Json blobJson(const BlobState& st) {
+    return Json{{"size", st.size}, {"offset", st.offset}, {"complete", st.complete}};
+}
+}  // namespace
+
+void Server::evidenceStatus(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!authenticate(req, res, caller)) return;
+    const std::string id = req.matches[1];
+    std::lock_guard lock(m_storeMutex);
+    auto st = m_store->blobState(id);
+    if (!st) return refuse(res, st.error());
+    // Someone else's channel is answered as nothing there: its existence is not told.
+    if (*st) {
+        auto may = mayReadChannel(caller, (*st)->channel);
+        if (!may) return refuse(res, may.error());
+        if (*may) return answer(res, 200, blobJson(**st));
+    }
+    refuse(res, 404, "not_found", "no evidence " + id.substr(0, 12) + " here (upload it from offset 0)");
+}
+
+void Server::evidenceUpload(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!authenticate(req, res, caller)) return;
+    const std::string id = req.matches[1];
+    // A chunk is bytes: a form-encoded body would be read as parameters by the HTTP layer.
+    if (req.get_header_value("Content-Type") != "application/octet-stream")
+        return refuse(res, 415, "wrong_content_type", "an evidence chunk is sent as application/octet-stream");
+    for (const auto& [k, v] : req.params)
+        if (k != "channel" && k != "size" && k != "offset")
+            return refuse(res, 400, "malformed", "unknown evidence parameter \"" + k + "\"");
+    const std::string channel = req.get_param_value("channel");
+    auto size = decimal(req.get_param_value("size"));
+    auto offset = decimal(req.get_param_value("offset"));
+    if (!isEncryptedChannel(channel) || !size || !offset)
+        return refuse(res, 400, "malformed", "an evidence upload takes channel (an inspection's channel), size and offset");
+    if (static_cast<std::uint64_t>(*size) > m_config.maxEvidenceBytes)
+        return answer(res, 413, Json{{"error", "evidence_too_large"},
+                                     {"message", "this evidence file is " + std::to_string(*size) +
+                                                     " bytes; the server accepts at most " +
+                                                     std::to_string(m_config.maxEvidenceBytes)},
+                                     {"max_evidence_bytes", m_config.maxEvidenceBytes}});
+    if (req.body.size() > net::kEvidenceChunkBytes)
+        return refuse(res, 413, "too_large", "an evidence chunk is at most " + std::to_string(net::kEvidenceChunkBytes) + " bytes");
+    std::lock_guard lock(m_storeMutex);
+    auto may = mayReadChannel(caller, channel);
+    if (!may) return refuse(res, may.error());
+    if (!*may) return refuse(res, 403, "not_a_member", "this device is not a member of the channel it uploads evidence to");
+    auto out = m_store->blobAppend(id, channel, static_cast<std::uint64_t>(*size), static_cast<std::uint64_t>(*offset),
+                                   crypto::asBytes(req.body));
+    if (!out) return refuse(res, out.error());
+    if (out->offsetMismatch) {
+        Json body = blobJson(out->state);
+        body["error"] = "offset_mismatch";
+        body["message"] = "the upload continues at offset " + std::to_string(out->state.offset);
+        return answer(res, 409, body);
+    }
+    answer(res, 200, blobJson(out->state));
+}
+
+void Server::evidenceDownload(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!authenticate(req, res, caller)) return;
+    const std::string id = req.matches[1];
+    for (const auto& [k, v] : req.params)
+        if (k != "offset" && k != "length") return refuse(res, 400, "malformed", "unknown evidence parameter \"" + k + "\"");
+    auto offset = decimal(req.has_param("offset") ? req.get_param_value("offset") : "0");
+    auto length = decimal(req.has_param("length") ? req.get_param_value("length") : std::to_string(net::kEvidenceChunkBytes));
+    if (!offset || !length || *length < 1 || static_cast<std::size_t>(*length) > net::kEvidenceChunkBytes)
+        return refuse(res, 400, "malformed", "an evidence download takes offset and length (1 to " +
+                                                 std::to_string(net::kEvidenceChunkBytes) + ")");
+    std::lock_guard lock(m_storeMutex);
+    auto st = m_store->blobState(id);
+    if (!st) return refuse(res, st.error());
+    bool may = false;
+    if (*st) {
+        auto m = mayReadChannel(caller, (*st)->channel);
+        if (!m) return refuse(res, m.error());
+        may = *m;
+    }
+    if (!may || !(*st)->complete) return refuse(res, 404, "not_found", "no complete evidence " + id.substr(0, 12) + " here");
+    auto bytes = m_store->blobRead(id, static_cast<std::uint64_t>(*offset), static_cast<std::size_t>(*length));
+    if (!bytes) return refuse(res, bytes.error());
+    auto logged = m_store->logAccess(caller.device, "evidence", {(*st)->channel},
+                                     id + "@" + std::to_string(*offset) + "+" + std::to_string(bytes->size()));
+    if (!logged) return refuse(res, logged.error());
+    res.status = 200;
+    res.set_content(std::string(bytes->begin(), bytes->end()), "application/octet-stream");
+}
+
+void Server::accessLog(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!authenticate(req, res, caller)) return;
+    if (!caller.registrar) return refuse(res, 403, "forbidden", "only the audit office's device reads the access log");
+    for (const auto& [k, v] : req.params)
+        if (k != "after") return refuse(res, 400, "malformed", "unknown access-log parameter \"" + k + "\"");
+    auto after = decimal(req.has_param("after") ? req.get_param_value("after") : "0");
+    if (!after) return refuse(res, 400, "malformed", "access-log takes after as a non-negative integer");
+    std::lock_guard lock(m_storeMutex);
+    auto entries = m_store->accessAfter(*after, net::kMaxAccessEntries);
+    if (!entries) return refuse(res, entries.error());
+    Json list = Json::array();
+    for (const auto& e : *entries) list.push_back({{"seq", e.seq}, {"text", e.text}, {"hash", e.hash}});
+    answer(res, 200, Json{{"entries", list}, {"more", entries->size() == net::kMaxAccessEntries}});
 }
 
 void Server::log(const httplib::Request& req, const httplib::Response& res) {

@@ -54,6 +54,12 @@ private:
     void hello(const httplib::Request& req, httplib::Response& res);
     void push(const httplib::Request& req, httplib::Response& res);
     void pull(const httplib::Request& req, httplib::Response& res);
+    void evidenceStatus(const httplib::Request& req, httplib::Response& res);
+    void evidenceUpload(const httplib::Request& req, httplib::Response& res);
+    void evidenceDownload(const httplib::Request& req, httplib::Response& res);
+    void accessLog(const httplib::Request& req, httplib::Response& res);
+    // May `caller` read the blob of `channel`? (the office's device, or a member now)
+    SResult<bool> mayReadChannel(const Caller& caller, const std::string& channel);
     void log(const httplib::Request& req, const httplib::Response& res);
 
     std::unique_ptr<ServerStore> m_store;

@@ -18,6 +18,7 @@
 #include <vector>
 #include "sync/changeset.h"
 #include "sync/error.h"
+#include "sync/net/protocol.h"
 #include "sync/trust.h"
 
 namespace xs::sync::server {
@@ -42,6 +43,23 @@ struct FeedEntry {
     ChangeSet changeSet;
 };
 
+// An evidence upload (a blob: an encrypted evidence file, addressed by its SHA-256).
+struct BlobState {
+    std::string channel;       // the channel whose members may download it
+    std::uint64_t size = 0;    // announced by its first chunk
+    std::uint64_t offset = 0;  // bytes held (durable)
+    bool complete = false;     // all of them, and they hash to the id
+};
+
+struct BlobAppend {
+    BlobState state;
+    bool offsetMismatch = false;  // nothing appended: `state.offset` is where to continue
+};
+
+// One entry of the server's access log: who fetched what, when (never content); its format
+// and chain are in sync/net/protocol.h.
+using AccessEntry = net::AccessLogEntry;
+
 class ServerStore {
 public:
     virtual ~ServerStore() = default;
@@ -63,6 +81,24 @@ public:
     virtual SResult<std::set<std::string>> channelsOf(const std::string& device) = 0;
     // device -> highest seq stored of its chain.
     virtual SResult<VersionVector> versionVector() = 0;
+
+    // ---- evidence blobs (content-addressed ciphertext; the server cannot open them)
+    // nullopt: no upload of `id` began.
+    virtual SResult<std::optional<BlobState>> blobState(const std::string& id) = 0;
+    // Appends `bytes` at `offset` to the upload of `id`, begun by the first call with the channel
+    // and total size (later calls must name the same ones: Invalid otherwise). Durable on return.
+    // When the last byte arrives the whole must hash to `id`: if not, the upload is dropped and
+    // the answer is Corrupt. An offset other than the held one appends nothing (offsetMismatch).
+    virtual SResult<BlobAppend> blobAppend(const std::string& id, const std::string& channel, std::uint64_t size,
+                                           std::uint64_t offset, crypto::ByteView bytes) = 0;
+    // Up to maxBytes of a complete blob from `offset` (NotFound unless complete).
+    virtual SResult<crypto::Bytes> blobRead(const std::string& id, std::uint64_t offset, std::size_t maxBytes) = 0;
+
+    // ---- access log (hash-chained: each entry names the hash of the one before)
+    // Appends an entry of these fields; the store gives it its seq, time and link. Returns it.
+    virtual SResult<AccessEntry> logAccess(const std::string& device, const std::string& action,
+                                           const std::vector<std::string>& channels, const std::string& range) = 0;
+    virtual SResult<std::vector<AccessEntry>> accessAfter(std::int64_t after, std::size_t maxCount) = 0;
 };
 
 // The embedded backend in `dir` (created by createSqliteServerStore), opened with `secret` (the

@@ -1,8 +1,19 @@
 // The embedded server store: a SQLCipher store (sync/store.h) holding the op log exactly as a
 // client's does, judged by the same apply path (sync/apply.h) with no channel key and no app
 // rules, plus the server's own tables: the feed (arrival order, the pull cursor) and the nonces.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <tuple>
+
+#include "crypto/encoding.h"
+#include "crypto/hash.h"
+#include "sync/env.h"
+#include "sync/file_io.h"
 
 #include "sync/apply.h"
 #include "sync/channels.h"
@@ -26,16 +37,35 @@ const Migration kServerMigration{
     "  PRIMARY KEY (device, nonce)) WITHOUT ROWID;"
     "CREATE INDEX server_nonces_ts ON server_nonces(ts);"};
 
+// Evidence uploads and the access log. Blob bytes live in files (blobs/partial/<id> while
+// arriving, then blobs/<id[0..2)>/<id>), their routing metadata in the encrypted database.
+const Migration kServerMigration2{
+    "server", 2,
+    "CREATE TABLE server_blobs (id TEXT PRIMARY KEY, channel TEXT NOT NULL, size INTEGER NOT NULL,"
+    "  complete INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TABLE server_access (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL, hash TEXT NOT NULL);"};
+
+struct Fd {
+    int fd = -1;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
 // The passphrase KDF of the server's key file: the secret is 256 random bits, so the KDF adds
 // nothing but start-up time; the smallest parameters the key-file format admits.
 const crypto::Argon2Params kServerKdf{1, 8192, 1, 0x13, crypto::Argon2Type::Id};
 
 class SqliteServerStore final : public ServerStore {
 public:
-    SqliteServerStore(std::unique_ptr<Store> store) : m_store(std::move(store)), m_log(*m_store, m_sink) {}
+    SqliteServerStore(std::unique_ptr<Store> store, const std::filesystem::path& dir)
+        : m_store(std::move(store)), m_log(*m_store, m_sink), m_blobs(dir / "blobs") {}
 
     SStatus open() {
-        XS_TRY(m_store->migrate({kServerMigration}));
+        XS_TRY(m_store->migrate({kServerMigration, kServerMigration2}));
+        std::error_code ec;
+        std::filesystem::create_directories(m_blobs / "partial", ec);
+        if (ec) return fail(SyncError::Io, "cannot create " + (m_blobs / "partial").string() + ": " + ec.message());
         return m_log.open();
     }
 
@@ -162,10 +192,160 @@ public:
         return out;
     }
 
+    SResult<std::optional<BlobState>> blobState(const std::string& id) override {
+        auto s = m_store->db().prepare("SELECT channel, size, complete FROM server_blobs WHERE id = ?");
+        if (!s) return s.error();
+        s->bind(1, id);
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) return std::optional<BlobState>();
+        BlobState st;
+        st.channel = s->text(0);
+        st.size = static_cast<std::uint64_t>(s->int64(1));
+        st.complete = s->int64(2) != 0;
+        if (st.complete) {
+            st.offset = st.size;
+        } else {
+            struct stat info{};
+            if (::stat(partialPath(id).c_str(), &info) == 0) st.offset = static_cast<std::uint64_t>(info.st_size);
+            st.offset = std::min(st.offset, st.size);
+        }
+        return std::optional<BlobState>(std::move(st));
+    }
+
+    SResult<BlobAppend> blobAppend(const std::string& id, const std::string& channel, std::uint64_t size,
+                                   std::uint64_t offset, crypto::ByteView bytes) override {
+        auto known = blobState(id);
+        if (!known) return known.error();
+        if (!*known) {
+            auto put = m_store->db().prepare("INSERT INTO server_blobs (id, channel, size) VALUES (?, ?, ?)");
+            if (!put) return put.error();
+            XS_TRY(put->bind(1, id).bind(2, channel).bind(3, static_cast<std::int64_t>(size)).run());
+            *known = BlobState{channel, size, 0, false};
+        } else if ((*known)->channel != channel || (*known)->size != size) {
+            return fail(SyncError::Invalid, "evidence " + id.substr(0, 12) + " was begun with another channel or size");
+        }
+        BlobAppend out{**known, false};
+        if (out.state.complete) return out;  // a repeat of the last chunk: already whole
+        if (offset != out.state.offset) {
+            out.offsetMismatch = true;
+            return out;
+        }
+        if (offset + bytes.size() > size)
+            return fail(SyncError::Invalid, "evidence " + id.substr(0, 12) + ": the chunk runs past the announced size");
+        const std::string path = partialPath(id);
+        {
+            Fd f{envCreate(path, O_WRONLY | O_CLOEXEC, 0600)};
+            if (f.fd < 0) return ioError("cannot open " + path);
+            if (!bytes.empty() &&
+                envPwrite(f.fd, bytes.data(), bytes.size(), static_cast<std::int64_t>(offset), path) != static_cast<long>(bytes.size()))
+                return errno == ENOSPC ? fail(SyncError::DiskFull, "the server's disk is full") : ioError("cannot write " + path);
+            if (envFsync(f.fd, path) != 0) return ioError("cannot sync " + path);
+        }
+        out.state.offset = offset + bytes.size();
+        if (out.state.offset < size) return out;
+        // The last byte: the whole must be the content its id names.
+        auto sum = hashFile(path);
+        if (!sum) return sum.error();
+        if (*sum != id) {
+            (void)envUnlink(path);
+            auto drop = m_store->db().prepare("DELETE FROM server_blobs WHERE id = ?");
+            if (drop) (void)drop->bind(1, id).run();
+            return fail(SyncError::Corrupt, "evidence " + id.substr(0, 12) + " does not hash to its id: the upload is dropped");
+        }
+        const std::filesystem::path target = completePath(id);
+        std::error_code ec;
+        std::filesystem::create_directories(target.parent_path(), ec);
+        if (ec) return fail(SyncError::Io, "cannot create " + target.parent_path().string() + ": " + ec.message());
+        if (envRename(path, target.string()) != 0) return ioError("cannot place " + target.string());
+        XS_TRY(fsyncDir(target.parent_path()));
+        XS_TRY(fsyncDir(m_blobs / "partial"));
+        auto done = m_store->db().prepare("UPDATE server_blobs SET complete = 1 WHERE id = ?");
+        if (!done) return done.error();
+        XS_TRY(done->bind(1, id).run());
+        out.state.complete = true;
+        return out;
+    }
+
+    SResult<crypto::Bytes> blobRead(const std::string& id, std::uint64_t offset, std::size_t maxBytes) override {
+        auto st = blobState(id);
+        if (!st) return st.error();
+        if (!*st || !(*st)->complete) return fail(SyncError::NotFound, "no complete evidence " + id.substr(0, 12) + " here");
+        if (offset > (*st)->size) return fail(SyncError::Invalid, "the offset is past the end of evidence " + id.substr(0, 12));
+        const std::string path = completePath(id).string();
+        Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+        if (f.fd < 0) return ioError("cannot open " + path);
+        crypto::Bytes out(static_cast<std::size_t>(std::min<std::uint64_t>(maxBytes, (*st)->size - offset)));
+        std::size_t have = 0;
+        while (have < out.size()) {
+            ssize_t n = ::pread(f.fd, out.data() + have, out.size() - have, static_cast<off_t>(offset + have));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return ioError("cannot read " + path);
+            have += static_cast<std::size_t>(n);
+        }
+        return out;
+    }
+
+    SResult<AccessEntry> logAccess(const std::string& device, const std::string& action,
+                                   const std::vector<std::string>& channels, const std::string& range) override {
+        Db& db = m_store->db();
+        auto tx = Transaction::begin(db);
+        if (!tx) return tx.error();
+        auto last = db.prepare("SELECT seq, hash FROM server_access ORDER BY seq DESC LIMIT 1");
+        if (!last) return last.error();
+        auto row = last->step();
+        if (!row) return row.error();
+        AccessEntry e;
+        e.seq = *row ? last->int64(0) + 1 : 1;
+        const std::string prev = *row ? last->text(1) : net::accessLogGenesis();
+        e.text = Json{{"seq", e.seq},           {"time_ms", wallClockMs()}, {"device", device}, {"action", action},
+                      {"channels", channels},   {"range", range},           {"prev", prev}}
+                     .dump();
+        e.hash = crypto::toHex(crypto::sha256(crypto::asBytes(e.text)));
+        auto put = db.prepare("INSERT INTO server_access (seq, entry, hash) VALUES (?, ?, ?)");
+        if (!put) return put.error();
+        XS_TRY(put->bind(1, e.seq).bind(2, e.text).bind(3, e.hash).run());
+        XS_TRY(tx->commit());
+        return e;
+    }
+
+    SResult<std::vector<AccessEntry>> accessAfter(std::int64_t after, std::size_t maxCount) override {
+        auto s = m_store->db().prepare("SELECT seq, entry, hash FROM server_access WHERE seq > ? ORDER BY seq LIMIT ?");
+        if (!s) return s.error();
+        s->bind(1, after).bind(2, static_cast<std::int64_t>(maxCount));
+        std::vector<AccessEntry> out;
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            out.push_back({s->int64(0), s->text(1), s->text(2)});
+        }
+        return out;
+    }
+
 private:
+    std::string partialPath(const std::string& id) const { return (m_blobs / "partial" / id).string(); }
+    std::filesystem::path completePath(const std::string& id) const { return m_blobs / id.substr(0, 2) / id; }
+    static Error<SyncError> ioError(const std::string& what) { return fail(SyncError::Io, what + ": " + std::strerror(errno)); }
+    static SResult<std::string> hashFile(const std::string& path) {
+        Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+        if (f.fd < 0) return ioError("cannot open " + path);
+        crypto::Sha256 h;
+        std::vector<std::uint8_t> buf(1 << 20);
+        for (;;) {
+            ssize_t n = ::read(f.fd, buf.data(), buf.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return ioError("cannot read " + path);
+            if (n == 0) break;
+            h.update(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)));
+        }
+        return crypto::toHex(h.finish());
+    }
+
     std::unique_ptr<Store> m_store;
     NoProjection m_sink;
     OpLog m_log;
+    std::filesystem::path m_blobs;
 };
 
 }  // namespace
@@ -173,7 +353,7 @@ private:
 SResult<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::filesystem::path& dir, const std::string& secret) {
     auto store = Store::open(dir, secret);
     if (!store) return store.error();
-    auto s = std::make_unique<SqliteServerStore>(std::move(*store));
+    auto s = std::make_unique<SqliteServerStore>(std::move(*store), dir);
     XS_TRY(s->open());
     return std::unique_ptr<ServerStore>(std::move(s));
 }
@@ -181,7 +361,7 @@ SResult<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::filesyste
 SStatus createSqliteServerStore(const std::filesystem::path& dir, const std::string& secret, const TrustRoot& root) {
     auto store = Store::create(dir, secret, kServerKdf);
     if (!store) return store.error();
-    XS_TRY((*store)->migrate({kServerMigration}));
+    XS_TRY((*store)->migrate({kServerMigration, kServerMigration2}));
     NoProjection sink;
     OpLog log(**store, sink);
     XS_TRY(log.open());

@@ -2,9 +2,11 @@
 // xunshenctl clients, each on its own encrypted store.
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "tests/e2e/cli_fixture.h"
@@ -129,6 +131,7 @@ TEST_CASE("sync: two inspectors editing one finding offline converge through the
 #include "app/error.h"
 
 #include "crypto/encoding.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
 #include "sync/env.h"
 #include "sync/identity.h"
@@ -603,16 +606,22 @@ TEST_CASE("sync: kill -9 of a client during a pull - the next round completes, n
     CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
 }
 
-TEST_CASE("sync: a marker captured in a finding is found nowhere in the server's data directory") {
+TEST_CASE("sync: a marker captured in a finding and in its evidence is found nowhere in the server's data directory") {
     SyncWorld w;
     Cli& lead = w.enrol("郑华", "working_group_lead");
     Cli& a = w.enrol("冯磊", "working_group_member");
     const std::string inspection = SyncWorld::inspectionFor(lead, {&a});
     const std::string marker = "MARKER-违规发放补贴-9c41";
-    auto r = a({"finding", "add", "--inspection", inspection, "--title", marker, "--description", marker + " 详细说明"});
+    // The marker in the finding's text and in its evidence file.
+    const fs::path doc = a.dir / "marker.txt";
+    std::string text;
+    for (int i = 0; i < 2000; ++i) text += marker + " 现场记录 " + std::to_string(i) + "\n";
+    writeAll(doc, text);
+    auto r = a({"finding", "add", "--inspection", inspection, "--title", marker, "--description", marker + " 详细说明", "--evidence",
+                doc.string()});
     REQUIRE(r.exitCode == 0);
-    SyncWorld::sync(a);
-    SyncWorld::sync(w.office);
+    CHECK(SyncWorld::sync(a)["evidence"]["uploaded"] == 1);
+    CHECK(SyncWorld::sync(w.office)["evidence"]["downloaded"] == 1);
     REQUIRE(w.office.jsonOf({"finding", "list"}).size() == 1);
     REQUIRE(w.server->terminate() == 0);  // a clean stop: the write-ahead log checkpointed or not, all on disk
     int files = 0;
@@ -628,4 +637,325 @@ TEST_CASE("sync: a marker captured in a finding is found nowhere in the server's
     std::string log = readAll(w.server->log());
     CHECK(log.find(marker) == std::string::npos);
     CHECK(log.find("\"route\":\"/v1/push\"") != std::string::npos);
+}
+
+// ---- evidence online: resumable transfer, the server's limit, the access log
+
+namespace {
+
+// A file of `bytes` pseudo-random bytes (incompressible, like a photo); its sha256 hex.
+std::string writeNoise(const fs::path& file, std::size_t bytes, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::string data(bytes, '\0');
+    for (std::size_t i = 0; i + 8 <= bytes; i += 8) {
+        std::uint64_t v = rng();
+        std::memcpy(&data[i], &v, 8);
+    }
+    writeAll(file, data);
+    return xs::crypto::toHex(xs::crypto::sha256(xs::crypto::asBytes(data)));
+}
+
+// Lines of the server's request log for this route prefix and method.
+std::vector<json> logLines(const ServerProcess& s, const std::string& routePrefix, const std::string& method) {
+    std::vector<json> out;
+    std::istringstream in(readAll(s.log()));
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] != '{') continue;
+        auto j = json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.contains("route")) continue;
+        if (j["route"].get<std::string>().rfind(routePrefix, 0) == 0 && j["method"] == method) out.push_back(j);
+    }
+    return out;
+}
+
+std::vector<fs::path> filesUnder(const fs::path& dir) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) return out;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file()) out.push_back(e.path());
+    return out;
+}
+
+// Sets one line of the server's config (restart to apply).
+void setServerConfig(const ServerProcess& s, const std::string& key, const std::string& value) {
+    const fs::path conf = s.data() / "server.conf";
+    std::istringstream in(readAll(conf));
+    std::string line, text;
+    bool set = false;
+    while (std::getline(in, line)) {
+        if (line.rfind(key + " =", 0) == 0) {
+            line = key + " = " + value;
+            set = true;
+        }
+        text += line + "\n";
+    }
+    REQUIRE(set);
+    writeAll(conf, text);
+}
+
+}  // namespace
+
+TEST_CASE("evidence: a 200 MB upload interrupted three times completes with one copy on the server, and the lead's device fetches it intact") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    const std::string inspection = SyncWorld::inspectionFor(lead, {&a});
+    const fs::path photo = a.dir / "现场照片.bin";
+    const std::size_t size = 200u << 20;
+    const std::string hash = writeNoise(photo, size, 42);
+    auto r = a({"finding", "add", "--inspection", inspection, "--title", "食堂采购无验收", "--evidence", photo.string()});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    const std::string finding = r.out.substr(0, 36);
+    fs::remove(photo);  // only the encrypted copy in the store is left
+
+    // Three syncs killed mid-upload, each after a few more chunks have reached the server.
+    const fs::path partialDir = w.server->data() / "store" / "blobs" / "partial";
+    std::uint64_t heldBefore = 0;
+    for (int cut = 0; cut < 3; ++cut) {
+        CAPTURE(cut);
+        const std::size_t chunksBefore = logLines(*w.server, "/v1/evidence/", "POST").size();
+        Child sync({"--store", a.store.string(), "sync"}, a.env);
+        for (int i = 0; i < 3000 && logLines(*w.server, "/v1/evidence/", "POST").size() < chunksBefore + 3; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        sync.kill9();
+        CHECK(sync.wait() == -9);
+        // The cut left a partial upload: one file, longer than before, not the whole.
+        auto partial = filesUnder(partialDir);
+        REQUIRE(partial.size() == 1);
+        const std::uint64_t held = fs::file_size(partial[0]);
+        CHECK(held > heldBefore);
+        CHECK(held < size);
+        heldBefore = held;
+    }
+    auto done = SyncWorld::sync(a);
+    CHECK(done["evidence"]["uploaded"] == 1);
+    CHECK(done["evidence"]["waiting"] == 0);
+    // Resumed, not restarted: the chunks sent add up to the file plus at most the three cut
+    // in flight (8 MiB each).
+    std::uint64_t sent = 0;
+    for (const auto& l : logLines(*w.server, "/v1/evidence/", "POST")) sent += l["bytes_in"].get<std::uint64_t>();
+    MESSAGE("bytes sent for a " << size << "-byte file over four runs: " << sent);
+    CHECK(sent >= size);
+    CHECK(sent <= size + 64 * 1024 + 3 * (8u << 20));
+    // One copy: no partial left, one complete blob.
+    CHECK(filesUnder(partialDir).empty());
+    std::vector<fs::path> blobs;
+    for (const auto& p : filesUnder(w.server->data() / "store" / "blobs"))
+        if (p.parent_path() != partialDir) blobs.push_back(p);
+    REQUIRE(blobs.size() == 1);
+    CHECK(fs::file_size(blobs[0]) > size);  // ciphertext: the file, a header and a tag per 64 KiB
+    // A second round sends nothing again.
+    CHECK(SyncWorld::sync(a)["evidence"]["uploaded"] == 0);
+
+    // The lead's device receives the finding, then its file, and it is the very content.
+    auto got = SyncWorld::sync(lead);
+    CHECK(got["evidence"]["downloaded"] == 1);
+    json f = lead.jsonOf({"finding", "show", finding});
+    REQUIRE(f["evidence"].size() == 1);
+    CHECK(f["evidence"][0] == hash);
+    const fs::path out = lead.dir / "导出.bin";
+    r = lead({"evidence", "export", hash, "--out", out.string()});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    CHECK(fs::file_size(out) == size);
+    CHECK(xs::crypto::toHex(xs::crypto::sha256(xs::crypto::asBytes(readAll(out)))) == hash);
+    for (const Cli* c : {&a, &lead}) {
+        auto v = (*c)({"verify"});
+        CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
+    }
+}
+
+TEST_CASE("evidence: a file over the server's limit is refused before the finding is finalised - the server refuses it too") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    const std::string inspection = SyncWorld::inspectionFor(lead, {&a});
+    REQUIRE(w.server->terminate() == 0);
+    setServerConfig(*w.server, "max_evidence_bytes", std::to_string(1 << 20));
+    w.server->start();
+    SyncWorld::sync(a);  // the hello announces the limit
+    const fs::path big = a.dir / "扫描件.pdf";
+    writeNoise(big, (1 << 20) + 1, 1);
+    auto r = a({"finding", "add", "--inspection", inspection, "--title", "超限附件", "--evidence", big.string()});
+    CHECK(r.exitCode == 5);
+    CHECK_MESSAGE(r.err.find("accepts files up to 1 MiB") != std::string::npos, r.err);
+    CHECK(a.jsonOf({"finding", "list"}).empty());  // nothing finalised
+    // A file within it goes.
+    const fs::path small = a.dir / "small.pdf";
+    writeNoise(small, 300000, 2);
+    r = a({"finding", "add", "--inspection", inspection, "--title", "限内附件", "--evidence", small.string()});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    CHECK(SyncWorld::sync(a)["evidence"]["uploaded"] == 1);
+    CHECK(SyncWorld::sync(lead)["evidence"]["downloaded"] == 1);
+    // A device that skips the check is refused by the server, and nothing is stored.
+    DeviceKeys keys(a);
+    const std::string id(64, 'a');
+    const std::string target = "/v1/evidence/" + id + "?channel=" + inspection + ".team&size=" + std::to_string((1 << 20) + 100) + "&offset=0";
+    auto post = [&](const std::string& t, const std::string& body) {
+        auto h = keys.headers("POST", t, body, nowMs(), freshNonce());
+        h.push_back("Content-Type: application/octet-stream");
+        return rawRequest(*w.server, "POST", t, h, body);
+    };
+    auto over = post(target, "x");
+    CHECK(over.status == 413);
+    CHECK(errorOf(over) == "evidence_too_large");
+    // Not a member of the channel: refused; someone else's blob: not there.
+    const std::string other = "/v1/evidence/" + id + "?channel=0190a0a0-0000-7000-8000-000000000000.team&size=10&offset=0";
+    auto notMember = post(other, "0123456789");
+    CHECK(notMember.status == 403);
+    // A chunk at the wrong offset appends nothing and names the right one.
+    const std::string wrong = "/v1/evidence/" + id + "?channel=" + inspection + ".team&size=10&offset=5";
+    auto mis = post(wrong, "01234");
+    CHECK(mis.status == 409);
+    CHECK(json::parse(mis.body)["offset"] == 0);
+    // Content that does not hash to its id is dropped at its last byte.
+    const std::string last = "/v1/evidence/" + id + "?channel=" + inspection + ".team&size=10&offset=0";
+    auto bad = post(last, "0123456789");
+    // A form-encoded body (which the HTTP layer would read as parameters) is refused as such.
+    auto form = rawRequest(*w.server, "POST", last, keys.headers("POST", last, "a=b", nowMs(), freshNonce()), "a=b");
+    CHECK(form.status == 415);
+    CHECK(bad.status == 422);
+    const std::string status = "/v1/evidence/" + id + "/status";
+    CHECK(rawRequest(*w.server, "GET", status, keys.headers("GET", status, "", nowMs(), freshNonce()), "").status == 404);
+}
+
+namespace {
+
+// Runs `sql` on the stopped server's store, as someone holding its disk and its key file would.
+void tamperServerStore(const ServerProcess& s, const std::function<void(xs::sync::Db&)>& edit) {
+    std::string key = readAll(s.data() / "store.key");
+    while (!key.empty() && key.back() == '\n') key.pop_back();
+    auto store = xs::sync::Store::open(s.data() / "store", key);
+    REQUIRE_MESSAGE(store, store.message());
+    edit((*store)->db());
+}
+
+void execSql(xs::sync::Db& db, const std::string& sql) {
+    auto s = db.prepare(sql.c_str());
+    REQUIRE_MESSAGE(s, s.message());
+    REQUIRE(s->run());
+}
+
+}  // namespace
+
+TEST_CASE("access log: every pull and evidence download is recorded - entries edited, removed, reordered or cut off fail verification") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    const std::string inspection = SyncWorld::inspectionFor(lead, {&a});
+    const fs::path doc = a.dir / "凭证.pdf";
+    writeNoise(doc, 100000, 3);
+    REQUIRE(a({"finding", "add", "--inspection", inspection, "--title", "凭证缺失", "--evidence", doc.string()}).exitCode == 0);
+    SyncWorld::sync(a);
+    CHECK(SyncWorld::sync(lead)["evidence"]["downloaded"] == 1);
+    SyncWorld::sync(w.office);
+
+    json log = w.office.jsonOf({"access-log"});
+    CHECK(log["verified"] == true);
+    // Every pull the server answered is an entry, device by device (its request log says which).
+    std::map<std::string, int> pullsLogged, pullsServed;
+    for (const auto& l : logLines(*w.server, "/v1/pull", "GET"))
+        if (l["status"] == 200) ++pullsServed[l["device"].get<std::string>()];
+    std::map<std::string, int> downloads;  // person -> evidence downloads
+    for (const auto& e : log["entries"]) {
+        if (e["action"] == "pull") ++pullsLogged[e["device"].get<std::string>()];
+        if (e["action"] == "evidence") {
+            ++downloads[e["person"].get<std::string>()];
+            CHECK(e["channels"] == json::array({inspection + ".team"}));
+        }
+    }
+    CHECK(pullsLogged == pullsServed);
+    CHECK(pullsServed.size() == 3);  // the office, the lead and the inspector
+    // The file (one chunk) fetched once by the lead and once by the office; never by its author.
+    CHECK(downloads == std::map<std::string, int>{{"吴敏", 1}, {"郑华", 1}});
+    const std::size_t entries = log["entries"].size();
+    REQUIRE(entries >= 6);
+
+    // The same data directory, tampered with five ways; each is caught.
+    REQUIRE(w.server->terminate() == 0);
+    const fs::path pristine = w.serverDir / "pristine";
+    fs::copy(w.server->data(), pristine, fs::copy_options::recursive);
+    auto restore = [&] {
+        fs::remove_all(w.server->data());
+        fs::copy(pristine, w.server->data(), fs::copy_options::recursive);
+    };
+    const auto sha = [](const std::string& t) { return xs::crypto::toHex(xs::crypto::sha256(xs::crypto::asBytes(t))); };
+    struct Case {
+        const char* name;
+        std::function<void(xs::sync::Db&)> edit;
+    };
+    const std::vector<Case> cases = {
+        {"an entry's action edited", [](xs::sync::Db& db) { execSql(db, "UPDATE server_access SET entry = replace(entry, '\"pull\"', '\"push\"') WHERE seq = 2"); }},
+        {"an entry edited and its hash recomputed",
+         [&](xs::sync::Db& db) {
+             auto s = db.prepare("SELECT entry FROM server_access WHERE seq = 2");
+             REQUIRE(s);
+             REQUIRE(*s->step());
+             std::string edited = s->text(0);
+             edited.replace(edited.find("\"range\""), 7, "\"range\" ");
+             auto u = db.prepare("UPDATE server_access SET entry = ?, hash = ? WHERE seq = 2");
+             REQUIRE(u);
+             REQUIRE(u->bind(1, edited).bind(2, sha(edited)).run());
+         }},
+        {"an entry removed", [](xs::sync::Db& db) { execSql(db, "DELETE FROM server_access WHERE seq = 3"); }},
+        {"two entries swapped",
+         [](xs::sync::Db& db) {
+             execSql(db, "UPDATE server_access SET seq = -1 WHERE seq = 2");
+             execSql(db, "UPDATE server_access SET seq = 2 WHERE seq = 3");
+             execSql(db, "UPDATE server_access SET seq = 3 WHERE seq = -1");
+         }},
+        {"the last entries cut off", [&](xs::sync::Db& db) { execSql(db, "DELETE FROM server_access WHERE seq > " + std::to_string(entries - 2)); }},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        restore();
+        tamperServerStore(*w.server, c.edit);
+        w.server->start();
+        auto r = w.office({"access-log"});
+        CHECK(r.exitCode == 6);
+        CHECK_MESSAGE(r.err.find("access log") != std::string::npos, r.err);
+        REQUIRE(w.server->terminate() == 0);
+    }
+    // Untouched, it verifies again and extends what the office saw.
+    restore();
+    w.server->start();
+    auto again = w.office.jsonOf({"access-log"});
+    CHECK(again["entries"].size() == entries);
+    CHECK(again["head"] == log["head"]);
+    // Only the office reads it.
+    auto r = lead({"access-log"});
+    CHECK(r.exitCode == 5);
+}
+
+TEST_CASE("exports: an evidence export and a handover export are signed records the office sees after the next sync") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    const std::string inspection = SyncWorld::inspectionFor(lead, {&a});
+    const fs::path doc = a.dir / "合同.pdf";
+    const std::string hash = writeNoise(doc, 50000, 4);
+    REQUIRE(a({"finding", "add", "--inspection", inspection, "--title", "合同未审", "--evidence", doc.string()}).exitCode == 0);
+    auto r = a({"evidence", "export", hash, "--out", (a.dir / "取出.pdf").string()});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    r = a({"handover", "export", "--inspection", inspection, "--out", (a.dir / "移交.age").string()});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    // On the device itself, at once.
+    json mine = a.jsonOf({"exports"});
+    REQUIRE(mine.size() == 2);
+    SyncWorld::sync(a);
+    SyncWorld::sync(w.office);
+    json seen = w.office.jsonOf({"exports", "--inspection", inspection});
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0]["what"] == "evidence");
+    CHECK(seen[0]["subject"] == hash);
+    CHECK(seen[0]["file_name"] == "取出.pdf");
+    CHECK(seen[0]["bytes"] == 50000);
+    CHECK(seen[0]["person"] == "冯磊");
+    CHECK(seen[1]["what"] == "handover");
+    CHECK(seen[1]["person"] == "冯磊");
+    CHECK(seen[1]["file_name"] == "移交.age");
+    // The lead reads the team channel too; the record is the same everywhere.
+    SyncWorld::sync(lead);
+    CHECK(lead.jsonOf({"exports", "--inspection", inspection}) == seen);
 }

@@ -1,6 +1,7 @@
 // The sync protocol's bodies from outside: a push body (what the server parses from any enrolled
-// device) and a pull answer (what a client parses from the server). Either parses within bounds
-// or is refused with a message; never a crash.
+// device), a pull answer and an access-log answer (what a client parses from the server; the log
+// is also verified as a chain). Each parses within bounds or is refused with a message; never a
+// crash. (Evidence chunks are opaque bytes: the server only counts and hashes them.)
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -13,5 +14,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!push && push.error().message.empty()) __builtin_trap();
     auto pull = xs::sync::net::parsePullAnswer(text);
     if (!pull && pull.error().message.empty()) __builtin_trap();
+    auto log = xs::sync::net::parseAccessLogAnswer(text);
+    if (!log && log.error().message.empty()) __builtin_trap();
+    if (log) {
+        auto v = xs::sync::net::verifyAccessLog(log->entries, 0, xs::sync::net::accessLogGenesis());
+        if (!v && v.error().message.empty()) __builtin_trap();
+    }
     return 0;
 }

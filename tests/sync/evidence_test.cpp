@@ -637,4 +637,53 @@ TEST_CASE("evidence: adding a missing source file is NotFound and stores nothing
     CHECK(test::filesUnder(f.evDir).empty());
 }
 
+TEST_CASE("evidence blob: the stored file travels as it is and opens with its file key alone in another store - nothing else opens it") {
+    Fixture sender, receiver;
+    const crypto::Bytes content = randomContent(3 * kChunk + 5);
+    const EvidenceInfo info = sender.add(content);
+    auto blob = sender.ev().blobOf(sender.scope, info.hash);
+    REQUIRE_MESSAGE(blob.ok(), test::describe(blob));
+    const crypto::Bytes stored = test::readAll(blob->path);
+    CHECK(blob->size == stored.size());
+    CHECK(blob->id == crypto::toHex(crypto::sha256(stored)));
+    // The file key is the one docs/FORMATS.md derives from the scope key and the header.
+    auto expected = fileKeyPerFormats(sender.scope.key, crypto::ByteView(stored).subspan(0, kHeader));
+    CHECK(crypto::constantTimeEqual(blob->fileKey, expected));
+
+    const fs::path copy = receiver.srcDir / "downloaded.blob";
+    test::writeAll(copy, stored);
+    // Another store's scope key (of the same name) never opens it; the file key does.
+    auto got = receiver.ev().addFromBlob(receiver.scope, info.hash, copy, blob->fileKey);
+    REQUIRE_MESSAGE(got.ok(), test::describe(got));
+    CHECK(got->hash == info.hash);
+    CHECK(got->size == content.size());
+    crypto::Bytes back;
+    REQUIRE(receiver.ev().read(receiver.scope, info.hash, [&](crypto::ByteView b) {
+        back.insert(back.end(), b.begin(), b.end());
+        return SStatus();
+    }).ok());
+    CHECK(back == content);
+    // Re-encrypted under the receiver's own key: not the same bytes on its disk.
+    CHECK(test::readAll(receiver.ev().pathFor(kScope, info.hash)) != stored);
+
+    Fixture other;
+    const fs::path otherCopy = other.srcDir / "downloaded.blob";
+    auto tryOpen = [&](const crypto::Bytes& bytes, const crypto::SecretBytes& key, const std::string& hash) {
+        test::writeAll(otherCopy, bytes);
+        auto r = other.ev().addFromBlob(other.scope, hash, otherCopy, key);
+        CHECK(r.code() == SyncError::Corrupt);
+        CHECK(!other.ev().contains(kScope, hash));
+        CHECK(countWithExtension(other.evDir, ".xse") == 0);
+        CHECK(countHidden(other.evDir) == 0);
+    };
+    crypto::Bytes bytes(stored.begin(), stored.end());
+    tryOpen(bytes, randomKey(), info.hash);  // a wrong key
+    crypto::Bytes flipped = bytes;
+    flipped[kHeader + kChunk + 7] ^= 0x01;
+    tryOpen(flipped, blob->fileKey, info.hash);  // a flipped byte
+    tryOpen(crypto::Bytes(bytes.begin(), bytes.end() - 100), blob->fileKey, info.hash);  // cut short
+    const std::string otherHash = crypto::toHex(crypto::sha256(crypto::asBytes(std::string("other content"))));
+    tryOpen(bytes, blob->fileKey, otherHash);  // claimed to be other content
+}
+
 }  // namespace xs::sync
