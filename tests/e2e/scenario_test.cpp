@@ -46,32 +46,55 @@ std::string projectionDigest(const Cli& c) {
     return json::parse(r.out)["projection_digest"].get<std::string>();
 }
 
+// The week's cast and its start: the audit office and a server (SyncWorld), the lead, inspectors
+// A (online) and B (never online during the week) and the head of E03, the inspected unit; the
+// lead's plan of E03 with both inspectors, synced by everyone but B, who takes it on a fresh
+// enrolment file from the office.
+struct Week {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    Cli& b = w.enrol("何芳", "working_group_member");
+    Cli& head = w.enrol("高峰", "unit_head");
+    std::string inspection;
+
+    Week() {
+        SyncWorld::sync(lead);
+        auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02,W03", "--lead", "W01"});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        inspection = firstLine(r.out);
+        SyncWorld::sync(lead);
+        SyncWorld::sync(w.office);
+        const fs::path planFile = b.dir / "enrolment-with-plan.json";
+        r = w.office({"org", "export-enrolment", "--out", planFile.string(), "--server-url", w.server->url(), "--tls-pin",
+                      w.server->pin()});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        r = b({"org", "enrol", planFile.string()});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        REQUIRE(b.jsonOf({"inspection", "list"}).size() == 1);
+        SyncWorld::sync(a);
+        SyncWorld::sync(head);
+    }
+    // `finding add` on c for this inspection: the new finding's id.
+    std::string add(const Cli& c, std::vector<std::string> args) const {
+        args.insert(args.begin(), {"finding", "add", "--inspection", inspection});
+        auto r = c(args);
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        return firstLine(r.out);
+    }
+};
+
 }  // namespace
 
 TEST_CASE("scenario: two inspectors on site (one offline all week, by USB) - lead, unit head and office online - every device converges") {
-    SyncWorld w;
-    Cli& lead = w.enrol("郑华", "working_group_lead");
-    Cli& a = w.enrol("冯磊", "working_group_member");  // on site, online
-    Cli& b = w.enrol("何芳", "working_group_member");  // on site, never online during the week
-    Cli& head = w.enrol("高峰", "unit_head");          // head of E03, the inspected unit
-
-    // Before the week, at the office: the lead plans the inspection of E03 with both inspectors.
-    SyncWorld::sync(lead);
-    auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02,W03", "--lead", "W01"});
-    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-    const std::string inspection = firstLine(r.out);
-    SyncWorld::sync(lead);
-    SyncWorld::sync(w.office);
-    // B takes the plan and its keys with her on a fresh enrolment file from the office, not by sync.
-    const fs::path planFile = b.dir / "enrolment-with-plan.json";
-    r = w.office({"org", "export-enrolment", "--out", planFile.string(), "--server-url", w.server->url(), "--tls-pin",
-                  w.server->pin()});
-    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-    r = b({"org", "enrol", planFile.string()});
-    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-    REQUIRE(b.jsonOf({"inspection", "list"}).size() == 1);
-    SyncWorld::sync(a);
-    SyncWorld::sync(head);
+    Week week;
+    SyncWorld& w = week.w;
+    Cli& lead = week.lead;
+    Cli& a = week.a;  // on site, online
+    Cli& b = week.b;  // on site, never online during the week
+    Cli& head = week.head;
+    const std::string& inspection = week.inspection;
+    RunResult r;
 
     // On site. A captures online: an immediate-fix finding, submitted for review, and another.
     r = a({"finding", "add", "--inspection", inspection, "--title", "危废暂存间台账缺失", "--description",
@@ -244,4 +267,74 @@ TEST_CASE("scenario: two inspectors on site (one offline all week, by USB) - lea
         SyncWorld::sync(*c);
         CHECK(findingListOn(*c) == referenceList);
     }
+}
+
+TEST_CASE("scenario: B keeps working after her USB export - her first sync sends only what the stick did not carry, a concurrent edit is a conflict everywhere") {
+    Week week;
+    SyncWorld& w = week.w;
+    Cli& b = week.b;
+    const std::string fB = week.add(b, {"--title", "专项资金支出未公示", "--description", "初稿"});
+    const fs::path usb = b.dir / "usb-1.xsbundle";
+    auto r = b({"handover", "export", "--inspection", week.inspection, "--out", usb.string()});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    const fs::path receipt1 = w.office.dir / "usb-1.receipt.json";
+    r = w.office({"handover", "import", usb.string(), "--receipt", receipt1.string()});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    CHECK(SyncWorld::sync(w.office)["pushed"].get<int>() >= 1);
+
+    // Online, A sharpens B's finding; offline, B rewrites the same text and captures one more.
+    SyncWorld::sync(week.a);
+    REQUIRE(week.a({"finding", "edit", fB, "--description", "冯磊补充：2025年度明细未公示"}).exitCode == 0);
+    SyncWorld::sync(week.a);
+    REQUIRE(b({"finding", "edit", fB, "--description", "何芳补充：专项资金支出明细未按规定公示", "--severity", "high"}).exitCode == 0);
+    const std::string fB2 = week.add(b, {"--title", "食堂采购票据不全"});
+
+    // B's first sync: the server holds her chain up to the export (from the office), so exactly
+    // the two later change sets go, and nothing of hers is refused anywhere.
+    json first = SyncWorld::sync(b);
+    CHECK_MESSAGE(first["pushed"] == 2, first.dump());
+    CHECK(first["refused"] == 0);
+    const std::vector<const Cli*> team = {&w.office, &week.lead, &week.a, &b};
+    for (const Cli* c : team) SyncWorld::sync(*c);
+    const json reference = w.office.jsonOf({"finding", "show", fB});
+    CHECK(reference["severity"] == "high");
+    for (const Cli* c : team) {
+        CAPTURE(c->store.string());
+        CHECK(c->jsonOf({"finding", "show", fB}) == reference);
+        CHECK(c->jsonOf({"finding", "show", fB2})["title"] == "食堂采购票据不全");
+        json conflicts = c->jsonOf({"conflicts"});
+        REQUIRE(conflicts.size() == 1);
+        CHECK(conflicts[0]["field"] == "description");
+        CHECK(conflicts[0]["versions"].size() == 2);
+        CHECK(c->jsonOf({"history", fB}) == w.office.jsonOf({"history", fB}));
+        CHECK(c->jsonOf({"refused"}).empty());
+        auto v = (*c)({"verify"});
+        CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
+    }
+    CHECK(SyncWorld::sync(week.head)["refused"] == 0);
+    CHECK(week.head.jsonOf({"finding", "list"}).empty());
+
+    // The first receipt does not cover what B did after it: her keys stay. A second stick holds
+    // nothing the office lacks by now (it synced), and its receipt lets B's device destroy the
+    // inspection.
+    r = b({"handover", "confirm", receipt1.string(), "--ack-out", (b.dir / "ack1.json").string(), "--json"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    json partial = json::parse(r.out);
+    CHECK(partial["keys_destroyed"] == false);
+    CHECK(partial["captured_after_export"].get<int>() >= 2);
+    CHECK(b.jsonOf({"finding", "list"}).size() == 2);
+    CHECK(SyncWorld::sync(b)["pushed"] == 1);  // the signed acknowledgement of that confirm
+    SyncWorld::sync(w.office);
+    const fs::path usb2 = b.dir / "usb-2.xsbundle";
+    REQUIRE(b({"handover", "export", "--inspection", week.inspection, "--out", usb2.string()}).exitCode == 0);
+    const fs::path receipt2 = w.office.dir / "usb-2.receipt.json";
+    r = w.office({"handover", "import", usb2.string(), "--receipt", receipt2.string(), "--json"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    CHECK(json::parse(r.out)["change_sets_new"] == 0);
+    r = b({"handover", "confirm", receipt2.string(), "--ack-out", (b.dir / "ack2.json").string(), "--json"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    CHECK(json::parse(r.out)["keys_destroyed"] == true);
+    CHECK(b.jsonOf({"finding", "list"}).empty());
+    auto v = b({"verify"});
+    CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
 }
