@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,10 +57,12 @@ std::vector<std::string> childEnvironment(const std::string& passphrase) {
     return env;
 }
 
-// Starts `program args` with stdin from /dev/null and stdout/stderr on the given descriptors.
-// Returns its pid, or -1.
-pid_t spawn(const fs::path& program, const std::vector<std::string>& args, const std::vector<std::string>& env, int outFd,
-            int errFd) {
+// Starts `program args` with stdin from /dev/null and stdout/stderr on the given descriptors,
+// SIGPIPE back to its default. With `dieWithParent` it gets SIGTERM should this process end
+// first (killed, or its stdout closed under it), so no server outlives the demo. Returns its
+// pid, or -1.
+pid_t spawn(const fs::path& program, const std::vector<std::string>& args, const std::vector<std::string>& env,
+            int outFd, int errFd, bool dieWithParent = false) {
     std::vector<std::string> argvText = {program.string()};
     argvText.insert(argvText.end(), args.begin(), args.end());
     std::vector<char*> argv, envp;
@@ -68,8 +71,11 @@ pid_t spawn(const fs::path& program, const std::vector<std::string>& args, const
     std::vector<std::string> envText = env;
     for (auto& e : envText) envp.push_back(e.data());
     envp.push_back(nullptr);
+    const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid != 0) return pid;  // the parent, or -1
+    if (dieWithParent && (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)) _exit(127);
+    signal(SIGPIPE, SIG_DFL);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
     dup2(outFd, 1);
@@ -176,7 +182,8 @@ public:
     ~ServerChild() { stop(); }
 
     // Returns once the log says it listens (30 s at most).
-    AStatus start(const fs::path& binary, const fs::path& data, const fs::path& log, const std::vector<std::string>& env) {
+    AStatus start(const fs::path& binary, const fs::path& data, const fs::path& log,
+                  const std::vector<std::string>& env) {
         int logFd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (logFd < 0 || devnull < 0) {
@@ -185,7 +192,7 @@ public:
             return fail(AppError::Failed, "cannot write " + log.string());
         }
         const std::size_t before = readText(log).size();
-        m_pid = spawn(binary, {"run", "--data", data.string()}, env, devnull, logFd);
+        m_pid = spawn(binary, {"run", "--data", data.string()}, env, devnull, logFd, true);
         ::close(logFd);
         ::close(devnull);
         if (m_pid < 0) return fail(AppError::Failed, "cannot start " + binary.string());
@@ -244,7 +251,9 @@ const Device kUnitHead = {"unit-head", "高峰", "unit_head", "区固体废物�
 const Device* const kEnrolled[] = {&kInspectorA, &kInspectorB, &kLead, &kUnitHead};
 const Device* const kEveryDevice[] = {&kOffice, &kInspectorA, &kInspectorB, &kLead, &kUnitHead};
 
-std::string who(const Device& d) { return std::string(d.label) + " " + d.name; }
+std::string who(const Device& d) {
+    return std::string(d.label) + " " + d.name;
+}
 
 // The walkthrough as a sequence of steps, each a method; the first failing step ends it (the
 // server is stopped by m_server's destructor on the way out).
@@ -258,20 +267,28 @@ public:
           m_serverEnv(childEnvironment("")) {}
 
     AResult<Json> run() {
-        for (auto step : {&DemoSync::makeOffice, &DemoSync::startServer, &DemoSync::enrolDevices, &DemoSync::planInspection,
-                          &DemoSync::captureFindings, &DemoSync::reviewAndIssue, &DemoSync::unitHeadAcknowledges,
-                          &DemoSync::leadSeesAcknowledgement, &DemoSync::syncEveryDevice, &DemoSync::stopServer,
-                          &DemoSync::verifyEveryStore}) {
+        for (auto step : {&DemoSync::makeOffice, &DemoSync::startServer, &DemoSync::enrolDevices,
+                          &DemoSync::planInspection, &DemoSync::captureFindings, &DemoSync::reviewAndIssue,
+                          &DemoSync::unitHeadAcknowledges, &DemoSync::leadSeesAcknowledgement,
+                          &DemoSync::syncEveryDevice, &DemoSync::stopServer, &DemoSync::verifyEveryStore}) {
             if (auto s = (this->*step)(); !s) return s.error();
         }
         howToLook();
         Json stores = Json::object();
         for (const Device* d : kEveryDevice) stores[d->dir] = store(*d).string();
         return Json{{"dir", m_o.dir.string()},
-                    {"server", {{"data", (m_o.dir / "server").string()}, {"url", m_url}, {"pin", m_pin},
-                                {"log", (m_o.dir / "server.log").string()}, {"exit_code", m_serverExit}}},
-                    {"stores", stores}, {"inspection", m_inspection}, {"findings", Json::array({m_immediateFinding, m_otherFinding})},
-                    {"notice", m_notice}, {"acknowledged", m_acknowledged}, {"verified", m_verified}};
+                    {"server",
+                     {{"data", (m_o.dir / "server").string()},
+                      {"url", m_url},
+                      {"pin", m_pin},
+                      {"log", (m_o.dir / "server.log").string()},
+                      {"exit_code", m_serverExit}}},
+                    {"stores", stores},
+                    {"inspection", m_inspection},
+                    {"findings", Json::array({m_immediateFinding, m_otherFinding})},
+                    {"notice", m_notice},
+                    {"acknowledged", m_acknowledged},
+                    {"verified", m_verified}};
     }
 
 private:
@@ -286,15 +303,18 @@ private:
         if (r.code == 0) return r.out;
         std::string command = "xunshenctl";
         for (const auto& a : full) command += " " + shellWord(a);
-        AppError code = r.code > 0 && r.code <= static_cast<int>(AppError::Offline) ? static_cast<AppError>(r.code) : AppError::Failed;
-        return fail(code, "demo-sync stopped: `" + command + "` exited " + std::to_string(r.code) + ": " + firstLine(r.err));
+        AppError code = r.code > 0 && r.code <= static_cast<int>(AppError::Offline) ? static_cast<AppError>(r.code)
+                                                                                    : AppError::Failed;
+        return fail(code,
+                    "demo-sync stopped: `" + command + "` exited " + std::to_string(r.code) + ": " + firstLine(r.err));
     }
     AResult<Json> ctlJson(const Device& d, std::vector<std::string> args) {
         args.push_back("--json");
         auto out = ctl(d, args);
         if (!out) return out.error();
         Json j = Json::parse(*out, nullptr, false);
-        if (j.is_discarded()) return fail(AppError::Failed, "demo-sync: the output of `" + args.front() + "` is not JSON");
+        if (j.is_discarded())
+            return fail(AppError::Failed, "demo-sync: the output of `" + args.front() + "` is not JSON");
         return j;
     }
     // What a step printed, indented under the narration.
@@ -324,7 +344,9 @@ private:
         if (!out) return out.error();
         return {};
     }
-    std::string idOf(const Json& j) const { return j.is_object() && j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : ""; }
+    std::string idOf(const Json& j) const {
+        return j.is_object() && j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : "";
+    }
 
     AStatus makeOffice() {
         std::error_code ec;
@@ -337,7 +359,8 @@ private:
         auto key = ctlJson(kOffice, {"org", "create-office-key"});
         if (!key) return key.error();
         m_say("   office key fingerprint " + key->value("fingerprint", std::string("?")));
-        if (auto r = ctl(kOffice, {"identity", "export", "--out", exchange("office-identity.json").string()}); !r) return r.error();
+        if (auto r = ctl(kOffice, {"identity", "export", "--out", exchange("office-identity.json").string()}); !r)
+            return r.error();
         return {};
     }
 
@@ -345,13 +368,15 @@ private:
         auto port = freeLoopbackPort();
         if (!port) return port.error();
         const fs::path data = m_o.dir / "server";
-        m_say("2. 同步服务器 xunshen-server init --data " + data.string() + " --listen 127.0.0.1:" + std::to_string(*port) +
-              " (" + m_serverBinary.string() + "), trusting the office's identity file");
+        m_say("2. 同步服务器 xunshen-server init --data " + data.string() + " --listen 127.0.0.1:" +
+              std::to_string(*port) + " (" + m_serverBinary.string() + "), trusting the office's identity file");
         Ran init = runCaptured(m_serverBinary,
                                {"init", "--data", data.string(), "--office", exchange("office-identity.json").string(),
                                 "--listen", "127.0.0.1:" + std::to_string(*port)},
                                m_serverEnv);
-        if (init.code != 0) return fail(AppError::Failed, "demo-sync stopped: xunshen-server init exited " + std::to_string(init.code) + ": " + firstLine(init.err));
+        if (init.code != 0)
+            return fail(AppError::Failed, "demo-sync stopped: xunshen-server init exited " + std::to_string(init.code) +
+                                              ": " + firstLine(init.err));
         auto field = [&](const std::string& name) {
             auto at = init.out.find(name + ": ");
             if (at == std::string::npos) return std::string();
@@ -360,16 +385,19 @@ private:
         };
         m_url = field("url");
         m_pin = field("pin");
-        if (m_url.empty() || m_pin.empty()) return fail(AppError::Failed, "demo-sync stopped: xunshen-server init printed no url or pin");
+        if (m_url.empty() || m_pin.empty())
+            return fail(AppError::Failed, "demo-sync stopped: xunshen-server init printed no url or pin");
         XS_TRY_APP(m_server.start(m_serverBinary, data, m_o.dir / "server.log", m_serverEnv));
-        m_say("   xunshen-server run --data " + data.string() + " — a separate process (pid " + std::to_string(m_server.pid()) +
-              "), listening on " + m_url + ", certificate pin " + m_pin + "; its log: " + (m_o.dir / "server.log").string());
+        m_say("   xunshen-server run --data " + data.string() + " — a separate process (pid " +
+              std::to_string(m_server.pid()) + "), listening on " + m_url + ", certificate pin " + m_pin +
+              "; its log: " + (m_o.dir / "server.log").string());
         return syncDevice(kOffice, Tell::Summary, {"--server", m_url, "--pin", m_pin});
     }
 
     AStatus enrolDevices() {
-        m_say("3. 登记设备 Each device: its store, its identity file to the office, the office's signed enrolment file "
-              "(with the server's URL and pin) back");
+        m_say(
+            "3. 登记设备 Each device: its store, its identity file to the office, the office's signed enrolment file "
+            "(with the server's URL and pin) back");
         for (const Device* d : kEnrolled) {
             XS_TRY_APP(initStore(*d));
             const std::string device = exchange(std::string(d->dir) + ".device.json").string();
@@ -377,7 +405,9 @@ private:
             if (auto r = ctl(*d, {"identity", "export", "--out", device}); !r) return r.error();
             auto enrolled = ctlJson(kOffice, {"org", "enrol-device", device});
             if (!enrolled) return enrolled.error();
-            if (auto r = ctl(kOffice, {"org", "export-enrolment", "--out", enrolment, "--server-url", m_url, "--tls-pin", m_pin}); !r)
+            if (auto r = ctl(kOffice, {"org", "export-enrolment", "--out", enrolment, "--server-url", m_url,
+                                       "--tls-pin", m_pin});
+                !r)
                 return r.error();
             if (auto r = ctl(*d, {"org", "enrol", enrolment}); !r) return r.error();
             m_say("   " + who(*d) + " → " + store(*d).string() + " (device fingerprint " +
@@ -387,16 +417,18 @@ private:
     }
 
     AStatus planInspection() {
-        const int today = dayAt(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch()).count(),
-                                zoneOffsetMinutes(kDefaultTimeZone).value_or(480));
+        const int today = dayAt(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count(),
+            zoneOffsetMinutes(kDefaultTimeZone).value_or(480));
         m_deadline = formatDate(today + 7);
         XS_TRY_APP(syncDevice(kLead));
-        auto id = ctlJson(kLead, {"inspection", "create", "--unit", "E03", "--start", formatDate(today - 1), "--team", "W02,W03",
-                                  "--lead", "W01"});
+        auto id = ctlJson(kLead, {"inspection", "create", "--unit", "E03", "--start", formatDate(today - 1), "--team",
+                                  "W02,W03", "--lead", "W01"});
         if (!id) return id.error();
         m_inspection = idOf(*id);
-        m_say("4. 计划 " + who(kLead) + " plans the inspection of 区固体废物与化学品管理中心 (E03) with 冯磊 and 何芳, on site from " +
+        m_say("4. 计划 " + who(kLead) +
+              " plans the inspection of 区固体废物与化学品管理中心 (E03) with 冯磊 and 何芳, on site from " +
               formatDate(today - 1) + " (id " + m_inspection + ")");
         XS_TRY_APP(syncDevice(kLead));
         for (const Device* d : {&kInspectorA, &kInspectorB, &kUnitHead}) XS_TRY_APP(syncDevice(*d));
@@ -404,16 +436,18 @@ private:
     }
 
     AStatus captureFindings() {
-        auto a = ctlJson(kInspectorA, {"finding", "add", "--inspection", m_inspection, "--title", "危废暂存间台账缺失", "--description",
-                                       "现场检查发现危险废物暂存间无出入库台账", "--severity", "high", "--immediate-fix"});
+        auto a = ctlJson(kInspectorA, {"finding", "add", "--inspection", m_inspection, "--title", "危废暂存间台账缺失",
+                                       "--description", "现场检查发现危险废物暂存间无出入库台账", "--severity", "high",
+                                       "--immediate-fix"});
         if (!a) return a.error();
         m_immediateFinding = idOf(*a);
-        if (auto r = ctl(kInspectorA, {"finding", "transition", m_immediateFinding, "--to", "submitted"}); !r) return r.error();
-        m_say("5. 现场记录 " + who(kInspectorA) + " captures \"危废暂存间台账缺失\" [立行立改] and submits it for review (id " +
-              m_immediateFinding + ")");
+        if (auto r = ctl(kInspectorA, {"finding", "transition", m_immediateFinding, "--to", "submitted"}); !r)
+            return r.error();
+        m_say("5. 现场记录 " + who(kInspectorA) +
+              " captures \"危废暂存间台账缺失\" [立行立改] and submits it for review (id " + m_immediateFinding + ")");
         XS_TRY_APP(syncDevice(kInspectorA));
-        auto b = ctlJson(kInspectorB, {"finding", "add", "--inspection", m_inspection, "--title", "食堂采购票据不全", "--description",
-                                       "2026年食堂采购发票与入库单数量不一致"});
+        auto b = ctlJson(kInspectorB, {"finding", "add", "--inspection", m_inspection, "--title", "食堂采购票据不全",
+                                       "--description", "2026年食堂采购发票与入库单数量不一致"});
         if (!b) return b.error();
         m_otherFinding = idOf(*b);
         m_say("   " + who(kInspectorB) + " captures \"食堂采购票据不全\" (id " + m_otherFinding + ")");
@@ -422,13 +456,16 @@ private:
 
     AStatus reviewAndIssue() {
         XS_TRY_APP(syncDevice(kLead, Tell::Arrivals));
-        if (auto r = ctl(kLead, {"finding", "transition", m_immediateFinding, "--to", "confirmed"}); !r) return r.error();
-        auto n = ctlJson(kLead, {"notice", "issue", "--finding", m_immediateFinding, "--problem", "危险废物暂存间未建立出入库台账",
-                                 "--action", "立即建立台账并补录本年度出入库记录", "--deadline", m_deadline});
+        if (auto r = ctl(kLead, {"finding", "transition", m_immediateFinding, "--to", "confirmed"}); !r)
+            return r.error();
+        auto n = ctlJson(
+            kLead, {"notice", "issue", "--finding", m_immediateFinding, "--problem", "危险废物暂存间未建立出入库台账",
+                    "--action", "立即建立台账并补录本年度出入库记录", "--deadline", m_deadline});
         if (!n) return n.error();
         m_notice = idOf(*n);
-        m_say("6. 研判并通知 " + who(kLead) + " confirms the finding (研判) and issues the immediate-fix notice to the unit, deadline " +
-              m_deadline + " (id " + m_notice + ")");
+        m_say("6. 研判并通知 " + who(kLead) +
+              " confirms the finding (研判) and issues the immediate-fix notice to the unit, deadline " + m_deadline +
+              " (id " + m_notice + ")");
         return syncDevice(kLead);
     }
 
@@ -453,7 +490,8 @@ private:
         if (!shown) return shown.error();
         m_acknowledged = shown->value("acknowledged", false);
         if (!m_acknowledged)
-            return fail(AppError::Failed, "demo-sync: the lead's device does not show the unit head's acknowledgement (未签收)");
+            return fail(AppError::Failed,
+                        "demo-sync: the lead's device does not show the unit head's acknowledgement (未签收)");
         auto text = ctl(kLead, {"notice", "list"});
         if (!text) return text.error();
         relay(*text);
@@ -468,9 +506,11 @@ private:
 
     AStatus stopServer() {
         m_serverExit = m_server.stop();
-        m_say("10. 停止服务器 xunshen-server stopped with SIGTERM (exit code " + std::to_string(m_serverExit) + "); its data stays in " +
-              (m_o.dir / "server").string());
-        if (m_serverExit != 0) return fail(AppError::Failed, "demo-sync: xunshen-server did not stop cleanly (see " + (m_o.dir / "server.log").string() + ")");
+        m_say("10. 停止服务器 xunshen-server stopped with SIGTERM (exit code " + std::to_string(m_serverExit) +
+              "); its data stays in " + (m_o.dir / "server").string());
+        if (m_serverExit != 0)
+            return fail(AppError::Failed, "demo-sync: xunshen-server did not stop cleanly (see " +
+                                              (m_o.dir / "server.log").string() + ")");
         return {};
     }
 
@@ -505,7 +545,8 @@ private:
         line(kUnitHead, "notice list", "the unit head: the notice");
         line(kUnitHead, "finding list", "empty: the unit never reads the team's findings");
         line(kOffice, "finding show " + m_immediateFinding, "the office reads the team's data too");
-        line(kInspectorB, "history " + m_immediateFinding, "every change of the finding, on the other inspector's device");
+        line(kInspectorB, "history " + m_immediateFinding,
+             "every change of the finding, on the other inspector's device");
         for (const Device* d : kEveryDevice) line(*d, "verify", "integrity, op log, evidence");
         m_say("  " + shellWord(m_serverBinary.string()) + " run --data " + shellWord((m_o.dir / "server").string()) +
               " &   # serve it again on " + m_url + ", then sync any store");
@@ -531,12 +572,14 @@ AResult<fs::path> findServerBinary(const fs::path& self) {
         if (isExecutableFile(env)) return fs::path(env);
         return fail(AppError::NotFound, std::string("XUNSHEN_SERVER=") + env + " is not an executable file");
     }
-    for (const fs::path& p : {self.parent_path() / "xunshen-server", self.parent_path().parent_path() / "sync" / "xunshen-server"})
+    for (const fs::path& p :
+         {self.parent_path() / "xunshen-server", self.parent_path().parent_path() / "sync" / "xunshen-server"})
         if (isExecutableFile(p)) return p;
     if (const char* path = std::getenv("PATH")) {
         std::istringstream dirs(path);
         for (std::string dir; std::getline(dirs, dir, ':');)
-            if (!dir.empty() && isExecutableFile(fs::path(dir) / "xunshen-server")) return fs::path(dir) / "xunshen-server";
+            if (!dir.empty() && isExecutableFile(fs::path(dir) / "xunshen-server"))
+                return fs::path(dir) / "xunshen-server";
     }
     return fail(AppError::NotFound,
                 "xunshen-server not found: set XUNSHEN_SERVER, or install it beside " + self.string() + " or on PATH");
@@ -550,16 +593,25 @@ AResult<Json> runDemoSync(const DemoSyncOptions& options, const std::function<vo
     if (fs::exists(o.dir, ec)) {
         if (!fs::is_directory(o.dir, ec)) return refused(o.dir.string() + " exists and is not a directory");
         if (!fs::is_empty(o.dir, ec))
-            return refused(o.dir.string() + " is not empty: demo-sync makes a fresh server and five stores there; give a new or empty directory");
+            return refused(
+                o.dir.string() +
+                " is not empty: demo-sync makes a fresh server and five stores there; give a new or empty directory");
     }
-    if (!isExecutableFile(o.self)) return fail(AppError::NotFound, "cannot find this xunshenctl (" + o.self.string() + ")");
+    if (!isExecutableFile(o.self))
+        return fail(AppError::NotFound, "cannot find this xunshenctl (" + o.self.string() + ")");
     if (!fs::exists(o.assets / "org.json", ec)) return fail(AppError::NotFound, "no org.json in " + o.assets.string());
     auto server = findServerBinary(o.self);
     if (!server) return server.error();
     fs::create_directories(o.dir, ec);
     if (ec) return fail(AppError::Failed, "cannot create " + o.dir.string() + ": " + ec.message());
-    DemoSync demo(o, say, *server);
-    return demo.run();
+    // A closed stdout (`demo-sync | head`) must not kill us before the server is stopped.
+    struct sigaction ignore {
+    }, before{};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, &before);
+    AResult<Json> result = DemoSync(o, say, *server).run();
+    sigaction(SIGPIPE, &before, nullptr);
+    return result;
 }
 
 }  // namespace xs::app::cli

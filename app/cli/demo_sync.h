@@ -23,12 +23,12 @@
 namespace xs::app::cli {
 
 struct DemoSyncOptions {
-    std::filesystem::path dir;          // must not exist, or be an empty directory
-    std::string passphrase;             // every store's; given to each step as XUNSHEN_PASSPHRASE
-    bool printPassphrase = false;       // the demo's own passphrase: shown in the closing commands
-    std::vector<std::string> kdfArgs;   // --kdf-* options for each `init` (empty: the defaults)
-    std::filesystem::path assets;       // holds org.json (assets/demo)
-    std::filesystem::path self;         // the xunshenctl to run for each step (/proc/self/exe)
+    std::filesystem::path dir;         // must not exist, or be an empty directory
+    std::string passphrase;            // every store's; given to each step as XUNSHEN_PASSPHRASE
+    bool printPassphrase = false;      // the demo's own passphrase: shown in the closing commands
+    std::vector<std::string> kdfArgs;  // --kdf-* options for each `init` (empty: the defaults)
+    std::filesystem::path assets;      // holds org.json (assets/demo)
+    std::filesystem::path self;        // the xunshenctl to run for each step (/proc/self/exe)
 };
 
 // Where xunshen-server is: $XUNSHEN_SERVER if set, else beside `self`, else ../sync/ of it (the
@@ -38,7 +38,7 @@ AResult<std::filesystem::path> findServerBinary(const std::filesystem::path& sel
 // Runs the walkthrough, telling each step through `say` (a line each, Chinese first). Returns a
 // summary: dir, server {data, url, pin, log, exit_code}, stores {name: dir}, inspection, findings,
 // notice, acknowledged, verified {name: bool}. Refused if DIR is not empty. The server is stopped
-// on every path out, failures included.
+// on every path out, failures included, and gets SIGTERM should this process be killed first.
 AResult<nlohmann::json> runDemoSync(const DemoSyncOptions& options, const std::function<void(const std::string&)>& say);
 
 }  // namespace xs::app::cli

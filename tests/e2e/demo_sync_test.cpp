@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "tests/e2e/cli_fixture.h"
 #include "tests/e2e/process.h"
 
@@ -42,7 +44,9 @@ bool accepts(int port) {
 
 }  // namespace
 
-TEST_CASE("demo-sync: a real server and five devices through the immediate-fix path - stores and server data left in DIR, the server stopped") {
+TEST_CASE(
+    "demo-sync: a real server and five devices through the immediate-fix path - stores and server data left in DIR, "
+    "the server stopped") {
     TempDir tmp;
     const fs::path dir = tmp / "demo";
     const std::map<std::string, std::string> env = {{"XUNSHEN_PASSPHRASE", kPass}};
@@ -112,4 +116,29 @@ TEST_CASE("demo-sync: XUNSHEN_SERVER naming no program is said plainly, before a
     CHECK(r.exitCode == 4);
     CHECK(r.err.find("XUNSHEN_SERVER") != std::string::npos);
     CHECK_FALSE(fs::exists(dir / "demo"));
+}
+
+TEST_CASE("demo-sync: killed while the server runs - the server goes with it") {
+    TempDir tmp;
+    const fs::path dir = tmp / "demo";
+    std::vector<std::string> args = {"demo-sync", "--dir", dir.string()};
+    args.insert(args.end(), kCheap.begin(), kCheap.end());
+    Child demo(args, {{"XUNSHEN_PASSPHRASE", kPass}});
+    std::vector<std::string> lines;
+    bool listening = false;
+    for (int i = 0; i < 600 && !listening; ++i) {
+        REQUIRE(demo.readLines(lines, 100));
+        for (const auto& l : lines)
+            if (l.find("listening on https://127.0.0.1:") != std::string::npos) listening = true;
+    }
+    REQUIRE(listening);
+    REQUIRE(anyProcessNames((dir / "server").string()));
+    demo.kill9();
+    CHECK(demo.wait() == -9);
+    bool gone = false;
+    for (int i = 0; i < 300 && !gone; ++i) {
+        gone = !anyProcessNames((dir / "server").string());
+        if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(gone);
 }

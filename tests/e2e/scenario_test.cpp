@@ -17,7 +17,9 @@ using namespace xs::test;
 
 namespace {
 
-std::string firstLine(const std::string& out) { return out.substr(0, out.find('\n')); }
+std::string firstLine(const std::string& out) {
+    return out.substr(0, out.find('\n'));
+}
 
 // An attachment's `state` says whether this store holds the evidence file ("held") or only its
 // hash ("pending"): a fact of the store, not of the finding.
@@ -60,14 +62,15 @@ struct Week {
 
     Week() {
         SyncWorld::sync(lead);
-        auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02,W03", "--lead", "W01"});
+        auto r =
+            lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02,W03", "--lead", "W01"});
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
         inspection = firstLine(r.out);
         SyncWorld::sync(lead);
         SyncWorld::sync(w.office);
         const fs::path planFile = b.dir / "enrolment-with-plan.json";
-        r = w.office({"org", "export-enrolment", "--out", planFile.string(), "--server-url", w.server->url(), "--tls-pin",
-                      w.server->pin()});
+        r = w.office({"org", "export-enrolment", "--out", planFile.string(), "--server-url", w.server->url(),
+                      "--tls-pin", w.server->pin()});
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
         r = b({"org", "enrol", planFile.string()});
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
@@ -86,7 +89,9 @@ struct Week {
 
 }  // namespace
 
-TEST_CASE("scenario: two inspectors on site (one offline all week, by USB) - lead, unit head and office online - every device converges") {
+TEST_CASE(
+    "scenario: two inspectors on site (one offline all week, by USB) - lead, unit head and office online - every "
+    "device converges") {
     Week week;
     SyncWorld& w = week.w;
     Cli& lead = week.lead;
@@ -102,7 +107,8 @@ TEST_CASE("scenario: two inspectors on site (one offline all week, by USB) - lea
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     const std::string fA1 = firstLine(r.out);
     REQUIRE(a({"finding", "transition", fA1, "--to", "submitted"}).exitCode == 0);
-    r = a({"finding", "add", "--inspection", inspection, "--title", "公务用车登记不全", "--description", "3月派车单缺审批人签字"});
+    r = a({"finding", "add", "--inspection", inspection, "--title", "公务用车登记不全", "--description",
+           "3月派车单缺审批人签字"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     const std::string fA2 = firstLine(r.out);
     json pushedA = SyncWorld::sync(a);
@@ -118,7 +124,8 @@ TEST_CASE("scenario: two inspectors on site (one offline all week, by USB) - lea
     r = b({"finding", "add", "--inspection", inspection, "--title", "专项资金支出未公示", "--description", "初稿"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     const std::string fB2 = firstLine(r.out);
-    REQUIRE(b({"finding", "edit", fB2, "--description", "2025年度专项资金支出明细未按规定公示", "--severity", "medium"}).exitCode == 0);
+    REQUIRE(b({"finding", "edit", fB2, "--description", "2025年度专项资金支出明细未按规定公示", "--severity", "medium"})
+                .exitCode == 0);
     const fs::path usb = b.dir / "usb-hefang.xsbundle";
     r = b({"handover", "export", "--inspection", inspection, "--out", usb.string(), "--json"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
@@ -164,7 +171,8 @@ TEST_CASE("scenario: two inspectors on site (one offline all week, by USB) - lea
     // The end of the week: B is back on the network and syncs for the first time; then every
     // device syncs. B has nothing to send: the office relayed all of it.
     json bRound = SyncWorld::sync(b);
-    CHECK_MESSAGE(bRound["pushed"] == 0, "B's change sets reached the server by USB and the office's relay: " << bRound.dump());
+    CHECK_MESSAGE(bRound["pushed"] == 0,
+                  "B's change sets reached the server by USB and the office's relay: " << bRound.dump());
     CHECK(bRound["refused"] == 0);
     const std::vector<const Cli*> everyone = {&w.office, &lead, &a, &b, &head};
     for (const Cli* c : everyone) SyncWorld::sync(*c);
@@ -185,7 +193,8 @@ TEST_CASE("scenario: two inspectors on site (one offline all week, by USB) - lea
         CHECK(findingListOn(*c) == referenceList);
         for (const auto& f : findings) {
             CAPTURE(f);
-            CHECK(withoutFileState(c->jsonOf({"finding", "show", f})) == withoutFileState(w.office.jsonOf({"finding", "show", f})));
+            CHECK(withoutFileState(c->jsonOf({"finding", "show", f})) ==
+                  withoutFileState(w.office.jsonOf({"finding", "show", f})));
             CHECK(c->jsonOf({"history", f}) == w.office.jsonOf({"history", f}));
         }
     }
@@ -199,7 +208,8 @@ TEST_CASE("scenario: two inspectors on site (one offline all week, by USB) - lea
     // The office holds it byte for byte.
     json fb1 = w.office.jsonOf({"finding", "show", fB1});
     REQUIRE(fb1["evidence"].size() == 1);
-    REQUIRE(w.office({"evidence", "export", fb1["evidence"][0], "--out", (w.office.dir / "receipts.jpg").string()}).exitCode == 0);
+    REQUIRE(w.office({"evidence", "export", fb1["evidence"][0], "--out", (w.office.dir / "receipts.jpg").string()})
+                .exitCode == 0);
     CHECK(readAll(w.office.dir / "receipts.jpg") == photo);
 
     // The same notice on all five devices, acknowledged.
@@ -212,7 +222,8 @@ TEST_CASE("scenario: two inspectors on site (one offline all week, by USB) - lea
 
     // The unit head reads the unit channel (the notice) and nothing of the findings.
     CHECK(head.jsonOf({"finding", "list"}).empty());
-    std::string headSaw = head({"notice", "list"}).out + head({"notice", "show", notice}).out + head({"inspection", "list"}).out;
+    std::string headSaw =
+        head({"notice", "list"}).out + head({"notice", "show", notice}).out + head({"inspection", "list"}).out;
     for (const auto& f : findings) {
         CAPTURE(f);
         auto shown = head({"finding", "show", f});
@@ -237,13 +248,15 @@ TEST_CASE("scenario: two inspectors on site (one offline all week, by USB) - lea
     // USB then sync is sync alone: the office's state above already equals the devices that only
     // synced; and bundles of what already arrived by sync change nothing on the office.
     const std::string digest = projectionDigest(w.office);
-    r = w.office({"handover", "import", usb.string(), "--receipt", (w.office.dir / "again.receipt.json").string(), "--json"});
+    r = w.office(
+        {"handover", "import", usb.string(), "--receipt", (w.office.dir / "again.receipt.json").string(), "--json"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     CHECK(json::parse(r.out)["change_sets_new"] == 0);
     const fs::path aUsb = a.dir / "usb-fenglei.xsbundle";
     r = a({"handover", "export", "--inspection", inspection, "--out", aUsb.string()});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-    r = w.office({"handover", "import", aUsb.string(), "--receipt", (w.office.dir / "a.receipt.json").string(), "--json"});
+    r = w.office(
+        {"handover", "import", aUsb.string(), "--receipt", (w.office.dir / "a.receipt.json").string(), "--json"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     CHECK(json::parse(r.out)["change_sets_new"] == 0);
     CHECK(projectionDigest(w.office) == digest);
@@ -269,7 +282,9 @@ TEST_CASE("scenario: two inspectors on site (one offline all week, by USB) - lea
     }
 }
 
-TEST_CASE("scenario: B keeps working after her USB export - her first sync sends only what the stick did not carry, a concurrent edit is a conflict everywhere") {
+TEST_CASE(
+    "scenario: B keeps working after her USB export - her first sync sends only what the stick did not carry, a "
+    "concurrent edit is a conflict everywhere") {
     Week week;
     SyncWorld& w = week.w;
     Cli& b = week.b;
@@ -286,7 +301,8 @@ TEST_CASE("scenario: B keeps working after her USB export - her first sync sends
     SyncWorld::sync(week.a);
     REQUIRE(week.a({"finding", "edit", fB, "--description", "冯磊补充：2025年度明细未公示"}).exitCode == 0);
     SyncWorld::sync(week.a);
-    REQUIRE(b({"finding", "edit", fB, "--description", "何芳补充：专项资金支出明细未按规定公示", "--severity", "high"}).exitCode == 0);
+    REQUIRE(b({"finding", "edit", fB, "--description", "何芳补充：专项资金支出明细未按规定公示", "--severity", "high"})
+                .exitCode == 0);
     const std::string fB2 = week.add(b, {"--title", "食堂采购票据不全"});
 
     // B's first sync: the server holds her chain up to the export (from the office), so exactly
