@@ -170,7 +170,11 @@ TEST_CASE(
 
     // The end of the week: B is back on the network and syncs for the first time; then every
     // device syncs. B has nothing to send: the office relayed all of it.
+    const std::string bDevice = b.jsonOf({"identity", "show"})["device_id"];
+    CHECK_MESSAGE(readAll(w.server->log()).find("\"device\":\"" + bDevice + "\"") == std::string::npos,
+                  "B's device reached the server during the week");
     json bRound = SyncWorld::sync(b);
+    CHECK(readAll(w.server->log()).find("\"device\":\"" + bDevice + "\"") != std::string::npos);
     CHECK_MESSAGE(bRound["pushed"] == 0,
                   "B's change sets reached the server by USB and the office's relay: " << bRound.dump());
     CHECK(bRound["refused"] == 0);
