@@ -20,6 +20,7 @@
 #include <streambuf>
 
 #include "app/cli/args.h"
+#include "app/cli/demo_sync.h"
 #include "app/cli/json_out.h"
 #include "app/demo.h"
 #include "app/session.h"
@@ -993,6 +994,36 @@ int cmdDemoHandover(Context& ctx) {
     return 0;
 }
 
+// demo-sync --dir DIR: the online walkthrough with a real server (app/cli/demo_sync.h).
+int cmdDemoSync(Context& ctx) {
+    auto dir = ctx.args.get("dir");
+    if (!dir) return usage("demo-sync --dir DIR");
+    auto pass = fromFileOrEnv(ctx.args.get("passphrase-file"), "XUNSHEN_PASSPHRASE");
+    if (!pass && !pass.message().empty()) return report(pass.error());
+    const bool demoPassphrase = !pass;
+    Secret p = pass ? std::move(*pass) : Secret(kDemoPassphrase);
+    auto kdf = kdfParams(ctx);
+    if (!kdf) return report(kdf.error());
+    if (auto c = Session::checkPassphrasePolicy(p.value, *kdf); !c) return report(c.error());
+    cli::DemoSyncOptions opts;
+    opts.dir = *dir;
+    opts.passphrase = p.value;
+    opts.printPassphrase = demoPassphrase;
+    for (const char* k : {"kdf-memory-kib", "kdf-iterations", "kdf-parallelism"})
+        if (auto v = ctx.args.get(k)) opts.kdfArgs.insert(opts.kdfArgs.end(), {std::string("--") + k, *v});
+    opts.assets = ctx.args.get("assets").value_or(defaultAssetsDir().string());
+    std::error_code ec;
+    opts.self = fs::read_symlink("/proc/self/exe", ec);
+    auto say = [&](const std::string& line) {
+        if (!ctx.json) std::cout << line << std::endl;
+    };
+    if (demoPassphrase) say("口令 Passphrase of every demo store (XUNSHEN_PASSPHRASE was not set): " + p.value);
+    auto r = runDemoSync(opts, say);
+    if (!r) return report(r.error());
+    if (ctx.json) printJson(*r);
+    return 0;
+}
+
 const char* kHelp = R"(xunshenctl — Xunshen (巡审) command line
 
 usage: xunshenctl [--store DIR] [--passphrase-file F] [--json] COMMAND ...
@@ -1059,6 +1090,9 @@ commands:
   verify                         database integrity, op log consistency, every evidence file
   demo [--assets DIR]            create a demo store and walk one inspection through capture
   demo-handover --dir DIR        office + two enrolled inspectors: capture, export, import
+  demo-sync --dir DIR            a real xunshen-server and five devices (office, two inspectors, the
+                                 lead, the unit head) through the immediate-fix path online; leaves
+                                 DIR/server/ and a store per device (DIR must be new or empty)
 
 exit codes: 0 ok, 1 failure, 2 usage, 3 wrong passphrase, 4 not found, 5 refused by a rule,
             6 tampered or damaged data, 7 store busy, 8 disk full, 9 cancelled,
@@ -1167,6 +1201,7 @@ int run(const std::vector<std::string>& argv) {
         {"verify", {cmdVerify, {}}},
         {"demo", {cmdDemo, {"assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"demo-handover", {cmdDemoHandover, {"dir", "assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
+        {"demo-sync", {cmdDemoSync, {"dir", "assets", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
     };
     auto it = commands.find(ctx.args.positional()[0]);
     if (it == commands.end()) return usage("unknown command '" + ctx.args.positional()[0] + "'");
