@@ -203,12 +203,12 @@ TEST_CASE(
         }
     }
     CHECK(w.office.jsonOf({"finding", "show", fA1})["status"] == "confirmed");
-    // Evidence files do not travel online yet (README: "Evidence still travels by handover only"):
-    // the photo is held where it was taken and where the USB stick went, pending elsewhere.
-    CHECK(attachmentState(b, fB1) == "held");
-    CHECK(attachmentState(w.office, fB1) == "held");
-    CHECK(attachmentState(lead, fB1) == "pending");
-    CHECK(attachmentState(a, fB1) == "pending");
+    // B's photo reached the office on the stick, and the others online once B's device synced
+    // (it uploads the encrypted file; each reader fetches and opens it): held everywhere.
+    for (const Cli* c : team) {
+        CAPTURE(c->store.string());
+        CHECK(attachmentState(*c, fB1) == "held");
+    }
     // The office holds it byte for byte.
     json fb1 = w.office.jsonOf({"finding", "show", fB1});
     REQUIRE(fb1["evidence"].size() == 1);
@@ -262,9 +262,21 @@ TEST_CASE(
     r = w.office(
         {"handover", "import", aUsb.string(), "--receipt", (w.office.dir / "a.receipt.json").string(), "--json"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-    CHECK(json::parse(r.out)["change_sets_new"] == 0);
-    CHECK(projectionDigest(w.office) == digest);
-    CHECK(SyncWorld::sync(w.office)["pushed"] == 0);
+    // The only thing new on A's stick is the signed record of that very export (article 7(4)).
+    CHECK(json::parse(r.out)["change_sets_new"] == 1);
+    CHECK(findingListOn(w.office) == referenceList);
+    json exported = w.office.jsonOf({"exports", "--inspection", inspection});
+    REQUIRE(!exported.empty());
+    CHECK(exported.back()["what"] == "handover");
+    CHECK(exported.back()["person"] == "冯磊");
+    CHECK(projectionDigest(w.office) != digest);  // that record is projected, nothing else moved
+    // The office sends A's record on, and its own (its evidence export of the photo above); A's
+    // device receives only the office's.
+    std::multiset<std::string> who;
+    for (const auto& e : exported) who.insert(e["person"].get<std::string>() + " " + e["what"].get<std::string>());
+    CHECK(who == std::multiset<std::string>{"何芳 handover", "吴敏 evidence", "冯磊 handover"});
+    CHECK(SyncWorld::sync(w.office)["pushed"] == 2);
+    CHECK(SyncWorld::sync(a)["pulled"] == 1);
 
     // Last, B's device destroys what the office's receipt covers (nothing was captured there
     // after the export): the inspection no longer opens on it, it still syncs and verifies, and
@@ -350,7 +362,7 @@ TEST_CASE(
     const fs::path receipt2 = w.office.dir / "usb-2.receipt.json";
     r = w.office({"handover", "import", usb2.string(), "--receipt", receipt2.string(), "--json"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-    CHECK(json::parse(r.out)["change_sets_new"] == 0);
+    CHECK(json::parse(r.out)["change_sets_new"] == 1);  // the record of this export, carried by the stick itself
     r = b({"handover", "confirm", receipt2.string(), "--ack-out", (b.dir / "ack2.json").string(), "--json"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     CHECK(json::parse(r.out)["keys_destroyed"] == true);
