@@ -40,7 +40,7 @@ namespace {
 
 struct Options {
     int findings = 10000;
-    int devices = 200;
+    int devices = 50;     // the full figure: --devices 200
     int changes = 100;    // per device
     int rounds = 3;
     int trials = 12;      // notices
@@ -457,7 +457,10 @@ struct DeviceLoad {
     std::unique_ptr<app::Workspace> ws;
     std::vector<std::string> bodies;  // one change set each
     std::vector<double> latencies;
-    int errors = 0;
+    int errors = 0;      // any of the three below
+    int failed = 0;      // no 2xx answer (transport error, timeout, refusal)
+    int notStored = 0;   // answered, but the change set not among "stored", or "refused"
+    int withHeld = 0;    // answered, and the server lists chains it holds (waiting for a link)
     std::string firstError;
 };
 
@@ -519,7 +522,7 @@ void devices(const Options& o, Results& res) {
             auto conn = sync::net::Connection::open({server.url(), server.pin()}, d.ws->log().identity());
             ready.arrive_and_wait();
             if (!conn) {
-                d.errors = static_cast<int>(d.bodies.size());
+                d.errors = d.failed = static_cast<int>(d.bodies.size());
                 d.firstError = conn.message();
                 return;
             }
@@ -527,9 +530,17 @@ void devices(const Options& o, Results& res) {
                 auto s = Clock::now();
                 auto j = (*conn)->call("POST", sync::net::kRoutePush, body, 120);
                 d.latencies.push_back(msSince(s));
-                bool ok = j && (*j)["stored"].size() == 1 && (*j)["refused"].empty() && (*j)["held"].empty();
-                if (!ok) {
-                    if (!d.errors) d.firstError = j ? j->dump().substr(0, 300) : j.message();
+                const bool failed = !j;
+                const bool notStored = j && ((*j)["stored"].size() != 1 || !(*j)["refused"].empty());
+                const bool withHeld = j && !(*j)["held"].empty();
+                d.failed += failed;
+                d.notStored += notStored;
+                d.withHeld += withHeld;
+                if (failed || notStored || withHeld) {
+                    if (!d.errors) {
+                        d.firstError = j ? j->dump().substr(0, 600) : j.message();
+                        std::fprintf(stderr, "  first error of a device: %s\n", d.firstError.c_str());
+                    }
                     ++d.errors;
                 }
             }
@@ -540,14 +551,19 @@ void devices(const Options& o, Results& res) {
     for (auto& t : threads) t.join();
     const double wallMs = msSince(t0);
     std::vector<double> all;
-    int errors = 0;
+    int errors = 0, failed = 0, notStored = 0, withHeld = 0;
     for (const auto& d : load) {
         all.insert(all.end(), d.latencies.begin(), d.latencies.end());
         errors += d.errors;
-        if (d.errors) std::printf("  device error: %s\n", d.firstError.c_str());
+        failed += d.failed;
+        notStored += d.notStored;
+        withHeld += d.withHeld;
     }
     res.add("devices_requests", static_cast<double>(all.size()));
     res.add("devices_errors", errors);
+    res.add("devices_failed_requests", failed);
+    res.add("devices_not_stored", notStored);
+    res.add("devices_answers_with_held", withHeld);
     res.add("devices_p50_ms", percentile(all, 0.5));
     res.add("devices_p99_ms", percentile(all, 0.99));
     res.add("devices_max_ms", percentile(all, 1.0));
@@ -598,7 +614,7 @@ int usage() {
     std::fprintf(stderr,
                  "usage: bench_sync [--findings N] [--devices N] [--changes N] [--rounds N] [--trials N] [--idle N]\n"
                  "                  [--only pushpull,incremental,notice,devices] [--dir DIR] [--keep] [--quick]\n"
-                 "  defaults: --findings 10000 --devices 200 --changes 100 --rounds 3 --trials 12 --idle 10\n"
+                 "  defaults: --findings 10000 --devices 50 --changes 100 --rounds 3 --trials 12 --idle 10\n"
                  "  --quick   --findings 2000 --devices 20 --rounds 1 --trials 10 --idle 10\n");
     return 2;
 }
@@ -606,6 +622,7 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     Options o;
     try {
         for (int i = 1; i < argc; ++i) {

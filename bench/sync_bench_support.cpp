@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <set>
 
 #include <curl/curl.h>
 #include <httplib.h>
@@ -18,8 +19,17 @@
 
 namespace xs::bench {
 
+namespace {
+std::mutex g_serversMutex;
+std::set<pid_t> g_servers;  // running xunshen-server children, killed by die()
+}  // namespace
+
 void die(const std::string& what) {
     std::cerr << "bench_sync: " << what << std::endl;
+    {
+        std::lock_guard lock(g_serversMutex);
+        for (pid_t pid : g_servers) ::kill(pid, SIGKILL);
+    }
     std::exit(1);
 }
 
@@ -80,7 +90,13 @@ ServerChild::~ServerChild() {
         ::kill(m_pid, SIGKILL);
         int status = 0;
         ::waitpid(m_pid, &status, 0);
+        forget(m_pid);
     }
+}
+
+void ServerChild::forget(pid_t pid) {
+    std::lock_guard lock(g_serversMutex);
+    g_servers.erase(pid);
 }
 
 void ServerChild::start() {
@@ -102,6 +118,10 @@ void ServerChild::start() {
     }
     ::close(logFd);
     m_pid = pid;
+    {
+        std::lock_guard lock(g_serversMutex);
+        g_servers.insert(pid);
+    }
     for (int i = 0; i < 3000; ++i) {
         std::string text = test::readAll(log);
         if (text.find("\"event\":\"listening\"", before) != std::string::npos) return;
@@ -120,6 +140,7 @@ void ServerChild::stop() {
     ::kill(m_pid, SIGTERM);
     int status = 0;
     ::waitpid(m_pid, &status, 0);
+    forget(m_pid);
     m_pid = -1;
 }
 

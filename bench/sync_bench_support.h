@@ -37,6 +37,7 @@ inline constexpr const char* kPass = "bench passphrase 巡审";
 inline const std::vector<std::string> kCheapKdf = {"--kdf-memory-kib", "8192", "--kdf-iterations", "1",
                                                    "--kdf-parallelism", "1"};
 
+// Also SIGKILLs every xunshen-server child still running.
 [[noreturn]] void die(const std::string& what);
 double msSince(Clock::time_point t0);
 double percentile(std::vector<double> v, double p);  // nearest rank, p in [0, 1]
@@ -70,6 +71,7 @@ public:
     long vmKiB(const char* field) const;
 
 private:
+    static void forget(pid_t pid);
     fs::path m_data;
     std::string m_url, m_pin;
     pid_t m_pid = -1;
