@@ -527,21 +527,26 @@ void devices(const Options& o, Results& res) {
                 return;
             }
             for (const auto& body : d.bodies) {
-                auto s = Clock::now();
-                auto j = (*conn)->call("POST", sync::net::kRoutePush, body, 120);
-                d.latencies.push_back(msSince(s));
-                const bool failed = !j;
-                const bool notStored = j && ((*j)["stored"].size() != 1 || !(*j)["refused"].empty());
-                const bool withHeld = j && !(*j)["held"].empty();
-                d.failed += failed;
-                d.notStored += notStored;
-                d.withHeld += withHeld;
-                if (failed || notStored || withHeld) {
-                    if (!d.errors) {
-                        d.firstError = j ? j->dump().substr(0, 600) : j.message();
-                        std::fprintf(stderr, "  first error of a device: %s\n", d.firstError.c_str());
+                // A failed request is sent again, as the product's next round would send what
+                // the server lacks (pushes are idempotent); each failure counts as an error.
+                for (int attempt = 0; attempt < 10; ++attempt) {
+                    auto s = Clock::now();
+                    auto j = (*conn)->call("POST", sync::net::kRoutePush, body, 120);
+                    d.latencies.push_back(msSince(s));
+                    const bool failed = !j;
+                    const bool notStored = j && ((*j)["stored"].size() != 1 || !(*j)["refused"].empty());
+                    const bool withHeld = j && !(*j)["held"].empty();
+                    d.failed += failed;
+                    d.notStored += notStored;
+                    d.withHeld += withHeld;
+                    if (failed || notStored || withHeld) {
+                        if (!d.errors) {
+                            d.firstError = j ? j->dump().substr(0, 600) : j.message();
+                            std::fprintf(stderr, "  first error of a device: %s\n", d.firstError.c_str());
+                        }
+                        ++d.errors;
                     }
-                    ++d.errors;
+                    if (!failed) break;
                 }
             }
         });
