@@ -6,8 +6,14 @@
 #include "app/workspace.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "crypto/encoding.h"
+#include "crypto/random.h"
 #include "sync/changeset_codec.h"
 #include "sync/file_io.h"
 #include "sync/identity.h"
@@ -152,7 +158,10 @@ AStatus Session::checkKdfPolicy(const crypto::Argon2Params& kdf) {
 
 bool Session::exists(const std::filesystem::path& dir) { return sync::Store::exists(dir); }
 
-Session::~Session() { cancelTasks(); }
+Session::~Session() {
+    m_worker.reset();
+    cancelTasks();
+}
 
 void Session::cancelTasks() {
     for (auto& cancelAndWait : m_taskCancel) cancelAndWait();
@@ -161,7 +170,8 @@ void Session::cancelTasks() {
 }
 
 void Session::lock() {
-    cancelTasks();  // their connections hold the key too
+    m_worker.reset();  // its connection holds the key too
+    cancelTasks();     // and theirs
     m_ws.reset();   // Store, DeviceIdentity and channel keys are SecretBytes: wiped as they go
     m_dataVersion = -1;
     ++m_changes;    // every view is stale now
@@ -446,57 +456,217 @@ AResult<ServerView> Session::server() {
     return ServerView{*url, *pin};
 }
 
+namespace {
+
+// One sync round of `ws` with the server (syncOnce; the worker on its own connection).
+AResult<SyncRoundView> syncRound(Workspace& ws, const ServerView& srv, int waitSeconds,
+                                 const std::function<void(const std::vector<ArrivalView>&)>& onArrival,
+                                 const std::function<bool(std::uint64_t, std::uint64_t)>& evidenceProgress,
+                                 const std::atomic<bool>* interrupt) {
+    auto conn = sync::net::Connection::open({srv.url, srv.pin}, ws.log().identity());
+    if (!conn) return fromSync(conn.error());
+    (*conn)->setInterrupt(interrupt);
+    sync::net::SyncClient client(std::move(*conn), ws.log(), ws.store());
+    auto describe = [&](const std::vector<std::string>& ids) {
+        if (!onArrival) return;
+        std::vector<ArrivalView> out;
+        for (const auto& id : ids) {
+            auto cs = ws.log().changeSet(id);
+            if (!cs) continue;
+            ArrivalView a{cs->id, cs->device, {}, {}, cs->isWithheld(), {}, {}, {}};
+            if (auto d = ws.log().device(cs->device); d && *d) {
+                if (auto person = ws.log().record("person", (*d)->principal)) a.author = person->value("name", "");
+            }
+            for (const auto& op : cs->ops) {
+                a.records.push_back(op.kind + " in " + op.channel);
+                if (!ws.log().record(op.kind, op.recordId)) continue;  // not readable (or refused) here
+                if (op.kind == "notice") a.noticesIssued.push_back(op.recordId);
+                if (op.kind == "notice_ack") a.noticesAcknowledged.push_back(op.recordId);
+                if (op.kind == "unit_reply")
+                    if (auto r = ws.log().record(op.kind, op.recordId)) a.noticesAnswered.push_back(stringOf(*r, "notice_id"));
+            }
+            out.push_back(std::move(a));
+        }
+        onArrival(out);
+    };
+    auto r = client.round(waitSeconds, describe);
+    if (!r) return fromSync(r.error());
+    SyncRoundView view;
+    view.server = srv.url;
+    view.pushed = static_cast<std::int64_t>(r->pushed);
+    view.pulled = static_cast<std::int64_t>(r->pulled);
+    view.applied = static_cast<std::int64_t>(r->applied);
+    view.refused = static_cast<std::int64_t>(r->refused);
+    view.held = static_cast<std::int64_t>(r->held.size());
+    view.cursor = r->cursor;
+    // Evidence after the change sets that name it: a pulled attachment's file comes this round.
+    auto files = ws.transferEvidence(client.connection(), evidenceProgress);
+    if (!files) return files.error();
+    view.evidenceUploaded = files->uploaded;
+    view.evidenceDownloaded = files->downloaded;
+    view.evidenceWaiting = files->waitingUploads;
+    view.evidenceBytesUp = files->bytesUp;
+    view.evidenceBytesDown = files->bytesDown;
+    view.evidenceProblems = std::move(files->problems);
+    return view;
+}
+
+}  // namespace
+
+// The background sync worker: rounds on a workspace (connection) of its own, so the session's
+// thread never waits for the network.
+class SyncWorker {
+public:
+    struct Shared {
+        bool online = false;
+        std::int64_t lastSuccessMs = 0, lastAttemptMs = 0, rounds = 0, nextAttemptMs = 0;
+        std::string lastError;
+    };
+    SyncWorker(std::unique_ptr<Workspace> ws, ServerView srv, std::function<void(const std::vector<ArrivalView>&)> onArrival,
+               std::function<void()> wake, const sync::Clock& clock)
+        : m_ws(std::move(ws)), m_srv(std::move(srv)), m_onArrival(std::move(onArrival)), m_wake(std::move(wake)), m_clock(clock) {
+        m_thread = std::thread([this] { run(); });
+    }
+    ~SyncWorker() {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stop = true;
+        }
+        m_interrupt = true;
+        m_cv.notify_all();
+        m_thread.join();
+    }
+    void poke() {
+        {
+            std::lock_guard lock(m_mutex);
+            m_poked = true;
+        }
+        m_interrupt = true;  // a long-poll in flight ends now
+        m_cv.notify_all();
+    }
+    Shared snapshot() {
+        std::lock_guard lock(m_mutex);
+        return m_shared;
+    }
+
+private:
+    void run() {
+        double backoff = 1;
+        for (;;) {
+            {
+                std::lock_guard lock(m_mutex);
+                if (m_stop) return;
+                m_poked = false;
+            }
+            m_interrupt = false;
+            auto r = syncRound(*m_ws, m_srv, 25, m_onArrival, {}, &m_interrupt);
+            bool cutShort = false, retryLater = false;
+            double wait = 0;
+            {
+                std::lock_guard lock(m_mutex);
+                if (m_stop) return;
+                const std::int64_t now = m_clock.nowMs();
+                m_shared.lastAttemptMs = now;
+                ++m_shared.rounds;
+                if (r) {
+                    m_shared.online = true;
+                    m_shared.lastSuccessMs = now;
+                    m_shared.lastError.clear();
+                    backoff = 1;
+                } else if (r.code() == AppError::Cancelled && m_poked) {
+                    cutShort = true;  // something local to send: round again at once
+                } else {
+                    // Offline: 1, 2, 4 … 60 s, each with up to 50% jitter so devices do not return in
+                    // step. Refused (revoked, tampered): a minute, and the reason is shown.
+                    m_shared.online = r.code() != AppError::Offline && r.code() != AppError::Cancelled;
+                    m_shared.lastError = r.message();
+                    unsigned char b = 0;
+                    if (auto rnd = crypto::randomBytes(1)) b = (*rnd)[0];
+                    wait = (r.code() == AppError::Offline ? backoff : 60.0) * (1.0 + 0.5 * b / 255.0);
+                    backoff = std::min(60.0, backoff * 2);
+                    m_shared.nextAttemptMs = now + static_cast<std::int64_t>(wait * 1000);
+                    retryLater = true;
+                }
+            }
+            if (m_wake) m_wake();
+            if (cutShort || !retryLater) continue;  // a good round long-polled already: straight on
+            std::unique_lock lock(m_mutex);
+            m_cv.wait_for(lock, std::chrono::milliseconds(static_cast<long>(wait * 1000)), [&] { return m_stop || m_poked; });
+        }
+    }
+
+    std::unique_ptr<Workspace> m_ws;
+    ServerView m_srv;
+    std::function<void(const std::vector<ArrivalView>&)> m_onArrival;
+    std::function<void()> m_wake;
+    const sync::Clock& m_clock;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    Shared m_shared;       // guarded by m_mutex
+    bool m_stop = false;   // guarded by m_mutex
+    bool m_poked = false;  // guarded by m_mutex
+    std::atomic<bool> m_interrupt{false};
+    std::thread m_thread;  // last: starts once the rest is made
+};
+
+AStatus Session::startSyncWorker(std::function<void(const std::vector<ArrivalView>&)> onArrival, std::function<void()> wake) {
+    XS_TRY_APP(unlocked());
+    if (m_worker) return {};
+    auto srv = server();
+    if (!srv) return srv.error();
+    auto other = m_ws->openAnother();
+    if (!other) return other.error();
+    m_worker = std::make_unique<SyncWorker>(std::move(*other), *srv, std::move(onArrival), std::move(wake), *m_clock);
+    return {};
+}
+
+void Session::stopSyncWorker() { m_worker.reset(); }
+
+void Session::syncNow() {
+    if (m_worker) m_worker->poke();
+}
+
+AResult<SyncStatusView> Session::syncStatus() {
+    XS_TRY_APP(unlocked());
+    SyncStatusView v;
+    auto srv = server();
+    if (!srv) return srv.error();
+    v.server = srv->url;
+    if (m_worker) {
+        auto s = m_worker->snapshot();
+        v.running = true;
+        v.online = s.online;
+        v.lastSuccessMs = s.lastSuccessMs;
+        v.lastAttemptMs = s.lastAttemptMs;
+        v.nextAttemptMs = s.nextAttemptMs;
+        v.rounds = s.rounds;
+        v.lastError = s.lastError;
+    }
+    // What waits: this device's change sets beyond what the last push reached, and its queued files.
+    std::int64_t pushed = 0;
+    if (auto m = m_ws->store().meta(sync::net::pushedSeqMetaKey(srv->url))) pushed = std::strtoll(m->c_str(), nullptr, 10);
+    auto ids = m_ws->log().changeSetIdsAfter(m_ws->log().deviceId(), pushed);
+    if (!ids) return fromSync(ids.error());
+    v.waitingChangeSets = static_cast<std::int64_t>(ids->size());
+    for (const auto& id : *ids)
+        if (auto cs = m_ws->log().changeSet(id)) v.waitingBytes += sync::changeSetToJson(*cs).dump().size();
+    auto files = m_ws->store().db().prepare("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blob_uploads WHERE done = 0");
+    if (!files) return fromSync(files.error());
+    auto row = files->step();
+    if (!row) return fromSync(row.error());
+    v.waitingEvidence = files->int64(0);
+    v.waitingBytes += static_cast<std::uint64_t>(files->int64(1));
+    auto conflicts = m_ws->conflicts();
+    if (!conflicts) return conflicts.error();
+    v.conflicts = static_cast<std::int64_t>(conflicts->size());
+    return v;
+}
+
 AResult<SyncRoundView> Session::syncOnce(int waitSeconds, const std::function<void(const std::vector<ArrivalView>&)>& onArrival,
                                          const std::function<bool(std::uint64_t, std::uint64_t)>& evidenceProgress) {
     auto srv = server();
     if (!srv) return srv.error();
-    return committing([&](Workspace& ws) -> AResult<SyncRoundView> {
-        auto conn = sync::net::Connection::open({srv->url, srv->pin}, ws.log().identity());
-        if (!conn) return fromSync(conn.error());
-        sync::net::SyncClient client(std::move(*conn), ws.log(), ws.store());
-        auto describe = [&](const std::vector<std::string>& ids) {
-            if (!onArrival) return;
-            std::vector<ArrivalView> out;
-            for (const auto& id : ids) {
-                auto cs = ws.log().changeSet(id);
-                if (!cs) continue;
-                ArrivalView a{cs->id, cs->device, {}, {}, cs->isWithheld(), {}, {}, {}};
-                if (auto d = ws.log().device(cs->device); d && *d) {
-                    if (auto person = ws.log().record("person", (*d)->principal)) a.author = person->value("name", "");
-                }
-                for (const auto& op : cs->ops) {
-                    a.records.push_back(op.kind + " in " + op.channel);
-                    if (!ws.log().record(op.kind, op.recordId)) continue;  // not readable (or refused) here
-                    if (op.kind == "notice") a.noticesIssued.push_back(op.recordId);
-                    if (op.kind == "notice_ack") a.noticesAcknowledged.push_back(op.recordId);
-                    if (op.kind == "unit_reply")
-                        if (auto r = ws.log().record(op.kind, op.recordId)) a.noticesAnswered.push_back(stringOf(*r, "notice_id"));
-                }
-                out.push_back(std::move(a));
-            }
-            onArrival(out);
-        };
-        auto r = client.round(waitSeconds, describe);
-        if (!r) return fromSync(r.error());
-        SyncRoundView view;
-        view.server = srv->url;
-        view.pushed = static_cast<std::int64_t>(r->pushed);
-        view.pulled = static_cast<std::int64_t>(r->pulled);
-        view.applied = static_cast<std::int64_t>(r->applied);
-        view.refused = static_cast<std::int64_t>(r->refused);
-        view.held = static_cast<std::int64_t>(r->held.size());
-        view.cursor = r->cursor;
-        // Evidence after the change sets that name it: a pulled attachment's file comes this round.
-        auto files = ws.transferEvidence(client.connection(), evidenceProgress);
-        if (!files) return files.error();
-        view.evidenceUploaded = files->uploaded;
-        view.evidenceDownloaded = files->downloaded;
-        view.evidenceWaiting = files->waitingUploads;
-        view.evidenceBytesUp = files->bytesUp;
-        view.evidenceBytesDown = files->bytesDown;
-        view.evidenceProblems = std::move(files->problems);
-        return view;
-    });
+    return committing([&](Workspace& ws) { return syncRound(ws, *srv, waitSeconds, onArrival, evidenceProgress, nullptr); });
 }
 
 AResult<AccessLogView> Session::accessLog() {

@@ -20,6 +20,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,7 @@
 namespace xs::app {
 
 class Workspace;  // app/workspace.h: the session's, never a front end's
+class SyncWorker;  // session.cpp
 
 inline constexpr std::size_t kMinPassphraseBytes = 8;
 // The largest file of each kind a session reads (anything longer is refused unread).
@@ -140,6 +142,19 @@ public:
                                     const std::function<void(const std::vector<ArrivalView>&)>& onArrival = {},
                                     const std::function<bool(std::uint64_t, std::uint64_t)>& evidenceProgress = {});
 
+    // The background sync worker, one per open store (the GUI's; `sync --watch`): rounds on a
+    // connection of its own, long-polling; while the server cannot be reached it tries again
+    // after 1, 2, 4 … 60 s with jitter; syncNow() (after a local change) cuts a wait or a
+    // long-poll short. onArrival is called on the worker's thread with what a round brought
+    // (call nothing of the session from there); wake after every round (a GUI posts an empty
+    // event). lock() and the destructor stop it. NotFound: no server is known.
+    AStatus startSyncWorker(std::function<void(const std::vector<ArrivalView>&)> onArrival = {},
+                            std::function<void()> wake = {});
+    void stopSyncWorker();
+    void syncNow();
+    // Online or not, the last success and error, what waits to be sent, conflicts (read here, now).
+    AResult<SyncStatusView> syncStatus();
+
     // The server's access log (the audit office's store only), verified: every entry hashes to
     // itself and names the one before, and it extends the head this store saw last (Tampered
     // otherwise: entries edited, removed, reordered or cut off).
@@ -178,6 +193,7 @@ private:
     std::int64_t m_dataVersion = -1;  // PRAGMA data_version when last polled
     std::vector<std::shared_ptr<void>> m_tasks;          // running or finished tasks of this unlock
     std::vector<std::function<void()>> m_taskCancel;     // parallel to m_tasks: cancel and wait
+    std::unique_ptr<SyncWorker> m_worker;                 // null: not running
 };
 
 }  // namespace xs::app

@@ -214,6 +214,19 @@ struct SyncRoundView {
     std::vector<std::string> evidenceProblems;
 };
 
+// The background sync worker's state and what waits (Session::syncStatus).
+struct SyncStatusView {
+    std::string server;
+    bool running = false;  // the worker is on
+    bool online = false;   // its last round reached the server
+    std::int64_t lastSuccessMs = 0, lastAttemptMs = 0, nextAttemptMs = 0, rounds = 0;
+    std::string lastError;                // of the last failed round; empty after a success
+    std::int64_t waitingChangeSets = 0;   // this device's, not on the server yet
+    std::int64_t waitingEvidence = 0;     // evidence files queued here
+    std::uint64_t waitingBytes = 0;       // both together
+    std::int64_t conflicts = 0;
+};
+
 // A record that data left an encrypted store (evidence export, handover export).
 struct ExportView {
     std::string id, inspection, what, subject, fileName, exportedBy, person;

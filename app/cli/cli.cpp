@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <streambuf>
 
@@ -25,6 +27,7 @@
 #include "app/demo.h"
 #include "app/session.h"
 #include "crypto/random.h"
+#include "sync/env.h"
 #include "sync/file_io.h"
 #include "sync/keyfile.h"
 
@@ -836,23 +839,46 @@ int cmdSync(Context& ctx) {
         }
         return 0;
     }
-    std::cerr << "watching " << ((*session)->server() ? (*session)->server()->url : std::string("?"))
-              << " (Ctrl+C to stop)" << std::endl;
-    double backoff = 1;
+    // --watch: the session's background worker does the rounds (long-poll, backoff with jitter);
+    // this thread prints what it brings and when it goes offline or comes back.
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<std::vector<ArrivalView>> queue;  // guarded by mutex
+    bool woken = false;                           // guarded by mutex
+    auto started = s.startSyncWorker(
+        [&](const std::vector<ArrivalView>& batch) {
+            std::lock_guard lock(mutex);
+            queue.push_back(batch);
+        },
+        [&] {
+            {
+                std::lock_guard lock(mutex);
+                woken = true;
+            }
+            cv.notify_all();
+        });
+    if (!started) return report(started.error());
+    std::cerr << "watching " << (s.server() ? s.server()->url : std::string("?")) << " (Ctrl+C to stop)" << std::endl;
+    bool wasOnline = true;
     for (;;) {
-        auto r = (*session)->syncOnce(25, arrivals);
-        if (r) {
-            backoff = 1;
-            continue;
+        std::vector<std::vector<ArrivalView>> batches;
+        {
+            std::unique_lock lock(mutex);
+            cv.wait_for(lock, std::chrono::seconds(1), [&] { return woken; });
+            woken = false;
+            batches.swap(queue);
         }
-        if (r.error().code != AppError::Offline) return report(r.error());
-        // Offline: wait 1, 2, 4 ... 60 s, each with up to 50% jitter so devices do not return in step.
-        unsigned char b = 0;
-        if (auto rnd = crypto::randomBytes(1)) b = (*rnd)[0];
-        double wait = backoff * (1.0 + 0.5 * b / 255.0);
-        std::cerr << "offline (" << r.error().message << "): retrying in " << static_cast<int>(wait + 0.5) << " s" << std::endl;
-        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(wait * 1000)));
-        backoff = std::min(60.0, backoff * 2);
+        for (const auto& b : batches) printArrivals(s, ctx, b);  // on this thread: the session is this thread's
+        auto st = s.syncStatus();
+        if (!st) return report(st.error());
+        if (!st->online && !st->lastError.empty() && wasOnline) {
+            const auto in = std::max<std::int64_t>(0, st->nextAttemptMs - sync::wallClockMs());
+            std::cerr << "offline (" << st->lastError << "): retrying in " << (in + 500) / 1000 << " s; " << st->waitingChangeSets
+                      << " change sets and " << st->waitingEvidence << " files wait" << std::endl;
+        } else if (st->online && !wasOnline) {
+            std::cerr << "online again" << std::endl;
+        }
+        if (st->rounds > 0) wasOnline = st->online;
     }
 }
 

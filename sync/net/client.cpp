@@ -66,6 +66,13 @@ std::int64_t intOf(const Json& j, const char* key) {
 }  // namespace
 
 std::string cursorMetaKey(const std::string& url) { return "sync_cursor:" + url; }
+std::string pushedSeqMetaKey(const std::string& url) { return "sync_pushed_seq:" + url; }
+
+namespace {
+int interrupted(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0;
+}
+}  // namespace
 
 SResult<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, const DeviceIdentity& identity) {
     if (endpoint.url.rfind("https://", 0) != 0 || endpoint.url.size() > 2048)
@@ -141,6 +148,11 @@ SResult<HttpAnswer> Connection::request(const std::string& method, const std::st
     } else if (method != "GET") {
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
     }
+    if (m_interrupt) {
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, interrupted);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(m_interrupt));
+    }
     CURLcode rc = curl_easy_perform(curl);
     curl_slist_free_all(headers);
     m_sent += body.size();
@@ -148,6 +160,7 @@ SResult<HttpAnswer> Connection::request(const std::string& method, const std::st
     if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
         return fail(SyncError::Corrupt, "the server's certificate does not match the pin from the enrolment file: not talking to it");
     if (sink.overflow) return fail(SyncError::Invalid, "the server's answer is longer than a client reads");
+    if (rc == CURLE_ABORTED_BY_CALLBACK) return fail(SyncError::Cancelled, "the request was interrupted");
     if (rc != CURLE_OK) return fail(SyncError::Unavailable, std::string("cannot reach the server: ") + curl_easy_strerror(rc));
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
     return answer;
@@ -231,7 +244,12 @@ SResult<RoundReport> SyncClient::round(int waitSeconds, const std::function<void
     if (!h) return h.error();
     RoundReport report;
     XS_TRY(m_store.setMeta(kEvidenceLimitMetaKey, std::to_string(h->maxEvidenceBytes)));
+    auto mine = m_log.versionVector();
+    if (!mine) return mine.error();
     XS_TRY(pushMissing(h->versionVector, report));
+    // Everything of this device's own chain up to here is on the server now.
+    const auto own = mine->find(m_log.deviceId());
+    XS_TRY(m_store.setMeta(pushedSeqMetaKey(m_conn->endpoint().url), std::to_string(own == mine->end() ? 0 : own->second)));
 
     const std::string key = cursorMetaKey(m_conn->endpoint().url);
     std::int64_t cursor = 0;

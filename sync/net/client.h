@@ -8,6 +8,7 @@
 // idempotent by change-set id, and the cursor only moves with what it covers.
 // One SyncClient per store connection, used from one thread.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -45,6 +46,9 @@ public:
     SResult<Json> call(const std::string& method, const std::string& target, const std::string& body, long timeoutSeconds);
     // Test seam: a fixed timestamp and nonce for the next request (replay and staleness tests).
     void setNextStamp(std::int64_t timestampMs, std::string nonce);
+    // While *flag is true, a request in flight stops (Cancelled): the sync worker cuts a
+    // long-poll short when there is something local to send. Null: never.
+    void setInterrupt(const std::atomic<bool>* flag) { m_interrupt = flag; }
     const Endpoint& endpoint() const { return m_endpoint; }
     std::uint64_t bytesSent() const { return m_sent; }
     std::uint64_t bytesReceived() const { return m_received; }
@@ -55,6 +59,7 @@ private:
     const DeviceIdentity& m_identity;
     void* m_curl = nullptr;
     std::optional<std::pair<std::int64_t, std::string>> m_nextStamp;
+    const std::atomic<bool>* m_interrupt = nullptr;
     std::uint64_t m_sent = 0, m_received = 0;
 };
 
@@ -97,6 +102,9 @@ private:
 
 // The meta key holding this store's pull cursor for the server at `url`.
 std::string cursorMetaKey(const std::string& url);
+// The meta key holding the highest seq of this device's own chain the server at `url` has (as of
+// the last round's push): what is beyond it waits to be sent.
+std::string pushedSeqMetaKey(const std::string& url);
 // The meta key holding the per-file evidence limit the server announced at the last hello.
 constexpr const char* kEvidenceLimitMetaKey = "server_max_evidence_bytes";
 

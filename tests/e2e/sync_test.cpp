@@ -69,6 +69,7 @@ TEST_CASE("sync: two inspectors editing one finding offline converge through the
 #include <curl/curl.h>
 
 #include "app/error.h"
+#include "app/session.h"
 
 #include "crypto/encoding.h"
 #include "crypto/hash.h"
@@ -898,4 +899,81 @@ TEST_CASE("exports: an evidence export and a handover export are signed records 
     // The lead reads the team channel too; the record is the same everywhere.
     SyncWorld::sync(lead);
     CHECK(lead.jsonOf({"exports", "--inspection", inspection}) == seen);
+}
+
+namespace {
+
+// Polls the session's sync status until `done` holds (fails after `seconds`).
+xs::app::SyncStatusView waitForStatus(xs::app::Session& s, const std::function<bool(const xs::app::SyncStatusView&)>& done,
+                                      int seconds, const char* what) {
+    xs::app::SyncStatusView last;
+    for (int i = 0; i < seconds * 20; ++i) {
+        auto st = s.syncStatus();
+        REQUIRE_MESSAGE(st.ok(), st.message());
+        last = *st;
+        if (done(last)) return last;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL_CHECK("sync status never became: " << what << " (online " << last.online << ", waiting " << last.waitingChangeSets
+                                            << ", error '" << last.lastError << "')");
+    return last;
+}
+
+}  // namespace
+
+TEST_CASE("sync worker: queues while the server is down, says so, and sends everything once it is back - status through the session") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    const std::string inspection = SyncWorld::inspectionFor(lead, {&a});
+    auto session = xs::app::Session::open(a.store, kPass);
+    REQUIRE_MESSAGE(session.ok(), session.message());
+    xs::app::Session& s = **session;
+    std::atomic<int> wakes{0}, arrived{0};
+    REQUIRE(s.startSyncWorker([&](const std::vector<xs::app::ArrivalView>& batch) { arrived += static_cast<int>(batch.size()); },
+                              [&] { ++wakes; })
+                .ok());
+    waitForStatus(s, [](const auto& v) { return v.online && v.rounds >= 1; }, 30, "online");
+
+    // Online: a capture reaches the office within the round syncNow starts (the long-poll is cut).
+    REQUIRE(a({"finding", "add", "--inspection", inspection, "--title", "在线记录"}).exitCode == 0);
+    auto st = s.syncStatus();
+    REQUIRE(st.ok());
+    CHECK(st->waitingChangeSets == 1);
+    CHECK(st->waitingBytes > 0);
+    s.syncNow();
+    waitForStatus(s, [](const auto& v) { return v.waitingChangeSets == 0; }, 30, "nothing waiting");
+    SyncWorld::sync(w.office);
+    CHECK(w.office.jsonOf({"finding", "list"}).size() == 1);
+
+    // The server goes away: the worker says offline, with the reason, and what waits.
+    w.server->kill9();
+    REQUIRE(a({"finding", "add", "--inspection", inspection, "--title", "离线记录一"}).exitCode == 0);
+    REQUIRE(a({"finding", "add", "--inspection", inspection, "--title", "离线记录二"}).exitCode == 0);
+    s.syncNow();
+    auto down = waitForStatus(s, [](const auto& v) { return !v.online && !v.lastError.empty(); }, 30, "offline");
+    CHECK(down.waitingChangeSets == 2);
+    CHECK(down.nextAttemptMs > down.lastAttemptMs);
+    CHECK(down.lastSuccessMs > 0);
+
+    // Back: the next attempt (backoff) sends both, nothing twice.
+    w.server->start();
+    auto up = waitForStatus(s, [](const auto& v) { return v.online && v.waitingChangeSets == 0; }, 90, "online again");
+    CHECK(up.lastError.empty());
+    CHECK(up.lastSuccessMs >= down.lastAttemptMs);
+    SyncWorld::sync(w.office);
+    CHECK(w.office.jsonOf({"finding", "list"}).size() == 3);
+
+    // What others send arrives through the worker's long-poll, and wakes the front end.
+    const int before = arrived.load();
+    REQUIRE(lead({"finding", "add", "--inspection", inspection, "--title", "组长记录"}).exitCode == 0);
+    SyncWorld::sync(lead);
+    for (int i = 0; i < 600 && arrived.load() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(arrived.load() > before);
+    CHECK(wakes.load() >= 3);
+    s.stopSyncWorker();
+    CHECK(!s.syncStatus()->running);
+    auto list = s.findings();
+    REQUIRE(list.ok());
+    CHECK(list->size() == 4);
 }
