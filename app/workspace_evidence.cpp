@@ -121,6 +121,7 @@ AResult<Workspace::EvidenceTransfer> Workspace::transferEvidence(sync::net::Conn
         auto got = sync::net::downloadBlob(conn, d.blob, partial, progress);
         if (!got) {
             if (stopsHere(got.error())) return out.uploaded || out.downloaded ? AResult<EvidenceTransfer>(std::move(out)) : fromSync(got.error());
+            if (got.error().code == sync::SyncError::NotFound) continue;  // its device has not sent it yet: pending, as before
             out.problems.push_back("evidence " + d.hash.substr(0, 12) + ": " + got.error().message);
             continue;
         }

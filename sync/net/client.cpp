@@ -55,6 +55,7 @@ Error<SyncError> refusal(const HttpAnswer& a) {
     if (a.status == 426) return fail(SyncError::Forbidden, message);
     if (a.status == 401 || a.status == 403 || a.status == 409) return fail(SyncError::Forbidden, message);
     if (a.status == 422) return fail(SyncError::Corrupt, message);
+    if (a.status == 404) return fail(SyncError::NotFound, message);
     if (a.status >= 500 || a.status == 429) return fail(SyncError::Unavailable, message);
     return fail(SyncError::Invalid, message);
 }
