@@ -984,3 +984,53 @@ TEST_CASE("sync worker: queues while the server is down, says so, and sends ever
     REQUIRE(list.ok());
     CHECK(list->size() == 4);
 }
+
+TEST_CASE("sync: need-to-know - a third-party auditor's device gets the inspection it is engaged on and nothing of another") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    Cli& auditor = w.enrol("钱伟", "third_party_auditor");
+    SyncWorld::sync(lead);
+    auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02,T01"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    const std::string engaged = r.out.substr(0, 36);
+    r = lead({"inspection", "create", "--unit", "E02", "--start", today(), "--team", "W02"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    const std::string other = r.out.substr(0, 36);
+    SyncWorld::sync(lead);
+    SyncWorld::sync(a);
+    const std::string secret = "MARKER-另一项目-底稿-55e1";
+    REQUIRE(a({"finding", "add", "--inspection", engaged, "--title", "工程款支付审计", "--audit-category",
+               xs::app::auditCategories().front()})
+                .exitCode == 0);
+    REQUIRE(a({"finding", "add", "--inspection", other, "--title", secret, "--description", secret}).exitCode == 0);
+    SyncWorld::sync(a);
+
+    SyncWorld::sync(auditor);
+    json list = auditor.jsonOf({"finding", "list"});
+    REQUIRE(list.size() == 1);
+    CHECK(list[0]["inspection_id"] == engaged);
+    CHECK(auditor({"finding", "list", "--inspection", other}).out.find(secret) == std::string::npos);
+    auto v = auditor({"verify"});
+    CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
+    // Off the wire: the other inspection's team change sets come withheld, this one's whole.
+    DeviceKeys keys(auditor);
+    const std::string target = "/v1/pull?after=0&limit=2000";
+    auto pulled = rawRequest(*w.server, "GET", target, keys.headers("GET", target, "", nowMs(), freshNonce()), "");
+    REQUIRE(pulled.status == 200);
+    CHECK(pulled.body.find(secret) == std::string::npos);
+    bool sawEngaged = false;
+    const json answer = json::parse(pulled.body);
+    for (const auto& cs : answer["changesets"]) {
+        if (cs.contains("withheld")) continue;
+        for (const auto& op : cs["ops"]) {
+            const std::string ch = op["channel"];
+            CHECK_MESSAGE(ch.rfind(other, 0) != 0, ch);
+            if (ch == engaged + ".team") sawEngaged = true;
+        }
+    }
+    CHECK(sawEngaged);
+    int withheld = 0;
+    for (const auto& cs : answer["changesets"]) withheld += cs.contains("withheld") ? 1 : 0;
+    CHECK(withheld >= 1);  // at least the other inspection's finding
+}
