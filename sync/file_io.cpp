@@ -743,4 +743,24 @@ crypto::Digest HashBehind::finish() {
     return m_sha.finish();  // and ready for the next stream
 }
 
+SResult<std::string> sha256OfFile(const std::filesystem::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(SyncError::Io, "cannot open " + path.string() + ": " + std::strerror(errno));
+    crypto::Sha256 h;
+    std::vector<std::uint8_t> buf(1 << 20);
+    for (;;) {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int e = errno;
+            ::close(fd);
+            return fail(SyncError::Io, "cannot read " + path.string() + ": " + std::strerror(e));
+        }
+        if (n == 0) break;
+        h.update(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)));
+    }
+    ::close(fd);
+    return crypto::toHex(h.finish());
+}
+
 }  // namespace xs::sync

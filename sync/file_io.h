@@ -32,6 +32,8 @@ SResult<crypto::Bytes> readFile(const std::filesystem::path& path, std::size_t m
 // Writes path atomically and durably: a crash leaves either the old or the new content.
 SStatus writeFileAtomic(const std::filesystem::path& path, crypto::ByteView data);
 SStatus fsyncDir(const std::filesystem::path& dir);
+// Lowercase hex SHA-256 of a file's bytes, read in 1 MiB pieces.
+SResult<std::string> sha256OfFile(const std::filesystem::path& path);
 
 // Removes the temporary files ("." prefix ... ".tmp", as TempFile names them) in `dir` that no
 // live process is writing: a TempFile holds an flock on its file while open, so a file whose lock

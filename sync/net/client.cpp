@@ -17,6 +17,7 @@
 #include "sync/apply.h"
 #include "sync/changeset_codec.h"
 #include "sync/env.h"
+#include "sync/file_io.h"
 #include "sync/net/protocol.h"
 
 namespace xs::sync::net {
@@ -313,21 +314,6 @@ struct Fd {
 
 Error<SyncError> ioError(const std::string& what) { return fail(SyncError::Io, what + ": " + std::strerror(errno)); }
 
-SResult<std::string> hashOfFile(const std::filesystem::path& path) {
-    Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (f.fd < 0) return ioError("cannot open " + path.string());
-    crypto::Sha256 h;
-    std::vector<std::uint8_t> buf(1 << 20);
-    for (;;) {
-        ssize_t n = ::read(f.fd, buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return ioError("cannot read " + path.string());
-        if (n == 0) break;
-        h.update(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)));
-    }
-    return crypto::toHex(h.finish());
-}
-
 std::string blobTarget(const std::string& id) { return std::string(kRouteEvidence) + id; }
 
 }  // namespace
@@ -430,7 +416,7 @@ SStatus downloadBlob(Connection& conn, const std::string& id, const std::filesys
         if (progress && !progress(offset, total)) return fail(SyncError::Cancelled, "the download was stopped");
     }
     if (envFsync(f.fd, partial.string()) != 0) return ioError("cannot sync " + partial.string());
-    auto sum = hashOfFile(partial);
+    auto sum = sha256OfFile(partial);
     if (!sum) return sum.error();
     if (*sum != id) {
         (void)envUnlink(partial.string());

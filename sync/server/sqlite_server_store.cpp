@@ -245,7 +245,7 @@ public:
         out.state.offset = offset + bytes.size();
         if (out.state.offset < size) return out;
         // The last byte: the whole must be the content its id names.
-        auto sum = hashFile(path);
+        auto sum = sha256OfFile(path);
         if (!sum) return sum.error();
         if (*sum != id) {
             (void)envUnlink(path);
@@ -327,20 +327,6 @@ private:
     std::string partialPath(const std::string& id) const { return (m_blobs / "partial" / id).string(); }
     std::filesystem::path completePath(const std::string& id) const { return m_blobs / id.substr(0, 2) / id; }
     static Error<SyncError> ioError(const std::string& what) { return fail(SyncError::Io, what + ": " + std::strerror(errno)); }
-    static SResult<std::string> hashFile(const std::string& path) {
-        Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-        if (f.fd < 0) return ioError("cannot open " + path);
-        crypto::Sha256 h;
-        std::vector<std::uint8_t> buf(1 << 20);
-        for (;;) {
-            ssize_t n = ::read(f.fd, buf.data(), buf.size());
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return ioError("cannot read " + path);
-            if (n == 0) break;
-            h.update(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)));
-        }
-        return crypto::toHex(h.finish());
-    }
 
     std::unique_ptr<Store> m_store;
     NoProjection m_sink;
