@@ -15,6 +15,7 @@
 #include <string>
 #include "app/workspace.h"
 #include "sync/identity.h"
+#include "sync/net/client.h"
 
 namespace xs::app {
 
@@ -50,5 +51,40 @@ AResult<Json> enrolDevice(Workspace& ws, const Json& devicePublic, const std::st
 AResult<std::string> exportEnrolment(Workspace& ws, const std::string& serverUrl, const std::string& tlsPin);
 // Any store: verifies and accepts an enrolment file; unchanged on any failure.
 AResult<Json> acceptEnrolment(Workspace& ws, const std::string& text);
+
+// ---- online enrolment by one-time code (docs/PROTOCOL.md "Online enrolment")
+// The office makes a code for a person; the server learns only the code's id and server key.
+// The new device presents its identity file with the code; the office's next sync round (the
+// sync worker wakes for it) enrols that device for the person the invitation names and answers
+// with the signed enrolment file, under a mac only the code's holders can make. The device
+// accepts it through acceptEnrolment, as it would the file from a USB stick.
+struct InviteRecord {
+    std::string id;       // 64 hex (the server's name for it)
+    std::string code;     // only when just made: it is not kept
+    std::string personId, personName;
+    std::int64_t createdMs = 0, expiresMs = 0;
+    std::string state;    // created (not filed at the server yet) | sent | enrolled | answered | refused
+    std::string deviceId, fingerprint, problem;
+};
+// Audit office: a new invitation for `person` (code or id), valid `hours` (1 to 168). It is filed
+// at the server at once when the server can be reached, else with the next sync round.
+AResult<InviteRecord> createInvite(Workspace& ws, const std::string& person, int hours);
+AResult<std::vector<InviteRecord>> listInvites(Workspace& ws);
+// True when this store has invitations a sync round must serve (cheap: a count).
+AResult<bool> invitesPending(Workspace& ws);
+// Audit office, in a sync round before the push: files new invitations, then enrols the devices
+// presented for them (each registration is a change set the round's push takes along).
+struct InviteRoundReport {
+    int filed = 0, enrolled = 0, answered = 0, refused = 0;
+};
+AStatus serveInvites(Workspace& ws, sync::net::Connection& conn, InviteRoundReport& report);
+// After the push (the server knows the registrations): the answers, each an enrolment file
+// naming this server, or the reason a presentation was refused.
+AStatus answerInvites(Workspace& ws, sync::net::Connection& conn, const sync::net::Endpoint& server, InviteRoundReport& report);
+// The new device: presents itself with `code` at `server` and waits up to waitSeconds for the
+// office's answer. nullopt: not answered yet (run it again with the same code). The accepted
+// enrolment's summary (acceptEnrolment) otherwise, with "device_fingerprint" added.
+AResult<std::optional<Json>> joinByCode(Workspace& ws, const sync::net::Endpoint& server, const std::string& code,
+                                        int waitSeconds);
 
 }  // namespace xs::app

@@ -86,6 +86,12 @@ const std::vector<sync::Migration>& appMigrations() {
          "CREATE TABLE exports (id TEXT PRIMARY KEY, inspection_id TEXT, what TEXT, subject TEXT, file_name TEXT,"
          "  bytes INTEGER, exported_by TEXT, exported_at INTEGER) WITHOUT ROWID;"
          "CREATE INDEX exports_inspection ON exports(inspection_id);"},
+        // Invitations to enrol online (app/enrolment.h), on the audit office's store: local
+        // state, never a record (the registration the office then commits is the record).
+        {"enrolment", 1,
+         "CREATE TABLE invites (id TEXT PRIMARY KEY, office_key BLOB NOT NULL, server_key BLOB NOT NULL, person TEXT NOT NULL,"
+         "  created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, state TEXT NOT NULL, presentation TEXT, device TEXT,"
+         "  fingerprint TEXT, problem TEXT) WITHOUT ROWID;"},
     };
     return m;
 }

@@ -15,6 +15,7 @@
 #include "crypto/encoding.h"
 #include "crypto/random.h"
 #include "sync/changeset_codec.h"
+#include "sync/env.h"
 #include "sync/file_io.h"
 #include "sync/identity.h"
 #include "sync/keyfile.h"
@@ -467,6 +468,14 @@ AResult<SyncRoundView> syncRound(Workspace& ws, const ServerView& srv, int waitS
     if (!conn) return fromSync(conn.error());
     (*conn)->setInterrupt(interrupt);
     sync::net::SyncClient client(std::move(*conn), ws.log(), ws.store());
+    // The audit office answers online enrolments: the registrations go with this round's push.
+    InviteRoundReport invites;
+    auto pendingInvites = invitesPending(ws);
+    if (!pendingInvites) return pendingInvites.error();
+    // A failure here is reported and does not hold back the round (Offline fails it below anyway).
+    std::vector<std::string> inviteProblems;
+    if (*pendingInvites)
+        if (auto served = serveInvites(ws, client.connection(), invites); !served) inviteProblems.push_back(served.message());
     auto describe = [&](const std::vector<std::string>& ids) {
         if (!onArrival) return;
         std::vector<ArrivalView> out;
@@ -499,6 +508,15 @@ AResult<SyncRoundView> syncRound(Workspace& ws, const ServerView& srv, int waitS
     view.refused = static_cast<std::int64_t>(r->refused);
     view.held = static_cast<std::int64_t>(r->held.size());
     view.cursor = r->cursor;
+    for (const auto& f : r->forks) view.forks.push_back("device " + f.device + ": " + f.detail);
+    view.unconfirmedForks = r->unconfirmedForks;
+    if (*pendingInvites)
+        if (auto answered = answerInvites(ws, client.connection(), {srv.url, srv.pin}, invites); !answered)
+            inviteProblems.push_back(answered.message());
+    view.inviteProblems = std::move(inviteProblems);
+    view.invitesFiled = invites.filed;
+    view.devicesEnrolled = invites.enrolled;
+    view.invitesAnswered = invites.answered;
     // Evidence after the change sets that name it: a pulled attachment's file comes this round.
     auto files = ws.transferEvidence(client.connection(), evidenceProgress);
     if (!files) return files.error();
@@ -729,6 +747,20 @@ AStatus Session::exportEnrolment(const std::filesystem::path& out, const std::st
     });
 }
 
+namespace {
+EnrolmentAcceptedView acceptedView(const Json& r) {
+    return EnrolmentAcceptedView{stringOf(r, "organisation_id"), stringOf(r, "office_fingerprint"), stringOf(r, "person_id"),
+                                 stringOf(r, "person"), enumOf(r, "role", Role::WorkingGroupMember),
+                                 intOf(r, "change_sets_new").value_or(0), intOf(r, "change_sets_refused").value_or(0),
+                                 intOf(r, "channel_keys").value_or(0), intOf(r, "channel_memberships").value_or(0)};
+}
+InviteView inviteView(const InviteRecord& r, std::int64_t now) {
+    InviteView v{r.id, r.code, r.personId, r.personName, r.createdMs, r.expiresMs, r.state, r.deviceId, r.fingerprint, r.problem, {}, {}};
+    if ((v.state == "created" || v.state == "sent") && v.expiresMs <= now) v.state = "expired";
+    return v;
+}
+}  // namespace
+
 AResult<EnrolmentAcceptedView> Session::acceptEnrolment(const std::filesystem::path& enrolmentFile) {
     XS_TRY_APP(unlocked());  // a locked session says so before it reads anything
     auto text = readText(enrolmentFile, kMaxEnrolmentFileBytes);
@@ -736,10 +768,59 @@ AResult<EnrolmentAcceptedView> Session::acceptEnrolment(const std::filesystem::p
     return committing([&](Workspace& ws) -> AResult<EnrolmentAcceptedView> {
         auto r = app::acceptEnrolment(ws, *text);
         if (!r) return r.error();
-        return EnrolmentAcceptedView{stringOf(*r, "organisation_id"), stringOf(*r, "office_fingerprint"), stringOf(*r, "person_id"),
-                                     stringOf(*r, "person"), enumOf(*r, "role", Role::WorkingGroupMember),
-                                     intOf(*r, "change_sets_new").value_or(0), intOf(*r, "change_sets_refused").value_or(0),
-                                     intOf(*r, "channel_keys").value_or(0), intOf(*r, "channel_memberships").value_or(0)};
+        return acceptedView(*r);
+    });
+}
+
+AResult<InviteView> Session::createInvite(const std::string& person, int hours) {
+    auto srv = server();
+    if (!srv) return refused("online enrolment needs the sync server: " + srv.message());
+    auto made = committing([&](Workspace& ws) { return app::createInvite(ws, person, hours); });
+    if (!made) return made.error();
+    InviteView v = inviteView(*made, sync::wallClockMs());
+    v.serverUrl = srv->url;
+    v.pin = srv->pin;
+    // Filed at once when the server answers; otherwise the next sync round files it.
+    auto conn = sync::net::Connection::open({srv->url, srv->pin}, m_ws->log().identity());
+    if (conn) {
+        InviteRoundReport report;
+        if (serveInvites(*m_ws, **conn, report) && report.filed > 0) v.state = "sent";
+    }
+    return v;
+}
+
+AResult<std::vector<InviteView>> Session::invites() {
+    XS_TRY_APP(unlocked());
+    auto list = listInvites(*m_ws);
+    if (!list) return list.error();
+    auto srv = server();
+    std::vector<InviteView> out;
+    const std::int64_t now = sync::wallClockMs();
+    for (const auto& r : *list) {
+        out.push_back(inviteView(r, now));
+        if (srv) {
+            out.back().serverUrl = srv->url;
+            out.back().pin = srv->pin;
+        }
+    }
+    return out;
+}
+
+AResult<JoinView> Session::joinOnline(const std::string& url, const std::string& pin, const std::string& code, int waitSeconds) {
+    XS_TRY_APP(unlocked());
+    if (url.rfind("https://", 0) != 0 || url.size() > 2048) return refused("the server URL must be https://HOST:PORT");
+    auto raw = crypto::fromBase64(pin);
+    if (!raw || raw->size() != 32)
+        return refused("the pin is the base64 SHA-256 of the server's public key, as the audit office gave it with the code");
+    return committing([&](Workspace& ws) -> AResult<JoinView> {
+        auto r = joinByCode(ws, {url, pin}, code, waitSeconds);
+        if (!r) return r.error();
+        JoinView v;
+        v.deviceFingerprint = sync::fingerprint(ws.log().identity().publicInfo());
+        if (!*r) return v;
+        v.enrolled = true;
+        v.accepted = acceptedView(**r);
+        return v;
     });
 }
 

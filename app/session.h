@@ -97,6 +97,12 @@ public:
     AResult<int> revokeDevice(const std::string& deviceId);  // memberships removed
     AStatus exportEnrolment(const std::filesystem::path& out, const std::string& serverUrl, const std::string& tlsPin);
     AResult<EnrolmentAcceptedView> acceptEnrolment(const std::filesystem::path& enrolmentFile);
+    // Online enrolment by one-time code: the office invites a person (code or id) for `hours`;
+    // the code is shown once. The new device joins with the server's URL, pin and the code, and
+    // waits up to waitSeconds for the office's answer (its next sync round).
+    AResult<InviteView> createInvite(const std::string& person, int hours);
+    AResult<std::vector<InviteView>> invites();
+    AResult<JoinView> joinOnline(const std::string& url, const std::string& pin, const std::string& code, int waitSeconds);
     AStatus exportIdentity(const std::filesystem::path& out);          // this device, for the office
     AStatus exportOfficeAgeIdentity(const std::filesystem::path& out);  // audit office: for Debian's age
 

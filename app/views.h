@@ -173,6 +173,24 @@ struct EnrolmentAcceptedView {
     std::int64_t changeSetsNew = 0, changeSetsRefused = 0, channelKeys = 0, channelMemberships = 0;
 };
 
+// Online enrolment by one-time code (Session::createInvite, joinOnline).
+struct InviteView {
+    std::string id;    // 64 hex: the server's name for it
+    std::string code;  // only in createInvite's answer: it is shown once and not kept
+    std::string personId, personName;
+    std::int64_t createdMs = 0, expiresMs = 0;
+    // created (waiting to be filed at the server) | sent | enrolled | answered | refused |
+    // refused-answered | expired
+    std::string state;
+    std::string deviceId, fingerprint, problem;  // the device it enrolled (compare aloud); why refused
+    std::string serverUrl, pin;                  // what the new device types
+};
+struct JoinView {
+    bool enrolled = false;  // false: the office has not answered yet (run the same command again)
+    EnrolmentAcceptedView accepted;
+    std::string deviceFingerprint;  // this device's, to compare aloud with what the office sees
+};
+
 // ---- immediate-fix notices (article 7(2))
 
 struct NoticeReplyView {
@@ -212,6 +230,12 @@ struct SyncRoundView {
     std::int64_t evidenceUploaded = 0, evidenceDownloaded = 0, evidenceWaiting = 0;
     std::uint64_t evidenceBytesUp = 0, evidenceBytesDown = 0;
     std::vector<std::string> evidenceProblems;
+    // The audit office's store: invitations filed, devices enrolled by code and answered.
+    std::int64_t invitesFiled = 0, devicesEnrolled = 0, invitesAnswered = 0;
+    std::vector<std::string> inviteProblems;
+    // The audit office's store: forks (copied devices) the server reported, confirmed here and
+    // recorded (verify lists them), and reports this store could not confirm.
+    std::vector<std::string> forks, unconfirmedForks;
 };
 
 // The background sync worker's state and what waits (Session::syncStatus).

@@ -895,6 +895,16 @@ SResult<std::vector<std::string>> OpLog::changeSetIdsAfter(const std::string& de
     return ids;
 }
 
+SResult<std::optional<std::string>> OpLog::changeSetIdAt(const std::string& device, std::int64_t seq) {
+    auto s = m_store.db().prepare("SELECT id FROM changesets WHERE device = ? AND seq = ?");
+    if (!s) return s.error();
+    s->bind(1, device).bind(2, seq);
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<std::string>();
+    return std::optional<std::string>(s->text(0));
+}
+
 SResult<ChangeSet> OpLog::loadChangeSet(const std::string& id) {
     Db& db = m_store.db();
     auto c = db.prepare("SELECT id, device, seq, hlc, prev_hash, hash, signature, deps FROM changesets WHERE id = ?");

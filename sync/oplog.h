@@ -190,6 +190,8 @@ public:
     SResult<ChangeSet> changeSet(const std::string& id) { return loadChangeSet(id); }  // NotFound
     // Ids of the stored change sets of `device` after `seq`, in chain order.
     SResult<std::vector<std::string>> changeSetIdsAfter(const std::string& device, std::int64_t seq);
+    // The id of `device`'s change set at `seq` here, if any.
+    SResult<std::optional<std::string>> changeSetIdAt(const std::string& device, std::int64_t seq);
     // The same, one change set in memory at a time (bundles of any size). fn must not write.
     SStatus forEachChangeSet(const std::function<SStatus(const ChangeSet&)>& fn);
     SResult<std::int64_t> opCount();

@@ -204,15 +204,98 @@ int cmdInit(Context& ctx) {
     return 0;
 }
 
+// org invite | invites | join: online enrolment by one-time code (docs/PROTOCOL.md).
+int cmdOrgOnline(Context& ctx, const std::string& sub) {
+    auto number = [&](const char* flag, int dflt, int lo, int hi) -> std::optional<int> {
+        auto v = ctx.args.get(flag);
+        if (!v) return dflt;
+        if (v->empty() || v->size() > 6 || v->find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+        int n = std::stoi(*v);
+        if (n < lo || n > hi) return std::nullopt;
+        return n;
+    };
+    if (sub == "invite" && !ctx.args.get("person")) return usage("org invite --person CODE [--hours N (1 to 168, default 72)]");
+    if (sub == "join" && (!ctx.args.get("server") || !ctx.args.get("pin") || !ctx.args.get("code")))
+        return usage("org join --server URL --pin PIN --code CODE [--wait SECONDS (default 120)]");
+    auto hours = number("hours", 72, 1, 168);
+    auto wait = number("wait", 120, 0, 3600);
+    if (!hours) return usage("--hours is 1 to 168");
+    if (!wait) return usage("--wait is 0 to 3600 seconds");
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    Session& s = **session;
+    auto inviteJson = [](const InviteView& v) {
+        Json j{{"id", v.id},          {"person_id", v.personId},     {"person", v.personName}, {"created_at", v.createdMs},
+               {"expires_at", v.expiresMs}, {"state", v.state},     {"device_id", v.deviceId}, {"fingerprint", v.fingerprint},
+               {"problem", v.problem}, {"server_url", v.serverUrl}, {"pin", v.pin}};
+        if (!v.code.empty()) j["code"] = v.code;
+        return j;
+    };
+    if (sub == "invite") {
+        auto v = s.createInvite(*ctx.args.get("person"), *hours);
+        if (!v) return report(v.error());
+        if (ctx.json) {
+            printJson(inviteJson(*v));
+            return 0;
+        }
+        std::cout << "invitation for " << v->personName << ", valid " << *hours << " h"
+                  << (v->state == "sent" ? "" : " (not filed at the server yet: the next sync files it)") << "\n"
+                  << "give these to the person, by hand or read aloud (the code is shown only now):\n"
+                  << "  server: " << v->serverUrl << "\n  pin:    " << v->pin << "\n  code:   " << v->code << "\n"
+                  << "on the new device:\n  xunshenctl --store DIR init --name NAME --role ROLE\n"
+                  << "  xunshenctl --store DIR org join --server " << v->serverUrl << " --pin " << v->pin << " --code " << v->code
+                  << "\nthe office's sync (or sync --watch) enrols it; then compare the fingerprints aloud (org invites)\n";
+        return 0;
+    }
+    if (sub == "invites") {
+        auto list = s.invites();
+        if (!list) return report(list.error());
+        if (ctx.json) {
+            Json out = Json::array();
+            for (const auto& v : *list) out.push_back(inviteJson(v));
+            printJson(out);
+            return 0;
+        }
+        for (const auto& v : *list)
+            std::cout << v.id.substr(0, 12) << "  " << v.personName << "  " << v.state
+                      << (v.fingerprint.empty() ? "" : "  device " + v.deviceId + "  fingerprint " + v.fingerprint)
+                      << (v.problem.empty() ? "" : "  (" + v.problem + ")") << "\n";
+        return 0;
+    }
+    auto r = s.joinOnline(*ctx.args.get("server"), *ctx.args.get("pin"), *ctx.args.get("code"), *wait);
+    if (!r) return report(r.error());
+    if (!r->enrolled) {
+        if (ctx.json) printJson({{"enrolled", false}, {"device_fingerprint", r->deviceFingerprint}});
+        else
+            std::cout << "presented to the audit office; no answer yet (it answers on its next sync): run the same command "
+                         "again later\nthis device's fingerprint: " << r->deviceFingerprint << "\n";
+        return static_cast<int>(AppError::Offline);
+    }
+    if (ctx.json) {
+        Json j = toJson(r->accepted);
+        j["enrolled"] = true;
+        j["device_fingerprint"] = r->deviceFingerprint;
+        printJson(j);
+    } else {
+        std::cout << "enrolled online as " << r->accepted.person << " (" << label(r->accepted.role) << ")\n"
+                  << "compare aloud with the audit office:\n  this device: " << r->deviceFingerprint
+                  << "\n  the office:  " << r->accepted.officeFingerprint << "\n";
+    }
+    return 0;
+}
+
 int cmdOrg(Context& ctx) {
     const auto& pos = ctx.args.positional();
     std::string sub = pos.size() > 1 ? pos[1] : "";
     const char* usageText =
-        "org import FILE | show | create-office-key | enrol-device FILE | revoke-device ID | export-enrolment --out FILE | enrol FILE";
+        "org import FILE | show | create-office-key | enrol-device FILE | revoke-device ID | export-enrolment --out FILE | enrol FILE"
+        " | invite --person CODE [--hours N] | invites | join --server URL --pin PIN --code CODE [--wait SECONDS]";
     static const std::map<std::string, std::size_t> arity = {{"import", 3}, {"show", 2}, {"create-office-key", 2}, {"enrol-device", 3},
-                                                             {"revoke-device", 3}, {"export-enrolment", 2}, {"enrol", 3}};
+                                                             {"revoke-device", 3}, {"export-enrolment", 2}, {"enrol", 3},
+                                                             {"invite", 2}, {"invites", 2}, {"join", 2}};
     auto known = arity.find(sub);
     if (known == arity.end()) return usage(usageText);
+    if (sub == "invite" || sub == "invites" || sub == "join") return cmdOrgOnline(ctx, sub);
     if (pos.size() != known->second) return usage(std::string("org ") + sub + (known->second == 3 ? " ARGUMENT" : "") + " (" + usageText + ")");
     if (sub == "export-enrolment" && !ctx.args.get("out"))
         return usage("org export-enrolment --out FILE [--server-url URL] [--tls-pin SHA256]");
@@ -763,7 +846,13 @@ Json roundJson(const SyncRoundView& r) {
                           {"waiting", r.evidenceWaiting},
                           {"bytes_up", r.evidenceBytesUp},
                           {"bytes_down", r.evidenceBytesDown},
-                          {"problems", r.evidenceProblems}}}};
+                          {"problems", r.evidenceProblems}}},
+            {"forks", r.forks},
+            {"unconfirmed_forks", r.unconfirmedForks},
+            {"invites", {{"filed", r.invitesFiled},
+                         {"enrolled", r.devicesEnrolled},
+                         {"answered", r.invitesAnswered},
+                         {"problems", r.inviteProblems}}}};
 }
 
 void printArrivals(Session& session, const Context& ctx, const std::vector<ArrivalView>& batch) {
@@ -836,6 +925,13 @@ int cmdSync(Context& ctx) {
                 std::cout << "evidence files: " << r->evidenceUploaded << " sent, " << r->evidenceDownloaded << " received, "
                           << r->evidenceWaiting << " still to send\n";
             for (const auto& p : r->evidenceProblems) std::cout << "evidence problem: " << p << "\n";
+            if (r->devicesEnrolled || r->invitesAnswered)
+                std::cout << "online enrolment: " << r->devicesEnrolled << " devices enrolled by code, " << r->invitesAnswered
+                          << " answered (org invites lists them)\n";
+            for (const auto& p : r->inviteProblems) std::cout << "online enrolment problem: " << p << "\n";
+            for (const auto& f : r->forks)
+                std::cout << "FORK reported by the server and confirmed here (a copied device? revoke it): " << f << "\n";
+            for (const auto& f : r->unconfirmedForks) std::cout << "fork report not confirmed: " << f << "\n";
         }
         return 0;
     }
@@ -1066,6 +1162,10 @@ commands:
                                  accepted anywhere; removed from its channels, new key epochs
   org export-enrolment --out F [--server-url URL] [--tls-pin SHA256]   signed enrolment file
   org enrol ENROLMENT.json       verify the office's signature and accept its keys
+  org invite --person CODE [--hours N]   (audit office) a one-time code to enrol a new device online
+  org invites                    (audit office) invitations: waiting, enrolled (with the device's fingerprint)
+  org join --server URL --pin PIN --code CODE [--wait S]   enrol this device online with the office's code;
+                                 exit 10 while the office has not answered (run it again)
   inspection create --unit UNIT --start YYYY-MM-DD [--days N] [--kind full|special|look_back]
                     [--mode synchronous|targeted|relay_audit_first|relay_inspection_first]
                     [--title T] [--team P1,P2] [--lead P] [--round R]
@@ -1207,7 +1307,7 @@ int run(const std::vector<std::string>& argv) {
 
     static const std::map<std::string, std::pair<Handler, std::set<std::string>>> commands = {
         {"init", {cmdInit, {"name", "role", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
-        {"org", {cmdOrg, {"out", "server-url", "tls-pin", "person"}}},
+        {"org", {cmdOrg, {"out", "server-url", "tls-pin", "person", "hours", "server", "pin", "code", "wait"}}},
         {"inspection", {cmdInspection, {"unit", "start", "days", "kind", "mode", "title", "team", "lead", "round", "reason",
                                         "approve", "reject"}}},
         {"finding", {cmdFinding, {"inspection", "title", "description", "category", "audit-category", "severity", "tag",

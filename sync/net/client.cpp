@@ -69,6 +69,7 @@ std::int64_t intOf(const Json& j, const char* key) {
 
 std::string cursorMetaKey(const std::string& url) { return "sync_cursor:" + url; }
 std::string pushedSeqMetaKey(const std::string& url) { return "sync_pushed_seq:" + url; }
+std::string forksSeenMetaKey(const std::string& url) { return "sync_forks_seen:" + url; }
 
 namespace {
 int interrupted(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
@@ -96,7 +97,7 @@ Connection::~Connection() {
 void Connection::setNextStamp(std::int64_t timestampMs, std::string nonce) { m_nextStamp.emplace(timestampMs, std::move(nonce)); }
 
 SResult<HttpAnswer> Connection::request(const std::string& method, const std::string& target, const std::string& body,
-                                        long timeoutSeconds) {
+                                        long timeoutSeconds, const std::vector<std::string>& extraHeaders) {
     CURL* curl = static_cast<CURL*>(m_curl);
     std::int64_t ts = wallClockMs();
     std::string nonce;
@@ -119,7 +120,11 @@ SResult<HttpAnswer> Connection::request(const std::string& method, const std::st
     add(std::string(kHeaderTimestamp) + ": " + std::to_string(ts));
     add(std::string(kHeaderNonce) + ": " + nonce);
     add(std::string(kHeaderSignature) + ": " + crypto::toHex(*sig));
-    add(target.rfind(kRouteEvidence, 0) == 0 ? "Content-Type: application/octet-stream" : "Content-Type: application/json");
+    const bool framed = target.rfind(kRouteInvites, 0) == 0 && target.size() > 7 && target.substr(target.size() - 7) == "/answer";
+    add(target.rfind(kRouteEvidence, 0) == 0 ? "Content-Type: application/octet-stream"
+        : framed                             ? "Content-Type: text/plain"
+                                             : "Content-Type: application/json");
+    for (const auto& h : extraHeaders) add(h);
     add("Expect:");
 
     HttpAnswer answer;
@@ -169,8 +174,8 @@ SResult<HttpAnswer> Connection::request(const std::string& method, const std::st
 }
 
 SResult<Json> Connection::call(const std::string& method, const std::string& target, const std::string& body,
-                               long timeoutSeconds) {
-    auto a = request(method, target, body, timeoutSeconds);
+                               long timeoutSeconds, const std::vector<std::string>& extraHeaders) {
+    auto a = request(method, target, body, timeoutSeconds, extraHeaders);
     if (!a) return a.error();
     if (a->status < 200 || a->status >= 300) return refusal(*a);
     auto j = parseBoundedJson(a->body, kMaxResponseBytes, "server answer");
@@ -182,7 +187,12 @@ SResult<Json> Connection::call(const std::string& method, const std::string& tar
 // ---- rounds
 
 SResult<ServerHello> SyncClient::hello() {
-    auto j = m_conn->call("GET", kRouteHello, "", 30);
+    // With this device's chain head, so the server says which change set it holds there.
+    auto mine = m_log.versionVector();
+    if (!mine) return mine.error();
+    const auto own = mine->find(m_log.deviceId());
+    const std::int64_t ownSeq = own == mine->end() ? 0 : own->second;
+    auto j = m_conn->call("GET", std::string(kRouteHello) + "?seq=" + std::to_string(ownSeq), "", 30);
     if (!j) return j.error();
     ServerHello h;
     h.protocol = static_cast<int>(intOf(*j, "protocol"));
@@ -197,6 +207,10 @@ SResult<ServerHello> SyncClient::hello() {
     auto maxEvidence = intOf(limits, "max_evidence_bytes");
     auto longPoll = intOf(limits, "long_poll_seconds");
     if (maxEvidence < 0 || longPoll < 0) return fail(SyncError::Invalid, "the server's limits are malformed");
+    h.forks = j->contains("forks") ? intOf(*j, "forks") : 0;
+    h.ownSeq = ownSeq;
+    if (j->contains("own_id") && (*j)["own_id"].is_string()) h.ownId = (*j)["own_id"].get<std::string>();
+    if (h.forks < 0) return fail(SyncError::Invalid, "the server's hello is malformed (forks)");
     h.maxEvidenceBytes = static_cast<std::uint64_t>(maxEvidence);
     h.longPollSeconds = static_cast<int>(longPoll);
     return h;
@@ -248,6 +262,23 @@ SResult<RoundReport> SyncClient::round(int waitSeconds, const std::function<void
     XS_TRY(m_store.setMeta(kEvidenceLimitMetaKey, std::to_string(h->maxEvidenceBytes)));
     auto mine = m_log.versionVector();
     if (!mine) return mine.error();
+    // The server's change set at this device's head must be this store's: if it is another, this
+    // store is a copy of a device that went on elsewhere (or a backup restored). Push the head
+    // anyway: the server refuses it as a fork and reports it to the audit office.
+    if (!h->ownId.empty()) {
+        auto local = m_log.changeSetIdAt(m_log.deviceId(), h->ownSeq);
+        if (!local) return local.error();
+        if (*local && **local != h->ownId) {
+            auto cs = m_log.changeSet(**local);
+            if (!cs) return cs.error();
+            auto j = m_conn->call("POST", kRoutePush, "{\"changesets\":[" + changeSetToJson(*cs).dump() + "]}", 120);
+            if (j) return fail(SyncError::Corrupt, "fork: the server holds another change set at seq " + std::to_string(h->ownSeq) +
+                                                       " of this device's chain and still took this one");
+            return fail(SyncError::Corrupt, "fork: the server holds another change set at seq " + std::to_string(h->ownSeq) +
+                                                " of this device's chain: this store is a copy of a device that went on "
+                                                "elsewhere (or a restored backup); the audit office is told (" + j.message() + ")");
+        }
+    }
     XS_TRY(pushMissing(h->versionVector, report));
     // Everything of this device's own chain up to here is on the server now.
     const auto own = mine->find(m_log.deviceId());
@@ -300,7 +331,54 @@ SResult<RoundReport> SyncClient::round(int waitSeconds, const std::function<void
         if (!answer->more) break;
     }
     report.cursor = cursor;
+    // The audit office's device: the server's fork reports, judged here (after the pull, so this
+    // store holds the chain each one contradicts).
+    if (h->forks > 0) XS_TRY(takeForkReports(h->forks, report));
     return report;
+}
+
+SStatus SyncClient::takeForkReports(std::int64_t latest, RoundReport& report) {
+    const std::string key = forksSeenMetaKey(m_conn->endpoint().url);
+    std::int64_t seen = 0;
+    if (auto m = m_store.meta(key)) {
+        try {
+            seen = std::stoll(*m);
+        } catch (...) {
+            seen = 0;
+        }
+    }
+    while (seen < latest) {
+        auto a = m_conn->request("GET", std::string(kRouteForks) + "?after=" + std::to_string(seen), "", 120);
+        if (!a) return a.error();
+        if (a->status != 200) return refusal(*a);
+        auto page = parseForksAnswer(a->body);
+        if (!page) return page.error();
+        if (page->forks.empty()) break;
+        {
+            // Each refused change set through this store's own judge: a fork it confirms is
+            // recorded here (the record outlives the session, which is never committed: the
+            // forked change set itself is never accepted).
+            auto session = ApplySession::begin(m_log);
+            if (!session) return session.error();
+            for (const auto& f : page->forks) {
+                if (f.seq <= seen) return fail(SyncError::Invalid, "the server's fork reports went back");
+                seen = f.seq;
+                auto r = (*session)->add(f.changeSet);
+                if (!r && r.code() == SyncError::Corrupt && r.message().rfind("fork: ", 0) == 0) {
+                    report.forks.push_back({f.changeSet.device, "fork", r.message().substr(6)});
+                } else if (!r && r.code() != SyncError::Corrupt && r.code() != SyncError::Invalid && r.code() != SyncError::Forbidden) {
+                    return r.error();
+                } else {
+                    report.unconfirmedForks.push_back(
+                        "the server reports a fork of device " + f.changeSet.device + " (" + f.detail +
+                        ") that this store cannot confirm" + (r ? std::string(": it does not hold the other branch") : ": " + r.message()));
+                }
+            }
+        }
+        XS_TRY(m_store.setMeta(key, std::to_string(seen)));
+        if (!page->more) break;
+    }
+    return {};
 }
 
 namespace {
@@ -331,6 +409,50 @@ SResult<std::vector<AccessLogEntry>> fetchAccessLog(Connection& conn) {
         all.insert(all.end(), page->entries.begin(), page->entries.end());
         if (!page->more || page->entries.empty()) return all;
     }
+}
+
+// ---- online enrolment
+
+SStatus fileInvite(Connection& conn, const InviteKeys& keys, std::int64_t expiresMs) {
+    Json body{{"id", keys.id}, {"verifier", crypto::toHex(keys.server.view())}, {"expires_ms", expiresMs}};
+    auto j = conn.call("POST", kRouteInvites, body.dump(), 60);
+    if (!j) return j.error();
+    return {};
+}
+
+SResult<std::vector<WaitingPresentation>> waitingPresentations(Connection& conn) {
+    auto a = conn.request("GET", kRouteInvites, "", 60);
+    if (!a) return a.error();
+    if (a->status != 200) return refusal(*a);
+    return parseWaitingPresentations(a->body);
+}
+
+SStatus answerInvite(Connection& conn, const std::string& id, const std::string& framedAnswer) {
+    auto j = conn.call("POST", std::string(kRouteInvites) + "/" + id + "/answer", framedAnswer, 120);
+    if (!j) return j.error();
+    return {};
+}
+
+SStatus presentToInvite(Connection& conn, const InviteKeys& keys, const std::string& presentation) {
+    auto a = conn.request("POST", kRouteJoin + keys.id, presentation, 60,
+                          {std::string(kHeaderInviteMac) + ": " + joinPresentMac(keys.server, keys.id, presentation)});
+    if (!a) return a.error();
+    if (a->status != 202) return refusal(*a);
+    return {};
+}
+
+SResult<std::optional<std::string>> fetchJoinAnswer(Connection& conn, const InviteKeys& keys) {
+    // The mac covers the timestamp the request carries: set both here.
+    const std::int64_t ts = wallClockMs();
+    auto nonce = crypto::randomBytes(16);
+    if (!nonce) return fail(SyncError::Crypto, "no random nonce");
+    conn.setNextStamp(ts, crypto::toHex(*nonce));
+    auto a = conn.request("GET", kRouteJoin + keys.id, "", 120,
+                          {std::string(kHeaderInviteMac) + ": " + joinFetchMac(keys.server, keys.id, ts)});
+    if (!a) return a.error();
+    if (a->status == 202) return std::optional<std::string>();
+    if (a->status != 200) return refusal(*a);
+    return std::optional<std::string>(std::move(a->body));
 }
 
 SStatus uploadBlob(Connection& conn, const BlobUpload& blob, const TransferProgress& progress) {

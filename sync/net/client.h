@@ -40,10 +40,12 @@ public:
     Connection& operator=(const Connection&) = delete;
     // A signed request. Unavailable: no connection or no answer in time (also 5xx: try later);
     // Corrupt: the certificate does not match the pin. Any answer the server gave is returned.
+    // extraHeaders: "Name: value" lines added to the signed ones.
     SResult<HttpAnswer> request(const std::string& method, const std::string& target, const std::string& body,
-                                long timeoutSeconds);
+                                long timeoutSeconds, const std::vector<std::string>& extraHeaders = {});
     // A 2xx answer's JSON, or the error the server's JSON body names.
-    SResult<Json> call(const std::string& method, const std::string& target, const std::string& body, long timeoutSeconds);
+    SResult<Json> call(const std::string& method, const std::string& target, const std::string& body, long timeoutSeconds,
+                       const std::vector<std::string>& extraHeaders = {});
     // Test seam: a fixed timestamp and nonce for the next request (replay and staleness tests).
     void setNextStamp(std::int64_t timestampMs, std::string nonce);
     // While *flag is true, a request in flight stops (Cancelled): the sync worker cuts a
@@ -69,6 +71,9 @@ struct ServerHello {
     VersionVector versionVector;
     std::uint64_t maxEvidenceBytes = 0;
     int longPollSeconds = 0;
+    std::int64_t forks = 0;  // the audit office's device: the latest fork report's seq
+    std::int64_t ownSeq = 0;  // this device's chain head, as asked
+    std::string ownId;        // the server's change set at ownSeq of this device's chain ("" none)
 };
 
 struct RoundReport {
@@ -79,6 +84,10 @@ struct RoundReport {
     std::vector<ChainIssue> held;  // waiting for something after the round
     std::vector<std::string> arrived;  // ids of the change sets received, in order
     std::int64_t cursor = 0;
+    // The audit office's device: forks the server reported, confirmed by this store's own judge
+    // (and recorded here: `verify` lists them), and reports it could not confirm.
+    std::vector<ChainIssue> forks;
+    std::vector<std::string> unconfirmedForks;
 };
 
 class SyncClient {
@@ -95,6 +104,7 @@ public:
 
 private:
     SStatus pushMissing(const VersionVector& server, RoundReport& report);
+    SStatus takeForkReports(std::int64_t latest, RoundReport& report);
     std::unique_ptr<Connection> m_conn;
     OpLog& m_log;
     Store& m_store;
@@ -105,12 +115,26 @@ std::string cursorMetaKey(const std::string& url);
 // The meta key holding the highest seq of this device's own chain the server at `url` has (as of
 // the last round's push): what is beyond it waits to be sent.
 std::string pushedSeqMetaKey(const std::string& url);
+// The meta key holding the last fork report of the server at `url` this store has judged.
+std::string forksSeenMetaKey(const std::string& url);
 // The meta key holding the per-file evidence limit the server announced at the last hello.
 constexpr const char* kEvidenceLimitMetaKey = "server_max_evidence_bytes";
 
 // The server's whole access log (the audit office's device only), paged, each page checked to
 // continue the one before (Corrupt if it does not: sync/net/protocol.h verifyAccessLog).
 SResult<std::vector<AccessLogEntry>> fetchAccessLog(Connection& conn);
+
+// ---- online enrolment (docs/PROTOCOL.md "Online enrolment"); the code's keys: protocol.h.
+// The office: files an invitation; the presentations waiting; answers one (a framed answer).
+SStatus fileInvite(Connection& conn, const InviteKeys& keys, std::int64_t expiresMs);
+SResult<std::vector<WaitingPresentation>> waitingPresentations(Connection& conn);
+SStatus answerInvite(Connection& conn, const std::string& id, const std::string& framedAnswer);
+// The new device (its requests are signed by a key the server does not know yet; the code's
+// server key admits them): presents itself (Forbidden when another device used the code;
+// NotFound: no such code, or expired), then asks for the answer: nullopt while the office has
+// not answered, else the framed answer as the server holds it (open it with openJoinAnswer).
+SStatus presentToInvite(Connection& conn, const InviteKeys& keys, const std::string& presentation);
+SResult<std::optional<std::string>> fetchJoinAnswer(Connection& conn, const InviteKeys& keys);
 
 // Evidence blobs, resumable (the tus core idea: ask the server's offset, continue from it).
 // `progress(done, total)` after each chunk; returning false stops (Cancelled).

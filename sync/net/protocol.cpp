@@ -122,4 +122,28 @@ SStatus verifyAccessLog(const std::vector<AccessLogEntry>& entries, std::int64_t
     return {};
 }
 
+SResult<ForksAnswer> parseForksAnswer(std::string_view body) {
+    auto j = parseBoundedJson(body, kMaxResponseBytes, "forks answer");
+    if (!j) return j.error();
+    auto bad = [](const std::string& why) { return fail(SyncError::Invalid, "the server's fork reports are malformed: " + why); };
+    if (!j->is_object() || j->size() != 2 || !j->contains("forks") || !(*j)["forks"].is_array() || !j->contains("more") ||
+        !(*j)["more"].is_boolean())
+        return bad("not {\"forks\": [...], \"more\": bool}");
+    const Json& list = (*j)["forks"];
+    if (list.size() > kMaxForkReports) return bad("too many");
+    ForksAnswer out;
+    out.more = (*j)["more"].get<bool>();
+    for (const auto& e : list) {
+        if (!e.is_object() || e.size() != 5 || !e.contains("seq") || !e["seq"].is_number_integer() || !e.contains("device") ||
+            !e["device"].is_string() || !e.contains("changeset") || !e.contains("detail") || !e["detail"].is_string() ||
+            !e.contains("time_ms") || !e["time_ms"].is_number_integer())
+            return bad("an entry lacks seq, device, changeset, detail or time_ms");
+        auto cs = changeSetFromJson(e["changeset"]);
+        if (!cs) return bad(cs.error().message);
+        if (cs->device != e["device"].get<std::string>()) return bad("an entry's device is not its change set's");
+        out.forks.push_back({e["seq"].get<std::int64_t>(), std::move(*cs), e["detail"].get<std::string>(), e["time_ms"].get<std::int64_t>()});
+    }
+    return out;
+}
+
 }  // namespace xs::sync::net

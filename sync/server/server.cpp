@@ -225,10 +225,17 @@ void Server::routes() {
     m_http->Post(blob, [this](const httplib::Request& req, httplib::Response& res) { evidenceUpload(req, res); });
     m_http->Get(blob, [this](const httplib::Request& req, httplib::Response& res) { evidenceDownload(req, res); });
     m_http->Get(net::kRouteAccessLog, [this](const httplib::Request& req, httplib::Response& res) { accessLog(req, res); });
+    m_http->Get(net::kRouteForks, [this](const httplib::Request& req, httplib::Response& res) { forks(req, res); });
+    m_http->Post(net::kRouteInvites, [this](const httplib::Request& req, httplib::Response& res) { inviteCreate(req, res); });
+    m_http->Get(net::kRouteInvites, [this](const httplib::Request& req, httplib::Response& res) { invitesWaiting(req, res); });
+    m_http->Post(std::string(net::kRouteInvites) + "/([0-9a-f]{64})/answer",
+                 [this](const httplib::Request& req, httplib::Response& res) { inviteAnswer(req, res); });
+    const std::string join = std::string(net::kRouteJoin) + "([0-9a-f]{64})";
+    m_http->Post(join, [this](const httplib::Request& req, httplib::Response& res) { joinPresent(req, res); });
+    m_http->Get(join, [this](const httplib::Request& req, httplib::Response& res) { joinFetch(req, res); });
 }
 
-// Protocol version, then who signed it, over exactly what, how recently, and never before.
-bool Server::authenticate(const httplib::Request& req, httplib::Response& res, Caller& caller) {
+bool Server::protocolSupported(const httplib::Request& req, httplib::Response& res) {
     auto version = decimal(req.get_header_value(net::kHeaderProtocol));
     if (!version) {
         refuse(res, 400, "no_protocol", std::string("the request has no ") + net::kHeaderProtocol + " header");
@@ -242,6 +249,12 @@ bool Server::authenticate(const httplib::Request& req, httplib::Response& res, C
                               {"min_protocol", net::kMinProtocolVersion}});
         return false;
     }
+    return true;
+}
+
+// Protocol version, then who signed it, over exactly what, how recently, and never before.
+bool Server::authenticate(const httplib::Request& req, httplib::Response& res, Caller& caller) {
+    if (!protocolSupported(req, res)) return false;
     const std::string device = req.get_header_value(net::kHeaderDevice);
     const std::string nonce = req.get_header_value(net::kHeaderNonce);
     const std::string sigHex = req.get_header_value(net::kHeaderSignature);
@@ -301,21 +314,62 @@ bool Server::authenticate(const httplib::Request& req, httplib::Response& res, C
 void Server::hello(const httplib::Request& req, httplib::Response& res) {
     Caller caller;
     if (!authenticate(req, res, caller)) return;
+    for (const auto& [k, v] : req.params)
+        if (k != "seq") return refuse(res, 400, "malformed", "unknown hello parameter \"" + k + "\"");
+    auto ownSeq = req.has_param("seq") ? decimal(req.get_param_value("seq")) : std::optional<std::int64_t>(0);
+    if (!ownSeq) return refuse(res, 400, "malformed", "hello takes seq (the caller's chain head) as a non-negative integer");
     std::lock_guard lock(m_storeMutex);
     auto vv = m_store->versionVector();
     if (!vv) return refuse(res, vv.error());
-    answer(res, 200,
-           Json{{"protocol", net::kProtocolVersion},
+    std::string ownId;
+    if (*ownSeq > 0) {
+        auto id = m_store->changeSetIdAt(caller.device, *ownSeq);
+        if (!id) return refuse(res, id.error());
+        ownId = id->value_or("");
+    }
+    Json hello{{"protocol", net::kProtocolVersion},
                 {"min_protocol", net::kMinProtocolVersion},
                 {"server_time_ms", wallClockMs()},
                 {"cursor", m_cursor.load()},
                 {"version_vector", versionVectorToJson(*vv)},
+                {"own_id", ownId},
                 {"limits",
                  {{"max_request_bytes", net::kMaxRequestBytes},
                   {"max_push_changesets", net::kMaxPushChangeSets},
                   {"max_pull_changesets", net::kMaxPullChangeSets},
                   {"max_evidence_bytes", m_config.maxEvidenceBytes},
-                  {"long_poll_seconds", m_config.longPollSeconds}}}});
+                  {"long_poll_seconds", m_config.longPollSeconds}}}};
+    // The audit office learns of forks (copied devices) with every round.
+    if (caller.registrar) {
+        auto last = m_store->lastForkSeq();
+        if (!last) return refuse(res, last.error());
+        hello["forks"] = *last;
+    }
+    answer(res, 200, hello);
+}
+
+void Server::forks(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!authenticate(req, res, caller)) return;
+    if (!caller.registrar) return refuse(res, 403, "forbidden", "only the audit office's device reads the fork reports");
+    for (const auto& [k, v] : req.params)
+        if (k != "after") return refuse(res, 400, "malformed", "unknown forks parameter \"" + k + "\"");
+    auto after = decimal(req.has_param("after") ? req.get_param_value("after") : "0");
+    if (!after) return refuse(res, 400, "malformed", "forks takes after as a non-negative integer");
+    std::lock_guard lock(m_storeMutex);
+    auto list = m_store->forksAfter(*after, net::kMaxForkReports);
+    if (!list) return refuse(res, list.error());
+    // Written around each stored change set's JSON, as pushed.
+    std::string body = "{\"forks\":[";
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const auto& f = (*list)[i];
+        if (i) body += ',';
+        body += "{\"seq\":" + std::to_string(f.seq) + ",\"device\":" + Json(f.device).dump() + ",\"changeset\":" +
+                f.changeSetJson + ",\"detail\":" + Json(f.detail).dump() + ",\"time_ms\":" + std::to_string(f.timeMs) + "}";
+    }
+    body += std::string("],\"more\":") + (list->size() == net::kMaxForkReports ? "true" : "false") + "}";
+    res.status = 200;
+    res.set_content(body, "application/json");
 }
 
 void Server::push(const httplib::Request& req, httplib::Response& res) {
@@ -363,10 +417,14 @@ void Server::pull(const httplib::Request& req, httplib::Response& res) {
     const std::size_t maxCount = std::min<std::size_t>(static_cast<std::size_t>(*limit), net::kMaxPullChangeSets);
     const int waitSeconds = static_cast<int>(std::min<std::int64_t>(*wait, m_config.longPollSeconds));
     // Long-poll: wait until the feed grows past `after`, the wait ends, or the server stops.
+    // The office's device also wakes for a join presentation: it answers those in its rounds.
+    const std::int64_t presentations = m_presentations.load();
     if (waitSeconds > 0 && m_cursor.load() <= *after) {
         std::unique_lock lock(m_waitMutex);
-        m_arrived.wait_for(lock, std::chrono::seconds(waitSeconds),
-                           [&] { return m_stopping.load() || m_cursor.load() > *after; });
+        m_arrived.wait_for(lock, std::chrono::seconds(waitSeconds), [&] {
+            return m_stopping.load() || m_cursor.load() > *after ||
+                   (caller.registrar && m_presentations.load() != presentations);
+        });
     }
     std::vector<FeedEntry> entries;
     std::set<std::string> channels;
@@ -524,6 +582,118 @@ void Server::accessLog(const httplib::Request& req, httplib::Response& res) {
     Json list = Json::array();
     for (const auto& e : *entries) list.push_back({{"seq", e.seq}, {"text", e.text}, {"hash", e.hash}});
     answer(res, 200, Json{{"entries", list}, {"more", entries->size() == net::kMaxAccessEntries}});
+}
+
+// ---- online enrolment (docs/PROTOCOL.md "Online enrolment")
+
+void Server::inviteCreate(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!authenticate(req, res, caller)) return;
+    if (!caller.registrar) return refuse(res, 403, "forbidden", "only the audit office's device issues invitations");
+    auto j = parseBoundedJson(req.body, 4096, "invitation");
+    const std::int64_t now = wallClockMs();
+    if (!j || !j->is_object() || j->size() != 3 || !j->contains("id") || !(*j)["id"].is_string() ||
+        !j->contains("verifier") || !(*j)["verifier"].is_string() || !j->contains("expires_ms") ||
+        !(*j)["expires_ms"].is_number_integer())
+        return refuse(res, 400, "malformed", "an invitation is {\"id\": 64 hex, \"verifier\": 64 hex, \"expires_ms\": N}");
+    const std::string id = (*j)["id"].get<std::string>();
+    auto key = crypto::fromHex((*j)["verifier"].get<std::string>());
+    const std::int64_t expires = (*j)["expires_ms"].get<std::int64_t>();
+    if (id.size() != 64 || !isLowerHex(id) || !key || key->size() != 32)
+        return refuse(res, 400, "malformed", "an invitation's id and verifier are 64 lowercase hex digits each");
+    if (expires <= now || expires > now + net::kMaxInviteHours * 3600 * 1000)
+        return refuse(res, 400, "malformed", "an invitation expires in the future, within " + std::to_string(net::kMaxInviteHours) + " hours");
+    std::lock_guard lock(m_storeMutex);
+    auto made = m_store->inviteCreate(id, *key, expires);
+    if (!made) return refuse(res, made.error());
+    answer(res, 201, Json{{"id", id}, {"expires_ms", expires}});
+}
+
+void Server::invitesWaiting(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!authenticate(req, res, caller)) return;
+    if (!caller.registrar) return refuse(res, 403, "forbidden", "only the audit office's device answers invitations");
+    if (!req.params.empty()) return refuse(res, 400, "malformed", "the invitations list takes no parameters");
+    std::lock_guard lock(m_storeMutex);
+    auto waiting = m_store->invitesWaiting(wallClockMs(), net::kMaxWaitingInvites);
+    if (!waiting) return refuse(res, waiting.error());
+    Json list = Json::array();
+    for (const auto& [id, presentation] : *waiting) list.push_back({{"id", id}, {"presentation", presentation}});
+    answer(res, 200, Json{{"waiting", list}});
+}
+
+void Server::inviteAnswer(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!authenticate(req, res, caller)) return;
+    if (!caller.registrar) return refuse(res, 403, "forbidden", "only the audit office's device answers invitations");
+    const std::string id = req.matches[1];
+    // The server cannot check the office's mac (it has not the office key): only the framing.
+    if (req.body.size() < 66 || req.body[64] != '\n' || !isLowerHex(req.body.substr(0, 64)))
+        return refuse(res, 400, "malformed", "an answer is <64 hex mac>\\n<enrolment file>");
+    std::lock_guard lock(m_storeMutex);
+    auto done = m_store->inviteAnswer(id, req.body);
+    if (!done) return refuse(res, done.error());
+    answer(res, 200, Json{{"id", id}, {"answered", true}});
+}
+
+namespace {
+bool macMatches(const std::string& want, const std::string& got) {
+    return crypto::constantTimeEqual(crypto::asBytes(want), crypto::asBytes(got));
+}
+}  // namespace
+
+void Server::joinPresent(const httplib::Request& req, httplib::Response& res) {
+    if (!protocolSupported(req, res)) return;
+    const std::string id = req.matches[1];
+    t_device = "join:" + id.substr(0, 12);
+    if (req.body.size() > net::kMaxPresentationBytes)
+        return refuse(res, 413, "too_large", "a presentation is at most " + std::to_string(net::kMaxPresentationBytes) + " bytes");
+    std::lock_guard lock(m_storeMutex);
+    auto st = m_store->invite(id);
+    if (!st) return refuse(res, st.error());
+    // No such code and an expired one answer alike: the id tells nothing to a guesser.
+    if (!*st || (*st)->expiresMs <= wallClockMs())
+        return refuse(res, 404, "no_such_invitation", "no such invitation, or it has expired: check the code, or ask the audit office for a new one");
+    if (!macMatches(net::joinPresentMac((*st)->serverKey, id, req.body), req.get_header_value(net::kHeaderInviteMac)))
+        return refuse(res, 401, "bad_invite_mac", "the request is not made with this invitation's code");
+    auto parsed = net::parsePresentation(req.body);
+    if (!parsed) return refuse(res, 400, "malformed", parsed.error().message);
+    auto first = m_store->invitePresent(id, req.body);
+    if (!first) return refuse(res, first.error());
+    if (!*first)
+        return refuse(res, 409, "invitation_used", "this invitation has been used by another device: ask the audit office for a new one");
+    {
+        std::lock_guard wait(m_waitMutex);
+        ++m_presentations;
+    }
+    m_arrived.notify_all();
+    answer(res, 202, Json{{"id", id}, {"answered", !(*st)->answer.empty()}});
+}
+
+void Server::joinFetch(const httplib::Request& req, httplib::Response& res) {
+    if (!protocolSupported(req, res)) return;
+    const std::string id = req.matches[1];
+    t_device = "join:" + id.substr(0, 12);
+    if (!req.params.empty()) return refuse(res, 400, "malformed", "a join fetch takes no parameters");
+    auto ts = decimal(req.get_header_value(net::kHeaderTimestamp));
+    const std::int64_t now = wallClockMs();
+    if (!ts || *ts > now + net::kMaxClockSkewMs || *ts < now - net::kMaxClockSkewMs)
+        return refuse(res, 401, "stale_timestamp", "the request's time is more than 5 minutes from the server's: check the device clock");
+    std::lock_guard lock(m_storeMutex);
+    auto st = m_store->invite(id);
+    if (!st) return refuse(res, st.error());
+    if (!*st || ((*st)->answer.empty() && (*st)->expiresMs <= now))
+        return refuse(res, 404, "no_such_invitation", "no such invitation, or it has expired: check the code, or ask the audit office for a new one");
+    if (!macMatches(net::joinFetchMac((*st)->serverKey, id, *ts), req.get_header_value(net::kHeaderInviteMac)))
+        return refuse(res, 401, "bad_invite_mac", "the request is not made with this invitation's code");
+    if ((*st)->presentation.empty())
+        return refuse(res, 409, "not_presented", "present this device with the code first");
+    if ((*st)->answer.empty()) return answer(res, 202, Json{{"id", id}, {"answered", false}});
+    // Who saw what: an enrolment file carries the organisation and its registrations.
+    auto logged = m_store->logAccess("join:" + id.substr(0, 12), "join", {}, id);
+    if (!logged) return refuse(res, logged.error());
+    res.status = 200;
+    res.set_content((*st)->answer, "text/plain");
 }
 
 void Server::log(const httplib::Request& req, const httplib::Response& res) {

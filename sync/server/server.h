@@ -58,6 +58,14 @@ private:
     void evidenceUpload(const httplib::Request& req, httplib::Response& res);
     void evidenceDownload(const httplib::Request& req, httplib::Response& res);
     void accessLog(const httplib::Request& req, httplib::Response& res);
+    void forks(const httplib::Request& req, httplib::Response& res);
+    // Online enrolment: the office files codes and answers presentations; the new device presents.
+    void inviteCreate(const httplib::Request& req, httplib::Response& res);
+    void invitesWaiting(const httplib::Request& req, httplib::Response& res);
+    void inviteAnswer(const httplib::Request& req, httplib::Response& res);
+    void joinPresent(const httplib::Request& req, httplib::Response& res);
+    void joinFetch(const httplib::Request& req, httplib::Response& res);
+    bool protocolSupported(const httplib::Request& req, httplib::Response& res);
     // May `caller` read the blob of `channel`? (the office's device, or a member now)
     SResult<bool> mayReadChannel(const Caller& caller, const std::string& channel);
     void log(const httplib::Request& req, const httplib::Response& res);
@@ -69,6 +77,7 @@ private:
     std::mutex m_waitMutex;
     std::condition_variable m_arrived;  // a push stored something, or stopping
     std::atomic<std::int64_t> m_cursor{0};
+    std::atomic<std::int64_t> m_presentations{0};  // counts join presentations: wakes the office's long-poll
     std::atomic<bool> m_stopping{false};
 };
 

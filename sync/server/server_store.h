@@ -56,6 +56,26 @@ struct BlobAppend {
     bool offsetMismatch = false;  // nothing appended: `state.offset` is where to continue
 };
 
+// An invitation to enrol online (docs/PROTOCOL.md "Online enrolment"): what the server holds of
+// a one-time code is its id, its server key (to admit the new device's requests) and expiry; the
+// presentation and the office's answer as they were sent.
+struct InviteState {
+    crypto::Bytes serverKey;
+    std::int64_t expiresMs = 0;
+    std::string presentation;  // empty: nobody presented the code yet
+    std::string answer;        // empty: the office has not answered
+};
+
+// A change set refused because it forks its device's chain (a copied or compromised device),
+// kept whole for the audit office: its signature proves which device wrote both branches.
+struct ForkReport {
+    std::int64_t seq = 0;       // position among the reports
+    std::string device;
+    std::string changeSetJson;  // the refused change set, as pushed
+    std::string detail;
+    std::int64_t timeMs = 0;
+};
+
 // One entry of the server's access log: who fetched what, when (never content); its format
 // and chain are in sync/net/protocol.h.
 using AccessEntry = net::AccessLogEntry;
@@ -81,6 +101,9 @@ public:
     virtual SResult<std::set<std::string>> channelsOf(const std::string& device) = 0;
     // device -> highest seq stored of its chain.
     virtual SResult<VersionVector> versionVector() = 0;
+    // The id of `device`'s change set at `seq` here, if any (a client checks that the server's
+    // chain of its own device is the chain it holds: a copied device finds out).
+    virtual SResult<std::optional<std::string>> changeSetIdAt(const std::string& device, std::int64_t seq) = 0;
 
     // ---- evidence blobs (content-addressed ciphertext; the server cannot open them)
     // nullopt: no upload of `id` began.
@@ -99,6 +122,22 @@ public:
     virtual SResult<AccessEntry> logAccess(const std::string& device, const std::string& action,
                                            const std::vector<std::string>& channels, const std::string& range) = 0;
     virtual SResult<std::vector<AccessEntry>> accessAfter(std::int64_t after, std::size_t maxCount) = 0;
+
+    // ---- fork reports (push records them; the audit office's device fetches them)
+    virtual SResult<std::vector<ForkReport>> forksAfter(std::int64_t after, std::size_t maxCount) = 0;
+    virtual SResult<std::int64_t> lastForkSeq() = 0;
+
+    // ---- invitations (online enrolment)
+    // Files a new invitation (Invalid if the id is taken); forgets those expired a week ago.
+    virtual SStatus inviteCreate(const std::string& id, crypto::ByteView serverKey, std::int64_t expiresMs) = 0;
+    virtual SResult<std::optional<InviteState>> invite(const std::string& id) = 0;
+    // Records the first presentation of `id`; the same one again is no change. False when another
+    // presentation came first (the code is used). NotFound when there is no such invitation.
+    virtual SResult<bool> invitePresent(const std::string& id, const std::string& presentation) = 0;
+    // Presented, unanswered and unexpired at nowMs, oldest first, at most maxCount.
+    virtual SResult<std::vector<std::pair<std::string, std::string>>> invitesWaiting(std::int64_t nowMs, std::size_t maxCount) = 0;
+    // The office's answer to a presented invitation (NotFound if not presented).
+    virtual SStatus inviteAnswer(const std::string& id, const std::string& answer) = 0;
 };
 
 // The embedded backend in `dir` (created by createSqliteServerStore), opened with `secret` (the

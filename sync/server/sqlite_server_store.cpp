@@ -16,6 +16,7 @@
 #include "sync/file_io.h"
 
 #include "sync/apply.h"
+#include "sync/changeset_codec.h"
 #include "sync/channels.h"
 #include "sync/server/server_store.h"
 
@@ -45,6 +46,20 @@ const Migration kServerMigration2{
     "  complete INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "CREATE TABLE server_access (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL, hash TEXT NOT NULL);"};
 
+// Invitations to enrol online: the code's id and server key, its expiry, the presentation and
+// the office's answer (ciphertext-free: public keys and a signed enrolment file).
+const Migration kServerMigration3{
+    "server", 3,
+    "CREATE TABLE server_invites (id TEXT PRIMARY KEY, server_key BLOB NOT NULL, expires_ms INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL, presentation TEXT, presented_ms INTEGER, answer TEXT) WITHOUT ROWID;"};
+
+// Fork reports for the audit office: the refused change set itself (its signature is the
+// evidence of a copied device), in the order the server met them.
+const Migration kServerMigration4{
+    "server", 4,
+    "CREATE TABLE server_forks (seq INTEGER PRIMARY KEY AUTOINCREMENT, changeset_id TEXT NOT NULL UNIQUE,"
+    "  device TEXT NOT NULL, changeset TEXT NOT NULL, detail TEXT NOT NULL, time_ms INTEGER NOT NULL);"};
+
 struct Fd {
     int fd = -1;
     ~Fd() {
@@ -62,7 +77,7 @@ public:
         : m_store(std::move(store)), m_log(*m_store, m_sink), m_blobs(dir / "blobs") {}
 
     SStatus open() {
-        XS_TRY(m_store->migrate({kServerMigration, kServerMigration2}));
+        XS_TRY(m_store->migrate({kServerMigration, kServerMigration2, kServerMigration3, kServerMigration4}));
         std::error_code ec;
         std::filesystem::create_directories(m_blobs / "partial", ec);
         if (ec) return fail(SyncError::Io, "cannot create " + (m_blobs / "partial").string() + ": " + ec.message());
@@ -103,6 +118,44 @@ public:
     }
 
     SResult<PushOutcome> push(const std::vector<ChangeSet>& batch) override {
+        const ChangeSet* forked = nullptr;
+        auto out = pushBatch(batch, forked);
+        // The batch is rolled back by now; its fork outlives it, reported to the audit office.
+        if (forked) {
+            auto put = m_store->db().prepare(
+                "INSERT OR IGNORE INTO server_forks (changeset_id, device, changeset, detail, time_ms) VALUES (?, ?, ?, ?, ?)");
+            if (!put) return put.error();
+            const std::string& why = out ? std::string() : out.error().message;
+            XS_TRY(put->bind(1, forked->id).bind(2, forked->device).bind(3, changeSetToJson(*forked).dump()).bind(4, why)
+                       .bind(5, wallClockMs()).run());
+        }
+        return out;
+    }
+
+    SResult<std::vector<ForkReport>> forksAfter(std::int64_t after, std::size_t maxCount) override {
+        auto s = m_store->db().prepare("SELECT seq, device, changeset, detail, time_ms FROM server_forks WHERE seq > ? ORDER BY seq LIMIT ?");
+        if (!s) return s.error();
+        s->bind(1, after).bind(2, static_cast<std::int64_t>(maxCount));
+        std::vector<ForkReport> out;
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            out.push_back({s->int64(0), s->text(1), s->text(2), s->text(3), s->int64(4)});
+        }
+        return out;
+    }
+
+    SResult<std::int64_t> lastForkSeq() override {
+        auto s = m_store->db().prepare("SELECT COALESCE(MAX(seq), 0) FROM server_forks");
+        if (!s) return s.error();
+        auto row = s->step();
+        if (!row) return row.error();
+        return s->int64(0);
+    }
+
+private:
+    SResult<PushOutcome> pushBatch(const std::vector<ChangeSet>& batch, const ChangeSet*& forked) {
         auto session = ApplySession::begin(m_log);
         if (!session) return session.error();
         PushOutcome out;
@@ -110,6 +163,7 @@ public:
             if (cs.isWithheld())
                 return fail(SyncError::Invalid, "change set " + cs.id + " is a withheld copy: push whole change sets only");
             auto r = (*session)->add(cs);
+            if (!r && r.code() == SyncError::Corrupt && r.message().rfind("fork: ", 0) == 0) forked = &cs;
             if (!r) return fail(r.error().code, "change set " + cs.id + ": " + r.error().message);
             if (*r == ApplyOutcome::AlreadyKnown) out.known.push_back(cs.id);
         }
@@ -138,6 +192,8 @@ public:
         out.cursor = *c;
         return out;
     }
+
+public:
 
     SResult<std::vector<FeedEntry>> feedAfter(std::int64_t after, std::size_t maxCount) override {
         Db& db = m_store->db();
@@ -172,6 +228,9 @@ public:
     }
 
     SResult<VersionVector> versionVector() override { return m_log.versionVector(); }
+    SResult<std::optional<std::string>> changeSetIdAt(const std::string& device, std::int64_t seq) override {
+        return m_log.changeSetIdAt(device, seq);
+    }
 
     SResult<std::set<std::string>> channelsOf(const std::string& device) override {
         // Member records are "<channel>|<device>" (sync/channels.h).
@@ -321,6 +380,81 @@ public:
             out.push_back({s->int64(0), s->text(1), s->text(2)});
         }
         return out;
+    }
+
+    SStatus inviteCreate(const std::string& id, crypto::ByteView serverKey, std::int64_t expiresMs) override {
+        Db& db = m_store->db();
+        auto tx = Transaction::begin(db);
+        if (!tx) return tx.error();
+        const std::int64_t now = wallClockMs();
+        auto forget = db.prepare("DELETE FROM server_invites WHERE expires_ms < ?");
+        if (!forget) return forget.error();
+        XS_TRY(forget->bind(1, now - 7LL * 24 * 3600 * 1000).run());
+        auto seen = db.prepare("SELECT 1 FROM server_invites WHERE id = ?");
+        if (!seen) return seen.error();
+        seen->bind(1, id);
+        auto row = seen->step();
+        if (!row) return row.error();
+        if (*row) return fail(SyncError::Invalid, "an invitation with this id is filed already");
+        auto put = db.prepare("INSERT INTO server_invites (id, server_key, expires_ms, created_ms) VALUES (?, ?, ?, ?)");
+        if (!put) return put.error();
+        XS_TRY(put->bind(1, id).bindBlob(2, serverKey).bind(3, expiresMs).bind(4, now).run());
+        return tx->commit();
+    }
+
+    SResult<std::optional<InviteState>> invite(const std::string& id) override {
+        auto s = m_store->db().prepare("SELECT server_key, expires_ms, presentation, answer FROM server_invites WHERE id = ?");
+        if (!s) return s.error();
+        s->bind(1, id);
+        auto row = s->step();
+        if (!row) return row.error();
+        if (!*row) return std::optional<InviteState>();
+        InviteState st{s->blob(0), s->int64(1), s->isNull(2) ? std::string() : s->text(2), s->isNull(3) ? std::string() : s->text(3)};
+        return std::optional<InviteState>(std::move(st));
+    }
+
+    SResult<bool> invitePresent(const std::string& id, const std::string& presentation) override {
+        Db& db = m_store->db();
+        auto tx = Transaction::begin(db);
+        if (!tx) return tx.error();
+        auto st = invite(id);
+        if (!st) return st.error();
+        if (!*st) return fail(SyncError::NotFound, "no such invitation");
+        if (!(*st)->presentation.empty()) return (*st)->presentation == presentation;
+        auto put = db.prepare("UPDATE server_invites SET presentation = ?, presented_ms = ? WHERE id = ?");
+        if (!put) return put.error();
+        XS_TRY(put->bind(1, presentation).bind(2, wallClockMs()).bind(3, id).run());
+        XS_TRY(tx->commit());
+        return true;
+    }
+
+    SResult<std::vector<std::pair<std::string, std::string>>> invitesWaiting(std::int64_t nowMs, std::size_t maxCount) override {
+        auto s = m_store->db().prepare(
+            "SELECT id, presentation FROM server_invites WHERE presentation IS NOT NULL AND answer IS NULL AND expires_ms > ?"
+            " ORDER BY presented_ms, id LIMIT ?");
+        if (!s) return s.error();
+        s->bind(1, nowMs).bind(2, static_cast<std::int64_t>(maxCount));
+        std::vector<std::pair<std::string, std::string>> out;
+        for (;;) {
+            auto row = s->step();
+            if (!row) return row.error();
+            if (!*row) break;
+            out.emplace_back(s->text(0), s->text(1));
+        }
+        return out;
+    }
+
+    SStatus inviteAnswer(const std::string& id, const std::string& answer) override {
+        Db& db = m_store->db();
+        auto tx = Transaction::begin(db);
+        if (!tx) return tx.error();
+        auto st = invite(id);
+        if (!st) return st.error();
+        if (!*st || (*st)->presentation.empty()) return fail(SyncError::NotFound, "no presented invitation " + id.substr(0, 12));
+        auto put = db.prepare("UPDATE server_invites SET answer = ? WHERE id = ?");
+        if (!put) return put.error();
+        XS_TRY(put->bind(1, answer).bind(2, id).run());
+        return tx->commit();
     }
 
 private:

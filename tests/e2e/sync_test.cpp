@@ -66,9 +66,8 @@ TEST_CASE("sync: two inspectors editing one finding offline converge through the
 
 // ---- hostile and careless requests, sent by hand to the real server
 
-#include <curl/curl.h>
-
 #include "app/error.h"
+#include "tests/e2e/raw_http.h"
 #include "app/session.h"
 
 #include "crypto/encoding.h"
@@ -81,77 +80,6 @@ TEST_CASE("sync: two inspectors editing one finding offline converge through the
 #include "sync/store.h"
 
 namespace {
-
-struct Raw {
-    long status = 0;
-    std::string body;
-};
-
-std::size_t collectBody(char* data, std::size_t size, std::size_t n, void* user) {
-    static_cast<std::string*>(user)->append(data, size * n);
-    return size * n;
-}
-
-// One HTTPS request with exactly these headers and body (pinned like the client).
-Raw rawRequest(const ServerProcess& s, const std::string& method, const std::string& target,
-               const std::vector<std::string>& headers, const std::string& body) {
-    CURL* curl = curl_easy_init();
-    Raw out;
-    curl_slist* h = nullptr;
-    for (const auto& x : headers) h = curl_slist_append(h, x.c_str());
-    h = curl_slist_append(h, "Expect:");
-    const std::string url = s.url() + target, pin = "sha256//" + s.pin();
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, pin.c_str());
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collectBody);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-    if (method == "POST") {
-        curl_easy_setopt(curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    }
-    REQUIRE(curl_easy_perform(curl) == CURLE_OK);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(curl);
-    return out;
-}
-
-// A device's identity, read from its store in this process (the store stays usable by the CLI).
-struct DeviceKeys {
-    std::unique_ptr<xs::sync::Store> store;
-    std::optional<xs::sync::DeviceIdentity> identity;
-    explicit DeviceKeys(const Cli& c) {
-        auto s = xs::sync::Store::open(c.store, kPass);
-        REQUIRE(s);
-        store = std::move(*s);
-        auto id = store->meta("device_id");
-        REQUIRE(id);
-        auto ident = xs::sync::DeviceIdentity::loadOrCreate(*store, *id);
-        REQUIRE(ident);
-        identity.emplace(std::move(*ident));
-    }
-    const std::string& id() const { return identity->publicInfo().id; }
-    // The signature headers for (method, target, signedBody) at `ts` with `nonce`.
-    std::vector<std::string> headers(const std::string& method, const std::string& target, const std::string& signedBody,
-                                     std::int64_t ts, const std::string& nonce) const {
-        namespace net = xs::sync::net;
-        auto input = net::requestSigningInput(method, target, ts, id(), nonce, xs::crypto::sha256(xs::crypto::asBytes(signedBody)));
-        auto sig = identity->sign(input);
-        REQUIRE(sig);
-        return {std::string(net::kHeaderProtocol) + ": 1", std::string(net::kHeaderDevice) + ": " + id(),
-                std::string(net::kHeaderTimestamp) + ": " + std::to_string(ts), std::string(net::kHeaderNonce) + ": " + nonce,
-                std::string(net::kHeaderSignature) + ": " + xs::crypto::toHex(*sig)};
-    }
-};
-
-std::string freshNonce() { return xs::crypto::toHex(*xs::crypto::randomBytes(16)); }
-std::int64_t nowMs() { return xs::sync::wallClockMs(); }
-std::string errorOf(const Raw& r) { return json::parse(r.body).value("error", ""); }
 
 // The server's feed position, as the office's device sees it.
 std::int64_t serverCursor(const ServerProcess& s, const DeviceKeys& k) {
@@ -767,25 +695,6 @@ TEST_CASE("evidence: a file over the server's limit is refused before the findin
     const std::string status = "/v1/evidence/" + id + "/status";
     CHECK(rawRequest(*w.server, "GET", status, keys.headers("GET", status, "", nowMs(), freshNonce()), "").status == 404);
 }
-
-namespace {
-
-// Runs `sql` on the stopped server's store, as someone holding its disk and its key file would.
-void tamperServerStore(const ServerProcess& s, const std::function<void(xs::sync::Db&)>& edit) {
-    std::string key = readAll(s.data() / "store.key");
-    while (!key.empty() && key.back() == '\n') key.pop_back();
-    auto store = xs::sync::Store::open(s.data() / "store", key);
-    REQUIRE_MESSAGE(store, store.message());
-    edit((*store)->db());
-}
-
-void execSql(xs::sync::Db& db, const std::string& sql) {
-    auto s = db.prepare(sql.c_str());
-    REQUIRE_MESSAGE(s, s.message());
-    REQUIRE(s->run());
-}
-
-}  // namespace
 
 TEST_CASE("access log: every pull and evidence download is recorded - entries edited, removed, reordered or cut off fail verification") {
     SyncWorld w;

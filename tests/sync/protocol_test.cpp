@@ -81,4 +81,80 @@ TEST_CASE("access log: an answer is parsed strictly and within bounds") {
     CHECK(!r.error().message.empty());
 }
 
+TEST_CASE("invite: a code is 20 base32 symbols, read forgivingly - its id and two keys are distinct and deterministic") {
+    const std::string code = newInviteCode();
+    REQUIRE(code.size() == 23);
+    CHECK(code[5] == '-');
+    CHECK(code != newInviteCode());
+    auto canonical = normaliseInviteCode(code);
+    REQUIRE(canonical.ok());
+    CHECK(canonical->size() == kInviteCodeSymbols);
+    // Lower case, spaces, no dashes, and the look-alikes O, I, L.
+    std::string typed;
+    for (char c : *canonical) typed += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    CHECK(*normaliseInviteCode(" " + typed.substr(0, 10) + " " + typed.substr(10) + " ") == *canonical);
+    CHECK(*normaliseInviteCode("OOOOO-IIIII-LLLLL-00000") == "00000111111111100000");
+    CHECK(!normaliseInviteCode("ABCDE").ok());
+    CHECK(!normaliseInviteCode("ABCDE-ABCDE-ABCDE-ABCDU").ok());  // U is not a symbol
+    CHECK(!normaliseInviteCode(std::string(100, 'A')).ok());
+    auto a = inviteKeys(*canonical), b = inviteKeys(*canonical);
+    CHECK(a.id == b.id);
+    CHECK(a.id.size() == 64);
+    CHECK(crypto::toHex(a.server.view()) == crypto::toHex(b.server.view()));
+    CHECK(crypto::toHex(a.server.view()) != crypto::toHex(a.office.view()));
+    CHECK(crypto::toHex(a.server.view()) != a.id);
+    CHECK(inviteKeys(*normaliseInviteCode(newInviteCode())).id != a.id);
+}
+
+TEST_CASE("invite: a presentation and an answer open only under the office key, and only unchanged") {
+    auto keys = inviteKeys(*normaliseInviteCode(newInviteCode()));
+    auto other = inviteKeys(*normaliseInviteCode(newInviteCode()));
+    const std::string device = R"({"format":"xunshen-device","device_id":"x"})";
+    const std::string body = presentationBody(keys.office, keys.id, device);
+    auto p = parsePresentation(body);
+    REQUIRE(p.ok());
+    CHECK(p->deviceFileText == device);
+    CHECK(presentationAuthentic(keys.office, keys.id, *p));
+    CHECK_FALSE(presentationAuthentic(other.office, keys.id, *p));
+    CHECK_FALSE(presentationAuthentic(keys.server, keys.id, *p));  // the server's key makes no office mac
+    CHECK_FALSE(presentationAuthentic(keys.office, other.id, *p));
+    auto altered = *p;
+    altered.deviceFileText += " ";
+    CHECK_FALSE(presentationAuthentic(keys.office, keys.id, altered));
+    CHECK(!parsePresentation("{}").ok());
+    CHECK(!parsePresentation(R"({"device":"x","mac":"zz"})").ok());
+    CHECK(!parsePresentation(std::string(kMaxPresentationBytes + 1, ' ')).ok());
+
+    const std::string enrolment = "{\"format\":\"xunshen-enrolment-signed\"}\n";
+    const std::string answer = joinAnswer(keys.office, keys.id, body, enrolment);
+    auto opened = openJoinAnswer(keys.office, keys.id, body, answer);
+    REQUIRE(opened.ok());
+    CHECK(*opened == enrolment);
+    std::string changed = answer;
+    changed[changed.size() - 3] ^= 1;
+    CHECK(openJoinAnswer(keys.office, keys.id, body, changed).code() == SyncError::Corrupt);
+    CHECK(openJoinAnswer(keys.office, keys.id, body + " ", answer).code() == SyncError::Corrupt);  // another presentation
+    CHECK(openJoinAnswer(other.office, keys.id, body, answer).code() == SyncError::Corrupt);
+    CHECK(openJoinAnswer(keys.office, keys.id, body, "short").code() == SyncError::Invalid);
+    CHECK(openJoinAnswer(keys.office, keys.id, body, std::string(64, 'g') + "\nx").code() == SyncError::Invalid);
+
+    // The request macs depend on every input.
+    CHECK(joinPresentMac(keys.server, keys.id, body) != joinPresentMac(keys.server, keys.id, body + " "));
+    CHECK(joinFetchMac(keys.server, keys.id, 1) != joinFetchMac(keys.server, keys.id, 2));
+    CHECK(joinFetchMac(keys.server, keys.id, 1) != joinFetchMac(other.server, keys.id, 1));
+}
+
+TEST_CASE("invite: the office's list of waiting presentations is parsed strictly and within bounds") {
+    const std::string id(64, 'a');
+    auto ok = parseWaitingPresentations(R"({"waiting":[{"id":")" + id + R"(","presentation":"{}"}]})");
+    REQUIRE(ok.ok());
+    CHECK(ok->size() == 1);
+    CHECK(!parseWaitingPresentations(R"({"waiting":[{"id":"A","presentation":"{}"}]})").ok());
+    CHECK(!parseWaitingPresentations(R"({"waiting":[{"id":")" + id + R"(","presentation":1}]})").ok());
+    CHECK(!parseWaitingPresentations(R"({"waiting":{}})").ok());
+    std::string many = R"({"waiting":[)";
+    for (std::size_t i = 0; i <= kMaxWaitingInvites; ++i) many += std::string(i ? "," : "") + R"({"id":")" + id + R"(","presentation":""})";
+    CHECK(!parseWaitingPresentations(many + "]}").ok());
+}
+
 }  // namespace xs::sync::net
