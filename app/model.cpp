@@ -75,6 +75,10 @@ XS_ENUM_TABLE(EvidencePurpose,
               {EvidencePurpose::Evidence, "evidence", "证据材料"},
               {EvidencePurpose::Rectification, "rectification", "整改材料"},
               {EvidencePurpose::Verification, "verification", "核查验证材料"})
+XS_ENUM_TABLE(ClueStatus,
+              {ClueStatus::Drafted, "drafted", "待移交"},
+              {ClueStatus::Transferred, "transferred", "已移交"},
+              {ClueStatus::Received, "received", "已接收"})
 #undef XS_ENUM_TABLE
 
 template <typename E>
@@ -116,6 +120,7 @@ XS_ENUM_INSTANTIATE(FindingTag)
 XS_ENUM_INSTANTIATE(FindingStatus)
 XS_ENUM_INSTANTIATE(ExtensionStatus)
 XS_ENUM_INSTANTIATE(EvidencePurpose)
+XS_ENUM_INSTANTIATE(ClueStatus)
 #undef XS_ENUM_INSTANTIATE
 
 const std::vector<std::string>& auditCategories() {

@@ -32,6 +32,9 @@ enum class FindingTag { Common, Trending, Emerging };
 enum class FindingStatus { Draft, Submitted, Confirmed, Returned, FedBack, Rectifying, Rectified, Closed };
 enum class ExtensionStatus { Pending, Approved, Rejected };
 enum class EvidencePurpose { Evidence, Rectification, Verification };
+// A clue for the discipline commission (线索移交): drafted by the audit office, transferred by
+// it, received by the commission.
+enum class ClueStatus { Drafted, Transferred, Received };
 
 // Audit categories a finding may carry in addition to its inspection category.
 const std::vector<std::string>& auditCategories();

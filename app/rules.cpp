@@ -468,6 +468,54 @@ sync::SResult<Verdict> checkUnitRecord(const sync::OpValidator::Context& ctx, co
     return Verdict::accept();
 }
 
+// A clue for the discipline commission: drafted by the audit office in its own name, then only
+// its status moves (transferred by the office, received by the commission), each step in its
+// author's name with a time. What it says is fixed once written.
+sync::SResult<Verdict> checkClue(const sync::OpValidator::Context& ctx, const Author& a, const std::string& inspectionId,
+                                 sync::StateView& view) {
+    const sync::Op& op = ctx.op;
+    Json ch = changesOf(op);
+    if (auto f = unknownField(ch, {"inspection_id", "finding_id", "summary", "transferred_to", "status", "created_by", "created_at",
+                                   "transferred_by", "transferred_at", "received_by", "received_at"}))
+        return Verdict::refuse("a clue has no field '" + *f + "'");
+    auto before = view.record("clue", op.recordId);
+    if (!before) return before.error();
+    auto timeOk = [&](const char* field) { return ch.contains(field) && ch[field].is_number_integer() && ch[field].get<std::int64_t>() > 0; };
+    if (!*before) {
+        auto may = mayDraftClue(a.role);
+        if (!may.ok()) return may;
+        if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
+            return Verdict::refuse("clue " + op.recordId + " is not an id the drafting device made");
+        // The finding is in the team channel, which the commission cannot read: its id's shape only.
+        const Json finding = ch.value("finding_id", Json());
+        const bool findingOk = finding.is_null() || (finding.is_string() && sync::isUuid(finding.get<std::string>()));
+        const bool later = ch.contains("transferred_by") || ch.contains("transferred_at") || ch.contains("received_by") ||
+                           ch.contains("received_at");
+        if (stringOf(ch, "inspection_id") != inspectionId || !findingOk || !boundedString(ch.value("summary", Json()), kMaxClueSummary, true) ||
+            !boundedString(ch.value("transferred_to", Json()), kMaxClueRecipient, false) || stringOf(ch, "status") != toString(ClueStatus::Drafted) ||
+            later || stringOf(ch, "created_by") != a.person || !timeOk("created_at"))
+            return Verdict::refuse("a clue names its inspection (and the id of the finding it came from, if any), a summary of up to " +
+                                   std::to_string(kMaxClueSummary) + " bytes and to whom it goes (up to " + std::to_string(kMaxClueRecipient) +
+                                   "), starts drafted, and is drafted in its author's name with a time");
+        return Verdict::accept();
+    }
+    if (stringOf(**before, "inspection_id") != inspectionId) return Verdict::refuse("the clue belongs to another inspection");
+    const ClueStatus from = parseEnum<ClueStatus>(stringOf(**before, "status")).value_or(ClueStatus::Drafted);
+    auto to = parseEnum<ClueStatus>(stringOf(ch, "status"));
+    if (!to) return Verdict::refuse("a clue is fixed once written: only its status moves, to transferred, then received");
+    auto v = clueTransition(from, *to, a.role);
+    if (!v.ok()) return v;
+    const bool transfer = *to == ClueStatus::Transferred;
+    const char* by = transfer ? "transferred_by" : "received_by";
+    const char* at = transfer ? "transferred_at" : "received_at";
+    for (auto it = ch.begin(); it != ch.end(); ++it)
+        if (it.key() != "status" && it.key() != by && it.key() != at)
+            return Verdict::refuse("a clue is fixed once written: only its status moves, to transferred, then received");
+    if (stringOf(ch, by) != a.person || !timeOk(at))
+        return Verdict::refuse(std::string("a clue is ") + (transfer ? "transferred" : "received") + " in its author's name with a time");
+    return Verdict::accept();
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------- the rules
@@ -481,6 +529,27 @@ Verdict mayIssueNotice(Role role, const std::string& person, const Json& inspect
 Verdict mayAnswerNotice(Role role, const std::string& personUnit, const Json& inspection) {
     if (role == Role::UnitHead && !personUnit.empty() && personUnit == stringOf(inspection, "unit_id")) return Verdict::accept();
     return Verdict::refuse("only a head of the inspected unit acknowledges or answers its notices");
+}
+
+Verdict mayDraftClue(Role role) {
+    if (role == Role::AuditOffice) return Verdict::accept();
+    return Verdict::refuse("only the audit office drafts a clue for the discipline commission (your role: " + toString(role) + ")");
+}
+
+Verdict clueTransition(ClueStatus from, ClueStatus to, Role role) {
+    using C = ClueStatus;
+    if (from == C::Received) return Verdict::refuse("the clue was received by the discipline commission; it is final");
+    if (from == to) return Verdict::refuse("the clue is " + toString(from) + " already");
+    if (from == C::Drafted && to == C::Transferred) {
+        if (role == Role::AuditOffice) return Verdict::accept();
+        return Verdict::refuse("only the audit office transfers a clue to the discipline commission (your role: " + toString(role) + ")");
+    }
+    if (from == C::Transferred && to == C::Received) {
+        if (role == Role::DisciplineCommission) return Verdict::accept();
+        return Verdict::refuse("only the discipline commission marks a transferred clue received (your role: " + toString(role) + ")");
+    }
+    if (from == C::Drafted && to == C::Received) return Verdict::refuse("a clue is received only after the audit office transferred it");
+    return Verdict::refuse("a " + toString(from) + " clue cannot become " + toString(to));
 }
 
 Verdict mayWriteOrganisation(Role role) {
@@ -570,10 +639,11 @@ Verdict mayDecideExtension(Role role, ExtensionStatus current) {
 
 InspectionReaders inspectionReaders(const std::vector<std::string>& team, const std::string& lead, const std::string& unitId,
                                     const std::vector<PersonRole>& people) {
-    std::set<std::string> readers(team.begin(), team.end()), office, heads;
+    std::set<std::string> readers(team.begin(), team.end()), office, commission, heads;
     if (!lead.empty()) readers.insert(lead);
     for (const auto& p : people) {
         if (p.role == Role::AuditOffice) office.insert(p.id);
+        if (p.role == Role::DisciplineCommission) commission.insert(p.id);
         if (p.role == Role::AuditOffice || isLeadingGroup(p.role)) readers.insert(p.id);
         if (p.role == Role::UnitHead && !unitId.empty() && p.unitId == unitId) heads.insert(p.id);
     }
@@ -587,7 +657,11 @@ InspectionReaders inspectionReaders(const std::vector<std::string>& team, const 
     for (const auto& h : heads) readers.erase(h);
     InspectionReaders r{all(readers), all(readers), all(office)};
     for (const auto& h : heads) r.unit.push_back({h, {"unit_reply", "notice_ack"}});
-    std::sort(r.unit.begin(), r.unit.end(), [](const ChannelReader& a, const ChannelReader& b) { return a.person < b.person; });
+    // The commission reads the clues and writes only that it received one.
+    for (const auto& c : commission) r.clue.push_back({c, {"clue"}});
+    auto byPerson = [](const ChannelReader& a, const ChannelReader& b) { return a.person < b.person; };
+    std::sort(r.unit.begin(), r.unit.end(), byPerson);
+    std::sort(r.clue.begin(), r.clue.end(), byPerson);
     return r;
 }
 
@@ -642,6 +716,16 @@ sync::SResult<Verdict> ProcedureValidator::check(const Context& ctx, sync::State
         if (op.kind == "notice" || op.kind == "notice_ack" || op.kind == "unit_reply")
             return checkUnitRecord(ctx, **a, *inspectionId, **inspection, view);
         return Verdict::refuse("the unit channel holds no record of kind " + op.kind);
+    }
+    if (auto inspectionId = inspectionOf(op.channel, "clue")) {
+        if ((**a).role != Role::AuditOffice && (**a).role != Role::DisciplineCommission)
+            return Verdict::refuse("only the audit office and the discipline commission write in a clue channel (the author's role: " +
+                                   toString((**a).role) + ")");
+        auto inspection = view.record("inspection", *inspectionId);
+        if (!inspection) return inspection.error();
+        if (!*inspection) return Verdict::refuse("no inspection " + *inspectionId + " where " + op.kind + " was written");
+        if (op.kind == "clue") return checkClue(ctx, **a, *inspectionId, view);
+        return Verdict::refuse("the clue channel holds no record of kind " + op.kind);
     }
     return Verdict::refuse("channel " + op.channel + " holds no record of kind " + op.kind + " in this version");
 }

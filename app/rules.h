@@ -61,12 +61,28 @@ Verdict findingFields(const Json& fields);
 Verdict mayIssueNotice(Role role, const std::string& person, const Json& inspection);
 Verdict mayAnswerNotice(Role role, const std::string& personUnit, const Json& inspection);
 
+// Clues for transfer to the discipline commission (线索移交), in the inspection's clue channel:
+// an audit-office person drafts one and transfers it; a discipline-commission person marks a
+// transferred clue received; nobody else writes there (ProcedureValidator refuses every other
+// author and kind). The finding a clue came from is named by id only and checked for its shape:
+// the commission, which judges the clue too, cannot read the team channel, so only the drafting
+// device checks that it is a finding of the inspection (Workspace::addClue).
+constexpr std::size_t kMaxClueSummary = 8000;       // bytes
+constexpr std::size_t kMaxClueRecipient = 200;      // `transferred_to`, bytes
+Verdict mayDraftClue(Role role);
+// drafted -> transferred (the audit office) -> received (the discipline commission); final then.
+Verdict clueTransition(ClueStatus from, ClueStatus to, Role role);
+
 // Who reads an inspection's three channels (DESIGN.md "Channels"). The team channel (findings,
 // evidence, extensions) and the unit channel: the inspection's team and lead, the audit office
 // and the leading group, with every kind of record. The unit channel also: the heads of the
 // inspected unit, who may write only replies and notice acknowledgements there and never hold
 // the team key — not even when the plan names them on the team or as its lead. The clue
-// channel: the audit office alone.
+// channel: the audit office's people (every kind) and every discipline-commission person, who may
+// write only `clue` records there (to mark one received) — nobody else: not the team, the lead,
+// the leading group, a unit head or a third-party auditor, whatever the plan names them.
+// (The device that plans an inspection administers its channels and so holds the clue key too:
+// see Workspace::addClue.)
 struct PersonRole {
     std::string id;
     Role role = Role::WorkingGroupMember;

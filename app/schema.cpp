@@ -31,6 +31,10 @@ const std::vector<RecordType>& recordTypes() {
         {"notice_ack", "notice_acks", {{"notice_id", T::Text}, {"acknowledged_by", T::Text}, {"acknowledged_at", T::Int}}},
         {"unit_reply", "unit_replies",
          {{"notice_id", T::Text}, {"text", T::Text}, {"replied_by", T::Text}, {"replied_at", T::Int}}},
+        {"clue", "clues",
+         {{"inspection_id", T::Text}, {"finding_id", T::Text}, {"summary", T::Text}, {"transferred_to", T::Text},
+          {"status", T::Text}, {"created_by", T::Text}, {"created_at", T::Int}, {"transferred_by", T::Text},
+          {"transferred_at", T::Int}, {"received_by", T::Text}, {"received_at", T::Int}}},
     };
     return types;
 }
@@ -86,6 +90,12 @@ const std::vector<sync::Migration>& appMigrations() {
          "CREATE TABLE exports (id TEXT PRIMARY KEY, inspection_id TEXT, what TEXT, subject TEXT, file_name TEXT,"
          "  bytes INTEGER, exported_by TEXT, exported_at INTEGER) WITHOUT ROWID;"
          "CREATE INDEX exports_inspection ON exports(inspection_id);"},
+        // Clues for the discipline commission (线索移交), in each inspection's clue channel.
+        {"app", 5,
+         "CREATE TABLE clues (id TEXT PRIMARY KEY, inspection_id TEXT, finding_id TEXT, summary TEXT, transferred_to TEXT,"
+         "  status TEXT, created_by TEXT, created_at INTEGER, transferred_by TEXT, transferred_at INTEGER, received_by TEXT,"
+         "  received_at INTEGER) WITHOUT ROWID;"
+         "CREATE INDEX clues_inspection ON clues(inspection_id);"},
         // Invitations to enrol online (app/enrolment.h), on the audit office's store: local
         // state, never a record (the registration the office then commits is the record).
         {"enrolment", 1,

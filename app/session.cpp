@@ -433,6 +433,61 @@ AResult<std::string> Session::replyToNotice(const std::string& noticeId, const s
     return committing([&](Workspace& ws) { return ws.replyToNotice(noticeId, text); });
 }
 
+// ---- clues for the discipline commission
+
+AResult<std::string> Session::addClue(const std::string& inspection, const std::string& findingId, const std::string& summary,
+                                      const std::string& transferredTo) {
+    return committing([&](Workspace& ws) { return ws.addClue(inspection, findingId, summary, transferredTo); });
+}
+
+AStatus Session::transferClue(const std::string& clueId) {
+    return committing([&](Workspace& ws) { return ws.transferClue(clueId); });
+}
+
+AStatus Session::receiveClue(const std::string& clueId) {
+    return committing([&](Workspace& ws) { return ws.receiveClue(clueId); });
+}
+
+AResult<std::vector<ClueView>> Session::clues() {
+    XS_TRY_APP(unlocked());
+    auto list = m_ws->clues();
+    if (!list) return list.error();
+    auto nameOf = [&](const std::string& person) {
+        if (person.empty()) return std::string();
+        auto p = m_ws->log().record("person", person);
+        return p ? stringOf(*p, "name") : std::string();
+    };
+    std::vector<ClueView> out;
+    for (const auto& c : *list) {
+        ClueView v;
+        v.id = stringOf(c, "id");
+        v.inspectionId = stringOf(c, "inspection_id");
+        v.findingId = stringOf(c, "finding_id");
+        v.summary = stringOf(c, "summary");
+        v.transferredTo = stringOf(c, "transferred_to");
+        v.status = enumOf(c, "status", ClueStatus::Drafted);
+        v.createdBy = stringOf(c, "created_by");
+        v.createdByName = nameOf(v.createdBy);
+        v.createdAt = intOf(c, "created_at").value_or(0);
+        v.transferredBy = stringOf(c, "transferred_by");
+        v.transferredByName = nameOf(v.transferredBy);
+        v.transferredAt = intOf(c, "transferred_at").value_or(0);
+        v.receivedBy = stringOf(c, "received_by");
+        v.receivedByName = nameOf(v.receivedBy);
+        v.receivedAt = intOf(c, "received_at").value_or(0);
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+AResult<ClueView> Session::clue(const std::string& id) {
+    auto all = clues();
+    if (!all) return all.error();
+    for (auto& c : *all)
+        if (c.id == id) return std::move(c);
+    return fail(AppError::NotFound, "no clue " + id + " here (sync first?)");
+}
+
 // ---- sync with the server
 
 AStatus Session::setServer(const std::string& url, const std::string& pin) {

@@ -134,6 +134,16 @@ public:
     AStatus acknowledgeNotice(const std::string& noticeId);
     AResult<std::string> replyToNotice(const std::string& noticeId, const std::string& text);
 
+    // ---- clues for the discipline commission (线索移交): the audit office drafts one in the
+    // inspection's clue channel (`inspection` an id or title, `findingId` optional) and transfers
+    // it; a discipline-commission person marks it received. Only those two read clues.
+    AResult<std::string> addClue(const std::string& inspection, const std::string& findingId, const std::string& summary,
+                                 const std::string& transferredTo);
+    AStatus transferClue(const std::string& clueId);
+    AStatus receiveClue(const std::string& clueId);
+    AResult<std::vector<ClueView>> clues();  // those this store can read, oldest first
+    AResult<ClueView> clue(const std::string& id);  // NotFound
+
     // ---- sync with the server (sync/net/client.h). Its URL and certificate pin come with the
     // enrolment file; setServer replaces them (the office's own store, a server that moved).
     AStatus setServer(const std::string& url, const std::string& pin);

@@ -207,6 +207,21 @@ struct NoticeView {
     std::vector<NoticeReplyView> replies;
 };
 
+// ---- clues for the discipline commission (线索移交)
+
+struct ClueView {
+    std::string id, inspectionId;
+    std::string findingId;  // empty: none named
+    std::string summary, transferredTo;
+    ClueStatus status = ClueStatus::Drafted;
+    std::string createdBy, createdByName;
+    std::int64_t createdAt = 0;  // Unix ms
+    std::string transferredBy, transferredByName;  // empty until transferred
+    std::int64_t transferredAt = 0;
+    std::string receivedBy, receivedByName;  // empty until received
+    std::int64_t receivedAt = 0;
+};
+
 // ---- sync with the server
 
 struct ServerView {

@@ -3,8 +3,9 @@
 // gives typed views; the workspace, app/enrolment.h, app/handover.h and the tests use store() and
 // log() directly. Its parts, by concern: opening and maintenance (workspace.cpp), organisation
 // (workspace_org.cpp), inspections and extensions (workspace_inspections.cpp), findings and
-// evidence (workspace_findings.cpp), channel membership (workspace_membership.cpp); the rules
-// they apply are pure functions in app/rules.h.
+// evidence (workspace_findings.cpp), notices (workspace_notices.cpp), clues (workspace_clues.cpp),
+// channel membership (workspace_membership.cpp); the rules they apply are pure functions in
+// app/rules.h.
 //
 // Every mutating call commits one change set (durably) or refuses with AppError::Refused and a
 // message naming the rule; the rules are applied by the op log to every change set, local or
@@ -131,6 +132,17 @@ public:
     AResult<std::string> replyToNotice(const std::string& noticeId, const std::string& text);
     AResult<Json> notices();  // each with "ack" (null until acknowledged) and "replies"
 
+    // Clues for the discipline commission (workspace_clues.cpp, 线索移交): the audit office drafts
+    // one in the inspection's clue channel (`inspection` an id or title; `findingId` empty or a
+    // finding of it held here) and transfers it; the commission marks it received. Refused where
+    // the clue channel's admin (the planning device, which holds its key) is not the audit
+    // office's.
+    AResult<std::string> addClue(const std::string& inspection, const std::string& findingId, const std::string& summary,
+                                 const std::string& transferredTo);
+    AStatus transferClue(const std::string& clueId);
+    AStatus receiveClue(const std::string& clueId);
+    AResult<Json> clues();  // the clues this store can read, oldest first
+
     AResult<Json> units();
     AResult<Json> people();
     AResult<Json> inspections();
@@ -197,6 +209,7 @@ private:
     AResult<Json> findingJson(const std::string& id);
     AStatus checkTransition(const std::string& id, const Json& record, FindingStatus to);
     AStatus checkCaptureAllowed(const std::string& inspectionId);
+    AStatus moveClue(const std::string& clueId, ClueStatus to);
     AResult<std::pair<int, int>> captureWindow(const std::string& inspectionId, const Json& inspection);
     // Who should be in each of an inspection's channels, from its team and the organisation.
     AResult<std::map<std::string, std::vector<sync::ChannelMember>>> wantedMembers(const std::string& inspectionId,

@@ -833,6 +833,55 @@ int cmdNotice(Context& ctx) {
     return usage("notice issue|list|show ID|ack ID|reply ID");
 }
 
+void printClue(const ClueView& c) {
+    std::cout << "线索 " << c.id << "  " << label(c.status) << " (" << toString(c.status) << ")\n"
+              << "  摘要: " << c.summary << "\n";
+    if (!c.findingId.empty()) std::cout << "  来自问题: " << c.findingId << "\n";
+    if (!c.transferredTo.empty()) std::cout << "  移交给: " << c.transferredTo << "\n";
+    std::cout << "  起草: " << c.createdByName << " " << formatTimestampMs(c.createdAt) << "\n";
+    if (!c.transferredBy.empty()) std::cout << "  移交: " << c.transferredByName << " " << formatTimestampMs(c.transferredAt) << "\n";
+    if (!c.receivedBy.empty()) std::cout << "  接收: " << c.receivedByName << " " << formatTimestampMs(c.receivedAt) << "\n";
+}
+
+// clue add --inspection I --summary TEXT [--finding F] [--to TEXT] | list | transfer ID | receive ID
+int cmdClue(Context& ctx) {
+    const auto& pos = ctx.args.positional();
+    if (pos.size() < 2) return usage("clue add|list|transfer|receive");
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    const std::string& sub = pos[1];
+    if (sub == "add" && pos.size() == 2) {
+        auto inspection = ctx.args.get("inspection"), summary = ctx.args.get("summary");
+        if (!inspection || !summary) return usage("clue add --inspection ID --summary TEXT [--finding ID] [--to TEXT]");
+        auto id = (*session)->addClue(*inspection, ctx.args.get("finding").value_or(""), *summary, ctx.args.get("to").value_or(""));
+        if (!id) return report(id.error());
+        if (ctx.json) printJson({{"id", *id}});
+        else std::cout << *id << "\n";
+        return 0;
+    }
+    if (sub == "list" && pos.size() == 2) {
+        auto list = (*session)->clues();
+        if (!list) return report(list.error());
+        if (ctx.json) {
+            printJson(listJson(*list));
+        } else {
+            for (const auto& c : *list) std::cout << c.id << "  " << label(c.status) << "  " << c.summary << "\n";
+            if (list->empty()) std::cout << "no clues readable here\n";
+        }
+        return 0;
+    }
+    if ((sub == "transfer" || sub == "receive") && pos.size() == 3) {
+        auto moved = sub == "transfer" ? (*session)->transferClue(pos[2]) : (*session)->receiveClue(pos[2]);
+        if (!moved) return report(moved.error());
+        auto c = (*session)->clue(pos[2]);
+        if (!c) return report(c.error());
+        if (ctx.json) printJson(toJson(*c));
+        else printClue(*c);
+        return 0;
+    }
+    return usage("clue add --inspection ID --summary TEXT [--finding ID] [--to TEXT] | list | transfer ID | receive ID");
+}
+
 Json roundJson(const SyncRoundView& r) {
     return {{"server", r.server},
             {"pushed", r.pushed},
@@ -1204,6 +1253,13 @@ commands:
   notice list | notice show ID   notices with their deadlines, acknowledgement and replies
   notice ack ID                  (unit head) acknowledge a notice (a signed record the lead sees)
   notice reply ID --text TEXT    (unit head) answer a notice with what was rectified
+  clue add --inspection ID --summary TEXT [--finding ID] [--to TEXT]
+                                 (audit office) a clue for transfer to the discipline commission
+                                 (线索移交), in the inspection's clue channel: only the audit office
+                                 and the commission read it
+  clue list                      the clues readable here, with their status
+  clue transfer ID               (audit office) mark a drafted clue transferred to the commission
+  clue receive ID                (discipline commission) mark a transferred clue received
   sync [--server URL --pin PIN] [--watch]   send what the server lacks, receive what is new;
                                  --watch stays connected and prints what arrives (the URL and pin
                                  come with the enrolment file; --server/--pin set them); evidence
@@ -1319,6 +1375,7 @@ int run(const std::vector<std::string>& argv) {
         {"rebuild", {cmdRebuild, {}}},
         {"sync", {cmdSync, {"server", "pin", "watch"}}},
         {"notice", {cmdNotice, {"finding", "problem", "action", "deadline", "text"}}},
+        {"clue", {cmdClue, {"inspection", "summary", "finding", "to"}}},
         {"access-log", {cmdAccessLog, {}}},
         {"exports", {cmdExports, {"inspection"}}},
         {"identity", {cmdIdentity, {"out"}}},

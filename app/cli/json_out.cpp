@@ -123,6 +123,25 @@ Json toJson(const NoticeView& n) {
             {"replies", replies}};
 }
 
+Json toJson(const ClueView& c) {
+    const bool transferred = !c.transferredBy.empty(), received = !c.receivedBy.empty();
+    return {{"id", c.id},
+            {"inspection_id", c.inspectionId},
+            {"finding_id", c.findingId.empty() ? Json() : Json(c.findingId)},
+            {"summary", c.summary},
+            {"transferred_to", c.transferredTo},
+            {"status", toString(c.status)},
+            {"created_by", c.createdBy},
+            {"created_by_name", c.createdByName},
+            {"created_at", formatTimestampMs(c.createdAt)},
+            {"transferred_by", transferred ? Json(c.transferredBy) : Json()},
+            {"transferred_by_name", transferred ? Json(c.transferredByName) : Json()},
+            {"transferred_at", transferred ? Json(formatTimestampMs(c.transferredAt)) : Json()},
+            {"received_by", received ? Json(c.receivedBy) : Json()},
+            {"received_by_name", received ? Json(c.receivedByName) : Json()},
+            {"received_at", received ? Json(formatTimestampMs(c.receivedAt)) : Json()}};
+}
+
 Json toJson(const RefusedView& r) { return {{"id", r.id}, {"device", r.device}, {"seq", r.seq}, {"reason", r.reason}}; }
 
 Json toJson(const WipeRecordView& w) {

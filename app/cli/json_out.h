@@ -14,6 +14,7 @@ Json toJson(const PersonView& p);
 Json toJson(const InspectionView& i, bool withExtensions);
 Json toJson(const FindingView& f);
 Json toJson(const NoticeView& n);
+Json toJson(const ClueView& c);
 Json toJson(const FieldVersionView& v);
 Json toJson(const ConflictView& c);
 Json toJson(const RefusedView& r);

@@ -108,7 +108,7 @@ struct World {
 
 }  // namespace
 
-TEST_CASE("rules: who reads an inspection's channels - team and lead, office, leading group, the unit's head only the unit channel, replying") {
+TEST_CASE("rules: who reads an inspection's channels - team and lead, office, leading group, the unit's head only the unit channel, replying, the clue channel only the office and the commission") {
     const std::vector<rules::PersonRole> people = {
         {"p-office", Role::AuditOffice, ""},          {"p-leader", Role::Leader, ""},
         {"p-member", Role::WorkingGroupMember, ""},   {"p-other", Role::WorkingGroupMember, ""},
@@ -126,7 +126,11 @@ TEST_CASE("rules: who reads an inspection's channels - team and lead, office, le
     CHECK(names(r.unit) == std::vector<std::string>{"p-head", "p-lead", "p-leader", "p-member", "p-office"});
     for (const auto& w : r.unit)
         CHECK(w.kinds == (w.person == "p-head" ? std::vector<std::string>{"unit_reply", "notice_ack"} : std::vector<std::string>{"*"}));
-    CHECK(names(r.clue) == std::vector<std::string>{"p-office"});
+    // The clue channel: the office (every kind) and the discipline commission (clues only) — not
+    // the team, the lead, the leading group or the unit's head.
+    CHECK(names(r.clue) == std::vector<std::string>{"p-discipline", "p-office"});
+    for (const auto& w : r.clue)
+        CHECK(w.kinds == (w.person == "p-discipline" ? std::vector<std::string>{"clue"} : std::vector<std::string>{"*"}));
     // The inspected unit's head named on the team, or as its lead, still reads only the unit channel.
     for (const auto& [team, lead] : {std::pair<std::vector<std::string>, std::string>{{"p-head", "p-member"}, "p-lead"},
                                      std::pair<std::vector<std::string>, std::string>{{"p-member"}, "p-head"}}) {
@@ -136,11 +140,45 @@ TEST_CASE("rules: who reads an inspection's channels - team and lead, office, le
         REQUIRE((head != named.unit.end()));
         CHECK(head->kinds == std::vector<std::string>{"unit_reply", "notice_ack"});
         CHECK(std::count_if(named.unit.begin(), named.unit.end(), [](const rules::ChannelReader& w) { return w.person == "p-head"; }) == 1);
+        CHECK(names(named.clue) == std::vector<std::string>{"p-discipline", "p-office"});
     }
+    // Named on the team or as its lead, a commission person still writes only clues there, and
+    // the others the plan names gain nothing in the clue channel.
+    auto onTeam = rules::inspectionReaders({"p-discipline", "p-member"}, "p-leader", "u-1", people);
+    CHECK(names(onTeam.clue) == std::vector<std::string>{"p-discipline", "p-office"});
+    for (const auto& w : onTeam.clue)
+        if (w.person == "p-discipline") CHECK(w.kinds == std::vector<std::string>{"clue"});
     // Without a unit nobody heads it; without a team only the office side reads.
     auto bare = rules::inspectionReaders({}, "", "", people);
     CHECK(names(bare.team) == std::vector<std::string>{"p-leader", "p-office"});
     CHECK(names(bare.unit) == names(bare.team));
+    CHECK(names(bare.clue) == std::vector<std::string>{"p-discipline", "p-office"});
+}
+
+TEST_CASE("rules: a clue is drafted and transferred by the audit office and received by the discipline commission only after its transfer") {
+    using C = ClueStatus;
+    CHECK(rules::mayDraftClue(Role::AuditOffice).ok());
+    for (Role r : {Role::WorkingGroupMember, Role::WorkingGroupLead, Role::UnitHead, Role::DisciplineCommission, Role::Leader,
+                   Role::LeadingGroupMember, Role::ThirdPartyAuditor}) {
+        CAPTURE(toString(r));
+        auto v = rules::mayDraftClue(r);
+        CHECK_FALSE(v.ok());
+        CHECK(v.refusal.find("only the audit office") != std::string::npos);
+        CHECK_FALSE(rules::clueTransition(C::Drafted, C::Transferred, r).ok());
+    }
+    CHECK(rules::clueTransition(C::Drafted, C::Transferred, Role::AuditOffice).ok());
+    CHECK(rules::clueTransition(C::Transferred, C::Received, Role::DisciplineCommission).ok());
+    // Received only after the transfer, and only by the commission.
+    auto early = rules::clueTransition(C::Drafted, C::Received, Role::DisciplineCommission);
+    CHECK_FALSE(early.ok());
+    CHECK(early.refusal.find("only after") != std::string::npos);
+    for (Role r : {Role::AuditOffice, Role::WorkingGroupLead, Role::UnitHead, Role::WorkingGroupMember})
+        CHECK_FALSE(rules::clueTransition(C::Transferred, C::Received, r).ok());
+    // Nothing moves back, nothing after received, nothing twice.
+    CHECK_FALSE(rules::clueTransition(C::Transferred, C::Drafted, Role::AuditOffice).ok());
+    CHECK_FALSE(rules::clueTransition(C::Received, C::Transferred, Role::AuditOffice).ok());
+    CHECK_FALSE(rules::clueTransition(C::Received, C::Received, Role::DisciplineCommission).ok());
+    CHECK_FALSE(rules::clueTransition(C::Transferred, C::Transferred, Role::AuditOffice).ok());
 }
 
 TEST_CASE("rules: the working-group lead creates inspections of at most 7 days") {

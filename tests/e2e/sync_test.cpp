@@ -943,3 +943,196 @@ TEST_CASE("sync: need-to-know - a third-party auditor's device gets the inspecti
     for (const auto& cs : answer["changesets"]) withheld += cs.contains("withheld") ? 1 : 0;
     CHECK(withheld >= 1);  // at least the other inspection's finding
 }
+
+// ---- clues for the discipline commission (线索移交): the audit office and the commission only
+
+#include "app/workspace.h"
+#include "sync/apply.h"
+#include "sync/changeset_codec.h"
+#include "tests/sync/forge.h"
+
+namespace {
+
+// A count from a device's store, read in this process (the store stays usable by the CLI).
+std::int64_t countIn(const DeviceKeys& k, const std::string& sql, const std::string& channel) {
+    auto s = k.store->db().prepare(sql.c_str());
+    REQUIRE(s.ok());
+    s->bind(1, channel);
+    auto row = s->step();
+    REQUIRE(row.ok());
+    REQUIRE(*row);
+    return s->int64(0);
+}
+
+// What the server sends this device from the start of its feed, read raw.
+json rawPull(const ServerProcess& s, const DeviceKeys& k) {
+    const std::string target = "/v1/pull?after=0&limit=2000";
+    auto pulled = rawRequest(s, "GET", target, k.headers("GET", target, "", nowMs(), freshNonce()), "");
+    REQUIRE(pulled.status == 200);
+    return json::parse(pulled.body);
+}
+
+}  // namespace
+
+TEST_CASE("clues: the office's clue reaches only the discipline commission's device - an inspector's, the lead's and the unit head's get it withheld, the access log says so, a forged one is refused") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    Cli& head = w.enrol("高峰", "unit_head");  // head of E03, the inspected unit
+    // The office plans the inspection, so its device administers (and alone keys) the clue channel.
+    SyncWorld::sync(w.office);
+    auto r = w.office({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02", "--lead", "W01"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    const std::string inspection = r.out.substr(0, 36);
+    const std::string clueCh = inspection + ".clue";
+    SyncWorld::sync(w.office);
+    // Enrolled after the plan: the office adds the commission's device to the clue channel.
+    Cli& commission = w.enrol("韩冰", "discipline_commission");
+    SyncWorld::sync(a);
+    r = a({"finding", "add", "--inspection", inspection, "--title", "工程款支付异常", "--description", "向关联公司超额支付"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    const std::string finding = r.out.substr(0, 36);
+    SyncWorld::sync(a);
+    SyncWorld::sync(w.office);
+
+    const std::string marker = "MARKER-问题线索-关联交易-4d2e";
+    json added = w.office.jsonOf({"clue", "add", "--inspection", inspection, "--finding", finding, "--summary", marker, "--to",
+                                  "区纪委监委第一纪检监察室"});
+    const std::string clue = added["id"];
+    json sent = w.office.jsonOf({"clue", "transfer", clue});
+    CHECK(sent["status"] == "transferred");
+    CHECK(sent["transferred_by_name"] == "吴敏");
+    SyncWorld::sync(w.office);
+    for (const Cli* c : {&lead, &a, &head, &commission}) SyncWorld::sync(*c);
+
+    // The commission reads it and marks it received; the office sees that.
+    json list = commission.jsonOf({"clue", "list"});
+    REQUIRE(list.size() == 1);
+    CHECK(list[0]["id"] == clue);
+    CHECK(list[0]["summary"] == marker);
+    CHECK(list[0]["finding_id"] == finding);
+    CHECK(list[0]["status"] == "transferred");
+    CHECK(commission.jsonOf({"finding", "list"}).empty());  // never the team's work
+    json got = commission.jsonOf({"clue", "receive", clue});
+    CHECK(got["status"] == "received");
+    CHECK(got["received_by_name"] == "韩冰");
+    SyncWorld::sync(commission);
+    SyncWorld::sync(w.office);
+    json seen = w.office.jsonOf({"clue", "list"});
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0]["status"] == "received");
+    CHECK(seen[0]["received_by_name"] == "韩冰");
+    CHECK(seen[0]["transferred_to"] == "区纪委监委第一纪检监察室");
+    {
+        DeviceKeys keys(commission);
+        CHECK(countIn(keys, "SELECT COUNT(*) FROM channel_keys WHERE channel = ?", clueCh) >= 1);
+        CHECK(countIn(keys, "SELECT COUNT(*) FROM ops WHERE channel = ?", clueCh) >= 2);
+        int clueOps = 0;
+        const json answer = rawPull(*w.server, keys);
+        for (const auto& cs : answer["changesets"])
+            if (!cs.contains("withheld"))
+                for (const auto& op : cs["ops"]) clueOps += op["channel"] == clueCh ? 1 : 0;
+        CHECK(clueOps >= 2);  // the office's draft and transfer, whole
+    }
+
+    // The inspector, the lead and the unit head: nothing shown, nothing to act on, no key, no op
+    // of the clue channel in their stores, and the server sends those change sets withheld.
+    for (const Cli* c : {&a, &lead, &head}) {
+        CAPTURE(c->store.string());
+        SyncWorld::sync(*c);
+        CHECK(c->jsonOf({"clue", "list"}).empty());
+        CHECK((*c)({"clue", "receive", clue}).exitCode == static_cast<int>(xs::app::AppError::NotFound));
+        auto v = (*c)({"verify"});
+        CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
+        DeviceKeys keys(*c);
+        CHECK(countIn(keys, "SELECT COUNT(*) FROM channel_keys WHERE channel = ?", clueCh) == 0);
+        CHECK(countIn(keys, "SELECT COUNT(*) FROM ops WHERE channel = ?", clueCh) == 0);
+        const std::string target = "/v1/pull?after=0&limit=2000";
+        auto pulled = rawRequest(*w.server, "GET", target, keys.headers("GET", target, "", nowMs(), freshNonce()), "");
+        REQUIRE(pulled.status == 200);
+        CHECK(pulled.body.find(marker) == std::string::npos);
+        int withheld = 0;
+        const json answer = json::parse(pulled.body);
+        for (const auto& cs : answer["changesets"]) {
+            if (cs.contains("withheld")) {
+                ++withheld;
+                CHECK_FALSE(cs.contains("ops"));
+                continue;
+            }
+            for (const auto& op : cs["ops"]) CHECK_MESSAGE(op["channel"] != clueCh, op["channel"].get<std::string>());
+        }
+        CHECK(withheld >= 3);  // the draft, the transfer, the receipt (and the team's work for the head)
+    }
+
+    // The access log (the office's): no pull of theirs delivered the clue channel; the
+    // commission's did.
+    json log = w.office.jsonOf({"access-log"});
+    CHECK(log["verified"] == true);
+    std::map<std::string, int> pulls, cluePulls;
+    for (const auto& e : log["entries"]) {
+        if (e["action"] != "pull") continue;
+        const std::string who = e.value("person", "");
+        ++pulls[who];
+        for (const auto& ch : e["channels"]) cluePulls[who] += ch == clueCh ? 1 : 0;
+    }
+    for (const char* who : {"冯磊", "郑华", "高峰"}) {
+        CAPTURE(who);
+        CHECK(pulls[who] >= 2);
+        CHECK(cluePulls[who] == 0);
+    }
+    CHECK(cluePulls["韩冰"] >= 1);
+
+    // An inspector who got hold of the clue key (copied from the office's store) forges a clue:
+    // the server, the office and the commission refuse it — it is not a member of the channel.
+    std::string forgedId;
+    {
+        DeviceKeys officeKeys(w.office);
+        auto k = officeKeys.store->db().prepare("SELECT epoch, key FROM channel_keys WHERE channel = ? ORDER BY epoch DESC");
+        REQUIRE(k.ok());
+        k->bind(1, clueCh);
+        auto row = k->step();
+        REQUIRE(row.ok());
+        REQUIRE(*row);
+        auto ws = xs::app::Workspace::open(a.store, kPass);
+        REQUIRE(ws.ok());
+        auto put = (*ws)->store().db().prepare("INSERT INTO channel_keys (channel, epoch, key) VALUES (?, ?, ?)");
+        REQUIRE(put.ok());
+        put->bind(1, clueCh).bind(2, k->int64(0)).bindBlob(3, k->blob(1));
+        REQUIRE(put->run().ok());
+        auto rid = xs::sync::newOwnedId((*ws)->log().deviceId());
+        REQUIRE(rid.ok());
+        xs::sync::test::Forge forge((*ws)->log(), (*ws)->store());
+        xs::sync::ChangeSet cs = forge.make({forge.sealed(clueCh, "clue", *rid,
+                                                          {{"inspection_id", inspection}, {"summary", "伪造的线索"}, {"status", "drafted"},
+                                                           {"created_by", (*ws)->self().personId}, {"created_at", nowMs()}})});
+        forgedId = cs.id;
+        DeviceKeys keys(a);
+        const std::string body = json{{"changesets", json::array({xs::sync::changeSetToJson(cs)})}}.dump();
+        auto pushed = rawRequest(*w.server, "POST", "/v1/push", keys.headers("POST", "/v1/push", body, nowMs(), freshNonce()), body);
+        REQUIRE_MESSAGE(pushed.status == 200, pushed.body);
+        const json answer = json::parse(pushed.body);
+        REQUIRE(answer["refused"].size() == 1);
+        CHECK(answer["refused"][0]["id"] == forgedId);
+        CHECK_MESSAGE(answer["refused"][0]["reason"].get<std::string>().find("not a member") != std::string::npos, pushed.body);
+        // Its own store keeps the link too (the chain goes on from it).
+        auto session = xs::sync::ApplySession::begin((*ws)->log());
+        REQUIRE(session.ok());
+        auto outcome = (*session)->add(cs);
+        REQUIRE(outcome.ok());
+        CHECK(*outcome == xs::sync::ApplyOutcome::Refused);
+        REQUIRE((*session)->commit().ok());
+    }
+    for (const Cli* c : {&w.office, &commission}) {
+        CAPTURE(c->store.string());
+        SyncWorld::sync(*c);
+        json refused = c->jsonOf({"refused"});
+        bool found = false;
+        for (const auto& x : refused) found = found || (x["id"] == forgedId && x["reason"].get<std::string>().find("not a member") != std::string::npos);
+        CHECK_MESSAGE(found, refused.dump());
+        json clues = c->jsonOf({"clue", "list"});
+        REQUIRE(clues.size() == 1);
+        CHECK(clues[0]["id"] == clue);
+    }
+    SyncWorld::sync(a);  // its chain goes on
+    CHECK(a({"verify"}).exitCode == 0);
+}
