@@ -699,6 +699,19 @@ void Session::syncNow() {
     if (m_worker) m_worker->poke();
 }
 
+AResult<KeysFetchView> Session::syncKeys() {
+    auto srv = server();
+    if (!srv) return srv.error();
+    return committing([&](Workspace& ws) -> AResult<KeysFetchView> {
+        auto conn = sync::net::Connection::open({srv->url, srv->pin}, ws.log().identity());
+        if (!conn) return fromSync(conn.error());
+        sync::net::SyncClient client(std::move(*conn), ws.log(), ws.store());
+        auto r = client.keys();
+        if (!r) return fromSync(r.error());
+        return KeysFetchView{srv->url, static_cast<std::int64_t>(r->changeSets), r->keysGained, r->cursor};
+    });
+}
+
 AResult<SyncStatusView> Session::syncStatus() {
     XS_TRY_APP(unlocked());
     SyncStatusView v;

@@ -158,6 +158,10 @@ public:
                                     const std::function<void(const std::vector<ArrivalView>&)>& onArrival = {},
                                     const std::function<bool(std::uint64_t, std::uint64_t)>& evidenceProgress = {});
 
+    // Only the change sets that hand this device channel keys (GET /v1/keys): a device far behind
+    // gets its new memberships and epochs first. The next syncOnce brings the rest.
+    AResult<KeysFetchView> syncKeys();
+
     // The background sync worker, one per open store (the GUI's; `sync --watch`): rounds on a
     // connection of its own, long-polling; while the server cannot be reached it tries again
     // after 1, 2, 4 … 60 s with jitter; syncNow() (after a local change) cuts a wait or a

@@ -253,6 +253,14 @@ struct SyncRoundView {
     std::vector<std::string> forks, unconfirmedForks;
 };
 
+// What a keys-only fetch brought (Session::syncKeys).
+struct KeysFetchView {
+    std::string server;
+    std::int64_t changeSets = 0;  // whole change sets handing this device keys
+    std::int64_t keysGained = 0;  // channel keys this store can open now that it could not before
+    std::int64_t cursor = 0;
+};
+
 // The background sync worker's state and what waits (Session::syncStatus).
 struct SyncStatusView {
     std::string server;

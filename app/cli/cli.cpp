@@ -35,7 +35,7 @@ namespace xs::app::cli {
 namespace fs = std::filesystem;
 namespace {
 
-const std::set<std::string> kFlags = {"json", "help", "immediate-fix", "approve", "reject", "force", "watch"};
+const std::set<std::string> kFlags = {"json", "help", "immediate-fix", "approve", "reject", "force", "watch", "keys-only"};
 const std::set<std::string> kGlobal = {"store", "passphrase-file", "json", "help"};
 
 // A passphrase held in a string that is zeroed when it goes away.
@@ -961,6 +961,17 @@ int cmdSync(Context& ctx) {
         if (auto r = (*session)->setServer(*url, *pin); !r) return report(r.error());
     }
     Session& s = **session;
+    if (ctx.args.flag("keys-only")) {
+        if (ctx.args.flag("watch")) return usage("--keys-only is one fetch: not with --watch");
+        auto k = s.syncKeys();
+        if (!k) return report(k.error());
+        if (ctx.json)
+            printJson({{"server", k->server}, {"changesets", k->changeSets}, {"keys_gained", k->keysGained}, {"cursor", k->cursor}});
+        else
+            std::cout << "keys from " << k->server << ": " << k->changeSets << " change sets, " << k->keysGained
+                      << " channel keys new here (sync brings the rest)\n";
+        return 0;
+    }
     auto arrivals = [&ctx, &s](const std::vector<ArrivalView>& batch) { printArrivals(s, ctx, batch); };
     if (!ctx.args.flag("watch")) {
         auto r = (*session)->syncOnce(0, arrivals);
@@ -1261,6 +1272,7 @@ commands:
   clue transfer ID               (audit office) mark a drafted clue transferred to the commission
   clue receive ID                (discipline commission) mark a transferred clue received
   sync [--server URL --pin PIN] [--watch]   send what the server lacks, receive what is new;
+  sync --keys-only               fetch only the change sets that hand this device channel keys
                                  --watch stays connected and prints what arrives (the URL and pin
                                  come with the enrolment file; --server/--pin set them); evidence
                                  files go up and come down after the change sets, resuming
@@ -1373,7 +1385,7 @@ int run(const std::vector<std::string>& argv) {
         {"evidence", {cmdEvidence, {"out"}}},
         {"rekey", {cmdRekey, {"new-passphrase-file", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"rebuild", {cmdRebuild, {}}},
-        {"sync", {cmdSync, {"server", "pin", "watch"}}},
+        {"sync", {cmdSync, {"server", "pin", "watch", "keys-only"}}},
         {"notice", {cmdNotice, {"finding", "problem", "action", "deadline", "text"}}},
         {"clue", {cmdClue, {"inspection", "summary", "finding", "to"}}},
         {"access-log", {cmdAccessLog, {}}},

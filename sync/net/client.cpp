@@ -70,6 +70,7 @@ std::int64_t intOf(const Json& j, const char* key) {
 std::string cursorMetaKey(const std::string& url) { return "sync_cursor:" + url; }
 std::string pushedSeqMetaKey(const std::string& url) { return "sync_pushed_seq:" + url; }
 std::string forksSeenMetaKey(const std::string& url) { return "sync_forks_seen:" + url; }
+std::string keysCursorMetaKey(const std::string& url) { return "sync_keys_cursor:" + url; }
 
 namespace {
 int interrupted(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
@@ -334,6 +335,49 @@ SResult<RoundReport> SyncClient::round(int waitSeconds, const std::function<void
     // The audit office's device: the server's fork reports, judged here (after the pull, so this
     // store holds the chain each one contradicts).
     if (h->forks > 0) XS_TRY(takeForkReports(h->forks, report));
+    return report;
+}
+
+namespace {
+std::int64_t metaInt(Store& store, const std::string& key) {
+    auto m = store.meta(key);
+    if (!m) return 0;
+    try {
+        return std::stoll(*m);
+    } catch (...) {
+        return 0;
+    }
+}
+}  // namespace
+
+SResult<SyncClient::KeysReport> SyncClient::keys() {
+    const std::string& url = m_conn->endpoint().url;
+    const std::string key = keysCursorMetaKey(url);
+    std::int64_t cursor = std::max(metaInt(m_store, key), metaInt(m_store, cursorMetaKey(url)));
+    KeysReport report;
+    for (;;) {
+        const std::string target = std::string(kRouteKeys) + "?after=" + std::to_string(cursor) + "&limit=" + std::to_string(kMaxPullChangeSets);
+        auto a = m_conn->request("GET", target, "", 120);
+        if (!a) return a.error();
+        if (a->status != 200) return refusal(*a);
+        auto answer = parsePullAnswer(a->body);
+        if (!answer) return answer.error();
+        if (answer->cursor < cursor) return fail(SyncError::Invalid, "the server's keys cursor went back");
+        auto session = ApplySession::begin(m_log);
+        if (!session) return session.error();
+        for (const auto& cs : answer->changeSets) {
+            auto r = (*session)->add(cs);
+            if (!r) return fail(r.error().code, "change set " + cs.id + " from the server: " + r.error().message);
+            if (!cs.isWithheld()) ++report.changeSets;
+        }
+        const std::int64_t next = answer->cursor;
+        auto done = (*session)->commit([&] { return m_store.setMeta(key, std::to_string(next)); });
+        if (!done) return done.error();
+        report.keysGained += done->keysGained;
+        cursor = next;
+        if (!answer->more) break;
+    }
+    report.cursor = cursor;
     return report;
 }
 

@@ -101,6 +101,16 @@ public:
     SResult<RoundReport> round(int waitSeconds = 0,
                                const std::function<void(const std::vector<std::string>&)>& afterBatch = {});
     Connection& connection() { return *m_conn; }
+    // Only the plaintext change sets (devices, memberships, epochs: this device's channel keys),
+    // from where the last keys fetch or pull stopped: a device far behind opens what arrives
+    // next without waiting for the whole backlog. Applied like a pull; the encrypted work comes
+    // as withheld links, made whole by the next pull.
+    struct KeysReport {
+        std::size_t changeSets = 0;  // whole (plaintext) ones received
+        int keysGained = 0;
+        std::int64_t cursor = 0;
+    };
+    SResult<KeysReport> keys();
 
 private:
     SStatus pushMissing(const VersionVector& server, RoundReport& report);
@@ -115,6 +125,8 @@ std::string cursorMetaKey(const std::string& url);
 // The meta key holding the highest seq of this device's own chain the server at `url` has (as of
 // the last round's push): what is beyond it waits to be sent.
 std::string pushedSeqMetaKey(const std::string& url);
+// The meta key holding where this store's last keys fetch from the server at `url` stopped.
+std::string keysCursorMetaKey(const std::string& url);
 // The meta key holding the last fork report of the server at `url` this store has judged.
 std::string forksSeenMetaKey(const std::string& url);
 // The meta key holding the per-file evidence limit the server announced at the last hello.

@@ -23,6 +23,10 @@ constexpr const char* kRouteHealth = "/v1/health";   // GET: {"ok":true,"protoco
 constexpr const char* kRouteHello = "/v1/hello";     // GET: handshake, limits, the server's version vector
 constexpr const char* kRoutePush = "/v1/push";       // POST {"changesets":[...]}
 constexpr const char* kRoutePull = "/v1/pull";       // GET ?after=N&limit=M&wait=S
+// GET ?after=N&limit=M: the pull answer with only the plaintext (org, sys) change sets whole —
+// the devices, memberships and epochs that hand this device its channel keys — and every
+// encrypted one as a withheld link.
+constexpr const char* kRouteKeys = "/v1/keys";
 // Evidence blobs, /v1/evidence/<64 hex>: GET .../status; POST ?channel=C&size=N&offset=O with a
 // chunk as the body; GET ?offset=O&length=L for bytes of a complete blob.
 constexpr const char* kRouteEvidence = "/v1/evidence/";
@@ -82,7 +86,7 @@ struct PullAnswer {
 SResult<PullAnswer> parsePullAnswer(std::string_view body);
 
 // One entry of the server's access log, as hashed: text is a JSON object {"seq", "time_ms",
-// "device", "action" ("pull" | "evidence"), "channels", "range", "prev"} and hash = hex
+// "device", "action" ("pull" | "keys" | "evidence" | "join"), "channels", "range", "prev"} and hash = hex
 // SHA-256(text); prev is the hash of the entry before (64 zeros for the first).
 struct AccessLogEntry {
     std::int64_t seq = 0;

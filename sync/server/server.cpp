@@ -220,6 +220,7 @@ void Server::routes() {
     m_http->Get(net::kRouteHello, [this](const httplib::Request& req, httplib::Response& res) { hello(req, res); });
     m_http->Post(net::kRoutePush, [this](const httplib::Request& req, httplib::Response& res) { push(req, res); });
     m_http->Get(net::kRoutePull, [this](const httplib::Request& req, httplib::Response& res) { pull(req, res); });
+    m_http->Get(net::kRouteKeys, [this](const httplib::Request& req, httplib::Response& res) { keys(req, res); });
     const std::string blob = std::string(net::kRouteEvidence) + "([0-9a-f]{64})";
     m_http->Get(blob + "/status", [this](const httplib::Request& req, httplib::Response& res) { evidenceStatus(req, res); });
     m_http->Post(blob, [this](const httplib::Request& req, httplib::Response& res) { evidenceUpload(req, res); });
@@ -400,11 +401,34 @@ void Server::push(const httplib::Request& req, httplib::Response& res) {
                           {"cursor", out->cursor}});
 }
 
-void Server::pull(const httplib::Request& req, httplib::Response& res) {
+void Server::pull(const httplib::Request& req, httplib::Response& res) { feed(req, res, false); }
+void Server::keys(const httplib::Request& req, httplib::Response& res) { feed(req, res, true); }
+
+namespace {
+// The channel a sys op hands `device` a key of, if it does: its membership record (which may carry
+// the envelopes of the epochs before it joined) or an epoch with an envelope to it.
+std::optional<std::string> keyChannelFor(const Op& op, const std::string& device, bool registrar) {
+    if (op.channel != kSysChannel || (op.kind != kEpochKind && op.kind != kMemberKind)) return std::nullopt;
+    const auto bar = op.recordId.find('|');
+    if (bar == std::string::npos) return std::nullopt;
+    const std::string channel = op.recordId.substr(0, bar);
+    if (registrar) return channel;  // the office key opens every epoch
+    if (op.kind == kMemberKind) return op.recordId.substr(bar + 1) == device ? std::optional<std::string>(channel) : std::nullopt;
+    const std::string needle = "\"" + device + "\"";
+    const std::string_view body(reinterpret_cast<const char*>(op.body.data()), op.body.size());
+    return body.find(needle) != std::string_view::npos ? std::optional<std::string>(channel) : std::nullopt;
+}
+}  // namespace
+
+// pull (everything the device may read, whole) and keys (the plaintext org and sys change sets
+// whole, among them those that hand it channel keys; every encrypted one as a withheld link).
+void Server::feed(const httplib::Request& req, httplib::Response& res, bool keysOnly) {
     Caller caller;
     if (!authenticate(req, res, caller)) return;
+    const char* what = keysOnly ? "keys" : "pull";
     for (const auto& [k, v] : req.params)
-        if (k != "after" && k != "limit" && k != "wait") return refuse(res, 400, "malformed", "unknown pull parameter \"" + k + "\"");
+        if (k != "after" && k != "limit" && (keysOnly || k != "wait"))
+            return refuse(res, 400, "malformed", std::string("unknown ") + what + " parameter \"" + k + "\"");
     auto param = [&](const char* name, std::int64_t dflt) -> std::optional<std::int64_t> {
         if (!req.has_param(name)) return dflt;
         return decimal(req.get_param_value(name));
@@ -453,14 +477,23 @@ void Server::pull(const httplib::Request& req, httplib::Response& res) {
         // Need-to-know: a change set of an encrypted channel this device is not a member of
         // goes withheld (its chain link, no op); the audit office's device gets everything.
         const std::string& channel = e.changeSet.ops.empty() ? std::string() : e.changeSet.ops.front().channel;
-        const bool member = caller.registrar || !isEncryptedChannel(channel) || channels.count(channel) > 0;
-        if (member && !channel.empty()) delivered.insert(channel);
-        list += changeSetToJson(member ? e.changeSet : withheldCopy(e.changeSet)).dump();
+        bool whole = caller.registrar || !isEncryptedChannel(channel) || channels.count(channel) > 0;
+        if (keysOnly) {
+            // The plaintext records whole (devices, memberships and epochs: what a key is judged
+            // by), every encrypted channel's work withheld.
+            whole = !isEncryptedChannel(channel);
+            if (whole)
+                for (const auto& op : e.changeSet.ops)
+                    if (auto c = keyChannelFor(op, caller.device, caller.registrar)) delivered.insert(*c);
+        } else if (whole && !channel.empty()) {
+            delivered.insert(channel);
+        }
+        list += changeSetToJson(whole ? e.changeSet : withheldCopy(e.changeSet)).dump();
     }
     // Who saw what: every pull, with the channels it delivered and the feed range it covered.
     {
         std::lock_guard lock(m_storeMutex);
-        auto logged = m_store->logAccess(caller.device, "pull", {delivered.begin(), delivered.end()},
+        auto logged = m_store->logAccess(caller.device, what, {delivered.begin(), delivered.end()},
                                          std::to_string(*after) + ".." + std::to_string(cursor));
         if (!logged) return refuse(res, logged.error());
     }

@@ -54,6 +54,8 @@ private:
     void hello(const httplib::Request& req, httplib::Response& res);
     void push(const httplib::Request& req, httplib::Response& res);
     void pull(const httplib::Request& req, httplib::Response& res);
+    void keys(const httplib::Request& req, httplib::Response& res);
+    void feed(const httplib::Request& req, httplib::Response& res, bool keysOnly);
     void evidenceStatus(const httplib::Request& req, httplib::Response& res);
     void evidenceUpload(const httplib::Request& req, httplib::Response& res);
     void evidenceDownload(const httplib::Request& req, httplib::Response& res);

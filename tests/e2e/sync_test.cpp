@@ -1136,3 +1136,63 @@ TEST_CASE("clues: the office's clue reaches only the discipline commission's dev
     SyncWorld::sync(a);  // its chain goes on
     CHECK(a({"verify"}).exitCode == 0);
 }
+
+TEST_CASE("keys: a keys-only fetch hands a device the keys of its channels first - plaintext records whole, no channel's work, logged as a key fetch") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    Cli& head = w.enrol("高峰", "unit_head");  // head of E03
+    SyncWorld::sync(lead);
+    auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    const std::string inspection = r.out.substr(0, 36);
+    REQUIRE(lead({"finding", "add", "--inspection", inspection, "--title", "MARKER-keys-底稿"}).exitCode == 0);
+    SyncWorld::sync(lead);
+
+    // What the server hands the unit head on /v1/keys: the plaintext records whole (its
+    // membership among them), no encrypted channel's work.
+    DeviceKeys keys(head);
+    const std::string target = "/v1/keys?after=0&limit=2000";
+    auto raw = rawRequest(*w.server, "GET", target, keys.headers("GET", target, "", nowMs(), freshNonce()), "");
+    REQUIRE(raw.status == 200);
+    CHECK(raw.body.find("MARKER-keys") == std::string::npos);
+    const json answer = json::parse(raw.body);
+    int whole = 0;
+    for (const auto& cs : answer["changesets"]) {
+        if (cs.contains("withheld")) continue;
+        bool hands = false;
+        for (const auto& op : cs["ops"]) {
+            CHECK_MESSAGE((op["channel"] == "sys" || op["channel"] == "org"), op.dump());
+            hands = hands || (op["kind"] == "channel_member" && op["record_id"] == inspection + ".unit|" + keys.id());
+        }
+        whole += hands;
+    }
+    CHECK(whole == 1);
+    for (const std::string bad : {"/v1/keys?wait=5", "/v1/keys?after=x"}) {
+        auto refused = rawRequest(*w.server, "GET", bad, keys.headers("GET", bad, "", nowMs(), freshNonce()), "");
+        CHECK(refused.status == 400);
+    }
+
+    // Through the client: the head gains the unit channel's key, the inspector the team's and the unit's.
+    json got = head.jsonOf({"sync", "--keys-only"});
+    CHECK(got["keys_gained"].get<int>() >= 1);
+    json mine = a.jsonOf({"sync", "--keys-only"});
+    CHECK(mine["keys_gained"].get<int>() >= 2);
+    CHECK(a.jsonOf({"finding", "list"}).empty());  // keys only: the finding comes with the next sync
+    SyncWorld::sync(a);
+    CHECK(a.jsonOf({"finding", "list"}).size() == 1);
+    SyncWorld::sync(head);
+    CHECK(head.jsonOf({"finding", "list"}).empty());
+    for (const Cli* c : {&a, &head}) {
+        auto v = (*c)({"verify"});
+        CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
+    }
+    // Who saw what: each keys fetch is an entry naming the channels whose keys it handed over.
+    json log = w.office.jsonOf({"access-log"});
+    std::map<std::string, std::set<std::string>> keyed;  // person -> channels
+    for (const auto& e : log["entries"])
+        if (e["action"] == "keys")
+            for (const auto& c : e["channels"]) keyed[e["person"].get<std::string>()].insert(c.get<std::string>());
+    CHECK(keyed["高峰"] == std::set<std::string>{inspection + ".unit"});
+    CHECK(keyed["冯磊"] == std::set<std::string>{inspection + ".team", inspection + ".unit"});
+}
