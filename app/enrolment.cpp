@@ -37,15 +37,6 @@ std::optional<crypto::Bytes> key32(const Json& j, const char* k) {
     return b;
 }
 
-// The office's store is its own registrar.
-AStatus requireRegistrar(Workspace& ws) {
-    auto root = ws.log().trustRoot();
-    if (!root) return fromSync(root.error());
-    if (ws.self().role != Role::AuditOffice || !*root || (*root)->device != ws.log().deviceId())
-        return refused("only the audit office's store holds the office key and enrols devices (article 5)");
-    return {};
-}
-
 AResult<std::string> metaOr(Workspace& ws, const char* key) {
     auto v = ws.store().meta(key);
     if (!v) return fromSync(v.error());
@@ -57,6 +48,15 @@ std::int64_t nowMs() {
 }
 
 }  // namespace
+
+// The office's store is its own registrar.
+AStatus requireRegistrar(Workspace& ws) {
+    auto root = ws.log().trustRoot();
+    if (!root) return fromSync(root.error());
+    if (ws.self().role != Role::AuditOffice || !*root || (*root)->device != ws.log().deviceId())
+        return refused("only the audit office's store holds the office key and enrols devices (article 5)");
+    return {};
+}
 
 AResult<OfficeKeyInfo> officeKey(Workspace& ws) {
     auto pub = metaOr(ws, sync::kOfficePublicKeyMeta);

@@ -25,6 +25,8 @@ struct OfficeKeyInfo {
     std::string fingerprint;
 };
 
+// Refused unless this is the audit office's store, the registrar every replica pins.
+AStatus requireRegistrar(Workspace& ws);
 // Audit office only; refused if the key already exists.
 AResult<OfficeKeyInfo> createOfficeKey(Workspace& ws);
 AResult<OfficeKeyInfo> officeKey(Workspace& ws);  // NotFound when this store has none

@@ -64,14 +64,6 @@ AStatus setState(Workspace& ws, const std::string& id, const std::string& state,
     return {};
 }
 
-AStatus requireOffice(Workspace& ws) {
-    auto root = ws.log().trustRoot();
-    if (!root) return fromSync(root.error());
-    if (ws.self().role != Role::AuditOffice || !*root || (*root)->device != ws.log().deviceId())
-        return refused("only the audit office's store invites devices (article 5)");
-    return {};
-}
-
 AStatus fileOne(Workspace& ws, sync::net::Connection& conn, const InviteRecord& r) {
     auto secrets = secretsOf(ws, r.id);
     if (!secrets) return secrets.error();
@@ -86,7 +78,7 @@ AStatus fileOne(Workspace& ws, sync::net::Connection& conn, const InviteRecord& 
 }  // namespace
 
 AResult<InviteRecord> createInvite(Workspace& ws, const std::string& personKey, int hours) {
-    XS_TRY_APP(requireOffice(ws));
+    XS_TRY_APP(requireRegistrar(ws));
     if (hours < 1 || hours > sync::net::kMaxInviteHours)
         return refused("an invitation is valid 1 to " + std::to_string(sync::net::kMaxInviteHours) + " hours");
     auto people = ws.people();
@@ -116,7 +108,7 @@ AResult<InviteRecord> createInvite(Workspace& ws, const std::string& personKey, 
 }
 
 AResult<std::vector<InviteRecord>> listInvites(Workspace& ws) {
-    XS_TRY_APP(requireOffice(ws));
+    XS_TRY_APP(requireRegistrar(ws));
     return selectInvites(ws, "");
 }
 

@@ -852,7 +852,8 @@ AResult<InviteView> Session::createInvite(const std::string& person, int hours) 
     auto conn = sync::net::Connection::open({srv->url, srv->pin}, m_ws->log().identity());
     if (conn) {
         InviteRoundReport report;
-        if (serveInvites(*m_ws, **conn, report) && report.filed > 0) v.state = "sent";
+        auto served = committing([&](Workspace& ws) { return serveInvites(ws, **conn, report); });
+        if (served && report.filed > 0) v.state = "sent";
     }
     return v;
 }
