@@ -116,8 +116,8 @@ SResult<ServerConfig> parseServerConfig(const std::string& text) {
             if (!v) return bad("long_poll_seconds must be 0 to " + std::to_string(net::kMaxLongPollSeconds));
             c.longPollSeconds = static_cast<int>(*v);
         } else if (key == "threads") {
-            auto v = number(2, 1024);
-            if (!v) return bad("threads must be 2 to 1024");
+            auto v = number(2, 4096);
+            if (!v) return bad("threads must be 2 to 4096");
             c.threads = static_cast<int>(*v);
         } else if (key == "max_evidence_bytes") {
             auto v = number(1, std::int64_t{1} << 40);
@@ -142,7 +142,9 @@ std::string defaultServerConfigText(const ServerConfig& c) {
       << "# The longest a pull waits for something new before answering empty (0 to "
       << net::kMaxLongPollSeconds << ").\n"
       << "long_poll_seconds = " << c.longPollSeconds << "\n\n"
-      << "# Requests served at once; each waiting long-poll holds one.\n"
+      << "# Connections served at once: each device online holds one while it long-polls or keeps\n"
+         "# its connection alive (a device that finds none free waits, and may report the server\n"
+         "# offline). At least the number of devices that may be online together, with room.\n"
       << "threads = " << c.threads << "\n\n"
       << "# The largest evidence file accepted, in bytes (announced to clients, which check it\n"
          "# before a finding is finalised).\n"

@@ -22,7 +22,9 @@ struct ServerConfig {
     std::string host = "127.0.0.1";
     int port = 8443;                      // 0: any free port (tests)
     int longPollSeconds = 25;             // the longest a pull waits for something new
-    int threads = 32;                     // requests served at once (a long-poll holds one)
+    // Connections served at once: each connected device holds one while it long-polls or keeps its
+    // connection alive, so a bureau's devices all online at once need as many.
+    int threads = 256;
     std::uint64_t maxEvidenceBytes = 256ull << 20;  // per evidence file, announced in /v1/hello
     std::string logLevel = "info";        // info: a line per request; error: failed ones; off
 };
