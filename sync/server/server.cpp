@@ -456,7 +456,7 @@ void Server::feed(const httplib::Request& req, httplib::Response& res, bool keys
     std::set<std::string> channels;
     {
         std::lock_guard lock(m_storeMutex);
-        auto e = m_store->feedAfter(*after, maxCount);
+        auto e = m_store->feedAfter(*after, maxCount, caller.device);
         if (!e) return refuse(res, e.error());
         entries = std::move(*e);
         auto c = m_store->channelsOf(caller.device);

@@ -94,8 +94,10 @@ public:
     // (Invalid: malformed; Corrupt: a bad signature or a fork, which is recorded).
     virtual SResult<PushOutcome> push(const std::vector<ChangeSet>& batch) = 0;
     // Feed entries after `after`, at most maxCount, in feed order (causal: a change set's past
-    // comes before it).
-    virtual SResult<std::vector<FeedEntry>> feedAfter(std::int64_t after, std::size_t maxCount) = 0;
+    // comes before it). Entries of skipDevice (the caller's own, which a pull skips) carry only
+    // their change set's id and device.
+    virtual SResult<std::vector<FeedEntry>> feedAfter(std::int64_t after, std::size_t maxCount,
+                                                      const std::string& skipDevice = {}) = 0;
     virtual SResult<std::int64_t> cursor() = 0;
     // The encrypted channels `device` is a member of now (the sys records' channel membership).
     virtual SResult<std::set<std::string>> channelsOf(const std::string& device) = 0;

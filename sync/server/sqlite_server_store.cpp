@@ -195,26 +195,41 @@ private:
 
 public:
 
-    SResult<std::vector<FeedEntry>> feedAfter(std::int64_t after, std::size_t maxCount) override {
+    SResult<std::vector<FeedEntry>> feedAfter(std::int64_t after, std::size_t maxCount, const std::string& skipDevice) override {
         Db& db = m_store->db();
         auto snap = ReadSnapshot::begin(db);
         if (!snap) return snap.error();
-        auto s = db.prepare("SELECT seq, changeset FROM server_feed WHERE seq > ? ORDER BY seq LIMIT ?");
+        auto s = db.prepare("SELECT f.seq, f.changeset, c.device FROM server_feed f JOIN changesets c ON c.id = f.changeset"
+                            " WHERE f.seq > ? ORDER BY f.seq LIMIT ?");
         if (!s) return s.error();
         s->bind(1, after).bind(2, static_cast<std::int64_t>(maxCount));
-        std::vector<std::pair<std::int64_t, std::string>> rows;
+        struct Row {
+            std::int64_t seq;
+            std::string id, device;
+        };
+        std::vector<Row> rows;
         for (;;) {
             auto row = s->step();
             if (!row) return row.error();
             if (!*row) break;
-            rows.emplace_back(s->int64(0), s->text(1));
+            rows.push_back({s->int64(0), s->text(1), s->text(2)});
         }
         std::vector<FeedEntry> out;
         out.reserve(rows.size());
-        for (auto& [seq, id] : rows) {
-            auto cs = m_log.changeSet(id);
+        for (auto& r : rows) {
+            if (!skipDevice.empty() && r.device == skipDevice) {
+                // The caller's own: it is skipped, so it is not loaded (a push round's pull passes
+                // over every change set the round just pushed).
+                FeedEntry e;
+                e.seq = r.seq;
+                e.changeSet.id = r.id;
+                e.changeSet.device = r.device;
+                out.push_back(std::move(e));
+                continue;
+            }
+            auto cs = m_log.changeSet(r.id);
             if (!cs) return cs.error();
-            out.push_back(FeedEntry{seq, std::move(*cs)});
+            out.push_back(FeedEntry{r.seq, std::move(*cs)});
         }
         return out;
     }
