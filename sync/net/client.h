@@ -46,7 +46,8 @@ public:
     // A 2xx answer's JSON, or the error the server's JSON body names.
     SResult<Json> call(const std::string& method, const std::string& target, const std::string& body, long timeoutSeconds,
                        const std::vector<std::string>& extraHeaders = {});
-    // Test seam: a fixed timestamp and nonce for the next request (replay and staleness tests).
+    // A fixed timestamp and nonce for the next request: the join fetch, whose mac covers the
+    // timestamp it carries; and the replay and staleness tests.
     void setNextStamp(std::int64_t timestampMs, std::string nonce);
     // While *flag is true, a request in flight stops (Cancelled): the sync worker cuts a
     // long-poll short when there is something local to send. Null: never.
