@@ -113,6 +113,21 @@ SResult<std::string> openJoinAnswer(crypto::ByteView officeKey, const std::strin
     return text;
 }
 
+SResult<InviteFiling> parseInviteFiling(std::string_view body) {
+    auto j = parseBoundedJson(body, 4096, "invitation");
+    auto bad = [] { return fail(SyncError::Invalid, "an invitation is {\"id\": 64 hex, \"verifier\": 64 hex, \"expires_ms\": N}"); };
+    if (!j) return bad();
+    if (!j->is_object() || j->size() != 3 || !j->contains("id") || !(*j)["id"].is_string() || !j->contains("verifier") ||
+        !(*j)["verifier"].is_string() || !j->contains("expires_ms") || !(*j)["expires_ms"].is_number_integer())
+        return bad();
+    const std::string id = (*j)["id"].get<std::string>();
+    const std::string verifier = (*j)["verifier"].get<std::string>();
+    if (!isLowerHex64(id) || !isLowerHex64(verifier)) return bad();
+    auto key = crypto::fromHex(verifier);
+    if (!key) return bad();
+    return InviteFiling{id, std::move(*key), (*j)["expires_ms"].get<std::int64_t>()};
+}
+
 SResult<std::vector<WaitingPresentation>> parseWaitingPresentations(std::string_view body) {
     auto j = parseBoundedJson(body, kMaxResponseBytes, "invites answer");
     if (!j) return j.error();

@@ -156,6 +156,14 @@ std::string joinAnswer(crypto::ByteView officeKey, const std::string& id, std::s
 // otherwise (altered on the way or by the server), Invalid when it is not framed as above.
 SResult<std::string> openJoinAnswer(crypto::ByteView officeKey, const std::string& id, std::string_view presentation,
                                     std::string_view answer);
+// The office's filing of an invitation {"id": 64 hex, "verifier": 64 hex (the server key),
+// "expires_ms": N}, strictly parsed (the server checks the expiry against its clock).
+struct InviteFiling {
+    std::string id;
+    crypto::Bytes serverKey;
+    std::int64_t expiresMs = 0;
+};
+SResult<InviteFiling> parseInviteFiling(std::string_view body);
 // The office's list of presentations waiting: {"waiting": [{"id", "presentation"}...]}.
 struct WaitingPresentation {
     std::string id;

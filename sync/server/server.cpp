@@ -625,23 +625,15 @@ void Server::inviteCreate(const httplib::Request& req, httplib::Response& res) {
     Caller caller;
     if (!authenticate(req, res, caller)) return;
     if (!caller.registrar) return refuse(res, 403, "forbidden", "only the audit office's device issues invitations");
-    auto j = parseBoundedJson(req.body, 4096, "invitation");
+    auto filing = net::parseInviteFiling(req.body);
+    if (!filing) return refuse(res, 400, "malformed", filing.error().message);
     const std::int64_t now = wallClockMs();
-    if (!j || !j->is_object() || j->size() != 3 || !j->contains("id") || !(*j)["id"].is_string() ||
-        !j->contains("verifier") || !(*j)["verifier"].is_string() || !j->contains("expires_ms") ||
-        !(*j)["expires_ms"].is_number_integer())
-        return refuse(res, 400, "malformed", "an invitation is {\"id\": 64 hex, \"verifier\": 64 hex, \"expires_ms\": N}");
-    const std::string id = (*j)["id"].get<std::string>();
-    auto key = crypto::fromHex((*j)["verifier"].get<std::string>());
-    const std::int64_t expires = (*j)["expires_ms"].get<std::int64_t>();
-    if (id.size() != 64 || !isLowerHex(id) || !key || key->size() != 32)
-        return refuse(res, 400, "malformed", "an invitation's id and verifier are 64 lowercase hex digits each");
-    if (expires <= now || expires > now + net::kMaxInviteHours * 3600 * 1000)
+    if (filing->expiresMs <= now || filing->expiresMs > now + net::kMaxInviteHours * 3600 * 1000)
         return refuse(res, 400, "malformed", "an invitation expires in the future, within " + std::to_string(net::kMaxInviteHours) + " hours");
     std::lock_guard lock(m_storeMutex);
-    auto made = m_store->inviteCreate(id, *key, expires);
+    auto made = m_store->inviteCreate(filing->id, filing->serverKey, filing->expiresMs);
     if (!made) return refuse(res, made.error());
-    answer(res, 201, Json{{"id", id}, {"expires_ms", expires}});
+    answer(res, 201, Json{{"id", filing->id}, {"expires_ms", filing->expiresMs}});
 }
 
 void Server::invitesWaiting(const httplib::Request& req, httplib::Response& res) {

@@ -26,6 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // office's list of presentations, and an answer (the device opens it from the server).
     auto presentation = xs::sync::net::parsePresentation(text);
     if (!presentation && presentation.error().message.empty()) __builtin_trap();
+    auto filing = xs::sync::net::parseInviteFiling(text);
+    if (!filing && filing.error().message.empty()) __builtin_trap();
     auto waiting = xs::sync::net::parseWaitingPresentations(text);
     if (!waiting && waiting.error().message.empty()) __builtin_trap();
     static const auto keys = xs::sync::net::inviteKeys("00000000000000000000");

@@ -144,6 +144,25 @@ TEST_CASE("invite: a presentation and an answer open only under the office key, 
     CHECK(joinFetchMac(keys.server, keys.id, 1) != joinFetchMac(other.server, keys.id, 1));
 }
 
+TEST_CASE("invite: the office's filing is parsed strictly") {
+    const std::string id(64, 'a'), key(64, 'b');
+    auto ok = parseInviteFiling(R"({"id":")" + id + R"(","verifier":")" + key + R"(","expires_ms":5})");
+    REQUIRE(ok.ok());
+    CHECK(ok->id == id);
+    CHECK(ok->serverKey.size() == 32);
+    CHECK(ok->expiresMs == 5);
+    for (const std::string& bad : std::vector<std::string>{
+             "{}", "[]", "x", R"({"id":"A","verifier":")" + key + R"(","expires_ms":5})",
+             R"({"id":")" + id + R"(","verifier":"00","expires_ms":5})",
+             R"({"id":")" + id + R"(","verifier":")" + key + R"(","expires_ms":"5"})",
+             R"({"id":")" + id + R"(","verifier":")" + key + R"(","expires_ms":5,"more":1})", std::string(5000, ' ')}) {
+        CAPTURE(bad);
+        auto r = parseInviteFiling(bad);
+        CHECK_FALSE(r.ok());
+        CHECK_FALSE(r.message().empty());
+    }
+}
+
 TEST_CASE("invite: the office's list of waiting presentations is parsed strictly and within bounds") {
     const std::string id(64, 'a');
     auto ok = parseWaitingPresentations(R"({"waiting":[{"id":")" + id + R"(","presentation":"{}"}]})");
