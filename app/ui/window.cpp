@@ -157,8 +157,14 @@ int runClient(const Options& options) {
                 glfwPollEvents();
                 if (eagerFrames > 0) --eagerFrames;
             } else {
-                // Idle costs nothing: sleep until input, a wake, or the status line's next second.
-                glfwWaitEventsTimeout(c.busy() ? 0.05 : 1.0);
+                // Idle costs nothing: sleep until input or a wake (the unlock task, the sync
+                // worker); with a server, the status line's clock also wants a frame a second.
+                if (c.busy())
+                    glfwWaitEventsTimeout(0.05);
+                else if (c.status().haveServer)
+                    glfwWaitEventsTimeout(1.0);
+                else
+                    glfwWaitEvents();
                 eagerFrames = 2;
             }
             c.poll(nowMs());
