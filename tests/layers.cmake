@@ -1,5 +1,7 @@
 # The layering rules (DESIGN.md, ARCHITECTURE.md) as a check over the sources' #includes:
-#   crypto includes neither sync nor app; sync never includes app; only app/ui includes ImGui;
+#   crypto includes neither sync nor app; sync never includes app; only app/ui's own files (its
+#   views, fonts, window: the xunshen_ui library) include ImGui, GLFW or OpenGL — not app/ui/model,
+#   the client's window-free half, nor any library below it;
 #   front ends (app/cli, app/ui) reach the store only through the session (app/session.h): they
 #   include no workspace, enrolment or handover header, no sync store, op-log, apply or database
 #   header, and nothing by a relative path (which would hide what it reaches).
@@ -24,10 +26,11 @@ endfunction()
 
 check(GLOB_RECURSE crypto "[\"<](sync|app)/" "crypto is the bottom layer")
 check(GLOB_RECURSE sync "[\"<]app/" "sync may not reach up into app")
-check(GLOB_RECURSE crypto "imgui" "only app/ui links ImGui")
-check(GLOB_RECURSE sync "imgui" "only app/ui links ImGui")
-check(GLOB app "imgui" "only app/ui links ImGui")
-check(GLOB_RECURSE app/cli "imgui" "only app/ui links ImGui")
+set(drawing "imgui|[\"<]GLFW/|[\"<]GL/|stb_image")
+foreach(dir crypto sync app/cli app/ui/model bench)
+  check(GLOB_RECURSE ${dir} "${drawing}" "only app/ui links ImGui, GLFW and OpenGL")
+endforeach()
+check(GLOB app "${drawing}" "only app/ui links ImGui, GLFW and OpenGL")
 foreach(front app/cli app/ui)
   if(EXISTS "${SRC}/${front}")
     check(GLOB_RECURSE ${front}

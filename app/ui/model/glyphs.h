@@ -1,0 +1,31 @@
+// The characters the client has to be able to draw: every text of the string table, every text
+// of the open store it shows, every text a person typed. The font layer (app/ui/fonts.h) builds
+// its glyph ranges from this set and rebuilds the atlas when generation() moves.
+//
+// Thread-safety: UI thread only.
+#pragma once
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+
+namespace xs::ui {
+
+// The code points of UTF-8 text; a malformed sequence yields U+FFFD and resynchronises.
+std::u32string decodeUtf8(std::string_view text);
+
+class GlyphSet {
+public:
+    // Adds the characters of `text` that are not in the set yet (controls below U+0020 are
+    // skipped; code points beyond the BMP too: ImGui 1.86 here draws 16-bit ImWchar only).
+    // Returns whether anything was new; then generation() moves.
+    bool add(std::string_view text);
+    const std::set<char32_t>& codepoints() const { return m_points; }
+    std::uint64_t generation() const { return m_generation; }
+
+private:
+    std::set<char32_t> m_points;
+    std::uint64_t m_generation = 0;
+};
+
+}  // namespace xs::ui

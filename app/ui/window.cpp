@@ -1,0 +1,217 @@
+#include "app/ui/window.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <GLFW/glfw3.h>
+#include <imgui.h>
+#include <backends/imgui_impl_glfw.h>
+#include <backends/imgui_impl_opengl3.h>
+#include "app/ui/fonts.h"
+#include "app/ui/model/controller.h"
+#include "app/ui/model/script.h"
+#include "app/ui/screenshot.h"
+#include "app/ui/views.h"
+
+namespace xs::ui {
+
+namespace {
+
+constexpr float kBaseFontPixels = 18.0f;
+
+std::int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void glfwError(int code, const char* what) { std::fprintf(stderr, "xunshen: GLFW error %d: %s\n", code, what); }
+
+bool writeText(const std::filesystem::path& file, const std::string& text) {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << text;
+    return static_cast<bool>(out);
+}
+
+// The window, its GL context and the ImGui context, torn down in the right order.
+class Window {
+public:
+    ~Window() {
+        if (m_imgui) {
+            ImGui_ImplOpenGL3_Shutdown();
+            ImGui_ImplGlfw_Shutdown();
+            ImGui::DestroyContext();
+        }
+        if (m_window) glfwDestroyWindow(m_window);
+        if (m_glfw) glfwTerminate();
+    }
+    // Empty on success, else why not.
+    std::string open(const Options& o, bool scripted) {
+        glfwSetErrorCallback(glfwError);
+        if (!glfwInit()) return "no display: GLFW could not start (is DISPLAY set? under a test: xvfb-run -a)";
+        m_glfw = true;
+        glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+        glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);
+        glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
+        if (scripted) glfwWindowHint(GLFW_RESIZABLE, GLFW_FALSE);
+        float scale = 1.0f;
+        if (GLFWmonitor* monitor = glfwGetPrimaryMonitor()) {
+            float sx = 1.0f, sy = 1.0f;
+            glfwGetMonitorContentScale(monitor, &sx, &sy);
+            if (sx > 0.5f && sx < 8.0f) scale = sx;
+        }
+        m_scale = scale;
+        const int w = o.sizeGiven || scripted ? o.width : static_cast<int>(static_cast<float>(o.width) * scale);
+        const int h = o.sizeGiven || scripted ? o.height : static_cast<int>(static_cast<float>(o.height) * scale);
+        m_window = glfwCreateWindow(w, h, "巡审 Xunshen", nullptr, nullptr);
+        if (!m_window) return "no OpenGL 3.3 core context here (under Xvfb: LIBGL_ALWAYS_SOFTWARE=1)";
+        glfwMakeContextCurrent(m_window);
+        glfwSwapInterval(scripted ? 0 : 1);
+
+        IMGUI_CHECKVERSION();
+        ImGui::CreateContext();
+        m_imgui = true;
+        ImGuiIO& io = ImGui::GetIO();
+        io.IniFilename = nullptr;  // nothing written beside wherever it was started
+        io.ConfigFlags |= ImGuiConfigFlags_NavEnableKeyboard;
+        ImGui::StyleColorsLight();
+        ImGui::GetStyle().ScaleAllSizes(scale);
+        ImGui_ImplGlfw_InitForOpenGL(m_window, true);
+        ImGui_ImplOpenGL3_Init("#version 330");
+        return {};
+    }
+    GLFWwindow* get() const { return m_window; }
+    float scale() const { return m_scale; }
+
+private:
+    bool m_glfw = false, m_imgui = false;
+    GLFWwindow* m_window = nullptr;
+    float m_scale = 1.0f;
+};
+
+// One frame: events already taken; draws the views and renders them into the back buffer.
+void renderFrame(GLFWwindow* window, Controller& c, ViewMemory& memory) {
+    ImGui_ImplOpenGL3_NewFrame();
+    ImGui_ImplGlfw_NewFrame();
+    ImGui::NewFrame();
+    drawFrame(c, memory);
+    ImGui::Render();
+    int w = 0, h = 0;
+    glfwGetFramebufferSize(window, &w, &h);
+    glViewport(0, 0, w, h);
+    glClearColor(0.94f, 0.94f, 0.94f, 1.0f);
+    glClear(GL_COLOR_BUFFER_BIT);
+    ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+}
+
+}  // namespace
+
+int runClient(const Options& options) {
+    auto strings = Strings::load(Strings::defaultFile());
+    if (!strings) {
+        std::fprintf(stderr, "xunshen: %s\n", strings.message().c_str());
+        return 2;
+    }
+    strings->setLang(options.lang);
+
+    std::optional<ScriptRunner> runner;
+    if (!options.script.empty()) {
+        std::ifstream in(options.script, std::ios::binary);
+        if (!in) {
+            std::fprintf(stderr, "xunshen: cannot read the script %s\n", options.script.c_str());
+            return 2;
+        }
+        std::ostringstream text;
+        text << in.rdbuf();
+        auto steps = parseScript(text.str());
+        if (!steps) {
+            std::fprintf(stderr, "xunshen: %s: %s\n", options.script.c_str(), steps.message().c_str());
+            return 2;
+        }
+        std::error_code ec;
+        std::filesystem::create_directories(options.screenshotDir, ec);
+        if (ec) {
+            std::fprintf(stderr, "xunshen: cannot create %s: %s\n", options.screenshotDir.c_str(), ec.message().c_str());
+            return 2;
+        }
+        runner.emplace(std::move(*steps));
+    }
+
+    Window window;
+    if (auto why = window.open(options, runner.has_value()); !why.empty()) {
+        std::fprintf(stderr, "xunshen: %s\n", why.c_str());
+        return 3;
+    }
+    Fonts fonts({kCjkFontFile, kCjkFontFace, kBaseFontPixels * window.scale()});
+    int rc = 0;
+    {
+        Controller c(*strings, options.store);
+        c.setWake([] { glfwPostEmptyEvent(); });
+        ViewMemory memory;
+        std::optional<std::string> pendingShot;
+        int eagerFrames = 2;  // frames drawn without waiting, so ImGui settles after an event
+        while (!glfwWindowShouldClose(window.get())) {
+            if (runner || eagerFrames > 0) {
+                glfwPollEvents();
+                if (eagerFrames > 0) --eagerFrames;
+            } else {
+                // Idle costs nothing: sleep until input or a wake (the unlock task, the sync
+                // worker); with a server, the status line's clock also wants a frame a second.
+                if (c.busy())
+                    glfwWaitEventsTimeout(0.05);
+                else if (c.status().haveServer)
+                    glfwWaitEventsTimeout(1.0);
+                else
+                    glfwWaitEvents();
+                eagerFrames = 2;
+            }
+            c.poll(nowMs());
+            auto rebuilt = fonts.update(c.glyphs());
+            if (!rebuilt) {
+                std::fprintf(stderr, "xunshen: %s\n", rebuilt.message().c_str());
+                rc = 3;
+                break;
+            }
+            if (*rebuilt) {
+                ImGui_ImplOpenGL3_DestroyFontsTexture();
+                ImGui_ImplOpenGL3_CreateFontsTexture();
+            }
+            renderFrame(window.get(), c, memory);
+            if (pendingShot) {
+                int w = 0, h = 0;
+                glfwGetFramebufferSize(window.get(), &w, &h);
+                const auto png = options.screenshotDir / (*pendingShot + ".png");
+                if (auto s = writeScreenshot(png, w, h); !s) {
+                    std::fprintf(stderr, "xunshen: %s\n", s.message().c_str());
+                    rc = 1;
+                    break;
+                }
+                auto state = c.state();
+                const auto& points = c.glyphs().codepoints();
+                state["missing_glyphs"] = fonts.missing(std::u32string(points.begin(), points.end())).size();
+                writeText(options.screenshotDir / (*pendingShot + ".json"), state.dump(2) + "\n");
+                pendingShot.reset();
+            }
+            glfwSwapBuffers(window.get());
+            for (const auto& problem : c.applyIntents()) std::fprintf(stderr, "xunshen: %s\n", problem.c_str());
+            if (!runner) continue;
+            auto next = runner->afterFrame(c);
+            if (next.kind == ScriptRunner::Next::Kind::Screenshot) {
+                pendingShot = next.text;
+            } else if (next.kind == ScriptRunner::Next::Kind::Failed) {
+                std::fprintf(stderr, "xunshen: %s: %s\n", options.script.c_str(), next.text.c_str());
+                writeText(options.screenshotDir / "state.json", c.state().dump(2) + "\n");
+                rc = 1;
+                break;
+            } else if (next.kind == ScriptRunner::Next::Kind::Done) {
+                writeText(options.screenshotDir / "state.json", c.state().dump(2) + "\n");
+                break;
+            }
+        }
+    }
+    return rc;
+}
+
+}  // namespace xs::ui
