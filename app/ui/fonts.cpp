@@ -21,6 +21,7 @@ app::AResult<bool> Fonts::update(const GlyphSet& glyphs) {
 
     ImFontGlyphRangesBuilder builder;
     builder.AddRanges(atlas->GetGlyphRangesChineseSimplifiedCommon());
+    for (char32_t c : gb2312Characters()) builder.AddChar(static_cast<ImWchar>(c));
     for (char32_t c : glyphs.codepoints()) builder.AddChar(static_cast<ImWchar>(c));
     ImVector<ImWchar> ranges;
     builder.BuildRanges(&ranges);

@@ -71,7 +71,7 @@ TEST_CASE("ui fonts: every string-table entry and every character of the demo da
     CHECK_FALSE(*again);
 }
 
-TEST_CASE("ui fonts: a character the data did not ask for and the common set lacks falls back (the check can fail)") {
+TEST_CASE("ui fonts: a character the data did not ask for and neither GB2312 nor the common set holds falls back (the check can fail)") {
     Context ctx;
     GlyphSet glyphs;
     glyphs.add("巡审");
@@ -79,12 +79,33 @@ TEST_CASE("ui fonts: a character the data did not ask for and the common set lac
     auto built = fonts.update(glyphs);
     REQUIRE(built.ok());
     CHECK(fonts.missing(U"巡审").empty());
-    CHECK(fonts.missing(U"簿赂") == U"簿赂");  // not in ChineseSimplifiedCommon
-    glyphs.add("账簿 贿赂");
+    CHECK(fonts.missing(U"臺灣") == U"臺灣");  // traditional forms: in no range the atlas starts with
+    glyphs.add("臺灣");
     built = fonts.update(glyphs);  // the set grew: rebuilt with it
     REQUIRE(built.ok());
     CHECK(*built);
-    CHECK(fonts.missing(U"簿赂").empty());
+    CHECK(fonts.missing(U"臺灣").empty());
+}
+
+TEST_CASE("ui fonts: all of GB2312 is drawn without being asked for - 履, 赂, 账, 簿 that the common set lacks among them") {
+    const std::u32string& gb = gb2312Characters();
+    REQUIRE_MESSAGE(gb.size() > 7000, "glibc's iconv has GB2312: 6,763 hanzi and 682 symbols");
+    CHECK(gb.size() == 6763 + 682);
+    for (char32_t c : std::u32string(U"履赂账簿巡审")) CHECK(gb.find(c) != std::u32string::npos);
+    CHECK(gb.find(U'臺') == std::u32string::npos);
+    Context ctx;
+    GlyphSet nothing;
+    nothing.add("x");
+    Fonts fonts({kCjkFontFile, kCjkFontFace, 18.0f});
+    REQUIRE(fonts.update(nothing).ok());
+    CHECK_MESSAGE(fonts.missing(U"履赂账簿").empty(), show(fonts.missing(U"履赂账簿")));
+    // Every hanzi of GB2312 has its own glyph in the font (the symbols include a few the font
+    // draws from elsewhere, so only the hanzi rows are checked).
+    std::u32string hanzi;
+    for (char32_t c : gb)
+        if (c >= 0x4E00 && c <= 0x9FFF) hanzi.push_back(c);
+    CHECK(hanzi.size() == 6763);
+    CHECK_MESSAGE(fonts.missing(hanzi).empty(), show(fonts.missing(hanzi).substr(0, 20)));
 }
 
 TEST_CASE("ui fonts: a missing font file is an error a person can act on") {

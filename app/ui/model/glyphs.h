@@ -14,6 +14,11 @@ namespace xs::ui {
 // The code points of UTF-8 text; a malformed sequence yields U+FFFD and resynchronises.
 std::u32string decodeUtf8(std::string_view text);
 
+// Every character of GB2312 (its 6,763 hanzi and its symbol rows) as Unicode, read through
+// glibc's iconv tables (no data file of ours); empty if this system's iconv lacks GB2312. The
+// font's glyph ranges take all of it: "SimplifiedCommon" alone lacks 履, 赂, 账 and 簿.
+const std::u32string& gb2312Characters();
+
 class GlyphSet {
 public:
     // Adds the characters of `text` that are not in the set yet (controls below U+0020 are
