@@ -159,13 +159,28 @@ int runClient(const Options& options) {
             } else {
                 // Idle costs nothing: sleep until input or a wake (the unlock task, the sync
                 // worker); with a server, the status line's clock also wants a frame a second.
+                // And the auto-lock must fire with nobody touching the window.
+                const auto due = c.lockDueMs();
+                const double untilLock = due ? std::max(0.0, static_cast<double>(*due - nowMs()) / 1000.0 + 0.01) : -1.0;
                 if (c.busy())
                     glfwWaitEventsTimeout(0.05);
                 else if (c.status().haveServer)
-                    glfwWaitEventsTimeout(1.0);
+                    glfwWaitEventsTimeout(due ? std::min(1.0, untilLock) : 1.0);
+                else if (due)
+                    glfwWaitEventsTimeout(untilLock);
                 else
                     glfwWaitEvents();
                 eagerFrames = 2;
+            }
+            {
+                // Input counts as activity for the auto-lock (a script's lines count through
+                // their intents).
+                const ImGuiIO& io = ImGui::GetIO();
+                bool input = io.MouseDelta.x != 0 || io.MouseDelta.y != 0 || io.InputQueueCharacters.Size > 0 ||
+                             io.MouseWheel != 0;
+                for (int b = 0; b < 5 && !input; ++b) input = io.MouseDown[b];
+                for (int k = 0; k < IM_ARRAYSIZE(io.KeysDown) && !input; ++k) input = io.KeysDown[k];
+                if (input) c.noteActivity(nowMs());
             }
             c.poll(nowMs());
             auto rebuilt = fonts.update(c.glyphs());

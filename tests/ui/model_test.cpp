@@ -199,6 +199,55 @@ TEST_CASE("ui controller: a wrong passphrase is refused, the right one opens the
     CHECK(c.findings().rows().empty());
 }
 
+TEST_CASE("ui controller: auto-lock after the inactivity it is set to, on an injected clock - activity and intents put it off") {
+    Strings s = table();
+    sync::test::TempDir tmp;
+    const fs::path dir = tmp / "store";
+    {
+        auto created = app::Session::create(dir, kPass, "李明", app::Role::WorkingGroupLead, sync::test::cheapKdf());
+        REQUIRE(created.ok());
+    }
+    Controller c(s, dir);
+    CHECK(c.autoLockMs() == 10 * 60 * 1000);  // the default
+    CHECK_FALSE(c.lockDueMs());                // locked: nothing to lock
+    c.setAutoLock(60'000);
+    c.post(EditField{Field::Passphrase, kPass});
+    c.post(Press{Button::Unlock});
+    CHECK(c.applyIntents().empty());
+    settle(c);  // polls at t = 0: the inactivity clock starts at the unlock
+    REQUIRE(c.unlocked());
+    REQUIRE(c.lockDueMs());
+    CHECK(*c.lockDueMs() == 60'000);
+    c.poll(59'999);
+    CHECK(c.unlocked());
+    c.noteActivity(50'000);  // input through the window
+    c.poll(100'000);
+    CHECK(c.unlocked());
+    CHECK(*c.lockDueMs() == 110'000);
+    c.poll(105'000);
+    c.post(EditField{Field::Filter, "账"});  // an intent is activity too (a script's line, a click)
+    CHECK(c.applyIntents().empty());
+    CHECK(*c.lockDueMs() == 165'000);
+    c.poll(164'999);
+    CHECK(c.unlocked());
+    CHECK(c.poll(165'000));  // due: locked, every key dropped with the session
+    CHECK_FALSE(c.unlocked());
+    CHECK(c.view() == ViewId::Unlock);
+    CHECK(c.unlockState().refusalKey == "unlock.auto_locked");
+    CHECK(c.findings().rows().empty());
+    CHECK_FALSE(c.lockDueMs());
+    CHECK(s.has("unlock.auto_locked"));
+    // 0: never.
+    c.setAutoLock(0);
+    c.post(EditField{Field::Passphrase, kPass});
+    c.post(Press{Button::Unlock});
+    CHECK(c.applyIntents().empty());
+    settle(c);
+    REQUIRE(c.unlocked());
+    c.poll(std::int64_t{1} << 50);
+    CHECK(c.unlocked());
+}
+
 TEST_CASE("ui script: unknown lines and bad arguments are refused with their line number") {
     auto ok = parseScript("# a comment\n\npassphrase-env XUNSHEN_PASSPHRASE\npress unlock\nview findings\n"
                           "type filter 台账 审批\nscreenshot findings\nlang en\nexpect shown 1\n");

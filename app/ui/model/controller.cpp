@@ -135,6 +135,7 @@ Controller::~Controller() {
 }
 
 std::vector<std::string> Controller::applyIntents() {
+    if (!m_queue.empty() && m_lastPollMs > m_lastActivityMs) m_lastActivityMs = m_lastPollMs;
     std::vector<std::string> problems;
     std::vector<Queued> queue;
     queue.swap(m_queue);
@@ -281,12 +282,25 @@ void Controller::refreshStatus(std::int64_t nowMs) {
     m_glyphs.add(s->lastError);
 }
 
+std::optional<std::int64_t> Controller::lockDueMs() const {
+    if (!m_session || m_autoLockMs <= 0) return std::nullopt;
+    return m_lastActivityMs + m_autoLockMs;
+}
+
 bool Controller::poll(std::int64_t nowMs) {
     bool changed = false;
+    m_lastPollMs = nowMs;
     if (m_opening.valid() && m_opening.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
         finishUnlock();
+        m_lastActivityMs = nowMs;  // the inactivity clock starts at the unlock
         refreshStatus(nowMs);
         changed = true;
+    }
+    if (auto due = lockDueMs(); due && nowMs >= *due) {
+        lock();
+        m_unlock.refusalKey = "unlock.auto_locked";
+        m_unlock.refusalDetail.clear();
+        return true;
     }
     if (m_session) {
         auto c = m_session->changeCount();

@@ -127,6 +127,16 @@ public:
     // sync status once a second. Returns whether anything shown may have changed.
     bool poll(std::int64_t nowMs);
 
+    // Auto-lock (issue 12: default 10 minutes): poll() locks once nowMs is autoLockMs past the last
+    // activity, dropping every key with the session, and the unlock view says why. The window
+    // calls noteActivity() on input; every applied intent counts too. 0: never.
+    static constexpr std::int64_t kDefaultAutoLockMs = 10 * 60 * 1000;
+    void setAutoLock(std::int64_t ms) { m_autoLockMs = ms; }
+    std::int64_t autoLockMs() const { return m_autoLockMs; }
+    void noteActivity(std::int64_t nowMs) { m_lastActivityMs = nowMs; }
+    // When poll() would lock (for the window's wait); nullopt when locked or never.
+    std::optional<std::int64_t> lockDueMs() const;
+
     bool busy() const { return m_unlock.busy; }
     bool unlocked() const { return m_session != nullptr; }
     ViewId view() const { return m_view; }
@@ -172,6 +182,9 @@ private:
     std::unique_ptr<app::Session> m_session;                              // null: locked
     std::uint64_t m_seenChanges = 0;
     std::int64_t m_statusAtMs = 0;
+    std::int64_t m_autoLockMs = kDefaultAutoLockMs;
+    std::int64_t m_lastActivityMs = 0;
+    std::int64_t m_lastPollMs = 0;
     FindingsModel m_findings;
     StatusModel m_status;
 };
