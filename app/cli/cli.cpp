@@ -986,8 +986,8 @@ int cmdSync(Context& ctx) {
                           << r->evidenceWaiting << " still to send\n";
             for (const auto& p : r->evidenceProblems) std::cout << "evidence problem: " << p << "\n";
             if (r->devicesEnrolled || r->invitesAnswered)
-                std::cout << "online enrolment: " << r->devicesEnrolled << " devices enrolled by code, " << r->invitesAnswered
-                          << " answered (org invites lists them)\n";
+                std::cout << "online enrolment: enrolled by code " << r->devicesEnrolled << ", answers sent " << r->invitesAnswered
+                          << " (org invites lists them)\n";
             for (const auto& p : r->inviteProblems) std::cout << "online enrolment problem: " << p << "\n";
             for (const auto& f : r->forks)
                 std::cout << "FORK reported by the server and confirmed here (a copied device? revoke it): " << f << "\n";

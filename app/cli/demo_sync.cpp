@@ -397,9 +397,13 @@ private:
     AStatus enrolDevices() {
         m_say(
             "3. 登记设备 Each device: its store, its identity file to the office, the office's signed enrolment file "
-            "(with the server's URL and pin) back");
+            "(with the server's URL and pin) back; the unit head's online, with a one-time code");
         for (const Device* d : kEnrolled) {
             XS_TRY_APP(initStore(*d));
+            if (d == &kUnitHead) {
+                XS_TRY_APP(enrolOnline(*d, "H03"));
+                continue;
+            }
             const std::string device = exchange(std::string(d->dir) + ".device.json").string();
             const std::string enrolment = exchange(std::string(d->dir) + ".enrolment.json").string();
             if (auto r = ctl(*d, {"identity", "export", "--out", device}); !r) return r.error();
@@ -414,6 +418,25 @@ private:
                   enrolled->value("fingerprint", std::string("?")) + ")");
         }
         return syncDevice(kOffice);  // the server learns the new devices
+    }
+
+    // The unit head's device enrols online instead: the office's one-time code, given by hand.
+    AStatus enrolOnline(const Device& d, const std::string& personCode) {
+        auto invite = ctlJson(kOffice, {"org", "invite", "--person", personCode, "--hours", "1"});
+        if (!invite) return invite.error();
+        const std::string code = invite->value("code", std::string());
+        m_say("   " + who(d) + " enrols online: the office's `org invite --person " + personCode + "` gives the code " + code +
+              " (with the server URL and pin), read out to the person");
+        const std::vector<std::string> join = {"org", "join", "--server", m_url, "--pin", m_pin, "--code", code, "--wait", "0"};
+        // Presented; the office has not answered yet (exit 10): its next sync enrols the device.
+        auto first = ctl(d, join);
+        if (first || first.code() != AppError::Offline) return first ? Error<AppError>{AppError::Failed, "demo-sync: org join answered before the office synced"} : first.error();
+        XS_TRY_APP(syncDevice(kOffice));
+        auto joined = ctlJson(d, join);
+        if (!joined) return joined.error();
+        m_say("   " + who(d) + " → " + store(d).string() + " (device fingerprint " +
+              joined->value("device_fingerprint", std::string("?")) + ", enrolled by code)");
+        return {};
     }
 
     AStatus planInspection() {
