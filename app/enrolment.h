@@ -65,7 +65,10 @@ struct InviteRecord {
     std::string code;     // only when just made: it is not kept
     std::string personId, personName;
     std::int64_t createdMs = 0, expiresMs = 0;
-    std::string state;    // created (not filed at the server yet) | sent | enrolled | answered | refused
+    // created (not filed at the server yet) | sent | enrolled | answered | refused |
+    // refused-answered | answer-failed (enrolled, but the server took no answer: give the file by
+    // hand) | filing-refused (the server would not file it: make another)
+    std::string state;
     std::string deviceId, fingerprint, problem;
 };
 // Audit office: a new invitation for `person` (code or id), valid `hours` (1 to 168). It is filed
@@ -80,6 +83,8 @@ struct InviteRoundReport {
     int filed = 0, enrolled = 0, answered = 0, refused = 0;
 };
 AStatus serveInvites(Workspace& ws, sync::net::Connection& conn, InviteRoundReport& report);
+// Only the filing (what `org invite` does at once; the enrolling is the sync round's).
+AStatus fileInvites(Workspace& ws, sync::net::Connection& conn, InviteRoundReport& report);
 // After the push (the server knows the registrations): the answers, each an enrolment file
 // naming this server, or the reason a presentation was refused.
 AStatus answerInvites(Workspace& ws, sync::net::Connection& conn, const sync::net::Endpoint& server, InviteRoundReport& report);

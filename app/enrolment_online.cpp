@@ -90,6 +90,9 @@ AResult<InviteRecord> createInvite(Workspace& ws, const std::string& personKey, 
             personName = p.value("name", "");
         }
     if (personId.empty()) return fail(AppError::NotFound, "no person '" + personKey + "' in the organisation (a code or id)");
+    // A code read aloud must not make a device that receives every channel key.
+    if (personId == ws.self().personId)
+        return refused("the audit office's own person is not invited online: enrol another office device by file (org enrol-device --person)");
     auto server = ws.store().meta("server_url");
     if (!server || server->empty())
         return refused("no sync server is known here: online enrolment needs one (sync --server URL --pin PIN)");
@@ -121,14 +124,26 @@ AResult<bool> invitesPending(Workspace& ws) {
     return s->int64(0) > 0;
 }
 
-AStatus serveInvites(Workspace& ws, sync::net::Connection& conn, InviteRoundReport& report) {
+AStatus fileInvites(Workspace& ws, sync::net::Connection& conn, InviteRoundReport& report) {
     const std::string now = std::to_string(sync::wallClockMs());
     auto created = selectInvites(ws, ("WHERE state = 'created' AND expires_ms > " + now).c_str());
     if (!created) return created.error();
     for (const auto& r : *created) {
-        XS_TRY_APP(fileOne(ws, conn, r));
+        auto filed = fileOne(ws, conn, r);
+        if (!filed) {
+            if (filed.code() == AppError::Offline) return filed;
+            // Refused by the server (its clock, its rules): said on the invitation; the rest go on.
+            XS_TRY_APP(setState(ws, r.id, "filing-refused", {}, {}, filed.message()));
+            continue;
+        }
         ++report.filed;
     }
+    return {};
+}
+
+AStatus serveInvites(Workspace& ws, sync::net::Connection& conn, InviteRoundReport& report) {
+    XS_TRY_APP(fileInvites(ws, conn, report));
+    const std::string now = std::to_string(sync::wallClockMs());
     auto sent = selectInvites(ws, ("WHERE state = 'sent' AND expires_ms > " + now).c_str());
     if (!sent) return sent.error();
     if (sent->empty()) return {};
@@ -185,8 +200,19 @@ AStatus answerInvites(Workspace& ws, sync::net::Connection& conn, const sync::ne
         } else {
             text = Json{{"format", kRefusalFormat}, {"reason", r.problem}}.dump();
         }
-        auto sent = sync::net::answerInvite(conn, r.id, sync::net::joinAnswer(secrets->office, r.id, secrets->presentation, text));
-        if (!sent) return fromSync(sent.error());
+        const std::string framed = sync::net::joinAnswer(secrets->office, r.id, secrets->presentation, text);
+        if (framed.size() > sync::net::kMaxRequestBytes) {
+            // Too large to go online: the device is enrolled; its person takes the file by hand.
+            XS_TRY_APP(setState(ws, r.id, "refused", {}, {}, "the enrolment file is larger than the server takes (32 MiB): give it by file"));
+            continue;
+        }
+        auto sent = sync::net::answerInvite(conn, r.id, framed);
+        if (!sent) {
+            if (sent.code() == sync::SyncError::Unavailable) return fromSync(sent.error());  // offline: next round
+            // The server will not take this one (gone, refused): said on the invitation, the others go on.
+            XS_TRY_APP(setState(ws, r.id, r.state == "enrolled" ? "answer-failed" : "refused-answered", {}, {}, sent.message()));
+            continue;
+        }
         XS_TRY_APP(setState(ws, r.id, r.state == "enrolled" ? "answered" : "refused-answered"));
         if (r.state == "enrolled") ++report.answered;
     }

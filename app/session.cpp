@@ -852,7 +852,7 @@ AResult<InviteView> Session::createInvite(const std::string& person, int hours) 
     auto conn = sync::net::Connection::open({srv->url, srv->pin}, m_ws->log().identity());
     if (conn) {
         InviteRoundReport report;
-        auto served = committing([&](Workspace& ws) { return serveInvites(ws, **conn, report); });
+        auto served = committing([&](Workspace& ws) { return fileInvites(ws, **conn, report); });
         if (served && report.filed > 0) v.state = "sent";
     }
     return v;

@@ -410,8 +410,8 @@ SStatus SyncClient::takeForkReports(std::int64_t latest, RoundReport& report) {
                 auto r = (*session)->add(f.changeSet);
                 if (!r && r.code() == SyncError::Corrupt && r.message().rfind("fork: ", 0) == 0) {
                     report.forks.push_back({f.changeSet.device, "fork", r.message().substr(6)});
-                } else if (!r && r.code() != SyncError::Corrupt && r.code() != SyncError::Invalid && r.code() != SyncError::Forbidden) {
-                    return r.error();
+                } else if (!r && (r.code() == SyncError::Io || r.code() == SyncError::Busy || r.code() == SyncError::DiskFull)) {
+                    return r.error();  // this store's trouble: the report is judged again next round
                 } else {
                     report.unconfirmedForks.push_back(
                         "the server reports a fork of device " + f.changeSet.device + " (" + f.detail +

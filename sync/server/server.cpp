@@ -416,7 +416,8 @@ std::optional<std::string> keyChannelFor(const Op& op, const std::string& device
     const std::string channel = op.recordId.substr(0, bar);
     if (registrar) return channel;  // the office key opens every epoch
     if (op.kind == kMemberKind) return op.recordId.substr(bar + 1) == device ? std::optional<std::string>(channel) : std::nullopt;
-    const std::string needle = "\"" + device + "\"";
+    // Envelope recipients are "device:<id>#<subkey>" (sync/channels.cpp).
+    const std::string needle = "\"device:" + device + "#";
     const std::string_view body(reinterpret_cast<const char*>(op.body.data()), op.body.size());
     return body.find(needle) != std::string_view::npos ? std::optional<std::string>(channel) : std::nullopt;
 }
@@ -628,7 +629,8 @@ void Server::inviteCreate(const httplib::Request& req, httplib::Response& res) {
     auto filing = net::parseInviteFiling(req.body);
     if (!filing) return refuse(res, 400, "malformed", filing.error().message);
     const std::int64_t now = wallClockMs();
-    if (filing->expiresMs <= now || filing->expiresMs > now + net::kMaxInviteHours * 3600 * 1000)
+    // The office's clock may run up to the allowed skew ahead of this one.
+    if (filing->expiresMs <= now || filing->expiresMs > now + net::kMaxInviteHours * 3600 * 1000 + net::kMaxClockSkewMs)
         return refuse(res, 400, "malformed", "an invitation expires in the future, within " + std::to_string(net::kMaxInviteHours) + " hours");
     std::lock_guard lock(m_storeMutex);
     auto made = m_store->inviteCreate(filing->id, filing->serverKey, filing->expiresMs);
@@ -667,6 +669,26 @@ namespace {
 bool macMatches(const std::string& want, const std::string& got) {
     return crypto::constantTimeEqual(crypto::asBytes(want), crypto::asBytes(got));
 }
+
+// The join requests are signed like every other, by the key of the identity file presented: so a
+// presentation proves its maker holds that device's private key, and only that device fetches
+// the answer (not another holder of the code). The device file's own checks are the office's.
+bool signedByPresented(const httplib::Request& req, const std::string& presentationBody) {
+    auto p = net::parsePresentation(presentationBody);
+    if (!p) return false;
+    auto d = parseBoundedJson(p->deviceFileText, net::kMaxPresentationBytes, "device file");
+    if (!d || !d->is_object() || !d->contains("device_id") || !(*d)["device_id"].is_string() ||
+        !d->contains("sign_public_key") || !(*d)["sign_public_key"].is_string())
+        return false;
+    auto key = crypto::fromHex((*d)["sign_public_key"].get<std::string>());
+    const std::string device = req.get_header_value(net::kHeaderDevice);
+    const std::string nonce = req.get_header_value(net::kHeaderNonce);
+    auto ts = decimal(req.get_header_value(net::kHeaderTimestamp));
+    auto sig = crypto::fromHex(req.get_header_value(net::kHeaderSignature));
+    if (!key || key->size() != 32 || !sig || sig->size() != 64 || !ts || device != (*d)["device_id"].get<std::string>()) return false;
+    auto input = net::requestSigningInput(req.method, req.target, *ts, device, nonce, crypto::sha256(crypto::asBytes(req.body)));
+    return crypto::ed25519Verify(*key, input, *sig).ok();
+}
 }  // namespace
 
 void Server::joinPresent(const httplib::Request& req, httplib::Response& res) {
@@ -685,6 +707,12 @@ void Server::joinPresent(const httplib::Request& req, httplib::Response& res) {
         return refuse(res, 401, "bad_invite_mac", "the request is not made with this invitation's code");
     auto parsed = net::parsePresentation(req.body);
     if (!parsed) return refuse(res, 400, "malformed", parsed.error().message);
+    const std::int64_t now = wallClockMs();
+    auto ts = decimal(req.get_header_value(net::kHeaderTimestamp));
+    if (!ts || *ts > now + net::kMaxClockSkewMs || *ts < now - net::kMaxClockSkewMs)
+        return refuse(res, 401, "stale_timestamp", "the request's time is more than 5 minutes from the server's: check the device clock");
+    if (!signedByPresented(req, req.body))
+        return refuse(res, 401, "bad_signature", "a presentation is signed by the key of the device it presents");
     auto first = m_store->invitePresent(id, req.body);
     if (!first) return refuse(res, first.error());
     if (!*first)
@@ -715,6 +743,8 @@ void Server::joinFetch(const httplib::Request& req, httplib::Response& res) {
         return refuse(res, 401, "bad_invite_mac", "the request is not made with this invitation's code");
     if ((*st)->presentation.empty())
         return refuse(res, 409, "not_presented", "present this device with the code first");
+    if (!signedByPresented(req, (*st)->presentation))
+        return refuse(res, 401, "not_the_presenter", "only the device that presented itself with this code fetches the answer");
     if ((*st)->answer.empty()) return answer(res, 202, Json{{"id", id}, {"answered", false}});
     // Who saw what: an enrolment file carries the organisation and its registrations.
     auto logged = m_store->logAccess("join:" + id.substr(0, 12), "join", {}, id);

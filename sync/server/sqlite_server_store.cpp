@@ -60,6 +60,8 @@ const Migration kServerMigration4{
     "CREATE TABLE server_forks (seq INTEGER PRIMARY KEY AUTOINCREMENT, changeset_id TEXT NOT NULL UNIQUE,"
     "  device TEXT NOT NULL, changeset TEXT NOT NULL, detail TEXT NOT NULL, time_ms INTEGER NOT NULL);"};
 
+constexpr std::int64_t kMaxForkReportsPerDevice = 3;
+
 struct Fd {
     int fd = -1;
     ~Fd() {
@@ -121,6 +123,16 @@ public:
         const ChangeSet* forked = nullptr;
         auto out = pushBatch(batch, forked);
         // The batch is rolled back by now; its fork outlives it, reported to the audit office.
+        // A few reports per device are evidence enough (the office revokes it): a hostile device
+        // signing fork after fork does not grow the table or the office's rounds.
+        if (forked) {
+            auto count = m_store->db().prepare("SELECT count(*) FROM server_forks WHERE device = ?");
+            if (!count) return count.error();
+            count->bind(1, forked->device);
+            if (auto row = count->step(); !row) return row.error();
+            if (count->int64(0) >= kMaxForkReportsPerDevice) return out;
+            count.value().reset();
+        }
         if (forked) {
             auto put = m_store->db().prepare(
                 "INSERT OR IGNORE INTO server_forks (changeset_id, device, changeset, detail, time_ms) VALUES (?, ?, ?, ?, ?)");

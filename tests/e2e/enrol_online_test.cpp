@@ -166,11 +166,20 @@ TEST_CASE("online enrolment: an answer altered on the server is refused - a pres
     xs::crypto::SecretBytes wrongOffice(32);
     const std::string forged = net::presentationBody(wrongOffice, keys.id, readAll(deviceFile));
     const std::string target = std::string(net::kRouteJoin) + keys.id;
+    // Sent by hand it is refused at once: a presentation is signed by the presented device's key.
     auto raw = rawRequest(*w.server, "POST", target,
                           {std::string(net::kHeaderProtocol) + ": 1",
                            std::string(net::kHeaderInviteMac) + ": " + net::joinPresentMac(keys.server, keys.id, forged)},
                           forged);
-    CHECK(raw.status == 202);
+    CHECK(raw.status == 401);
+    // The server itself writes it into its store (it holds the id and the server key).
+    REQUIRE(w.server->terminate() == 0);
+    tamperServerStore(*w.server, [&](xs::sync::Db& db) {
+        auto u = db.prepare("UPDATE server_invites SET presentation = ?, presented_ms = 1 WHERE id = ?");
+        REQUIRE(u);
+        REQUIRE(u->bind(1, forged).bind(2, keys.id).run());
+    });
+    w.server->start();
     json round = SyncWorld::sync(w.office);
     CHECK(round["invites"]["enrolled"] == 0);
     json listed = invitesOf(w);
@@ -257,6 +266,14 @@ TEST_CASE("online enrolment: the join and invite routes refuse a wrong mac, a st
     device.init("何芳", "working_group_member");
     REQUIRE(join(device, w, inv.code).exitCode == 10);
     SyncWorld::sync(w.office);
+    // Answered now; but only the device that presented fetches it, not another holder of the code.
+    auto stolen = fetch(nowMs(), "");
+    {
+        const std::int64_t ts = nowMs();
+        stolen = fetch(ts, net::joinFetchMac(keys.server, keys.id, ts));
+    }
+    CHECK(stolen.status == 401);
+    CHECK(errorOf(stolen) == "not_the_presenter");
     auto done = join(device, w, inv.code);
     CHECK_MESSAGE(done.exitCode == 0, (done.out + done.err));
 }
