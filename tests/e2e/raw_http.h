@@ -109,4 +109,17 @@ inline std::string freshNonce() { return xs::crypto::toHex(*xs::crypto::randomBy
 inline std::int64_t nowMs() { return xs::sync::wallClockMs(); }
 inline std::string errorOf(const Raw& r) { return json::parse(r.body).value("error", ""); }
 
+// What the server sends this device from the start of its feed, read raw: the body as it came
+// over the wire and its JSON.
+struct Pulled {
+    std::string body;
+    json answer;
+};
+inline Pulled rawPull(const ServerProcess& s, const DeviceKeys& k) {
+    const std::string target = "/v1/pull?after=0&limit=2000";
+    auto pulled = rawRequest(s, "GET", target, k.headers("GET", target, "", nowMs(), freshNonce()), "");
+    REQUIRE(pulled.status == 200);
+    return {pulled.body, json::parse(pulled.body)};
+}
+
 }  // namespace xs::test

@@ -214,12 +214,10 @@ TEST_CASE("sync: need-to-know - a unit head's device gets the team's change sets
         CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
         // What the server sends this device, read raw: the team's change sets carry no op.
         DeviceKeys keys(*c);
-        const std::string target = "/v1/pull?after=0&limit=2000";
-        auto pulled = rawRequest(*w.server, "GET", target, keys.headers("GET", target, "", nowMs(), freshNonce()), "");
-        REQUIRE(pulled.status == 200);
+        const Pulled pulled = rawPull(*w.server, keys);
         CHECK(pulled.body.find(marker) == std::string::npos);
         int withheld = 0;
-        const json answer = json::parse(pulled.body);
+        const json& answer = pulled.answer;
         for (const auto& cs : answer["changesets"]) {
             if (cs.contains("withheld")) {
                 ++withheld;
@@ -924,12 +922,10 @@ TEST_CASE("sync: need-to-know - a third-party auditor's device gets the inspecti
     CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
     // Off the wire: the other inspection's team change sets come withheld, this one's whole.
     DeviceKeys keys(auditor);
-    const std::string target = "/v1/pull?after=0&limit=2000";
-    auto pulled = rawRequest(*w.server, "GET", target, keys.headers("GET", target, "", nowMs(), freshNonce()), "");
-    REQUIRE(pulled.status == 200);
+    const Pulled pulled = rawPull(*w.server, keys);
     CHECK(pulled.body.find(secret) == std::string::npos);
     bool sawEngaged = false;
-    const json answer = json::parse(pulled.body);
+    const json& answer = pulled.answer;
     for (const auto& cs : answer["changesets"]) {
         if (cs.contains("withheld")) continue;
         for (const auto& op : cs["ops"]) {
@@ -962,14 +958,6 @@ std::int64_t countIn(const DeviceKeys& k, const std::string& sql, const std::str
     REQUIRE(row.ok());
     REQUIRE(*row);
     return s->int64(0);
-}
-
-// What the server sends this device from the start of its feed, read raw.
-json rawPull(const ServerProcess& s, const DeviceKeys& k) {
-    const std::string target = "/v1/pull?after=0&limit=2000";
-    auto pulled = rawRequest(s, "GET", target, k.headers("GET", target, "", nowMs(), freshNonce()), "");
-    REQUIRE(pulled.status == 200);
-    return json::parse(pulled.body);
 }
 
 }  // namespace
@@ -1028,7 +1016,7 @@ TEST_CASE("clues: the office's clue reaches only the discipline commission's dev
         CHECK(countIn(keys, "SELECT COUNT(*) FROM channel_keys WHERE channel = ?", clueCh) >= 1);
         CHECK(countIn(keys, "SELECT COUNT(*) FROM ops WHERE channel = ?", clueCh) >= 2);
         int clueOps = 0;
-        const json answer = rawPull(*w.server, keys);
+        const json answer = rawPull(*w.server, keys).answer;
         for (const auto& cs : answer["changesets"])
             if (!cs.contains("withheld"))
                 for (const auto& op : cs["ops"]) clueOps += op["channel"] == clueCh ? 1 : 0;
@@ -1047,12 +1035,10 @@ TEST_CASE("clues: the office's clue reaches only the discipline commission's dev
         DeviceKeys keys(*c);
         CHECK(countIn(keys, "SELECT COUNT(*) FROM channel_keys WHERE channel = ?", clueCh) == 0);
         CHECK(countIn(keys, "SELECT COUNT(*) FROM ops WHERE channel = ?", clueCh) == 0);
-        const std::string target = "/v1/pull?after=0&limit=2000";
-        auto pulled = rawRequest(*w.server, "GET", target, keys.headers("GET", target, "", nowMs(), freshNonce()), "");
-        REQUIRE(pulled.status == 200);
+        const Pulled pulled = rawPull(*w.server, keys);
         CHECK(pulled.body.find(marker) == std::string::npos);
         int withheld = 0;
-        const json answer = json::parse(pulled.body);
+        const json& answer = pulled.answer;
         for (const auto& cs : answer["changesets"]) {
             if (cs.contains("withheld")) {
                 ++withheld;
