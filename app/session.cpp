@@ -417,13 +417,18 @@ AResult<std::vector<NoticeView>> Session::notices() {
     return out;
 }
 
-AResult<NoticeView> Session::notice(const std::string& id) {
-    auto all = notices();
+namespace {
+// One record of a listed view by id (notices, clues): NotFound names what and where to look.
+template <typename View>
+AResult<View> byId(AResult<std::vector<View>> all, const std::string& id, const char* what) {
     if (!all) return all.error();
-    for (auto& n : *all)
-        if (n.id == id) return std::move(n);
-    return fail(AppError::NotFound, "no notice " + id + " here (sync first?)");
+    for (auto& v : *all)
+        if (v.id == id) return std::move(v);
+    return fail(AppError::NotFound, std::string("no ") + what + " " + id + " here (sync first?)");
 }
+}  // namespace
+
+AResult<NoticeView> Session::notice(const std::string& id) { return byId(notices(), id, "notice"); }
 
 AStatus Session::acknowledgeNotice(const std::string& noticeId) {
     return committing([&](Workspace& ws) { return ws.acknowledgeNotice(noticeId); });
@@ -480,13 +485,7 @@ AResult<std::vector<ClueView>> Session::clues() {
     return out;
 }
 
-AResult<ClueView> Session::clue(const std::string& id) {
-    auto all = clues();
-    if (!all) return all.error();
-    for (auto& c : *all)
-        if (c.id == id) return std::move(c);
-    return fail(AppError::NotFound, "no clue " + id + " here (sync first?)");
-}
+AResult<ClueView> Session::clue(const std::string& id) { return byId(clues(), id, "clue"); }
 
 // ---- sync with the server
 

@@ -383,14 +383,7 @@ SResult<SyncClient::KeysReport> SyncClient::keys() {
 
 SStatus SyncClient::takeForkReports(std::int64_t latest, RoundReport& report) {
     const std::string key = forksSeenMetaKey(m_conn->endpoint().url);
-    std::int64_t seen = 0;
-    if (auto m = m_store.meta(key)) {
-        try {
-            seen = std::stoll(*m);
-        } catch (...) {
-            seen = 0;
-        }
-    }
+    std::int64_t seen = metaInt(m_store, key);
     while (seen < latest) {
         auto a = m_conn->request("GET", std::string(kRouteForks) + "?after=" + std::to_string(seen), "", 120);
         if (!a) return a.error();

@@ -61,6 +61,12 @@ std::optional<std::int64_t> decimal(const std::string& s) {
     return std::stoll(s);
 }
 
+// A request's timestamp within the allowed skew of this server's clock.
+bool freshTimestamp(std::optional<std::int64_t> ts) {
+    const std::int64_t now = wallClockMs();
+    return ts && *ts <= now + net::kMaxClockSkewMs && *ts >= now - net::kMaxClockSkewMs;
+}
+
 std::string isoNow() {
     std::time_t t = std::time(nullptr);
     std::tm tm{};
@@ -268,7 +274,7 @@ bool Server::authenticate(const httplib::Request& req, httplib::Response& res, C
         return false;
     }
     const std::int64_t now = wallClockMs();
-    if (*ts > now + net::kMaxClockSkewMs || *ts < now - net::kMaxClockSkewMs) {
+    if (!freshTimestamp(ts)) {
         refuse(res, 401, "stale_timestamp", "the request's time is more than 5 minutes from the server's: check the device clock");
         return false;
     }
@@ -707,9 +713,7 @@ void Server::joinPresent(const httplib::Request& req, httplib::Response& res) {
         return refuse(res, 401, "bad_invite_mac", "the request is not made with this invitation's code");
     auto parsed = net::parsePresentation(req.body);
     if (!parsed) return refuse(res, 400, "malformed", parsed.error().message);
-    const std::int64_t now = wallClockMs();
-    auto ts = decimal(req.get_header_value(net::kHeaderTimestamp));
-    if (!ts || *ts > now + net::kMaxClockSkewMs || *ts < now - net::kMaxClockSkewMs)
+    if (!freshTimestamp(decimal(req.get_header_value(net::kHeaderTimestamp))))
         return refuse(res, 401, "stale_timestamp", "the request's time is more than 5 minutes from the server's: check the device clock");
     if (!signedByPresented(req, req.body))
         return refuse(res, 401, "bad_signature", "a presentation is signed by the key of the device it presents");
@@ -732,7 +736,7 @@ void Server::joinFetch(const httplib::Request& req, httplib::Response& res) {
     if (!req.params.empty()) return refuse(res, 400, "malformed", "a join fetch takes no parameters");
     auto ts = decimal(req.get_header_value(net::kHeaderTimestamp));
     const std::int64_t now = wallClockMs();
-    if (!ts || *ts > now + net::kMaxClockSkewMs || *ts < now - net::kMaxClockSkewMs)
+    if (!freshTimestamp(ts))
         return refuse(res, 401, "stale_timestamp", "the request's time is more than 5 minutes from the server's: check the device clock");
     std::lock_guard lock(m_storeMutex);
     auto st = m_store->invite(id);

@@ -44,6 +44,10 @@ TEST_CASE("online enrolment: a new device joins with the office's one-time code 
     CHECK(inv.invite["person"] == "冯磊");
     CHECK(inv.invite["server_url"] == w.server->url());
     CHECK(inv.invite["pin"] == w.server->pin());
+    // The office's own person is never invited online (a device with every channel key).
+    auto own = w.office({"org", "invite", "--person", "A01"});
+    CHECK(own.exitCode == 5);
+    CHECK(own.err.find("own person") != std::string::npos);
     REQUIRE(inv.code.size() == 23);  // four groups of five, dashed
     CHECK(net::normaliseInviteCode(inv.code));
     // The office keeps no copy of the code.
