@@ -261,7 +261,7 @@ sync::SResult<Verdict> checkFinding(const sync::OpValidator::Context& ctx, const
     Json ch = changesOf(op);
     static const std::set<std::string> fields = {"inspection_id", "title",  "description", "category",   "audit_category",
                                                  "severity",      "tags",   "immediate_fix", "responsible_person",
-                                                 "status",        "author", "created_at"};
+                                                 "status",        "author", "created_at",    "review_note"};
     if (auto f = unknownField(ch, fields)) return Verdict::refuse("a finding has no field '" + *f + "'");
     if (auto v = findingFields(ch); !v.ok()) return v;
     auto before = view.record("finding", op.recordId);
@@ -289,7 +289,14 @@ sync::SResult<Verdict> checkFinding(const sync::OpValidator::Context& ctx, const
     auto status = parseEnum<FindingStatus>(stringOf(**before, "status")).value_or(FindingStatus::Draft);
     bool content = false;
     for (auto it = ch.begin(); it != ch.end(); ++it)
-        if (it.key() != "status") content = true;
+        if (it.key() != "status" && it.key() != "review_note") content = true;
+    if (ch.contains("review_note")) {
+        auto to = parseEnum<FindingStatus>(stringOf(ch, "status"));
+        if (!to || *to == status || (*to != FindingStatus::Returned && *to != FindingStatus::Confirmed))
+            return Verdict::refuse("a review note is written only with the review's decision: the move to returned or confirmed");
+        if (!boundedString(ch["review_note"], kMaxReviewNote, false))
+            return Verdict::refuse("a review note is text of at most " + std::to_string(kMaxReviewNote) + " bytes");
+    }
     if (content) {
         auto may = mayEditContent(a.role, status);
         if (!may.ok()) return may;

@@ -68,6 +68,9 @@ Verdict mayAnswerNotice(Role role, const std::string& personUnit, const Json& in
 // the commission, which judges the clue too, cannot read the team channel, so only the drafting
 // device checks that it is a finding of the inspection (Workspace::addClue).
 constexpr std::size_t kMaxClueSummary = 8000;       // bytes
+// Why a reviewer returned (or what they noted confirming) a finding: `review_note`, written only
+// with the status change it explains.
+constexpr std::size_t kMaxReviewNote = 4000;        // bytes
 constexpr std::size_t kMaxClueRecipient = 200;      // `transferred_to`, bytes
 Verdict mayDraftClue(Role role);
 // drafted -> transferred (the audit office) -> received (the discipline commission); final then.

@@ -57,6 +57,7 @@ FindingView findingFrom(const Json& f) {
             v.attachments.push_back({stringOf(a, "id"), stringOf(a, "hash"), stringOf(a, "name"), stringOf(a, "purpose"),
                                      stringOf(a, "added_by"), intOf(a, "size").value_or(0), stringOf(a, "state")});
     v.conflictedFields = textsOf(f, "conflicts");
+    v.reviewNote = stringOf(f, "review_note");
     return v;
 }
 
@@ -624,6 +625,9 @@ public:
 private:
     void run() {
         double backoff = 1;
+        // The first round, and one after a local change, do not long-poll: the status (online,
+        // what waits) is known at once; the rounds after wait for news.
+        bool quick = true;
         for (;;) {
             {
                 std::lock_guard lock(m_mutex);
@@ -631,7 +635,8 @@ private:
                 m_poked = false;
             }
             m_interrupt = false;
-            auto r = syncRound(*m_ws, m_srv, 25, m_onArrival, {}, &m_interrupt);
+            auto r = syncRound(*m_ws, m_srv, quick ? 0 : 25, m_onArrival, {}, &m_interrupt);
+            quick = false;
             bool cutShort = false, retryLater = false;
             double wait = 0;
             {
@@ -647,6 +652,7 @@ private:
                     backoff = 1;
                 } else if (r.code() == AppError::Cancelled && m_poked) {
                     cutShort = true;  // something local to send: round again at once
+                    quick = true;
                 } else {
                     // Offline: 1, 2, 4 … 60 s, each with up to 50% jitter so devices do not return in
                     // step. Refused (revoked, tampered): a minute, and the reason is shown.
@@ -940,13 +946,18 @@ AStatus Session::editFinding(const std::string& id, const FindingEdit& edit) {
     return committing([&](Workspace& ws) { return ws.editFinding(id, fields); });
 }
 
-AStatus Session::transitionFinding(const std::string& id, FindingStatus to) {
-    return committing([&](Workspace& ws) { return ws.transitionFinding(id, to); });
+AStatus Session::transitionFinding(const std::string& id, FindingStatus to, const std::string& note) {
+    return committing([&](Workspace& ws) { return ws.transitionFinding(id, to, note); });
 }
 
 AResult<std::string> Session::attachEvidence(const std::string& findingId, const std::filesystem::path& file,
                                              EvidencePurpose purpose) {
     return committing([&](Workspace& ws) { return ws.attachEvidence(findingId, file, purpose); });
+}
+
+AResult<std::vector<std::uint8_t>> Session::previewEvidence(const std::string& hash, std::size_t maxBytes) {
+    XS_TRY_APP(unlocked());
+    return m_ws->previewEvidence(hash, maxBytes);
 }
 
 AStatus Session::exportEvidence(const std::string& hash, const std::filesystem::path& out) {

@@ -118,10 +118,14 @@ public:
     AResult<std::shared_ptr<Task<std::size_t>>> importFindings(const std::filesystem::path& file,
                                                                 std::function<void(const std::string&)> committed);
     AStatus editFinding(const std::string& id, const FindingEdit& edit);
-    AStatus transitionFinding(const std::string& id, FindingStatus to);
+    // `note`: why a reviewer returns it (or what they noted confirming it), kept with the decision.
+    AStatus transitionFinding(const std::string& id, FindingStatus to, const std::string& note = {});
     AResult<std::string> attachEvidence(const std::string& findingId, const std::filesystem::path& file,
                                         EvidencePurpose purpose);  // the file's hash
     AStatus exportEvidence(const std::string& hash, const std::filesystem::path& out);
+    // An evidence file's bytes in memory, for a preview on this screen (a thumbnail): nothing is
+    // written anywhere, so it is not an export. Refused when the file is larger than maxBytes.
+    AResult<std::vector<std::uint8_t>> previewEvidence(const std::string& hash, std::size_t maxBytes);
 
     // ---- immediate-fix notices (article 7(2)): the lead issues one for a confirmed immediate-fix
     // finding; a head of the inspected unit acknowledges it and replies with what was done.

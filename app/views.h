@@ -86,6 +86,7 @@ struct FindingView {
     std::int64_t createdAtMs = 0;
     std::vector<AttachmentView> attachments;
     std::vector<std::string> conflictedFields;  // fields with concurrent edits to resolve
+    std::string reviewNote;  // the last review's note (why it was returned); empty: none
 };
 
 // A change to a finding's fields (`finding edit`): what is set is changed, the rest stays.

@@ -159,9 +159,7 @@ AResult<std::string> Workspace::resolve(const char* table, const std::string& ke
 
 // ---------------------------------------------------------------- maintenance
 
-AStatus Workspace::exportEvidence(const std::string& hash, const fs::path& out) {
-    XS_TRY_APP(checkOutputPath(m_store->dir(), out));
-    removeOrphansOf(out);
+AResult<std::vector<std::string>> Workspace::evidenceScopes(const std::string& hash) {
     // The evidence belongs to the inspection of a finding it is attached to.
     auto s = m_store->db().prepare("SELECT DISTINCT f.inspection_id FROM attachments a JOIN findings f ON f.id = a.finding_id"
                                    " WHERE a.hash = ?");
@@ -170,6 +168,37 @@ AStatus Workspace::exportEvidence(const std::string& hash, const fs::path& out) 
     std::vector<std::string> scopes;
     XS_TRY_SYNC(s->collectTexts(scopes));
     if (scopes.empty()) return fail(AppError::NotFound, "no evidence with hash " + hash);
+    return scopes;
+}
+
+AResult<std::vector<std::uint8_t>> Workspace::previewEvidence(const std::string& hash, std::size_t maxBytes) {
+    auto scopes = evidenceScopes(hash);
+    if (!scopes) return scopes.error();
+    for (const auto& scope : *scopes) {
+        auto entry = m_store->evidenceEntry(scope, hash);
+        if (!entry) return fromSync(entry.error());
+        if (!*entry || (*entry)->shredded) continue;
+        if ((*entry)->size > maxBytes) return refused("evidence " + hash.substr(0, 12) + " is too large to preview");
+        auto key = m_store->evidenceScope(scope, false);
+        if (!key) return fromSync(key.error());
+        std::vector<std::uint8_t> out;
+        out.reserve(static_cast<std::size_t>((*entry)->size));
+        XS_TRY_SYNC(m_store->evidence().read(*key, hash, [&](crypto::ByteView b) -> sync::SStatus {
+            if (out.size() + b.size() > maxBytes) return fail(sync::SyncError::Corrupt, "evidence " + hash.substr(0, 12) + " is larger than recorded");
+            out.insert(out.end(), b.begin(), b.end());
+            return {};
+        }));
+        return out;
+    }
+    return fail(AppError::NotFound, "evidence " + hash.substr(0, 12) + " is not on this store (pending, or shredded after a handover)");
+}
+
+AStatus Workspace::exportEvidence(const std::string& hash, const fs::path& out) {
+    XS_TRY_APP(checkOutputPath(m_store->dir(), out));
+    removeOrphansOf(out);
+    auto found = evidenceScopes(hash);
+    if (!found) return found.error();
+    const std::vector<std::string>& scopes = *found;
     for (const auto& scope : scopes) {
         auto entry = m_store->evidenceEntry(scope, hash);
         if (!entry) return fromSync(entry.error());

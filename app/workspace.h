@@ -120,7 +120,7 @@ public:
                                         const std::function<bool()>& cancelled = {});
     // fields: snake_case field -> new value (strings for enums). `status` goes through transition rules.
     AStatus editFinding(const std::string& id, const Json& fields);
-    AStatus transitionFinding(const std::string& id, FindingStatus to);
+    AStatus transitionFinding(const std::string& id, FindingStatus to, const std::string& note = {});
     AResult<std::string> attachEvidence(const std::string& findingId, const std::filesystem::path& file,
                                         EvidencePurpose purpose);
 
@@ -153,6 +153,8 @@ public:
     AResult<Json> conflicts();
 
     AStatus exportEvidence(const std::string& hash, const std::filesystem::path& out);
+    AResult<std::vector<std::uint8_t>> previewEvidence(const std::string& hash, std::size_t maxBytes);
+    AResult<std::vector<std::string>> evidenceScopes(const std::string& hash);  // inspections it belongs to
     // Taking data out of the encrypted store is itself a signed record in the inspection's team
     // channel (article 7(4)): what (evidence | handover), which (a hash or the inspection), the
     // file's name and size, by whom, when. Committed before the data is written out, so no

@@ -284,8 +284,10 @@ AStatus Workspace::checkTransition(const std::string& id, const Json& rec, Findi
     return fromVerdict(v);
 }
 
-AStatus Workspace::transitionFinding(const std::string& id, FindingStatus to) {
-    return editFinding(id, Json{{"status", toString(to)}});
+AStatus Workspace::transitionFinding(const std::string& id, FindingStatus to, const std::string& note) {
+    Json fields{{"status", toString(to)}};
+    if (!note.empty()) fields["review_note"] = note;
+    return editFinding(id, fields);
 }
 
 AStatus Workspace::editFinding(const std::string& id, const Json& fields) {
@@ -300,6 +302,16 @@ AStatus Workspace::editFinding(const std::string& id, const Json& fields) {
         if (!s) return refused("status must be one of " + allSpellings<FindingStatus>());
         if (*s != parseEnum<FindingStatus>(textOf(*rec, "status"))) newStatus = s;
         content.erase("status");
+    }
+    // The review's note goes with its decision (rules::checkFinding).
+    Json note;
+    if (content.contains("review_note")) {
+        note = content["review_note"];
+        content.erase("review_note");
+        if (!newStatus || (*newStatus != FindingStatus::Returned && *newStatus != FindingStatus::Confirmed))
+            return refused("a review note is written only with the review's decision: the move to returned or confirmed");
+        if (!note.is_string() || note.get<std::string>().size() > rules::kMaxReviewNote)
+            return refused("a review note is text of at most " + std::to_string(rules::kMaxReviewNote) + " bytes");
     }
     static const std::set<std::string> editable = {"title", "description", "category", "audit_category", "severity",
                                                    "tags", "immediate_fix", "responsible_person"};
@@ -332,6 +344,7 @@ AStatus Workspace::editFinding(const std::string& id, const Json& fields) {
     std::string ch = teamChannel(textOf(*rec, "inspection_id"));
     for (auto it = content.begin(); it != content.end(); ++it) d.set(ch, "finding", id, it.key(), it.value());
     if (newStatus) d.set(ch, "finding", id, "status", toString(*newStatus));
+    if (newStatus && note.is_string()) d.set(ch, "finding", id, "review_note", note);
     if (d.empty()) return {};
     auto cs = m_log->commit(d);
     if (!cs) return fromCommit(cs.error());
@@ -364,6 +377,8 @@ AResult<Json> Workspace::findingJson(const std::string& id) {
     if (rows->empty()) return fail(AppError::NotFound, "no finding " + id);
     Json f = (*rows)[0];
     f["inspection"] = f["inspection_id"];
+    // Not a projected column: the last review's note, from the op log.
+    if (auto rec = m_log->record("finding", id)) f["review_note"] = textOf(*rec, "review_note");
     if (f["tags"].is_null()) f["tags"] = Json::array();
     auto a = m_store->db().prepare((selectAll("attachment") + " WHERE finding_id = ? ORDER BY purpose, hash").c_str());
     if (!a) return fromSync(a.error());

@@ -539,12 +539,12 @@ int cmdFinding(Context& ctx) {
     }
     if (sub == "transition") {
         auto to = ctx.args.get("to");
-        if (pos.size() != 3 || !to) return usage("finding transition ID --to STATUS");
+        if (pos.size() != 3 || !to) return usage("finding transition ID --to STATUS [--reason TEXT]");
         auto status = parseEnum<FindingStatus>(*to);
         if (!status) return usage("--to must be one of " + allSpellings<FindingStatus>());
         auto ws = openSession(ctx);
         if (!ws) return report(ws.error());
-        auto s = (*ws)->transitionFinding(pos[2], *status);
+        auto s = (*ws)->transitionFinding(pos[2], *status, ctx.args.get("reason").value_or(""));
         if (!s) return report(s.error());
         return 0;
     }
@@ -1238,7 +1238,7 @@ commands:
   finding import FILE.jsonl      one JSON object per line, keys as for add (underscores)
   finding edit ID --FIELD VALUE...   (title, description, category, audit-category, severity,
                                       tag, immediate-fix true|false, responsible-person, status)
-  finding transition ID --to STATUS
+  finding transition ID --to STATUS [--reason TEXT]
   finding attach ID --evidence FILE [--purpose evidence|rectification|verification]
   finding list [--inspection ID] | finding show ID
   conflicts                      concurrent edits waiting for a person

@@ -87,7 +87,8 @@ Json toJson(const FindingView& f) {
             {"created_at", f.createdAtMs},
             {"evidence", evidence},
             {"attachments", attachments},
-            {"conflicts", f.conflictedFields}};
+            {"conflicts", f.conflictedFields},
+            {"review_note", textOrNull(f.reviewNote)}};
 }
 
 Json toJson(const FieldVersionView& v) {

@@ -3,37 +3,105 @@
 #include <imgui.h>
 #include <imgui_internal.h>  // ClearActiveID: a field changed by a script while focused
 #include <imgui_stdlib.h>
+#include <algorithm>
+#include <cstdio>
 #include <functional>
 #include "app/model.h"
+#include "app/ui/textures.h"
+#include "app/ui/views_parts.h"
 
 namespace xs::ui {
 
+// Views of the other roles (views_work.cpp).
+void drawReview(Controller& c, ViewMemory& memory);
+void drawInbox(Controller& c, ViewMemory& memory);
+void drawHandover(Controller& c, ViewMemory& memory);
+void drawSettings(Controller& c, ViewMemory& memory);
+
+namespace vparts {
+
 namespace {
-
-const ImVec4 kRefusalColour{0.70f, 0.10f, 0.10f, 1.0f};
-
-// A text field bound to a model value: an edit comes back as an intent, applied after the frame.
-// When the value changed elsewhere (a script line, another intent) while the field is being
-// edited, ImGui's own copy is dropped so that the field shows the model's text. Returns whether
-// Enter was pressed in it.
-bool field(Controller& c, ViewMemory& memory, const char* label, Field which, const std::string& value,
-           ImGuiInputTextFlags flags = 0, const char* hint = nullptr) {
+bool consumeChange(ViewMemory& memory, const char* label, Field which, const std::string& value) {
     std::size_t& seen = memory.fieldSeen[static_cast<std::size_t>(which)];
     if (std::hash<std::string>{}(value) != seen && ImGui::GetActiveID() == ImGui::GetID(label)) ImGui::ClearActiveID();
+    return true;
+}
+}  // namespace
+
+bool field(Controller& c, ViewMemory& memory, const char* label, Field which, const std::string& value,
+           ImGuiInputTextFlags flags, const char* hint) {
+    consumeChange(memory, label, which, value);
     std::string buffer = value;
     const bool edited = hint ? ImGui::InputTextWithHint(label, hint, &buffer, flags) : ImGui::InputText(label, &buffer, flags);
     if (edited && buffer != value) c.post(EditField{which, buffer});
-    seen = std::hash<std::string>{}(buffer);
+    if (ImGui::IsItemDeactivatedAfterEdit()) c.post(LeaveField{which});
+    memory.fieldSeen[static_cast<std::size_t>(which)] = std::hash<std::string>{}(buffer);
     return ImGui::IsItemDeactivated() && (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Enter)) ||
                                           ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_KeyPadEnter)));
 }
+
+void multiline(Controller& c, ViewMemory& memory, const char* label, Field which, const std::string& value, float lines) {
+    consumeChange(memory, label, which, value);
+    std::string buffer = value;
+    const float em = ImGui::GetFontSize();
+    if (ImGui::InputTextMultiline(label, &buffer, ImVec2(ImGui::CalcItemWidth(), lines * em * 1.4f)) && buffer != value)
+        c.post(EditField{which, buffer});
+    if (ImGui::IsItemDeactivatedAfterEdit()) c.post(LeaveField{which});
+    memory.fieldSeen[static_cast<std::size_t>(which)] = std::hash<std::string>{}(buffer);
+}
+
+void drawMessage(const Controller& c, const Message& m) {
+    if (m.key.empty()) return;
+    const float em = ImGui::GetFontSize();
+    ImGui::PushStyleColor(ImGuiCol_Text, m.error ? kRefusalColour : kOkColour);
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + 40 * em);
+    ImGui::TextUnformatted(c.strings().text(m.key));
+    ImGui::PopStyleColor();
+    if (!m.detail.empty()) ImGui::TextDisabled("%s", m.detail.c_str());
+    ImGui::PopTextWrapPos();
+}
+
+void messageAt(const Controller& c, const Message& m, Field f) {
+    if (m.at(f)) drawMessage(c, m);
+}
+void messageAt(const Controller& c, const Message& m, Button b) {
+    if (m.at(b)) drawMessage(c, m);
+}
+
+void button(Controller& c, Button b, const char* label, bool enabled, float widthEm) {
+    ImGui::BeginDisabled(!enabled);
+    if (ImGui::Button(label, ImVec2(widthEm * ImGui::GetFontSize(), 0))) c.post(Press{b});
+    ImGui::EndDisabled();
+}
+
+void focusFirst(ViewMemory& memory) {
+    if (!memory.focusPending) return;
+    ImGui::SetKeyboardFocusHere();
+    memory.focusPending = false;
+}
+
+}  // namespace vparts
+
+namespace {
+
+using namespace vparts;
+
+std::string withBadge(const Strings& s, const char* key, int n) {
+    if (n <= 0) return s.label(key);
+    return std::string(s.text(key)) + " (" + std::to_string(n) + ")###" + key;
+}
+
+std::string viewKey(ViewId v) { return std::string("view.") + viewName(v); }
 
 void drawMenu(Controller& c, ViewMemory& memory) {
     const Strings& s = c.strings();
     if (!ImGui::BeginMenuBar()) return;
     if (ImGui::BeginMenu(s.label("menu.view"))) {
-        if (ImGui::MenuItem(s.label("view.findings"), nullptr, c.view() == ViewId::Findings, c.unlocked()))
-            c.post(ShowView{ViewId::Findings});
+        for (ViewId v : c.views()) {
+            const std::string key = viewKey(v);
+            const std::string label = v == ViewId::Inbox ? withBadge(s, key.c_str(), c.inbox().unseen()) : s.label(key);
+            if (ImGui::MenuItem(label.c_str(), nullptr, c.view() == v)) c.post(ShowView{v});
+        }
         ImGui::Separator();
         if (ImGui::MenuItem(s.label("menu.lock"), nullptr, false, c.unlocked())) c.post(Press{Button::Lock});
         ImGui::EndMenu();
@@ -43,11 +111,35 @@ void drawMenu(Controller& c, ViewMemory& memory) {
         if (ImGui::MenuItem(s.label("lang.en"), nullptr, c.lang() == Lang::En)) c.post(SetLanguage{Lang::En});
         ImGui::EndMenu();
     }
+    if (ImGui::BeginMenu(s.label("menu.theme"))) {
+        if (ImGui::MenuItem(s.label("theme.light"), nullptr, !memory.dark)) memory.dark = false;
+        if (ImGui::MenuItem(s.label("theme.dark"), nullptr, memory.dark)) memory.dark = true;
+        ImGui::EndMenu();
+    }
     if (ImGui::BeginMenu(s.label("menu.debug"))) {
         ImGui::MenuItem(s.label("menu.metrics"), nullptr, &memory.showMetrics);
         ImGui::EndMenu();
     }
     ImGui::EndMenuBar();
+}
+
+// The views of this person as a row of buttons under the menu: what there is, at a glance.
+void drawNavigation(Controller& c) {
+    const Strings& s = c.strings();
+    if (!c.unlocked()) {
+        ImGui::TextUnformatted(s.text("view.unlock"));
+        return;
+    }
+    for (ViewId v : c.views()) {
+        const std::string key = viewKey(v);
+        const std::string label = v == ViewId::Inbox ? withBadge(s, key.c_str(), c.inbox().unseen()) : s.label(key);
+        const bool current = c.view() == v || (v == ViewId::Findings && c.view() == ViewId::Editor);
+        if (current) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_ButtonActive));
+        if (ImGui::Button(label.c_str())) c.post(ShowView{v});
+        if (current) ImGui::PopStyleColor();
+        ImGui::SameLine();
+    }
+    ImGui::TextDisabled("%s", s.format("nav.signed_in", {{"name", c.self().name}, {"role", app::label(c.self().role)}}).c_str());
 }
 
 void drawUnlock(Controller& c, ViewMemory& memory) {
@@ -62,10 +154,7 @@ void drawUnlock(Controller& c, ViewMemory& memory) {
     ImGui::PushItemWidth(30 * em);
     ImGui::BeginDisabled(u.busy);
     bool enter = field(c, memory, s.label("unlock.store"), Field::Store, u.store);
-    if (memory.focusPending) {
-        ImGui::SetKeyboardFocusHere();
-        memory.focusPending = false;
-    }
+    focusFirst(memory);
     enter |= field(c, memory, s.label("unlock.passphrase"), Field::Passphrase, u.passphrase, ImGuiInputTextFlags_Password);
     ImGui::PopItemWidth();
     const bool pressed = ImGui::Button(s.label("unlock.button"), ImVec2(8 * em, 0));
@@ -88,32 +177,211 @@ void drawUnlock(Controller& c, ViewMemory& memory) {
     }
 }
 
+// First run: the directory holds no store yet; make one here.
+void drawFirstRun(Controller& c, ViewMemory& memory) {
+    const Strings& s = c.strings();
+    const UnlockState& u = c.unlockState();
+    const float em = ImGui::GetFontSize();
+    ImGui::Dummy(ImVec2(0, em));
+    ImGui::TextUnformatted(s.text("first_run.heading"));
+    ImGui::TextDisabled("%s", s.text("first_run.explain"));
+    ImGui::PushItemWidth(30 * em);
+    ImGui::BeginDisabled(u.busy);
+    field(c, memory, s.label("unlock.store"), Field::Store, u.store);
+    focusFirst(memory);
+    field(c, memory, s.label("first_run.name"), Field::Name, u.name);
+    const auto role = app::parseEnum<app::Role>(u.role);
+    if (ImGui::BeginCombo(s.label("first_run.role"), role ? app::label(*role).c_str() : u.role.c_str())) {
+        for (app::Role r : {app::Role::WorkingGroupMember, app::Role::WorkingGroupLead, app::Role::ThirdPartyAuditor,
+                            app::Role::UnitHead, app::Role::AuditOffice, app::Role::DisciplineCommission})
+            if (ImGui::Selectable(app::label(r).c_str(), role == r)) c.post(EditField{Field::Role, app::toString(r)});
+        ImGui::EndCombo();
+    }
+    field(c, memory, s.label("unlock.passphrase"), Field::Passphrase, u.passphrase, ImGuiInputTextFlags_Password);
+    ImGui::SameLine();
+    ImGui::TextUnformatted(s.text(("strength." + std::to_string(u.strength)).c_str()));
+    field(c, memory, s.label("first_run.passphrase_again"), Field::PassphraseAgain, u.passphraseAgain, ImGuiInputTextFlags_Password);
+    ImGui::PopItemWidth();
+    button(c, Button::Create, s.label("first_run.create"), !u.busy, 8);
+    ImGui::EndDisabled();
+    ImGui::SameLine();
+    if (u.busy) {
+        ImGui::TextDisabled("%s", s.text("first_run.busy"));
+    } else if (!u.refusalKey.empty()) {
+        ImGui::BeginGroup();
+        ImGui::TextColored(kRefusalColour, "%s", s.text(u.refusalKey));
+        if (!u.refusalDetail.empty()) ImGui::TextDisabled("%s", u.refusalDetail.c_str());
+        ImGui::EndGroup();
+    }
+}
+
+void drawEnrol(Controller& c, ViewMemory& memory) {
+    const Strings& s = c.strings();
+    const EnrolModel& e = c.enrol();
+    const float em = ImGui::GetFontSize();
+    ImGui::TextUnformatted(s.text("enrol.heading"));
+    ImGui::TextDisabled("%s", s.text("enrol.explain"));
+    ImGui::TextUnformatted(s.format("enrol.fingerprint", {{"fp", e.identity.fingerprint}}).c_str());
+    ImGui::BeginDisabled(e.joining);
+    ImGui::PushItemWidth(30 * em);
+    ImGui::Separator();
+    ImGui::TextUnformatted(s.text("enrol.by_code"));
+    focusFirst(memory);
+    field(c, memory, s.label("enrol.url"), Field::ServerUrl, e.url, 0, "https://sync.bureau.lan:8443");
+    field(c, memory, s.label("enrol.pin"), Field::ServerPin, e.pin);
+    field(c, memory, s.label("enrol.code"), Field::Code, e.code);
+    messageAt(c, e.message, Field::Code);
+    button(c, Button::Join, s.label("enrol.join"));
+    if (e.joining) {
+        ImGui::SameLine();
+        ImGui::TextDisabled("%s", s.text("enrol.joining"));
+    }
+    messageAt(c, e.message, Button::Join);
+    ImGui::Separator();
+    ImGui::TextUnformatted(s.text("enrol.by_file"));
+    field(c, memory, s.label("enrol.identity_path"), Field::IdentityPath, e.identityPath, 0, "/media/usb/me.device.json");
+    messageAt(c, e.message, Field::IdentityPath);
+    button(c, Button::ExportIdentity, s.label("enrol.export_identity"));
+    messageAt(c, e.message, Button::ExportIdentity);
+    field(c, memory, s.label("enrol.file"), Field::EnrolmentFile, e.enrolmentFile, 0, "/media/usb/enrolment.json");
+    messageAt(c, e.message, Field::EnrolmentFile);
+    button(c, Button::AcceptEnrolment, s.label("enrol.accept"));
+    messageAt(c, e.message, Button::AcceptEnrolment);
+    ImGui::PopItemWidth();
+    ImGui::EndDisabled();
+}
+
+void drawToday(Controller& c, ViewMemory&) {
+    const Strings& s = c.strings();
+    const TodayModel& t = c.today();
+    const float em = ImGui::GetFontSize();
+    if (!t.have) {
+        ImGui::TextUnformatted(s.text("today.none"));
+        return;
+    }
+    ImGui::TextUnformatted(t.inspection.title.c_str());
+    ImGui::TextUnformatted(s.format("today.window", {{"start", t.inspection.onsiteStart}, {"end", t.inspection.windowEnd}}).c_str());
+    if (t.day == 0)
+        ImGui::TextUnformatted(s.text("today.not_started"));
+    else if (t.day > t.days)
+        ImGui::TextUnformatted(s.format("today.over", {{"days", std::to_string(t.days)}}).c_str());
+    else
+        ImGui::TextUnformatted(s.format("today.day", {{"n", std::to_string(t.day)}, {"days", std::to_string(t.days)}}).c_str());
+    if (t.approvedExtensions || t.pendingExtensions)
+        ImGui::TextDisabled("%s", s.format("today.extensions", {{"approved", std::to_string(t.approvedExtensions)},
+                                                                {"pending", std::to_string(t.pendingExtensions)}})
+                                      .c_str());
+    ImGui::Dummy(ImVec2(0, 0.5f * em));
+    if (t.immediateAwaitingReview > 0)
+        ImGui::TextColored(kRefusalColour, "%s",
+                           s.format("today.immediate_waiting", {{"n", std::to_string(t.immediateAwaitingReview)}}).c_str());
+
+    const ImGuiTableFlags flags = ImGuiTableFlags_BordersOuter | ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit;
+    ImGui::BeginGroup();
+    ImGui::TextUnformatted(s.format("today.by_status", {{"n", std::to_string(t.total)}}).c_str());
+    if (ImGui::BeginTable("###today.status", 2, flags, ImVec2(14 * em, 0))) {
+        for (const auto& [status, n] : t.byStatus) {
+            ImGui::TableNextRow();
+            ImGui::TableNextColumn();
+            ImGui::TextUnformatted(s.text(labelKey(status)));
+            ImGui::TableNextColumn();
+            ImGui::Text("%d", n);
+        }
+        ImGui::EndTable();
+    }
+    ImGui::EndGroup();
+    ImGui::SameLine(0, 2 * em);
+    ImGui::BeginGroup();
+    ImGui::TextUnformatted(s.text("today.by_category"));
+    if (ImGui::BeginTable("###today.category", 2, flags, ImVec2(18 * em, 0))) {
+        for (const auto& [category, n] : t.byCategory) {
+            ImGui::TableNextRow();
+            ImGui::TableNextColumn();
+            ImGui::TextUnformatted(s.text(labelKey(category)));
+            ImGui::TableNextColumn();
+            ImGui::Text("%d", n);
+        }
+        ImGui::EndTable();
+    }
+    ImGui::EndGroup();
+    ImGui::Dummy(ImVec2(0, 0.5f * em));
+    button(c, Button::NewFinding, s.label("findings.new"));
+    ImGui::SameLine();
+    ImGui::TextDisabled("Ctrl+N");
+}
+
+template <typename E>
+void enumFilter(const Strings& s, const char* id, std::optional<E> now, const std::vector<E>& all, float width,
+                const std::function<void(std::optional<E>)>& set) {
+    ImGui::SetNextItemWidth(width);
+    const char* preview = now ? s.text(labelKey(*now)) : s.text("findings.any");
+    if (ImGui::BeginCombo(id, preview)) {
+        if (ImGui::Selectable(s.text("findings.any"), !now)) set(std::nullopt);
+        for (E e : all)
+            if (ImGui::Selectable(s.text(labelKey(e)), now == e)) set(e);
+        ImGui::EndCombo();
+    }
+}
+
 void drawFindings(Controller& c, ViewMemory& memory) {
     const Strings& s = c.strings();
+    FindingsModel& choices = c.findingsChoices();
     const FindingsModel& m = c.findings();
     const float em = ImGui::GetFontSize();
+    using FS = app::FindingStatus;
+    using FC = app::FindingCategory;
+    using SV = app::Severity;
 
-    ImGui::PushItemWidth(30 * em);
-    if (memory.focusPending) {
+    ImGui::PushItemWidth(20 * em);
+    if (memory.focusFilter) {
         ImGui::SetKeyboardFocusHere();
+        memory.focusFilter = false;
         memory.focusPending = false;
     }
+    focusFirst(memory);
     field(c, memory, s.label("findings.filter"), Field::Filter, m.filter(), 0, s.text("findings.filter_hint"));
     ImGui::PopItemWidth();
+    ImGui::SameLine();
+    enumFilter<FS>(s, "###findings.status", m.status(),
+                   {FS::Draft, FS::Submitted, FS::Confirmed, FS::Returned, FS::FedBack, FS::Rectifying, FS::Rectified, FS::Closed},
+                   7 * em, [&](std::optional<FS> v) { choices.setStatus(v); });
+    ImGui::SameLine();
+    enumFilter<FC>(s, "###findings.category", m.category(),
+                   {FC::MainResponsibility, FC::EightPointRules, FC::FinancialDiscipline, FC::Other}, 10 * em,
+                   [&](std::optional<FC> v) { choices.setCategory(v); });
+    ImGui::SameLine();
+    enumFilter<SV>(s, "###findings.severity", m.severity(), {SV::Low, SV::Medium, SV::High}, 6 * em,
+                   [&](std::optional<SV> v) { choices.setSeverity(v); });
     ImGui::SameLine();
     ImGui::TextDisabled("%s", s.format("findings.count", {{"shown", std::to_string(m.visible().size())},
                                                           {"total", std::to_string(m.rows().size())}})
                                   .c_str());
+    if (std::find(c.views().begin(), c.views().end(), ViewId::Today) != c.views().end()) {
+        ImGui::SameLine();
+        button(c, Button::NewFinding, s.label("findings.new"));
+    }
 
     const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersOuter | ImGuiTableFlags_BordersV |
-                                  ImGuiTableFlags_ScrollY | ImGuiTableFlags_Resizable;
+                                  ImGuiTableFlags_ScrollY | ImGuiTableFlags_Resizable | ImGuiTableFlags_Sortable;
     if (!ImGui::BeginTable("###findings.table", 4, flags, ImVec2(0, -ImGui::GetFrameHeightWithSpacing()))) return;
     ImGui::TableSetupScrollFreeze(0, 1);
-    ImGui::TableSetupColumn(s.label("findings.col.title"), ImGuiTableColumnFlags_WidthStretch, 3.0f);
-    ImGui::TableSetupColumn(s.label("findings.col.category"), ImGuiTableColumnFlags_WidthStretch, 2.0f);
-    ImGui::TableSetupColumn(s.label("findings.col.severity"), ImGuiTableColumnFlags_WidthFixed, 6 * em);
-    ImGui::TableSetupColumn(s.label("findings.col.status"), ImGuiTableColumnFlags_WidthFixed, 6 * em);
+    ImGui::TableSetupColumn(s.label("findings.col.title"), ImGuiTableColumnFlags_WidthStretch, 3.0f,
+                            static_cast<ImGuiID>(SortKey::Title));
+    ImGui::TableSetupColumn(s.label("findings.col.category"), ImGuiTableColumnFlags_WidthStretch, 2.0f,
+                            static_cast<ImGuiID>(SortKey::Category));
+    ImGui::TableSetupColumn(s.label("findings.col.severity"), ImGuiTableColumnFlags_WidthFixed, 6 * em,
+                            static_cast<ImGuiID>(SortKey::Severity));
+    ImGui::TableSetupColumn(s.label("findings.col.status"), ImGuiTableColumnFlags_WidthFixed, 6 * em,
+                            static_cast<ImGuiID>(SortKey::Status));
     ImGui::TableHeadersRow();
+    if (ImGuiTableSortSpecs* sort = ImGui::TableGetSortSpecs(); sort && sort->SpecsDirty) {
+        if (sort->SpecsCount > 0)
+            choices.setSort(static_cast<SortKey>(sort->Specs[0].ColumnUserID),
+                            sort->Specs[0].SortDirection == ImGuiSortDirection_Descending);
+        else
+            choices.setSort(SortKey::Created, false);
+        sort->SpecsDirty = false;
+    }
 
     ImGuiListClipper clipper;
     clipper.Begin(static_cast<int>(m.visible().size()));
@@ -123,7 +391,8 @@ void drawFindings(Controller& c, ViewMemory& memory) {
             ImGui::PushID(r.id.c_str());
             ImGui::TableNextRow();
             ImGui::TableNextColumn();
-            ImGui::TextUnformatted(r.title.c_str());
+            if (ImGui::Selectable(r.title.c_str(), false, ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowItemOverlap))
+                c.post(Select{ListId::Finding, r.id});
             if (r.immediateFix) {
                 ImGui::SameLine();
                 ImGui::TextColored(kRefusalColour, "[%s]", s.text("findings.immediate_fix"));
@@ -139,6 +408,189 @@ void drawFindings(Controller& c, ViewMemory& memory) {
     }
     ImGui::EndTable();
     if (m.visible().empty()) ImGui::TextDisabled("%s", s.text("findings.none"));
+}
+
+// A choice among an enum's spellings, posted as the field's text (and left at once).
+template <typename E>
+void enumField(Controller& c, const char* label, Field which, const std::string& now, const std::vector<E>& all) {
+    const Strings& s = c.strings();
+    auto current = app::parseEnum<E>(now);
+    if (ImGui::BeginCombo(label, current ? s.text(labelKey(*current)) : now.c_str())) {
+        for (E e : all)
+            if (ImGui::Selectable(s.text(labelKey(e)), current == e)) {
+                c.post(EditField{which, app::toString(e)});
+                c.post(LeaveField{which});
+            }
+        ImGui::EndCombo();
+    }
+}
+
+std::string sizeText(const Strings& s, std::uint64_t bytes) {
+    if (bytes >= (1u << 20)) {
+        char n[32];
+        std::snprintf(n, sizeof n, "%.1f", static_cast<double>(bytes) / (1u << 20));
+        return s.format("size.mib", {{"n", n}});
+    }
+    if (bytes >= 1024) return s.format("size.kib", {{"n", std::to_string(bytes >> 10)}});
+    return s.format("size.bytes", {{"n", std::to_string(bytes)}});
+}
+
+void drawThumbnail(Controller& c, ViewMemory& memory, const std::string& key) {
+    const float em = ImGui::GetFontSize();
+    const Thumbnail* t = c.thumbnails().get(key);
+    if (!t || !memory.textures) {
+        ImGui::Dummy(ImVec2(4 * em, 4 * em));
+        return;
+    }
+    void* tex = memory.textures->of(*t);
+    if (!tex) {
+        ImGui::Dummy(ImVec2(4 * em, 4 * em));
+        return;
+    }
+    const float side = 6 * em;
+    const float scale = side / static_cast<float>(std::max(t->width, t->height));
+    ImGui::Image(tex, ImVec2(t->width * scale, t->height * scale));
+}
+
+void drawEvidence(Controller& c, ViewMemory& memory) {
+    const Strings& s = c.strings();
+    const EditorModel& ed = c.editor();
+    const float em = ImGui::GetFontSize();
+    ImGui::TextUnformatted(s.text("editor.evidence"));
+    ImGui::TextDisabled("%s", s.text("editor.drop_hint"));
+    ImGui::SetNextItemWidth(30 * em);
+    if (field(c, memory, s.label("editor.evidence_path"), Field::EvidencePath, ed.evidencePath)) c.post(Press{Button::Attach});
+    ImGui::SameLine();
+    button(c, Button::Attach, s.label("editor.attach"), ed.open);
+    messageAt(c, ed.message, Field::EvidencePath);
+    messageAt(c, ed.message, Button::Attach);
+    auto tile = [&](const std::string& thumbKey, const std::string& name, std::uint64_t size, const char* stateKey) {
+        ImGui::BeginGroup();
+        if (Thumbnails::isImage(name)) drawThumbnail(c, memory, thumbKey);
+        ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + 8 * em);
+        ImGui::TextUnformatted(name.c_str());
+        ImGui::TextDisabled("%s · %s", sizeText(s, size).c_str(), s.text(stateKey));
+        ImGui::PopTextWrapPos();
+        ImGui::EndGroup();
+        ImGui::SameLine(0, em);
+        if (ImGui::GetCursorPosX() > ImGui::GetContentRegionAvail().x - 8 * em) ImGui::NewLine();
+    };
+    for (const auto& a : ed.attachments)
+        tile(a.hash, a.name, static_cast<std::uint64_t>(a.size), ("evidence_state." + a.state).c_str());
+    for (const auto& p : ed.pending) tile(p.path, p.name, p.size, "evidence_state.unsaved");
+    if (!ed.attachments.empty() || !ed.pending.empty()) ImGui::NewLine();
+}
+
+void drawConflicts(Controller& c, ViewMemory& memory) {
+    const Strings& s = c.strings();
+    const EditorModel& ed = c.editor();
+    const float em = ImGui::GetFontSize();
+    if (ed.conflicts.empty()) return;
+    ImGui::TextColored(kRefusalColour, "%s", s.format("editor.conflicts", {{"n", std::to_string(ed.conflicts.size())}}).c_str());
+    for (const auto& x : ed.conflicts) {
+        ImGui::PushID(x.field.c_str());
+        ImGui::TextUnformatted(s.format("editor.conflict_on", {{"field", x.field}}).c_str());
+        if (ImGui::BeginTable("###conflict", static_cast<int>(std::min<std::size_t>(x.versions.size(), 4)), ImGuiTableFlags_Borders)) {
+            ImGui::TableNextRow();
+            for (std::size_t i = 0; i < x.versions.size() && i < 4; ++i) {
+                ImGui::TableNextColumn();
+                ImGui::PushID(static_cast<int>(i));
+                ImGui::PushTextWrapPos(0);
+                ImGui::TextUnformatted(x.versions[i].valueJson.c_str());
+                ImGui::PopTextWrapPos();
+                ImGui::TextDisabled("%s · %s", x.versions[i].time.c_str(), x.versions[i].device.substr(0, 8).c_str());
+                if (ImGui::Button(s.label("editor.take_this"))) c.post(Resolve{x.field, i});
+                ImGui::PopID();
+            }
+            ImGui::EndTable();
+        }
+        ImGui::PopID();
+    }
+    ImGui::SetNextItemWidth(40 * em);
+    multiline(c, memory, s.label("editor.merge"), Field::Merge, ed.merge, 3);
+    button(c, Button::UseMerge, s.label("editor.use_merge"));
+    messageAt(c, ed.message, Field::Merge);
+    messageAt(c, ed.message, Button::UseMerge);
+}
+
+void drawEditor(Controller& c, ViewMemory& memory) {
+    const Strings& s = c.strings();
+    const EditorModel& ed = c.editor();
+    const float em = ImGui::GetFontSize();
+    using FC = app::FindingCategory;
+    using SV = app::Severity;
+    if (!ed.open) return;
+    if (ImGui::Button(s.label("editor.back"))) c.post(ShowView{ViewId::Findings});
+    ImGui::SameLine();
+    ImGui::TextUnformatted(ed.id.empty() ? s.text("editor.new") : s.text(labelKey(ed.status)));
+    ImGui::SameLine();
+    ImGui::TextDisabled("%s", ed.inspectionTitle.c_str());
+
+    const bool editable = ed.id.empty() || ed.status == app::FindingStatus::Draft || ed.status == app::FindingStatus::Returned;
+    if (!ed.reviewNote.empty())
+        ImGui::TextColored(kRefusalColour, "%s", s.format("editor.review_note", {{"note", ed.reviewNote}}).c_str());
+    ImGui::PushItemWidth(40 * em);
+    ImGui::BeginDisabled(!editable);
+    focusFirst(memory);
+    field(c, memory, s.label("editor.title"), Field::Title, ed.title);
+    messageAt(c, ed.message, Field::Title);
+    multiline(c, memory, s.label("editor.description"), Field::Description, ed.description, 6);
+    messageAt(c, ed.message, Field::Description);
+    enumField<FC>(c, s.label("editor.category"), Field::Category, ed.category,
+                  {FC::MainResponsibility, FC::EightPointRules, FC::FinancialDiscipline, FC::Other});
+    enumField<SV>(c, s.label("editor.severity"), Field::Severity, ed.severity, {SV::Low, SV::Medium, SV::High});
+    if (ImGui::BeginCombo(s.label("editor.audit_category"), ed.auditCategory.empty() ? s.text("editor.none")
+                                                                                      : s.text("audit_category." + ed.auditCategory))) {
+        if (ImGui::Selectable(s.text("editor.none"), ed.auditCategory.empty())) {
+            c.post(EditField{Field::AuditCategory, ""});
+            c.post(LeaveField{Field::AuditCategory});
+        }
+        for (const auto& a : app::auditCategories())
+            if (ImGui::Selectable(s.text("audit_category." + a), ed.auditCategory == a)) {
+                c.post(EditField{Field::AuditCategory, a});
+                c.post(LeaveField{Field::AuditCategory});
+            }
+        ImGui::EndCombo();
+    }
+    field(c, memory, s.label("editor.responsible"), Field::Responsible, ed.responsible);
+    bool fix = ed.immediateFix;
+    if (ImGui::Checkbox(s.label("editor.immediate_fix"), &fix)) {
+        c.post(EditField{Field::ImmediateFix, fix ? "yes" : "no"});
+        c.post(LeaveField{Field::ImmediateFix});
+    }
+    ImGui::SameLine();
+    ImGui::TextDisabled("%s", s.text("editor.immediate_fix_hint"));
+    ImGui::EndDisabled();
+    ImGui::PopItemWidth();
+
+    button(c, Button::Save, s.label("editor.save"), editable);
+    ImGui::SameLine();
+    ImGui::TextDisabled("Ctrl+S");
+    ImGui::SameLine();
+    button(c, Button::Submit, s.label("editor.submit"), editable && !ed.title.empty());
+    messageAt(c, ed.message, Button::Save);
+    messageAt(c, ed.message, Button::Submit);
+    ImGui::Separator();
+    drawEvidence(c, memory);
+    drawConflicts(c, memory);
+    if (!ed.history.empty() && ImGui::CollapsingHeader(s.label("editor.history"))) {
+        if (ImGui::BeginTable("###history", 3, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersOuter)) {
+            ImGui::TableSetupColumn(s.label("history.time"), ImGuiTableColumnFlags_WidthFixed, 10 * em);
+            ImGui::TableSetupColumn(s.label("history.field"), ImGuiTableColumnFlags_WidthFixed, 8 * em);
+            ImGui::TableSetupColumn(s.label("history.value"), ImGuiTableColumnFlags_WidthStretch);
+            ImGui::TableHeadersRow();
+            for (const auto& v : ed.history) {
+                ImGui::TableNextRow();
+                ImGui::TableNextColumn();
+                ImGui::TextUnformatted(v.time.c_str());
+                ImGui::TableNextColumn();
+                ImGui::TextUnformatted(v.field.c_str());
+                ImGui::TableNextColumn();
+                ImGui::TextUnformatted(v.valueJson.c_str());
+            }
+            ImGui::EndTable();
+        }
+    }
 }
 
 void drawStatusLine(Controller& c) {
@@ -178,13 +630,33 @@ void drawStatusLine(Controller& c) {
     }
 }
 
+void shortcuts(Controller& c, ViewMemory& memory) {
+    const ImGuiIO& io = ImGui::GetIO();
+    if (!io.KeyCtrl || !c.unlocked()) return;
+    const bool captures = std::find(c.views().begin(), c.views().end(), ViewId::Today) != c.views().end();
+    if (ImGui::IsKeyPressed('N', false) && captures) {
+        if (c.view() != ViewId::Findings) c.post(ShowView{ViewId::Findings});
+        c.post(Press{Button::NewFinding});
+    }
+    if (ImGui::IsKeyPressed('S', false) && c.view() == ViewId::Editor) c.post(Press{Button::Save});
+    if (ImGui::IsKeyPressed('F', false)) {
+        if (c.view() != ViewId::Findings) c.post(ShowView{ViewId::Findings});
+        memory.focusFilter = true;
+    }
+}
+
 }  // namespace
 
 void drawFrame(Controller& c, ViewMemory& memory) {
+    if (memory.dark != memory.darkApplied) {
+        applyTheme(memory.dark);
+        memory.darkApplied = memory.dark;
+    }
     if (memory.drawnView != c.view()) {
         memory.drawnView = c.view();
         memory.focusPending = true;
     }
+    shortcuts(c, memory);
     const ImGuiViewport* vp = ImGui::GetMainViewport();
     ImGui::SetNextWindowPos(vp->WorkPos);
     ImGui::SetNextWindowSize(vp->WorkSize);
@@ -193,18 +665,48 @@ void drawFrame(Controller& c, ViewMemory& memory) {
                                    ImGuiWindowFlags_NoBringToFrontOnFocus;
     ImGui::Begin("###main", nullptr, flags);
     drawMenu(c, memory);
-    ImGui::TextUnformatted(c.strings().text(c.view() == ViewId::Unlock ? "view.unlock" : "view.findings"));
+    drawNavigation(c);
     ImGui::Separator();
     const float statusHeight = ImGui::GetFrameHeightWithSpacing() + ImGui::GetStyle().ItemSpacing.y;
     ImGui::BeginChild("###view", ImVec2(0, -statusHeight), false);
-    if (c.view() == ViewId::Unlock)
-        drawUnlock(c, memory);
-    else
-        drawFindings(c, memory);
+    switch (c.view()) {
+        case ViewId::Unlock:
+            if (c.firstRun())
+                drawFirstRun(c, memory);
+            else
+                drawUnlock(c, memory);
+            break;
+        case ViewId::Enrol: drawEnrol(c, memory); break;
+        case ViewId::Today: drawToday(c, memory); break;
+        case ViewId::Findings: drawFindings(c, memory); break;
+        case ViewId::Editor: drawEditor(c, memory); break;
+        case ViewId::Review: drawReview(c, memory); break;
+        case ViewId::Inbox: drawInbox(c, memory); break;
+        case ViewId::Handover: drawHandover(c, memory); break;
+        case ViewId::Settings: drawSettings(c, memory); break;
+    }
     ImGui::EndChild();
     drawStatusLine(c);
     ImGui::End();
     if (memory.showMetrics) ImGui::ShowMetricsWindow(&memory.showMetrics);
+    if (memory.textures) memory.textures->endFrame();
+}
+
+void applyTheme(bool dark) {
+    ImGuiStyle& style = ImGui::GetStyle();
+    if (dark) {
+        ImGui::StyleColorsDark(&style);
+    } else {
+        ImGui::StyleColorsLight(&style);
+        // Calmer than ImGui's own light: warm grey ground, muted blue accents.
+        style.Colors[ImGuiCol_WindowBg] = ImVec4(0.96f, 0.96f, 0.95f, 1.0f);
+        style.Colors[ImGuiCol_ChildBg] = ImVec4(0.96f, 0.96f, 0.95f, 1.0f);
+        style.Colors[ImGuiCol_Button] = ImVec4(0.78f, 0.84f, 0.90f, 1.0f);
+        style.Colors[ImGuiCol_ButtonHovered] = ImVec4(0.66f, 0.76f, 0.87f, 1.0f);
+        style.Colors[ImGuiCol_ButtonActive] = ImVec4(0.52f, 0.65f, 0.80f, 1.0f);
+    }
+    style.FrameRounding = 3.0f;
+    style.GrabRounding = 3.0f;
 }
 
 }  // namespace xs::ui

@@ -1,7 +1,5 @@
-// The client's views: each reads the controller's state (app/ui/model/controller.h) and posts
-// intents; none calls the session, parses a file or touches the store.
-//
-// Thread-safety: the UI thread, inside an ImGui frame.
+// The views: each draws from the controller's models (app/ui/model/controller.h) and posts
+// intents; none calls the session. Sizes are multiples of the font size.
 #pragma once
 #include <array>
 #include <cstddef>
@@ -9,15 +7,22 @@
 
 namespace xs::ui {
 
-// What only the drawing remembers between frames (never the application's data).
+class Textures;
+
+// What the views remember between frames that is theirs alone (not the person's data).
 struct ViewMemory {
     bool showMetrics = false;   // the Debug menu's ImGui metrics / ID-conflict window
     bool focusPending = true;   // put the keyboard focus in the view's first field
+    bool focusFilter = false;   // Ctrl+F
+    bool dark = false;          // the theme
+    bool darkApplied = false;
     ViewId drawnView = ViewId::Unlock;
-    std::array<std::size_t, 3> fieldSeen{};  // per Field: hash of the text each field last showed
+    std::array<std::size_t, kFieldCount> fieldSeen{};  // per Field: hash of the text each field last showed
+    Textures* textures = nullptr;  // thumbnails' textures (the window's)
 };
 
-// The whole window: menu bar, the current view, the status line.
 void drawFrame(Controller& c, ViewMemory& memory);
+// The calm light theme fit for an office, and a dark one; sizes scaled for the monitor.
+void applyTheme(bool dark);
 
 }  // namespace xs::ui

@@ -11,9 +11,11 @@
 #include <backends/imgui_impl_glfw.h>
 #include <backends/imgui_impl_opengl3.h>
 #include "app/ui/fonts.h"
+#include "app/ui/image.h"
 #include "app/ui/model/controller.h"
 #include "app/ui/model/script.h"
 #include "app/ui/screenshot.h"
+#include "app/ui/textures.h"
 #include "app/ui/views.h"
 
 namespace xs::ui {
@@ -91,6 +93,16 @@ private:
     float m_scale = 1.0f;
 };
 
+// Files dropped on the window: evidence for the finding being edited (an intent, like a click).
+void onDrop(GLFWwindow* window, int count, const char** paths) {
+    auto* c = static_cast<Controller*>(glfwGetWindowUserPointer(window));
+    if (!c) return;
+    DropFiles d;
+    for (int i = 0; i < count; ++i) d.paths.emplace_back(paths[i]);
+    c->post(std::move(d));
+    glfwPostEmptyEvent();
+}
+
 // One frame: events already taken; draws the views and renders them into the back buffer.
 void renderFrame(GLFWwindow* window, Controller& c, ViewMemory& memory) {
     ImGui_ImplOpenGL3_NewFrame();
@@ -149,11 +161,18 @@ int runClient(const Options& options) {
     {
         Controller c(*strings, options.store);
         c.setWake([] { glfwPostEmptyEvent(); });
+        c.thumbnails().setDecoder(decodeThumbnail);
         ViewMemory memory;
+        Textures textures;  // before the GL context goes (it is the Window's, outlives this block)
+        memory.textures = &textures;
+        glfwSetWindowUserPointer(window.get(), &c);
+        glfwSetDropCallback(window.get(), onDrop);
         std::optional<std::string> pendingShot;
         int eagerFrames = 2;  // frames drawn without waiting, so ImGui settles after an event
         while (!glfwWindowShouldClose(window.get())) {
-            if (runner || eagerFrames > 0) {
+            if (runner) {
+                glfwWaitEventsTimeout(0.005);  // a script's frames, without spinning a core
+            } else if (eagerFrames > 0) {
                 glfwPollEvents();
                 if (eagerFrames > 0) --eagerFrames;
             } else {
@@ -164,6 +183,8 @@ int runClient(const Options& options) {
                 const double untilLock = due ? std::max(0.0, static_cast<double>(*due - nowMs()) / 1000.0 + 0.01) : -1.0;
                 if (c.busy())
                     glfwWaitEventsTimeout(0.05);
+                else if (c.working())  // a progress bar moves
+                    glfwWaitEventsTimeout(0.1);
                 else if (c.status().haveServer)
                     glfwWaitEventsTimeout(due ? std::min(1.0, untilLock) : 1.0);
                 else if (due)
@@ -225,6 +246,8 @@ int runClient(const Options& options) {
                 break;
             }
         }
+        glfwSetDropCallback(window.get(), nullptr);
+        glfwSetWindowUserPointer(window.get(), nullptr);
     }
     return rc;
 }

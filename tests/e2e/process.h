@@ -46,6 +46,9 @@ class ServerProcess {
 public:
     // Runs `xunshen-server init` in `data`, trusting the office whose identity file is given.
     ServerProcess(const std::filesystem::path& data, const std::filesystem::path& officeIdentity);
+    // A server whose data directory was set up elsewhere (`demo-sync` leaves one): start() serves
+    // it again on its own configured address; url() and pin() are not known here.
+    explicit ServerProcess(const std::filesystem::path& data) : m_data(data) {}
     ~ServerProcess();  // SIGKILL if still running
     void start();      // returns once it listens (throws after 30 s)
     void kill9();      // and reaps it

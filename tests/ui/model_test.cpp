@@ -179,17 +179,20 @@ TEST_CASE("ui controller: a wrong passphrase is refused, the right one opens the
     CHECK(c.applyIntents().empty());
     settle(c);
     CHECK(c.unlocked());
-    CHECK(c.view() == ViewId::Findings);
+    CHECK(c.view() == ViewId::Enrol);  // a store the office has not enrolled can only enrol
+    CHECK(c.state()["enrolled"] == "no");
+    CHECK(c.views() == std::vector<ViewId>{ViewId::Enrol, ViewId::Settings});
     CHECK(c.unlockState().refusalKey.empty());
     CHECK(c.status().unlocked);
     CHECK_FALSE(c.status().haveServer);  // a new store knows no server: offline only
     CHECK(c.findings().rows().empty());
 
+    c.post(ShowView{ViewId::Findings});  // not before enrolment
+    CHECK(c.applyIntents().size() == 1);
     c.post(SetLanguage{Lang::En});
-    c.post(EditField{Field::Filter, "台账"});
+    c.post(EditField{Field::Code, "台账"});
     CHECK(c.applyIntents().empty());
     CHECK(c.state()["lang"] == "en");
-    CHECK(c.state()["filter"] == "台账");
     CHECK(c.glyphs().codepoints().count(U'台') == 1);  // typed text gets its glyphs too
 
     c.post(Press{Button::Lock});
@@ -225,7 +228,7 @@ TEST_CASE("ui controller: auto-lock after the inactivity it is set to, on an inj
     CHECK(c.unlocked());
     CHECK(*c.lockDueMs() == 110'000);
     c.poll(105'000);
-    c.post(EditField{Field::Filter, "账"});  // an intent is activity too (a script's line, a click)
+    c.post(EditField{Field::Code, "账"});  // an intent is activity too (a script's line, a click)
     CHECK(c.applyIntents().empty());
     CHECK(*c.lockDueMs() == 165'000);
     c.poll(164'999);

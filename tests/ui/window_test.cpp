@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <stb_image.h>
+#include <stb_image_write.h>
 
 #include "tests/e2e/process.h"
 
@@ -121,7 +122,8 @@ TEST_CASE("ui window: unlock refused, unlock, findings filtered in Chinese, swit
              "screenshot unlock-refused\n"
              "passphrase-env XUNSHEN_PASSPHRASE\n"
              "press unlock\n"
-             "expect view findings\n"
+             "expect view today\n"
+             "view findings\n"
              "screenshot findings\n"
              "type filter 账\n"
              "expect shown " + std::to_string(expected.size()) + "\n"
@@ -178,6 +180,165 @@ TEST_CASE("ui window: an unknown script line is refused before any window opens"
                                        (dir / "shots").string()});
     CHECK(r.exitCode == 2);
     CHECK(r.err.find("line 2: unknown action") != std::string::npos);
+}
+
+// A photo-like PNG (a gradient with a dark "document" block), as a phone would hand over.
+fs::path writePhoto(const fs::path& file, int w, int h) {
+    std::vector<unsigned char> px(static_cast<std::size_t>(w * h * 3));
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            unsigned char* p = &px[static_cast<std::size_t>((y * w + x) * 3)];
+            const bool paper = x > w / 4 && x < 3 * w / 4 && y > h / 5 && y < 4 * h / 5;
+            p[0] = static_cast<unsigned char>(paper ? 235 : 90 + 120 * x / w);
+            p[1] = static_cast<unsigned char>(paper ? 230 - 40 * ((y / 12) % 2) : 110 + 80 * y / h);
+            p[2] = static_cast<unsigned char>(paper ? 215 : 140);
+        }
+    REQUIRE(stbi_write_png(file.c_str(), w, h, 3, px.data(), w * 3) != 0);
+    return file;
+}
+
+// The on-site week through the client's own views, one person at a time, on the world
+// `xunshenctl demo-sync` leaves (its server served again): the inspector captures a finding with
+// a photo and flags it immediate-fix, the lead confirms it and issues the notice, the unit head
+// sees it arrive (the badge), acknowledges and replies, the inspector exports the handover, the
+// office imports it (the CLI), and the inspector confirms the receipt: the wipe.
+TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review and notice, inbox, handover and wipe") {
+    xvfbRun();
+    TempDir tmp;
+    const fs::path world = tmp / "world";
+    const std::map<std::string, std::string> env = {{"XUNSHEN_PASSPHRASE", kPassphrase}};
+    auto made = runProgram(cliPath(), {"demo-sync", "--dir", world.string(), "--kdf-memory-kib", "8192", "--kdf-iterations", "1",
+                                       "--kdf-parallelism", "1"},
+                           env);
+    REQUIRE_MESSAGE(made.exitCode == 0, (made.out + made.err));
+    ServerProcess server(world / "server");
+    server.start();
+
+    const std::string title = "食堂账簿未按规定登记";
+    const fs::path photo = writePhoto(tmp / "食堂账簿.png", 640, 480);
+    const fs::path bundle = tmp / "usb" / "移交包.age";
+    fs::create_directories(bundle.parent_path());
+    const fs::path shots = tmp / "shots";
+    const std::string deadline = "2031-12-31";
+    auto client = [&](const std::string& who, const std::string& steps) {
+        const fs::path script = tmp / (who + ".txt");
+        writeAll(script, "passphrase-env XUNSHEN_PASSPHRASE\npress unlock\n" + steps);
+        auto r = runClient(world / who, script, shots / who);
+        REQUIRE_MESSAGE(r.exitCode == 0, (who + ": " + r.err));
+        return readJson(shots / who / "state.json");
+    };
+
+    // The inspector: Today, a new finding with a photo dropped on the window, flagged, submitted.
+    client("inspector-a",
+           "expect view today\n"
+           "await online yes\n"
+           "screenshot today\n"
+           "press new_finding\n"
+           "type title " + title + "\n"
+           "type description 抽查2026年11月食堂账簿，3笔支出无原始凭证，合计12,480元。\n"
+           "type category financial_discipline\n"
+           "type severity high\n"
+           "type responsible 食堂管理员\n"
+           "drop " + photo.string() + "\n"
+           "type immediate_fix yes\n"
+           "expect editor_attachments 1\n"
+           "expect editor_message editor.draft_saved\n"
+           "screenshot editor\n"
+           "press submit\n"
+           "expect editor_status submitted\n"
+           "await waiting 0\n"
+           "view findings\n"
+           "type filter 账簿\n"
+           "screenshot findings\n");
+    // The lead: the review queue, confirm, the notice with action and deadline.
+    client("lead",
+           "expect view today\n"
+           "view review\n"
+           "await-row review " + title + "\n"
+           "select review " + title + "\n"
+           "press return\n"
+           "expect review_message review.reason_needed\n"
+           "type review_note 事实清楚，证据充分\n"
+           "press confirm\n"
+           "expect review_message review.confirmed\n"
+           "type notice_action 立即补齐原始凭证，建立食堂账簿登记制度\n"
+           "type notice_deadline " + deadline + "\n"
+           "screenshot review\n"
+           "press issue_notice\n"
+           "expect review_message review.notice_issued\n"
+           "await waiting 0\n");
+    // The unit head: the badge when it arrives, then read, acknowledge, reply.
+    json head = client("unit-head",
+                       "expect view inbox\n"
+                       "view settings\n"
+                       "await-row notice " + title + "\n"
+                       "expect inbox_badge 1\n"
+                       "screenshot badge\n"
+                       "view inbox\n"
+                       "expect inbox_badge 0\n"
+                       "select notice " + title + "\n"
+                       "press acknowledge\n"
+                       "expect inbox_message inbox.acknowledged\n"
+                       "type reply 已补齐3笔原始凭证，登记制度已印发\n"
+                       "press reply\n"
+                       "expect inbox_message inbox.replied\n"
+                       "screenshot inbox\n"
+                       "await waiting 0\n");
+    CHECK(head["role"] == "unit_head");
+    // The inspector exports the handover bundle to the "USB stick".
+    client("inspector-a",
+           "view handover\n"
+           "type handover_path " + bundle.string() + "\n"
+           "press export\n"
+           "await handover_state exported\n"
+           "screenshot handover\n");
+    REQUIRE(fs::exists(bundle));
+    // The office imports it and signs the receipt (the office's desk: the CLI).
+    const fs::path receipt = tmp / "usb" / "回执.json";
+    auto imported = runProgram(cliPath(), {"--store", (world / "office").string(), "handover", "import", bundle.string(),
+                                           "--receipt", receipt.string()},
+                               env);
+    REQUIRE_MESSAGE(imported.exitCode == 0, imported.err);
+    REQUIRE(fs::exists(receipt));
+    json wiped = client("inspector-a",
+                        "view handover\n"
+                        "type receipt_path " + receipt.string() + "\n"
+                        "press confirm_receipt\n"
+                        "expect handover_state wiped\n"
+                        "screenshot wiped\n"
+                        "lang en\n"
+                        "view settings\n"
+                        "screenshot settings-en\n");
+    CHECK(wiped["handover_message"] == "handover.wiped");
+    CHECK(fs::exists(receipt.string() + ".ack.json"));
+
+    for (const auto& [who, name] : std::vector<std::pair<std::string, std::string>>{
+             {"inspector-a", "today"}, {"inspector-a", "editor"}, {"inspector-a", "findings"}, {"lead", "review"},
+             {"unit-head", "badge"}, {"unit-head", "inbox"}, {"inspector-a", "handover"}, {"inspector-a", "wiped"},
+             {"inspector-a", "settings-en"}}) {
+        checkPng(shots / who / (name + ".png"));
+        json state = readJson(shots / who / (name + ".json"));
+        CHECK_MESSAGE(state["missing_glyphs"] == 0, (who + "/" + name));
+    }
+    // XS_UI_SHOTS=DIR keeps the screenshots (the README's come from here).
+    if (const char* keep = std::getenv("XS_UI_SHOTS")) {
+        fs::create_directories(keep);
+        for (const auto& [who, name] : std::vector<std::pair<std::string, std::string>>{
+                 {"inspector-a", "today"}, {"inspector-a", "editor"}, {"inspector-a", "findings"}, {"lead", "review"},
+                 {"unit-head", "inbox"}, {"inspector-a", "handover"}, {"inspector-a", "wiped"}, {"inspector-a", "settings-en"}})
+            fs::copy_file(shots / who / (name + ".png"), fs::path(keep) / (name + ".png"), fs::copy_options::overwrite_existing);
+    }
+    // The lead's store shows the unit head's acknowledgement once it syncs (the CLI, on the same server).
+    auto synced = runProgram(cliPath(), {"--store", (world / "lead").string(), "sync"}, env);
+    CHECK_MESSAGE(synced.exitCode == 0, synced.err);
+    auto notices = runProgram(cliPath(), {"--store", (world / "lead").string(), "--json", "notice", "list"}, env);
+    REQUIRE_MESSAGE(notices.exitCode == 0, notices.err);
+    bool acknowledged = false;
+    const json list = json::parse(notices.out);
+    for (const auto& n : list.is_array() ? list : list["notices"])
+        if (n.value("problem", "") == title) acknowledged = n.value("acknowledged", false);
+    CHECK(acknowledged);
+    server.terminate();
 }
 
 }  // namespace

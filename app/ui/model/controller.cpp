@@ -1,68 +1,147 @@
 #include "app/ui/model/controller.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
+
+#include "app/ui/model/controller_parts.h"
 
 namespace xs::ui {
 
 namespace {
 
-std::string lowerAscii(std::string s) {
-    for (char& c : s)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return s;
-}
+constexpr std::array<const char*, kViewCount> kViewNames = {"unlock", "today",    "findings", "editor", "review",
+                                                            "inbox",  "handover", "settings", "enrol"};
+constexpr std::array<const char*, kFieldCount> kFieldNames = {
+    "store",  "passphrase", "filter",  "title",          "description",    "category",     "severity",  "audit_category",
+    "responsible", "immediate_fix", "evidence_path", "merge", "review_note", "notice_problem", "notice_action",
+    "notice_deadline", "reply", "handover_path", "receipt_path", "auto_lock_minutes", "new_passphrase", "new_passphrase_again",
+    "name", "role", "passphrase_again", "identity_path", "enrolment_file", "server_url", "server_pin", "code"};
+constexpr std::array<const char*, kButtonCount> kButtonNames = {
+    "unlock",  "lock",         "new_finding", "save",    "submit",  "attach",         "use_merge",     "confirm",
+    "return",  "issue_notice", "acknowledge", "reply",   "export",  "cancel",         "confirm_receipt", "save_settings",
+    "change_passphrase", "create", "export_identity", "accept_enrolment", "join"};
 
-const char* errorKey(app::AppError e) {
-    switch (e) {
-        case app::AppError::Locked: return "error.locked";
-        case app::AppError::NotFound: return "error.not_found";
-        case app::AppError::Refused: return "error.refused";
-        case app::AppError::Tampered: return "error.tampered";
-        case app::AppError::Busy: return "error.busy";
-        case app::AppError::DiskFull: return "error.disk_full";
-        case app::AppError::Cancelled: return "error.cancelled";
-        case app::AppError::Offline: return "error.offline";
-        default: return "error.failed";
-    }
-}
-
-// Overwrites a secret before its memory is given back.
-void wipe(std::string& s) {
-    volatile char* p = s.data();
-    for (std::size_t i = 0; i < s.size(); ++i) p[i] = 0;
-    s.clear();
+template <std::size_t N>
+std::optional<std::size_t> indexOf(const std::array<const char*, N>& names, std::string_view name) {
+    for (std::size_t i = 0; i < N; ++i)
+        if (name == names[i]) return i;
+    return std::nullopt;
 }
 
 }  // namespace
 
-const char* viewName(ViewId v) { return v == ViewId::Unlock ? "unlock" : "findings"; }
-
+const char* viewName(ViewId v) { return kViewNames[static_cast<std::size_t>(v)]; }
 std::optional<ViewId> parseView(std::string_view name) {
-    if (name == "unlock") return ViewId::Unlock;
-    if (name == "findings") return ViewId::Findings;
-    return std::nullopt;
+    auto i = indexOf(kViewNames, name);
+    return i ? std::optional<ViewId>(static_cast<ViewId>(*i)) : std::nullopt;
 }
-
+const char* fieldName(Field f) { return kFieldNames[static_cast<std::size_t>(f)]; }
 std::optional<Field> parseField(std::string_view name) {
-    if (name == "store") return Field::Store;
-    if (name == "passphrase") return Field::Passphrase;
-    if (name == "filter") return Field::Filter;
-    return std::nullopt;
+    auto i = indexOf(kFieldNames, name);
+    return i ? std::optional<Field>(static_cast<Field>(*i)) : std::nullopt;
 }
-
+const char* buttonName(Button b) { return kButtonNames[static_cast<std::size_t>(b)]; }
 std::optional<Button> parseButton(std::string_view name) {
-    if (name == "unlock") return Button::Unlock;
-    if (name == "lock") return Button::Lock;
+    auto i = indexOf(kButtonNames, name);
+    return i ? std::optional<Button>(static_cast<Button>(*i)) : std::nullopt;
+}
+std::optional<ListId> parseList(std::string_view name) {
+    if (name == "finding") return ListId::Finding;
+    if (name == "review") return ListId::Review;
+    if (name == "notice") return ListId::Notice;
+    if (name == "inspection") return ListId::Inspection;
     return std::nullopt;
 }
 
-ViewId viewOf(Field f) { return f == Field::Filter ? ViewId::Findings : ViewId::Unlock; }
+ViewId viewOf(Field f) {
+    switch (f) {
+        case Field::Store:
+        case Field::Passphrase:
+        case Field::Name:
+        case Field::Role:
+        case Field::PassphraseAgain: return ViewId::Unlock;
+        case Field::IdentityPath:
+        case Field::EnrolmentFile:
+        case Field::ServerUrl:
+        case Field::ServerPin:
+        case Field::Code: return ViewId::Enrol;
+        case Field::Filter: return ViewId::Findings;
+        case Field::ReviewNote:
+        case Field::NoticeProblem:
+        case Field::NoticeAction:
+        case Field::NoticeDeadline: return ViewId::Review;
+        case Field::Reply: return ViewId::Inbox;
+        case Field::HandoverPath:
+        case Field::ReceiptPath: return ViewId::Handover;
+        case Field::AutoLockMinutes:
+        case Field::NewPassphrase:
+        case Field::NewPassphraseAgain: return ViewId::Settings;
+        default: return ViewId::Editor;
+    }
+}
+
+ViewId viewOf(Button b) {
+    switch (b) {
+        case Button::Unlock:
+        case Button::Create: return ViewId::Unlock;
+        case Button::Lock: return ViewId::Unlock;  // any view
+        case Button::ExportIdentity:
+        case Button::AcceptEnrolment:
+        case Button::Join: return ViewId::Enrol;
+        case Button::NewFinding: return ViewId::Findings;
+        case Button::Confirm:
+        case Button::Return:
+        case Button::IssueNotice: return ViewId::Review;
+        case Button::Acknowledge:
+        case Button::SendReply: return ViewId::Inbox;
+        case Button::Export:
+        case Button::CancelTask:
+        case Button::ConfirmReceipt: return ViewId::Handover;
+        case Button::SaveSettings:
+        case Button::ChangePassphrase: return ViewId::Settings;
+        default: return ViewId::Editor;
+    }
+}
 
 std::string labelKey(app::FindingCategory c) { return "category." + app::toString(c); }
 std::string labelKey(app::Severity s) { return "severity." + app::toString(s); }
 std::string labelKey(app::FindingStatus s) { return "finding_status." + app::toString(s); }
+
+std::vector<ViewId> viewsFor(app::Role role) {
+    using R = app::Role;
+    using V = ViewId;
+    switch (role) {
+        case R::UnitHead: return {V::Inbox, V::Settings};
+        case R::WorkingGroupLead: return {V::Today, V::Findings, V::Review, V::Handover, V::Settings};
+        case R::WorkingGroupMember:
+        case R::ThirdPartyAuditor: return {V::Today, V::Findings, V::Handover, V::Settings};
+        case R::AuditOffice: return {V::Findings, V::Review, V::Settings};
+        default: return {V::Findings, V::Settings};  // the leading group and others read
+    }
+}
+
+int passphraseStrength(const std::string& p) {
+    if (p.empty()) return 0;
+    bool lower = false, upper = false, digit = false, other = false, cjk = false;
+    std::size_t chars = 0;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(p[i]);
+        if ((c & 0xC0) == 0x80) continue;  // a continuation byte
+        ++chars;
+        if (c >= 0xE0) cjk = true;
+        else if (c >= 'a' && c <= 'z') lower = true;
+        else if (c >= 'A' && c <= 'Z') upper = true;
+        else if (c >= '0' && c <= '9') digit = true;
+        else other = true;
+    }
+    const int classes = lower + upper + digit + other + cjk;
+    if (p.size() < app::kMinPassphraseBytes) return 1;
+    int score = chars >= 20 ? 3 : chars >= 12 ? 2 : 1;
+    if (classes >= 3) ++score;
+    return std::min(score, 4);
+}
 
 // ---- FindingsModel
 
@@ -74,10 +153,12 @@ void FindingsModel::setFindings(const std::vector<app::FindingView>& list, const
         FindingRow r;
         r.id = f.id;
         r.title = f.title;
+        r.inspectionId = f.inspectionId;
         r.category = f.category;
         r.severity = f.severity;
         r.status = f.status;
         r.immediateFix = f.immediateFix;
+        r.createdAtMs = f.createdAtMs;
         std::string hay = f.title + "\n" + f.description + "\n" + f.responsiblePerson + "\n" + f.auditCategory;
         for (Lang l : {Lang::Zh, Lang::En}) {
             both.setLang(l);
@@ -85,7 +166,7 @@ void FindingsModel::setFindings(const std::vector<app::FindingView>& list, const
                 hay += std::string("\n") + both.text(key);
             if (f.immediateFix) hay += std::string("\n") + both.text("findings.immediate_fix");
         }
-        r.haystack = lowerAscii(std::move(hay));
+        r.haystack = parts::lowerAscii(std::move(hay));
         m_rows.push_back(std::move(r));
     }
     refilter();
@@ -95,15 +176,29 @@ void FindingsModel::setFilter(std::string text) {
     m_filter = std::move(text);
     refilter();
 }
-
-void FindingsModel::clear() {
-    m_rows.clear();
-    m_visible.clear();
-    m_filter.clear();
+void FindingsModel::setStatus(std::optional<app::FindingStatus> s) {
+    m_status = s;
+    refilter();
+}
+void FindingsModel::setCategory(std::optional<app::FindingCategory> c) {
+    m_category = c;
+    refilter();
+}
+void FindingsModel::setSeverity(std::optional<app::Severity> s) {
+    m_severity = s;
+    refilter();
+}
+void FindingsModel::setSort(SortKey key, bool descending) {
+    if (key == m_sort && descending == m_descending) return;
+    m_sort = key;
+    m_descending = descending;
+    refilter();
 }
 
+void FindingsModel::clear() { *this = FindingsModel{}; }
+
 bool FindingsModel::matches(const FindingRow& row, const std::string& filter) {
-    const std::string f = lowerAscii(filter);
+    const std::string f = parts::lowerAscii(filter);
     std::size_t at = 0;
     while (at < f.size()) {
         std::size_t end = f.find(' ', at);
@@ -114,75 +209,262 @@ bool FindingsModel::matches(const FindingRow& row, const std::string& filter) {
     return true;
 }
 
+const FindingRow* FindingsModel::byId(const std::string& id) const {
+    for (const auto& r : m_rows)
+        if (r.id == id) return &r;
+    return nullptr;
+}
+
+const FindingRow* FindingsModel::byTitle(const std::string& title) const {
+    for (const auto& r : m_rows)
+        if (r.title == title) return &r;
+    return nullptr;
+}
+
 void FindingsModel::refilter() {
     m_visible.clear();
-    for (std::size_t i = 0; i < m_rows.size(); ++i)
-        if (matches(m_rows[i], m_filter)) m_visible.push_back(i);
+    for (std::size_t i = 0; i < m_rows.size(); ++i) {
+        const FindingRow& r = m_rows[i];
+        if (m_status && r.status != *m_status) continue;
+        if (m_category && r.category != *m_category) continue;
+        if (m_severity && r.severity != *m_severity) continue;
+        if (matches(r, m_filter)) m_visible.push_back(i);
+    }
+    if (m_sort == SortKey::Created && !m_descending) return;  // the store's order
+    auto key = [this](std::size_t i) {
+        const FindingRow& r = m_rows[i];
+        switch (m_sort) {
+            case SortKey::Title: return std::make_tuple(0, r.title, r.createdAtMs);
+            case SortKey::Category: return std::make_tuple(static_cast<int>(r.category), std::string(), r.createdAtMs);
+            case SortKey::Severity: return std::make_tuple(static_cast<int>(r.severity), std::string(), r.createdAtMs);
+            case SortKey::Status: return std::make_tuple(static_cast<int>(r.status), std::string(), r.createdAtMs);
+            default: return std::make_tuple(0, std::string(), r.createdAtMs);
+        }
+    };
+    std::stable_sort(m_visible.begin(), m_visible.end(), [&](std::size_t a, std::size_t b) {
+        return m_descending ? key(b) < key(a) : key(a) < key(b);
+    });
 }
 
 // ---- Controller
 
-Controller::Controller(Strings& strings, std::filesystem::path store) : m_strings(strings) {
+Controller::Controller(Strings& strings, std::filesystem::path store, const sync::Clock& clock)
+    : m_strings(strings), m_clock(&clock) {
     m_unlock.store = store.string();
     for (const auto& t : m_strings.allTexts()) m_glyphs.add(t);
     m_glyphs.add(m_unlock.store);
+    m_settings.autoLockMinutes = std::to_string(m_autoLockMs / 60000);
 }
 
 Controller::~Controller() {
     if (m_opening.valid()) m_opening.wait();
+    if (m_exclusive.valid()) m_exclusive.wait();
+    m_handover.task.reset();  // cancels and waits
+    m_thumbs.clear();
     m_session.reset();
-    wipe(m_unlock.passphrase);
+    parts::wipe(m_unlock.passphrase);
+    parts::wipe(m_unlock.passphraseAgain);
+    parts::wipe(m_settings.newPassphrase);
+    parts::wipe(m_settings.newPassphraseAgain);
+}
+
+void Controller::post(EditField i) {
+    Queued q;
+    q.kind = Queued::Kind::Edit;
+    q.edit = std::move(i);
+    m_queue.push_back(std::move(q));
+}
+void Controller::post(LeaveField i) {
+    Queued q;
+    q.kind = Queued::Kind::Leave;
+    q.edit.field = i.field;
+    m_queue.push_back(std::move(q));
+}
+void Controller::post(Press i) {
+    Queued q;
+    q.kind = Queued::Kind::Press;
+    q.press = i;
+    m_queue.push_back(std::move(q));
+}
+void Controller::post(ShowView i) {
+    Queued q;
+    q.kind = Queued::Kind::Show;
+    q.show = i;
+    m_queue.push_back(std::move(q));
+}
+void Controller::post(SetLanguage i) {
+    Queued q;
+    q.kind = Queued::Kind::Language;
+    q.language = i;
+    m_queue.push_back(std::move(q));
+}
+void Controller::post(Select i) {
+    Queued q;
+    q.kind = Queued::Kind::Select;
+    q.select = std::move(i);
+    m_queue.push_back(std::move(q));
+}
+void Controller::post(DropFiles i) {
+    Queued q;
+    q.kind = Queued::Kind::Drop;
+    q.drop = std::move(i);
+    m_queue.push_back(std::move(q));
+}
+void Controller::post(Resolve i) {
+    Queued q;
+    q.kind = Queued::Kind::Resolve;
+    q.resolve = std::move(i);
+    m_queue.push_back(std::move(q));
 }
 
 std::vector<std::string> Controller::applyIntents() {
+    if (m_exclusive.valid()) return {};  // the session is a rekey's or join's until it ends: intents wait
     if (!m_queue.empty() && m_lastPollMs > m_lastActivityMs) m_lastActivityMs = m_lastPollMs;
     std::vector<std::string> problems;
     std::vector<Queued> queue;
     queue.swap(m_queue);
+    if (queue.empty()) return problems;
+    app::Session* before = m_session.get();
+    const std::uint64_t changesBefore = before ? before->changeCount() : 0;
     for (const auto& q : queue) {
         std::optional<std::string> problem;
         switch (q.kind) {
             case Queued::Kind::Edit: problem = apply(q.edit); break;
+            case Queued::Kind::Leave: problem = leave(q.edit.field); break;
             case Queued::Kind::Press: problem = apply(q.press); break;
             case Queued::Kind::Show: problem = apply(q.show); break;
-            case Queued::Kind::Language: problem = apply(q.language); break;
+            case Queued::Kind::Language: m_strings.setLang(q.language.lang); break;
+            case Queued::Kind::Select: problem = apply(q.select); break;
+            case Queued::Kind::Drop: problem = apply(q.drop); break;
+            case Queued::Kind::Resolve: problem = apply(q.resolve); break;
         }
         if (problem) problems.push_back(*problem);
     }
+    // What this person just committed goes to the server now, not at the next long-poll's end
+    // (only then: a poke cuts the worker's long-poll short).
+    if (m_session && m_session.get() == before && m_session->changeCount() != changesBefore) m_session->syncNow();
     return problems;
 }
 
 std::optional<std::string> Controller::apply(const EditField& e) {
-    if (viewOf(e.field) != m_view)
-        return std::string("the field is not on the ") + viewName(m_view) + " view";
+    if (viewOf(e.field) != m_view) return std::string("the field is not on the ") + viewName(m_view) + " view";
+    if (e.field != Field::Passphrase && e.field != Field::NewPassphrase && e.field != Field::NewPassphraseAgain &&
+        e.field != Field::PassphraseAgain)
+        m_glyphs.add(e.text);
+    EditorModel& ed = m_editor;
     switch (e.field) {
-        case Field::Store:
-            m_unlock.store = e.text;
-            m_glyphs.add(e.text);
-            break;
+        case Field::Store: m_unlock.store = e.text; break;
         case Field::Passphrase:
-            wipe(m_unlock.passphrase);
+            parts::wipe(m_unlock.passphrase);
             m_unlock.passphrase = e.text;
+            m_unlock.strength = passphraseStrength(e.text);
             break;
-        case Field::Filter:
-            m_glyphs.add(e.text);
-            m_findings.setFilter(e.text);
+        case Field::PassphraseAgain:
+            parts::wipe(m_unlock.passphraseAgain);
+            m_unlock.passphraseAgain = e.text;
+            break;
+        case Field::Name: m_unlock.name = e.text; break;
+        case Field::Role:
+            if (!app::parseEnum<app::Role>(e.text)) return "role must be one of " + app::allSpellings<app::Role>();
+            m_unlock.role = e.text;
+            break;
+        case Field::IdentityPath: m_enrol.identityPath = e.text; break;
+        case Field::EnrolmentFile: m_enrol.enrolmentFile = e.text; break;
+        case Field::ServerUrl: m_enrol.url = e.text; break;
+        case Field::ServerPin: m_enrol.pin = e.text; break;
+        case Field::Code: m_enrol.code = e.text; break;
+        case Field::Filter: m_findings.setFilter(e.text); break;
+        case Field::Title: ed.title = e.text; break;
+        case Field::Description: ed.description = e.text; break;
+        case Field::Category:
+            if (!app::parseEnum<app::FindingCategory>(e.text)) return "category must be one of " + app::allSpellings<app::FindingCategory>();
+            ed.category = e.text;
+            break;
+        case Field::Severity:
+            if (!app::parseEnum<app::Severity>(e.text)) return "severity must be one of " + app::allSpellings<app::Severity>();
+            ed.severity = e.text;
+            break;
+        case Field::AuditCategory: ed.auditCategory = e.text; break;
+        case Field::Responsible: ed.responsible = e.text; break;
+        case Field::ImmediateFix:
+            if (e.text != "yes" && e.text != "no") return std::string("immediate_fix is yes or no");
+            ed.immediateFix = e.text == "yes";
+            break;
+        case Field::EvidencePath: ed.evidencePath = e.text; break;
+        case Field::Merge: ed.merge = e.text; break;
+        case Field::ReviewNote: m_review.note = e.text; break;
+        case Field::NoticeProblem: m_review.problem = e.text; break;
+        case Field::NoticeAction: m_review.action = e.text; break;
+        case Field::NoticeDeadline: m_review.deadline = e.text; break;
+        case Field::Reply: m_inbox.reply = e.text; break;
+        case Field::HandoverPath: m_handover.path = e.text; break;
+        case Field::ReceiptPath: m_handover.receiptPath = e.text; break;
+        case Field::AutoLockMinutes: m_settings.autoLockMinutes = e.text; break;
+        case Field::NewPassphrase:
+            parts::wipe(m_settings.newPassphrase);
+            m_settings.newPassphrase = e.text;
+            m_settings.strength = passphraseStrength(e.text);
+            break;
+        case Field::NewPassphraseAgain:
+            parts::wipe(m_settings.newPassphraseAgain);
+            m_settings.newPassphraseAgain = e.text;
             break;
     }
     return std::nullopt;
 }
 
+std::optional<std::string> Controller::leave(Field f) {
+    if (m_view != ViewId::Editor || viewOf(f) != ViewId::Editor) return std::nullopt;  // only the editor saves on leaving
+    if (f == Field::EvidencePath || f == Field::Merge) return std::nullopt;
+    if (m_editor.dirty()) saveEditor(f);
+    return std::nullopt;
+}
+
 std::optional<std::string> Controller::apply(const Press& p) {
+    const ViewId on = viewOf(p.button);
+    if (p.button == Button::Lock) {
+        if (!m_session) return std::string("the store is locked already");
+        lock();
+        return std::nullopt;
+    }
+    const bool newFindingHere = p.button == Button::NewFinding && (m_view == ViewId::Today || m_view == ViewId::Editor);
+    if (on != m_view && !newFindingHere)
+        return std::string("there is no ") + buttonName(p.button) + " button on the " + viewName(m_view) + " view";
     switch (p.button) {
         case Button::Unlock:
-            if (m_view != ViewId::Unlock) return std::string("there is no unlock button on the ") + viewName(m_view) + " view";
             if (m_unlock.busy) return std::string("the store is being unlocked already");
             startUnlock();
-            return std::nullopt;
-        case Button::Lock:
-            if (!m_session) return std::string("the store is locked already");
-            lock();
-            return std::nullopt;
+            break;
+        case Button::NewFinding: newFinding(); break;
+        case Button::Save:
+            saveEditor(std::nullopt);
+            if (m_editor.message.key.empty() || !m_editor.message.error)
+                m_editor.message = Message{"editor.saved", {}, std::nullopt, Button::Save, false};
+            break;
+        case Button::Submit: submitFinding(); break;
+        case Button::Attach: attachFile(m_editor.evidencePath, Field::EvidencePath); break;
+        case Button::UseMerge: useMerge(); break;
+        case Button::Confirm: decide(true); break;
+        case Button::Return: decide(false); break;
+        case Button::IssueNotice: issueNotice(); break;
+        case Button::Acknowledge: acknowledge(); break;
+        case Button::SendReply: sendReply(); break;
+        case Button::Export: startExport(); break;
+        case Button::CancelTask:
+            if (!m_handover.running()) return std::string("no export is running");
+            m_handover.task->cancel();
+            break;
+        case Button::ConfirmReceipt: confirmReceipt(); break;
+        case Button::SaveSettings: saveSettings(); break;
+        case Button::ChangePassphrase: startRekey(); break;
+        case Button::Create:
+            if (m_unlock.busy) return std::string("the store is being created already");
+            startCreate();
+            break;
+        case Button::ExportIdentity: exportIdentity(); break;
+        case Button::AcceptEnrolment: acceptEnrolment(); break;
+        case Button::Join: startJoin(); break;
+        case Button::Lock: break;
     }
     return std::nullopt;
 }
@@ -190,13 +472,75 @@ std::optional<std::string> Controller::apply(const Press& p) {
 std::optional<std::string> Controller::apply(const ShowView& v) {
     if (v.view != ViewId::Unlock && !m_session) return std::string("the ") + viewName(v.view) + " view needs an unlocked store";
     if (v.view == ViewId::Unlock && m_session) return std::string("the store is unlocked: lock it to see the unlock view");
-    m_view = v.view;
+    if (v.view == ViewId::Editor && !m_editor.open) return std::string("no finding is open: select one or press new_finding");
+    if (v.view != ViewId::Unlock && v.view != ViewId::Editor && std::find(m_views.begin(), m_views.end(), v.view) == m_views.end())
+        return std::string("the ") + viewName(v.view) + " view is not one of a " + app::toString(m_self.role) + "'s";
+    show(v.view);
     return std::nullopt;
 }
 
-std::optional<std::string> Controller::apply(const SetLanguage& l) {
-    m_strings.setLang(l.lang);
+void Controller::show(ViewId v) {
+    m_view = v;
+    if (v == ViewId::Inbox)
+        for (const auto& n : m_inbox.notices) m_inbox.seen.insert(n.id);
+    if (v == ViewId::Handover) reloadHandover();
+}
+
+std::optional<std::string> Controller::apply(const Select& s) {
+    if (!m_session) return std::string("select needs an unlocked store");
+    switch (s.list) {
+        case ListId::Finding:
+            if (m_view != ViewId::Findings && m_view != ViewId::Today) return std::string("findings are listed on the findings view");
+            if (!m_findings.byId(s.id)) return "no finding " + s.id + " in the list";
+            openFinding(s.id);
+            return std::nullopt;
+        case ListId::Review:
+            if (m_view != ViewId::Review) return std::string("the review list is on the review view");
+            selectReview(s.id);
+            return std::nullopt;
+        case ListId::Notice:
+            if (m_view != ViewId::Inbox) return std::string("notices are listed on the inbox view");
+            m_inbox.selected = s.id;
+            m_inbox.message = {};
+            return std::nullopt;
+        case ListId::Inspection:
+            if (m_view != ViewId::Handover) return std::string("inspections are chosen on the handover view");
+            m_handover.inspection = s.id;
+            return std::nullopt;
+    }
     return std::nullopt;
+}
+
+std::optional<std::string> Controller::apply(const DropFiles& d) {
+    if (!m_session) return std::nullopt;  // dropped on the unlock view: nothing to attach to
+    if (m_view != ViewId::Editor) {
+        m_status.problem = m_strings.text("editor.drop_elsewhere");
+        return std::nullopt;
+    }
+    for (const auto& p : d.paths) attachFile(p, std::nullopt);
+    return std::nullopt;
+}
+
+std::string Controller::findInList(ListId list, const std::string& text) const {
+    switch (list) {
+        case ListId::Finding:
+            if (auto r = m_findings.byTitle(text)) return r->id;
+            break;
+        case ListId::Review:
+            for (const auto* l : {&m_review.submitted, &m_review.toNotify})
+                for (const auto& f : *l)
+                    if (f.title == text) return f.id;
+            break;
+        case ListId::Notice:
+            for (const auto& n : m_inbox.notices)
+                if (n.problem == text) return n.id;
+            break;
+        case ListId::Inspection:
+            for (const auto& i : m_handover.inspections)
+                if (i.title == text) return i.id;
+            break;
+    }
+    return {};
 }
 
 void Controller::startUnlock() {
@@ -214,11 +558,12 @@ void Controller::startUnlock() {
     }
     m_unlock.busy = true;
     std::string pass = std::move(m_unlock.passphrase);
-    wipe(m_unlock.passphrase);
+    parts::wipe(m_unlock.passphrase);
     auto wake = m_wake;
-    m_opening = std::async(std::launch::async, [dir, pass = std::move(pass), wake]() mutable {
-        auto s = app::Session::open(dir, pass);
-        wipe(pass);
+    const sync::Clock* clock = m_clock;
+    m_opening = std::async(std::launch::async, [dir, pass = std::move(pass), wake, clock]() mutable {
+        auto s = app::Session::open(dir, pass, *clock);
+        parts::wipe(pass);
         if (wake) wake();
         return s;
     });
@@ -227,30 +572,62 @@ void Controller::startUnlock() {
 void Controller::finishUnlock() {
     auto opened = m_opening.get();
     m_unlock.busy = false;
+    m_creating = false;
     if (!opened) {
-        m_unlock.refusalKey = errorKey(opened.code());
+        m_unlock.refusalKey = parts::errorKey(opened.code());
         m_unlock.refusalDetail = opened.message();
         m_glyphs.add(m_unlock.refusalDetail);
         return;
     }
     m_session = std::move(*opened);
     auto wake = m_wake;
+    m_thumbs.setWake(wake);
     // No server known is normal (a store that works offline only): the status line says so.
     auto started = m_session->startSyncWorker([wake](const std::vector<app::ArrivalView>&) { if (wake) wake(); }, wake);
     m_status = {};
     m_status.unlocked = true;
     m_status.haveServer = started.ok();
     if (!started && started.code() != app::AppError::NotFound) m_status.problem = started.message();
+    auto self = m_session->self();
+    m_self = self ? *self : app::SelfView{};
+    m_glyphs.add(m_self.name);
+    m_views = m_self.enrolled ? viewsFor(m_self.role) : std::vector<ViewId>{ViewId::Enrol, ViewId::Settings};
+    if (!m_self.enrolled) reloadEnrol();
     m_seenChanges = m_session->changeCount();
     reload();
-    m_view = ViewId::Findings;
+    for (const auto& n : m_inbox.notices) m_inbox.seen.insert(n.id);  // what was there before this unlock is not new
+    auto server = m_session->server();
+    if (server) m_settings.server = *server;
+    show(m_views.front());
 }
 
 void Controller::lock() {
+    if (m_handover.task) m_handover.task->cancel();
+    m_handover = {};
+    m_thumbs.clear();
     m_session.reset();  // drops every key (app/session.h "Locked")
     m_findings.clear();
     m_status = {};
+    m_today = {};
+    m_editor = {};
+    m_review = {};
+    m_inbox = {};
+    m_self = {};
+    m_views.clear();
+    parts::wipe(m_settings.newPassphrase);
+    parts::wipe(m_settings.newPassphraseAgain);
+    m_settings.message = {};
+    m_settings.server.reset();
+    m_enrol = {};
     m_view = ViewId::Unlock;
+}
+
+void Controller::addGlyphs(const app::FindingView& f) {
+    m_glyphs.add(f.title);
+    m_glyphs.add(f.description);
+    m_glyphs.add(f.responsiblePerson);
+    m_glyphs.add(f.reviewNote);
+    for (const auto& a : f.attachments) m_glyphs.add(a.name);
 }
 
 void Controller::reload() {
@@ -259,13 +636,13 @@ void Controller::reload() {
         m_status.problem = list.message();
         return;
     }
-    for (const auto& f : *list) {
-        m_glyphs.add(f.title);
-        m_glyphs.add(f.description);
-    }
-    std::string filter = m_findings.filter();
+    for (const auto& f : *list) addGlyphs(f);
     m_findings.setFindings(*list, m_strings);
-    m_findings.setFilter(std::move(filter));
+    reloadToday(*list);
+    reloadReview(*list);
+    reloadInbox();
+    if (m_editor.open && !m_editor.id.empty()) reloadEditor();
+    if (m_view == ViewId::Handover) reloadHandover();
 }
 
 void Controller::refreshStatus(std::int64_t nowMs) {
@@ -283,7 +660,7 @@ void Controller::refreshStatus(std::int64_t nowMs) {
 }
 
 std::optional<std::int64_t> Controller::lockDueMs() const {
-    if (!m_session || m_autoLockMs <= 0) return std::nullopt;
+    if (!m_session || m_autoLockMs <= 0 || working()) return std::nullopt;
     return m_lastActivityMs + m_autoLockMs;
 }
 
@@ -296,13 +673,28 @@ bool Controller::poll(std::int64_t nowMs) {
         refreshStatus(nowMs);
         changed = true;
     }
+    if (m_exclusive.valid()) {
+        if (m_exclusive.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
+        auto result = m_exclusive.get();
+        auto done = std::move(m_exclusiveDone);
+        m_exclusiveDone = {};
+        if (done) done(result);
+        m_lastActivityMs = nowMs;
+        changed = true;
+    }
+    if (working()) m_lastActivityMs = nowMs;  // waiting for an export is not inactivity
     if (auto due = lockDueMs(); due && nowMs >= *due) {
         lock();
         m_unlock.refusalKey = "unlock.auto_locked";
         m_unlock.refusalDetail.clear();
         return true;
     }
+    if (m_thumbs.poll()) changed = true;
     if (m_session) {
+        if (m_handover.task) {
+            pollExport();
+            changed = true;
+        }
         auto c = m_session->changeCount();
         if (c != m_seenChanges) {
             m_seenChanges = c;
@@ -320,7 +712,8 @@ bool Controller::poll(std::int64_t nowMs) {
 nlohmann::json Controller::state() const {
     nlohmann::json titles = nlohmann::json::array();
     for (std::size_t i : m_findings.visible()) titles.push_back(m_findings.rows()[i].title);
-    return {
+    auto messageOf = [](const Message& m) { return m.key.empty() ? std::string("none") : m.key; };
+    nlohmann::json s = {
         {"view", viewName(m_view)},
         {"lang", langCode(m_strings.lang())},
         {"unlocked", m_session ? "yes" : "no"},
@@ -330,7 +723,43 @@ nlohmann::json Controller::state() const {
         {"rows", std::to_string(m_findings.rows().size())},
         {"shown", std::to_string(m_findings.visible().size())},
         {"titles", titles},
+        {"role", m_session ? app::toString(m_self.role) : std::string("none")},
+        {"online", m_status.sync.online ? "yes" : "no"},
+        {"waiting", std::to_string(m_status.sync.waitingChangeSets + m_status.sync.waitingEvidence)},
+        {"today_day", std::to_string(m_today.day)},
+        {"today_inspection", m_today.have ? m_today.inspection.title : std::string()},
+        {"editor_id", m_editor.id},
+        {"editor_title", m_editor.title},
+        {"editor_status", m_editor.open ? app::toString(m_editor.status) : std::string("none")},
+        {"editor_immediate_fix", m_editor.immediateFix ? "yes" : "no"},
+        {"editor_attachments", std::to_string(m_editor.attachments.size())},
+        {"editor_pending", std::to_string(m_editor.pending.size())},
+        {"editor_conflicts", std::to_string(m_editor.conflicts.size())},
+        {"editor_message", messageOf(m_editor.message)},
+        {"editor_detail", m_editor.message.detail},
+        {"review_submitted", std::to_string(m_review.submitted.size())},
+        {"review_to_notify", std::to_string(m_review.toNotify.size())},
+        {"review_message", messageOf(m_review.message)},
+        {"review_detail", m_review.message.detail},
+        {"notices", std::to_string(m_inbox.notices.size())},
+        {"notices_unacknowledged", std::to_string(m_inbox.unacknowledged())},
+        {"inbox_badge", std::to_string(m_inbox.unseen())},
+        {"inbox_message", messageOf(m_inbox.message)},
+        {"handover_state", m_handover.running()     ? "running"
+                           : m_handover.confirmed   ? "wiped"
+                           : m_handover.exported    ? "exported"
+                                                    : "none"},
+        {"handover_message", messageOf(m_handover.message)},
+        {"handover_detail", m_handover.message.detail},
+        {"settings_message", messageOf(m_settings.message)},
+        {"auto_lock_ms", std::to_string(m_autoLockMs)},
+        {"first_run", firstRun() ? "yes" : "no"},
+        {"enrolled", m_session && m_self.enrolled ? "yes" : "no"},
+        {"enrol_message", messageOf(m_enrol.message)},
+        {"enrol_detail", m_enrol.message.detail},
+        {"fingerprint", m_enrol.identity.fingerprint},
     };
+    return s;
 }
 
 }  // namespace xs::ui

@@ -6,46 +6,94 @@
 // the session, and the script mode (app/ui/model/script.h) drives exactly the path a click takes.
 //
 // The session (app/session.h) is the only way to the store. Unlocking runs the passphrase KDF
-// off the UI thread (busy() while it does); everything else the session answers at once.
+// off the UI thread (busy() while it does), and so does a passphrase change; handover export is
+// a Task (progress, cancel); everything else the session answers at once.
+//
+// Which views a person sees follows their role (viewsFor): inspectors start on Today, the unit
+// head on the Inbox, the audit office on the Findings.
+//
+// Drafts are durable: an edited field of the finding editor is committed to the encrypted store
+// when the person leaves it (LeaveField) or presses save — a new finding becomes a draft in the
+// store as soon as it has a title; nothing waits in memory only but the field being typed.
 //
 // Thread-safety: UI thread only. The wake callback (set by the window) may be called from the
-// sync worker's thread: it must be thread-safe itself (glfwPostEmptyEvent is).
+// sync worker's and tasks' threads: it must be thread-safe itself (glfwPostEmptyEvent is).
 #pragma once
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 #include <nlohmann/json.hpp>
 #include "app/session.h"
 #include "app/ui/model/glyphs.h"
 #include "app/ui/model/strings.h"
+#include "app/ui/model/thumbnails.h"
 
 namespace xs::ui {
 
-enum class ViewId { Unlock, Findings };
-enum class Field { Store, Passphrase, Filter };
-enum class Button { Unlock, Lock };
+enum class ViewId { Unlock, Today, Findings, Editor, Review, Inbox, Handover, Settings, Enrol };
+inline constexpr std::size_t kViewCount = 9;
+enum class Field {
+    Store, Passphrase, Filter,
+    // the finding editor
+    Title, Description, Category, Severity, AuditCategory, Responsible, ImmediateFix, EvidencePath, Merge,
+    // the review queue
+    ReviewNote, NoticeProblem, NoticeAction, NoticeDeadline,
+    // the inbox
+    Reply,
+    // handover
+    HandoverPath, ReceiptPath,
+    // settings
+    AutoLockMinutes, NewPassphrase, NewPassphraseAgain,
+    // first run (on the unlock view) and enrolment
+    Name, Role, PassphraseAgain, IdentityPath, EnrolmentFile, ServerUrl, ServerPin, Code,
+};
+inline constexpr std::size_t kFieldCount = 30;
+enum class Button {
+    Unlock, Lock,
+    NewFinding, Save, Submit, Attach, UseMerge,
+    Confirm, Return, IssueNotice,
+    Acknowledge, SendReply,
+    Export, CancelTask, ConfirmReceipt,
+    SaveSettings, ChangePassphrase,
+    Create, ExportIdentity, AcceptEnrolment, Join,
+};
+inline constexpr std::size_t kButtonCount = 21;
+// Lists a person picks a row of.
+enum class ListId { Finding, Review, Notice, Inspection };
 
-const char* viewName(ViewId v);  // "unlock" | "findings": script words and string keys (view.<name>)
+const char* viewName(ViewId v);  // script words and string keys (view.<name>)
 std::optional<ViewId> parseView(std::string_view name);
-std::optional<Field> parseField(std::string_view name);  // store | passphrase | filter
-std::optional<Button> parseButton(std::string_view name);  // unlock | lock
+const char* fieldName(Field f);
+std::optional<Field> parseField(std::string_view name);
+const char* buttonName(Button b);
+std::optional<Button> parseButton(std::string_view name);
+std::optional<ListId> parseList(std::string_view name);  // finding | review | notice | inspection
 // The view a field or button is on (scripts may use only what the current view shows).
 ViewId viewOf(Field f);
+ViewId viewOf(Button b);  // Lock: any view (ViewId::Unlock stands for "any")
 
 // String-table keys of the domain's enums: category.<spelling>, severity.<…>, finding_status.<…>.
 std::string labelKey(app::FindingCategory c);
 std::string labelKey(app::Severity s);
 std::string labelKey(app::FindingStatus s);
 
+// The views a role sees, home first.
+std::vector<ViewId> viewsFor(app::Role role);
+
 // The intents: what a person (or a script line) asked for.
 struct EditField {
     Field field = Field::Store;
     std::string text;
+};
+struct LeaveField {  // the person left a field: an editor field is saved
+    Field field = Field::Title;
 };
 struct Press {
     Button button = Button::Unlock;
@@ -56,41 +104,86 @@ struct ShowView {
 struct SetLanguage {
     Lang lang = Lang::Zh;
 };
+struct Select {
+    ListId list = ListId::Finding;
+    std::string id;
+};
+struct DropFiles {  // files dropped on the window (or picked): evidence for the finding being edited
+    std::vector<std::string> paths;
+};
+struct Resolve {  // take one side of a conflict on a field of the finding being edited
+    std::string field;  // the record's field name (title, description, …)
+    std::size_t version = 0;
+};
+
+// A refusal or confirmation shown next to the field or button it concerns.
+struct Message {
+    std::string key;     // string-table key; empty: none
+    std::string detail;  // the domain's own words (not translated)
+    std::optional<Field> field;
+    std::optional<Button> button;
+    bool error = true;
+    bool at(Field f) const { return !key.empty() && field == f; }
+    bool at(Button b) const { return !key.empty() && button == b; }
+};
 
 // One row of the Findings table, ready to draw; `haystack` is what the filter searches.
 struct FindingRow {
-    std::string id, title;
+    std::string id, title, inspectionId;
     app::FindingCategory category = app::FindingCategory::Other;
     app::Severity severity = app::Severity::Medium;
     app::FindingStatus status = app::FindingStatus::Draft;
     bool immediateFix = false;
+    std::int64_t createdAtMs = 0;
     std::string haystack;  // title, description, people, and the labels in both languages, ASCII lower-cased
 };
 
+enum class SortKey { Created, Title, Category, Severity, Status };
+
 // The Findings view's model: every finding of the store, and the indices the filter lets through.
 // The filter is a list of words separated by spaces; a row passes when it contains all of them
-// (ASCII letters case-insensitively), in its text or in its labels in either language.
+// (ASCII letters case-insensitively), in its text or in its labels in either language; the
+// status / category / severity choices narrow it further.
 class FindingsModel {
 public:
     void setFindings(const std::vector<app::FindingView>& list, const Strings& strings);
     void setFilter(std::string text);
+    void setStatus(std::optional<app::FindingStatus> s);
+    void setCategory(std::optional<app::FindingCategory> c);
+    void setSeverity(std::optional<app::Severity> s);
+    void setSort(SortKey key, bool descending);
     void clear();
     const std::vector<FindingRow>& rows() const { return m_rows; }
     const std::vector<std::size_t>& visible() const { return m_visible; }
     const std::string& filter() const { return m_filter; }
+    std::optional<app::FindingStatus> status() const { return m_status; }
+    std::optional<app::FindingCategory> category() const { return m_category; }
+    std::optional<app::Severity> severity() const { return m_severity; }
+    SortKey sortKey() const { return m_sort; }
+    bool descending() const { return m_descending; }
     static bool matches(const FindingRow& row, const std::string& filter);
+    const FindingRow* byId(const std::string& id) const;
+    const FindingRow* byTitle(const std::string& title) const;
 
 private:
     void refilter();
     std::vector<FindingRow> m_rows;
     std::vector<std::size_t> m_visible;
     std::string m_filter;
+    std::optional<app::FindingStatus> m_status;
+    std::optional<app::FindingCategory> m_category;
+    std::optional<app::Severity> m_severity;
+    SortKey m_sort = SortKey::Created;
+    bool m_descending = false;
 };
 
-// What the unlock view shows.
+// What the unlock view shows. Where the directory holds no store yet, it offers to create one
+// (first run): a name, the role, the passphrase twice with a strength hint.
 struct UnlockState {
     std::string store;       // the directory field
     std::string passphrase;  // the passphrase field; wiped once used
+    std::string passphraseAgain, name, role = "working_group_member";  // first run
+    int strength = 0;        // of passphrase, for the hint (first run)
     bool busy = false;       // the KDF is running
     std::string refusalKey;  // string-table key of the last refusal; empty: none
     std::string refusalDetail;  // the session's own words for it (domain text, not translated)
@@ -104,9 +197,111 @@ struct StatusModel {
     std::string problem;  // the status could not be read: why
 };
 
+// The inspector's home: the current inspection and where the week stands.
+struct TodayModel {
+    bool have = false;  // an inspection of this person's
+    app::InspectionView inspection;
+    int day = 0;        // on-site day N (1-based; 0: not started, > days: over)
+    int days = 0;       // the on-site days, approved extensions included
+    int pendingExtensions = 0, approvedExtensions = 0;
+    std::map<app::FindingStatus, int> byStatus;
+    std::map<app::FindingCategory, int> byCategory;
+    int immediateAwaitingReview = 0;  // immediate-fix findings submitted, not yet confirmed
+    int total = 0;
+};
+
+// A file dropped on the editor before it was attached (the finding is not in the store yet).
+struct PendingFile {
+    std::string path, name;
+    std::uint64_t size = 0;
+};
+
+// The finding editor: a copy of the finding being edited, what was loaded (to save only what
+// changed), its evidence, history and conflicts.
+struct EditorModel {
+    bool open = false;
+    std::string id;  // empty: a new finding, not in the store yet
+    std::string inspectionId, inspectionTitle;
+    std::string title, description, category, severity, auditCategory, responsible;
+    bool immediateFix = false;
+    app::FindingStatus status = app::FindingStatus::Draft;
+    std::string author, reviewNote;
+    std::vector<app::AttachmentView> attachments;
+    std::vector<PendingFile> pending;
+    std::string evidencePath;  // the path field of "attach a file"
+    std::vector<app::FieldVersionView> history;
+    std::vector<app::ConflictView> conflicts;  // of this finding
+    std::string merge;                        // the merge field of the first text conflict
+    app::FindingView loaded;                  // as last read from the store
+    Message message;
+    bool dirty() const;                       // a field differs from what was loaded
+};
+
+// The working-group lead's review queue.
+struct ReviewModel {
+    std::vector<app::FindingView> submitted;        // awaiting confirm or return
+    std::vector<app::FindingView> toNotify;         // confirmed immediate-fix findings without a notice
+    std::string selected;                           // a finding id of either list
+    std::string note;                               // why it is returned (required) or confirmed
+    std::string problem, action, deadline;          // the notice to the unit head
+    Message message;
+    const app::FindingView* selectedFinding() const;
+};
+
+// The unit head's inbox.
+struct InboxModel {
+    std::vector<app::NoticeView> notices;  // newest first
+    std::set<std::string> seen;            // ids shown in the inbox already
+    std::string selected;
+    std::string reply;
+    Message message;
+    int unacknowledged() const;
+    int unseen() const;  // the badge
+    const app::NoticeView* selectedNotice() const;
+};
+
+// Export, receipt, wipe.
+struct HandoverModel {
+    std::vector<app::InspectionView> inspections;
+    std::string inspection;  // id chosen
+    std::string path;        // where the bundle goes (a USB stick)
+    std::string receiptPath;
+    std::shared_ptr<app::Task<app::HandoverExportView>> task;  // null: none started
+    app::ProgressSnapshot progress;
+    std::optional<app::HandoverExportView> exported;
+    std::optional<app::HandoverConfirmView> confirmed;
+    std::string ackPath;  // where the signed shred acknowledgement was written for the office
+    std::vector<app::WipeRecordView> wiped;  // what verify knows was wiped here before
+    Message message;
+    bool running() const { return task && !task->finished(); }
+};
+
+// A store not enrolled yet: its identity for the office, or the office's enrolment file, or the
+// one-time code (online).
+struct EnrolModel {
+    app::IdentityView identity;
+    std::string identityPath, enrolmentFile, url, pin, code;
+    bool joining = false;  // waiting for the office's answer (off the UI thread)
+    Message message;
+};
+
+struct SettingsModel {
+    std::string autoLockMinutes;
+    std::string newPassphrase, newPassphraseAgain;  // wiped once used
+    int strength = 0;  // 0 (none) … 4 (strong), of newPassphrase
+    bool rekeying = false;
+    std::optional<app::ServerView> server;
+    Message message;
+};
+
+// A rough strength of a passphrase, 0 … 4, for the hint beside the field (length and variety of
+// character classes; CJK characters count as a class of their own). Policy is the session's.
+int passphraseStrength(const std::string& passphrase);
+
 class Controller {
 public:
-    Controller(Strings& strings, std::filesystem::path store);
+    // `clock`: the session's (tests inject one; it must outlive the controller).
+    Controller(Strings& strings, std::filesystem::path store, const sync::Clock& clock = sync::SystemClock::instance());
     ~Controller();
     Controller(const Controller&) = delete;
     Controller& operator=(const Controller&) = delete;
@@ -115,71 +310,143 @@ public:
     void setWake(std::function<void()> wake) { m_wake = std::move(wake); }
 
     // During a frame: views and scripts queue what the person did.
-    void post(EditField i) { m_queue.push_back({Queued::Kind::Edit, std::move(i), {}, {}, {}}); }
-    void post(Press i) { m_queue.push_back({Queued::Kind::Press, {}, i, {}, {}}); }
-    void post(ShowView i) { m_queue.push_back({Queued::Kind::Show, {}, {}, i, {}}); }
-    void post(SetLanguage i) { m_queue.push_back({Queued::Kind::Language, {}, {}, {}, i}); }
+    void post(EditField i);
+    void post(LeaveField i);
+    void post(Press i);
+    void post(ShowView i);
+    void post(SetLanguage i);
+    void post(Select i);
+    void post(DropFiles i);
+    void post(Resolve i);
     // After the frame: runs the queued intents in order. Returns, for scripts, each intent that
     // made no sense where the client stands (a button of another view, a view that needs an
     // unlocked store); a refusal by the domain is not one of them, it is shown in the view.
     std::vector<std::string> applyIntents();
-    // Before a frame: takes a finished unlock, re-reads the views when the store changed, the
-    // sync status once a second. Returns whether anything shown may have changed.
+    // Before a frame: takes a finished unlock or task, re-reads the views when the store changed,
+    // the sync status once a second. Returns whether anything shown may have changed.
     bool poll(std::int64_t nowMs);
 
     // Auto-lock (issue 12: default 10 minutes): poll() locks once nowMs is autoLockMs past the last
     // activity, dropping every key with the session, and the unlock view says why. The window
-    // calls noteActivity() on input; every applied intent counts too. 0: never.
+    // calls noteActivity() on input; every applied intent counts too. 0: never. A running
+    // handover export puts it off (the person is waiting for it).
     static constexpr std::int64_t kDefaultAutoLockMs = 10 * 60 * 1000;
     void setAutoLock(std::int64_t ms) { m_autoLockMs = ms; }
     std::int64_t autoLockMs() const { return m_autoLockMs; }
     void noteActivity(std::int64_t nowMs) { m_lastActivityMs = nowMs; }
     // When poll() would lock (for the window's wait); nullopt when locked or never.
     std::optional<std::int64_t> lockDueMs() const;
+    // Whether work is running that the loop should draw the progress of (a task, a rekey).
+    bool working() const { return m_handover.running() || m_exclusive.valid(); }
 
     bool busy() const { return m_unlock.busy; }
     bool unlocked() const { return m_session != nullptr; }
     ViewId view() const { return m_view; }
+    const std::vector<ViewId>& views() const { return m_views; }  // this person's, home first
     Lang lang() const { return m_strings.lang(); }
     const Strings& strings() const { return m_strings; }
     const UnlockState& unlockState() const { return m_unlock; }
     const FindingsModel& findings() const { return m_findings; }
+    // The Findings view's own choices (status / category / severity / sort): UI state, no intent.
+    FindingsModel& findingsChoices() { return m_findings; }
     const StatusModel& status() const { return m_status; }
+    const app::SelfView& self() const { return m_self; }
+    const TodayModel& today() const { return m_today; }
+    const EditorModel& editor() const { return m_editor; }
+    const ReviewModel& review() const { return m_review; }
+    const InboxModel& inbox() const { return m_inbox; }
+    const HandoverModel& handover() const { return m_handover; }
+    const SettingsModel& settings() const { return m_settings; }
+    const EnrolModel& enrol() const { return m_enrol; }
+    // Whether the unlock view offers to create a store (the directory holds none).
+    bool firstRun() const;
+    Thumbnails& thumbnails() { return m_thumbs; }
     // Every character the views may draw (string table, store text shown, text typed).
     const GlyphSet& glyphs() const { return m_glyphs; }
+    // The id of a row of `list` by its shown text (a finding's title, a notice's problem), for
+    // scripts' `select LIST TEXT`; empty when none.
+    std::string findInList(ListId list, const std::string& text) const;
 
-    // The client's state in a few words, for scripts' `expect` and the tests: view, lang,
-    // unlocked, busy, refusal, filter, rows, shown, titles (the shown rows').
+    // The client's state in a few words, for scripts' `expect` and the tests.
     nlohmann::json state() const;
 
 private:
     // One posted intent (a plain struct rather than a std::variant: GCC 12 -Wmaybe-uninitialized
     // misfires on variants holding strings).
     struct Queued {
-        enum class Kind { Edit, Press, Show, Language } kind;
+        enum class Kind { Edit, Leave, Press, Show, Language, Select, Drop, Resolve } kind = Kind::Edit;
         EditField edit;
         Press press;
         ShowView show;
         SetLanguage language;
+        Select select;
+        DropFiles drop;
+        Resolve resolve;
     };
     std::optional<std::string> apply(const EditField& e);
+    std::optional<std::string> leave(Field f);
     std::optional<std::string> apply(const Press& p);
     std::optional<std::string> apply(const ShowView& v);
-    std::optional<std::string> apply(const SetLanguage& l);
+    std::optional<std::string> apply(const Select& s);
+    std::optional<std::string> apply(const DropFiles& d);
+    std::optional<std::string> apply(const Resolve& r);
     void startUnlock();
     void finishUnlock();
     void lock();
     void reload();
     void refreshStatus(std::int64_t nowMs);
+    void addGlyphs(const app::FindingView& f);
+    void show(ViewId v);
+
+    // editor (controller_capture.cpp)
+    void newFinding();
+    void openFinding(const std::string& id);
+    void reloadEditor();
+    void saveEditor(std::optional<Field> at);
+    void attachFile(const std::string& path, std::optional<Field> at);
+    void submitFinding();
+    void useMerge();
+    void reloadToday(const std::vector<app::FindingView>& all);
+    // review, inbox, handover, settings (controller_work.cpp)
+    void reloadReview(const std::vector<app::FindingView>& all);
+    void selectReview(const std::string& id);
+    void decide(bool confirm);
+    void issueNotice();
+    void reloadInbox();
+    void acknowledge();
+    void sendReply();
+    void reloadHandover();
+    void startExport();
+    void pollExport();
+    void confirmReceipt();
+    void saveSettings();
+    void startRekey();
+    void startCreate();
+    void reloadEnrol();
+    void exportIdentity();
+    void acceptEnrolment();
+    void startJoin();
+    void afterEnrolled();
+    // Work that owns the session until it ends (a rekey, a join): run off the UI thread, no
+    // intent is applied meanwhile; `done` runs on the UI thread with its result.
+    void startExclusive(std::function<app::AStatus(app::Session&)> work, std::function<void(const app::AStatus&)> done);
+    Message refusal(const xs::Error<app::AppError>& e, std::optional<Field> f, std::optional<Button> b);
 
     Strings& m_strings;
+    const sync::Clock* m_clock;
     GlyphSet m_glyphs;
+    Thumbnails m_thumbs;
     std::function<void()> m_wake;
     std::vector<Queued> m_queue;
     ViewId m_view = ViewId::Unlock;
+    std::vector<ViewId> m_views;
     UnlockState m_unlock;
     std::future<app::AResult<std::unique_ptr<app::Session>>> m_opening;  // valid while unlocking
+    std::future<app::AStatus> m_exclusive;                                // valid while a rekey or join runs
+    std::function<void(const app::AStatus&)> m_exclusiveDone;
+    bool m_creating = false;                                              // m_opening is a create
     std::unique_ptr<app::Session> m_session;                              // null: locked
+    app::SelfView m_self;
     std::uint64_t m_seenChanges = 0;
     std::int64_t m_statusAtMs = 0;
     std::int64_t m_autoLockMs = kDefaultAutoLockMs;
@@ -187,6 +454,13 @@ private:
     std::int64_t m_lastPollMs = 0;
     FindingsModel m_findings;
     StatusModel m_status;
+    TodayModel m_today;
+    EditorModel m_editor;
+    ReviewModel m_review;
+    InboxModel m_inbox;
+    HandoverModel m_handover;
+    SettingsModel m_settings;
+    EnrolModel m_enrol;
 };
 
 }  // namespace xs::ui

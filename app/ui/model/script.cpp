@@ -1,5 +1,7 @@
 #include "app/ui/model/script.h"
 
+#include <chrono>
+
 #include <cstdlib>
 
 namespace xs::ui {
@@ -54,13 +56,23 @@ app::AResult<std::vector<ScriptStep>> parseScript(std::string_view text) {
         s.rest = rest;
         auto bad = [&](const std::string& why) { return xs::fail(app::AppError::Usage, lineError(line, why + ": " + l)); };
         if (verb == "type") {
-            if (!parseField(arg)) return bad("type needs a field (store, passphrase, filter)");
+            if (!parseField(arg)) return bad("type needs a field (store, passphrase, filter, title, …)");
+        } else if (verb == "select") {
+            if (!parseList(arg) || rest.empty()) return bad("select needs a list (finding, review, notice, inspection) and a row's text");
+        } else if (verb == "drop") {
+            if (arg.empty()) return bad("drop needs a file path");
+        } else if (verb == "resolve") {
+            if (arg.empty() || !app::parseInteger(rest, 0, 16)) return bad("resolve needs a field and a version number");
+        } else if (verb == "await") {
+            if (arg.empty()) return bad("await needs a key and a value");
+        } else if (verb == "await-row") {
+            if (!parseList(arg) || rest.empty()) return bad("await-row needs a list (finding, review, notice, inspection) and a row's text");
         } else if (verb == "passphrase-env") {
             if (arg.empty() || !rest.empty()) return bad("passphrase-env needs one variable name");
         } else if (verb == "press") {
-            if (!parseButton(arg) || !rest.empty()) return bad("press needs a button (unlock, lock)");
+            if (!parseButton(arg) || !rest.empty()) return bad("press needs a button (unlock, lock, save, …)");
         } else if (verb == "view") {
-            if (!parseView(arg) || !rest.empty()) return bad("view needs a view (unlock, findings)");
+            if (!parseView(arg) || !rest.empty()) return bad("view needs a view (unlock, today, findings, …)");
         } else if (verb == "lang") {
             if (!parseLang(arg) || !rest.empty()) return bad("lang needs zh or en");
         } else if (verb == "screenshot") {
@@ -91,6 +103,31 @@ ScriptRunner::Next ScriptRunner::afterFrame(Controller& c) {
         if (c.busy() || m_settled < 2) return {};
         if (m_next >= m_steps.size()) return {Next::Kind::Done, {}};
         const ScriptStep& s = m_steps[m_next++];
+        if (s.verb == "await" || s.verb == "await-row") {
+            // Stays on this line, a frame at a time, until the state says so (sync, a task).
+            std::string is;
+            bool holds;
+            if (s.verb == "await") {
+                auto state = c.state();
+                is = state.contains(s.arg) ? stateText(state[s.arg]) : std::string("(no such key)");
+                holds = is == s.rest;
+            } else {
+                holds = !c.findInList(*parseList(s.arg), s.rest).empty();
+                is = "not in the list";
+            }
+            if (holds) {
+                m_awaitSince.reset();
+                continue;
+            }
+            const auto now = std::chrono::steady_clock::now();
+            if (!m_awaitSince) m_awaitSince = now;
+            if (now - *m_awaitSince > kAwaitLimit)
+                return {Next::Kind::Failed, lineError(s.line, "await " + s.arg + " \"" + s.rest + "\": still \"" + is + "\" after " +
+                                                                  std::to_string(kAwaitLimit.count()) + " s")};
+            --m_next;
+            m_settled = 1;
+            return {};
+        }
         if (s.verb == "screenshot") {
             m_settled = 0;
             return {Next::Kind::Screenshot, s.arg};
@@ -107,7 +144,20 @@ ScriptRunner::Next ScriptRunner::afterFrame(Controller& c) {
 
 std::optional<std::string> ScriptRunner::perform(Controller& c, const ScriptStep& s) {
     if (s.verb == "type") {
-        c.post(EditField{*parseField(s.arg), s.rest});
+        const Field f = *parseField(s.arg);
+        c.post(EditField{f, s.rest});
+        if (viewOf(f) == ViewId::Editor) c.post(LeaveField{f});  // a person types, then moves on
+    } else if (s.verb == "select") {
+        const ListId list = *parseList(s.arg);
+        const std::string id = c.findInList(list, s.rest);
+        if (id.empty()) return "select: no row \"" + s.rest + "\" in the " + s.arg + " list";
+        c.post(Select{list, id});
+    } else if (s.verb == "drop") {
+        std::vector<std::string> paths{s.arg};
+        if (!s.rest.empty()) paths[0] += " " + s.rest;
+        c.post(DropFiles{paths});
+    } else if (s.verb == "resolve") {
+        c.post(Resolve{s.arg, static_cast<std::size_t>(*app::parseInteger(s.rest, 0, 16))});
     } else if (s.verb == "passphrase-env") {
         auto v = m_env(s.arg);
         if (!v) return "the environment variable " + s.arg + " is not set";

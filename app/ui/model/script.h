@@ -3,10 +3,18 @@
 // and for the screenshots in the docs.
 //
 //   # a comment; blank lines are skipped
-//   type FIELD TEXT…          store | passphrase | filter (the rest of the line, spaces kept)
+//   type FIELD TEXT…          a field (controller.h Field: store, passphrase, filter, title, …),
+//                             the rest of the line, spaces kept; an editor field is then left
+//                             (LeaveField: the draft is saved, as when a person tabs on)
 //   passphrase-env VAR        types the value of the environment variable VAR as the passphrase
-//   press BUTTON              unlock | lock
-//   view NAME                 unlock | findings
+//   press BUTTON              a button (controller.h Button: unlock, lock, new_finding, save, …)
+//   view NAME                 a view (unlock, today, findings, editor, review, inbox, handover, settings)
+//   select LIST TEXT…         picks the row showing TEXT: finding / review (a title), notice (its
+//                             problem), inspection (a title)
+//   drop PATH…                drops a file on the window (evidence for the open finding)
+//   resolve FIELD N           takes version N of the conflict on FIELD of the open finding
+//   await KEY VALUE…          waits (frame by frame, at most 120 s) until state()[KEY] is VALUE
+//   await-row LIST TEXT…      waits the same way until the list has a row showing TEXT
 //   lang zh|en                switches the language
 //   screenshot NAME           writes NAME.png (the window as drawn) and NAME.json (state())
 //   expect KEY VALUE…         fails unless state()[KEY] is VALUE (titles: "|"-joined)
@@ -15,6 +23,7 @@
 // An unknown line is refused before any window opens; an action that the client cannot perform
 // where it stands (a field of another view) or an expect that does not hold fails the run.
 #pragma once
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -53,7 +62,9 @@ private:
     std::optional<std::string> perform(Controller& c, const ScriptStep& s);  // the failure, if any
     std::vector<ScriptStep> m_steps;
     Env m_env;
+    static constexpr std::chrono::seconds kAwaitLimit{120};
     std::size_t m_next = 0;
+    std::optional<std::chrono::steady_clock::time_point> m_awaitSince;  // the await line's first try
     int m_settled = 0;  // frames drawn since the last action
 };
 

@@ -1,0 +1,274 @@
+// The views' logic without a window, on the app tests' bureau (tests/app/bureau.h): Today, the
+// finding editor (durable drafts, evidence and its thumbnail, validation next to the field,
+// submit), the review queue (return needs a reason, confirm, the notice's checks), settings, and
+// the role's views. Each store is opened by a Controller as the client opens it.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "app/ui/model/controller.h"
+#include "app/ui/model/strings.h"
+#include "tests/app/bureau.h"
+#ifdef XS_HAVE_IMAGE_DECODER
+#include "app/ui/image.h"
+#endif
+
+namespace xs::ui {
+namespace {
+
+namespace fs = std::filesystem;
+using app::test::Bureau;
+constexpr const char* kBureauPass = "口令 passphrase";  // tests/app/app_test_util.h
+
+Strings table() {
+    auto s = Strings::load(fs::path(XS_SOURCE_DIR) / "assets/i18n/strings.json");
+    REQUIRE(s.ok());
+    return *s;
+}
+
+// Polls (as the loop does each frame) until `done` or about ten seconds.
+template <typename F>
+bool pollUntil(Controller& c, F done) {
+    for (int i = 0; i < 2000; ++i) {
+        c.poll(0);
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+}
+
+void unlock(Controller& c) {
+    c.post(EditField{Field::Passphrase, kBureauPass});
+    c.post(Press{Button::Unlock});
+    REQUIRE(c.applyIntents().empty());
+    REQUIRE(pollUntil(c, [&] { return !c.busy(); }));
+    REQUIRE_MESSAGE(c.unlocked(), c.unlockState().refusalDetail);
+}
+
+// A 2×2 24-bit BMP: the smallest image stb_image decodes that a test can write by hand.
+fs::path writeBmp(const fs::path& file) {
+    std::vector<unsigned char> b = {'B', 'M', 70, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0,  // file header
+                                    40, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 24, 0, 0, 0, 0, 0, 16, 0, 0, 0,
+                                    0x13, 0x0B, 0, 0, 0x13, 0x0B, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    for (int row = 0; row < 2; ++row) {
+        for (int px = 0; px < 2; ++px) {
+            b.push_back(static_cast<unsigned char>(200 * px));
+            b.push_back(static_cast<unsigned char>(100 * row));
+            b.push_back(50);
+        }
+        b.push_back(0);
+        b.push_back(0);
+    }
+    std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+    return file;
+}
+
+TEST_CASE("ui views: each role sees its views, home first") {
+    CHECK(viewsFor(app::Role::WorkingGroupMember).front() == ViewId::Today);
+    CHECK(viewsFor(app::Role::UnitHead).front() == ViewId::Inbox);
+    const auto lead = viewsFor(app::Role::WorkingGroupLead);
+    CHECK(std::find(lead.begin(), lead.end(), ViewId::Review) != lead.end());
+    const auto member = viewsFor(app::Role::WorkingGroupMember);
+    CHECK(std::find(member.begin(), member.end(), ViewId::Review) == member.end());
+    const auto head = viewsFor(app::Role::UnitHead);
+    CHECK(std::find(head.begin(), head.end(), ViewId::Findings) == head.end());
+    // Every view, field and button has a script word that parses back, and every view a title.
+    Strings s = table();
+    for (std::size_t i = 0; i < kViewCount; ++i) {
+        CHECK(parseView(viewName(static_cast<ViewId>(i))) == static_cast<ViewId>(i));
+        CHECK(s.has(std::string("view.") + viewName(static_cast<ViewId>(i))));
+    }
+    for (std::size_t i = 0; i < kFieldCount; ++i) CHECK(parseField(fieldName(static_cast<Field>(i))) == static_cast<Field>(i));
+    for (std::size_t i = 0; i < kButtonCount; ++i) CHECK(parseButton(buttonName(static_cast<Button>(i))) == static_cast<Button>(i));
+    for (const auto& a : app::auditCategories()) CHECK(s.has("audit_category." + a));
+}
+
+TEST_CASE("ui views: the passphrase strength hint") {
+    CHECK(passphraseStrength("") == 0);
+    CHECK(passphraseStrength("abc") == 1);        // under the minimum
+    CHECK(passphraseStrength("abcdefgh") == 1);   // the minimum, one class
+    CHECK(passphraseStrength("abcdefghijkl") == 2);
+    CHECK(passphraseStrength("Abcdefgh12345") == 3);
+    CHECK(passphraseStrength("巡察 口令 Spring-2026 午后") == 4);
+}
+
+TEST_CASE("ui views: the inspector's week - Today, a draft saved on leaving the field, evidence with a thumbnail, submit") {
+    Bureau b;
+    b.capture(*b.member, "食堂采购未比价");
+    b.member.reset();  // the client opens the store now
+    Strings s = table();
+    Controller c(s, b.tmp / "member", b.clock);
+#ifdef XS_HAVE_IMAGE_DECODER
+    c.thumbnails().setDecoder(decodeThumbnail);
+#endif
+    unlock(c);
+    CHECK(c.view() == ViewId::Today);
+    const TodayModel& t = c.today();
+    REQUIRE(t.have);
+    CHECK(t.inspection.id == b.inspection);
+    CHECK(t.day == 1);
+    CHECK(t.days == 7);
+    CHECK(t.total == 1);
+    CHECK(t.byStatus.at(app::FindingStatus::Draft) == 1);
+
+    // The editor refuses to save what has no title, next to the title.
+    c.post(Press{Button::NewFinding});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.view() == ViewId::Editor);
+    c.post(EditField{Field::Description, "2026年一季度三笔招待费无审批单"});
+    c.post(LeaveField{Field::Description});
+    c.post(Press{Button::Save});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.editor().message.key == "editor.title_needed");
+    CHECK(c.editor().message.at(Field::Title));
+    CHECK(c.editor().id.empty());
+
+    // A dropped image waits for the title, then goes into the store with the draft.
+    const fs::path photo = writeBmp(b.tmp / "现场照片.bmp");
+    c.post(DropFiles{{photo.string()}});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.editor().pending.size() == 1);
+    CHECK(c.editor().message.key == "editor.evidence_waits_for_title");
+    c.post(EditField{Field::Title, "招待费无审批"});
+    c.post(LeaveField{Field::Title});  // leaving the field saves the draft: durable from here
+    REQUIRE(c.applyIntents().empty());
+    const std::string id = c.editor().id;
+    REQUIRE_FALSE(id.empty());
+    CHECK(c.editor().message.key == "editor.draft_saved");
+    CHECK(c.editor().pending.empty());
+    REQUIRE(c.editor().attachments.size() == 1);
+    CHECK(c.editor().attachments[0].name == "现场照片.bmp");
+    // Its thumbnail is decoded from the store's encrypted copy, off the UI thread.
+    const std::string hash = c.editor().attachments[0].hash;
+#ifdef XS_HAVE_IMAGE_DECODER
+    REQUIRE(pollUntil(c, [&] { return c.thumbnails().get(hash) != nullptr; }));
+    CHECK(c.thumbnails().get(hash)->problem.empty());
+    CHECK(c.thumbnails().get(hash)->width == 2);
+    CHECK(c.thumbnails().get(hash)->rgba.size() == 16);
+    CHECK(c.thumbnails().get(hash)->rgba[0] == 50);  // BMP rows are BGR, bottom-up: the first pixel is (50, 100, 0)
+#endif
+
+    // A file that is not there is refused next to the path field.
+    c.post(EditField{Field::EvidencePath, (b.tmp / "nothing.jpg").string()});
+    c.post(Press{Button::Attach});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.editor().message.key == "editor.no_such_file");
+    CHECK(c.editor().message.at(Field::EvidencePath));
+
+    // The immediate-fix flag, then submit.
+    c.post(EditField{Field::ImmediateFix, "yes"});
+    c.post(LeaveField{Field::ImmediateFix});
+    c.post(Press{Button::Submit});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.editor().message.key == "editor.submitted");
+    CHECK(app::toString(c.editor().status) == "submitted");
+    CHECK(c.editor().history.size() >= 5);  // every field written, with its time
+
+    // What the controller wrote is in the store for any other reader.
+    c.post(Press{Button::Lock});
+    REQUIRE(c.applyIntents().empty());
+    auto ws = app::Workspace::open(b.tmp / "member", kBureauPass, b.clock);
+    REQUIRE(ws.ok());
+    auto f = (*ws)->finding(id);
+    REQUIRE(f.ok());
+    CHECK((*f)["title"] == "招待费无审批");
+    CHECK((*f)["description"] == "2026年一季度三笔招待费无审批单");
+    CHECK((*f)["immediate_fix"] == true);
+    CHECK((*f)["status"] == "submitted");
+    CHECK((*f)["attachments"].size() == 1);
+}
+
+TEST_CASE("ui views: the lead's review - returning needs a reason, confirm, the notice's checks, then issued") {
+    Bureau b;
+    const std::string returned = b.capture(*b.member, "会议费超标");
+    const std::string fixNow = b.capture(*b.member, "公车私用");
+    REQUIRE(b.member->editFinding(fixNow, app::Json{{"immediate_fix", true}}).ok());
+    REQUIRE(b.member->transitionFinding(returned, app::FindingStatus::Submitted).ok());
+    REQUIRE(b.member->transitionFinding(fixNow, app::FindingStatus::Submitted).ok());
+    b.share();
+    b.lead.reset();
+    Strings s = table();
+    Controller c(s, b.tmp / "lead", b.clock);
+    unlock(c);
+    c.post(ShowView{ViewId::Review});
+    REQUIRE(c.applyIntents().empty());
+    REQUIRE(c.review().submitted.size() == 2);
+    CHECK(c.review().toNotify.empty());
+
+    c.post(Select{ListId::Review, returned});
+    c.post(Press{Button::Return});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.review().message.key == "review.reason_needed");
+    CHECK(c.review().message.at(Field::ReviewNote));
+    c.post(EditField{Field::ReviewNote, "请补充会议通知和签到表"});
+    c.post(Press{Button::Return});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.review().message.key == "review.returned");
+    CHECK(c.review().submitted.size() == 1);
+
+    c.post(Select{ListId::Review, fixNow});
+    c.post(Press{Button::Confirm});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.review().message.key == "review.confirmed");
+    REQUIRE(c.review().toNotify.size() == 1);
+    CHECK(c.review().selected == fixNow);   // straight on to its notice
+    CHECK(c.review().problem == "公车私用");  // starting from the finding's words
+
+    c.post(Press{Button::IssueNotice});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.review().message.key == "review.action_needed");
+    c.post(EditField{Field::NoticeAction, "立即收回车辆钥匙，建立派车登记"});
+    c.post(EditField{Field::NoticeDeadline, "下周五"});
+    c.post(Press{Button::IssueNotice});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.review().message.key == "review.deadline_needed");
+    CHECK(c.review().message.at(Field::NoticeDeadline));
+    c.post(EditField{Field::NoticeDeadline, app::formatDate(app::dayAt(b.clock.nowMs(), 480) + 7)});
+    c.post(Press{Button::IssueNotice});
+    REQUIRE(c.applyIntents().empty());
+    CHECK_MESSAGE(c.review().message.key == "review.notice_issued", c.review().message.detail);
+    CHECK(c.review().toNotify.empty());
+
+    // The member's store learns why it came back (the note travels with the decision).
+    c.post(Press{Button::Lock});
+    REQUIRE(c.applyIntents().empty());
+    auto lead = app::Workspace::open(b.tmp / "lead", kBureauPass, b.clock);
+    REQUIRE(lead.ok());
+    app::test::syncInto(**lead, *b.member);
+    auto f = b.member->finding(returned);
+    REQUIRE(f.ok());
+    CHECK((*f)["status"] == "returned");
+    CHECK((*f)["review_note"] == "请补充会议通知和签到表");
+}
+
+TEST_CASE("ui views: a member has no review queue, settings validate the auto-lock minutes") {
+    Bureau b;
+    b.member.reset();
+    Strings s = table();
+    Controller c(s, b.tmp / "member", b.clock);
+    unlock(c);
+    c.post(ShowView{ViewId::Review});
+    auto problems = c.applyIntents();
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].find("not one of") != std::string::npos);
+    c.post(ShowView{ViewId::Settings});
+    c.post(EditField{Field::AutoLockMinutes, "ten"});
+    c.post(Press{Button::SaveSettings});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.settings().message.key == "settings.minutes_range");
+    CHECK(c.autoLockMs() == Controller::kDefaultAutoLockMs);
+    c.post(EditField{Field::AutoLockMinutes, "3"});
+    c.post(Press{Button::SaveSettings});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.autoLockMs() == 3 * 60'000);
+    c.post(EditField{Field::NewPassphrase, "新口令 2026 春"});
+    c.post(EditField{Field::NewPassphraseAgain, "新口令 2026 夏"});
+    c.post(Press{Button::ChangePassphrase});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.settings().message.key == "settings.passphrases_differ");
+}
+
+}  // namespace
+}  // namespace xs::ui
