@@ -139,7 +139,7 @@ void drawNavigation(Controller& c) {
         if (current) ImGui::PopStyleColor();
         ImGui::SameLine();
     }
-    ImGui::TextDisabled("%s", s.format("nav.signed_in", {{"name", c.self().name}, {"role", app::label(c.self().role)}}).c_str());
+    ImGui::TextDisabled("%s", s.format("nav.signed_in", {{"name", c.self().name}, {"role", s.text("role." + app::toString(c.self().role))}}).c_str());
 }
 
 void drawUnlock(Controller& c, ViewMemory& memory) {
@@ -191,10 +191,10 @@ void drawFirstRun(Controller& c, ViewMemory& memory) {
     focusFirst(memory);
     field(c, memory, s.label("first_run.name"), Field::Name, u.name);
     const auto role = app::parseEnum<app::Role>(u.role);
-    if (ImGui::BeginCombo(s.label("first_run.role"), role ? app::label(*role).c_str() : u.role.c_str())) {
+    if (ImGui::BeginCombo(s.label("first_run.role"), role ? s.text("role." + u.role) : u.role.c_str())) {
         for (app::Role r : {app::Role::WorkingGroupMember, app::Role::WorkingGroupLead, app::Role::ThirdPartyAuditor,
                             app::Role::UnitHead, app::Role::AuditOffice, app::Role::DisciplineCommission})
-            if (ImGui::Selectable(app::label(r).c_str(), role == r)) c.post(EditField{Field::Role, app::toString(r)});
+            if (ImGui::Selectable(s.text("role." + app::toString(r)), role == r)) c.post(EditField{Field::Role, app::toString(r)});
         ImGui::EndCombo();
     }
     field(c, memory, s.label("unlock.passphrase"), Field::Passphrase, u.passphrase, ImGuiInputTextFlags_Password);

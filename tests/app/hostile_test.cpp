@@ -138,6 +138,39 @@ TEST_CASE("hostile: closing a confirmed finding without verification evidence is
     CHECK(Bureau::deliver(*b.office, leadClose) == sync::ApplyOutcome::Refused);
 }
 
+TEST_CASE("hostile: a review note rewritten later, or written by the member with a submit, is refused on apply") {
+    Bureau b;
+    const std::string f = b.capture(*b.member, "差旅费报销超标准");
+    // The member's own store refuses a note without the review's decision.
+    auto own = b.member->editFinding(f, Json{{"review_note", "已审核通过"}, {"status", "submitted"}});
+    REQUIRE_FALSE(own.ok());
+    CHECK(mentions(own.message(), "review note"));
+    REQUIRE(b.member->transitionFinding(f, FindingStatus::Submitted).ok());
+    b.share();
+    REQUIRE(b.lead->transitionFinding(f, FindingStatus::Returned, "请补充报销审批单").ok());
+    b.share();
+    auto seen = b.member->finding(f);
+    REQUIRE(seen.ok());
+    CHECK((*seen)["review_note"] == "请补充报销审批单");
+    const std::string team = teamChannel(b.inspection);
+    // The member, signed and enrolled, rewrites the note without a decision: refused everywhere.
+    Forge forge = forgeFor(*b.member);
+    sync::ChangeSet rewrite = forge.make({forge.sealed(team, "finding", f, {{"review_note", "无需补充"}})});
+    for (Workspace* w : {b.member.get(), b.office.get(), b.lead.get()}) {
+        CHECK(Bureau::deliver(*w, rewrite) == sync::ApplyOutcome::Refused);
+        CHECK(mentions(Bureau::lastRefusal(*w), "review note is written only with the review's decision"));
+    }
+    // Nor may a note ride on a resubmission.
+    Forge forge2 = forgeFor(*b.member);
+    sync::ChangeSet resubmit =
+        forge2.make({forge2.sealed(team, "finding", f, {{"status", "submitted"}, {"review_note", "组长已同意"}})});
+    CHECK(Bureau::deliver(*b.office, resubmit) == sync::ApplyOutcome::Refused);
+    auto office = b.office->finding(f);
+    REQUIRE(office.ok());
+    CHECK((*office)["review_note"] == "请补充报销审批单");
+    CHECK((*office)["status"] == "returned");
+}
+
 TEST_CASE("hostile: a revoked device's later change sets are refused whatever clock they claim") {
     Bureau b;
     const std::string before = b.capture(*b.member, "撤销前的问题");

@@ -83,6 +83,9 @@ TEST_CASE("ui views: each role sees its views, home first") {
     for (std::size_t i = 0; i < kFieldCount; ++i) CHECK(parseField(fieldName(static_cast<Field>(i))) == static_cast<Field>(i));
     for (std::size_t i = 0; i < kButtonCount; ++i) CHECK(parseButton(buttonName(static_cast<Button>(i))) == static_cast<Button>(i));
     for (const auto& a : app::auditCategories()) CHECK(s.has("audit_category." + a));
+    for (const std::string& r : {"leader", "working_group_lead", "working_group_member", "unit_head", "audit_office",
+                                 "discipline_commission", "third_party_auditor"})
+        CHECK(s.has("role." + r));
 }
 
 TEST_CASE("ui views: the passphrase strength hint") {
@@ -268,6 +271,106 @@ TEST_CASE("ui views: a member has no review queue, settings validate the auto-lo
     c.post(Press{Button::ChangePassphrase});
     REQUIRE(c.applyIntents().empty());
     CHECK(c.settings().message.key == "settings.passphrases_differ");
+}
+
+TEST_CASE("ui views: a conflict shows both values side by side, one is taken, or the merged text") {
+    Bureau b;
+    const std::string f = b.capture(*b.member, "办公用品采购");
+    b.share();
+    // The member and the lead retitle it at once, offline, then meet.
+    REQUIRE(b.member->editFinding(f, app::Json{{"title", "办公用品采购未比价"}, {"description", "三家报价只有一家"}}).ok());
+    b.clock.advance(1000);
+    REQUIRE(b.lead->editFinding(f, app::Json{{"title", "办公用品采购程序不规范"}, {"description", "未经集体决策"}}).ok());
+    b.share();
+    b.member.reset();
+    Strings s = table();
+    Controller c(s, b.tmp / "member", b.clock);
+    unlock(c);
+    c.post(ShowView{ViewId::Findings});
+    c.post(Select{ListId::Finding, f});
+    REQUIRE(c.applyIntents().empty());
+    REQUIRE(c.view() == ViewId::Editor);
+    REQUIRE(c.editor().conflicts.size() == 2);  // title and description
+    const app::ConflictView* title = nullptr;
+    for (const auto& x : c.editor().conflicts)
+        if (x.field == "title") title = &x;
+    const bool found = title != nullptr;
+    REQUIRE(found);
+    REQUIRE(title->versions.size() == 2);
+    // Take the version that lost the automatic merge.
+    const std::string taken = app::Json::parse(title->versions[1].valueJson).get<std::string>();
+    c.post(Resolve{"title", 1});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.editor().message.key == "editor.resolved");
+    CHECK(c.editor().title == taken);
+    REQUIRE(c.editor().conflicts.size() == 1);
+    CHECK(c.editor().conflicts[0].field == "description");
+    // The description: both, merged by hand.
+    c.post(EditField{Field::Merge, "三家报价只有一家，且未经集体决策"});
+    c.post(Press{Button::UseMerge});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.editor().conflicts.empty());
+    CHECK(c.editor().description == "三家报价只有一家，且未经集体决策");
+    CHECK(c.state()["editor_conflicts"] == "0");
+    c.post(Resolve{"title", 0});
+    auto problems = c.applyIntents();
+    REQUIRE(problems.size() == 1);  // nothing left to resolve
+    CHECK(problems[0].find("no conflict") != std::string::npos);
+}
+
+TEST_CASE("ui views: first run - a store made from the unlock view, its identity for the office, the office's enrolment file") {
+    Bureau b;  // for its office
+    Strings s = table();
+    const fs::path dir = b.tmp / "new-device";
+    Controller c(s, dir, b.clock);
+    CHECK(c.firstRun());
+    CHECK(c.state()["first_run"] == "yes");
+    c.post(EditField{Field::Name, "何芳"});
+    c.post(EditField{Field::Passphrase, "短"});
+    c.post(EditField{Field::PassphraseAgain, "短"});
+    c.post(Press{Button::Create});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.unlockState().refusalKey == "settings.passphrase_short");
+    CHECK_FALSE(c.unlockState().busy);
+    c.post(EditField{Field::Passphrase, "何芳的 口令 2026"});
+    c.post(EditField{Field::PassphraseAgain, "何芳的 口令 2062"});
+    c.post(Press{Button::Create});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.unlockState().refusalKey == "settings.passphrases_differ");
+    CHECK(c.unlockState().strength == 2);  // the hint beside the field: 11 characters, three classes
+    c.post(EditField{Field::Passphrase, "何芳的 口令 2026"});
+    c.post(EditField{Field::PassphraseAgain, "何芳的 口令 2026"});
+    c.post(Press{Button::Create});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.unlockState().passphrase.empty());  // wiped once used
+    REQUIRE(pollUntil(c, [&] { return !c.busy(); }));
+    REQUIRE_MESSAGE(c.unlocked(), c.unlockState().refusalDetail);
+    CHECK(c.view() == ViewId::Enrol);
+    CHECK_FALSE(c.enrol().identity.fingerprint.empty());
+
+    c.post(EditField{Field::IdentityPath, (b.tmp / "何芳.device.json").string()});
+    c.post(Press{Button::ExportIdentity});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.enrol().message.key == "enrol.identity_written");
+    // At the office: the device enrolled for its person, the enrolment file back.
+    auto device = sync::test::readAll(b.tmp / "何芳.device.json");
+    auto enrolled = app::enrolDevice(*b.office, app::Json::parse(device.begin(), device.end()));
+    REQUIRE_MESSAGE(enrolled.ok(), enrolled.message());
+    auto file = app::exportEnrolment(*b.office, "", "");
+    REQUIRE(file.ok());
+    const fs::path enrolment = b.tmp / "enrolment.json";
+    std::ofstream(enrolment, std::ios::binary) << *file;
+    c.post(EditField{Field::EnrolmentFile, (b.tmp / "nothing.json").string()});
+    c.post(Press{Button::AcceptEnrolment});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.enrol().message.error);
+    CHECK(c.enrol().message.at(Field::EnrolmentFile));
+    c.post(EditField{Field::EnrolmentFile, enrolment.string()});
+    c.post(Press{Button::AcceptEnrolment});
+    REQUIRE(c.applyIntents().empty());
+    CHECK_MESSAGE(c.state()["enrolled"] == "yes", c.enrol().message.detail);
+    CHECK(c.view() == ViewId::Today);  // 何芳 is a working-group member in the organisation
+    CHECK(c.self().name == "何芳");
 }
 
 }  // namespace
