@@ -48,6 +48,29 @@ void drawReview(Controller& c, ViewMemory& memory) {
     findingList(c, "###review.submitted", r.submitted, r.selected, 9);
     ImGui::TextUnformatted(s.format("review.to_notify", {{"n", std::to_string(r.toNotify.size())}}).c_str());
     findingList(c, "###review.to_notify", r.toNotify, r.selected, 6);
+    if (!r.issued.empty() && ImGui::CollapsingHeader(s.format("review.issued", {{"n", std::to_string(r.issued.size())}}).append("###review.issued").c_str())) {
+        if (ImGui::BeginTable("###review.issued.table", 3, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersOuter)) {
+            ImGui::TableSetupColumn(s.label("inbox.col.problem"), ImGuiTableColumnFlags_WidthStretch);
+            ImGui::TableSetupColumn(s.label("inbox.col.deadline"), ImGuiTableColumnFlags_WidthFixed, 7 * em);
+            ImGui::TableSetupColumn(s.label("inbox.col.state"), ImGuiTableColumnFlags_WidthFixed, 16 * em);
+            ImGui::TableHeadersRow();
+            for (const auto& n : r.issued) {
+                ImGui::TableNextRow();
+                ImGui::TableNextColumn();
+                ImGui::TextUnformatted(n.problem.c_str());
+                ImGui::TableNextColumn();
+                ImGui::TextUnformatted(n.deadline.c_str());
+                ImGui::TableNextColumn();
+                if (n.acknowledged)
+                    ImGui::TextUnformatted(s.format("review.acknowledged_by", {{"name", n.acknowledgedByName},
+                                                                                {"replies", std::to_string(n.replies.size())}})
+                                               .c_str());
+                else
+                    ImGui::TextUnformatted(s.text("inbox.open_state"));
+            }
+            ImGui::EndTable();
+        }
+    }
     ImGui::Separator();
     const app::FindingView* f = r.selectedFinding();
     if (!f) {

@@ -83,9 +83,9 @@ TEST_CASE("ui views: each role sees its views, home first") {
     for (std::size_t i = 0; i < kFieldCount; ++i) CHECK(parseField(fieldName(static_cast<Field>(i))) == static_cast<Field>(i));
     for (std::size_t i = 0; i < kButtonCount; ++i) CHECK(parseButton(buttonName(static_cast<Button>(i))) == static_cast<Button>(i));
     for (const auto& a : app::auditCategories()) CHECK(s.has("audit_category." + a));
-    for (const std::string& r : {"leader", "working_group_lead", "working_group_member", "unit_head", "audit_office",
+    for (const char* r : {"leader", "working_group_lead", "working_group_member", "unit_head", "audit_office",
                                  "discipline_commission", "third_party_auditor"})
-        CHECK(s.has("role." + r));
+        CHECK(s.has(std::string("role.") + r));
 }
 
 TEST_CASE("ui views: the passphrase strength hint") {

@@ -285,6 +285,12 @@ TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review
                        "screenshot inbox\n"
                        "await waiting 0\n");
     CHECK(head["role"] == "unit_head");
+    // The lead sees it acknowledged (the demo's own notice was acknowledged before: two).
+    json lead = client("lead",
+                       "view review\n"
+                       "await review_acknowledged 2\n"
+                       "screenshot review-acknowledged\n");
+    CHECK(lead["review_issued"] == "2");
     // The inspector exports the handover bundle to the "USB stick".
     client("inspector-a",
            "view handover\n"
@@ -314,7 +320,7 @@ TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review
 
     for (const auto& [who, name] : std::vector<std::pair<std::string, std::string>>{
              {"inspector-a", "today"}, {"inspector-a", "editor"}, {"inspector-a", "findings"}, {"lead", "review"},
-             {"unit-head", "badge"}, {"unit-head", "inbox"}, {"inspector-a", "handover"}, {"inspector-a", "wiped"},
+             {"unit-head", "badge"}, {"unit-head", "inbox"}, {"lead", "review-acknowledged"}, {"inspector-a", "handover"}, {"inspector-a", "wiped"},
              {"inspector-a", "settings-en"}}) {
         checkPng(shots / who / (name + ".png"));
         json state = readJson(shots / who / (name + ".json"));

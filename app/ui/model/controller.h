@@ -241,6 +241,7 @@ struct EditorModel {
 struct ReviewModel {
     std::vector<app::FindingView> submitted;        // awaiting confirm or return
     std::vector<app::FindingView> toNotify;         // confirmed immediate-fix findings without a notice
+    std::vector<app::NoticeView> issued;            // notices of these inspections, newest first: acknowledged?
     std::string selected;                           // a finding id of either list
     std::string note;                               // why it is returned (required) or confirmed
     std::string problem, action, deadline;          // the notice to the unit head

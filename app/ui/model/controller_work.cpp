@@ -42,8 +42,13 @@ void Controller::reloadReview(const std::vector<app::FindingView>& all) {
         for (const auto& i : *list)
             if (m_self.role == app::Role::AuditOffice || i.leadId == m_self.personId) mine.insert(i.id);
     std::set<std::string> notified;
+    r.issued.clear();
     if (auto notices = m_session->notices())
-        for (const auto& n : *notices) notified.insert(n.findingId);
+        for (const auto& n : *notices) {
+            notified.insert(n.findingId);
+            if (mine.count(n.inspectionId)) r.issued.push_back(n);
+        }
+    std::sort(r.issued.begin(), r.issued.end(), [](const app::NoticeView& a, const app::NoticeView& b) { return a.issuedAt > b.issuedAt; });
     for (const auto& f : all) {
         if (!mine.count(f.inspectionId)) continue;
         if (f.status == app::FindingStatus::Submitted) r.submitted.push_back(f);
