@@ -40,27 +40,24 @@ std::int64_t steadyNs() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// --state-file: state() after each frame where it changed, replaced whole (a reader never sees
-// half a file).
+// --state-file: state() after each frame, replaced whole (a reader never sees half a file).
 class StateFile {
 public:
     explicit StateFile(std::filesystem::path file) : m_file(std::move(file)) {}
     void afterFrame(const Controller& c, GLFWwindow* window) {
         if (m_file.empty()) return;
         auto state = c.state();
+        state["frames"] = ++m_frames;  // a reader knows a frame was drawn after what it sent
         state["focused"] = glfwGetWindowAttrib(window, GLFW_FOCUSED) ? "yes" : "no";
         state["item_active"] = ImGui::IsAnyItemActive() ? "yes" : "no";  // a field being edited, a button held
-        std::string text = state.dump(2) + "\n";
-        if (text == m_written) return;
         const auto tmp = m_file.string() + ".tmp";
         std::error_code ec;
-        if (writeText(tmp, text)) std::filesystem::rename(tmp, m_file, ec);
-        if (!ec) m_written = std::move(text);
+        if (writeText(tmp, state.dump(2) + "\n")) std::filesystem::rename(tmp, m_file, ec);
     }
 
 private:
     std::filesystem::path m_file;
-    std::string m_written;
+    long m_frames = 0;
 };
 
 // --timings: a JSON line per drawn frame (its view, the draw and the whole frame in ms) and per

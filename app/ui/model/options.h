@@ -14,8 +14,8 @@ namespace xs::ui {
 struct Options {
     std::filesystem::path store;  // prefilled in the unlock view; empty: $XUNSHEN_STORE
     std::filesystem::path script, screenshotDir;
-    // state() as JSON, rewritten (whole, by rename) after each frame where it changed, with the
-    // window's "focused" and "item_active" (ImGui::IsAnyItemActive: a field being edited) added.
+    // state() as JSON, rewritten (whole, by rename) after each frame, with the frames drawn so
+    // far, the window's "focused" and "item_active" (ImGui::IsAnyItemActive: a field edited).
     std::filesystem::path stateFile;
     // One JSON line per drawn frame and per milestone (first frame, unlock done, first findings
     // frame), stamped with steady_clock nanoseconds (CLOCK_MONOTONIC, comparable across processes).
