@@ -349,6 +349,41 @@ json runFrames(const fs::path& store, int rounds) {
     out["deleting"] = partsJson(deleting);
     out["key_up"] = partsJson(keyUp);
 
+    // Where typing's time goes: FindingsModel::setFilter alone over the 10,000 rows, for each
+    // prefix of the filter, against the floor of the same search with the filter lower-cased and
+    // split once (not per row, as matches() does).
+    {
+        FindingsModel model = c.findings();
+        std::vector<double> setFilterMs, floorMs;
+        std::string prefix;
+        std::size_t sink = 0;
+        for (int r = 0; r < rounds; ++r) {
+            prefix.clear();
+            for (const auto& ch : chars) {
+                prefix += ch;
+                auto t = Clock::now();
+                model.setFilter(prefix);
+                setFilterMs.push_back(msSince(t));
+                t = Clock::now();
+                std::vector<std::string> words;
+                for (std::size_t at = 0; at < prefix.size();) {
+                    std::size_t end = std::min(prefix.find(' ', at), prefix.size());
+                    if (end > at) words.push_back(prefix.substr(at, end - at));  // ASCII here is lower-case
+                    at = end + 1;
+                }
+                for (const auto& row : model.rows()) {
+                    bool all = true;
+                    for (const auto& w : words) all = all && row.haystack.find(w) != std::string::npos;
+                    sink += all;
+                }
+                floorMs.push_back(msSince(t));
+            }
+        }
+        out["set_filter_ms"] = stats(setFilterMs);
+        out["search_floor_ms"] = stats(floorMs);
+        out["search_floor_matches"] = sink;
+    }
+
     for (int i = 0; i < 40 * rounds; ++i) {
         io.MouseWheel = -1.0f;
         h.frame(&scrolling);
@@ -531,6 +566,9 @@ int main(int argc, char** argv) {
         std::printf("  typing, by part (p50/p95):");
         for (const char* part : {"poll_ms", "fonts_ms", "new_frame_ms", "draw_ms", "render_ms", "apply_ms"})
             std::printf(" %s %.3f/%.3f", part, f["typing"][part]["p50"].get<double>(), f["typing"][part]["p95"].get<double>());
+        std::printf("\n  FindingsModel::setFilter alone p50/p95 %.3f/%.3f ms; the same search, filter split once: %.3f/%.3f ms",
+                    f["set_filter_ms"]["p50"].get<double>(), f["set_filter_ms"]["p95"].get<double>(),
+                    f["search_floor_ms"]["p50"].get<double>(), f["search_floor_ms"]["p95"].get<double>());
         std::printf("\n  atlas %dx%d px, %d glyphs; this process's peak RSS %.1f MiB", f["atlas_px"][0].get<int>(),
                     f["atlas_px"][1].get<int>(), f["atlas_glyphs"].get<int>(), f["peak_rss_mib"].get<double>());
         std::printf("\n  first unlock frame %.1f ms; first findings frame %.1f ms (poll %.1f, fonts %.1f); scrolled %.0f px\n",
