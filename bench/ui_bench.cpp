@@ -1,7 +1,7 @@
 // GUI benchmark (issue 12 item 7): the desktop client on a store of 10,000 findings.
 //
-//   frames  headless, in this process: a real ImGui context with the client's font set-up and no
-//           GL backend; per frame poll → fonts → NewFrame → drawFrame → Render → applyIntents,
+//   frames  headless, in this process (app/ui/headless.h): a real ImGui context with the client's
+//           font set-up and no GL backend; per frame poll → fonts → NewFrame → drawFrame → Render → applyIntents,
 //           as app/ui/window.cpp does minus GL. The filter is typed one character per frame
 //           through ImGui's input queue (a realistic "财务 报销 high"), then deleted one
 //           Backspace per frame; then the full list is scrolled one wheel notch per frame; then
@@ -28,16 +28,12 @@
 #include <vector>
 #include <unistd.h>
 
-#include <imgui.h>
-#include <imgui_internal.h>  // the hovered window's scroll: proof that the wheel scrolled the table
 #include <nlohmann/json.hpp>
 
 #include "app/demo.h"
 #include "app/enrolment.h"
 #include "app/workspace.h"
-#include "app/ui/fonts.h"
-#include "app/ui/model/controller.h"
-#include "app/ui/views.h"
+#include "app/ui/headless.h"
 #include "tests/ui/x_session.h"
 
 using namespace xs;
@@ -60,10 +56,6 @@ constexpr int kWidth = 1280, kHeight = 800;
 double msSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 std::int64_t steadyNs() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
-std::int64_t wallMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 double percentile(std::vector<double> v, double p) {
@@ -227,55 +219,20 @@ struct Parts {
     std::vector<double> total, poll, fonts, newFrame, draw, render, apply;
 };
 
-class Headless {
-public:
-    Headless(Strings& strings, const fs::path& store) : m_c(strings, store) {
-        IMGUI_CHECKVERSION();
-        ImGui::CreateContext();
-        ImGuiIO& io = ImGui::GetIO();
-        io.IniFilename = nullptr;
-        io.ConfigFlags |= ImGuiConfigFlags_NavEnableKeyboard;
-        io.DisplaySize = ImVec2(kWidth, kHeight);
-        io.DeltaTime = 1.0f / 60.0f;
-        for (int k = 0; k < ImGuiKey_COUNT; ++k) io.KeyMap[k] = k + 1;  // our own KeysDown indices (no GLFW here)
-        ImGui::StyleColorsLight();
-        m_c.setAutoLock(0);
-    }
-    ~Headless() { ImGui::DestroyContext(); }
-    Controller& controller() { return m_c; }
-
-    // One frame as the window draws it, minus GL; its parts appended to `p` (when given).
-    void frame(Parts* p) {
-        const auto t0 = Clock::now();
-        m_c.poll(wallMs());
-        const auto t1 = Clock::now();
-        if (auto r = m_fonts.update(m_c.glyphs()); !r) die(r.message());
-        const auto t2 = Clock::now();
-        ImGui::NewFrame();
-        const auto t3 = Clock::now();
-        drawFrame(m_c, m_memory);
-        const auto t4 = Clock::now();
-        ImGui::Render();
-        const auto t5 = Clock::now();
-        for (const auto& problem : m_c.applyIntents()) die("intent refused: " + problem);
-        const auto t6 = Clock::now();
-        if (!p) return;
-        auto ms = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
-        p->total.push_back(ms(t0, t6));
-        p->poll.push_back(ms(t0, t1));
-        p->fonts.push_back(ms(t1, t2));
-        p->newFrame.push_back(ms(t2, t3));
-        p->draw.push_back(ms(t3, t4));
-        p->render.push_back(ms(t4, t5));
-        p->apply.push_back(ms(t5, t6));
-    }
-    static constexpr int kBackspace = ImGuiKey_Backspace + 1;
-
-private:
-    Controller m_c;
-    Fonts m_fonts{{kCjkFontFile, kCjkFontFace, 18.0f}};
-    ViewMemory m_memory;
-};
+// One frame of the headless client; its parts appended to `p` (when given).
+void frame(HeadlessClient& h, Parts* p, const HeadlessInput& input = {}) {
+    std::string problem;
+    const FrameParts f = h.frame(input, problem);
+    if (!problem.empty()) die(problem);
+    if (!p) return;
+    p->total.push_back(f.total());
+    p->poll.push_back(f.poll);
+    p->fonts.push_back(f.fonts);
+    p->newFrame.push_back(f.newFrame);
+    p->draw.push_back(f.draw);
+    p->render.push_back(f.render);
+    p->apply.push_back(f.apply);
+}
 
 json partsJson(const Parts& p) {
     return {{"total_ms", stats(p.total)}, {"poll_ms", stats(p.poll)},     {"fonts_ms", stats(p.fonts)},
@@ -297,14 +254,14 @@ std::vector<std::string> utf8Chars(const std::string& s) {
 json runFrames(const fs::path& store, int rounds) {
     auto strings = Strings::load(Strings::defaultFile());
     if (!strings) die(strings.message());
-    Headless h(*strings, store);
+    HeadlessClient h(*strings, store, kWidth, kHeight);
     Controller& c = h.controller();
-    ImGuiIO& io = ImGui::GetIO();
+    c.setAutoLock(0);
     json out;
 
     // The unlock view's first frame (the font atlas: common + GB2312 + the string table).
     Parts first;
-    h.frame(&first);
+    frame(h, &first);
     out["first_unlock_frame_ms"] = first.total[0];
     c.post(EditField{Field::Passphrase, kPass});
     c.post(Press{Button::Unlock});
@@ -314,32 +271,28 @@ json runFrames(const fs::path& store, int rounds) {
     while (!c.unlocked()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
         Parts p;
-        h.frame(&p);
+        frame(h, &p);
         if (c.unlocked()) out["first_findings_frame"] = partsJson(p);
         if (!c.busy() && !c.unlocked()) die("unlock refused: " + c.state().dump());
     }
     if (c.view() != ViewId::Findings) die("not on the findings view: " + c.state().dump());
     out["rows"] = c.findings().rows().size();
-    out["atlas_px"] = {io.Fonts->TexWidth, io.Fonts->TexHeight};
-    out["atlas_glyphs"] = io.Fonts->Fonts.empty() ? 0 : io.Fonts->Fonts[0]->Glyphs.Size;
-    for (int i = 0; i < 5; ++i) h.frame(nullptr);  // the filter field takes the keyboard focus
+    out["atlas_px"] = {h.atlasWidth(), h.atlasHeight()};
+    out["atlas_glyphs"] = h.atlasGlyphs();
+    for (int i = 0; i < 5; ++i) frame(h, nullptr);  // the filter field takes the keyboard focus
 
-    io.MousePos = ImVec2(kWidth / 2.0f, kHeight / 2.0f);
     const auto chars = utf8Chars(kFilter);
     Parts typing, deleting, keyUp, scrolling, idle;
     std::size_t shownAtFull = 0;
     for (int r = 0; r < rounds; ++r) {
         for (const auto& ch : chars) {
-            io.AddInputCharactersUTF8(ch.c_str());
-            h.frame(&typing);
+            frame(h, &typing, {ch, false, 0});
         }
         if (c.findings().filter() != kFilter) die("typed \"" + std::string(kFilter) + "\", the filter is \"" + c.findings().filter() + "\"");
         shownAtFull = c.findings().visible().size();
         for (std::size_t i = 0; i < chars.size(); ++i) {
-            io.KeysDown[Headless::kBackspace] = true;
-            h.frame(&deleting);
-            io.KeysDown[Headless::kBackspace] = false;
-            h.frame(&keyUp);
+            frame(h, &deleting, {"", true, 0});
+            frame(h, &keyUp);
         }
         if (!c.findings().filter().empty()) die("backspaced, the filter is still \"" + c.findings().filter() + "\"");
     }
@@ -385,13 +338,11 @@ json runFrames(const fs::path& store, int rounds) {
     }
 
     for (int i = 0; i < 40 * rounds; ++i) {
-        io.MouseWheel = -1.0f;
-        h.frame(&scrolling);
+        frame(h, &scrolling, {"", false, -1.0f});
     }
-    const ImGuiWindow* hovered = ImGui::GetCurrentContext()->HoveredWindow;
-    out["scrolled_px"] = hovered ? hovered->Scroll.y : 0.0f;
+    out["scrolled_px"] = h.hoveredScrollY();
     out["scrolling"] = partsJson(scrolling);
-    for (int i = 0; i < 10 * rounds; ++i) h.frame(&idle);
+    for (int i = 0; i < 10 * rounds; ++i) frame(h, &idle);
     out["idle_redraw"] = partsJson(idle);
     // This process: the store (when built in this run: also its set-up), the rows, ImGui and the
     // atlas (its 8-bit alpha; the window's GL backend converts it to RGBA32 as well), no GL.
