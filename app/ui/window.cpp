@@ -1,5 +1,6 @@
 #include "app/ui/window.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -36,6 +37,83 @@ bool writeText(const std::filesystem::path& file, const std::string& text) {
     out << text;
     return static_cast<bool>(out);
 }
+
+std::int64_t steadyNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// --state-file: state() after each frame, replaced whole (a reader never sees half a file).
+class StateFile {
+public:
+    explicit StateFile(std::filesystem::path file) : m_file(std::move(file)) {}
+    void afterFrame(const Controller& c, GLFWwindow* window) {
+        if (m_file.empty()) return;
+        auto state = c.state();
+        state["frames"] = ++m_frames;  // a reader knows a frame was drawn after what it sent
+        state["focused"] = glfwGetWindowAttrib(window, GLFW_FOCUSED) ? "yes" : "no";
+        state["item_active"] = ImGui::IsAnyItemActive() ? "yes" : "no";  // a field being edited, a button held
+        const auto tmp = m_file.string() + ".tmp";
+        std::error_code ec;
+        if (writeText(tmp, state.dump(2) + "\n")) std::filesystem::rename(tmp, m_file, ec);
+    }
+
+private:
+    std::filesystem::path m_file;
+    long m_frames = 0;
+};
+
+// --timings: a JSON line per drawn frame (its view, the draw and the whole frame in ms) and per
+// milestone, stamped with steadyNs(). "unlocked" is when the unlock task ended (its wake), so
+// that "first_findings_frame" minus it is what the person waits for after the KDF.
+class Timings {
+public:
+    explicit Timings(const std::filesystem::path& file) {
+        if (file.empty()) return;
+        m_out = std::fopen(file.c_str(), "w");
+        if (m_out) milestone("start", steadyNs(), "none");
+    }
+    ~Timings() {
+        if (m_out) std::fclose(m_out);
+    }
+    Timings(const Timings&) = delete;
+    Timings& operator=(const Timings&) = delete;
+    // The wake callback's thread: the last wake (the unlock task's, when one was running).
+    void noteWake() { m_lastWakeNs.store(steadyNs()); }
+    void frameStart() {
+        m_frameStartNs = steadyNs();
+        m_wakeBeforeFrameNs = m_lastWakeNs.load();  // before poll() starts anything that wakes
+    }
+    void drawn(double drawMs) { m_drawMs = drawMs; }
+    // After the swap: the frame line, and the milestones it reached.
+    void frameEnd(const Controller& c) {
+        if (!m_out) return;
+        const std::int64_t now = steadyNs();
+        const char* view = viewName(c.view());
+        if (m_frames++ == 0) milestone("first_frame", now, view);
+        if (c.unlocked() && !m_sawUnlocked) {
+            m_sawUnlocked = true;
+            milestone("unlocked", m_wakeBeforeFrameNs, view);
+        }
+        if (c.view() == ViewId::Findings && !m_sawFindings) {
+            m_sawFindings = true;
+            milestone("first_findings_frame", now, view);
+        }
+        std::fprintf(m_out, "{\"event\":\"frame\",\"ns\":%lld,\"view\":\"%s\",\"draw_ms\":%.3f,\"frame_ms\":%.3f}\n",
+                     static_cast<long long>(now), view, m_drawMs, static_cast<double>(now - m_frameStartNs) / 1e6);
+        std::fflush(m_out);
+    }
+
+private:
+    void milestone(const char* event, std::int64_t ns, const char* view) {
+        std::fprintf(m_out, "{\"event\":\"%s\",\"ns\":%lld,\"view\":\"%s\"}\n", event, static_cast<long long>(ns), view);
+    }
+    std::FILE* m_out = nullptr;
+    std::atomic<std::int64_t> m_lastWakeNs{0};
+    std::int64_t m_frameStartNs = 0, m_wakeBeforeFrameNs = 0;
+    double m_drawMs = 0;
+    long m_frames = 0;
+    bool m_sawUnlocked = false, m_sawFindings = false;
+};
 
 // The window, its GL context and the ImGui context, torn down in the right order.
 class Window {
@@ -104,23 +182,28 @@ void onDrop(GLFWwindow* window, int count, const char** paths) {
 }
 
 // One frame: events already taken; draws the views and renders them into the back buffer.
-void renderFrame(GLFWwindow* window, Controller& c, ViewMemory& memory) {
+// Returns the milliseconds from NewFrame to Render (the views and ImGui, no GL).
+double renderFrame(GLFWwindow* window, Controller& c, ViewMemory& memory) {
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
+    const auto t0 = std::chrono::steady_clock::now();
     ImGui::NewFrame();
     drawFrame(c, memory);
     ImGui::Render();
+    const double drawMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     int w = 0, h = 0;
     glfwGetFramebufferSize(window, &w, &h);
     glViewport(0, 0, w, h);
     glClearColor(0.94f, 0.94f, 0.94f, 1.0f);
     glClear(GL_COLOR_BUFFER_BIT);
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+    return drawMs;
 }
 
 }  // namespace
 
 int runClient(const Options& options) {
+    Timings timings(options.timingsFile);
     auto strings = Strings::load(Strings::defaultFile());
     if (!strings) {
         std::fprintf(stderr, "xunshen: %s\n", strings.message().c_str());
@@ -157,10 +240,14 @@ int runClient(const Options& options) {
         return 3;
     }
     Fonts fonts({kCjkFontFile, kCjkFontFace, kBaseFontPixels * window.scale()});
+    StateFile stateFile(options.stateFile);
     int rc = 0;
     {
         Controller c(*strings, options.store);
-        c.setWake([] { glfwPostEmptyEvent(); });
+        c.setWake([&timings] {
+            timings.noteWake();
+            glfwPostEmptyEvent();
+        });
         c.thumbnails().setDecoder(decodeThumbnail);
         ViewMemory memory;
         Textures textures;  // before the GL context goes (it is the Window's, outlives this block)
@@ -168,9 +255,11 @@ int runClient(const Options& options) {
         glfwSetWindowUserPointer(window.get(), &c);
         glfwSetDropCallback(window.get(), onDrop);
         std::optional<std::string> pendingShot;
+        std::int64_t idleUntilMs = 0;  // a script's `wait`: till then the loop waits as unscripted
         int eagerFrames = 2;  // frames drawn without waiting, so ImGui settles after an event
         while (!glfwWindowShouldClose(window.get())) {
-            if (runner) {
+            const bool idling = runner && nowMs() < idleUntilMs;
+            if (runner && !idling) {
                 glfwWaitEventsTimeout(0.005);  // a script's frames, without spinning a core
             } else if (eagerFrames > 0) {
                 glfwPollEvents();
@@ -181,7 +270,10 @@ int runClient(const Options& options) {
                 // And the auto-lock must fire with nobody touching the window.
                 const auto due = c.lockDueMs();
                 const double untilLock = due ? std::max(0.0, static_cast<double>(*due - nowMs()) / 1000.0 + 0.01) : -1.0;
-                if (c.busy())
+                if (idling)  // the script goes on at the end of its wait, input or not
+                    glfwWaitEventsTimeout(std::min(std::max(0.0, static_cast<double>(idleUntilMs - nowMs()) / 1000.0),
+                                                   due ? untilLock : 3600.0));
+                else if (c.busy())
                     glfwWaitEventsTimeout(0.05);
                 else if (c.working())  // a progress bar moves
                     glfwWaitEventsTimeout(0.1);
@@ -193,6 +285,7 @@ int runClient(const Options& options) {
                     glfwWaitEvents();
                 eagerFrames = 2;
             }
+            timings.frameStart();
             {
                 // Input counts as activity for the auto-lock (a script's lines count through
                 // their intents).
@@ -214,7 +307,7 @@ int runClient(const Options& options) {
                 ImGui_ImplOpenGL3_DestroyFontsTexture();
                 ImGui_ImplOpenGL3_CreateFontsTexture();
             }
-            renderFrame(window.get(), c, memory);
+            timings.drawn(renderFrame(window.get(), c, memory));
             if (pendingShot) {
                 int w = 0, h = 0;
                 glfwGetFramebufferSize(window.get(), &w, &h);
@@ -231,11 +324,15 @@ int runClient(const Options& options) {
                 pendingShot.reset();
             }
             glfwSwapBuffers(window.get());
+            timings.frameEnd(c);
             for (const auto& problem : c.applyIntents()) std::fprintf(stderr, "xunshen: %s\n", problem.c_str());
-            if (!runner) continue;
+            stateFile.afterFrame(c, window.get());
+            if (!runner || nowMs() < idleUntilMs) continue;
             auto next = runner->afterFrame(c);
             if (next.kind == ScriptRunner::Next::Kind::Screenshot) {
                 pendingShot = next.text;
+            } else if (next.kind == ScriptRunner::Next::Kind::Idle) {
+                idleUntilMs = nowMs() + 1000 * static_cast<std::int64_t>(next.seconds);
             } else if (next.kind == ScriptRunner::Next::Kind::Failed) {
                 std::fprintf(stderr, "xunshen: %s: %s\n", options.script.c_str(), next.text.c_str());
                 writeText(options.screenshotDir / "state.json", c.state().dump(2) + "\n");

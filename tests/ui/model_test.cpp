@@ -317,6 +317,32 @@ TEST_CASE("ui options: the command line") {
     CHECK_FALSE(parseOptions({"--script", "a.txt"}).ok());  // needs --screenshot-dir
     CHECK_FALSE(parseOptions({"--size", "big"}).ok());
     CHECK_FALSE(parseOptions({"--frobnicate", "1"}).ok());
+    auto files = parseOptions({"--state-file", "s.json", "--timings", "t.jsonl"});
+    REQUIRE(files.ok());
+    CHECK(files->stateFile == "s.json");
+    CHECK(files->timingsFile == "t.jsonl");
+    CHECK_FALSE(parseOptions({"--state-file"}).ok());
+}
+
+TEST_CASE("ui script: wait idles for whole seconds, then the script goes on") {
+    CHECK_FALSE(parseScript("wait").ok());
+    CHECK_FALSE(parseScript("wait 0").ok());
+    CHECK_FALSE(parseScript("wait 1.5").ok());
+    CHECK_FALSE(parseScript("wait 3601").ok());
+    CHECK_FALSE(parseScript("wait 2 more").ok());
+    Strings s = table();
+    Controller c(s, "");
+    auto steps = parseScript("wait 12\nlang en\n");
+    REQUIRE(steps.ok());
+    ScriptRunner r(*steps);
+    using K = ScriptRunner::Next::Kind;
+    CHECK(r.afterFrame(c).kind == K::Wait);
+    auto idle = r.afterFrame(c);
+    CHECK(idle.kind == K::Idle);
+    CHECK(idle.seconds == 12);
+    CHECK(r.afterFrame(c).kind == K::Wait);  // the window draws before the next line
+    CHECK(r.afterFrame(c).kind == K::Wait);  // lang en performed
+    CHECK(c.lang() == Lang::En);
 }
 
 }  // namespace

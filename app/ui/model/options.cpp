@@ -6,7 +6,8 @@
 namespace xs::ui {
 
 const char* usage() {
-    return "usage: xunshen [--store DIR] [--lang zh|en] [--size WxH] [--script FILE --screenshot-dir DIR]\n";
+    return "usage: xunshen [--store DIR] [--lang zh|en] [--size WxH] [--script FILE --screenshot-dir DIR]\n"
+           "               [--state-file FILE] [--timings FILE]\n";
 }
 
 app::AResult<Options> parseOptions(const std::vector<std::string>& args) {
@@ -26,6 +27,10 @@ app::AResult<Options> parseOptions(const std::vector<std::string>& args) {
             o.script = v;
         } else if (a == "--screenshot-dir") {
             o.screenshotDir = v;
+        } else if (a == "--state-file") {
+            o.stateFile = v;
+        } else if (a == "--timings") {
+            o.timingsFile = v;
         } else if (a == "--lang") {
             auto l = parseLang(v);
             if (!l) return bad("--lang: zh or en, not " + v);

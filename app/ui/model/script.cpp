@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include <cstdlib>
+#include "app/model.h"
 
 namespace xs::ui {
 
@@ -80,6 +81,8 @@ app::AResult<std::vector<ScriptStep>> parseScript(std::string_view text) {
                 return bad("screenshot needs one file name without a directory");
         } else if (verb == "expect") {
             if (arg.empty()) return bad("expect needs a key and a value");
+        } else if (verb == "wait") {
+            if (!app::parseInteger(arg, 1, 3600) || !rest.empty()) return bad("wait needs whole seconds (1 to 3600)");
         } else {
             return bad("unknown action");
         }
@@ -101,7 +104,7 @@ ScriptRunner::Next ScriptRunner::afterFrame(Controller& c) {
     ++m_settled;
     while (true) {
         if (c.busy() || m_settled < 2) return {};
-        if (m_next >= m_steps.size()) return {Next::Kind::Done, {}};
+        if (m_next >= m_steps.size()) return {Next::Kind::Done, {}, 0};
         const ScriptStep& s = m_steps[m_next++];
         if (s.verb == "await" || s.verb == "await-row") {
             // Stays on this line, a frame at a time, until the state says so (sync, a task).
@@ -130,11 +133,15 @@ ScriptRunner::Next ScriptRunner::afterFrame(Controller& c) {
         }
         if (s.verb == "screenshot") {
             m_settled = 0;
-            return {Next::Kind::Screenshot, s.arg};
+            return {Next::Kind::Screenshot, s.arg, 0};
         }
-        if (auto failure = perform(c, s)) return {Next::Kind::Failed, lineError(s.line, *failure)};
+        if (s.verb == "wait") {
+            m_settled = 0;
+            return {Next::Kind::Idle, {}, static_cast<int>(*app::parseInteger(s.arg, 1, 3600))};
+        }
+        if (auto failure = perform(c, s)) return {Next::Kind::Failed, lineError(s.line, *failure), 0};
         // Applied now, after the frame, exactly where a click's intents are applied.
-        if (auto problems = c.applyIntents(); !problems.empty()) return {Next::Kind::Failed, lineError(s.line, problems.front())};
+        if (auto problems = c.applyIntents(); !problems.empty()) return {Next::Kind::Failed, lineError(s.line, problems.front()), 0};
         if (s.verb != "expect") {  // an expect changes nothing: the next line may run at once
             m_settled = 0;
             return {};

@@ -18,6 +18,8 @@
 //   lang zh|en                switches the language
 //   screenshot NAME           writes NAME.png (the window as drawn) and NAME.json (state())
 //   expect KEY VALUE…         fails unless state()[KEY] is VALUE (titles: "|"-joined)
+//   wait SECONDS              1 to 3600: the window idles as with nobody at it (it blocks in
+//                             glfwWaitEvents*, drawing only on input), then the script goes on
 //
 // Each action waits until the previous one has been drawn (two frames, and no unlock running).
 // An unknown line is refused before any window opens; an action that the client cannot perform
@@ -47,9 +49,10 @@ app::AResult<std::vector<ScriptStep>> parseScript(std::string_view text);
 class ScriptRunner {
 public:
     struct Next {
-        enum class Kind { Wait, Screenshot, Done, Failed };
+        enum class Kind { Wait, Screenshot, Idle, Done, Failed };
         Kind kind = Kind::Wait;
         std::string text;  // Screenshot: the name; Failed: why, with the line
+        int seconds = 0;   // Idle: for how long
     };
     using Env = std::function<std::optional<std::string>(const std::string&)>;
 
