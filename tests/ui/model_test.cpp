@@ -130,6 +130,48 @@ TEST_CASE("ui findings: the filter matches text and labels in either language, e
     CHECK(m.visible().size() == 3);
 }
 
+TEST_CASE("ui findings: typing on narrows only the rows shown, and always agrees with filtering afresh") {
+    Strings s = table();
+    using namespace app;
+    std::vector<FindingView> list;
+    const std::vector<std::string> words = {"财务", "报销", "账簿", "公务", "接待", "Meeting", "资产", "审批"};
+    for (int i = 0; i < 300; ++i)
+        list.push_back(finding(std::to_string(i), words[static_cast<std::size_t>(i) % words.size()] + words[static_cast<std::size_t>(i * 7 / 3) % words.size()],
+                               "第" + std::to_string(i) + "号 " + words[static_cast<std::size_t>(i * 5) % words.size()],
+                               static_cast<FindingCategory>(i % 4), static_cast<Severity>(i % 3), static_cast<FindingStatus>(i % 8)));
+    FindingsModel typing;
+    typing.setFindings(list, s);
+    typing.setSort(SortKey::Title, true);
+    for (const std::string& text : {std::string("财务 报销 high"), std::string("meeting CONF"), std::string("第1 资"), std::string("账簿 其他")}) {
+        std::string typed;
+        for (std::size_t i = 0; i < text.size();) {
+            std::size_t n = 1;  // a whole UTF-8 character at a time, as a person types
+            while (i + n < text.size() && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80) ++n;
+            typed += text.substr(i, n);
+            i += n;
+            typing.setFilter(typed);
+            FindingsModel fresh;
+            fresh.setFindings(list, s);
+            fresh.setSort(SortKey::Title, true);
+            fresh.setFilter(typed);
+            CHECK_MESSAGE(typing.visible() == fresh.visible(), typed);
+        }
+        // And deleting back to nothing.
+        while (!typed.empty()) {
+            std::size_t cut = typed.size() - 1;
+            while (cut > 0 && (static_cast<unsigned char>(typed[cut]) & 0xC0) == 0x80) --cut;
+            typed.resize(cut);
+            typing.setFilter(typed);
+            FindingsModel fresh;
+            fresh.setFindings(list, s);
+            fresh.setSort(SortKey::Title, true);
+            fresh.setFilter(typed);
+            CHECK_MESSAGE(typing.visible() == fresh.visible(), typed);
+        }
+    }
+    CHECK(typing.visible().size() == list.size());
+}
+
 TEST_CASE("ui controller: intents that make no sense where the client stands are refused, not applied") {
     Strings s = table();
     Controller c(s, "");

@@ -162,6 +162,8 @@ public:
     SortKey sortKey() const { return m_sort; }
     bool descending() const { return m_descending; }
     static bool matches(const FindingRow& row, const std::string& filter);
+    static std::vector<std::string> splitFilter(const std::string& filter);  // ASCII lower-cased words
+    static bool matchesWords(const FindingRow& row, const std::vector<std::string>& words);
     const FindingRow* byId(const std::string& id) const;
     const FindingRow* byTitle(const std::string& title) const;
 
