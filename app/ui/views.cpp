@@ -362,7 +362,8 @@ void drawFindings(Controller& c, ViewMemory& memory) {
     }
 
     const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersOuter | ImGuiTableFlags_BordersV |
-                                  ImGuiTableFlags_ScrollY | ImGuiTableFlags_Resizable | ImGuiTableFlags_Sortable;
+                                  ImGuiTableFlags_ScrollY | ImGuiTableFlags_Resizable | ImGuiTableFlags_Sortable |
+                                  ImGuiTableFlags_SortTristate;  // unsorted (the store's order) until a header is clicked
     if (!ImGui::BeginTable("###findings.table", 4, flags, ImVec2(0, -ImGui::GetFrameHeightWithSpacing()))) return;
     ImGui::TableSetupScrollFreeze(0, 1);
     ImGui::TableSetupColumn(s.label("findings.col.title"), ImGuiTableColumnFlags_WidthStretch, 3.0f,

@@ -64,7 +64,8 @@ private:
 
 // --timings: a JSON line per drawn frame (its view, the draw and the whole frame in ms) and per
 // milestone, stamped with steadyNs(). "unlocked" is when the unlock task ended (its wake), so
-// that "first_findings_frame" minus it is what the person waits for after the KDF.
+// that "first_unlocked_frame" (the home view of the person's role, the store's data read) minus it
+// is what the person waits for after the KDF.
 class Timings {
 public:
     explicit Timings(const std::filesystem::path& file) {
@@ -93,6 +94,7 @@ public:
         if (c.unlocked() && !m_sawUnlocked) {
             m_sawUnlocked = true;
             milestone("unlocked", m_wakeBeforeFrameNs, view);
+            milestone("first_unlocked_frame", now, view);
         }
         if (c.view() == ViewId::Findings && !m_sawFindings) {
             m_sawFindings = true;

@@ -253,19 +253,22 @@ void FindingsModel::refilter() {
         if (matchesWords(r, words)) m_visible.push_back(i);
     }
     if (m_sort == SortKey::Created && !m_descending) return;  // the store's order
-    auto key = [this](std::size_t i) {
-        const FindingRow& r = m_rows[i];
+    // Compared in place (no key copies): stable, so equal keys keep the store's order.
+    auto less = [this](std::size_t ia, std::size_t ib) {
+        const FindingRow& a = m_rows[ia];
+        const FindingRow& b = m_rows[ib];
         switch (m_sort) {
-            case SortKey::Title: return std::make_tuple(0, r.title, r.createdAtMs);
-            case SortKey::Category: return std::make_tuple(static_cast<int>(r.category), std::string(), r.createdAtMs);
-            case SortKey::Severity: return std::make_tuple(static_cast<int>(r.severity), std::string(), r.createdAtMs);
-            case SortKey::Status: return std::make_tuple(static_cast<int>(r.status), std::string(), r.createdAtMs);
-            default: return std::make_tuple(0, std::string(), r.createdAtMs);
+            case SortKey::Title: return a.title < b.title;
+            case SortKey::Category: return a.category < b.category;
+            case SortKey::Severity: return a.severity < b.severity;
+            case SortKey::Status: return a.status < b.status;
+            default: return a.createdAtMs < b.createdAtMs;
         }
     };
-    std::stable_sort(m_visible.begin(), m_visible.end(), [&](std::size_t a, std::size_t b) {
-        return m_descending ? key(b) < key(a) : key(a) < key(b);
-    });
+    if (m_descending)
+        std::stable_sort(m_visible.begin(), m_visible.end(), [&](std::size_t x, std::size_t y) { return less(y, x); });
+    else
+        std::stable_sort(m_visible.begin(), m_visible.end(), less);
 }
 
 // ---- Controller
