@@ -2,6 +2,7 @@
 
 #include "app/session.h"
 
+#include "app/agreement.h"
 #include "app/enrolment.h"
 #include "app/handover.h"
 #include "sync/file_io.h"
@@ -99,6 +100,9 @@ AResult<Json> runDemo(const DemoOptions& o, const std::function<void(const std::
     if (!window) return window.error();
     say("3. 创建巡审任务 Created a full, synchronous inspection of 区生态环境监测站, on site " + formatDate(window->first) +
         " to " + formatDate(window->second) + " (id " + *inspection + ")");
+    XS_TRY_APP(w.signAgreement(*inspection));
+    say("   签署保密协议 郑华 read and signed the inspection's confidentiality agreement " + std::string(kCurrentAgreementVersion) +
+        " (article 7(4)) before opening it");
 
     Json ids = Json::array();
     for (Json f : *findings) {
@@ -193,6 +197,8 @@ AResult<Json> runHandoverDemo(const DemoOptions& o, const fs::path& dir, const s
         if (!r) return r.error();
     }
     say("3. 登记 Both inspectors' devices enrolled offline; each store accepted the signed enrolment file");
+    for (auto& i : inspectors) XS_TRY_APP(i.ws->signAgreement(*inspection));
+    say("   签署保密协议 Both signed the inspection's confidentiality agreement before first opening it (article 7(4))");
 
     auto findings = sync::readFile(assets / "findings.json", 16 * 1024 * 1024);
     if (!findings) return fromSync(findings.error());
@@ -235,6 +241,11 @@ AResult<Json> runHandoverDemo(const DemoOptions& o, const fs::path& dir, const s
         if (!acked) return acked.error();
         say("   回执 The office recorded " + i.name + "'s signed shred acknowledgement");
     }
+    auto agreements = off.agreements(*inspection);
+    if (!agreements) return agreements.error();
+    for (const auto& a : *agreements)
+        say("   保密协议 " + a.value("person", "") + " signed " + a.value("text_version", "") + " at " +
+            formatTimestampMs(a.value("signed_at", std::int64_t{0})) + " (the office's record, from the bundle)");
     auto all = off.findings(*inspection);
     if (!all) return all.error();
     auto people = off.people();

@@ -53,6 +53,7 @@ AResult<Json> exportHandover(Workspace& ws, const std::string& inspectionKey, co
     auto insp = ws.inspection(inspectionKey);
     if (!insp) return insp.error();
     std::string inspectionId = (*insp)["id"];
+    XS_TRY_APP(ws.requireAgreement(inspectionId));  // article 7(4): not before the agreement is signed
 
     // The evidence of the inspection this store holds; what was attached elsewhere and never
     // reached it stays pending, and is not this bundle's to carry.

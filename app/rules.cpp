@@ -4,6 +4,7 @@
 #include <set>
 #include <vector>
 
+#include "app/agreement.h"
 #include "sync/record_fields.h"
 #include "sync/uuid.h"
 
@@ -523,6 +524,35 @@ sync::SResult<Verdict> checkClue(const sync::OpValidator::Context& ctx, const Au
     return Verdict::accept();
 }
 
+// A signed confidentiality agreement: made once, by the person it names, for an inspection whose
+// working group they are on, with the hash of a text this build knows. Nothing changes it later.
+sync::SResult<Verdict> checkAgreement(const sync::OpValidator::Context& ctx, const Author& a, const std::string& inspectionId,
+                                      const Json& inspection, sync::StateView& view) {
+    const sync::Op& op = ctx.op;
+    Json ch = changesOf(op);
+    if (auto f = unknownField(ch, {"inspection_id", "person_id", "text_version", "text_sha256", "signed_at"}))
+        return Verdict::refuse("an agreement has no field '" + *f + "'");
+    auto before = view.record("agreement", op.recordId);
+    if (!before) return before.error();
+    if (*before) return Verdict::refuse("a signed confidentiality agreement is fixed: it is neither edited nor signed again");
+    const std::string person = stringOf(ch, "person_id");
+    if (person != a.person)
+        return Verdict::refuse("a confidentiality agreement is signed by the person it names, on their own device (it names " +
+                               person + ", the author is " + a.person + ")");
+    if (stringOf(ch, "inspection_id") != inspectionId || op.recordId != agreementRecordId(inspectionId, person))
+        return Verdict::refuse("an agreement names the inspection of its channel and is the record " +
+                               agreementRecordId(inspectionId, person));
+    auto may = maySignAgreement(a.role, a.person, inspection);
+    if (!may.ok()) return may;
+    const AgreementText* text = agreementText(stringOf(ch, "text_version"));
+    if (!text) return Verdict::refuse("the agreement's text_version '" + stringOf(ch, "text_version") + "' is not a text this version knows");
+    if (stringOf(ch, "text_sha256") != text->sha256)
+        return Verdict::refuse("the agreement's text_sha256 is not the hash of the text of version " + text->version);
+    const Json at = ch.value("signed_at", Json());
+    if (!at.is_number_integer() || at.get<std::int64_t>() <= 0) return Verdict::refuse("an agreement is signed with a time");
+    return Verdict::accept();
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------- the rules
@@ -557,6 +587,26 @@ Verdict clueTransition(ClueStatus from, ClueStatus to, Role role) {
     }
     if (from == C::Drafted && to == C::Received) return Verdict::refuse("a clue is received only after the audit office transferred it");
     return Verdict::refuse("a " + toString(from) + " clue cannot become " + toString(to));
+}
+
+bool agreementRequired(Role role, const std::string& person, const std::vector<std::string>& team, const std::string& leadId) {
+    if (person.empty() || role == Role::AuditOffice || role == Role::UnitHead) return false;
+    return std::find(team.begin(), team.end(), person) != team.end() || leadId == person;
+}
+
+bool agreementRequired(Role role, const std::string& person, const Json& inspection) {
+    std::vector<std::string> team;
+    auto t = inspection.find("team");
+    if (t != inspection.end() && t->is_array())
+        for (const auto& m : *t)
+            if (m.is_string()) team.push_back(m.get<std::string>());
+    return agreementRequired(role, person, team, stringOf(inspection, "lead_id"));
+}
+
+Verdict maySignAgreement(Role role, const std::string& person, const Json& inspection) {
+    if (agreementRequired(role, person, inspection)) return Verdict::accept();
+    return Verdict::refuse("the confidentiality agreement of an inspection is signed by its working group (the people its plan "
+                           "names on the team or as its lead); the audit office and the inspected unit's heads do not sign it");
 }
 
 Verdict mayWriteOrganisation(Role role) {
@@ -714,6 +764,7 @@ sync::SResult<Verdict> ProcedureValidator::check(const Context& ctx, sync::State
         if (op.kind == "attachment") return checkAttachment(ctx, **a, *inspectionId, **inspection, view);
         if (op.kind == "extension") return checkExtension(ctx, **a, *inspectionId, view);
         if (op.kind == "export") return checkExport(ctx, **a, *inspectionId, view);
+        if (op.kind == "agreement") return checkAgreement(ctx, **a, *inspectionId, **inspection, view);
         return Verdict::refuse("the team channel holds no record of kind " + op.kind);
     }
     if (auto inspectionId = inspectionOf(op.channel, "unit")) {

@@ -76,6 +76,15 @@ Verdict mayDraftClue(Role role);
 // drafted -> transferred (the audit office) -> received (the discipline commission); final then.
 Verdict clueTransition(ClueStatus from, ClueStatus to, Role role);
 
+// The confidentiality agreement (保密协议, article 7(4); app/agreement.h): required of the
+// inspection's working group — whoever its plan names on the team or as its lead — except the audit
+// office and the heads of the inspected unit. A person signs only their own, for an inspection
+// they are required to sign, with the hash of a text version this build knows; the record
+// (agreementRecordId) is fixed once written: no edit, no second signature, no delete.
+bool agreementRequired(Role role, const std::string& person, const Json& inspection);
+bool agreementRequired(Role role, const std::string& person, const std::vector<std::string>& team, const std::string& leadId);
+Verdict maySignAgreement(Role role, const std::string& person, const Json& inspection);
+
 // Who reads an inspection's three channels (DESIGN.md "Channels"). The team channel (findings,
 // evidence, extensions) and the unit channel: the inspection's team and lead, the audit office
 // and the leading group, with every kind of record. The unit channel also: the heads of the

@@ -35,6 +35,9 @@ const std::vector<RecordType>& recordTypes() {
          {{"inspection_id", T::Text}, {"finding_id", T::Text}, {"summary", T::Text}, {"transferred_to", T::Text},
           {"status", T::Text}, {"created_by", T::Text}, {"created_at", T::Int}, {"transferred_by", T::Text},
           {"transferred_at", T::Int}, {"received_by", T::Text}, {"received_at", T::Int}}},
+        {"agreement", "agreements",
+         {{"inspection_id", T::Text}, {"person_id", T::Text}, {"text_version", T::Text}, {"text_sha256", T::Text},
+          {"signed_at", T::Int}}},
     };
     return types;
 }
@@ -96,6 +99,12 @@ const std::vector<sync::Migration>& appMigrations() {
          "  status TEXT, created_by TEXT, created_at INTEGER, transferred_by TEXT, transferred_at INTEGER, received_by TEXT,"
          "  received_at INTEGER) WITHOUT ROWID;"
          "CREATE INDEX clues_inspection ON clues(inspection_id);"},
+        // Signed confidentiality agreements (保密协议, article 7(4)), in each inspection's team channel.
+        {"app", 6,
+         "CREATE TABLE agreements (id TEXT PRIMARY KEY, inspection_id TEXT, person_id TEXT, text_version TEXT,"
+         "  text_sha256 TEXT, signed_at INTEGER) WITHOUT ROWID;"
+         "CREATE INDEX agreements_inspection ON agreements(inspection_id);"
+         "CREATE INDEX agreements_person ON agreements(person_id);"},
         // Invitations to enrol online (app/enrolment.h), on the audit office's store: local
         // state, never a record (the registration the office then commits is the record).
         {"enrolment", 1,

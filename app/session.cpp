@@ -1,5 +1,6 @@
 #include "app/session.h"
 
+#include "app/agreement.h"
 #include "app/enrolment.h"
 #include "app/files.h"
 #include "app/handover.h"
@@ -83,6 +84,8 @@ InspectionView inspectionFrom(const Json& i) {
     v.onsiteDays = static_cast<int>(intOf(i, "onsite_days").value_or(0));
     v.windowStart = stringOf(i, "window_start");
     v.windowEnd = stringOf(i, "window_end");
+    v.agreementRequired = boolOf(i, "agreement_required");
+    v.agreementSigned = boolOf(i, "agreement_signed");
     if (auto it = i.find("extensions"); it != i.end() && it->is_array())
         for (const auto& e : *it)
             v.extensions.push_back({stringOf(e, "id"), stringOf(e, "inspection_id"), stringOf(e, "reason"),
@@ -390,31 +393,35 @@ AResult<std::vector<ExportView>> Session::exports(const std::string& inspection)
     return out;
 }
 
+namespace {
+NoticeView noticeFrom(Workspace& ws, const Json& n) {
+    auto nameOf = [&](const std::string& person) {
+        auto p = ws.log().record("person", person);
+        return p ? stringOf(*p, "name") : std::string();
+    };
+    NoticeView v{stringOf(n, "id"), stringOf(n, "inspection_id"), stringOf(n, "finding_id"), stringOf(n, "problem"),
+                 stringOf(n, "action"), stringOf(n, "deadline"), stringOf(n, "issued_by"), {}, sync::intOf(n, "issued_at").value_or(0),
+                 false, {}, {}, 0, {}};
+    v.issuedByName = nameOf(v.issuedBy);
+    if (n.contains("ack") && n["ack"].is_object()) {
+        v.acknowledged = true;
+        v.acknowledgedBy = stringOf(n["ack"], "acknowledged_by");
+        v.acknowledgedByName = nameOf(v.acknowledgedBy);
+        v.acknowledgedAt = sync::intOf(n["ack"], "acknowledged_at").value_or(0);
+    }
+    for (const auto& r : n.value("replies", Json::array()))
+        v.replies.push_back({stringOf(r, "id"), stringOf(r, "text"), stringOf(r, "replied_by"), nameOf(stringOf(r, "replied_by")),
+                             sync::intOf(r, "replied_at").value_or(0)});
+    return v;
+}
+}  // namespace
+
 AResult<std::vector<NoticeView>> Session::notices() {
     XS_TRY_APP(unlocked());
     auto list = m_ws->notices();
     if (!list) return list.error();
-    auto nameOf = [&](const std::string& person) {
-        auto p = m_ws->log().record("person", person);
-        return p ? stringOf(*p, "name") : std::string();
-    };
     std::vector<NoticeView> out;
-    for (const auto& n : *list) {
-        NoticeView v{stringOf(n, "id"), stringOf(n, "inspection_id"), stringOf(n, "finding_id"), stringOf(n, "problem"),
-                     stringOf(n, "action"), stringOf(n, "deadline"), stringOf(n, "issued_by"), {}, sync::intOf(n, "issued_at").value_or(0),
-                     false, {}, {}, 0, {}};
-        v.issuedByName = nameOf(v.issuedBy);
-        if (n.contains("ack") && n["ack"].is_object()) {
-            v.acknowledged = true;
-            v.acknowledgedBy = stringOf(n["ack"], "acknowledged_by");
-            v.acknowledgedByName = nameOf(v.acknowledgedBy);
-            v.acknowledgedAt = sync::intOf(n["ack"], "acknowledged_at").value_or(0);
-        }
-        for (const auto& r : n.value("replies", Json::array()))
-            v.replies.push_back({stringOf(r, "id"), stringOf(r, "text"), stringOf(r, "replied_by"), nameOf(stringOf(r, "replied_by")),
-                                 sync::intOf(r, "replied_at").value_or(0)});
-        out.push_back(std::move(v));
-    }
+    for (const auto& n : *list) out.push_back(noticeFrom(*m_ws, n));
     return out;
 }
 
@@ -429,7 +436,42 @@ AResult<View> byId(AResult<std::vector<View>> all, const std::string& id, const 
 }
 }  // namespace
 
-AResult<NoticeView> Session::notice(const std::string& id) { return byId(notices(), id, "notice"); }
+AResult<NoticeView> Session::notice(const std::string& id) {
+    XS_TRY_APP(unlocked());
+    auto n = m_ws->notice(id);  // Refused by the agreement gate, NotFound
+    if (!n) return n.error();
+    return noticeFrom(*m_ws, *n);
+}
+
+// ---- confidentiality agreements
+
+AResult<AgreementTextView> Session::agreementText(const std::string& inspection) {
+    XS_TRY_APP(unlocked());
+    auto i = m_ws->inspection(inspection);
+    if (!i) return i.error();
+    const std::string id = stringOf(*i, "id");
+    auto st = m_ws->agreementState(id);
+    if (!st) return st.error();
+    const AgreementText* text = st->signedByMe ? app::agreementText(st->version) : nullptr;
+    if (!text) text = &currentAgreementText();
+    return AgreementTextView{id,           stringOf(*i, "title"), text->version,   text->textZh,
+                             text->textEn, text->sha256,          st->signedByMe, st->signedAtMs};
+}
+
+AStatus Session::signAgreement(const std::string& inspection) {
+    return committing([&](Workspace& ws) { return ws.signAgreement(inspection); });
+}
+
+AResult<std::vector<AgreementView>> Session::agreements(const std::string& inspection) {
+    XS_TRY_APP(unlocked());
+    auto list = m_ws->agreements(inspection);
+    if (!list) return list.error();
+    std::vector<AgreementView> out;
+    for (const auto& a : *list)
+        out.push_back({stringOf(a, "inspection_id"), stringOf(a, "person_id"), stringOf(a, "person"), stringOf(a, "text_version"),
+                       stringOf(a, "text_sha256"), intOf(a, "signed_at").value_or(0)});
+    return out;
+}
 
 AStatus Session::acknowledgeNotice(const std::string& noticeId) {
     return committing([&](Workspace& ws) { return ws.acknowledgeNotice(noticeId); });

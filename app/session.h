@@ -148,6 +148,21 @@ public:
     AResult<std::vector<ClueView>> clues();  // those this store can read, oldest first
     AResult<ClueView> clue(const std::string& id);  // NotFound
 
+    // ---- confidentiality agreements (保密协议, article 7(4); app/agreement.h). The people an
+    // inspection's plan names on the team or as its lead (not the audit office, not the unit's
+    // heads: InspectionView::agreementRequired) sign its agreement before any of its findings,
+    // notices, evidence, history or handover is shown to them or changed by them: until then
+    // those commands answer Refused saying what to run, and lists leave the inspection out.
+    // The text to read (`inspection` an id or title), whoever asks.
+    AResult<AgreementTextView> agreementText(const std::string& inspection);
+    // Signs the current text as the signed-in person: a signed record in the inspection's team
+    // channel that syncs and travels in handovers like any other. Signing again is ok and writes
+    // nothing (the first signature stands). Refused for someone who is not asked to sign.
+    AStatus signAgreement(const std::string& inspection);
+    // Who signed when (every inspection when empty), oldest first: the audit office sees every
+    // signature its store holds; a person sees those of the inspections open to them, and their own.
+    AResult<std::vector<AgreementView>> agreements(const std::string& inspection = {});
+
     // ---- sync with the server (sync/net/client.h). Its URL and certificate pin come with the
     // enrolment file; setServer replaces them (the office's own store, a server that moved).
     AStatus setServer(const std::string& url, const std::string& pin);

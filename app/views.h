@@ -58,7 +58,10 @@ struct InspectionView {
     std::string onsiteStart;         // YYYY-MM-DD
     int onsiteDays = 0;
     std::string windowStart, windowEnd;  // the capture window, approved extensions included; empty if unknown
-    std::vector<ExtensionView> extensions;  // filled by Session::inspection only
+    std::vector<ExtensionView> extensions;  // filled by Session::inspection only (and not before signing)
+    // For the signed-in person (article 7(4), app/agreement.h): whether they must sign the
+    // inspection's confidentiality agreement before its data is shown to them, and whether they have.
+    bool agreementRequired = false, agreementSigned = false;
 };
 
 struct FindingFilter {
@@ -221,6 +224,26 @@ struct ClueView {
     std::int64_t transferredAt = 0;
     std::string receivedBy, receivedByName;  // empty until received
     std::int64_t receivedAt = 0;
+};
+
+// ---- confidentiality agreements (保密协议, article 7(4); app/agreement.h)
+
+// An inspection's agreement as the signed-in person reads it before signing: the text of the
+// version they signed, or of the current version when they have not.
+struct AgreementTextView {
+    std::string inspectionId, inspectionTitle;
+    std::string version;         // "v1"
+    std::string textZh, textEn;  // the Chinese text is the one signed; the English is a translation
+    std::string sha256;          // hex SHA-256 of textZh, as the signature names it
+    bool signedByMe = false;
+    std::int64_t signedAtMs = 0;  // Unix ms; 0 until signed
+};
+
+// Who signed an inspection's agreement, when.
+struct AgreementView {
+    std::string inspectionId, personId, personName;
+    std::string version, sha256;
+    std::int64_t signedAtMs = 0;  // Unix ms, the signer's clock
 };
 
 // ---- sync with the server

@@ -174,7 +174,12 @@ AResult<std::vector<std::string>> Workspace::evidenceScopes(const std::string& h
 AResult<std::vector<std::uint8_t>> Workspace::previewEvidence(const std::string& hash, std::size_t maxBytes) {
     auto scopes = evidenceScopes(hash);
     if (!scopes) return scopes.error();
+    std::optional<Error<AppError>> gate;
     for (const auto& scope : *scopes) {
+        if (auto g = requireAgreement(scope); !g) {  // a thumbnail shows evidence too
+            gate = g.error();
+            continue;
+        }
         auto entry = m_store->evidenceEntry(scope, hash);
         if (!entry) return fromSync(entry.error());
         if (!*entry || (*entry)->shredded) continue;
@@ -190,6 +195,7 @@ AResult<std::vector<std::uint8_t>> Workspace::previewEvidence(const std::string&
         }));
         return out;
     }
+    if (gate) return *gate;
     return fail(AppError::NotFound, "evidence " + hash.substr(0, 12) + " is not on this store (pending, or shredded after a handover)");
 }
 
@@ -199,7 +205,12 @@ AStatus Workspace::exportEvidence(const std::string& hash, const fs::path& out) 
     auto found = evidenceScopes(hash);
     if (!found) return found.error();
     const std::vector<std::string>& scopes = *found;
+    std::optional<Error<AppError>> gate;
     for (const auto& scope : scopes) {
+        if (auto g = requireAgreement(scope); !g) {
+            gate = g.error();
+            continue;
+        }
         auto entry = m_store->evidenceEntry(scope, hash);
         if (!entry) return fromSync(entry.error());
         if (!*entry || (*entry)->shredded) continue;
@@ -210,6 +221,7 @@ AStatus Workspace::exportEvidence(const std::string& hash, const fs::path& out) 
         XS_TRY_SYNC(m_store->evidence().exportTo(*key, hash, out));
         return {};
     }
+    if (gate) return *gate;
     return fail(AppError::NotFound, "evidence " + hash.substr(0, 12) +
                                         " is not on this store: it was attached elsewhere and has not arrived yet (pending), "
                                         "or it was shredded here after a handover");
@@ -241,11 +253,14 @@ AResult<Json> Workspace::exports(const std::string& inspectionId) {
         " ORDER BY e.exported_at, e.id");
     if (!s) return fromSync(s.error());
     s->bind(1, inspectionId).bind(2, inspectionId);
+    auto gated = gatedInspections();
+    if (!gated) return gated.error();
     Json out = Json::array();
     for (;;) {
         auto row = s->step();
         if (!row) return fromSync(row.error());
         if (!*row) break;
+        if (gated->count(s->text(1))) continue;  // the team's records, after signing
         out.push_back({{"id", s->text(0)}, {"inspection_id", s->text(1)}, {"what", s->text(2)}, {"subject", s->text(3)},
                        {"file_name", s->text(4)}, {"bytes", s->int64(5)}, {"exported_by", s->text(6)},
                        {"exported_at", s->int64(7)}, {"person", s->text(8)}});

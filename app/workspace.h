@@ -4,8 +4,17 @@
 // log() directly. Its parts, by concern: opening and maintenance (workspace.cpp), organisation
 // (workspace_org.cpp), inspections and extensions (workspace_inspections.cpp), findings and
 // evidence (workspace_findings.cpp), notices (workspace_notices.cpp), clues (workspace_clues.cpp),
-// channel membership (workspace_membership.cpp); the rules they apply are pure functions in
-// app/rules.h.
+// confidentiality agreements and their gate (workspace_agreements.cpp), channel membership
+// (workspace_membership.cpp); the rules they apply are pure functions in app/rules.h.
+//
+// The confidentiality gate (article 7(4), app/agreement.h): for an inspection whose agreement
+// the owner must sign (rules::agreementRequired) and has not, no call returns or changes that
+// inspection's team or unit data: lists leave it out (findings, notices, exports, conflicts,
+// an inspection's extensions) and every call on one of its records — reading a finding, its
+// history, capture, edit, transition, attach, evidence export, notice, extension, handover —
+// answers Refused with agreementRefusal's words. Each of them goes through requireAgreement
+// (one record) or gatedInspections (lists). The plan itself (org channel) stays readable, with
+// whether the agreement is required and signed.
 //
 // Every mutating call commits one change set (durably) or refuses with AppError::Refused and a
 // message naming the rule; the rules are applied by the op log to every change set, local or
@@ -20,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 #include "app/commands.h"
@@ -131,6 +141,7 @@ public:
     AStatus acknowledgeNotice(const std::string& noticeId);
     AResult<std::string> replyToNotice(const std::string& noticeId, const std::string& text);
     AResult<Json> notices();  // each with "ack" (null until acknowledged) and "replies"
+    AResult<Json> notice(const std::string& id);  // NotFound; Refused by the agreement gate
 
     // Clues for the discipline commission (workspace_clues.cpp, 线索移交): the audit office drafts
     // one in the inspection's clue channel (`inspection` an id or title; `findingId` empty or a
@@ -142,6 +153,27 @@ public:
     AStatus transferClue(const std::string& clueId);
     AStatus receiveClue(const std::string& clueId);
     AResult<Json> clues();  // the clues this store can read, oldest first
+
+    // Confidentiality agreements (workspace_agreements.cpp, 保密协议): the owner signs the current
+    // text (app/agreement.h) of an inspection they are required to sign; signing again is ok and
+    // writes nothing (the first signature stands). Refused for someone not required to sign.
+    AStatus signAgreement(const std::string& inspection);
+    // Signatures this store holds (all inspections when empty), oldest first, each with the
+    // signer's name: those of inspections gated for the owner are left out, except the owner's own.
+    AResult<Json> agreements(const std::string& inspection = {});
+    struct AgreementState {
+        bool required = false;
+        bool signedByMe = false;
+        std::string version, sha256;  // of the owner's signature, when signed
+        std::int64_t signedAtMs = 0;
+    };
+    AResult<AgreementState> agreementState(const std::string& inspectionId);
+    // The gate: Refused (agreementRefusal) when the owner must sign the inspection's agreement and
+    // has not. An inspection whose plan is not here gates nothing (nobody is on its team).
+    AStatus requireAgreement(const std::string& inspectionId);
+    // The inspections whose data is withheld from the owner until they sign. An inspection wiped
+    // here after a handover (app/handover.h confirm) is not among them: its data and keys are gone.
+    AResult<std::set<std::string>> gatedInspections();
 
     AResult<Json> units();
     AResult<Json> people();
@@ -209,6 +241,9 @@ private:
     AResult<std::string> prepareFinding(const FindingInput& in, Json& fields);
     AResult<std::string> resolve(const char* table, const std::string& key, const char* what);
     AResult<Json> findingJson(const std::string& id);
+    // The inspections whose team or unit channel holds ops of the record (its history's channels).
+    AResult<std::set<std::string>> inspectionsOfRecord(const std::string& recordId);
+    AResult<Json> noticesWhere(const std::string& id);  // one notice (id) or all (empty), gate applied
     AStatus checkTransition(const std::string& id, const Json& record, FindingStatus to);
     AStatus checkCaptureAllowed(const std::string& inspectionId);
     AStatus moveClue(const std::string& clueId, ClueStatus to);

@@ -171,6 +171,7 @@ AResult<std::string> Workspace::prepareFinding(const FindingInput& in, Json& fie
     AResult<std::string> inspectionId =
         sync::isUuid(in.inspection) ? AResult<std::string>(in.inspection) : resolve("inspections", in.inspection, "inspection");
     if (!inspectionId) return inspectionId.error();
+    XS_TRY_APP(requireAgreement(*inspectionId));
     XS_TRY_APP(checkCaptureAllowed(*inspectionId));
     if (m_self.role == Role::ThirdPartyAuditor && in.auditCategory.empty())
         return refused("a third-party auditor records audit matters only: give an audit_category (article 5)");
@@ -295,6 +296,7 @@ AStatus Workspace::editFinding(const std::string& id, const Json& fields) {
     if (!fields.is_object() || fields.empty()) return refused("nothing to change");
     auto rec = m_log->record("finding", id);
     if (!rec) return fail(AppError::NotFound, "no finding " + id);
+    XS_TRY_APP(requireAgreement(textOf(*rec, "inspection_id")));
     Json content = fields;
     std::optional<FindingStatus> newStatus;
     if (content.contains("status")) {
@@ -356,6 +358,7 @@ AResult<std::string> Workspace::attachEvidence(const std::string& findingId, con
     auto rec = m_log->record("finding", findingId);
     if (!rec) return fail(AppError::NotFound, "no finding " + findingId);
     std::string inspectionId = textOf(*rec, "inspection_id");
+    XS_TRY_APP(requireAgreement(inspectionId));
     if (purpose == EvidencePurpose::Evidence) XS_TRY_APP(checkCaptureAllowed(inspectionId));
     XS_TRY_APP(fromVerdict(rules::mayAttach(purpose, m_self.role)));
     XS_TRY_APP(checkEvidencePath({}, file, false));
@@ -411,20 +414,29 @@ AResult<Json> Workspace::findingJson(const std::string& id) {
 }
 
 AResult<Json> Workspace::findings(const std::string& inspectionKey) {
-    std::string sql = "SELECT id FROM findings";
+    std::string sql = "SELECT id, COALESCE(inspection_id, '') FROM findings";
     std::string inspectionId;
     if (!inspectionKey.empty()) {
         auto r = resolve("inspections", inspectionKey, "inspection");
         if (!r) return r.error();
         inspectionId = *r;
+        XS_TRY_APP(requireAgreement(inspectionId));  // asked for by name: say what to do
         sql += " WHERE inspection_id = ?";
     }
     sql += " ORDER BY created_at, id";
+    auto gated = gatedInspections();
+    if (!gated) return gated.error();
     auto s = m_store->db().prepare(sql.c_str());
     if (!s) return fromSync(s.error());
     if (!inspectionId.empty()) s->bind(1, inspectionId);
     std::vector<std::string> ids;
-    XS_TRY_SYNC(s->collectTexts(ids));
+    for (;;) {
+        auto row = s->step();
+        if (!row) return fromSync(row.error());
+        if (!*row) break;
+        if (!gated->count(s->text(1))) ids.push_back(s->text(0));  // not before its agreement is signed
+    }
+    s.value().reset();
     Json out = Json::array();
     for (const auto& id : ids) {
         auto f = findingJson(id);
@@ -434,9 +446,17 @@ AResult<Json> Workspace::findings(const std::string& inspectionKey) {
     return out;
 }
 
-AResult<Json> Workspace::finding(const std::string& id) { return findingJson(id); }
+AResult<Json> Workspace::finding(const std::string& id) {
+    auto f = findingJson(id);
+    if (!f) return f;
+    XS_TRY_APP(requireAgreement(textOf(*f, "inspection_id")));
+    return f;
+}
 
 AResult<Json> Workspace::history(const std::string& recordId) {
+    auto inspections = inspectionsOfRecord(recordId);
+    if (!inspections) return inspections.error();
+    for (const auto& i : *inspections) XS_TRY_APP(requireAgreement(i));
     auto h = m_log->history(recordId);
     if (!h) return fromSync(h.error());
     if (h->empty()) return fail(AppError::NotFound, "no history for " + recordId);
@@ -450,8 +470,13 @@ AResult<Json> Workspace::history(const std::string& recordId) {
 AResult<Json> Workspace::conflicts() {
     auto c = m_log->conflicts();
     if (!c) return fromSync(c.error());
+    auto gated = gatedInspections();
+    if (!gated) return gated.error();
     Json out = Json::array();
     for (const auto& x : *c) {
+        auto of = inspectionsOfRecord(x.recordId);
+        if (!of) return of.error();
+        if (std::any_of(of->begin(), of->end(), [&](const std::string& i) { return gated->count(i) > 0; })) continue;
         Json versions = Json::array();
         for (const auto& v : x.versions)
             versions.push_back({{"op_id", v.opId}, {"time", isoTime(v.hlc)}, {"device", v.device}, {"value", v.value}});

@@ -116,6 +116,7 @@ AResult<std::string> Workspace::requestExtension(const std::string& inspectionId
     XS_TRY_APP(fromVerdict(rules::mayRequestExtension(m_self.role)));
     auto insp = m_log->record("inspection", inspectionId);
     if (!insp) return fail(AppError::NotFound, "no inspection " + inspectionId);
+    XS_TRY_APP(requireAgreement(inspectionId));
     if (days < 1 || days > 30) return refused("an extension is 1 to 30 days");
     if (reason.empty()) return refused("an extension request needs a reason");
     auto id = sync::newOwnedId(m_log->deviceId());
@@ -138,6 +139,7 @@ AStatus Workspace::decideExtension(const std::string& extensionId, bool approve)
     if (!ext && isLeadingGroup(m_self.role)) return fail(AppError::NotFound, "no extension request " + extensionId);
     auto current = ext ? parseEnum<ExtensionStatus>(textOf(*ext, "status")).value_or(ExtensionStatus::Pending) : ExtensionStatus::Pending;
     XS_TRY_APP(fromVerdict(rules::mayDecideExtension(m_self.role, current)));
+    XS_TRY_APP(requireAgreement(textOf(*ext, "inspection_id")));
     sync::Draft d;
     std::string ch = teamChannel(textOf(*ext, "inspection_id"));
     d.set(ch, "extension", extensionId, "status", toString(approve ? ExtensionStatus::Approved : ExtensionStatus::Rejected));
@@ -152,8 +154,14 @@ AResult<Json> Workspace::inspections() {
     if (!s) return fromSync(s.error());
     auto list = rowsToJson(*s, columnsOf("inspection"));
     if (!list) return list;
+    s.value().reset();
     for (auto& i : *list) {
         i["kind"] = i["inspection_kind"];
+        // For the owner: must they sign its confidentiality agreement, and have they.
+        auto agreement = agreementState(i["id"].get<std::string>());
+        if (!agreement) return agreement.error();
+        i["agreement_required"] = agreement->required;
+        i["agreement_signed"] = agreement->signedByMe;
         auto w = captureWindow(i["id"].get<std::string>());
         if (w) {
             i["window_start"] = formatDate(w->first);
@@ -170,6 +178,8 @@ AResult<Json> Workspace::inspection(const std::string& key) {
     if (!all) return all;
     for (auto& i : *all)
         if (i["id"] == *id) {
+            i["extensions"] = Json::array();
+            if (i["agreement_required"] == true && i["agreement_signed"] == false) return i;  // the team's, after signing
             auto s = m_store->db().prepare((selectAll("extension") + " WHERE inspection_id = ? ORDER BY id").c_str());
             if (!s) return fromSync(s.error());
             s->bind(1, *id);

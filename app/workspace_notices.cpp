@@ -18,6 +18,7 @@ AResult<std::string> Workspace::issueNotice(const std::string& findingId, const 
     const std::string inspectionId = textOf(*f, "inspection_id");
     auto insp = m_log->record("inspection", inspectionId);
     if (!insp) return fail(AppError::NotFound, "no inspection " + inspectionId);
+    XS_TRY_APP(requireAgreement(inspectionId));
     XS_TRY_APP(fromVerdict(rules::mayIssueNotice(m_self.role, m_self.personId, *insp)));
     if (!f->value("immediate_fix", false)) return refused("the finding is not flagged for immediate fix (立行立改)");
     auto status = parseEnum<FindingStatus>(textOf(*f, "status")).value_or(FindingStatus::Draft);
@@ -77,13 +78,31 @@ AResult<std::string> Workspace::replyToNotice(const std::string& noticeId, const
     return *id;
 }
 
-AResult<Json> Workspace::notices() {
-    auto s = m_store->db().prepare((selectAll("notice") + " ORDER BY issued_at, id").c_str());
+AResult<Json> Workspace::notices() { return noticesWhere({}); }
+
+AResult<Json> Workspace::notice(const std::string& id) {
+    auto one = noticesWhere(id);
+    if (!one) return one;
+    if (one->empty()) return fail(AppError::NotFound, "no notice " + id + " here (sync first?)");
+    return (*one)[0];
+}
+
+AResult<Json> Workspace::noticesWhere(const std::string& noticeId) {
+    auto s = m_store->db().prepare((selectAll("notice") + " WHERE (? = '' OR id = ?) ORDER BY issued_at, id").c_str());
     if (!s) return fromSync(s.error());
-    auto list = rowsToJson(*s, columnsOf("notice"));
-    if (!list) return list;
+    s->bind(1, noticeId).bind(2, noticeId);
+    auto all = rowsToJson(*s, columnsOf("notice"));
+    if (!all) return all;
     s.value().reset();
-    for (auto& n : *list) {
+    auto gated = gatedInspections();
+    if (!gated) return gated.error();
+    Json list = Json::array();
+    for (auto& n : *all) {
+        const std::string inspectionId = textOf(n, "inspection_id");
+        if (!gated->count(inspectionId)) list.push_back(std::move(n));
+        else if (!noticeId.empty()) XS_TRY_APP(requireAgreement(inspectionId));  // asked for by id: say what to do
+    }
+    for (auto& n : list) {
         const std::string id = n["id"];
         auto a = m_store->db().prepare((selectAll("notice_ack") + " WHERE id = ?").c_str());
         if (!a) return fromSync(a.error());

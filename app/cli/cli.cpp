@@ -882,6 +882,52 @@ int cmdClue(Context& ctx) {
     return usage("clue add --inspection ID --summary TEXT [--finding ID] [--to TEXT] | list | transfer ID | receive ID");
 }
 
+void printAgreementText(const AgreementTextView& a) {
+    std::cout << "巡审 inspection: " << a.inspectionTitle << " (" << a.inspectionId << ")\n"
+              << "版本 version: " << a.version << "\n"
+              << "SHA-256 (of the Chinese text): " << a.sha256 << "\n\n"
+              << a.textZh << "\n"
+              << a.textEn << "\n";
+    if (a.signedByMe)
+        std::cout << "已签署 signed by you at " << formatTimestampMs(a.signedAtMs) << "\n";
+    else
+        std::cout << "未签署 not signed by you: xunshenctl agreement sign " << a.inspectionId << "\n";
+}
+
+// agreement show INSPECTION | sign INSPECTION | list [INSPECTION]  (保密协议, article 7(4))
+int cmdAgreement(Context& ctx) {
+    const auto& pos = ctx.args.positional();
+    const char* use = "agreement show INSPECTION | agreement sign INSPECTION | agreement list [INSPECTION]";
+    if (pos.size() < 2) return usage(use);
+    const std::string& sub = pos[1];
+    if (!((sub == "show" || sub == "sign") && pos.size() == 3) && !(sub == "list" && pos.size() <= 3)) return usage(use);
+    auto session = openSession(ctx);
+    if (!session) return report(session.error());
+    if (sub == "show" || sub == "sign") {
+        if (sub == "sign") {
+            if (auto r = (*session)->signAgreement(pos[2]); !r) return report(r.error());
+        }
+        auto text = (*session)->agreementText(pos[2]);
+        if (!text) return report(text.error());
+        if (ctx.json) printJson(toJson(*text));
+        else if (sub == "show") printAgreementText(*text);
+        else std::cout << "已签署 signed the confidentiality agreement " << text->version << " of " << text->inspectionTitle << " at "
+                       << formatTimestampMs(text->signedAtMs) << " (sha256 " << text->sha256 << ")\n";
+        return 0;
+    }
+    auto list = (*session)->agreements(pos.size() == 3 ? pos[2] : std::string());
+    if (!list) return report(list.error());
+    if (ctx.json) {
+        printJson(listJson(*list));
+        return 0;
+    }
+    for (const auto& a : *list)
+        std::cout << formatTimestampMs(a.signedAtMs) << "  " << a.personName << " (" << a.personId << ")  " << a.inspectionId << "  "
+                  << a.version << "\n";
+    if (list->empty()) std::cout << "no signed agreements readable here\n";
+    return 0;
+}
+
 Json roundJson(const SyncRoundView& r) {
     return {{"server", r.server},
             {"pushed", r.pushed},
@@ -1230,6 +1276,11 @@ commands:
                     [--mode synchronous|targeted|relay_audit_first|relay_inspection_first]
                     [--title T] [--team P1,P2] [--lead P] [--round R]
   inspection list | inspection show ID
+  agreement show INSPECTION      the confidentiality agreement (保密协议) to read: text, version, hash,
+                                 whether you signed it
+  agreement sign INSPECTION      sign it (the working group, before the inspection's data opens to
+                                 them; signing again changes nothing)
+  agreement list [INSPECTION]    who signed when (the audit office sees everyone's)
   inspection extend ID --days N --reason TEXT
   inspection decide-extension EXTENSION_ID --approve|--reject
   finding add --inspection ID --title T [--description D] [--category C] [--audit-category A]
@@ -1388,6 +1439,7 @@ int run(const std::vector<std::string>& argv) {
         {"sync", {cmdSync, {"server", "pin", "watch", "keys-only"}}},
         {"notice", {cmdNotice, {"finding", "problem", "action", "deadline", "text"}}},
         {"clue", {cmdClue, {"inspection", "summary", "finding", "to"}}},
+        {"agreement", {cmdAgreement, {}}},
         {"access-log", {cmdAccessLog, {}}},
         {"exports", {cmdExports, {"inspection"}}},
         {"identity", {cmdIdentity, {"out"}}},

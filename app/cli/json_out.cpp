@@ -40,6 +40,8 @@ Json toJson(const InspectionView& i, bool withExtensions) {
               {"created_by", i.createdBy}};
     if (!i.windowStart.empty()) j["window_start"] = i.windowStart;  // absent when the window is unknown
     if (!i.windowEnd.empty()) j["window_end"] = i.windowEnd;
+    j["agreement_required"] = i.agreementRequired;
+    j["agreement_signed"] = i.agreementSigned;
     if (withExtensions) {
         Json ext = Json::array();
         for (const auto& e : i.extensions)
@@ -141,6 +143,28 @@ Json toJson(const ClueView& c) {
             {"received_by", received ? Json(c.receivedBy) : Json()},
             {"received_by_name", received ? Json(c.receivedByName) : Json()},
             {"received_at", received ? Json(formatTimestampMs(c.receivedAt)) : Json()}};
+}
+
+Json toJson(const AgreementTextView& a) {
+    return {{"inspection_id", a.inspectionId},
+            {"inspection_title", a.inspectionTitle},
+            {"version", a.version},
+            {"text_zh", a.textZh},
+            {"text_en", a.textEn},
+            {"text_sha256", a.sha256},
+            {"signed", a.signedByMe},
+            {"signed_at", a.signedByMe ? Json(formatTimestampMs(a.signedAtMs)) : Json()},
+            {"signed_at_ms", a.signedByMe ? Json(a.signedAtMs) : Json()}};
+}
+
+Json toJson(const AgreementView& a) {
+    return {{"inspection_id", a.inspectionId},
+            {"person_id", a.personId},
+            {"person_name", a.personName},
+            {"version", a.version},
+            {"text_sha256", a.sha256},
+            {"signed_at", formatTimestampMs(a.signedAtMs)},
+            {"signed_at_ms", a.signedAtMs}};
 }
 
 Json toJson(const RefusedView& r) { return {{"id", r.id}, {"device", r.device}, {"seq", r.seq}, {"reason", r.reason}}; }

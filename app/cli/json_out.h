@@ -15,6 +15,8 @@ Json toJson(const InspectionView& i, bool withExtensions);
 Json toJson(const FindingView& f);
 Json toJson(const NoticeView& n);
 Json toJson(const ClueView& c);
+Json toJson(const AgreementTextView& a);
+Json toJson(const AgreementView& a);
 Json toJson(const FieldVersionView& v);
 Json toJson(const ConflictView& c);
 Json toJson(const RefusedView& r);

@@ -177,6 +177,36 @@ void drawUnlock(Controller& c, ViewMemory& memory) {
     }
 }
 
+void drawAgreement(Controller& c, ViewMemory&) {
+    const Strings& s = c.strings();
+    const AgreementModel& a = c.agreement();
+    const float em = ImGui::GetFontSize();
+    if (!a.have) {
+        drawMessage(c, a.message);
+        return;
+    }
+    ImGui::TextUnformatted(s.format("agreement.heading", {{"title", a.text.inspectionTitle}}).c_str());
+    ImGui::TextDisabled("%s", s.format("agreement.version", {{"version", a.text.version}, {"sha", a.text.sha256.substr(0, 16)}}).c_str());
+    ImGui::BeginChild("###agreement.text", ImVec2(0, -6 * em), true);
+    ImGui::PushTextWrapPos(0);
+    ImGui::TextUnformatted(a.text.textZh.c_str());
+    if (c.lang() == Lang::En && !a.text.textEn.empty()) {
+        ImGui::Separator();
+        ImGui::TextDisabled("%s", s.text("agreement.translation"));
+        ImGui::TextUnformatted(a.text.textEn.c_str());
+    }
+    ImGui::PopTextWrapPos();
+    ImGui::EndChild();
+    if (a.text.signedByMe) {
+        ImGui::TextColored(kOkColour, "%s", s.format("agreement.signed_at", {{"time", app::formatTimestampMs(a.text.signedAtMs)}}).c_str());
+        if (ImGui::Button(s.label("agreement.continue"))) c.post(ShowView{ViewId::Today});
+    } else {
+        ImGui::TextUnformatted(s.text("agreement.explain"));
+        button(c, Button::SignAgreement, s.label("agreement.sign"));
+    }
+    messageAt(c, a.message, Button::SignAgreement);
+}
+
 // First run: the directory holds no store yet; make one here.
 void drawFirstRun(Controller& c, ViewMemory& memory) {
     const Strings& s = c.strings();
@@ -260,6 +290,12 @@ void drawToday(Controller& c, ViewMemory&) {
         return;
     }
     ImGui::TextUnformatted(t.inspection.title.c_str());
+    if (t.inspection.agreementRequired && !t.inspection.agreementSigned) {
+        // Article 7(4): nothing of the inspection is shown before the agreement is signed.
+        ImGui::TextColored(kRefusalColour, "%s", s.text("today.agreement_needed"));
+        if (ImGui::Button(s.label("today.read_agreement"))) c.post(ShowView{ViewId::Agreement});
+        return;
+    }
     ImGui::TextUnformatted(s.format("today.window", {{"start", t.inspection.onsiteStart}, {"end", t.inspection.windowEnd}}).c_str());
     if (t.day == 0)
         ImGui::TextUnformatted(s.text("today.not_started"));
@@ -678,6 +714,7 @@ void drawFrame(Controller& c, ViewMemory& memory) {
                 drawUnlock(c, memory);
             break;
         case ViewId::Enrol: drawEnrol(c, memory); break;
+        case ViewId::Agreement: drawAgreement(c, memory); break;
         case ViewId::Today: drawToday(c, memory); break;
         case ViewId::Findings: drawFindings(c, memory); break;
         case ViewId::Editor: drawEditor(c, memory); break;

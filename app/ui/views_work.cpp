@@ -1,4 +1,6 @@
 // The review queue (working-group lead), the inbox (unit head), handover and settings.
+#include <algorithm>
+
 #include <imgui.h>
 #include <imgui_stdlib.h>
 #include "app/model.h"
@@ -69,6 +71,30 @@ void drawReview(Controller& c, ViewMemory& memory) {
                     ImGui::TextUnformatted(s.text("inbox.open_state"));
             }
             ImGui::EndTable();
+        }
+    }
+    if (!r.agreements.empty()) {
+        const auto unsigned_ = std::count_if(r.agreements.begin(), r.agreements.end(), [](const auto& a) { return a.signedAtMs == 0; });
+        const std::string head = s.format("review.agreements", {{"signed", std::to_string(r.agreements.size() - unsigned_)},
+                                                                 {"open", std::to_string(unsigned_)}});
+        if (ImGui::CollapsingHeader((head + "###review.agreements").c_str())) {
+            if (ImGui::BeginTable("###review.agreements.table", 3, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersOuter)) {
+                ImGui::TableSetupColumn(s.label("review.col.person"), ImGuiTableColumnFlags_WidthFixed, 8 * em);
+                ImGui::TableSetupColumn(s.label("review.col.inspection"), ImGuiTableColumnFlags_WidthStretch);
+                ImGui::TableSetupColumn(s.label("review.col.signed_at"), ImGuiTableColumnFlags_WidthFixed, 12 * em);
+                ImGui::TableHeadersRow();
+                for (const auto& a : r.agreements) {
+                    ImGui::TableNextRow();
+                    ImGui::TableNextColumn();
+                    ImGui::TextUnformatted(a.person.c_str());
+                    ImGui::TableNextColumn();
+                    ImGui::TextUnformatted(a.inspection.c_str());
+                    ImGui::TableNextColumn();
+                    if (a.signedAtMs) ImGui::TextUnformatted(app::formatTimestampMs(a.signedAtMs).c_str());
+                    else ImGui::TextDisabled("%s", s.text("review.not_signed"));
+                }
+                ImGui::EndTable();
+            }
         }
     }
     ImGui::Separator();

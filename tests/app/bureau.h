@@ -1,5 +1,6 @@
 // The bureau the app tests play in: the audit office and four enrolled people, and an inspection
-// of unit E01 open today with the member and the auditor on its team.
+// of unit E01 open today with the member and the auditor on its team, whose working group (the
+// lead, the member, the auditor) signed its confidentiality agreement (article 7(4)).
 #pragma once
 
 #include <doctest/doctest.h>
@@ -27,7 +28,8 @@ struct Bureau {
     std::string inspection;
     int files = 0;
 
-    Bureau() {
+    // signAgreements false: nobody has signed the inspection's agreement yet (the gate's own tests).
+    explicit Bureau(bool signAgreements = true) {
         office = officeWorkspace(tmp / "office", clock);
         lead = initWorkspace(tmp / "lead", "郑华", Role::WorkingGroupLead, clock);
         member = initWorkspace(tmp / "member", "冯磊", Role::WorkingGroupMember, clock);
@@ -47,6 +49,13 @@ struct Bureau {
         auto id = lead->createInspection(in);
         REQUIRE_MESSAGE(id.ok(), describe(id));
         inspection = *id;
+        share();
+        if (!signAgreements) return;
+        // Each of the working group signs the agreement before first opening it, as a person would.
+        for (Workspace* w : {lead.get(), member.get(), auditor.get()}) {
+            auto signedIt = w->signAgreement(inspection);
+            REQUIRE_MESSAGE(signedIt.ok(), describe(signedIt));
+        }
         share();
     }
     std::vector<Workspace*> people() { return {lead.get(), member.get(), leading.get(), auditor.get()}; }

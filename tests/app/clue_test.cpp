@@ -47,6 +47,12 @@ struct ClueWorld {
         REQUIRE_MESSAGE(id.ok(), describe(id));
         inspection = *id;
         share();
+        // The working group signs the confidentiality agreement before first opening it (article 7(4)).
+        for (Workspace* w : {lead.get(), member.get()}) {
+            auto signedIt = w->signAgreement(inspection);
+            REQUIRE_MESSAGE(signedIt.ok(), describe(signedIt));
+        }
+        share();
         FindingInput f;
         f.inspection = inspection;
         f.title = "工程款支付异常";

@@ -654,6 +654,8 @@ TEST_CASE("hostile: a finding of one inspection is not edited through another in
     auto y = b.lead->createInspection(in);
     REQUIRE_MESSAGE(y.ok(), test::describe(y));
     b.share();
+    for (Workspace* w : {b.lead.get(), b.auditor.get()}) REQUIRE(w->signAgreement(*y).ok());  // Y's working group (article 7(4))
+    b.share();
     FindingInput fi;
     fi.inspection = *y;
     fi.title = "Y 的问题";

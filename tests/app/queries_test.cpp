@@ -35,6 +35,7 @@ struct Fixture {
         auto id = ws->createInspection(in);
         REQUIRE_MESSAGE(id.ok(), test::describe(id));
         inspection = *id;
+        REQUIRE(ws->signAgreement(inspection).ok());  // on its team: the agreement first (article 7(4))
     }
 };
 

@@ -22,7 +22,8 @@ using test::messageOf;
 using test::TempDir;
 
 // The audit office (the registrar, which imported the demo organisation) and five people with
-// their own enrolled stores, one clock.
+// their own enrolled stores, one clock. The inspections it creates are shared, and signed by
+// their working group.
 struct World {
     TempDir tmp;
     sync::ManualClock clock{test::kBaseMs};
@@ -82,7 +83,21 @@ struct World {
         in.lead = lead->self().personId;
         auto id = lead->createInspection(in);
         REQUIRE_MESSAGE(id.ok(), test::describe(id));
+        signAgreements(*id);
         return *id;
+    }
+    // Everyone on the inspection's working group signs its confidentiality agreement (article
+    // 7(4)), as they would before first opening it; everyone gets the signatures.
+    void signAgreements(const std::string& inspection) {
+        share();
+        for (Workspace* w : all()) {
+            auto st = w->agreementState(inspection);
+            REQUIRE_MESSAGE(st.ok(), test::describe(st));
+            if (!st->required) continue;
+            auto signedIt = w->signAgreement(inspection);
+            REQUIRE_MESSAGE(signedIt.ok(), test::describe(signedIt));
+        }
+        share();
     }
 
     fs::path file(const std::string& content) {
@@ -153,6 +168,22 @@ TEST_CASE("rules: who reads an inspection's channels - team and lead, office, le
     CHECK(names(bare.team) == std::vector<std::string>{"p-leader", "p-office"});
     CHECK(names(bare.unit) == names(bare.team));
     CHECK(names(bare.clue) == std::vector<std::string>{"p-discipline", "p-office"});
+}
+
+TEST_CASE("rules: who signs an inspection's confidentiality agreement - the team and the lead, not the audit office, a unit head or a leading-group member off the team") {
+    const Json plan = {{"team", Json::array({"m1", "a1"})}, {"lead_id", "l1"}};
+    CHECK(rules::agreementRequired(Role::WorkingGroupMember, "m1", plan));
+    CHECK(rules::agreementRequired(Role::ThirdPartyAuditor, "a1", plan));
+    CHECK(rules::agreementRequired(Role::WorkingGroupLead, "l1", plan));
+    CHECK(rules::agreementRequired(Role::LeadingGroupMember, "m1", plan));  // whoever the plan puts on the team
+    CHECK_FALSE(rules::agreementRequired(Role::WorkingGroupMember, "m2", plan));  // not on this team
+    CHECK_FALSE(rules::agreementRequired(Role::LeadingGroupMember, "x", plan));
+    CHECK_FALSE(rules::agreementRequired(Role::AuditOffice, "m1", plan));
+    CHECK_FALSE(rules::agreementRequired(Role::UnitHead, "m1", plan));
+    CHECK_FALSE(rules::agreementRequired(Role::WorkingGroupMember, "", plan));
+    CHECK(rules::maySignAgreement(Role::WorkingGroupMember, "m1", plan).ok());
+    CHECK_FALSE(rules::maySignAgreement(Role::AuditOffice, "o1", plan).ok());
+    CHECK(mentions(rules::maySignAgreement(Role::WorkingGroupMember, "m2", plan).refusal, "working group"));
 }
 
 TEST_CASE("rules: a clue is drafted and transferred by the audit office and received by the discipline commission only after its transfer") {

@@ -28,7 +28,8 @@ namespace fs = std::filesystem;
 
 constexpr const char* kPass = "口令 passphrase";
 
-// A working-group lead's store with an inspection open today; returned closed (path + id).
+// A working-group lead's store with an inspection open today whose agreement the lead signed;
+// returned closed (path + id).
 struct Fixture {
     TempDir tmp;
     sync::ManualClock clock{test::kBaseMs};
@@ -45,6 +46,9 @@ struct Fixture {
         auto id = ws->createInspection(in);
         REQUIRE_MESSAGE(id.ok(), test::describe(id));
         inspection = *id;
+        // On its team: the lead signs its confidentiality agreement first (article 7(4)).
+        auto signedIt = ws->signAgreement(inspection);
+        REQUIRE_MESSAGE(signedIt.ok(), test::describe(signedIt));
     }
     std::unique_ptr<Session> session() {
         auto s = Session::open(dir, kPass, clock);

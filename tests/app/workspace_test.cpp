@@ -31,6 +31,7 @@ struct Fixture {
         auto id = ws->createInspection(in);
         REQUIRE_MESSAGE(id.ok(), test::describe(id));
         inspection = *id;
+        REQUIRE(ws->signAgreement(inspection).ok());  // on its team: the agreement first (article 7(4))
     }
 };
 
@@ -139,6 +140,7 @@ TEST_CASE("verify: a projection row changed behind the log's back is reported - 
     in.start = formatDate(ws->today());
     auto inspection = ws->createInspection(in);
     REQUIRE(inspection.ok());
+    REQUIRE(ws->signAgreement(*inspection).ok());
     FindingInput f;
     f.inspection = *inspection;
     f.title = "原标题";

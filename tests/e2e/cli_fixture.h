@@ -74,7 +74,8 @@ struct Cli {
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     }
     // A working-group lead's store, enrolled by an audit office (the one at `office`, or a new one
-    // beside this store), with an inspection open today. Returns its id.
+    // beside this store), with an inspection open today whose confidentiality agreement the lead
+    // signed (article 7(4)). Returns its id.
     std::string setUp(std::optional<fs::path> office = std::nullopt) const {
         fs::path officeStore = office ? *office : dir / "office";
         if (!office) {
@@ -89,7 +90,14 @@ struct Cli {
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
         std::string id = r.out.substr(0, r.out.find('\n'));
         REQUIRE(id.size() == 36);
+        signAgreement(id);
         return id;
+    }
+    // Signs the confidentiality agreement of an inspection this store's person is on the working
+    // group of, as they would before first opening it.
+    void signAgreement(const std::string& inspection) const {
+        auto r = (*this)({"agreement", "sign", inspection});
+        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     }
 };
 

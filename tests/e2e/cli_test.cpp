@@ -312,6 +312,7 @@ TEST_CASE("cli: exit codes name what went wrong") {
     CHECK(refused.err.find("7(2)") != std::string::npos);
     auto past = cli({"inspection", "create", "--unit", "E05", "--start", "2025-01-06"});
     REQUIRE(past.exitCode == 0);
+    cli.signAgreement(past.out.substr(0, 36));  // on its team: the agreement first (article 7(4))
     auto late = cli({"finding", "add", "--inspection", past.out.substr(0, 36), "--title", "迟到的问题"});
     CHECK(late.exitCode == 5);
     CHECK(late.err.find("on-site window") != std::string::npos);
@@ -1046,6 +1047,7 @@ TEST_CASE("careless use: the capture window is the organisation's day whatever t
     auto create = [&](int start, const std::string& unit) {
         auto r = cli({"inspection", "create", "--unit", unit, "--start", xs::app::formatDate(start), "--days", "1", "--team", "W02,W03"});
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        cli.signAgreement(r.out.substr(0, 36));  // on its team: the agreement first (article 7(4))
         return r.out.substr(0, 36);
     };
     std::string tomorrow = create(shanghai + 1, "E05");
@@ -1096,4 +1098,71 @@ TEST_CASE("careless use: control characters another device wrote are escaped whe
     CHECK(show.out.find("第一行\n第二行\t制表") != std::string::npos);  // newlines and tabs are text
     // JSON keeps the exact text.
     CHECK(cli.jsonOf({"finding", "show", id})["title"] == title);
+}
+
+TEST_CASE("agreement: show prints the text, sign signs once, list says who signed when - and nothing of the inspection opens before") {
+    Cli office;
+    office.store = office.dir / "office";
+    office.makeOffice();
+    Cli lead;
+    lead.enrolWith(office.store, "郑华", "working_group_lead");
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+    auto created = lead({"inspection", "create", "--unit", "E03", "--start", xs::app::formatDate(xs::app::dayAt(now.count(), 480) - 1)});
+    REQUIRE_MESSAGE(created.exitCode == 0, created.err);
+    const std::string id = created.out.substr(0, 36);
+
+    auto listed = lead.jsonOf({"inspection", "list"});
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0]["agreement_required"] == true);
+    CHECK(listed[0]["agreement_signed"] == false);
+    // Before signing: capture and listing the inspection exit 5 saying what to run.
+    auto add = lead({"finding", "add", "--inspection", id, "--title", "未签协议"});
+    CHECK(add.exitCode == 5);
+    CHECK(containsBytes(add.err, "xunshenctl agreement show " + id));
+    CHECK(containsBytes(add.err, "xunshenctl agreement sign " + id));
+    CHECK(lead({"finding", "list", "--inspection", id}).exitCode == 5);
+
+    auto shown = lead({"agreement", "show", id});
+    REQUIRE_MESSAGE(shown.exitCode == 0, shown.err);
+    CHECK(containsBytes(shown.out, "巡审工作保密协议"));
+    CHECK(containsBytes(shown.out, "Confidentiality agreement"));
+    CHECK(containsBytes(shown.out, "v1"));
+    CHECK(containsBytes(shown.out, "未签署"));
+    auto text = lead.jsonOf({"agreement", "show", id});
+    CHECK(text["signed"] == false);
+    CHECK(text["version"] == "v1");
+    const std::string zh = text["text_zh"];
+    CHECK(text["text_sha256"] == xs::crypto::toHex(xs::crypto::sha256(xs::crypto::asBytes(zh))));
+
+    auto signedIt = lead({"agreement", "sign", id});
+    REQUIRE_MESSAGE(signedIt.exitCode == 0, signedIt.err);
+    CHECK(containsBytes(signedIt.out, "已签署"));
+    text = lead.jsonOf({"agreement", "show", id});
+    CHECK(text["signed"] == true);
+    const std::int64_t at = text["signed_at_ms"];
+    CHECK(std::abs(at - static_cast<std::int64_t>(now.count())) < 600'000);
+    // Signing again: exit 0, and the first signature stands.
+    REQUIRE(lead({"agreement", "sign", id}).exitCode == 0);
+    CHECK(lead.jsonOf({"agreement", "show", id})["signed_at_ms"] == at);
+    listed = lead.jsonOf({"inspection", "list"});
+    CHECK(listed[0]["agreement_signed"] == true);
+    auto list = lead.jsonOf({"agreement", "list", id});
+    REQUIRE(list.size() == 1);
+    CHECK(list[0]["person_name"] == "郑华");
+    CHECK(list[0]["inspection_id"] == id);
+    CHECK(list[0]["signed_at_ms"] == at);
+    CHECK(lead.jsonOf({"agreement", "list"}).size() == 1);
+    auto plain = lead({"agreement", "list"});
+    CHECK(containsBytes(plain.out, "郑华"));
+    // Now the inspection opens to the lead.
+    add = lead({"finding", "add", "--inspection", id, "--title", "签署后的问题"});
+    CHECK_MESSAGE(add.exitCode == 0, add.err);
+    CHECK(lead.jsonOf({"finding", "list", "--inspection", id}).size() == 1);
+
+    // The office is not asked to sign, and is refused when it tries; usage and unknown inspections.
+    auto officeSigns = lead.at(office.store, {"agreement", "sign", id});
+    CHECK(officeSigns.exitCode == 4);  // the office has not received the plan: no such inspection there
+    CHECK(lead({"agreement", "show", "no-such-inspection"}).exitCode == 4);
+    CHECK(lead({"agreement"}).exitCode == 2);
+    CHECK(lead({"agreement", "sign"}).exitCode == 2);
 }

@@ -77,6 +77,10 @@ struct Week {
         REQUIRE(b.jsonOf({"inspection", "list"}).size() == 1);
         SyncWorld::sync(a);
         SyncWorld::sync(head);
+        // The working group signs the confidentiality agreement before first opening it (article
+        // 7(4)); b, offline all week, signs on its device and the signature travels in its handover.
+        SyncWorld::signAll(inspection, {&lead, &a});
+        b.signAgreement(inspection);
     }
     // `finding add` on c for this inspection: the new finding's id.
     std::string add(const Cli& c, std::vector<std::string> args) const {

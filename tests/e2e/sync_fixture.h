@@ -55,14 +55,31 @@ struct SyncWorld {
         return *c;
     }
     // The lead plans an inspection of E03 with W02 (冯磊) on the team, today; the lead and
-    // `others` sync it. Returns its id.
+    // `others` sync it, and those of them on its working group sign its confidentiality agreement
+    // (article 7(4)) and sync that. Returns its id.
     static std::string inspectionFor(const Cli& lead, const std::vector<const Cli*>& others) {
         sync(lead);
         auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+        const std::string id = r.out.substr(0, 36);
         sync(lead);
-        for (const Cli* c : others) sync(*c);
-        return r.out.substr(0, 36);
+        std::vector<const Cli*> all = {&lead};
+        all.insert(all.end(), others.begin(), others.end());
+        signAll(id, all);
+        return id;
+    }
+    // Those of `who` on the inspection's working group sign its confidentiality agreement
+    // (article 7(4)), as they would before first opening it; then everyone of them syncs twice,
+    // so each holds every signature.
+    static void signAll(const std::string& inspection, const std::vector<const Cli*>& who) {
+        for (const Cli* c : who) {
+            sync(*c);
+            if (c->jsonOf({"inspection", "show", inspection})["agreement_required"] == true) {
+                c->signAgreement(inspection);
+                sync(*c);
+            }
+        }
+        for (const Cli* c : who) sync(*c);
     }
     static json sync(const Cli& c) {
         auto r = c({"sync", "--json"});

@@ -27,6 +27,7 @@ TEST_CASE("sync: two inspectors editing one finding offline converge through the
     SyncWorld::sync(lead);
     SyncWorld::sync(a);
     SyncWorld::sync(b);
+    SyncWorld::signAll(inspection, {&lead, &a, &b});
     r = a({"finding", "add", "--inspection", inspection, "--title", "食堂账目不清", "--description", "初稿"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     const std::string finding = r.out.substr(0, 36);
@@ -259,6 +260,7 @@ struct NoticeScene {
         inspection = r.out.substr(0, 36);
         SyncWorld::sync(lead);
         SyncWorld::sync(inspector);
+        SyncWorld::signAll(inspection, {&lead, &inspector, &head});
         r = inspector({"finding", "add", "--inspection", inspection, "--title", "危废暂存间台账缺失", "--description",
                        "现场检查发现危险废物暂存间无出入库台账", "--immediate-fix"});
         REQUIRE_MESSAGE(r.exitCode == 0, r.err);
@@ -906,6 +908,8 @@ TEST_CASE("sync: need-to-know - a third-party auditor's device gets the inspecti
     const std::string other = r.out.substr(0, 36);
     SyncWorld::sync(lead);
     SyncWorld::sync(a);
+    SyncWorld::signAll(engaged, {&lead, &a, &auditor});
+    SyncWorld::signAll(other, {&lead, &a});
     const std::string secret = "MARKER-另一项目-底稿-55e1";
     REQUIRE(a({"finding", "add", "--inspection", engaged, "--title", "工程款支付审计", "--audit-category",
                xs::app::auditCategories().front()})
@@ -977,6 +981,7 @@ TEST_CASE("clues: the office's clue reaches only the discipline commission's dev
     // Enrolled after the plan: the office adds the commission's device to the clue channel.
     Cli& commission = w.enrol("韩冰", "discipline_commission");
     SyncWorld::sync(a);
+    SyncWorld::signAll(inspection, {&lead, &a});
     r = a({"finding", "add", "--inspection", inspection, "--title", "工程款支付异常", "--description", "向关联公司超额支付"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     const std::string finding = r.out.substr(0, 36);
@@ -1132,6 +1137,7 @@ TEST_CASE("keys: a keys-only fetch hands a device the keys of its channels first
     auto r = lead({"inspection", "create", "--unit", "E03", "--start", today(), "--team", "W02"});
     REQUIRE_MESSAGE(r.exitCode == 0, r.err);
     const std::string inspection = r.out.substr(0, 36);
+    lead.signAgreement(inspection);
     REQUIRE(lead({"finding", "add", "--inspection", inspection, "--title", "MARKER-keys-底稿"}).exitCode == 0);
     SyncWorld::sync(lead);
 
@@ -1164,6 +1170,7 @@ TEST_CASE("keys: a keys-only fetch hands a device the keys of its channels first
     CHECK(got["keys_gained"].get<int>() >= 1);
     json mine = a.jsonOf({"sync", "--keys-only"});
     CHECK(mine["keys_gained"].get<int>() >= 2);
+    a.signAgreement(inspection);  // with the team's key it can sign (article 7(4)), before the findings come
     CHECK(a.jsonOf({"finding", "list"}).empty());  // keys only: the finding comes with the next sync
     SyncWorld::sync(a);
     CHECK(a.jsonOf({"finding", "list"}).size() == 1);
@@ -1181,4 +1188,50 @@ TEST_CASE("keys: a keys-only fetch hands a device the keys of its channels first
             for (const auto& c : e["channels"]) keyed[e["person"].get<std::string>()].insert(c.get<std::string>());
     CHECK(keyed["高峰"] == std::set<std::string>{inspection + ".unit"});
     CHECK(keyed["冯磊"] == std::set<std::string>{inspection + ".team", inspection + ".unit"});
+}
+
+TEST_CASE("agreement: the office lists who signed when across a sync - a member sees none of the inspection's findings until it signs") {
+    SyncWorld w;
+    Cli& lead = w.enrol("郑华", "working_group_lead");
+    Cli& a = w.enrol("冯磊", "working_group_member");
+    const std::string inspection = SyncWorld::inspectionFor(lead, {});  // the lead signs; 冯磊 has not
+    REQUIRE(lead({"finding", "add", "--inspection", inspection, "--title", "签署后记录的问题"}).exitCode == 0);
+    SyncWorld::sync(lead);
+    SyncWorld::sync(a);
+    auto shown = a.jsonOf({"inspection", "show", inspection});
+    CHECK(shown["agreement_required"] == true);
+    CHECK(shown["agreement_signed"] == false);
+    CHECK(a.jsonOf({"finding", "list"}).empty());  // held on the store, not shown
+    auto gated = a({"finding", "list", "--inspection", inspection});
+    CHECK(gated.exitCode == 5);
+    CHECK(gated.err.find("xunshenctl agreement sign " + inspection) != std::string::npos);
+
+    SyncWorld::sync(w.office);
+    auto before = w.office.jsonOf({"agreement", "list", inspection});
+    REQUIRE(before.size() == 1);
+    CHECK(before[0]["person_name"] == "郑华");
+
+    const auto signedAfter = nowMs();
+    auto r = a({"agreement", "sign", inspection});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    CHECK(a.jsonOf({"finding", "list"}).size() == 1);
+    const std::int64_t at = a.jsonOf({"agreement", "show", inspection})["signed_at_ms"];
+    CHECK(at >= signedAfter);
+    // Not on the office's store until the member syncs and the office does.
+    SyncWorld::sync(w.office);
+    CHECK(w.office.jsonOf({"agreement", "list", inspection}).size() == 1);
+    SyncWorld::sync(a);
+    SyncWorld::sync(w.office);
+    auto after = w.office.jsonOf({"agreement", "list", inspection});
+    REQUIRE(after.size() == 2);
+    CHECK(after[1]["person_name"] == "冯磊");
+    CHECK(after[1]["signed_at_ms"] == at);
+    CHECK(after[1]["version"] == "v1");
+    auto plain = w.office({"agreement", "list"});
+    REQUIRE(plain.exitCode == 0);
+    CHECK(plain.out.find("冯磊") != std::string::npos);
+    // The lead's store sees it too, and the office's verify is clean.
+    SyncWorld::sync(lead);
+    CHECK(lead.jsonOf({"agreement", "list", inspection}).size() == 2);
+    CHECK(w.office({"verify"}).exitCode == 0);
 }

@@ -273,6 +273,74 @@ TEST_CASE("ui views: a member has no review queue, settings validate the auto-lo
     CHECK(c.settings().message.key == "settings.passphrases_differ");
 }
 
+TEST_CASE("ui views: the agreement gate - nothing of the inspection before signing, read, sign, then capture") {
+    Bureau b(false);  // nobody has signed
+    REQUIRE(b.lead->signAgreement(b.inspection).ok());
+    b.capture(*b.lead, "会议室租赁费无合同");
+    b.share();
+    b.member.reset();
+    Strings s = table();
+    Controller c(s, b.tmp / "member", b.clock);
+    unlock(c);
+    CHECK(c.view() == ViewId::Today);
+    CHECK(c.state()["agreement_required"] == "yes");
+    CHECK(c.state()["agreement_signed"] == "no");
+    CHECK(c.findings().rows().empty());  // the lead's finding is not shown before signing
+    // A finding cannot be written either: the session refuses, next to the title.
+    c.post(Press{Button::NewFinding});
+    c.post(EditField{Field::Title, "未签协议时的记录"});
+    c.post(LeaveField{Field::Title});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.editor().id.empty());
+    CHECK(c.editor().message.error);
+    CHECK(c.editor().message.at(Field::Title));
+    CHECK(c.editor().message.detail.find("agreement") != std::string::npos);
+
+    c.post(ShowView{ViewId::Agreement});
+    REQUIRE(c.applyIntents().empty());
+    REQUIRE(c.agreement().have);
+    CHECK_FALSE(c.agreement().text.textZh.empty());
+    CHECK_FALSE(c.agreement().text.signedByMe);
+    c.post(Press{Button::SignAgreement});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.agreement().message.key == "agreement.signed");
+    CHECK(c.agreement().text.signedByMe);
+    CHECK(c.state()["agreement_signed"] == "yes");
+    CHECK(c.findings().rows().size() == 1);  // open now
+    c.post(ShowView{ViewId::Today});
+    c.post(Press{Button::NewFinding});
+    c.post(EditField{Field::Title, "签署后的记录"});
+    c.post(LeaveField{Field::Title});
+    REQUIRE(c.applyIntents().empty());
+    CHECK_MESSAGE(c.editor().message.key == "editor.draft_saved", c.editor().message.detail);
+    CHECK_FALSE(c.editor().id.empty());
+}
+
+TEST_CASE("ui views: the office sees who of the working group signed the agreement when, and who has not yet") {
+    Bureau b(false);
+    REQUIRE(b.lead->signAgreement(b.inspection).ok());
+    b.clock.advance(60'000);
+    REQUIRE(b.member->signAgreement(b.inspection).ok());
+    b.share();
+    b.office.reset();
+    Strings s = table();
+    Controller c(s, b.tmp / "office", b.clock);
+    unlock(c);
+    c.post(ShowView{ViewId::Review});
+    REQUIRE(c.applyIntents().empty());
+    REQUIRE(c.view() == ViewId::Review);
+    const auto& rows = c.review().agreements;
+    REQUIRE(rows.size() == 3);  // the lead, the member and the auditor; not the office, not the leading group
+    CHECK(rows[0].person == "钱伟");  // not signed yet, first
+    CHECK(rows[0].signedAtMs == 0);
+    CHECK(rows[1].person == "郑华");
+    CHECK(rows[2].person == "冯磊");
+    CHECK(rows[1].signedAtMs > 0);
+    CHECK(rows[2].signedAtMs - rows[1].signedAtMs == 60'000);
+    CHECK(c.state()["review_agreements_open"] == "1");
+    CHECK(c.state()["review_agreements_signed"] == "2");
+}
+
 TEST_CASE("ui views: a conflict shows both values side by side, one is taken, or the merged text") {
     Bureau b;
     const std::string f = b.capture(*b.member, "办公用品采购");

@@ -12,7 +12,7 @@ namespace xs::ui {
 namespace {
 
 constexpr std::array<const char*, kViewCount> kViewNames = {"unlock", "today",    "findings", "editor", "review",
-                                                            "inbox",  "handover", "settings", "enrol"};
+                                                            "inbox",  "handover", "settings", "enrol",  "agreement"};
 constexpr std::array<const char*, kFieldCount> kFieldNames = {
     "store",  "passphrase", "filter",  "title",          "description",    "category",     "severity",  "audit_category",
     "responsible", "immediate_fix", "evidence_path", "merge", "review_note", "notice_problem", "notice_action",
@@ -21,7 +21,7 @@ constexpr std::array<const char*, kFieldCount> kFieldNames = {
 constexpr std::array<const char*, kButtonCount> kButtonNames = {
     "unlock",  "lock",         "new_finding", "save",    "submit",  "attach",         "use_merge",     "confirm",
     "return",  "issue_notice", "acknowledge", "reply",   "export",  "cancel",         "confirm_receipt", "save_settings",
-    "change_passphrase", "create", "export_identity", "accept_enrolment", "join"};
+    "change_passphrase", "create", "export_identity", "accept_enrolment", "join", "sign_agreement"};
 
 template <std::size_t N>
 std::optional<std::size_t> indexOf(const std::array<const char*, N>& names, std::string_view name) {
@@ -90,6 +90,7 @@ ViewId viewOf(Button b) {
         case Button::ExportIdentity:
         case Button::AcceptEnrolment:
         case Button::Join: return ViewId::Enrol;
+        case Button::SignAgreement: return ViewId::Agreement;
         case Button::NewFinding: return ViewId::Findings;
         case Button::Confirm:
         case Button::Return:
@@ -489,6 +490,7 @@ std::optional<std::string> Controller::apply(const Press& p) {
         case Button::ExportIdentity: exportIdentity(); break;
         case Button::AcceptEnrolment: acceptEnrolment(); break;
         case Button::Join: startJoin(); break;
+        case Button::SignAgreement: signAgreement(); break;
         case Button::Lock: break;
     }
     return std::nullopt;
@@ -498,7 +500,9 @@ std::optional<std::string> Controller::apply(const ShowView& v) {
     if (v.view != ViewId::Unlock && !m_session) return std::string("the ") + viewName(v.view) + " view needs an unlocked store";
     if (v.view == ViewId::Unlock && m_session) return std::string("the store is unlocked: lock it to see the unlock view");
     if (v.view == ViewId::Editor && !m_editor.open) return std::string("no finding is open: select one or press new_finding");
-    if (v.view != ViewId::Unlock && v.view != ViewId::Editor && std::find(m_views.begin(), m_views.end(), v.view) == m_views.end())
+    if (v.view == ViewId::Agreement && !m_today.have) return std::string("there is no inspection of this person's to sign for");
+    if (v.view != ViewId::Unlock && v.view != ViewId::Editor && v.view != ViewId::Agreement &&
+        std::find(m_views.begin(), m_views.end(), v.view) == m_views.end())
         return std::string("the ") + viewName(v.view) + " view is not one of a " + app::toString(m_self.role) + "'s";
     show(v.view);
     return std::nullopt;
@@ -509,6 +513,7 @@ void Controller::show(ViewId v) {
     if (v == ViewId::Inbox)
         for (const auto& n : m_inbox.notices) m_inbox.seen.insert(n.id);
     if (v == ViewId::Handover) reloadHandover();
+    if (v == ViewId::Agreement) loadAgreement();
 }
 
 std::optional<std::string> Controller::apply(const Select& s) {
@@ -644,6 +649,7 @@ void Controller::lock() {
     m_settings.message = {};
     m_settings.server.reset();
     m_enrol = {};
+    m_agreement = {};
     m_view = ViewId::Unlock;
 }
 
@@ -753,6 +759,9 @@ nlohmann::json Controller::state() const {
         {"waiting", std::to_string(m_status.sync.waitingChangeSets + m_status.sync.waitingEvidence)},
         {"today_day", std::to_string(m_today.day)},
         {"today_inspection", m_today.have ? m_today.inspection.title : std::string()},
+        {"agreement_required", m_today.have && m_today.inspection.agreementRequired ? "yes" : "no"},
+        {"agreement_signed", m_today.have && m_today.inspection.agreementSigned ? "yes" : "no"},
+        {"agreement_message", messageOf(m_agreement.message)},
         {"editor_id", m_editor.id},
         {"editor_title", m_editor.title},
         {"editor_status", m_editor.open ? app::toString(m_editor.status) : std::string("none")},
@@ -769,6 +778,10 @@ nlohmann::json Controller::state() const {
         {"review_acknowledged", std::to_string(std::count_if(m_review.issued.begin(), m_review.issued.end(),
                                                              [](const app::NoticeView& n) { return n.acknowledged; }))},
         {"review_detail", m_review.message.detail},
+        {"review_agreements_open", std::to_string(std::count_if(m_review.agreements.begin(), m_review.agreements.end(),
+                                                                [](const ReviewModel::AgreementRow& a) { return a.signedAtMs == 0; }))},
+        {"review_agreements_signed", std::to_string(std::count_if(m_review.agreements.begin(), m_review.agreements.end(),
+                                                                  [](const ReviewModel::AgreementRow& a) { return a.signedAtMs != 0; }))},
         {"notices", std::to_string(m_inbox.notices.size())},
         {"notices_unacknowledged", std::to_string(m_inbox.unacknowledged())},
         {"inbox_badge", std::to_string(m_inbox.unseen())},

@@ -37,8 +37,8 @@
 
 namespace xs::ui {
 
-enum class ViewId { Unlock, Today, Findings, Editor, Review, Inbox, Handover, Settings, Enrol };
-inline constexpr std::size_t kViewCount = 9;
+enum class ViewId { Unlock, Today, Findings, Editor, Review, Inbox, Handover, Settings, Enrol, Agreement };
+inline constexpr std::size_t kViewCount = 10;
 enum class Field {
     Store, Passphrase, Filter,
     // the finding editor
@@ -63,8 +63,9 @@ enum class Button {
     Export, CancelTask, ConfirmReceipt,
     SaveSettings, ChangePassphrase,
     Create, ExportIdentity, AcceptEnrolment, Join,
+    SignAgreement,
 };
-inline constexpr std::size_t kButtonCount = 21;
+inline constexpr std::size_t kButtonCount = 22;
 // Lists a person picks a row of.
 enum class ListId { Finding, Review, Notice, Inspection };
 
@@ -244,6 +245,13 @@ struct ReviewModel {
     std::vector<app::FindingView> submitted;        // awaiting confirm or return
     std::vector<app::FindingView> toNotify;         // confirmed immediate-fix findings without a notice
     std::vector<app::NoticeView> issued;            // notices of these inspections, newest first: acknowledged?
+    // The confidentiality agreement (article 7(4)) of these inspections: everyone who must sign
+    // it, those who have not yet first, then the signatures oldest first.
+    struct AgreementRow {
+        std::string inspection, person;  // titles and names as shown
+        std::int64_t signedAtMs = 0;     // 0: not signed yet
+    };
+    std::vector<AgreementRow> agreements;
     std::string selected;                           // a finding id of either list
     std::string note;                               // why it is returned (required) or confirmed
     std::string problem, action, deadline;          // the notice to the unit head
@@ -285,6 +293,14 @@ struct EnrolModel {
     app::IdentityView identity;
     std::string identityPath, enrolmentFile, url, pin, code;
     bool joining = false;  // waiting for the office's answer (off the UI thread)
+    Message message;
+};
+
+// The confidentiality agreement (article 7(4)) of the current inspection: read, then signed.
+// Until it is, the session shows none of the inspection's data (Today says so and leads here).
+struct AgreementModel {
+    bool have = false;
+    app::AgreementTextView text;
     Message message;
 };
 
@@ -361,6 +377,7 @@ public:
     const HandoverModel& handover() const { return m_handover; }
     const SettingsModel& settings() const { return m_settings; }
     const EnrolModel& enrol() const { return m_enrol; }
+    const AgreementModel& agreement() const { return m_agreement; }
     // Whether the unlock view offers to create a store (the directory holds none).
     bool firstRun() const;
     Thumbnails& thumbnails() { return m_thumbs; }
@@ -430,6 +447,9 @@ private:
     void acceptEnrolment();
     void startJoin();
     void afterEnrolled();
+    void loadAgreement();
+    void reloadAgreements(const std::vector<app::InspectionView>& reviewed);
+    void signAgreement();
     // Work that owns the session until it ends (a rekey, a join): run off the UI thread, no
     // intent is applied meanwhile; `done` runs on the UI thread with its result.
     void startExclusive(std::function<app::AStatus(app::Session&)> work, std::function<void(const app::AStatus&)> done);
@@ -464,6 +484,7 @@ private:
     HandoverModel m_handover;
     SettingsModel m_settings;
     EnrolModel m_enrol;
+    AgreementModel m_agreement;
 };
 
 }  // namespace xs::ui

@@ -103,6 +103,38 @@ void Controller::reloadToday(const std::vector<app::FindingView>& all) {
     }
 }
 
+// ---- the confidentiality agreement
+
+void Controller::loadAgreement() {
+    m_agreement = {};
+    if (!m_today.have) return;
+    auto t = m_session->agreementText(m_today.inspection.id);
+    if (!t) {
+        m_agreement.message = refusal(t.error(), std::nullopt, Button::SignAgreement);
+        return;
+    }
+    m_agreement.have = true;
+    m_agreement.text = *t;
+    m_glyphs.add(t->textZh);
+    m_glyphs.add(t->textEn);
+    m_glyphs.add(t->inspectionTitle);
+}
+
+void Controller::signAgreement() {
+    if (!m_agreement.have) {
+        m_agreement.message = Message{"agreement.none", {}, std::nullopt, Button::SignAgreement, true};
+        return;
+    }
+    auto s = m_session->signAgreement(m_agreement.text.inspectionId);
+    if (!s) {
+        m_agreement.message = refusal(s.error(), std::nullopt, Button::SignAgreement);
+        return;
+    }
+    reload();  // the inspection's data is open to this person now
+    loadAgreement();
+    m_agreement.message = Message{"agreement.signed", {}, std::nullopt, Button::SignAgreement, false};
+}
+
 // ---- the editor
 
 void Controller::newFinding() {

@@ -1,8 +1,10 @@
 // The review queue, the unit head's inbox, handover and settings.
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "app/files.h"
+#include "app/rules.h"
 #include "app/ui/model/controller.h"
 #include "app/ui/model/controller_parts.h"
 
@@ -38,9 +40,14 @@ void Controller::reloadReview(const std::vector<app::FindingView>& all) {
     if (std::find(m_views.begin(), m_views.end(), ViewId::Review) == m_views.end()) return;
     // The lead reviews the inspections they lead; the audit office every one.
     std::set<std::string> mine;
+    std::vector<app::InspectionView> reviewed;
     if (auto list = m_session->inspections())
         for (const auto& i : *list)
-            if (m_self.role == app::Role::AuditOffice || i.leadId == m_self.personId) mine.insert(i.id);
+            if (m_self.role == app::Role::AuditOffice || i.leadId == m_self.personId) {
+                mine.insert(i.id);
+                reviewed.push_back(i);
+            }
+    reloadAgreements(reviewed);
     std::set<std::string> notified;
     r.issued.clear();
     if (auto notices = m_session->notices())
@@ -55,6 +62,35 @@ void Controller::reloadReview(const std::vector<app::FindingView>& all) {
         if (f.status == app::FindingStatus::Confirmed && f.immediateFix && !notified.count(f.id)) r.toNotify.push_back(f);
     }
     if (!r.selected.empty() && !r.selectedFinding()) r.selected.clear();
+}
+
+void Controller::reloadAgreements(const std::vector<app::InspectionView>& reviewed) {
+    ReviewModel& r = m_review;
+    r.agreements.clear();
+    std::map<std::string, const app::PersonView*> people;
+    auto org = m_session->organisation();
+    if (org)
+        for (const auto& p : org->people) people[p.id] = &p;
+    auto nameOf = [&](const std::string& id) { return people.count(id) ? people[id]->name : id; };
+    std::vector<ReviewModel::AgreementRow> signedRows;
+    for (const auto& i : reviewed) {
+        std::set<std::string> signers;
+        if (auto list = m_session->agreements(i.id))
+            for (const auto& a : *list) {
+                signers.insert(a.personId);
+                signedRows.push_back({i.title, a.personName.empty() ? nameOf(a.personId) : a.personName, a.signedAtMs});
+            }
+        std::vector<std::string> group = i.team;
+        if (std::find(group.begin(), group.end(), i.leadId) == group.end()) group.push_back(i.leadId);
+        for (const auto& person : group) {
+            auto p = people.find(person);
+            if (p == people.end() || !p->second->role || signers.count(person)) continue;
+            if (app::rules::agreementRequired(*p->second->role, person, i.team, i.leadId)) r.agreements.push_back({i.title, p->second->name, 0});
+        }
+    }
+    std::stable_sort(signedRows.begin(), signedRows.end(),
+                     [](const ReviewModel::AgreementRow& a, const ReviewModel::AgreementRow& b) { return a.signedAtMs < b.signedAtMs; });
+    r.agreements.insert(r.agreements.end(), signedRows.begin(), signedRows.end());
 }
 
 void Controller::selectReview(const std::string& id) {
