@@ -455,20 +455,34 @@ private:
               formatDate(today - 1) + " (id " + m_inspection + ")");
         XS_TRY_APP(syncDevice(kLead));
         for (const Device* d : {&kInspectorA, &kInspectorB, &kUnitHead}) XS_TRY_APP(syncDevice(*d));
+        // Article 7(4): each of the working group reads and signs the confidentiality agreement
+        // before first opening the inspection; the office sees who signed when. 冯磊 (inspector-a,
+        // the store `./run demo` opens the client on) has not yet: the client asks him first.
+        for (const Device* d : {&kLead, &kInspectorB}) {
+            if (auto r = ctl(*d, {"agreement", "sign", m_inspection}); !r) return r.error();
+            XS_TRY_APP(syncDevice(*d));
+        }
+        XS_TRY_APP(syncDevice(kOffice));
+        auto signedBy = ctlJson(kOffice, {"agreement", "list", m_inspection});
+        if (!signedBy) return signedBy.error();
+        std::string names;
+        for (const auto& a : *signedBy) names += (names.empty() ? "" : ", ") + a.value("person_name", std::string("?"));
+        m_say("   保密协议 " + who(kLead) + " and " + who(kInspectorB) +
+              " sign the confidentiality agreement; the office's list shows " + std::to_string(signedBy->size()) + " signatures (" +
+              names + "); " + who(kInspectorA) + " has not signed yet, and nothing of the inspection opens to him until he does");
         return {};
     }
 
     AStatus captureFindings() {
-        auto a = ctlJson(kInspectorA, {"finding", "add", "--inspection", m_inspection, "--title", "危废暂存间台账缺失",
+        auto a = ctlJson(kInspectorB, {"finding", "add", "--inspection", m_inspection, "--title", "危废暂存间台账缺失",
                                        "--description", "现场检查发现危险废物暂存间无出入库台账", "--severity", "high",
                                        "--immediate-fix"});
         if (!a) return a.error();
         m_immediateFinding = idOf(*a);
-        if (auto r = ctl(kInspectorA, {"finding", "transition", m_immediateFinding, "--to", "submitted"}); !r)
+        if (auto r = ctl(kInspectorB, {"finding", "transition", m_immediateFinding, "--to", "submitted"}); !r)
             return r.error();
-        m_say("5. 现场记录 " + who(kInspectorA) +
+        m_say("5. 现场记录 " + who(kInspectorB) +
               " captures \"危废暂存间台账缺失\" [立行立改] and submits it for review (id " + m_immediateFinding + ")");
-        XS_TRY_APP(syncDevice(kInspectorA));
         auto b = ctlJson(kInspectorB, {"finding", "add", "--inspection", m_inspection, "--title", "食堂采购票据不全",
                                        "--description", "2026年食堂采购发票与入库单数量不一致"});
         if (!b) return b.error();

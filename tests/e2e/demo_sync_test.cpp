@@ -88,10 +88,18 @@ TEST_CASE(
     CHECK(on("unit-head", {"finding", "list"}).empty());
     const json findings = on("office", {"finding", "list"});
     CHECK(findings.size() == 2);
-    for (const std::string device : {"lead", "inspector-a", "inspector-b"}) {
+    for (const std::string device : {"lead", "inspector-b"}) {
         CAPTURE(device);
         CHECK(on(device, {"finding", "list"}) == findings);
     }
+    // 冯磊 has not signed the agreement: his store holds the findings but shows none of them, nor
+    // the notice, until he signs (what the client's agreement view does for him).
+    CHECK(on("inspector-a", {"finding", "list"}).empty());
+    const json agreements = on("office", {"agreement", "list"});
+    CHECK(agreements.size() == 2);
+    for (const auto& a : agreements) CHECK(a["person_name"] != "冯磊");
+    REQUIRE(look.at(dir / "inspector-a", {"agreement", "sign", findings[0]["inspection_id"].get<std::string>()}).exitCode == 0);
+    CHECK(on("inspector-a", {"finding", "list"}) == findings);
     for (const auto& device : kDevices) {
         CAPTURE(device);
         CHECK(fs::exists(dir / device / "keyfile.json"));

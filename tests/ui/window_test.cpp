@@ -228,9 +228,25 @@ TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review
         return readJson(shots / who / "state.json");
     };
 
-    // The inspector: Today, a new finding with a photo dropped on the window, flagged, submitted.
+    // The inspector: Today asks for the confidentiality agreement first (demo-sync left 冯磊's
+    // unsigned) and shows nothing of the inspection; he reads it and signs; then a new finding
+    // with a photo dropped on the window, flagged, submitted.
+    json gate = client("inspector-a",
+                       "expect view today\n"
+                       "expect agreement_required yes\n"
+                       "expect agreement_signed no\n"
+                       "expect rows 0\n"
+                       "screenshot gate\n"
+                       "view agreement\n"
+                       "screenshot agreement\n"
+                       "press sign_agreement\n"
+                       "expect agreement_message agreement.signed\n"
+                       "expect agreement_signed yes\n"
+                       "await waiting 0\n");
+    CHECK(gate["rows"] == "2");  // the colleagues' findings open once signed
     client("inspector-a",
            "expect view today\n"
+           "expect agreement_signed yes\n"
            "await online yes\n"
            "screenshot today\n"
            "press new_finding\n"
@@ -319,7 +335,7 @@ TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review
     CHECK(fs::exists(receipt.string() + ".ack.json"));
 
     for (const auto& [who, name] : std::vector<std::pair<std::string, std::string>>{
-             {"inspector-a", "today"}, {"inspector-a", "editor"}, {"inspector-a", "findings"}, {"lead", "review"},
+             {"inspector-a", "gate"}, {"inspector-a", "agreement"}, {"inspector-a", "today"}, {"inspector-a", "editor"}, {"inspector-a", "findings"}, {"lead", "review"},
              {"unit-head", "badge"}, {"unit-head", "inbox"}, {"lead", "review-acknowledged"}, {"inspector-a", "handover"}, {"inspector-a", "wiped"},
              {"inspector-a", "settings-en"}}) {
         checkPng(shots / who / (name + ".png"));
@@ -330,7 +346,7 @@ TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review
     if (const char* keep = std::getenv("XS_UI_SHOTS")) {
         fs::create_directories(keep);
         for (const auto& [who, name] : std::vector<std::pair<std::string, std::string>>{
-                 {"inspector-a", "today"}, {"inspector-a", "editor"}, {"inspector-a", "findings"}, {"lead", "review"},
+                 {"inspector-a", "gate"}, {"inspector-a", "agreement"}, {"inspector-a", "today"}, {"inspector-a", "editor"}, {"inspector-a", "findings"}, {"lead", "review"},
                  {"unit-head", "inbox"}, {"inspector-a", "handover"}, {"inspector-a", "wiped"}, {"inspector-a", "settings-en"}})
             fs::copy_file(shots / who / (name + ".png"), fs::path(keep) / (name + ".png"), fs::copy_options::overwrite_existing);
     }
