@@ -347,10 +347,11 @@ void drawToday(Controller& c, ViewMemory&) {
 }
 
 template <typename E>
-void enumFilter(const Strings& s, const char* id, std::optional<E> now, const std::vector<E>& all, float width,
-                const std::function<void(std::optional<E>)>& set) {
+void enumFilter(const Strings& s, const char* id, const char* anyKey, std::optional<E> now, const std::vector<E>& all,
+                float width, const std::function<void(std::optional<E>)>& set) {
     ImGui::SetNextItemWidth(width);
-    const char* preview = now ? s.text(labelKey(*now)) : s.text("findings.any");
+    // Nothing chosen: the preview says which filter it is ("状态：全部").
+    const char* preview = now ? s.text(labelKey(*now)) : s.text(anyKey);
     if (ImGui::BeginCombo(id, preview)) {
         if (ImGui::Selectable(s.text("findings.any"), !now)) set(std::nullopt);
         for (E e : all)
@@ -378,15 +379,15 @@ void drawFindings(Controller& c, ViewMemory& memory) {
     field(c, memory, s.label("findings.filter"), Field::Filter, m.filter(), 0, s.text("findings.filter_hint"));
     ImGui::PopItemWidth();
     ImGui::SameLine();
-    enumFilter<FS>(s, "###findings.status", m.status(),
+    enumFilter<FS>(s, "###findings.status", "findings.any_status", m.status(),
                    {FS::Draft, FS::Submitted, FS::Confirmed, FS::Returned, FS::FedBack, FS::Rectifying, FS::Rectified, FS::Closed},
-                   7 * em, [&](std::optional<FS> v) { choices.setStatus(v); });
+                   8 * em, [&](std::optional<FS> v) { choices.setStatus(v); });
     ImGui::SameLine();
-    enumFilter<FC>(s, "###findings.category", m.category(),
+    enumFilter<FC>(s, "###findings.category", "findings.any_category", m.category(),
                    {FC::MainResponsibility, FC::EightPointRules, FC::FinancialDiscipline, FC::Other}, 10 * em,
                    [&](std::optional<FC> v) { choices.setCategory(v); });
     ImGui::SameLine();
-    enumFilter<SV>(s, "###findings.severity", m.severity(), {SV::Low, SV::Medium, SV::High}, 6 * em,
+    enumFilter<SV>(s, "###findings.severity", "findings.any_severity", m.severity(), {SV::Low, SV::Medium, SV::High}, 9 * em,
                    [&](std::optional<SV> v) { choices.setSeverity(v); });
     ImGui::SameLine();
     ImGui::TextDisabled("%s", s.format("findings.count", {{"shown", std::to_string(m.visible().size())},

@@ -12,6 +12,8 @@
 #include <stb_image_write.h>
 
 #include "tests/e2e/process.h"
+#include "tests/ui/demo_store.h"
+#include "tests/ui/x_session.h"
 
 namespace xs::test {
 namespace {
@@ -21,20 +23,6 @@ using nlohmann::json;
 
 constexpr const char* kPassphrase = "correct horse 电池 staple";
 constexpr int kWidth = 1280, kHeight = 800;
-
-std::string findOnPath(const std::string& name) {
-    const char* path = std::getenv("PATH");
-    std::string p = path ? path : "/usr/bin:/bin";
-    std::size_t at = 0;
-    while (at <= p.size()) {
-        std::size_t colon = p.find(':', at);
-        if (colon == std::string::npos) colon = p.size();
-        fs::path candidate = fs::path(p.substr(at, colon - at)) / name;
-        if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-        at = colon + 1;
-    }
-    return {};
-}
 
 std::string xvfbRun() {
     static const std::string found = findOnPath("xvfb-run");
@@ -77,37 +65,9 @@ void checkPng(const fs::path& file) {
     CHECK(colours.size() >= 32);
 }
 
-struct DemoStore {
-    TempDir dir;
-    fs::path store = dir / "store";
-    json findings;
-    DemoStore() {
-        std::map<std::string, std::string> env = {{"XUNSHEN_PASSPHRASE", kPassphrase}};
-        auto r = runProgram(cliPath(), {"--store", store.string(), "demo", "--kdf-memory-kib", "8192", "--kdf-iterations",
-                                        "1", "--kdf-parallelism", "1"},
-                            env);
-        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-        r = runProgram(cliPath(), {"--store", store.string(), "finding", "list", "--json"}, env);
-        REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-        json parsed = json::parse(r.out);
-        findings = parsed.is_array() ? parsed : parsed["findings"];
-        REQUIRE(findings.size() >= 2);
-    }
-    // The titles of the findings whose title or description holds `text`, in list order.
-    std::vector<std::string> titlesWith(const std::string& text) const {
-        std::vector<std::string> out;
-        for (const auto& f : findings) {
-            const std::string title = f["title"].get<std::string>();
-            const std::string description = f.value("description", std::string());
-            if (title.find(text) != std::string::npos || description.find(text) != std::string::npos) out.push_back(title);
-        }
-        return out;
-    }
-};
-
 TEST_CASE("ui window: unlock refused, unlock, findings filtered in Chinese, switched to English, each screenshotted") {
     xvfbRun();
-    DemoStore demo;
+    DemoStore demo(kPassphrase);
     const auto expected = demo.titlesWith("账");
     REQUIRE_FALSE(expected.empty());
     REQUIRE(expected.size() < demo.findings.size());  // the filter has something to hide
