@@ -390,6 +390,10 @@ void drawFindings(Controller& c, ViewMemory& memory) {
     enumFilter<SV>(s, "###findings.severity", "findings.any_severity", m.severity(), {SV::Low, SV::Medium, SV::High}, 9 * em,
                    [&](std::optional<SV> v) { choices.setSeverity(v); });
     ImGui::SameLine();
+    enumFilter<app::FindingTag>(s, "###findings.tag", "findings.any_tag", m.tag(),
+                                {app::FindingTag::Common, app::FindingTag::Trending, app::FindingTag::Emerging}, 8 * em,
+                                [&](std::optional<app::FindingTag> v) { choices.setTag(v); });
+    ImGui::SameLine();
     ImGui::TextDisabled("%s", s.format("findings.count", {{"shown", std::to_string(m.visible().size())},
                                                           {"total", std::to_string(m.rows().size())}})
                                   .c_str());
@@ -598,6 +602,20 @@ void drawEditor(Controller& c, ViewMemory& memory) {
     }
     ImGui::SameLine();
     ImGui::TextDisabled("%s", s.text("editor.immediate_fix_hint"));
+    // The problem's nature (article 7(3)): any of the three, as checkboxes on one row.
+    ImGui::TextUnformatted(s.text("editor.tags"));
+    for (app::FindingTag t : {app::FindingTag::Common, app::FindingTag::Trending, app::FindingTag::Emerging}) {
+        ImGui::SameLine();
+        bool on = std::find(ed.tags.begin(), ed.tags.end(), t) != ed.tags.end();
+        if (ImGui::Checkbox(s.label(labelKey(t)), &on)) {
+            std::vector<app::FindingTag> next = ed.tags;
+            if (on) next.push_back(t);
+            else next.erase(std::remove(next.begin(), next.end(), t), next.end());
+            c.post(EditField{Field::Tags, joinTags(next)});
+            c.post(LeaveField{Field::Tags});
+        }
+    }
+    messageAt(c, ed.message, Field::Tags);
     ImGui::EndDisabled();
     ImGui::PopItemWidth();
 

@@ -81,6 +81,10 @@ TEST_CASE("ui strings: every label the views ask for of the domain's enums is in
         CHECK_MESSAGE(s.has(labelKey(v)), labelKey(v));
         CHECK(std::string(s.text(labelKey(v))) == label(v));
     }
+    for (auto v : {FindingTag::Common, FindingTag::Trending, FindingTag::Emerging}) {
+        CHECK_MESSAGE(s.has(labelKey(v)), labelKey(v));
+        CHECK(std::string(s.text(labelKey(v))) == label(v));
+    }
     for (const char* key : {"view.unlock", "view.findings", "error.locked", "error.not_found", "error.refused",
                             "error.failed", "unlock.no_store", "unlock.empty_passphrase", "status.no_server"})
         CHECK_MESSAGE(s.has(key), key);
@@ -128,6 +132,43 @@ TEST_CASE("ui findings: the filter matches text and labels in either language, e
     CHECK(m.visible().empty());
     m.setFilter("");
     CHECK(m.visible().size() == 3);
+}
+
+TEST_CASE("ui findings: the tag filter and the tags field's spelling") {
+    Strings s = table();
+    using namespace app;
+    auto a = finding("1", "公务接待超标准", "", FindingCategory::EightPointRules, Severity::High, FindingStatus::Draft);
+    a.tags = {FindingTag::Common, FindingTag::Emerging};
+    auto b = finding("2", "固定资产账实不符", "", FindingCategory::FinancialDiscipline, Severity::Medium, FindingStatus::Draft);
+    b.tags = {FindingTag::Trending};
+    auto c = finding("3", "会议记录不全", "", FindingCategory::MainResponsibility, Severity::Low, FindingStatus::Draft);
+    FindingsModel m;
+    m.setFindings({a, b, c}, s);
+    m.setTag(FindingTag::Emerging);
+    REQUIRE(m.visible().size() == 1);
+    CHECK(m.rows()[m.visible()[0]].id == "1");
+    m.setTag(FindingTag::Trending);
+    REQUIRE(m.visible().size() == 1);
+    CHECK(m.rows()[m.visible()[0]].id == "2");
+    m.setFilter("会议");  // and the text filter on top: nothing
+    CHECK(m.visible().empty());
+    m.setTag(std::nullopt);
+    CHECK(m.visible().size() == 1);
+    m.setFilter("苗头性");  // a tag's label is searchable text too, in either language
+    REQUIRE(m.visible().size() == 1);
+    CHECK(m.rows()[m.visible()[0]].id == "1");
+    m.setFilter("trending");
+    REQUIRE(m.visible().size() == 1);
+    CHECK(m.rows()[m.visible()[0]].id == "2");
+
+    CHECK(joinTags({FindingTag::Emerging, FindingTag::Common}) == "common,emerging");
+    CHECK(joinTags({}).empty());
+    auto parsed = parseTags(" emerging, common ,common");
+    REQUIRE(parsed.has_value());
+    CHECK(joinTags(*parsed) == "common,emerging");
+    REQUIRE(parseTags("").has_value());
+    CHECK(parseTags("")->empty());
+    CHECK_FALSE(parseTags("common,urgent").has_value());
 }
 
 TEST_CASE("ui findings: typing on narrows only the rows shown, and always agrees with filtering afresh") {

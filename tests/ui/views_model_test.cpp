@@ -160,6 +160,16 @@ TEST_CASE("ui views: the inspector's week - Today, a draft saved on leaving the 
     CHECK(c.editor().message.key == "editor.no_such_file");
     CHECK(c.editor().message.at(Field::EvidencePath));
 
+    // Tags (article 7(3)): a word that is no tag is refused; two are saved on leaving the field.
+    c.post(EditField{Field::Tags, "common,urgent"});
+    CHECK_FALSE(c.applyIntents().empty());
+    c.post(EditField{Field::Tags, "emerging,common"});
+    c.post(LeaveField{Field::Tags});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.editor().message.key == "editor.draft_saved");
+    CHECK(c.state()["editor_tags"] == "common,emerging");
+    CHECK(joinTags(c.editor().loaded.tags) == "common,emerging");
+
     // The immediate-fix flag, then submit.
     c.post(EditField{Field::ImmediateFix, "yes"});
     c.post(LeaveField{Field::ImmediateFix});
@@ -179,6 +189,7 @@ TEST_CASE("ui views: the inspector's week - Today, a draft saved on leaving the 
     CHECK((*f)["title"] == "招待费无审批");
     CHECK((*f)["description"] == "2026年一季度三笔招待费无审批单");
     CHECK((*f)["immediate_fix"] == true);
+    CHECK((*f)["tags"] == app::Json::array({"common", "emerging"}));
     CHECK((*f)["status"] == "submitted");
     CHECK((*f)["attachments"].size() == 1);
 }

@@ -15,7 +15,7 @@ constexpr std::array<const char*, kViewCount> kViewNames = {"unlock", "today",  
                                                             "inbox",  "handover", "settings", "enrol",  "agreement"};
 constexpr std::array<const char*, kFieldCount> kFieldNames = {
     "store",  "passphrase", "filter",  "title",          "description",    "category",     "severity",  "audit_category",
-    "responsible", "immediate_fix", "evidence_path", "merge", "review_note", "notice_problem", "notice_action",
+    "responsible", "immediate_fix", "tags", "evidence_path", "merge", "review_note", "notice_problem", "notice_action",
     "notice_deadline", "reply", "handover_path", "receipt_path", "auto_lock_minutes", "new_passphrase", "new_passphrase_again",
     "name", "role", "passphrase_again", "identity_path", "enrolment_file", "server_url", "server_pin", "code"};
 constexpr std::array<const char*, kButtonCount> kButtonNames = {
@@ -109,6 +109,36 @@ ViewId viewOf(Button b) {
 std::string labelKey(app::FindingCategory c) { return "category." + app::toString(c); }
 std::string labelKey(app::Severity s) { return "severity." + app::toString(s); }
 std::string labelKey(app::FindingStatus s) { return "finding_status." + app::toString(s); }
+std::string labelKey(app::FindingTag t) { return "tag." + app::toString(t); }
+
+std::string joinTags(const std::vector<app::FindingTag>& tags) {
+    std::string out;
+    for (app::FindingTag t : {app::FindingTag::Common, app::FindingTag::Trending, app::FindingTag::Emerging})
+        if (std::find(tags.begin(), tags.end(), t) != tags.end()) out += (out.empty() ? "" : ",") + app::toString(t);
+    return out;
+}
+
+std::optional<std::vector<app::FindingTag>> parseTags(std::string_view text) {
+    std::vector<app::FindingTag> seen;
+    std::size_t at = 0;
+    while (at <= text.size()) {
+        std::size_t comma = text.find(',', at);
+        if (comma == std::string_view::npos) comma = text.size();
+        std::string word(text.substr(at, comma - at));
+        word.erase(0, word.find_first_not_of(' '));
+        word.erase(word.find_last_not_of(' ') + 1);
+        if (!word.empty()) {
+            auto t = app::parseEnum<app::FindingTag>(word);
+            if (!t) return std::nullopt;
+            seen.push_back(*t);
+        }
+        at = comma + 1;
+    }
+    std::vector<app::FindingTag> out;  // the enum's order, each once
+    for (app::FindingTag t : {app::FindingTag::Common, app::FindingTag::Trending, app::FindingTag::Emerging})
+        if (std::find(seen.begin(), seen.end(), t) != seen.end()) out.push_back(t);
+    return out;
+}
 
 std::vector<ViewId> viewsFor(app::Role role) {
     using R = app::Role;
@@ -159,6 +189,7 @@ void FindingsModel::setFindings(const std::vector<app::FindingView>& list, const
         r.severity = f.severity;
         r.status = f.status;
         r.immediateFix = f.immediateFix;
+        r.tags = f.tags;
         r.createdAtMs = f.createdAtMs;
         std::string hay = f.title + "\n" + f.description + "\n" + f.responsiblePerson + "\n" + f.auditCategory;
         for (Lang l : {Lang::Zh, Lang::En}) {
@@ -166,6 +197,7 @@ void FindingsModel::setFindings(const std::vector<app::FindingView>& list, const
             for (const std::string& key : {labelKey(f.category), labelKey(f.severity), labelKey(f.status)})
                 hay += std::string("\n") + both.text(key);
             if (f.immediateFix) hay += std::string("\n") + both.text("findings.immediate_fix");
+            for (app::FindingTag t : f.tags) hay += std::string("\n") + both.text(labelKey(t));
         }
         r.haystack = parts::lowerAscii(std::move(hay));
         m_rows.push_back(std::move(r));
@@ -199,6 +231,10 @@ void FindingsModel::setCategory(std::optional<app::FindingCategory> c) {
 }
 void FindingsModel::setSeverity(std::optional<app::Severity> s) {
     m_severity = s;
+    refilter();
+}
+void FindingsModel::setTag(std::optional<app::FindingTag> t) {
+    m_tag = t;
     refilter();
 }
 void FindingsModel::setSort(SortKey key, bool descending) {
@@ -251,6 +287,7 @@ void FindingsModel::refilter() {
         if (m_status && r.status != *m_status) continue;
         if (m_category && r.category != *m_category) continue;
         if (m_severity && r.severity != *m_severity) continue;
+        if (m_tag && std::find(r.tags.begin(), r.tags.end(), *m_tag) == r.tags.end()) continue;
         if (matchesWords(r, words)) m_visible.push_back(i);
     }
     if (m_sort == SortKey::Created && !m_descending) return;  // the store's order
@@ -416,6 +453,13 @@ std::optional<std::string> Controller::apply(const EditField& e) {
             if (e.text != "yes" && e.text != "no") return std::string("immediate_fix is yes or no");
             ed.immediateFix = e.text == "yes";
             break;
+        case Field::Tags: {
+            // A comma-separated list of tag spellings ("common,emerging"), empty for none.
+            auto tags = parseTags(e.text);
+            if (!tags) return "tags are a comma-separated list of " + app::allSpellings<app::FindingTag>();
+            ed.tags = *tags;
+            break;
+        }
         case Field::EvidencePath: ed.evidencePath = e.text; break;
         case Field::Merge: ed.merge = e.text; break;
         case Field::ReviewNote: m_review.note = e.text; break;
@@ -766,6 +810,7 @@ nlohmann::json Controller::state() const {
         {"editor_title", m_editor.title},
         {"editor_status", m_editor.open ? app::toString(m_editor.status) : std::string("none")},
         {"editor_immediate_fix", m_editor.immediateFix ? "yes" : "no"},
+        {"editor_tags", joinTags(m_editor.tags)},
         {"editor_attachments", std::to_string(m_editor.attachments.size())},
         {"editor_pending", std::to_string(m_editor.pending.size())},
         {"editor_conflicts", std::to_string(m_editor.conflicts.size())},

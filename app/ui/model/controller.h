@@ -42,7 +42,7 @@ inline constexpr std::size_t kViewCount = 10;
 enum class Field {
     Store, Passphrase, Filter,
     // the finding editor
-    Title, Description, Category, Severity, AuditCategory, Responsible, ImmediateFix, EvidencePath, Merge,
+    Title, Description, Category, Severity, AuditCategory, Responsible, ImmediateFix, Tags, EvidencePath, Merge,
     // the review queue
     ReviewNote, NoticeProblem, NoticeAction, NoticeDeadline,
     // the inbox
@@ -54,7 +54,7 @@ enum class Field {
     // first run (on the unlock view) and enrolment
     Name, Role, PassphraseAgain, IdentityPath, EnrolmentFile, ServerUrl, ServerPin, Code,
 };
-inline constexpr std::size_t kFieldCount = 30;
+inline constexpr std::size_t kFieldCount = 31;
 enum class Button {
     Unlock, Lock,
     NewFinding, Save, Submit, Attach, UseMerge,
@@ -84,6 +84,12 @@ ViewId viewOf(Button b);  // Lock: any view (ViewId::Unlock stands for "any")
 std::string labelKey(app::FindingCategory c);
 std::string labelKey(app::Severity s);
 std::string labelKey(app::FindingStatus s);
+std::string labelKey(app::FindingTag t);
+// The finding editor's tags field: the tags' spellings joined by commas ("common,emerging"), in
+// the enum's order, each once; parseTags takes any order and repeats, nullopt for a word that is
+// not a tag; "" is no tags.
+std::string joinTags(const std::vector<app::FindingTag>& tags);
+std::optional<std::vector<app::FindingTag>> parseTags(std::string_view text);
 
 // The views a role sees, home first.
 std::vector<ViewId> viewsFor(app::Role role);
@@ -135,6 +141,7 @@ struct FindingRow {
     app::Severity severity = app::Severity::Medium;
     app::FindingStatus status = app::FindingStatus::Draft;
     bool immediateFix = false;
+    std::vector<app::FindingTag> tags;
     std::int64_t createdAtMs = 0;
     std::string haystack;  // title, description, people, and the labels in both languages, ASCII lower-cased
 };
@@ -152,6 +159,7 @@ public:
     void setStatus(std::optional<app::FindingStatus> s);
     void setCategory(std::optional<app::FindingCategory> c);
     void setSeverity(std::optional<app::Severity> s);
+    void setTag(std::optional<app::FindingTag> t);  // rows carrying this tag
     void setSort(SortKey key, bool descending);
     void clear();
     const std::vector<FindingRow>& rows() const { return m_rows; }
@@ -160,6 +168,7 @@ public:
     std::optional<app::FindingStatus> status() const { return m_status; }
     std::optional<app::FindingCategory> category() const { return m_category; }
     std::optional<app::Severity> severity() const { return m_severity; }
+    std::optional<app::FindingTag> tag() const { return m_tag; }
     SortKey sortKey() const { return m_sort; }
     bool descending() const { return m_descending; }
     static bool matches(const FindingRow& row, const std::string& filter);
@@ -176,6 +185,7 @@ private:
     std::optional<app::FindingStatus> m_status;
     std::optional<app::FindingCategory> m_category;
     std::optional<app::Severity> m_severity;
+    std::optional<app::FindingTag> m_tag;
     SortKey m_sort = SortKey::Created;
     bool m_descending = false;
 };
@@ -227,6 +237,7 @@ struct EditorModel {
     std::string inspectionId, inspectionTitle;
     std::string title, description, category, severity, auditCategory, responsible;
     bool immediateFix = false;
+    std::vector<app::FindingTag> tags;  // in the enum's order, each once (普遍性 倾向性 苗头性, article 7(3))
     app::FindingStatus status = app::FindingStatus::Draft;
     std::string author, reviewNote;
     std::vector<app::AttachmentView> attachments;

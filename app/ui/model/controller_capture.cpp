@@ -52,7 +52,7 @@ bool EditorModel::dirty() const {
     if (id.empty()) return !parts::blank(title) || !parts::blank(description) || !pending.empty();
     return title != loaded.title || description != loaded.description || category != app::toString(loaded.category) ||
            severity != app::toString(loaded.severity) || auditCategory != loaded.auditCategory ||
-           responsible != loaded.responsiblePerson || immediateFix != loaded.immediateFix;
+           responsible != loaded.responsiblePerson || immediateFix != loaded.immediateFix || joinTags(tags) != joinTags(loaded.tags);
 }
 
 Message Controller::refusal(const xs::Error<app::AppError>& e, std::optional<Field> f, std::optional<Button> b) {
@@ -180,6 +180,7 @@ void Controller::reloadEditor() {
     follow(ed.auditCategory, was.auditCategory, f->auditCategory);
     follow(ed.responsible, was.responsiblePerson, f->responsiblePerson);
     if (first || ed.immediateFix == was.immediateFix) ed.immediateFix = f->immediateFix;
+    if (first || joinTags(ed.tags) == joinTags(was.tags)) ed.tags = *parseTags(joinTags(f->tags));
     ed.loaded = *f;
     ed.status = f->status;
     ed.author = f->author;
@@ -228,6 +229,7 @@ void Controller::saveEditor(std::optional<Field> at) {
         in.auditCategory = ed.auditCategory;
         in.responsiblePerson = ed.responsible;
         in.immediateFix = ed.immediateFix;
+        in.tags = ed.tags;
         for (const auto& p : ed.pending) in.evidence.push_back(p.path);
         auto id = m_session->addFinding(in);
         if (!id) {
@@ -250,6 +252,7 @@ void Controller::saveEditor(std::optional<Field> at) {
     if (ed.auditCategory != was.auditCategory) edit.auditCategory = ed.auditCategory;
     if (ed.responsible != was.responsiblePerson) edit.responsiblePerson = ed.responsible;
     if (ed.immediateFix != was.immediateFix) edit.immediateFix = ed.immediateFix;
+    if (joinTags(ed.tags) != joinTags(was.tags)) edit.tags = ed.tags;
     if (edit.empty()) return;
     auto s = m_session->editFinding(ed.id, edit);
     if (!s) {
