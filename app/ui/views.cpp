@@ -74,6 +74,13 @@ void button(Controller& c, Button b, const char* label, bool enabled, float widt
     ImGui::EndDisabled();
 }
 
+void browseButton(Controller& c, Field which) {
+    ImGui::SameLine();
+    ImGui::PushID(static_cast<int>(which));
+    if (ImGui::Button(c.strings().label("picker.browse"))) c.post(Browse{which});
+    ImGui::PopID();
+}
+
 void focusFirst(ViewMemory& memory) {
     if (!memory.focusPending) return;
     ImGui::SetKeyboardFocusHere();
@@ -154,6 +161,7 @@ void drawUnlock(Controller& c, ViewMemory& memory) {
     ImGui::PushItemWidth(30 * em);
     ImGui::BeginDisabled(u.busy);
     bool enter = field(c, memory, s.label("unlock.store"), Field::Store, u.store);
+    browseButton(c, Field::Store);
     focusFirst(memory);
     enter |= field(c, memory, s.label("unlock.passphrase"), Field::Passphrase, u.passphrase, ImGuiInputTextFlags_Password);
     ImGui::PopItemWidth();
@@ -218,6 +226,7 @@ void drawFirstRun(Controller& c, ViewMemory& memory) {
     ImGui::PushItemWidth(30 * em);
     ImGui::BeginDisabled(u.busy);
     field(c, memory, s.label("unlock.store"), Field::Store, u.store);
+    browseButton(c, Field::Store);
     focusFirst(memory);
     field(c, memory, s.label("first_run.name"), Field::Name, u.name);
     const auto role = app::parseEnum<app::Role>(u.role);
@@ -270,10 +279,12 @@ void drawEnrol(Controller& c, ViewMemory& memory) {
     ImGui::Separator();
     ImGui::TextUnformatted(s.text("enrol.by_file"));
     field(c, memory, s.label("enrol.identity_path"), Field::IdentityPath, e.identityPath, 0, "/media/usb/me.device.json");
+    browseButton(c, Field::IdentityPath);
     messageAt(c, e.message, Field::IdentityPath);
     button(c, Button::ExportIdentity, s.label("enrol.export_identity"));
     messageAt(c, e.message, Button::ExportIdentity);
     field(c, memory, s.label("enrol.file"), Field::EnrolmentFile, e.enrolmentFile, 0, "/media/usb/enrolment.json");
+    browseButton(c, Field::EnrolmentFile);
     messageAt(c, e.message, Field::EnrolmentFile);
     button(c, Button::AcceptEnrolment, s.label("enrol.accept"));
     messageAt(c, e.message, Button::AcceptEnrolment);
@@ -504,6 +515,7 @@ void drawEvidence(Controller& c, ViewMemory& memory) {
     if (field(c, memory, s.label("editor.evidence_path"), Field::EvidencePath, ed.evidencePath)) c.post(Press{Button::Attach});
     ImGui::SameLine();
     button(c, Button::Attach, s.label("editor.attach"), ed.open);
+    browseButton(c, Field::EvidencePath);
     messageAt(c, ed.message, Field::EvidencePath);
     messageAt(c, ed.message, Button::Attach);
     auto tile = [&](const std::string& thumbKey, const std::string& name, std::uint64_t size, const char* stateKey) {
@@ -649,6 +661,64 @@ void drawEditor(Controller& c, ViewMemory& memory) {
     }
 }
 
+// The file dialog, over whichever view opened it: the places (home, USB sticks), the folder
+// shown with its sub-folders first, a file of it chosen with a click (a folder target: the
+// folder itself, with 选择此文件夹).
+void drawFilePicker(Controller& c) {
+    const FilePicker& p = c.picker();
+    constexpr const char* kId = "###picker";
+    if (!p.isOpen()) return;
+    if (!ImGui::IsPopupOpen(kId)) ImGui::OpenPopup(kId);
+    const Strings& s = c.strings();
+    const float em = ImGui::GetFontSize();
+    const ImGuiViewport* vp = ImGui::GetMainViewport();
+    ImGui::SetNextWindowSize(ImVec2(std::min(48 * em, vp->WorkSize.x - 2 * em), std::min(30 * em, vp->WorkSize.y - 2 * em)));
+    ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x + vp->WorkSize.x / 2, vp->WorkPos.y + vp->WorkSize.y / 2), ImGuiCond_Always,
+                            ImVec2(0.5f, 0.5f));
+    const std::string title = std::string(s.text(p.folderTarget() ? "picker.title_folder" : "picker.title_file")) + kId;
+    if (!ImGui::BeginPopupModal(title.c_str(), nullptr, ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoSavedSettings)) return;
+    for (std::size_t i = 0; i < p.places().size(); ++i) {
+        const auto& place = p.places()[i];
+        if (i) ImGui::SameLine();
+        ImGui::PushID(static_cast<int>(i));
+        const std::string label = place.labelKey == "picker.home" ? std::string(s.text("picker.home"))
+                                                                  : s.format("picker.usb", {{"name", place.path.filename().string()}});
+        if (ImGui::Button(label.c_str())) c.post(Select{ListId::Place, place.path.string()});
+        ImGui::PopID();
+    }
+    ImGui::TextUnformatted(p.folder().string().c_str());
+    if (!p.problem().empty()) ImGui::TextColored(kRefusalColour, "%s", p.problem().c_str());
+    const float footer = ImGui::GetFrameHeightWithSpacing() + ImGui::GetStyle().ItemSpacing.y;
+    ImGui::BeginChild("###picker.list", ImVec2(0, -footer), true);
+    if (ImGui::Selectable(s.text("picker.up"))) c.post(Select{ListId::File, ".."});
+    ImGuiListClipper clipper;
+    clipper.Begin(static_cast<int>(p.entries().size()));
+    while (clipper.Step())
+        for (int i = clipper.DisplayStart; i < clipper.DisplayEnd; ++i) {
+            const auto& e = p.entries()[static_cast<std::size_t>(i)];
+            ImGui::PushID(i);
+            if (e.folder) {
+                if (ImGui::Selectable((e.name + "/").c_str())) c.post(Select{ListId::File, e.name});
+            } else if (p.folderTarget()) {
+                ImGui::TextDisabled("%s  %s", e.name.c_str(), sizeText(s, e.size).c_str());
+            } else {
+                if (ImGui::Selectable(e.name.c_str())) c.post(Select{ListId::File, e.name});
+                ImGui::SameLine(ImGui::GetContentRegionAvail().x - 6 * em);
+                ImGui::TextDisabled("%s", sizeText(s, e.size).c_str());
+            }
+            ImGui::PopID();
+        }
+    if (p.truncated()) ImGui::TextDisabled("%s", s.format("picker.truncated", {{"n", std::to_string(FilePicker::kMaxEntries)}}).c_str());
+    ImGui::EndChild();
+    if (p.folderTarget()) {
+        button(c, Button::PickFolder, s.label("picker.pick_folder"));
+        ImGui::SameLine();
+    }
+    button(c, Button::ClosePicker, s.label("picker.cancel"));
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) c.post(Press{Button::ClosePicker});
+    ImGui::EndPopup();
+}
+
 void drawStatusLine(Controller& c) {
     const Strings& s = c.strings();
     const StatusModel& st = c.status();
@@ -744,6 +814,7 @@ void drawFrame(Controller& c, ViewMemory& memory) {
     }
     ImGui::EndChild();
     drawStatusLine(c);
+    drawFilePicker(c);
     ImGui::End();
     if (memory.showMetrics) ImGui::ShowMetricsWindow(&memory.showMetrics);
     if (memory.textures) memory.textures->endFrame();
@@ -758,6 +829,7 @@ void applyTheme(bool dark) {
         // Calmer than ImGui's own light: warm grey ground, muted blue accents.
         style.Colors[ImGuiCol_WindowBg] = ImVec4(0.96f, 0.96f, 0.95f, 1.0f);
         style.Colors[ImGuiCol_ChildBg] = ImVec4(0.96f, 0.96f, 0.95f, 1.0f);
+        style.Colors[ImGuiCol_PopupBg] = ImVec4(1.0f, 1.0f, 1.0f, 1.0f);  // the view under a dialog does not show through
         style.Colors[ImGuiCol_Button] = ImVec4(0.78f, 0.84f, 0.90f, 1.0f);
         style.Colors[ImGuiCol_ButtonHovered] = ImVec4(0.66f, 0.76f, 0.87f, 1.0f);
         style.Colors[ImGuiCol_ButtonActive] = ImVec4(0.52f, 0.65f, 0.80f, 1.0f);

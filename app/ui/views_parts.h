@@ -24,6 +24,8 @@ void messageAt(const Controller& c, const Message& m, Button b);
 void drawMessage(const Controller& c, const Message& m);
 // A button that posts Press; disabled when `enabled` is false.
 void button(Controller& c, Button b, const char* label, bool enabled = true, float widthEm = 0);
+// "浏览…" on the same line as a path field: opens the file dialog for it (Browse).
+void browseButton(Controller& c, Field which);
 // The focus goes to the next widget once when a view is first drawn.
 void focusFirst(ViewMemory& memory);
 

@@ -215,6 +215,7 @@ void drawHandover(Controller& c, ViewMemory& memory) {
     ImGui::PushItemWidth(30 * em);
     focusFirst(memory);
     field(c, memory, s.label("handover.path"), Field::HandoverPath, h.path, 0, "/media/usb/xunshen.age");
+    browseButton(c, Field::HandoverPath);
     messageAt(c, h.message, Field::HandoverPath);
     ImGui::PopItemWidth();
     if (h.running()) {
@@ -238,6 +239,7 @@ void drawHandover(Controller& c, ViewMemory& memory) {
     ImGui::TextDisabled("%s", s.text("handover.receipt_explain"));
     ImGui::PushItemWidth(30 * em);
     field(c, memory, s.label("handover.receipt"), Field::ReceiptPath, h.receiptPath);
+    browseButton(c, Field::ReceiptPath);
     messageAt(c, h.message, Field::ReceiptPath);
     ImGui::PopItemWidth();
     button(c, Button::ConfirmReceipt, s.label("handover.confirm"), !h.running());

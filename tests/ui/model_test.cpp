@@ -3,9 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
+#include <unistd.h>
 
 #include "app/ui/model/controller.h"
+#include "app/ui/model/file_picker.h"
 #include "app/ui/model/options.h"
 #include "app/ui/model/script.h"
 #include "app/ui/model/strings.h"
@@ -88,6 +91,73 @@ TEST_CASE("ui strings: every label the views ask for of the domain's enums is in
     for (const char* key : {"view.unlock", "view.findings", "error.locked", "error.not_found", "error.refused",
                             "error.failed", "unlock.no_store", "unlock.empty_passphrase", "status.no_server"})
         CHECK_MESSAGE(s.has(key), key);
+}
+
+TEST_CASE("ui file dialog: folders first, hidden files left out, up and down, a file is the answer") {
+    sync::test::TempDir tmp;
+    fs::create_directories(tmp.path() / "U盘" / "证据");
+    fs::create_directories(tmp.path() / ".cache");
+    auto write = [](const fs::path& p, std::size_t n) {
+        std::ofstream(p, std::ios::binary) << std::string(n, 'x');
+    };
+    write(tmp.path() / "b-照片.jpg", 2048);
+    write(tmp.path() / "a-台账.xlsx", 10);
+    write(tmp.path() / ".hidden", 1);
+    write(tmp.path() / "U盘" / "证据" / "凭证.pdf", 3);
+
+    FilePicker p;
+    p.open((tmp.path() / "none-such.txt").string(), false, "/");  // the folder of the field's path
+    REQUIRE(p.isOpen());
+    CHECK(p.folder() == tmp.path());
+    CHECK(p.problem().empty());
+    REQUIRE(p.entries().size() == 3);
+    CHECK(p.entries()[0].name == "U盘");
+    CHECK(p.entries()[0].folder);
+    CHECK(p.entries()[1].name == "a-台账.xlsx");
+    CHECK(p.entries()[1].size == 10);
+    CHECK(p.entries()[2].name == "b-照片.jpg");
+    CHECK(p.entries()[2].size == 2048);
+    CHECK_FALSE(p.enter("U盘").has_value());  // a folder opens
+    CHECK_FALSE(p.enter("证据").has_value());
+    REQUIRE(p.entries().size() == 1);
+    CHECK_FALSE(p.enter("no-such").has_value());  // refused, said, nothing moved
+    CHECK_FALSE(p.problem().empty());
+    CHECK(p.folder() == tmp.path() / "U盘" / "证据");
+    CHECK_FALSE(p.enter("..").has_value());
+    CHECK(p.folder() == tmp.path() / "U盘");
+    CHECK(p.problem().empty());
+    CHECK_FALSE(p.enter("..").has_value());
+    auto chosen = p.enter("b-照片.jpg");
+    REQUIRE(chosen.has_value());
+    CHECK(*chosen == tmp.path() / "b-照片.jpg");
+    CHECK_FALSE(p.isOpen());
+
+    // A folder target: a file only shows what is there; the folder is the answer, with the name kept.
+    p.open(tmp.path().string(), true, "/");
+    CHECK(p.folder() == tmp.path());
+    CHECK_FALSE(p.enter("a-台账.xlsx").has_value());
+    CHECK(p.isOpen());
+    CHECK(p.pickFolder("移交.age") == tmp.path() / "移交.age");
+    CHECK_FALSE(p.isOpen());
+    // A folder that cannot be read keeps the listing shown and says why.
+    p.open(tmp.path().string(), false, "/");
+    fs::permissions(tmp.path() / "U盘", fs::perms::none);
+    const bool root = ::geteuid() == 0;  // root reads it anyway
+    CHECK_FALSE(p.enter("U盘").has_value());
+    if (!root) {
+        CHECK(p.folder() == tmp.path());
+        CHECK_FALSE(p.problem().empty());
+    }
+    fs::permissions(tmp.path() / "U盘", fs::perms::owner_all);
+}
+
+TEST_CASE("ui file dialog: a folder of more files than it lists says so") {
+    sync::test::TempDir tmp;
+    for (std::size_t i = 0; i < FilePicker::kMaxEntries + 3; ++i) std::ofstream(tmp.path() / ("f" + std::to_string(i)));
+    FilePicker p;
+    p.open(tmp.path().string(), false, "/");
+    CHECK(p.entries().size() == FilePicker::kMaxEntries);
+    CHECK(p.truncated());
 }
 
 TEST_CASE("ui glyphs: UTF-8 decoding and the set's generation") {

@@ -352,6 +352,64 @@ TEST_CASE("ui views: the office sees who of the working group signed the agreeme
     CHECK(c.state()["review_agreements_signed"] == "2");
 }
 
+TEST_CASE("ui views: the file dialog - evidence chosen is attached, a folder for the bundle keeps its name, refusals") {
+    Bureau b;
+    b.member.reset();
+    const fs::path stick = b.tmp / "usb";
+    fs::create_directories(stick / "扫描件");
+    app::test::writeFile(stick / "扫描件", "合同.pdf", "%PDF-1.4 demo");
+    Strings s = table();
+    Controller c(s, b.tmp / "member", b.clock);
+    unlock(c);
+    // Nothing to choose for: refused, as a script line that makes no sense.
+    c.post(Select{ListId::File, "合同.pdf"});
+    CHECK_FALSE(c.applyIntents().empty());
+    c.post(Press{Button::NewFinding});
+    c.post(EditField{Field::Title, "合同未经审查"});
+    c.post(LeaveField{Field::Title});
+    REQUIRE(c.applyIntents().empty());
+    c.post(Browse{Field::Title});  // not a path field
+    CHECK_FALSE(c.applyIntents().empty());
+    c.post(EditField{Field::EvidencePath, stick.string()});
+    c.post(Browse{Field::EvidencePath});
+    REQUIRE(c.applyIntents().empty());
+    REQUIRE(c.picker().isOpen());
+    CHECK(c.picker().folder() == stick);
+    CHECK(c.state()["picker_open"] == "yes");
+    c.post(Press{Button::PickFolder});  // a file is the answer here, not a folder
+    CHECK_FALSE(c.applyIntents().empty());
+    c.post(Select{ListId::File, c.findInList(ListId::File, "扫描件")});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.picker().folder() == stick / "扫描件");
+    c.post(Select{ListId::File, "合同.pdf"});
+    REQUIRE(c.applyIntents().empty());
+    CHECK_FALSE(c.picker().isOpen());
+    CHECK(c.editor().message.key == "editor.attached");
+    REQUIRE(c.editor().attachments.size() == 1);
+    CHECK(c.editor().attachments[0].name == "合同.pdf");
+
+    // The handover bundle: a folder is chosen, the file name the field had is kept.
+    c.post(ShowView{ViewId::Handover});
+    c.post(EditField{Field::HandoverPath, (b.tmp / "移交包.age").string()});
+    c.post(Browse{Field::HandoverPath});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.picker().folder() == b.tmp.path());
+    c.post(Select{ListId::File, "usb"});
+    c.post(Press{Button::PickFolder});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.handover().path == (stick / "移交包.age").string());
+    // Cancel leaves the field as it was; leaving the view closes the dialog.
+    c.post(Browse{Field::HandoverPath});
+    c.post(Select{ListId::File, ".."});
+    c.post(Press{Button::ClosePicker});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.handover().path == (stick / "移交包.age").string());
+    c.post(Browse{Field::ReceiptPath});
+    c.post(ShowView{ViewId::Today});
+    REQUIRE(c.applyIntents().empty());
+    CHECK_FALSE(c.picker().isOpen());
+}
+
 TEST_CASE("ui views: a conflict shows both values side by side, one is taken, or the merged text") {
     Bureau b;
     const std::string f = b.capture(*b.member, "办公用品采购");

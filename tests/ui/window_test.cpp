@@ -267,10 +267,19 @@ TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review
                        "await review_acknowledged 2\n"
                        "screenshot review-acknowledged\n");
     CHECK(lead["review_issued"] == "2");
-    // The inspector exports the handover bundle to the "USB stick".
+    // The inspector exports the handover bundle to the "USB stick", its folder chosen in the
+    // file dialog (the name typed before is kept).
+    fs::create_directories(bundle.parent_path() / "资料");
+    writeAll(bundle.parent_path() / "说明.txt", "U盘");
     client("inspector-a",
            "view handover\n"
-           "type handover_path " + bundle.string() + "\n"
+           "type handover_path " + (tmp / "移交包.age").string() + "\n"
+           "browse handover_path\n"
+           "select file usb\n"
+           "expect picker_folder " + bundle.parent_path().string() + "\n"
+           "screenshot picker\n"
+           "press pick_folder\n"
+           "expect handover_path " + bundle.string() + "\n"
            "press export\n"
            "await handover_state exported\n"
            "screenshot handover\n");
@@ -296,8 +305,8 @@ TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review
 
     for (const auto& [who, name] : std::vector<std::pair<std::string, std::string>>{
              {"inspector-a", "gate"}, {"inspector-a", "agreement"}, {"inspector-a", "today"}, {"inspector-a", "editor"}, {"inspector-a", "findings"}, {"lead", "review"},
-             {"unit-head", "badge"}, {"unit-head", "inbox"}, {"lead", "review-acknowledged"}, {"inspector-a", "handover"}, {"inspector-a", "wiped"},
-             {"inspector-a", "settings-en"}}) {
+             {"unit-head", "badge"}, {"unit-head", "inbox"}, {"lead", "review-acknowledged"}, {"inspector-a", "picker"}, {"inspector-a", "handover"},
+             {"inspector-a", "wiped"}, {"inspector-a", "settings-en"}}) {
         checkPng(shots / who / (name + ".png"));
         json state = readJson(shots / who / (name + ".json"));
         CHECK_MESSAGE(state["missing_glyphs"] == 0, (who + "/" + name));
@@ -307,7 +316,7 @@ TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review
         fs::create_directories(keep);
         for (const auto& [who, name] : std::vector<std::pair<std::string, std::string>>{
                  {"inspector-a", "gate"}, {"inspector-a", "agreement"}, {"inspector-a", "today"}, {"inspector-a", "editor"}, {"inspector-a", "findings"}, {"lead", "review"},
-                 {"unit-head", "inbox"}, {"inspector-a", "handover"}, {"inspector-a", "wiped"}, {"inspector-a", "settings-en"}})
+                 {"unit-head", "inbox"}, {"inspector-a", "picker"}, {"inspector-a", "handover"}, {"inspector-a", "wiped"}, {"inspector-a", "settings-en"}})
             fs::copy_file(shots / who / (name + ".png"), fs::path(keep) / (name + ".png"), fs::copy_options::overwrite_existing);
     }
     // The lead's store shows the unit head's acknowledgement once it syncs (the CLI, on the same server).

@@ -21,7 +21,7 @@ constexpr std::array<const char*, kFieldCount> kFieldNames = {
 constexpr std::array<const char*, kButtonCount> kButtonNames = {
     "unlock",  "lock",         "new_finding", "save",    "submit",  "attach",         "use_merge",     "confirm",
     "return",  "issue_notice", "acknowledge", "reply",   "export",  "cancel",         "confirm_receipt", "save_settings",
-    "change_passphrase", "create", "export_identity", "accept_enrolment", "join", "sign_agreement"};
+    "change_passphrase", "create", "export_identity", "accept_enrolment", "join", "sign_agreement", "pick_folder", "close_picker"};
 
 template <std::size_t N>
 std::optional<std::size_t> indexOf(const std::array<const char*, N>& names, std::string_view name) {
@@ -52,6 +52,8 @@ std::optional<ListId> parseList(std::string_view name) {
     if (name == "review") return ListId::Review;
     if (name == "notice") return ListId::Notice;
     if (name == "inspection") return ListId::Inspection;
+    if (name == "file") return ListId::File;
+    if (name == "place") return ListId::Place;
     return std::nullopt;
 }
 
@@ -361,6 +363,12 @@ void Controller::post(SetLanguage i) {
     q.language = i;
     m_queue.push_back(std::move(q));
 }
+void Controller::post(Browse i) {
+    Queued q;
+    q.kind = Queued::Kind::Browse;
+    q.browse = i;
+    m_queue.push_back(std::move(q));
+}
 void Controller::post(Select i) {
     Queued q;
     q.kind = Queued::Kind::Select;
@@ -400,6 +408,7 @@ std::vector<std::string> Controller::applyIntents() {
             case Queued::Kind::Select: problem = apply(q.select); break;
             case Queued::Kind::Drop: problem = apply(q.drop); break;
             case Queued::Kind::Resolve: problem = apply(q.resolve); break;
+            case Queued::Kind::Browse: problem = apply(q.browse); break;
         }
         if (problem) problems.push_back(*problem);
     }
@@ -492,6 +501,12 @@ std::optional<std::string> Controller::leave(Field f) {
 
 std::optional<std::string> Controller::apply(const Press& p) {
     const ViewId on = viewOf(p.button);
+    if (p.button == Button::PickFolder) return pickFolder();
+    if (p.button == Button::ClosePicker) {
+        if (!m_picker.isOpen()) return std::string("no file dialog is open");
+        m_picker.close();
+        return std::nullopt;
+    }
     if (p.button == Button::Lock) {
         if (!m_session) return std::string("the store is locked already");
         lock();
@@ -535,7 +550,9 @@ std::optional<std::string> Controller::apply(const Press& p) {
         case Button::AcceptEnrolment: acceptEnrolment(); break;
         case Button::Join: startJoin(); break;
         case Button::SignAgreement: signAgreement(); break;
-        case Button::Lock: break;
+        case Button::Lock:
+        case Button::PickFolder:
+        case Button::ClosePicker: break;
     }
     return std::nullopt;
 }
@@ -554,6 +571,7 @@ std::optional<std::string> Controller::apply(const ShowView& v) {
 
 void Controller::show(ViewId v) {
     m_view = v;
+    m_picker.close();  // its field is on the view left
     if (v == ViewId::Inbox)
         for (const auto& n : m_inbox.notices) m_inbox.seen.insert(n.id);
     if (v == ViewId::Handover) reloadHandover();
@@ -561,6 +579,7 @@ void Controller::show(ViewId v) {
 }
 
 std::optional<std::string> Controller::apply(const Select& s) {
+    if (s.list == ListId::File || s.list == ListId::Place) return pick(s);
     if (!m_session) return std::string("select needs an unlocked store");
     switch (s.list) {
         case ListId::Finding:
@@ -581,6 +600,8 @@ std::optional<std::string> Controller::apply(const Select& s) {
             if (m_view != ViewId::Handover) return std::string("inspections are chosen on the handover view");
             m_handover.inspection = s.id;
             return std::nullopt;
+        case ListId::File:
+        case ListId::Place: break;  // pick() above
     }
     return std::nullopt;
 }
@@ -612,6 +633,15 @@ std::string Controller::findInList(ListId list, const std::string& text) const {
         case ListId::Inspection:
             for (const auto& i : m_handover.inspections)
                 if (i.title == text) return i.id;
+            break;
+        case ListId::File:
+            if (text == "..") return text;
+            for (const auto& e : m_picker.entries())
+                if (e.name == text) return e.name;
+            break;
+        case ListId::Place:
+            for (const auto& p : m_picker.places())
+                if (p.path.string() == text || p.path.filename().string() == text) return p.path.string();
             break;
     }
     return {};
@@ -679,6 +709,7 @@ void Controller::lock() {
     if (m_handover.task) m_handover.task->cancel();
     m_handover = {};
     m_thumbs.clear();
+    m_picker.close();
     m_session.reset();  // drops every key (app/session.h "Locked")
     m_findings.clear();
     m_status = {};
@@ -836,6 +867,7 @@ nlohmann::json Controller::state() const {
                            : m_handover.exported    ? "exported"
                                                     : "none"},
         {"handover_message", messageOf(m_handover.message)},
+        {"handover_path", m_handover.path},
         {"handover_detail", m_handover.message.detail},
         {"settings_message", messageOf(m_settings.message)},
         {"auto_lock_ms", std::to_string(m_autoLockMs)},
@@ -844,6 +876,10 @@ nlohmann::json Controller::state() const {
         {"enrol_message", messageOf(m_enrol.message)},
         {"enrol_detail", m_enrol.message.detail},
         {"fingerprint", m_enrol.identity.fingerprint},
+        {"picker_open", m_picker.isOpen() ? "yes" : "no"},
+        {"picker_folder", m_picker.folder().string()},
+        {"picker_entries", std::to_string(m_picker.entries().size())},
+        {"picker_problem", m_picker.problem().empty() ? "none" : m_picker.problem()},
     };
     return s;
 }

@@ -31,6 +31,7 @@
 #include <vector>
 #include <nlohmann/json.hpp>
 #include "app/session.h"
+#include "app/ui/model/file_picker.h"
 #include "app/ui/model/glyphs.h"
 #include "app/ui/model/strings.h"
 #include "app/ui/model/thumbnails.h"
@@ -64,10 +65,11 @@ enum class Button {
     SaveSettings, ChangePassphrase,
     Create, ExportIdentity, AcceptEnrolment, Join,
     SignAgreement,
+    PickFolder, ClosePicker,  // the file dialog (over any view)
 };
-inline constexpr std::size_t kButtonCount = 22;
+inline constexpr std::size_t kButtonCount = 24;
 // Lists a person picks a row of.
-enum class ListId { Finding, Review, Notice, Inspection };
+enum class ListId { Finding, Review, Notice, Inspection, File, Place };  // File, Place: the file dialog's
 
 const char* viewName(ViewId v);  // script words and string keys (view.<name>)
 std::optional<ViewId> parseView(std::string_view name);
@@ -117,6 +119,9 @@ struct Select {
 };
 struct DropFiles {  // files dropped on the window (or picked): evidence for the finding being edited
     std::vector<std::string> paths;
+};
+struct Browse {  // open the file dialog for a path field (evidence, handover, receipt, enrolment, identity, store)
+    Field field = Field::EvidencePath;
 };
 struct Resolve {  // take one side of a conflict on a field of the finding being edited
     std::string field;  // the record's field name (title, description, …)
@@ -348,6 +353,7 @@ public:
     void post(Select i);
     void post(DropFiles i);
     void post(Resolve i);
+    void post(Browse i);
     // After the frame: runs the queued intents in order. Returns, for scripts, each intent that
     // made no sense where the client stands (a button of another view, a view that needs an
     // unlocked store); a refusal by the domain is not one of them, it is shown in the view.
@@ -389,6 +395,8 @@ public:
     const SettingsModel& settings() const { return m_settings; }
     const EnrolModel& enrol() const { return m_enrol; }
     const AgreementModel& agreement() const { return m_agreement; }
+    const FilePicker& picker() const { return m_picker; }
+    Field pickerTarget() const { return m_pickerTarget; }
     // Whether the unlock view offers to create a store (the directory holds none).
     bool firstRun() const;
     Thumbnails& thumbnails() { return m_thumbs; }
@@ -405,7 +413,7 @@ private:
     // One posted intent (a plain struct rather than a std::variant: GCC 12 -Wmaybe-uninitialized
     // misfires on variants holding strings).
     struct Queued {
-        enum class Kind { Edit, Leave, Press, Show, Language, Select, Drop, Resolve } kind = Kind::Edit;
+        enum class Kind { Edit, Leave, Press, Show, Language, Select, Drop, Resolve, Browse } kind = Kind::Edit;
         EditField edit;
         Press press;
         ShowView show;
@@ -413,6 +421,7 @@ private:
         Select select;
         DropFiles drop;
         Resolve resolve;
+        Browse browse;
     };
     std::optional<std::string> apply(const EditField& e);
     std::optional<std::string> leave(Field f);
@@ -421,6 +430,11 @@ private:
     std::optional<std::string> apply(const Select& s);
     std::optional<std::string> apply(const DropFiles& d);
     std::optional<std::string> apply(const Resolve& r);
+    // the file dialog (controller_picker.cpp)
+    std::optional<std::string> apply(const Browse& b);
+    std::optional<std::string> pick(const Select& s);
+    std::optional<std::string> pickFolder();
+    std::optional<std::string> choosePath(const std::filesystem::path& p);
     void startUnlock();
     void finishUnlock();
     void lock();
@@ -496,6 +510,8 @@ private:
     SettingsModel m_settings;
     EnrolModel m_enrol;
     AgreementModel m_agreement;
+    FilePicker m_picker;
+    Field m_pickerTarget = Field::EvidencePath;
 };
 
 }  // namespace xs::ui

@@ -59,9 +59,11 @@ app::AResult<std::vector<ScriptStep>> parseScript(std::string_view text) {
         if (verb == "type") {
             if (!parseField(arg)) return bad("type needs a field (store, passphrase, filter, title, …)");
         } else if (verb == "select") {
-            if (!parseList(arg) || rest.empty()) return bad("select needs a list (finding, review, notice, inspection) and a row's text");
+            if (!parseList(arg) || rest.empty()) return bad("select needs a list (finding, review, notice, inspection, file, place) and a row's text");
         } else if (verb == "drop") {
             if (arg.empty()) return bad("drop needs a file path");
+        } else if (verb == "browse") {
+            if (!parseField(arg) || !rest.empty()) return bad("browse needs a path field (evidence_path, handover_path, receipt_path, …)");
         } else if (verb == "resolve") {
             if (arg.empty() || !app::parseInteger(rest, 0, 16)) return bad("resolve needs a field and a version number");
         } else if (verb == "await") {
@@ -159,6 +161,8 @@ std::optional<std::string> ScriptRunner::perform(Controller& c, const ScriptStep
         const std::string id = c.findInList(list, s.rest);
         if (id.empty()) return "select: no row \"" + s.rest + "\" in the " + s.arg + " list";
         c.post(Select{list, id});
+    } else if (s.verb == "browse") {
+        c.post(Browse{*parseField(s.arg)});
     } else if (s.verb == "drop") {
         std::vector<std::string> paths{s.arg};
         if (!s.rest.empty()) paths[0] += " " + s.rest;

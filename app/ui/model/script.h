@@ -10,7 +10,12 @@
 //   press BUTTON              a button (controller.h Button: unlock, lock, new_finding, save, …)
 //   view NAME                 a view (unlock, today, findings, editor, review, inbox, handover, settings)
 //   select LIST TEXT…         picks the row showing TEXT: finding / review (a title), notice (its
-//                             problem), inspection (a title)
+//                             problem), inspection (a title); in the file dialog file (a name of
+//                             the folder shown, ".." up: a folder opens, a file is the answer)
+//                             and place (a place's path or its last part: home, a USB stick)
+//   browse FIELD              opens the file dialog for a path field (evidence_path,
+//                             handover_path, receipt_path, enrolment_file, identity_path, store);
+//                             press pick_folder takes the folder shown, close_picker cancels
 //   drop PATH…                drops a file on the window (evidence for the open finding)
 //   resolve FIELD N           takes version N of the conflict on FIELD of the open finding
 //   await KEY VALUE…          waits (frame by frame, at most 120 s) until state()[KEY] is VALUE
