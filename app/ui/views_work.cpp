@@ -280,6 +280,10 @@ void drawSettings(Controller& c, ViewMemory& memory) {
         ImGui::TextDisabled("%s", s.format("settings.pin", {{"pin", st.server->pin}}).c_str());
         const auto& y = c.status().sync;
         ImGui::TextUnformatted(s.text(y.online ? "status.online" : "status.offline"));
+        if (!y.lastError.empty()) {
+            ImGui::SameLine();
+            ImGui::TextColored(kRefusalColour, "%s", y.lastError.c_str());
+        }
     } else {
         ImGui::TextDisabled("%s", s.text("status.no_server"));
     }
@@ -301,6 +305,25 @@ void drawSettings(Controller& c, ViewMemory& memory) {
     else
         button(c, Button::ChangePassphrase, s.label("settings.change"));
     messageAt(c, st.message, Button::ChangePassphrase);
+    ImGui::Separator();
+    // Verify: the database, the op log's signatures and hash chains, every evidence file's hash.
+    ImGui::TextUnformatted(s.text("settings.verify_heading"));
+    if (st.verifying()) {
+        const auto& p = st.verifyProgress;
+        const float fraction = p.total ? static_cast<float>(p.done) / static_cast<float>(p.total) : 0.0f;
+        ImGui::ProgressBar(fraction, ImVec2(30 * em, 0), s.text("settings.verifying"));
+    } else {
+        button(c, Button::Verify, s.label("settings.verify"));
+    }
+    messageAt(c, st.message, Button::Verify);
+    if (st.verified) {
+        const auto& v = *st.verified;
+        ImGui::TextDisabled("%s", s.format("settings.verify_counts", {{"ops", std::to_string(v.ops)},
+                                                                        {"findings", std::to_string(v.findings)},
+                                                                        {"files", std::to_string(v.evidenceFiles)}})
+                                      .c_str());
+        for (const auto& problem : v.problems) ImGui::TextColored(kRefusalColour, "%s", problem.c_str());
+    }
 }
 
 }  // namespace xs::ui

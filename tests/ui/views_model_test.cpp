@@ -257,8 +257,9 @@ TEST_CASE("ui views: the lead's review - returning needs a reason, confirm, the 
     CHECK((*f)["review_note"] == "请补充会议通知和签到表");
 }
 
-TEST_CASE("ui views: a member has no review queue, settings validate the auto-lock minutes") {
+TEST_CASE("ui views: a member has no review queue, settings validate the auto-lock minutes, verify runs as a task") {
     Bureau b;
+    b.capture(*b.member, "票据不全", true);
     b.member.reset();
     Strings s = table();
     Controller c(s, b.tmp / "member", b.clock);
@@ -282,6 +283,34 @@ TEST_CASE("ui views: a member has no review queue, settings validate the auto-lo
     c.post(Press{Button::ChangePassphrase});
     REQUIRE(c.applyIntents().empty());
     CHECK(c.settings().message.key == "settings.passphrases_differ");
+
+    // Verify: a task; the report says what it checked. Then a flipped byte in an evidence file.
+    c.post(Press{Button::Verify});
+    REQUIRE(c.applyIntents().empty());
+    REQUIRE(pollUntil(c, [&] { return c.state()["verify_state"] != "running"; }));
+    CHECK(c.state()["verify_state"] == "ok");
+    CHECK(c.settings().message.key == "settings.verified");
+    REQUIRE(c.settings().verified.has_value());
+    CHECK(c.settings().verified->evidenceFiles == 1);
+    std::optional<fs::path> blob;
+    for (const auto& e : fs::recursive_directory_iterator(b.tmp / "member" / "evidence"))
+        if (e.is_regular_file()) blob = e.path();
+    REQUIRE(blob.has_value());
+    {
+        std::fstream f(*blob, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekg(40);
+        char byte = 0;
+        f.read(&byte, 1);
+        f.seekp(40);
+        byte = static_cast<char>(byte ^ 0x01);
+        f.write(&byte, 1);
+    }
+    c.post(Press{Button::Verify});
+    REQUIRE(c.applyIntents().empty());
+    REQUIRE(pollUntil(c, [&] { return c.state()["verify_state"] != "running"; }));
+    CHECK(c.state()["verify_state"] == "problems");
+    CHECK(c.settings().message.key == "settings.verify_problems");
+    CHECK_FALSE(c.settings().verified->problems.empty());
 }
 
 TEST_CASE("ui views: the agreement gate - nothing of the inspection before signing, read, sign, then capture") {

@@ -21,7 +21,7 @@ constexpr std::array<const char*, kFieldCount> kFieldNames = {
 constexpr std::array<const char*, kButtonCount> kButtonNames = {
     "unlock",  "lock",         "new_finding", "save",    "submit",  "attach",         "use_merge",     "confirm",
     "return",  "issue_notice", "acknowledge", "reply",   "export",  "cancel",         "confirm_receipt", "save_settings",
-    "change_passphrase", "create", "export_identity", "accept_enrolment", "join", "sign_agreement", "pick_folder", "close_picker"};
+    "change_passphrase", "create", "export_identity", "accept_enrolment", "join", "sign_agreement", "pick_folder", "close_picker", "verify"};
 
 template <std::size_t N>
 std::optional<std::size_t> indexOf(const std::array<const char*, N>& names, std::string_view name) {
@@ -103,7 +103,8 @@ ViewId viewOf(Button b) {
         case Button::CancelTask:
         case Button::ConfirmReceipt: return ViewId::Handover;
         case Button::SaveSettings:
-        case Button::ChangePassphrase: return ViewId::Settings;
+        case Button::ChangePassphrase:
+        case Button::Verify: return ViewId::Settings;
         default: return ViewId::Editor;
     }
 }
@@ -542,6 +543,7 @@ std::optional<std::string> Controller::apply(const Press& p) {
         case Button::ConfirmReceipt: confirmReceipt(); break;
         case Button::SaveSettings: saveSettings(); break;
         case Button::ChangePassphrase: startRekey(); break;
+        case Button::Verify: startVerify(); break;
         case Button::Create:
             if (m_unlock.busy) return std::string("the store is being created already");
             startCreate();
@@ -723,6 +725,9 @@ void Controller::lock() {
     parts::wipe(m_settings.newPassphraseAgain);
     m_settings.message = {};
     m_settings.server.reset();
+    if (m_settings.verifyTask) m_settings.verifyTask->cancel();
+    m_settings.verifyTask.reset();
+    m_settings.verified.reset();
     m_enrol = {};
     m_agreement = {};
     m_view = ViewId::Unlock;
@@ -801,6 +806,10 @@ bool Controller::poll(std::int64_t nowMs) {
             pollExport();
             changed = true;
         }
+        if (m_settings.verifyTask) {
+            pollVerify();
+            changed = true;
+        }
         auto c = m_session->changeCount();
         if (c != m_seenChanges) {
             m_seenChanges = c;
@@ -870,6 +879,10 @@ nlohmann::json Controller::state() const {
         {"handover_path", m_handover.path},
         {"handover_detail", m_handover.message.detail},
         {"settings_message", messageOf(m_settings.message)},
+        {"verify_state", m_settings.verifying()                    ? "running"
+                         : !m_settings.verified                   ? "none"
+                         : m_settings.verified->ok                ? "ok"
+                                                                  : "problems"},
         {"auto_lock_ms", std::to_string(m_autoLockMs)},
         {"first_run", firstRun() ? "yes" : "no"},
         {"enrolled", m_session && m_self.enrolled ? "yes" : "no"},

@@ -66,8 +66,9 @@ enum class Button {
     Create, ExportIdentity, AcceptEnrolment, Join,
     SignAgreement,
     PickFolder, ClosePicker,  // the file dialog (over any view)
+    Verify,                   // settings: check the store (a task)
 };
-inline constexpr std::size_t kButtonCount = 24;
+inline constexpr std::size_t kButtonCount = 25;
 // Lists a person picks a row of.
 enum class ListId { Finding, Review, Notice, Inspection, File, Place };  // File, Place: the file dialog's
 
@@ -326,6 +327,11 @@ struct SettingsModel {
     int strength = 0;  // 0 (none) … 4 (strong), of newPassphrase
     bool rekeying = false;
     std::optional<app::ServerView> server;
+    // Verify the store (database, op log, every evidence file) as a task with its progress.
+    std::shared_ptr<app::Task<app::VerifyReport>> verifyTask;  // null: none started
+    app::ProgressSnapshot verifyProgress;
+    std::optional<app::VerifyReport> verified;  // the last report
+    bool verifying() const { return verifyTask && !verifyTask->finished(); }
     Message message;
 };
 
@@ -373,7 +379,7 @@ public:
     // When poll() would lock (for the window's wait); nullopt when locked or never.
     std::optional<std::int64_t> lockDueMs() const;
     // Whether work is running that the loop should draw the progress of (a task, a rekey).
-    bool working() const { return m_handover.running() || m_exclusive.valid(); }
+    bool working() const { return m_handover.running() || m_settings.verifying() || m_exclusive.valid(); }
 
     bool busy() const { return m_unlock.busy; }
     bool unlocked() const { return m_session != nullptr; }
@@ -463,6 +469,8 @@ private:
     void reloadHandover();
     void startExport();
     void pollExport();
+    void startVerify();
+    void pollVerify();
     void confirmReceipt();
     void saveSettings();
     void startRekey();

@@ -302,6 +302,39 @@ void Controller::confirmReceipt() {
 
 // ---- settings
 
+void Controller::startVerify() {
+    SettingsModel& s = m_settings;
+    if (s.verifying()) {
+        s.message = Message{"settings.verifying", {}, std::nullopt, Button::Verify, true};
+        return;
+    }
+    auto task = m_session->verify();
+    if (!task) {
+        s.message = refusal(task.error(), std::nullopt, Button::Verify);
+        return;
+    }
+    s.verifyTask = *task;
+    s.verifyProgress = {};
+    s.verified.reset();
+    s.message = {};  // the window polls while working(): the bar moves without input
+}
+
+void Controller::pollVerify() {
+    SettingsModel& s = m_settings;
+    s.verifyProgress = s.verifyTask->progress();
+    if (!s.verifyTask->finished()) return;
+    auto r = s.verifyTask->wait();
+    s.verifyTask.reset();
+    if (!r) {
+        s.message = refusal(r.error(), std::nullopt, Button::Verify);
+        return;
+    }
+    s.verified = *r;
+    for (const auto& p : r->problems) m_glyphs.add(p);
+    s.message = r->ok ? Message{"settings.verified", {}, std::nullopt, Button::Verify, false}
+                      : Message{"settings.verify_problems", {}, std::nullopt, Button::Verify, true};
+}
+
 void Controller::saveSettings() {
     SettingsModel& s = m_settings;
     auto minutes = app::parseInteger(s.autoLockMinutes, 0, 24 * 60);
