@@ -997,6 +997,16 @@ AResult<std::string> Session::attachEvidence(const std::string& findingId, const
     return committing([&](Workspace& ws) { return ws.attachEvidence(findingId, file, purpose); });
 }
 
+AResult<std::shared_ptr<Task<std::string>>> Session::attachEvidenceTask(const std::string& findingId,
+                                                                        const std::filesystem::path& file, EvidencePurpose purpose) {
+    return startTask<std::string>("附加证据 attach evidence", [findingId, file, purpose](Workspace& ws, Progress& p) -> AResult<std::string> {
+        p.set(0, 1, "storing " + file.filename().string());
+        auto r = ws.attachEvidence(findingId, file, purpose);
+        p.set(1, 1, "done");
+        return r;
+    });
+}
+
 AResult<std::vector<std::uint8_t>> Session::previewEvidence(const std::string& hash, std::size_t maxBytes) {
     XS_TRY_APP(unlocked());
     return m_ws->previewEvidence(hash, maxBytes);

@@ -122,6 +122,11 @@ public:
     AStatus transitionFinding(const std::string& id, FindingStatus to, const std::string& note = {});
     AResult<std::string> attachEvidence(const std::string& findingId, const std::filesystem::path& file,
                                         EvidencePurpose purpose);  // the file's hash
+    // The same as a task on a connection of its own: a 200 MB photo is read, hashed and
+    // encrypted off the caller's thread (the client's frames go on meanwhile). Its result is the
+    // file's hash; the attachment is committed, like any command, before the task ends.
+    AResult<std::shared_ptr<Task<std::string>>> attachEvidenceTask(const std::string& findingId, const std::filesystem::path& file,
+                                                                   EvidencePurpose purpose);
     AStatus exportEvidence(const std::string& hash, const std::filesystem::path& out);
     // An evidence file's bytes in memory, for a preview on this screen (a thumbnail): nothing is
     // written anywhere, so it is not an export. Refused when the file is larger than maxBytes.

@@ -532,7 +532,8 @@ void drawEvidence(Controller& c, ViewMemory& memory) {
     for (const auto& a : ed.attachments)
         tile(a.hash, a.name, static_cast<std::uint64_t>(a.size), ("evidence_state." + a.state).c_str());
     for (const auto& p : ed.pending) tile(p.path, p.name, p.size, "evidence_state.unsaved");
-    if (!ed.attachments.empty() || !ed.pending.empty()) ImGui::NewLine();
+    for (const auto& p : ed.attaching) tile(p.path, p.name, p.size, "evidence_state.storing");
+    if (!ed.attachments.empty() || !ed.pending.empty() || !ed.attaching.empty()) ImGui::NewLine();
 }
 
 void drawConflicts(Controller& c, ViewMemory& memory) {

@@ -141,7 +141,11 @@ TEST_CASE("ui views: the inspector's week - Today, a draft saved on leaving the 
     REQUIRE_FALSE(id.empty());
     CHECK(c.editor().message.key == "editor.draft_saved");
     CHECK(c.editor().pending.empty());
-    REQUIRE(c.editor().attachments.size() == 1);
+    // The photo is stored by a task of its own (read, hashed, encrypted off the UI thread).
+    CHECK(c.editor().attaching.size() + c.editor().attachments.size() == 1);
+    REQUIRE(pollUntil(c, [&] { return c.editor().attachments.size() == 1; }));
+    CHECK(c.editor().attaching.empty());
+    CHECK(c.editor().message.key == "editor.attached");
     CHECK(c.editor().attachments[0].name == "现场照片.bmp");
     // Its thumbnail is decoded from the store's encrypted copy, off the UI thread.
     const std::string hash = c.editor().attachments[0].hash;
@@ -255,6 +259,54 @@ TEST_CASE("ui views: the lead's review - returning needs a reason, confirm, the 
     REQUIRE(f.ok());
     CHECK((*f)["status"] == "returned");
     CHECK((*f)["review_note"] == "请补充会议通知和签到表");
+}
+
+TEST_CASE("ui views: files dropped are stored one task at a time - the queue outlives opening another finding, lock says what it dropped") {
+    Bureau b;
+    const std::string other = b.capture(*b.member, "另一个问题");
+    b.member.reset();
+    Strings s = table();
+    Controller c(s, b.tmp / "member", b.clock);
+    unlock(c);
+    c.post(Press{Button::NewFinding});
+    c.post(EditField{Field::Title, "采购合同缺失"});
+    c.post(LeaveField{Field::Title});
+    REQUIRE(c.applyIntents().empty());
+    const std::string id = c.editor().id;
+    REQUIRE_FALSE(id.empty());
+    std::vector<std::string> files;
+    for (int i = 0; i < 3; ++i) files.push_back(app::test::writeFile(b.tmp / "files", "扫描件" + std::to_string(i) + ".pdf",
+                                                                      std::string(200'000 + i, static_cast<char>('a' + i))).string());
+    c.post(DropFiles{files});
+    c.post(DropFiles{{files[0]}});  // dropped twice: queued once
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.state()["editor_attaching"] == "3");
+    // Another finding opens at once; the three files still go to the first.
+    c.post(ShowView{ViewId::Findings});
+    c.post(Select{ListId::Finding, other});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.editor().id == other);
+    CHECK(c.editor().attaching.empty());  // none of them is this finding's
+    REQUIRE(pollUntil(c, [&] { return !c.working(); }));
+    CHECK(c.editor().attachments.empty());
+    c.post(ShowView{ViewId::Findings});
+    c.post(Select{ListId::Finding, id});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.editor().attachments.size() == 3);
+
+    // Locked while files wait: the running one is stored, the rest are not, and the unlock view says so.
+    std::vector<std::string> more;
+    for (int i = 0; i < 4; ++i) more.push_back(app::test::writeFile(b.tmp / "files", "照片" + std::to_string(i) + ".pdf",
+                                                                     std::string(300'000, static_cast<char>('k' + i))).string());
+    c.post(DropFiles{more});
+    c.post(Press{Button::Lock});
+    REQUIRE(c.applyIntents().empty());
+    CHECK(c.unlockState().refusalKey == "unlock.attach_dropped");
+    auto ws = app::Workspace::open(b.tmp / "member", kBureauPass, b.clock);
+    REQUIRE(ws.ok());
+    auto f = (*ws)->finding(id);
+    REQUIRE(f.ok());
+    CHECK((*f)["attachments"].size() == 4);  // the three, and the one that was running
 }
 
 TEST_CASE("ui views: a member has no review queue, settings validate the auto-lock minutes, verify runs as a task") {
@@ -413,8 +465,8 @@ TEST_CASE("ui views: the file dialog - evidence chosen is attached, a folder for
     c.post(Select{ListId::File, "合同.pdf"});
     REQUIRE(c.applyIntents().empty());
     CHECK_FALSE(c.picker().isOpen());
+    REQUIRE(pollUntil(c, [&] { return c.editor().attachments.size() == 1; }));
     CHECK(c.editor().message.key == "editor.attached");
-    REQUIRE(c.editor().attachments.size() == 1);
     CHECK(c.editor().attachments[0].name == "合同.pdf");
 
     // The handover bundle: a folder is chosen, the file name the field had is kept.

@@ -712,6 +712,11 @@ void Controller::lock() {
     m_handover = {};
     m_thumbs.clear();
     m_picker.close();
+    // The running attach is waited for by the session (its task commits or is cancelled); the
+    // files still queued are not attached: the unlock view says so.
+    const bool attachesDropped = m_attachQueue.size() > (m_attachTask ? 1u : 0u);
+    m_attachTask.reset();
+    m_attachQueue.clear();
     m_session.reset();  // drops every key (app/session.h "Locked")
     m_findings.clear();
     m_status = {};
@@ -731,6 +736,10 @@ void Controller::lock() {
     m_enrol = {};
     m_agreement = {};
     m_view = ViewId::Unlock;
+    if (attachesDropped) {
+        m_unlock.refusalKey = "unlock.attach_dropped";
+        m_unlock.refusalDetail.clear();
+    }
 }
 
 void Controller::addGlyphs(const app::FindingView& f) {
@@ -810,6 +819,10 @@ bool Controller::poll(std::int64_t nowMs) {
             pollVerify();
             changed = true;
         }
+        if (m_attachTask) {
+            pollAttach();
+            changed = true;
+        }
         auto c = m_session->changeCount();
         if (c != m_seenChanges) {
             m_seenChanges = c;
@@ -853,6 +866,7 @@ nlohmann::json Controller::state() const {
         {"editor_tags", joinTags(m_editor.tags)},
         {"editor_attachments", std::to_string(m_editor.attachments.size())},
         {"editor_pending", std::to_string(m_editor.pending.size())},
+        {"editor_attaching", std::to_string(m_editor.attaching.size())},
         {"editor_conflicts", std::to_string(m_editor.conflicts.size())},
         {"editor_message", messageOf(m_editor.message)},
         {"editor_detail", m_editor.message.detail},

@@ -248,6 +248,9 @@ struct EditorModel {
     std::string author, reviewNote;
     std::vector<app::AttachmentView> attachments;
     std::vector<PendingFile> pending;
+    // This finding's files being stored (read, hashed, encrypted off the UI thread; the
+    // controller's queue, which outlives the editor switching to another finding).
+    std::vector<PendingFile> attaching;
     std::string evidencePath;  // the path field of "attach a file"
     std::vector<app::FieldVersionView> history;
     std::vector<app::ConflictView> conflicts;  // of this finding
@@ -379,7 +382,9 @@ public:
     // When poll() would lock (for the window's wait); nullopt when locked or never.
     std::optional<std::int64_t> lockDueMs() const;
     // Whether work is running that the loop should draw the progress of (a task, a rekey).
-    bool working() const { return m_handover.running() || m_settings.verifying() || m_exclusive.valid(); }
+    bool working() const {
+        return m_handover.running() || m_settings.verifying() || m_exclusive.valid() || m_attachTask != nullptr;
+    }
 
     bool busy() const { return m_unlock.busy; }
     bool unlocked() const { return m_session != nullptr; }
@@ -455,6 +460,9 @@ private:
     void reloadEditor();
     void saveEditor(std::optional<Field> at);
     void attachFile(const std::string& path, std::optional<Field> at);
+    void startNextAttach();
+    void pollAttach();
+    void showAttaching();  // the editor's `attaching`, from the queue
     void submitFinding();
     void useMerge();
     void reloadToday(const std::vector<app::FindingView>& all);
@@ -520,6 +528,13 @@ private:
     AgreementModel m_agreement;
     FilePicker m_picker;
     Field m_pickerTarget = Field::EvidencePath;
+    // Evidence files queued to be attached, each a task, one at a time (the first is running).
+    struct AttachJob {
+        std::string findingId;
+        PendingFile file;
+    };
+    std::vector<AttachJob> m_attachQueue;
+    std::shared_ptr<app::Task<std::string>> m_attachTask;
 };
 
 }  // namespace xs::ui

@@ -156,6 +156,7 @@ void Controller::openFinding(const std::string& id) {
     m_editor.open = true;
     m_editor.id = id;
     reloadEditor();
+    showAttaching();
     show(ViewId::Editor);
 }
 
@@ -230,17 +231,20 @@ void Controller::saveEditor(std::optional<Field> at) {
         in.responsiblePerson = ed.responsible;
         in.immediateFix = ed.immediateFix;
         in.tags = ed.tags;
-        for (const auto& p : ed.pending) in.evidence.push_back(p.path);
         auto id = m_session->addFinding(in);
         if (!id) {
             ed.message = refusal(id.error(), at ? at : std::optional<Field>(Field::Title), button);
             return;
         }
-        // Thumbnails were keyed by path while pending: the store's attachments are keyed by hash.
+        // The finding is durable now; its files follow, each a task of its own (a large photo is
+        // encrypted off this thread). Thumbnails were keyed by path while pending: the store's
+        // attachments are keyed by hash.
         ed.id = *id;
+        for (auto& p : ed.pending) m_attachQueue.push_back({ed.id, std::move(p)});
         ed.pending.clear();
         reloadEditor();
         ed.message = Message{"editor.draft_saved", {}, at, button, false};
+        startNextAttach();
         return;
     }
     app::FindingEdit edit;
@@ -286,15 +290,50 @@ void Controller::attachFile(const std::string& path, std::optional<Field> at) {
         else ed.message = Message{"editor.evidence_waits_for_title", {}, Field::Title, std::nullopt, false};
         return;
     }
-    auto hash = m_session->attachEvidence(ed.id, p, app::EvidencePurpose::Evidence);
-    if (!hash) {
-        ed.message = refusal(hash.error(), Field::EvidencePath, button);
-        return;
-    }
-    if (Thumbnails::isImage(p.filename().string())) m_thumbs.requestFile(*hash, path);
+    for (const auto& q : m_attachQueue)
+        if (q.findingId == ed.id && q.file.path == path) return;
+    const auto size = std::filesystem::file_size(p, ec);
+    m_attachQueue.push_back({ed.id, {path, p.filename().string(), ec ? 0 : size}});
     ed.evidencePath.clear();
-    ed.message = Message{"editor.attached", p.filename().string(), Field::EvidencePath, std::nullopt, false};
-    reloadEditor();
+    (void)button;
+    startNextAttach();
+}
+
+void Controller::showAttaching() {
+    m_editor.attaching.clear();
+    for (const auto& j : m_attachQueue)
+        if (j.findingId == m_editor.id) m_editor.attaching.push_back(j.file);
+}
+
+void Controller::startNextAttach() {
+    while (!m_attachTask && !m_attachQueue.empty()) {
+        const AttachJob& next = m_attachQueue.front();
+        auto task = m_session->attachEvidenceTask(next.findingId, next.file.path, app::EvidencePurpose::Evidence);
+        if (task) {  // its tile says 加密保存中 meanwhile; the message stays the last one (e.g. draft saved)
+            m_attachTask = *task;
+            break;
+        }
+        if (m_editor.id == next.findingId) m_editor.message = refusal(task.error(), Field::EvidencePath, std::nullopt);
+        m_attachQueue.erase(m_attachQueue.begin());
+    }
+    showAttaching();
+}
+
+void Controller::pollAttach() {
+    if (!m_attachTask || !m_attachTask->finished()) return;
+    auto hash = m_attachTask->wait();
+    m_attachTask.reset();
+    const AttachJob done = m_attachQueue.front();
+    m_attachQueue.erase(m_attachQueue.begin());
+    if (hash && Thumbnails::isImage(done.file.name)) m_thumbs.requestFile(*hash, done.file.path);
+    if (m_editor.open && m_editor.id == done.findingId) {
+        m_editor.message = hash ? Message{"editor.attached", done.file.name, Field::EvidencePath, std::nullopt, false}
+                                : refusal(hash.error(), Field::EvidencePath, std::nullopt);
+        reloadEditor();
+    } else if (!hash) {
+        m_status.problem = done.file.name + ": " + hash.message();  // said where it is seen from any view
+    }
+    startNextAttach();
 }
 
 void Controller::submitFinding() {
