@@ -462,11 +462,25 @@ sync::SResult<Verdict> checkUnitRecord(const sync::OpValidator::Context& ctx, co
         // One acknowledgement per notice: its record id is the notice's.
         if (stringOf(ch, "notice_id") != op.recordId) return Verdict::refuse("an acknowledgement's id is its notice's");
     } else {
-        if (auto f = unknownField(ch, {"notice_id", "text", "replied_by", "replied_at"}))
+        if (auto f = unknownField(ch, {"notice_id", "text", "replied_by", "replied_at", "file_hash", "file_name", "file_size", "blob",
+                                       "blob_key", "blob_size"}))
             return Verdict::refuse("a reply has no field '" + *f + "'");
         if (!sync::isOwnedBy(op.recordId, ctx.changeSet.device))
             return Verdict::refuse("reply " + op.recordId + " is not an id the replying device made");
         if (!boundedString(ch.value("text", Json()), 8000, true)) return Verdict::refuse("a reply has a text of up to 8000 bytes");
+        // A rectification file (整改材料), optional: all six fields or none.
+        const char* fileFields[] = {"file_hash", "file_name", "file_size", "blob", "blob_key", "blob_size"};
+        const auto present = std::count_if(std::begin(fileFields), std::end(fileFields), [&](const char* f) { return ch.contains(f); });
+        if (present != 0) {
+            auto sizeOk = [&](const char* f) { return ch[f].is_number_integer() && ch[f].get<std::int64_t>() >= 0; };
+            if (present != 6 || !isHash(ch["file_hash"]) || !isHash(ch["blob"]) || !isHash(ch["blob_key"]) ||
+                !boundedString(ch["file_name"], 255, true) || !sizeOk("file_size") || !sizeOk("blob_size") ||
+                ch["blob_size"].get<std::int64_t>() < ch["file_size"].get<std::int64_t>())
+                return Verdict::refuse("a reply's rectification file names its hash, name (up to 255 bytes), size, and the "
+                                       "encrypted blob with its key and size, all six or none");
+            auto attach = mayAttach(EvidencePurpose::Rectification, a.role);
+            if (!attach.ok()) return attach;
+        }
     }
     auto notice = view.record("notice", stringOf(ch, "notice_id"));
     if (!notice) return notice.error();

@@ -30,7 +30,8 @@ const std::vector<RecordType>& recordTypes() {
           {"deadline", T::Text}, {"issued_by", T::Text}, {"issued_at", T::Int}}},
         {"notice_ack", "notice_acks", {{"notice_id", T::Text}, {"acknowledged_by", T::Text}, {"acknowledged_at", T::Int}}},
         {"unit_reply", "unit_replies",
-         {{"notice_id", T::Text}, {"text", T::Text}, {"replied_by", T::Text}, {"replied_at", T::Int}}},
+         {{"notice_id", T::Text}, {"text", T::Text}, {"replied_by", T::Text}, {"replied_at", T::Int}, {"file_hash", T::Text},
+          {"file_name", T::Text}, {"file_size", T::Int}, {"blob", T::Text}, {"blob_key", T::Text}, {"blob_size", T::Int}}},
         {"clue", "clues",
          {{"inspection_id", T::Text}, {"finding_id", T::Text}, {"summary", T::Text}, {"transferred_to", T::Text},
           {"status", T::Text}, {"created_by", T::Text}, {"created_at", T::Int}, {"transferred_by", T::Text},
@@ -105,6 +106,16 @@ const std::vector<sync::Migration>& appMigrations() {
          "  text_sha256 TEXT, signed_at INTEGER) WITHOUT ROWID;"
          "CREATE INDEX agreements_inspection ON agreements(inspection_id);"
          "CREATE INDEX agreements_person ON agreements(person_id);"},
+        // A unit head's reply may carry one rectification file (整改材料) in the unit channel; an
+        // upload names the channel whose readers may fetch it (before: the scope's team channel).
+        {"app", 7,
+         "ALTER TABLE unit_replies ADD COLUMN file_hash TEXT;"
+         "ALTER TABLE unit_replies ADD COLUMN file_name TEXT;"
+         "ALTER TABLE unit_replies ADD COLUMN file_size INTEGER;"
+         "ALTER TABLE unit_replies ADD COLUMN blob TEXT;"
+         "ALTER TABLE unit_replies ADD COLUMN blob_key TEXT;"
+         "ALTER TABLE unit_replies ADD COLUMN blob_size INTEGER;"
+         "ALTER TABLE blob_uploads ADD COLUMN channel TEXT;"},
         // Invitations to enrol online (app/enrolment.h), on the audit office's store: local
         // state, never a record (the registration the office then commits is the record).
         {"enrolment", 1,

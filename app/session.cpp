@@ -411,7 +411,8 @@ NoticeView noticeFrom(Workspace& ws, const Json& n) {
     }
     for (const auto& r : n.value("replies", Json::array()))
         v.replies.push_back({stringOf(r, "id"), stringOf(r, "text"), stringOf(r, "replied_by"), nameOf(stringOf(r, "replied_by")),
-                             sync::intOf(r, "replied_at").value_or(0)});
+                             sync::intOf(r, "replied_at").value_or(0), stringOf(r, "file_name"), stringOf(r, "file_hash"),
+                             sync::intOf(r, "file_size").value_or(0), stringOf(r, "file_state")});
     return v;
 }
 }  // namespace
@@ -477,8 +478,8 @@ AStatus Session::acknowledgeNotice(const std::string& noticeId) {
     return committing([&](Workspace& ws) { return ws.acknowledgeNotice(noticeId); });
 }
 
-AResult<std::string> Session::replyToNotice(const std::string& noticeId, const std::string& text) {
-    return committing([&](Workspace& ws) { return ws.replyToNotice(noticeId, text); });
+AResult<std::string> Session::replyToNotice(const std::string& noticeId, const std::string& text, const std::filesystem::path& file) {
+    return committing([&](Workspace& ws) { return ws.replyToNotice(noticeId, text, file); });
 }
 
 // ---- clues for the discipline commission

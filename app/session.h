@@ -141,7 +141,10 @@ public:
     AResult<std::vector<ExportView>> exports(const std::string& inspection = {});
     AResult<NoticeView> notice(const std::string& id);  // NotFound
     AStatus acknowledgeNotice(const std::string& noticeId);
-    AResult<std::string> replyToNotice(const std::string& noticeId, const std::string& text);
+    // `file` (optional): one rectification file (整改材料) sent with the reply, read by the unit
+    // channel's readers (the team, the lead, the office) once it has synced.
+    AResult<std::string> replyToNotice(const std::string& noticeId, const std::string& text,
+                                       const std::filesystem::path& file = {});
 
     // ---- clues for the discipline commission (线索移交): the audit office drafts one in the
     // inspection's clue channel (`inspection` an id or title, `findingId` optional) and transfers

@@ -200,6 +200,10 @@ struct JoinView {
 struct NoticeReplyView {
     std::string id, text, repliedBy, repliedByName;
     std::int64_t repliedAt = 0;  // Unix ms
+    // The rectification file sent with it (整改材料); fileName empty: none.
+    std::string fileName, fileHash;
+    std::int64_t fileSize = 0;
+    std::string fileState;  // held, pending (not arrived yet), shredded
 };
 
 struct NoticeView {

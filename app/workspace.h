@@ -139,7 +139,9 @@ public:
     AResult<std::string> issueNotice(const std::string& findingId, const std::string& problem, const std::string& action,
                                      const std::string& deadline);
     AStatus acknowledgeNotice(const std::string& noticeId);
-    AResult<std::string> replyToNotice(const std::string& noticeId, const std::string& text);
+    // `file` (optional): rectification material sent with the reply, in the unit channel.
+    AResult<std::string> replyToNotice(const std::string& noticeId, const std::string& text,
+                                       const std::filesystem::path& file = {});
     AResult<Json> notices();  // each with "ack" (null until acknowledged) and "replies"
     AResult<Json> notice(const std::string& id);  // NotFound; Refused by the agreement gate
 
@@ -258,7 +260,13 @@ private:
         crypto::SecretBytes key;  // the scope's key, stored with the commit if it is new
         std::string blob;         // the encrypted file's id on the sync server (queued for upload)
         std::uint64_t blobSize = 0;
+        std::string channel;      // whose readers may fetch the blob; empty: the scope's team channel
+        std::string blobKey;      // hex, the file key that opens the blob (it travels in the record)
     };
+    // The file into this store's evidence (the inspection's scope), checked against the server's
+    // limit, queued in `stored` for the commit; no record is written.
+    AResult<StoredEvidence*> storeEvidenceFile(const std::filesystem::path& file, const std::string& inspectionId,
+                                               std::vector<StoredEvidence>& stored);
     AResult<std::string> storeEvidence(const std::filesystem::path& file, sync::Draft& draft, const std::string& findingId,
                                        const std::string& inspectionId, EvidencePurpose purpose,
                                        std::vector<StoredEvidence>& stored);

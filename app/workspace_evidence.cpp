@@ -30,18 +30,20 @@ AResult<Workspace::EvidenceTransfer> Workspace::transferEvidence(sync::net::Conn
 
     // ---- uploads: this device's queued files, oldest first
     struct Upload {
-        std::string blob, scope, hash;
+        std::string blob, scope, hash, channel;
         std::uint64_t size = 0;
     };
     std::vector<Upload> uploads;
     {
-        auto s = db.prepare("SELECT blob, scope, hash, size FROM blob_uploads WHERE done = 0 ORDER BY seq");
+        // channel: the readers who may fetch it (a reply's rectification file: the unit channel);
+        // queued before it was kept, the scope's team channel.
+        auto s = db.prepare("SELECT blob, scope, hash, size, COALESCE(channel, '') FROM blob_uploads WHERE done = 0 ORDER BY seq");
         if (!s) return fromSync(s.error());
         for (;;) {
             auto row = s->step();
             if (!row) return fromSync(row.error());
             if (!*row) break;
-            uploads.push_back({s->text(0), s->text(1), s->text(2), static_cast<std::uint64_t>(s->int64(3))});
+            uploads.push_back({s->text(0), s->text(1), s->text(2), s->text(4), static_cast<std::uint64_t>(s->int64(3))});
         }
     }
     auto markDone = [&](const std::string& blob) -> AStatus {
@@ -65,7 +67,8 @@ AResult<Workspace::EvidenceTransfer> Workspace::transferEvidence(sync::net::Conn
             out.problems.push_back("evidence " + u.hash.substr(0, 12) + " on this device is not the file its attachment names");
             continue;
         }
-        auto sent = sync::net::uploadBlob(conn, {u.blob, teamChannel(u.scope), blob->size, blob->path}, progress);
+        auto sent = sync::net::uploadBlob(conn, {u.blob, u.channel.empty() ? teamChannel(u.scope) : u.channel, blob->size, blob->path},
+                                          progress);
         if (!sent) {
             if (stopsHere(sent.error())) {
                 out.waitingUploads = static_cast<std::int64_t>(uploads.size() - i);
@@ -87,8 +90,12 @@ AResult<Workspace::EvidenceTransfer> Workspace::transferEvidence(sync::net::Conn
     };
     std::vector<Download> downloads;
     {
+        // Attachments of the findings readable here, and the rectification files of the unit's
+        // replies to notices readable here.
         auto s = db.prepare("SELECT a.blob, a.blob_key, f.inspection_id, a.hash, a.size FROM attachments a"
-                            " JOIN findings f ON f.id = a.finding_id WHERE a.blob IS NOT NULL ORDER BY a.id");
+                            " JOIN findings f ON f.id = a.finding_id WHERE a.blob IS NOT NULL"
+                            " UNION ALL SELECT r.blob, r.blob_key, n.inspection_id, r.file_hash, r.file_size FROM unit_replies r"
+                            " JOIN notices n ON n.id = r.notice_id WHERE r.blob IS NOT NULL ORDER BY 1");
         if (!s) return fromSync(s.error());
         for (;;) {
             auto row = s->step();

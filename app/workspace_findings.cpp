@@ -81,9 +81,8 @@ AResult<FindingInput> FindingInput::fromJson(const Json& j) {
 
 // ---------------------------------------------------------------- findings
 
-AResult<std::string> Workspace::storeEvidence(const fs::path& file, sync::Draft& d, const std::string& findingId,
-                                              const std::string& inspectionId, EvidencePurpose purpose,
-                                              std::vector<StoredEvidence>& stored) {
+AResult<Workspace::StoredEvidence*> Workspace::storeEvidenceFile(const fs::path& file, const std::string& inspectionId,
+                                                                 std::vector<StoredEvidence>& stored) {
     // The scope's key, or a new one stored with the change set that first uses it.
     auto scope = m_store->evidenceScope(inspectionId, false);
     if (!scope && scope.code() == sync::SyncError::NotFound) {
@@ -114,29 +113,39 @@ AResult<std::string> Workspace::storeEvidence(const fs::path& file, sync::Draft&
                            " MiB: split or reduce it (or hand it over by USB)");
         }
     }
-    stored.push_back({inspectionId, info->hash, info->size, added, scope->key.clone(), blob->id, blob->size});
+    stored.push_back({inspectionId, info->hash, info->size, added, scope->key.clone(), blob->id, blob->size, {},
+                      crypto::toHex(blob->fileKey)});
+    return &stored.back();
+}
+
+AResult<std::string> Workspace::storeEvidence(const fs::path& file, sync::Draft& d, const std::string& findingId,
+                                              const std::string& inspectionId, EvidencePurpose purpose,
+                                              std::vector<StoredEvidence>& stored) {
+    auto kept = storeEvidenceFile(file, inspectionId, stored);
+    if (!kept) return kept.error();
+    const StoredEvidence& e = **kept;
     // The same file for the same purpose is attached once.
     auto same = m_store->db().prepare("SELECT 1 FROM attachments WHERE finding_id = ? AND hash = ? AND purpose = ?");
     if (!same) return fromSync(same.error());
-    same->bind(1, findingId).bind(2, info->hash).bind(3, toString(purpose));
+    same->bind(1, findingId).bind(2, e.hash).bind(3, toString(purpose));
     auto attached = same->step();
     if (!attached) return fromSync(attached.error());
-    if (*attached) return info->hash;
+    if (*attached) return e.hash;
     // A random id its device owns: the hash stays inside the sealed body (an op's record id is in
     // the clear, and outlives a shredding), and nobody else can make the same attachment.
     auto attachmentId = sync::newOwnedId(m_log->deviceId());
     if (!attachmentId) return fromSync(attachmentId.error());
     std::string channel = teamChannel(inspectionId);
     d.set(channel, "attachment", *attachmentId, "finding_id", findingId);
-    d.set(channel, "attachment", *attachmentId, "hash", info->hash);
+    d.set(channel, "attachment", *attachmentId, "hash", e.hash);
     d.set(channel, "attachment", *attachmentId, "name", file.filename().string());
-    d.set(channel, "attachment", *attachmentId, "size", static_cast<std::int64_t>(info->size));
+    d.set(channel, "attachment", *attachmentId, "size", static_cast<std::int64_t>(e.size));
     d.set(channel, "attachment", *attachmentId, "purpose", toString(purpose));
     d.set(channel, "attachment", *attachmentId, "added_by", m_self.personId);
-    d.set(channel, "attachment", *attachmentId, "blob", blob->id);
-    d.set(channel, "attachment", *attachmentId, "blob_key", crypto::toHex(blob->fileKey));
-    d.set(channel, "attachment", *attachmentId, "blob_size", static_cast<std::int64_t>(blob->size));
-    return info->hash;
+    d.set(channel, "attachment", *attachmentId, "blob", e.blob);
+    d.set(channel, "attachment", *attachmentId, "blob_key", e.blobKey);
+    d.set(channel, "attachment", *attachmentId, "blob_size", static_cast<std::int64_t>(e.blobSize));
+    return e.hash;
 }
 
 AResult<std::string> Workspace::commitWithEvidence(const sync::Draft& d, std::vector<StoredEvidence>& stored) {
@@ -151,9 +160,12 @@ AResult<std::string> Workspace::commitWithEvidence(const sync::Draft& d, std::ve
                 return fail(sync::SyncError::Database, "another command made this inspection's evidence key at the same time: "
                                                        "capture again");
             XS_TRY(m_store->recordEvidence(e.scope, e.hash, e.size));
-            auto queue = m_store->db().prepare("INSERT OR IGNORE INTO blob_uploads (blob, scope, hash, size) VALUES (?, ?, ?, ?)");
+            auto queue = m_store->db().prepare(
+                "INSERT OR IGNORE INTO blob_uploads (blob, scope, hash, size, channel) VALUES (?, ?, ?, ?, ?)");
             if (!queue) return queue.error();
-            XS_TRY(queue->bind(1, e.blob).bind(2, e.scope).bind(3, e.hash).bind(4, static_cast<std::int64_t>(e.blobSize)).run());
+            XS_TRY(queue->bind(1, e.blob).bind(2, e.scope).bind(3, e.hash).bind(4, static_cast<std::int64_t>(e.blobSize))
+                       .bind(5, e.channel.empty() ? teamChannel(e.scope) : e.channel)
+                       .run());
         }
         return {};
     });

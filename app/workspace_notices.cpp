@@ -2,6 +2,8 @@
 // working-group lead for a confirmed immediate-fix finding, acknowledged and answered by the
 // head of the inspected unit. The rules every replica checks are rules::checkUnitRecord's; what
 // only the issuing device can check (the finding behind it, in the team channel) is checked here.
+#include "app/files.h"
+#include "app/rules.h"
 #include "app/workspace.h"
 
 #include "app/workspace_parts.h"
@@ -9,6 +11,7 @@
 
 namespace xs::app {
 using namespace parts;
+namespace fs = std::filesystem;
 
 AResult<std::string> Workspace::issueNotice(const std::string& findingId, const std::string& problem, const std::string& action,
                                             const std::string& deadline) {
@@ -60,7 +63,7 @@ AStatus Workspace::acknowledgeNotice(const std::string& noticeId) {
     return {};
 }
 
-AResult<std::string> Workspace::replyToNotice(const std::string& noticeId, const std::string& text) {
+AResult<std::string> Workspace::replyToNotice(const std::string& noticeId, const std::string& text, const fs::path& file) {
     XS_TRY_APP(requireEnrolled());
     auto n = m_log->record("notice", noticeId);
     if (!n) return fail(AppError::NotFound, "no notice " + noticeId + " here (sync first?)");
@@ -68,13 +71,35 @@ AResult<std::string> Workspace::replyToNotice(const std::string& noticeId, const
     auto id = sync::newOwnedId(m_log->deviceId());
     if (!id) return fromSync(id.error());
     sync::Draft d;
-    const std::string ch = unitChannel(textOf(*n, "inspection_id"));
+    const std::string inspectionId = textOf(*n, "inspection_id");
+    const std::string ch = unitChannel(inspectionId);
     d.set(ch, "unit_reply", *id, "notice_id", noticeId);
     d.set(ch, "unit_reply", *id, "text", text);
     d.set(ch, "unit_reply", *id, "replied_by", m_self.personId);
     d.set(ch, "unit_reply", *id, "replied_at", m_clock->nowMs());
-    auto cs = m_log->commit(d);
-    if (!cs) return fromCommit(cs.error());
+    if (file.empty()) {
+        auto cs = m_log->commit(d);
+        if (!cs) return fromCommit(cs.error());
+        return *id;
+    }
+    // The rectification file (整改材料): into this store's evidence like a capture, its blob for
+    // the unit channel's readers (the team, the lead, the office; the replying unit's heads), its
+    // name, size, hash and file key in the reply, sealed with the unit channel.
+    XS_TRY_APP(fromVerdict(rules::mayAttach(EvidencePurpose::Rectification, m_self.role)));
+    XS_TRY_APP(checkEvidencePath({}, file, false));
+    std::vector<StoredEvidence> stored;
+    auto kept = storeEvidenceFile(file, inspectionId, stored);
+    if (!kept) return kept.error();
+    StoredEvidence& e = **kept;
+    e.channel = ch;
+    d.set(ch, "unit_reply", *id, "file_hash", e.hash);
+    d.set(ch, "unit_reply", *id, "file_name", file.filename().string());
+    d.set(ch, "unit_reply", *id, "file_size", static_cast<std::int64_t>(e.size));
+    d.set(ch, "unit_reply", *id, "blob", e.blob);
+    d.set(ch, "unit_reply", *id, "blob_key", e.blobKey);
+    d.set(ch, "unit_reply", *id, "blob_size", static_cast<std::int64_t>(e.blobSize));
+    auto cs = commitWithEvidence(d, stored);
+    if (!cs) return cs.error();
     return *id;
 }
 
@@ -115,6 +140,14 @@ AResult<Json> Workspace::noticesWhere(const std::string& noticeId) {
         r->bind(1, id);
         auto replies = rowsToJson(*r, columnsOf("unit_reply"));
         if (!replies) return replies;
+        // A reply's rectification file: held here, not arrived yet, or shredded after a handover.
+        for (auto& reply : *replies) {
+            const std::string hash = textOf(reply, "file_hash");
+            if (hash.empty()) continue;
+            auto entry = m_store->evidenceEntry(textOf(n, "inspection_id"), hash);
+            if (!entry) return fromSync(entry.error());
+            reply["file_state"] = !*entry ? "pending" : (*entry)->shredded ? "shredded" : "held";
+        }
         n["replies"] = std::move(*replies);
     }
     return list;

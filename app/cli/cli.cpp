@@ -778,11 +778,14 @@ void printNotice(const NoticeView& n) {
               << "  问题: " << n.problem << "\n  整改要求: " << n.action << "\n  期限: " << n.deadline << "\n  签发: "
               << n.issuedByName << " " << formatTimestampMs(n.issuedAt) << "\n  签收: "
               << (n.acknowledged ? n.acknowledgedByName + " " + formatTimestampMs(n.acknowledgedAt) : std::string("未签收")) << "\n";
-    for (const auto& r : n.replies)
+    for (const auto& r : n.replies) {
         std::cout << "  回复 (" << r.repliedByName << " " << formatTimestampMs(r.repliedAt) << "): " << r.text << "\n";
+        if (!r.fileName.empty())
+            std::cout << "    整改材料 rectification file: " << r.fileName << " (" << r.fileSize << " bytes, " << r.fileState << ")\n";
+    }
 }
 
-// notice issue --finding ID --problem T --action A --deadline YYYY-MM-DD | list | show ID | ack ID | reply ID --text T
+// notice issue --finding ID --problem T --action A --deadline YYYY-MM-DD | list | show ID | ack ID | reply ID --text T [--file F]
 int cmdNotice(Context& ctx) {
     const auto& pos = ctx.args.positional();
     if (pos.size() < 2) return usage("notice issue|list|show|ack|reply");
@@ -823,8 +826,9 @@ int cmdNotice(Context& ctx) {
     }
     if (sub == "reply" && pos.size() == 3) {
         auto text = ctx.args.get("text");
-        if (!text) return usage("notice reply ID --text TEXT");
-        auto id = (*session)->replyToNotice(pos[2], *text);
+        if (!text) return usage("notice reply ID --text TEXT [--file FILE]");
+        auto file = ctx.args.get("file");
+        auto id = (*session)->replyToNotice(pos[2], *text, file ? std::filesystem::path(*file) : std::filesystem::path());
         if (!id) return report(id.error());
         if (ctx.json) printJson({{"id", *id}});
         else std::cout << *id << "\n";
@@ -1314,7 +1318,9 @@ commands:
                                  the unit may read (it never reads the team's findings)
   notice list | notice show ID   notices with their deadlines, acknowledgement and replies
   notice ack ID                  (unit head) acknowledge a notice (a signed record the lead sees)
-  notice reply ID --text TEXT    (unit head) answer a notice with what was rectified
+  notice reply ID --text TEXT [--file FILE]
+                                 (unit head) answer a notice with what was rectified, and one
+                                 rectification file (整改材料) the team, lead and office receive
   clue add --inspection ID --summary TEXT [--finding ID] [--to TEXT]
                                  (audit office) a clue for transfer to the discipline commission
                                  (线索移交), in the inspection's clue channel: only the audit office
@@ -1437,7 +1443,7 @@ int run(const std::vector<std::string>& argv) {
         {"rekey", {cmdRekey, {"new-passphrase-file", "kdf-memory-kib", "kdf-iterations", "kdf-parallelism"}}},
         {"rebuild", {cmdRebuild, {}}},
         {"sync", {cmdSync, {"server", "pin", "watch", "keys-only"}}},
-        {"notice", {cmdNotice, {"finding", "problem", "action", "deadline", "text"}}},
+        {"notice", {cmdNotice, {"finding", "problem", "action", "deadline", "text", "file"}}},
         {"clue", {cmdClue, {"inspection", "summary", "finding", "to"}}},
         {"agreement", {cmdAgreement, {}}},
         {"access-log", {cmdAccessLog, {}}},

@@ -108,8 +108,13 @@ Json toJson(const ConflictView& c) {
 Json toJson(const NoticeView& n) {
     Json replies = Json::array();
     for (const auto& r : n.replies)
-        replies.push_back({{"id", r.id}, {"text", r.text}, {"replied_by", r.repliedBy}, {"replied_by_name", r.repliedByName},
-                           {"replied_at", formatTimestampMs(r.repliedAt)}});
+        {
+            Json reply = {{"id", r.id}, {"text", r.text}, {"replied_by", r.repliedBy}, {"replied_by_name", r.repliedByName},
+                          {"replied_at", formatTimestampMs(r.repliedAt)}};
+            if (!r.fileName.empty())
+                reply["file"] = {{"name", r.fileName}, {"hash", r.fileHash}, {"size", r.fileSize}, {"state", r.fileState}};
+            replies.push_back(std::move(reply));
+        }
     return {{"id", n.id},
             {"inspection_id", n.inspectionId},
             {"finding_id", n.findingId},

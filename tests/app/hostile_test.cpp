@@ -1067,3 +1067,85 @@ TEST_CASE("hostile: a notice forged by an inspector, an acknowledgement not by t
 }
 
 }  // namespace xs::app
+
+namespace xs::app {
+namespace {
+
+// The unit head's reply may carry one rectification file: its six fields all or none, a name of
+// at most 255 bytes, sizes that fit; judged on every replica, the head's own included.
+TEST_CASE("hostile: a reply's rectification file is refused unless all six fields are there and well-formed") {
+    test::TempDir tmp;
+    sync::ManualClock clock{test::kBaseMs};
+    auto office = test::officeWorkspace(tmp / "office", clock);
+    auto lead = test::enrolledWorkspace(*office, tmp / "lead", "郑华", Role::WorkingGroupLead, clock);
+    auto member = test::enrolledWorkspace(*office, tmp / "member", "冯磊", Role::WorkingGroupMember, clock);
+    auto head = test::enrolledWorkspace(*office, tmp / "head", "高峰", Role::UnitHead, clock);
+    auto share = [&] {
+        for (int round = 0; round < 2; ++round)
+            for (Workspace* w : {lead.get(), member.get(), head.get()}) {
+                test::syncInto(*w, *office);
+                test::syncInto(*office, *w);
+            }
+    };
+    InspectionInput in;
+    in.unit = "E03";
+    in.start = formatDate(office->today());
+    in.team = {member->self().personId};
+    in.lead = lead->self().personId;
+    auto inspection = office->createInspection(in);
+    REQUIRE_MESSAGE(inspection.ok(), test::describe(inspection));
+    share();
+    for (Workspace* w : {lead.get(), member.get()}) REQUIRE(w->signAgreement(*inspection).ok());
+    share();
+    FindingInput f;
+    f.inspection = *inspection;
+    f.title = "危废台账缺失";
+    f.immediateFix = true;
+    auto finding = member->addFinding(f);
+    REQUIRE_MESSAGE(finding.ok(), test::describe(finding));
+    REQUIRE(member->transitionFinding(*finding, FindingStatus::Submitted).ok());
+    share();
+    REQUIRE(lead->transitionFinding(*finding, FindingStatus::Confirmed).ok());
+    auto notice = lead->issueNotice(*finding, "台账缺失", "建立台账", "2099-12-31");
+    REQUIRE_MESSAGE(notice.ok(), test::describe(notice));
+    share();
+    // The honest reply with a file, then forged ones by the same head.
+    const fs::path file = test::writeFile(tmp / "files", "整改台账.pdf", "台账 2026");
+    auto honest = head->replyToNotice(*notice, "已建立台账", file);
+    REQUIRE_MESSAGE(honest.ok(), test::describe(honest));
+    share();
+    auto reply = office->log().record("unit_reply", *honest);
+    REQUIRE(reply.ok());
+    const Json good = *reply;
+    REQUIRE(good.contains("blob_key"));
+    const std::string unit = unitChannel(*inspection);
+    auto forgeReply = [&](Json fields) {
+        auto id = sync::newOwnedId(head->log().deviceId());
+        REQUIRE(id.ok());
+        fields["replied_at"] = test::kBaseMs + 1;
+        Forge forge = forgeFor(*head);
+        return forge.make({forge.sealed(unit, "unit_reply", *id, fields)});
+    };
+    Json fiveOfSix = good;
+    fiveOfSix.erase("blob_size");
+    Json longName = good;
+    longName["file_name"] = std::string(256, 'a');
+    Json badKey = good;
+    badKey["blob_key"] = "not a key";
+    Json shortBlob = good;
+    shortBlob["blob_size"] = good["file_size"].get<std::int64_t>() - 1;
+    for (const Json& bad : {fiveOfSix, longName, badKey, shortBlob}) {
+        sync::ChangeSet cs = forgeReply(bad);
+        for (Workspace* w : {head.get(), office.get(), lead.get()}) {
+            CHECK(Bureau::deliver(*w, cs) == sync::ApplyOutcome::Refused);
+            CHECK(mentions(Bureau::lastRefusal(*w), "all six or none"));
+        }
+    }
+    auto notices = office->notices();
+    REQUIRE(notices.ok());
+    REQUIRE(notices->size() == 1);
+    CHECK((*notices)[0]["replies"].size() == 1);
+}
+
+}  // namespace
+}  // namespace xs::app

@@ -349,6 +349,43 @@ TEST_CASE("notices: with the unit head offline until the end, the path completes
     CHECK(s.lead.jsonOf({"notice", "show", notice})["acknowledged"] == true);
 }
 
+TEST_CASE("notices: the unit head replies with a rectification file - the lead, the team and the office receive it, another unit's head cannot") {
+    NoticeScene s;
+    Cli& otherHead = s.w.enrol("林雪", "unit_head");
+    const std::string notice = s.issue();
+    SyncWorld::sync(s.lead);
+    SyncWorld::sync(s.head);
+    REQUIRE(s.head({"notice", "ack", notice}).exitCode == 0);
+    const std::string content = "危险废物出入库台账（2026年）\n" + std::string(300'000, 'x');
+    const fs::path file = s.head.dir / "整改台账.pdf";
+    writeAll(file, content);
+    // A file that is not there: refused, nothing written.
+    auto r = s.head({"notice", "reply", notice, "--text", "已建立台账", "--file", (s.head.dir / "none.pdf").string()});
+    CHECK(r.exitCode != 0);
+    CHECK(s.head.jsonOf({"notice", "show", notice})["replies"].empty());
+    r = s.head({"notice", "reply", notice, "--text", "已建立台账并补录全年记录", "--file", file.string()});
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    json mine = s.head.jsonOf({"notice", "show", notice});
+    REQUIRE(mine["replies"].size() == 1);
+    CHECK(mine["replies"][0]["file"]["name"] == "整改台账.pdf");
+    CHECK(mine["replies"][0]["file"]["state"] == "held");
+    CHECK(mine["replies"][0]["file"]["size"] == content.size());
+    SyncWorld::sync(s.head);  // the reply and its blob go up
+    for (Cli* reader : {&s.lead, &s.inspector, &s.w.office}) {
+        SyncWorld::sync(*reader);
+        json n = reader->jsonOf({"notice", "show", notice});
+        REQUIRE(n["replies"].size() == 1);
+        CHECK(n["replies"][0]["text"] == "已建立台账并补录全年记录");
+        CHECK(n["replies"][0]["file"]["state"] == "held");  // fetched, opened with the key the reply carried
+        CHECK(n["replies"][0]["file"]["hash"] == mine["replies"][0]["file"]["hash"]);
+        auto v = (*reader)({"verify"});
+        CHECK_MESSAGE(v.exitCode == 0, (v.out + v.err));
+    }
+    // Another unit's head reads neither the reply nor the file.
+    SyncWorld::sync(otherHead);
+    CHECK(otherHead({"notice", "show", notice}).exitCode == 4);
+}
+
 TEST_CASE("notices: refused for an unconfirmed or not-immediate finding, by anyone but the lead, and answered only by the inspected unit's head") {
     NoticeScene s;
     Cli& otherHead = s.w.enrol("林雪", "unit_head");
