@@ -998,6 +998,16 @@ AResult<std::string> Session::attachEvidence(const std::string& findingId, const
     return committing([&](Workspace& ws) { return ws.attachEvidence(findingId, file, purpose); });
 }
 
+AResult<std::shared_ptr<Task<std::string>>> Session::replyToNoticeTask(const std::string& noticeId, const std::string& text,
+                                                                       const std::filesystem::path& file) {
+    return startTask<std::string>("回复通知 reply to a notice", [noticeId, text, file](Workspace& ws, Progress& p) -> AResult<std::string> {
+        p.set(0, 1, "storing " + file.filename().string());
+        auto r = ws.replyToNotice(noticeId, text, file);
+        p.set(1, 1, "done");
+        return r;
+    });
+}
+
 AResult<std::shared_ptr<Task<std::string>>> Session::attachEvidenceTask(const std::string& findingId,
                                                                         const std::filesystem::path& file, EvidencePurpose purpose) {
     return startTask<std::string>("附加证据 attach evidence", [findingId, file, purpose](Workspace& ws, Progress& p) -> AResult<std::string> {

@@ -145,6 +145,9 @@ public:
     // channel's readers (the team, the lead, the office) once it has synced.
     AResult<std::string> replyToNotice(const std::string& noticeId, const std::string& text,
                                        const std::filesystem::path& file = {});
+    // The same as a task on a connection of its own (a large file is encrypted off the caller's thread).
+    AResult<std::shared_ptr<Task<std::string>>> replyToNoticeTask(const std::string& noticeId, const std::string& text,
+                                                                  const std::filesystem::path& file);
 
     // ---- clues for the discipline commission (线索移交): the audit office drafts one in the
     // inspection's clue channel (`inspection` an id or title, `findingId` optional) and transfers

@@ -40,6 +40,14 @@ void findingList(Controller& c, const char* id, const std::vector<app::FindingVi
     ImGui::EndTable();
 }
 
+// A reply's rectification file: its name, size and whether it is here yet.
+void replyFileLine(const Strings& s, const app::NoticeReplyView& r) {
+    ImGui::TextDisabled("%s", s.format("inbox.reply_file_line", {{"name", r.fileName},
+                                                                  {"size", std::to_string((r.fileSize + 1023) / 1024)},
+                                                                  {"state", s.text("evidence_state." + r.fileState)}})
+                                  .c_str());
+}
+
 }  // namespace
 
 void drawReview(Controller& c, ViewMemory& memory) {
@@ -69,6 +77,8 @@ void drawReview(Controller& c, ViewMemory& memory) {
                                                .c_str());
                 else
                     ImGui::TextUnformatted(s.text("inbox.open_state"));
+                for (const auto& reply : n.replies)
+                    if (!reply.fileName.empty()) replyFileLine(s, reply);
             }
             ImGui::EndTable();
         }
@@ -183,8 +193,10 @@ void drawInbox(Controller& c, ViewMemory& memory) {
         ImGui::TextDisabled("%s", s.format("inbox.acknowledged_by", {{"name", n->acknowledgedByName},
                                                                       {"time", app::formatTimestampMs(n->acknowledgedAt)}})
                                       .c_str());
-    for (const auto& r : n->replies)
+    for (const auto& r : n->replies) {
         ImGui::TextUnformatted(s.format("inbox.reply_line", {{"name", r.repliedByName}, {"text", r.text}}).c_str());
+        if (!r.fileName.empty()) replyFileLine(s, r);
+    }
     ImGui::PopTextWrapPos();
     button(c, Button::Acknowledge, s.label("inbox.acknowledge"), !n->acknowledged);
     messageAt(c, in.message, Button::Acknowledge);
@@ -192,8 +204,14 @@ void drawInbox(Controller& c, ViewMemory& memory) {
     focusFirst(memory);
     multiline(c, memory, s.label("inbox.reply"), Field::Reply, in.reply, 4);
     messageAt(c, in.message, Field::Reply);
+    field(c, memory, s.label("inbox.reply_file"), Field::ReplyFile, in.replyFile, 0, s.text("inbox.reply_file_hint"));
+    browseButton(c, Field::ReplyFile);
+    messageAt(c, in.message, Field::ReplyFile);
     ImGui::PopItemWidth();
-    button(c, Button::SendReply, s.label("inbox.send_reply"));
+    if (in.sending())
+        ImGui::TextDisabled("%s", s.text("inbox.sending"));
+    else
+        button(c, Button::SendReply, s.label("inbox.send_reply"));
     messageAt(c, in.message, Button::SendReply);
 }
 

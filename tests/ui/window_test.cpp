@@ -243,7 +243,9 @@ TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review
            "press issue_notice\n"
            "expect review_message review.notice_issued\n"
            "await waiting 0\n");
-    // The unit head: the badge when it arrives, then read, acknowledge, reply.
+    // The unit head: the badge when it arrives, then read, acknowledge, reply with the
+    // rectification material (a scan of the new ledger).
+    const fs::path ledger = writePhoto(tmp / "整改后账簿.png", 320, 240);
     json head = client("unit-head",
                        "expect view inbox\n"
                        "view settings\n"
@@ -256,15 +258,18 @@ TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review
                        "press acknowledge\n"
                        "expect inbox_message inbox.acknowledged\n"
                        "type reply 已补齐3笔原始凭证，登记制度已印发\n"
+                       "type reply_file " + ledger.string() + "\n"
                        "press reply\n"
-                       "expect inbox_message inbox.replied\n"
+                       "await inbox_message inbox.replied\n"
                        "screenshot inbox\n"
                        "await waiting 0\n");
     CHECK(head["role"] == "unit_head");
-    // The lead sees it acknowledged (the demo's own notice was acknowledged before: two).
+    // The lead sees it acknowledged (the demo's own notice was acknowledged before: two), and the
+    // rectification file arrived and opened on this device.
     json lead = client("lead",
                        "view review\n"
                        "await review_acknowledged 2\n"
+                       "await review_reply_files 1\n"
                        "screenshot review-acknowledged\n");
     CHECK(lead["review_issued"] == "2");
     // The inspector exports the handover bundle to the "USB stick", its folder chosen in the

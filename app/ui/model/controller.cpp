@@ -16,7 +16,7 @@ constexpr std::array<const char*, kViewCount> kViewNames = {"unlock", "today",  
 constexpr std::array<const char*, kFieldCount> kFieldNames = {
     "store",  "passphrase", "filter",  "title",          "description",    "category",     "severity",  "audit_category",
     "responsible", "immediate_fix", "tags", "evidence_path", "merge", "review_note", "notice_problem", "notice_action",
-    "notice_deadline", "reply", "handover_path", "receipt_path", "auto_lock_minutes", "new_passphrase", "new_passphrase_again",
+    "notice_deadline", "reply", "reply_file", "handover_path", "receipt_path", "auto_lock_minutes", "new_passphrase", "new_passphrase_again",
     "name", "role", "passphrase_again", "identity_path", "enrolment_file", "server_url", "server_pin", "code"};
 constexpr std::array<const char*, kButtonCount> kButtonNames = {
     "unlock",  "lock",         "new_finding", "save",    "submit",  "attach",         "use_merge",     "confirm",
@@ -74,7 +74,8 @@ ViewId viewOf(Field f) {
         case Field::NoticeProblem:
         case Field::NoticeAction:
         case Field::NoticeDeadline: return ViewId::Review;
-        case Field::Reply: return ViewId::Inbox;
+        case Field::Reply:
+        case Field::ReplyFile: return ViewId::Inbox;
         case Field::HandoverPath:
         case Field::ReceiptPath: return ViewId::Handover;
         case Field::AutoLockMinutes:
@@ -477,6 +478,7 @@ std::optional<std::string> Controller::apply(const EditField& e) {
         case Field::NoticeAction: m_review.action = e.text; break;
         case Field::NoticeDeadline: m_review.deadline = e.text; break;
         case Field::Reply: m_inbox.reply = e.text; break;
+        case Field::ReplyFile: m_inbox.replyFile = e.text; break;
         case Field::HandoverPath: m_handover.path = e.text; break;
         case Field::ReceiptPath: m_handover.receiptPath = e.text; break;
         case Field::AutoLockMinutes: m_settings.autoLockMinutes = e.text; break;
@@ -823,6 +825,10 @@ bool Controller::poll(std::int64_t nowMs) {
             pollAttach();
             changed = true;
         }
+        if (m_inbox.replyTask) {
+            pollReply();
+            changed = true;
+        }
         auto c = m_session->changeCount();
         if (c != m_seenChanges) {
             m_seenChanges = c;
@@ -885,6 +891,13 @@ nlohmann::json Controller::state() const {
         {"notices_unacknowledged", std::to_string(m_inbox.unacknowledged())},
         {"inbox_badge", std::to_string(m_inbox.unseen())},
         {"inbox_message", messageOf(m_inbox.message)},
+        {"inbox_sending", m_inbox.sending() ? "yes" : "no"},
+        {"review_reply_files", std::to_string([&] {
+             int n = 0;
+             for (const auto& notice : m_review.issued)
+                 for (const auto& r : notice.replies) n += r.fileState == "held";
+             return n;
+         }())},
         {"handover_state", m_handover.running()     ? "running"
                            : m_handover.confirmed   ? "wiped"
                            : m_handover.exported    ? "exported"

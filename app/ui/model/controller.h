@@ -47,7 +47,7 @@ enum class Field {
     // the review queue
     ReviewNote, NoticeProblem, NoticeAction, NoticeDeadline,
     // the inbox
-    Reply,
+    Reply, ReplyFile,
     // handover
     HandoverPath, ReceiptPath,
     // settings
@@ -55,7 +55,7 @@ enum class Field {
     // first run (on the unlock view) and enrolment
     Name, Role, PassphraseAgain, IdentityPath, EnrolmentFile, ServerUrl, ServerPin, Code,
 };
-inline constexpr std::size_t kFieldCount = 31;
+inline constexpr std::size_t kFieldCount = 32;
 enum class Button {
     Unlock, Lock,
     NewFinding, Save, Submit, Attach, UseMerge,
@@ -285,6 +285,9 @@ struct InboxModel {
     std::set<std::string> seen;            // ids shown in the inbox already
     std::string selected;
     std::string reply;
+    std::string replyFile;  // rectification material sent with the reply (整改材料); empty: none
+    std::shared_ptr<app::Task<std::string>> replyTask;  // a reply with a file: stored off the UI thread
+    bool sending() const { return replyTask && !replyTask->finished(); }
     Message message;
     int unacknowledged() const;
     int unseen() const;  // the badge
@@ -383,7 +386,8 @@ public:
     std::optional<std::int64_t> lockDueMs() const;
     // Whether work is running that the loop should draw the progress of (a task, a rekey).
     bool working() const {
-        return m_handover.running() || m_settings.verifying() || m_exclusive.valid() || m_attachTask != nullptr;
+        return m_handover.running() || m_settings.verifying() || m_exclusive.valid() || m_attachTask != nullptr ||
+               m_inbox.replyTask != nullptr;
     }
 
     bool busy() const { return m_unlock.busy; }
@@ -474,6 +478,7 @@ private:
     void reloadInbox();
     void acknowledge();
     void sendReply();
+    void pollReply();
     void reloadHandover();
     void startExport();
     void pollExport();

@@ -28,6 +28,7 @@ std::optional<std::string> Controller::apply(const Browse& b) {
         case Field::EvidencePath: current = &m_editor.evidencePath; break;
         case Field::ReceiptPath: current = &m_handover.receiptPath; break;
         case Field::EnrolmentFile: current = &m_enrol.enrolmentFile; break;
+        case Field::ReplyFile: current = &m_inbox.replyFile; break;
         case Field::HandoverPath:
             current = &m_handover.path;
             folderTarget = true;

@@ -210,12 +210,47 @@ void Controller::sendReply() {
         in.message = Message{"inbox.reply_needed", {}, Field::Reply, std::nullopt, true};
         return;
     }
+    if (in.sending()) {
+        in.message = Message{"inbox.sending", {}, std::nullopt, Button::SendReply, true};
+        return;
+    }
+    if (!parts::blank(in.replyFile)) {
+        // With the rectification file: read, hashed and encrypted off this thread.
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(in.replyFile, ec)) {
+            in.message = Message{"editor.no_such_file", in.replyFile, Field::ReplyFile, std::nullopt, true};
+            return;
+        }
+        auto task = m_session->replyToNoticeTask(n->id, in.reply, in.replyFile);
+        if (!task) {
+            in.message = refusal(task.error(), Field::ReplyFile, std::nullopt);
+            return;
+        }
+        in.replyTask = *task;
+        in.message = {};
+        return;
+    }
     auto id = m_session->replyToNotice(n->id, in.reply);
     if (!id) {
         in.message = refusal(id.error(), std::nullopt, Button::SendReply);
         return;
     }
     in.reply.clear();
+    reloadInbox();
+    in.message = Message{"inbox.replied", {}, std::nullopt, Button::SendReply, false};
+}
+
+void Controller::pollReply() {
+    InboxModel& in = m_inbox;
+    if (!in.replyTask->finished()) return;
+    auto id = in.replyTask->wait();
+    in.replyTask.reset();
+    if (!id) {
+        in.message = refusal(id.error(), Field::ReplyFile, std::nullopt);
+        return;
+    }
+    in.reply.clear();
+    in.replyFile.clear();
     reloadInbox();
     in.message = Message{"inbox.replied", {}, std::nullopt, Button::SendReply, false};
 }
