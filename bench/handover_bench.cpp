@@ -455,6 +455,7 @@ int main(int argc, char** argv) {
         firstLine(must(ctl(insp, {"inspection", "create", "--unit", "E01", "--start", yesterday(), "--days", "7", "--team", "W02"}),
                        scratch).out);
     if (inspection.size() != 36) die("unexpected inspection id '" + inspection + "'");
+    must(ctl(insp, {"agreement", "sign", inspection}), scratch);  // on its team: article 7(4) first
 
     fs::create_directories(evidenceDir);
     const std::uint64_t evidenceBytes = evidenceMiB * kMiB;

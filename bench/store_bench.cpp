@@ -71,6 +71,8 @@ std::string setUpStore(const fs::path& dir, const crypto::Argon2Params& kdf) {
     in.start = app::formatDate(w.today() - 1);
     auto id = w.createInspection(in);
     if (!id) die(id.message());
+    // On its team as its planner: the confidentiality agreement first (article 7(4)).
+    if (auto s = w.signAgreement(*id); !s) die(s.message());
     return *id;
 }
 

@@ -181,6 +181,7 @@ public:
         m_world.officeSync();
         m_inspection = planInspection(m_lead, "W02,W03");
         m_insp.sync();
+        m_insp.must({"agreement", "sign", m_inspection});  // article 7(4), before capturing
         std::string text;
         for (int i = 0; i < o.findings; ++i) text += findingLine(m_inspection, i, "pp");
         const fs::path file = o.dir / "pushpull-import.jsonl";
@@ -398,6 +399,7 @@ void noticeLatency(const Options& o, Results& res) {
     w.officeSync();
     const std::string inspection = planInspection(lead, "W02", {"--lead", "W01"});
     insp.sync();
+    for (const Cli* who : {&lead, &insp}) who->must({"agreement", "sign", inspection});  // article 7(4)
     std::vector<std::string> findings;
     for (int t = 0; t < o.trials; ++t) {
         std::string id = insp.must({"finding", "add", "--inspection", inspection, "--title", "危废暂存间台账缺失 " + std::to_string(t),
@@ -494,7 +496,11 @@ void devices(const Options& o, Results& res) {
         roundOf(*office, server);
     }
     const std::string inspection = planInspection(lead, "W02,W03,W04");
-    for (auto& d : load) roundOf(*d.ws, server);  // the plan and the team key
+    for (auto& d : load) {
+        roundOf(*d.ws, server);  // the plan and the team key
+        if (auto signedIt = d.ws->signAgreement(inspection); !signedIt)  // article 7(4), before capturing
+            die("sign the agreement: " + signedIt.message());
+    }
     std::printf("  set-up: %d device stores made and enrolled in-process in %.1f s\n", o.devices, msSince(t0) / 1000);
     t0 = Clock::now();
     std::size_t total = 0;

@@ -194,6 +194,8 @@ fs::path buildStore(const fs::path& dir, int count) {
     in.lead = "W01";
     auto inspection = w.createInspection(in);
     if (!inspection) die(inspection.message());
+    // The lead reads and signs the confidentiality agreement before the inspection opens (article 7(4)).
+    if (auto signedIt = w.signAgreement(*inspection); !signedIt) die(signedIt.message());
     std::mt19937 rng(20261203);
     for (int i = 0; i < count; ++i) {
         auto id = w.addFinding(finding(*inspection, i, rng));
