@@ -270,6 +270,11 @@ void drawHandover(Controller& c, ViewMemory& memory) {
         for (const auto& ch : w.channelsShredded) ImGui::BulletText("%s", ch.c_str());
         ImGui::TextUnformatted(s.text(w.keysDestroyed ? "handover.keys_destroyed" : "handover.keys_kept"));
         ImGui::TextUnformatted(s.format("handover.ack_written", {{"path", h.ackPath}}).c_str());
+        const std::string delivery = h.ackDelivery(c.status());
+        if (delivery == "on_server")
+            ImGui::TextColored(kOkColour, "%s", s.text("handover.ack_on_server"));
+        else
+            ImGui::TextUnformatted(s.text(delivery == "waiting" ? "handover.ack_waiting" : "handover.ack_by_hand"));
         for (const auto& warning : h.confirmed->warnings) ImGui::TextColored(kRefusalColour, "%s", warning.c_str());
     }
 }

@@ -160,6 +160,24 @@ TEST_CASE("ui file dialog: a folder of more files than it lists says so") {
     CHECK(p.truncated());
 }
 
+TEST_CASE("ui handover: where the shred acknowledgement stands - by hand, waiting, on the server only after a round past the wipe") {
+    HandoverModel h;
+    StatusModel st;
+    CHECK(h.ackDelivery(st) == "none");
+    h.confirmed = app::HandoverConfirmView{};
+    h.confirmed->wipe.wipedAt = 1'790'000'000;  // seconds
+    CHECK(h.ackDelivery(st) == "by_hand");  // no server known
+    st.haveServer = true;
+    st.sync.lastSuccessMs = 1'790'000'000'500;  // within the wipe's second: maybe before it
+    st.sync.waitingChangeSets = 0;
+    CHECK(h.ackDelivery(st) == "waiting");
+    st.sync.lastSuccessMs = 1'790'000'001'000;
+    st.sync.waitingChangeSets = 1;  // the acknowledgement's change set not sent yet
+    CHECK(h.ackDelivery(st) == "waiting");
+    st.sync.waitingChangeSets = 0;
+    CHECK(h.ackDelivery(st) == "on_server");
+}
+
 TEST_CASE("ui glyphs: UTF-8 decoding and the set's generation") {
     CHECK(decodeUtf8("a账簿") == U"a账簿");
     CHECK(decodeUtf8("\xE8\xB4") == U"\uFFFD\uFFFD");  // cut short

@@ -301,6 +301,7 @@ TEST_CASE("ui window: the on-site week in the GUI - capture with a photo, review
                         "type receipt_path " + receipt.string() + "\n"
                         "press confirm_receipt\n"
                         "expect handover_state wiped\n"
+                        "await handover_ack on_server\n"
                         "screenshot wiped\n"
                         "lang en\n"
                         "view settings\n"

@@ -903,6 +903,7 @@ nlohmann::json Controller::state() const {
                            : m_handover.exported    ? "exported"
                                                     : "none"},
         {"handover_message", messageOf(m_handover.message)},
+        {"handover_ack", m_handover.ackDelivery(m_status)},
         {"handover_path", m_handover.path},
         {"handover_detail", m_handover.message.detail},
         {"settings_message", messageOf(m_settings.message)},

@@ -308,6 +308,11 @@ struct HandoverModel {
     std::vector<app::WipeRecordView> wiped;  // what verify knows was wiped here before
     Message message;
     bool running() const { return task && !task->finished(); }
+    // Where the signed shred acknowledgement stands for the office, after the wipe: "none" (no
+    // wipe), "by_hand" (no server: the file beside the receipt is how it gets there), "waiting"
+    // (not on the server yet), "on_server" (this device's chain, the acknowledgement in it, is on
+    // the server since a round after the wipe: the office's next sync brings it).
+    std::string ackDelivery(const StatusModel& status) const;
 };
 
 // A store not enrolled yet: its identity for the office, or the office's enrolment file, or the

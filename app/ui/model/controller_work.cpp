@@ -257,6 +257,16 @@ void Controller::pollReply() {
 
 // ---- handover
 
+std::string HandoverModel::ackDelivery(const StatusModel& status) const {
+    if (!confirmed) return "none";
+    if (!status.haveServer) return "by_hand";
+    const auto& y = status.sync;
+    // wipedAt is in whole seconds: a round counts only from the second after it (never a round
+    // that may have ended just before the wipe).
+    const bool after = y.lastSuccessMs >= (confirmed->wipe.wipedAt + 1) * 1000;
+    return after && y.waitingChangeSets == 0 ? "on_server" : "waiting";
+}
+
 void Controller::reloadHandover() {
     HandoverModel& h = m_handover;
     h.inspections.clear();
