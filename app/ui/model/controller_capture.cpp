@@ -320,9 +320,9 @@ void Controller::startNextAttach() {
 }
 
 void Controller::pollAttach() {
-    if (!m_attachTask || !m_attachTask->finished()) return;
-    auto hash = m_attachTask->wait();
-    m_attachTask.reset();
+    auto finished = parts::takeFinished(m_attachTask);
+    if (!finished) return;
+    auto& hash = *finished;
     const AttachJob done = m_attachQueue.front();
     m_attachQueue.erase(m_attachQueue.begin());
     if (hash && Thumbnails::isImage(done.file.name)) m_thumbs.requestFile(*hash, done.file.path);

@@ -1,7 +1,10 @@
 // What the controller's files share (app/ui/model/controller*.cpp). Internal to the model.
 #pragma once
+#include <memory>
+#include <optional>
 #include <string>
 #include "app/error.h"
+#include "app/task.h"
 
 namespace xs::ui::parts {
 
@@ -34,5 +37,15 @@ inline void wipe(std::string& s) {
 }
 
 inline bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+
+// A task's result once it has finished (the pointer is reset then); nullopt while it runs or
+// when there is none.
+template <typename T>
+std::optional<app::AResult<T>> takeFinished(std::shared_ptr<app::Task<T>>& task) {
+    if (!task || !task->finished()) return std::nullopt;
+    auto r = task->wait();
+    task.reset();
+    return r;
+}
 
 }  // namespace xs::ui::parts

@@ -242,9 +242,9 @@ void Controller::sendReply() {
 
 void Controller::pollReply() {
     InboxModel& in = m_inbox;
-    if (!in.replyTask->finished()) return;
-    auto id = in.replyTask->wait();
-    in.replyTask.reset();
+    auto done = parts::takeFinished(in.replyTask);
+    if (!done) return;
+    auto& id = *done;
     if (!id) {
         in.message = refusal(id.error(), Field::ReplyFile, std::nullopt);
         return;
@@ -308,9 +308,9 @@ void Controller::startExport() {
 void Controller::pollExport() {
     HandoverModel& h = m_handover;
     h.progress = h.task->progress();
-    if (!h.task->finished()) return;
-    auto r = h.task->wait();
-    h.task.reset();
+    auto done = parts::takeFinished(h.task);
+    if (!done) return;
+    auto& r = *done;
     if (!r) {
         h.message = r.code() == app::AppError::Cancelled ? Message{"handover.cancelled", {}, std::nullopt, Button::Export, false}
                                                          : refusal(r.error(), std::nullopt, Button::Export);
@@ -367,9 +367,9 @@ void Controller::startVerify() {
 void Controller::pollVerify() {
     SettingsModel& s = m_settings;
     s.verifyProgress = s.verifyTask->progress();
-    if (!s.verifyTask->finished()) return;
-    auto r = s.verifyTask->wait();
-    s.verifyTask.reset();
+    auto done = parts::takeFinished(s.verifyTask);
+    if (!done) return;
+    auto& r = *done;
     if (!r) {
         s.message = refusal(r.error(), std::nullopt, Button::Verify);
         return;
