@@ -115,10 +115,16 @@ std::string labelKey(app::Severity s) { return "severity." + app::toString(s); }
 std::string labelKey(app::FindingStatus s) { return "finding_status." + app::toString(s); }
 std::string labelKey(app::FindingTag t) { return "tag." + app::toString(t); }
 
+std::vector<app::FindingTag> orderedTags(const std::vector<app::FindingTag>& tags) {
+    std::vector<app::FindingTag> out;
+    for (app::FindingTag t : {app::FindingTag::Common, app::FindingTag::Trending, app::FindingTag::Emerging})
+        if (std::find(tags.begin(), tags.end(), t) != tags.end()) out.push_back(t);
+    return out;
+}
+
 std::string joinTags(const std::vector<app::FindingTag>& tags) {
     std::string out;
-    for (app::FindingTag t : {app::FindingTag::Common, app::FindingTag::Trending, app::FindingTag::Emerging})
-        if (std::find(tags.begin(), tags.end(), t) != tags.end()) out += (out.empty() ? "" : ",") + app::toString(t);
+    for (app::FindingTag t : orderedTags(tags)) out += (out.empty() ? "" : ",") + app::toString(t);
     return out;
 }
 
@@ -138,10 +144,7 @@ std::optional<std::vector<app::FindingTag>> parseTags(std::string_view text) {
         }
         at = comma + 1;
     }
-    std::vector<app::FindingTag> out;  // the enum's order, each once
-    for (app::FindingTag t : {app::FindingTag::Common, app::FindingTag::Trending, app::FindingTag::Emerging})
-        if (std::find(seen.begin(), seen.end(), t) != seen.end()) out.push_back(t);
-    return out;
+    return orderedTags(seen);
 }
 
 std::vector<ViewId> viewsFor(app::Role role) {

@@ -93,6 +93,7 @@ std::string labelKey(app::FindingTag t);
 // not a tag; "" is no tags.
 std::string joinTags(const std::vector<app::FindingTag>& tags);
 std::optional<std::vector<app::FindingTag>> parseTags(std::string_view text);
+std::vector<app::FindingTag> orderedTags(const std::vector<app::FindingTag>& tags);  // the enum's order, each once
 
 // The views a role sees, home first.
 std::vector<ViewId> viewsFor(app::Role role);
@@ -455,6 +456,7 @@ private:
     std::optional<std::string> pick(const Select& s);
     std::optional<std::string> pickFolder();
     std::optional<std::string> choosePath(const std::filesystem::path& p);
+    void pickerGlyphs();  // the names the dialog shows go into the font
     void startUnlock();
     void finishUnlock();
     void lock();

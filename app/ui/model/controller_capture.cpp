@@ -181,7 +181,7 @@ void Controller::reloadEditor() {
     follow(ed.auditCategory, was.auditCategory, f->auditCategory);
     follow(ed.responsible, was.responsiblePerson, f->responsiblePerson);
     if (first || ed.immediateFix == was.immediateFix) ed.immediateFix = f->immediateFix;
-    if (first || joinTags(ed.tags) == joinTags(was.tags)) ed.tags = *parseTags(joinTags(f->tags));
+    if (first || joinTags(ed.tags) == joinTags(was.tags)) ed.tags = orderedTags(f->tags);
     ed.loaded = *f;
     ed.status = f->status;
     ed.author = f->author;
@@ -269,7 +269,6 @@ void Controller::saveEditor(std::optional<Field> at) {
 
 void Controller::attachFile(const std::string& path, std::optional<Field> at) {
     EditorModel& ed = m_editor;
-    const std::optional<Button> button = at ? std::nullopt : std::optional<Button>(Button::Attach);
     std::error_code ec;
     const std::filesystem::path p = path;
     if (parts::blank(path) || !std::filesystem::is_regular_file(p, ec)) {
@@ -295,7 +294,6 @@ void Controller::attachFile(const std::string& path, std::optional<Field> at) {
     const auto size = std::filesystem::file_size(p, ec);
     m_attachQueue.push_back({ed.id, {path, p.filename().string(), ec ? 0 : size}});
     ed.evidencePath.clear();
-    (void)button;
     startNextAttach();
 }
 

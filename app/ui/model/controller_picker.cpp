@@ -48,9 +48,13 @@ std::optional<std::string> Controller::apply(const Browse& b) {
     const char* home = std::getenv("HOME");
     m_pickerTarget = b.field;
     m_picker.open(*current, folderTarget, home && *home ? std::filesystem::path(home) : std::filesystem::path("/"));
+    pickerGlyphs();
+    return std::nullopt;
+}
+
+void Controller::pickerGlyphs() {
     for (const auto& e : m_picker.entries()) m_glyphs.add(e.name);
     m_glyphs.add(m_picker.folder().string());
-    return std::nullopt;
 }
 
 std::optional<std::string> Controller::pick(const Select& s) {
@@ -60,8 +64,7 @@ std::optional<std::string> Controller::pick(const Select& s) {
     } else if (auto chosen = m_picker.enter(s.id)) {
         return choosePath(*chosen);
     }
-    for (const auto& e : m_picker.entries()) m_glyphs.add(e.name);
-    m_glyphs.add(m_picker.folder().string());
+    pickerGlyphs();
     return std::nullopt;
 }
 

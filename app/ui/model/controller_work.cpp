@@ -72,14 +72,17 @@ void Controller::reloadAgreements(const std::vector<app::InspectionView>& review
     if (org)
         for (const auto& p : org->people) people[p.id] = &p;
     auto nameOf = [&](const std::string& id) { return people.count(id) ? people[id]->name : id; };
+    // Every signature readable here, in one read (oldest first), then per reviewed inspection.
+    std::vector<app::AgreementView> all;
+    if (auto list = m_session->agreements()) all = std::move(*list);
     std::vector<ReviewModel::AgreementRow> signedRows;
     for (const auto& i : reviewed) {
         std::set<std::string> signers;
-        if (auto list = m_session->agreements(i.id))
-            for (const auto& a : *list) {
-                signers.insert(a.personId);
-                signedRows.push_back({i.title, a.personName.empty() ? nameOf(a.personId) : a.personName, a.signedAtMs});
-            }
+        for (const auto& a : all) {
+            if (a.inspectionId != i.id) continue;
+            signers.insert(a.personId);
+            signedRows.push_back({i.title, a.personName.empty() ? nameOf(a.personId) : a.personName, a.signedAtMs});
+        }
         std::vector<std::string> group = i.team;
         if (std::find(group.begin(), group.end(), i.leadId) == group.end()) group.push_back(i.leadId);
         for (const auto& person : group) {
