@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <utility>
 #include <GLFW/glfw3.h>
 #include <imgui.h>
 #include <backends/imgui_impl_glfw.h>
@@ -117,6 +118,15 @@ private:
     bool m_sawUnlocked = false, m_sawFindings = false;
 };
 
+// Input events GLFW handed over since the loop last asked. Counted by callbacks installed before
+// ImGui's backend, which calls them after its own: the loop keeps drawing without waiting while
+// polls bring input. (The backend latches a press until the next frame; a press and its release
+// taken by the last poll before a wait were drawn as "held" and the release never seen: the
+// button stayed active and the click went nowhere until the mouse moved again.)
+int g_inputEvents = 0;
+int takeInputEvents() { return std::exchange(g_inputEvents, 0); }
+void countInput() { ++g_inputEvents; }
+
 // The window, its GL context and the ImGui context, torn down in the right order.
 class Window {
 public:
@@ -160,7 +170,12 @@ public:
         io.ConfigFlags |= ImGuiConfigFlags_NavEnableKeyboard;
         ImGui::StyleColorsLight();
         ImGui::GetStyle().ScaleAllSizes(scale);
-        ImGui_ImplGlfw_InitForOpenGL(m_window, true);
+        glfwSetMouseButtonCallback(m_window, [](GLFWwindow*, int, int, int) { countInput(); });
+        glfwSetKeyCallback(m_window, [](GLFWwindow*, int, int, int, int) { countInput(); });
+        glfwSetCharCallback(m_window, [](GLFWwindow*, unsigned) { countInput(); });
+        glfwSetScrollCallback(m_window, [](GLFWwindow*, double, double) { countInput(); });
+        glfwSetCursorPosCallback(m_window, [](GLFWwindow*, double, double) { countInput(); });
+        ImGui_ImplGlfw_InitForOpenGL(m_window, true);  // chains the callbacks above
         ImGui_ImplOpenGL3_Init("#version 330");
         return {};
     }
@@ -259,13 +274,14 @@ int runClient(const Options& options) {
         std::optional<std::string> pendingShot;
         std::int64_t idleUntilMs = 0;  // a script's `wait`: till then the loop waits as unscripted
         int eagerFrames = 2;  // frames drawn without waiting, so ImGui settles after an event
+        takeInputEvents();
         while (!glfwWindowShouldClose(window.get())) {
             const bool idling = runner && nowMs() < idleUntilMs;
             if (runner && !idling) {
                 glfwWaitEventsTimeout(0.005);  // a script's frames, without spinning a core
             } else if (eagerFrames > 0) {
                 glfwPollEvents();
-                if (eagerFrames > 0) --eagerFrames;
+                eagerFrames = takeInputEvents() > 0 ? 2 : eagerFrames - 1;
             } else {
                 // Idle costs nothing: sleep until input or a wake (the unlock task, the sync
                 // worker); with a server, the status line's clock also wants a frame a second.
@@ -285,6 +301,7 @@ int runClient(const Options& options) {
                     glfwWaitEventsTimeout(untilLock);
                 else
                     glfwWaitEvents();
+                takeInputEvents();
                 eagerFrames = 2;
             }
             timings.frameStart();
