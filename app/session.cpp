@@ -266,18 +266,16 @@ AResult<InspectionView> Session::inspection(const std::string& idOrTitle) {
 
 AResult<std::vector<FindingView>> Session::findings(const FindingFilter& filter) {
     XS_TRY_APP(unlocked());
-    auto list = m_ws->findings(filter.inspection);
-    if (!list) return list.error();
     std::vector<FindingView> out;
-    for (const auto& f : *list) {
+    XS_TRY_APP(m_ws->eachFinding(filter.inspection, [&](Json&& f) {
         FindingView v = findingFrom(f);
-        if (filter.status && v.status != *filter.status) continue;
-        if (filter.severity && v.severity != *filter.severity) continue;
-        if (filter.category && v.category != *filter.category) continue;
-        if (filter.immediateFixOnly && !v.immediateFix) continue;
-        if (!filter.text.empty() && !contains(v.title, filter.text) && !contains(v.description, filter.text)) continue;
+        if (filter.status && v.status != *filter.status) return;
+        if (filter.severity && v.severity != *filter.severity) return;
+        if (filter.category && v.category != *filter.category) return;
+        if (filter.immediateFixOnly && !v.immediateFix) return;
+        if (!filter.text.empty() && !contains(v.title, filter.text) && !contains(v.description, filter.text)) return;
         out.push_back(std::move(v));
-    }
+    }));
     return out;
 }
 

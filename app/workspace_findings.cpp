@@ -425,7 +425,7 @@ AResult<Json> Workspace::findingJson(const std::string& id) {
     return f;
 }
 
-AResult<Json> Workspace::findings(const std::string& inspectionKey) {
+AStatus Workspace::eachFinding(const std::string& inspectionKey, const std::function<void(Json&&)>& each) {
     std::string sql = "SELECT id, COALESCE(inspection_id, '') FROM findings";
     std::string inspectionId;
     if (!inspectionKey.empty()) {
@@ -449,12 +449,17 @@ AResult<Json> Workspace::findings(const std::string& inspectionKey) {
         if (!gated->count(s->text(1))) ids.push_back(s->text(0));  // not before its agreement is signed
     }
     s.value().reset();
-    Json out = Json::array();
     for (const auto& id : ids) {
         auto f = findingJson(id);
-        if (!f) return f;
-        out.push_back(std::move(*f));
+        if (!f) return f.error();
+        each(std::move(*f));
     }
+    return {};
+}
+
+AResult<Json> Workspace::findings(const std::string& inspectionKey) {
+    Json out = Json::array();
+    XS_TRY_APP(eachFinding(inspectionKey, [&out](Json&& f) { out.push_back(std::move(f)); }));
     return out;
 }
 

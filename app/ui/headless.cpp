@@ -46,7 +46,10 @@ FrameParts HeadlessClient::frame(const HeadlessInput& input, std::string& proble
     const auto t0 = Clock::now();
     m_c.poll(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
     const auto t1 = Clock::now();
-    if (auto r = m_imgui->fonts.update(m_c.glyphs()); !r) problem = r.message();
+    if (auto r = m_imgui->fonts.update(m_c.glyphs()); !r)
+        problem = r.message();
+    else if (*r)
+        m_imgui->fonts.releasePixels();  // nothing uploads them here
     const auto t2 = Clock::now();
     ImGui::NewFrame();
     const auto t3 = Clock::now();

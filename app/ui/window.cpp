@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -131,6 +132,7 @@ void countInput() { ++g_inputEvents; }
 class Window {
 public:
     ~Window() {
+        if (m_fontTexture) glDeleteTextures(1, &m_fontTexture);
         if (m_imgui) {
             ImGui_ImplOpenGL3_Shutdown();
             ImGui_ImplGlfw_Shutdown();
@@ -177,12 +179,38 @@ public:
         glfwSetCursorPosCallback(m_window, [](GLFWwindow*, double, double) { countInput(); });
         ImGui_ImplGlfw_InitForOpenGL(m_window, true);  // chains the callbacks above
         ImGui_ImplOpenGL3_Init("#version 330");
+        // The backend's device objects now, not at the first NewFrame: made then, they would
+        // upload the atlas again as RGBA32 (rebuilding it from input data the atlas has freed).
+        // Its font texture (ImGui's default font, the atlas being empty) is not used.
+        ImGui_ImplOpenGL3_CreateDeviceObjects();
+        ImGui_ImplOpenGL3_DestroyFontsTexture();
         return {};
     }
     GLFWwindow* get() const { return m_window; }
     float scale() const { return m_scale; }
+    // Uploads the atlas just built as a one-channel texture and frees its pixels. ImGui's OpenGL3
+    // backend would upload RGBA32: four times the bytes, kept by the atlas and again by Mesa. The
+    // swizzle gives the shader (1, 1, 1, coverage), what it samples from the backend's white RGBA.
+    void uploadFont(Fonts& fonts) {
+        ImFontAtlas* atlas = ImGui::GetIO().Fonts;
+        unsigned char* pixels = nullptr;
+        int w = 0, h = 0;
+        atlas->GetTexDataAsAlpha8(&pixels, &w, &h);
+        if (m_fontTexture) glDeleteTextures(1, &m_fontTexture);
+        glGenTextures(1, &m_fontTexture);
+        glBindTexture(GL_TEXTURE_2D, m_fontTexture);
+        glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+        glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
+        const GLint swizzle[] = {GL_ONE, GL_ONE, GL_ONE, GL_RED};
+        glTexParameteriv(GL_TEXTURE_2D, GL_TEXTURE_SWIZZLE_RGBA, swizzle);
+        glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+        glTexImage2D(GL_TEXTURE_2D, 0, GL_R8, w, h, 0, GL_RED, GL_UNSIGNED_BYTE, pixels);
+        atlas->SetTexID(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(m_fontTexture)));
+        fonts.releasePixels();
+    }
 
 private:
+    GLuint m_fontTexture = 0;
     bool m_glfw = false, m_imgui = false;
     GLFWwindow* m_window = nullptr;
     float m_scale = 1.0f;
@@ -322,10 +350,7 @@ int runClient(const Options& options) {
                 rc = 3;
                 break;
             }
-            if (*rebuilt) {
-                ImGui_ImplOpenGL3_DestroyFontsTexture();
-                ImGui_ImplOpenGL3_CreateFontsTexture();
-            }
+            if (*rebuilt) window.uploadFont(fonts);
             timings.drawn(renderFrame(window.get(), c, memory));
             if (pendingShot) {
                 int w = 0, h = 0;

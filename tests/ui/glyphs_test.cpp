@@ -87,17 +87,26 @@ TEST_CASE("ui fonts: a character the data did not ask for and neither GB2312 nor
     CHECK(fonts.missing(U"臺灣").empty());
 }
 
-TEST_CASE("ui fonts: all of GB2312 is drawn without being asked for - 履, 赂, 账, 簿 that the common set lacks among them") {
+TEST_CASE("ui fonts: the launch atlas is the set alone, and with the first character beyond it comes all of GB2312 - 履, 赂, 账, 簿 that the common set lacks among them") {
     const std::u32string& gb = gb2312Characters();
     REQUIRE_MESSAGE(gb.size() > 7000, "glibc's iconv has GB2312: 6,763 hanzi and 682 symbols");
     CHECK(gb.size() == 6763 + 682);
     for (char32_t c : std::u32string(U"履赂账簿巡审")) CHECK(gb.find(c) != std::u32string::npos);
     CHECK(gb.find(U'臺') == std::u32string::npos);
     Context ctx;
-    GlyphSet nothing;
-    nothing.add("x");
+    GlyphSet glyphs;
+    glyphs.add("解锁");
     Fonts fonts({kCjkFontFile, kCjkFontFace, 18.0f});
-    REQUIRE(fonts.update(nothing).ok());
+    REQUIRE(fonts.update(glyphs).ok());
+    CHECK_FALSE(fonts.full());
+    CHECK(fonts.missing(U"解锁 /tmp/a.b ~").empty());    // the set and printable ASCII
+    CHECK(fonts.missing(U"履赂账簿") == U"履赂账簿");  // the launch's atlas has no GB2312 yet
+
+    glyphs.add("巡");  // one character beyond it: typed, or the store's data at unlock
+    auto built = fonts.update(glyphs);
+    REQUIRE(built.ok());
+    CHECK(*built);
+    CHECK(fonts.full());
     CHECK_MESSAGE(fonts.missing(U"履赂账簿").empty(), show(fonts.missing(U"履赂账簿")));
     // Every hanzi of GB2312 has its own glyph in the font (the symbols include a few the font
     // draws from elsewhere, so only the hanzi rows are checked).
@@ -106,6 +115,12 @@ TEST_CASE("ui fonts: all of GB2312 is drawn without being asked for - 履, 赂, 
         if (c >= 0x4E00 && c <= 0x9FFF) hanzi.push_back(c);
     CHECK(hanzi.size() == 6763);
     CHECK_MESSAGE(fonts.missing(hanzi).empty(), show(fonts.missing(hanzi).substr(0, 20)));
+
+    // Characters the atlas draws already (GB2312, ASCII) arriving later rebuild nothing.
+    glyphs.add("履q");
+    auto again = fonts.update(glyphs);
+    REQUIRE(again.ok());
+    CHECK_FALSE(*again);
 }
 
 TEST_CASE("ui fonts: a missing font file is an error a person can act on") {
