@@ -1,6 +1,9 @@
 #include "app/ui/fonts.h"
 
-#include <fstream>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <imgui.h>
 
 namespace xs::ui {
@@ -9,33 +12,47 @@ static_assert(sizeof(ImWchar) == sizeof(unsigned short), "ImGui built with 16-bi
 
 namespace {
 
-// The whole font collection in memory ImGui allocated, for the atlas to own and free.
-app::AResult<void*> readFont(const std::filesystem::path& file, int& size) {
-    std::ifstream in(file, std::ios::binary | std::ios::ate);
-    if (!in) return xs::fail(app::AppError::NotFound, "cannot read the font " + file.string() + " (Debian package fonts-noto-cjk)");
-    const std::streamoff n = in.tellg();
-    if (n <= 0 || n > (std::streamoff{1} << 30)) return xs::fail(app::AppError::Failed, "the font " + file.string() + " is empty or too large");
-    void* data = IM_ALLOC(static_cast<std::size_t>(n));
-    in.seekg(0);
-    if (!in.read(static_cast<char*>(data), n)) {
-        IM_FREE(data);
-        return xs::fail(app::AppError::Failed, "cannot read the font " + file.string());
+// The font collection mapped read-only for one build: stb_truetype reads the tables and the
+// glyphs it bakes (a few MB of the 19), and the pages go with the mapping.
+class MappedFont {
+public:
+    MappedFont() = default;
+    ~MappedFont() {
+        if (m_data) ::munmap(m_data, m_size);
     }
-    size = static_cast<int>(n);
-    return data;
-}
+    MappedFont(const MappedFont&) = delete;
+    MappedFont& operator=(const MappedFont&) = delete;
+    app::AStatus open(const std::filesystem::path& file) {
+        const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return xs::fail(app::AppError::NotFound, "cannot read the font " + file.string() + " (Debian package fonts-noto-cjk)");
+        struct stat st {};
+        const bool sized = ::fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (off_t{1} << 30);
+        void* p = sized ? ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+        ::close(fd);
+        if (p == MAP_FAILED) return xs::fail(app::AppError::Failed, "cannot read the font " + file.string() + " (empty, too large or unmappable)");
+        m_data = p;
+        m_size = static_cast<std::size_t>(st.st_size);
+        return {};
+    }
+    void* data() const { return m_data; }
+    int size() const { return static_cast<int>(m_size); }
+
+private:
+    void* m_data = nullptr;
+    std::size_t m_size = 0;
+};
 
 }  // namespace
 
-app::AResult<bool> Fonts::update(const GlyphSet& glyphs) {
-    if (glyphs.generation() == m_builtGeneration) return false;
-    if (m_builds > 0 && drawsAll(glyphs)) {  // what arrived is drawn already (ASCII, GB2312)
+app::AResult<bool> Fonts::update(const GlyphSet& glyphs, bool complete) {
+    const bool fillIn = complete && m_builds == 1;
+    if (glyphs.generation() == m_builtGeneration && !fillIn) return false;
+    if (m_builds > 0 && !fillIn && drawsAll(glyphs)) {  // what arrived is drawn already (ASCII, GB2312)
         m_builtGeneration = glyphs.generation();
         return false;
     }
-    int size = 0;
-    auto data = readFont(m_spec.file, size);
-    if (!data) return data.error();
+    MappedFont file;
+    XS_TRY_APP(file.open(m_spec.file));
     ImFontAtlas* atlas = ImGui::GetIO().Fonts;
     atlas->Clear();
 
@@ -52,15 +69,17 @@ app::AResult<bool> Fonts::update(const GlyphSet& glyphs) {
 
     ImFontConfig config;
     config.FontNo = m_spec.face;
-    config.FontDataOwnedByAtlas = true;  // freed by ClearInputData below
-    config.OversampleH = 1;              // CJK: thousands of glyphs, keep the atlas small
+    // "Owned" so that ImGui 1.86 does not copy all 19 MB; the mapping is taken back from the atlas
+    // before anything could free it (the glyphs are baked by then).
+    config.FontDataOwnedByAtlas = true;
+    config.OversampleH = 1;  // CJK: thousands of glyphs, keep the atlas small
     config.OversampleV = 1;
     config.PixelSnapH = true;
-    ImFont* font = atlas->AddFontFromMemoryTTF(*data, size, m_spec.pixels, &config, m_ranges.data());
-    if (!font) IM_FREE(*data);
-    if (!font || !atlas->Build())
-        return xs::fail(app::AppError::Failed, "the font " + m_spec.file.string() + " could not be built");
-    atlas->ClearInputData();  // the 19 MB collection: the glyphs are baked
+    ImFont* font = atlas->AddFontFromMemoryTTF(file.data(), file.size(), m_spec.pixels, &config, m_ranges.data());
+    const bool built = font && atlas->Build();
+    for (ImFontConfig& c : atlas->ConfigData) c.FontData = nullptr;
+    atlas->ClearInputData();
+    if (!built) return xs::fail(app::AppError::Failed, "the font " + m_spec.file.string() + " could not be built");
     m_builtGeneration = glyphs.generation();
     ++m_builds;
     return true;

@@ -4,14 +4,16 @@
 // (履职, 贿赂, 账簿). The atlas is rebuilt when that set grows.
 //
 // The launch's atlas (the first build) is the glyph set alone: the string table and the store's
-// path, what the unlock view draws (a passphrase is drawn masked). GB2312 and the common set
-// (7,847 glyphs, ~240 ms with stb_truetype) come with the first character beyond it, typed or read
-// from the store at unlock; that build happens then anyway, so the window shows ~240 ms sooner and
-// the atlas is built in full once rather than twice.
+// path, what the unlock view draws (a passphrase is drawn masked), a few hundred glyphs. GB2312
+// and the common set (7,847 glyphs, 110-240 ms with stb_truetype) come with the next build: when
+// the window has been quiet a moment (the client asks: `complete`), or with the first character
+// beyond the launch's set, typed or read from the store at unlock. So the window shows that much
+// sooner, and the full build is usually done before the unlock rather than after it.
 //
-// Memory: the font collection (19 MB) is read for a build and handed to the atlas, which frees it
-// once built (ImGui 1.86 would otherwise copy it: two copies alive). The 8-bit pixels stay until
-// the renderer has uploaded them (releasePixels()).
+// Memory: the font collection (19 MB) is mapped read-only for a build, so only the pages the
+// build reads become resident, and unmapped after it (ImGui 1.86 would copy font data it does not
+// own: the collection was in memory twice). The 8-bit pixels stay until the renderer has uploaded
+// them (releasePixels()).
 //
 // Thread-safety: the UI thread, with the ImGui context current.
 #pragma once
@@ -36,9 +38,11 @@ struct FontSpec {
 class Fonts {
 public:
     explicit Fonts(FontSpec spec) : m_spec(std::move(spec)) {}
-    // Rebuilds the current context's atlas when `glyphs` holds a character it lacks. Returns
-    // whether it did (the renderer must upload the texture again); Failed: the font is unreadable.
-    app::AResult<bool> update(const GlyphSet& glyphs);
+    // Rebuilds the current context's atlas when `glyphs` holds a character it lacks, or when
+    // `complete` and the atlas is the launch's (GB2312 and the common set then, nothing new asked).
+    // Returns whether it did (the renderer must upload the texture again); Failed: the font is
+    // unreadable.
+    app::AResult<bool> update(const GlyphSet& glyphs, bool complete = false);
     // Whether the atlas holds GB2312 and the common set (every build after the launch's).
     bool full() const { return m_builds > 1; }
     // Frees the atlas's pixels once the renderer has them (the glyph tables stay: missing() works).

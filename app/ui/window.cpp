@@ -119,6 +119,8 @@ private:
     bool m_sawUnlocked = false, m_sawFindings = false;
 };
 
+constexpr std::int64_t kQuietForFontMs = 300;  // no input this long: the full atlas is built
+
 // Input events GLFW handed over since the loop last asked. Counted by callbacks installed before
 // ImGui's backend, which calls them after its own: the loop keeps drawing without waiting while
 // polls bring input. (The backend latches a press until the next frame; a press and its release
@@ -302,6 +304,7 @@ int runClient(const Options& options) {
         std::optional<std::string> pendingShot;
         std::int64_t idleUntilMs = 0;  // a script's `wait`: till then the loop waits as unscripted
         int eagerFrames = 2;  // frames drawn without waiting, so ImGui settles after an event
+        std::int64_t quietSinceMs = nowMs();  // the last input ImGui saw
         takeInputEvents();
         while (!glfwWindowShouldClose(window.get())) {
             const bool idling = runner && nowMs() < idleUntilMs;
@@ -323,6 +326,8 @@ int runClient(const Options& options) {
                     glfwWaitEventsTimeout(0.05);
                 else if (c.working())  // a progress bar moves
                     glfwWaitEventsTimeout(0.1);
+                else if (!fonts.full())  // the full atlas is built once nobody has touched the window for a while
+                    glfwWaitEventsTimeout(static_cast<double>(kQuietForFontMs) / 1000.0);
                 else if (c.status().haveServer)
                     glfwWaitEventsTimeout(due ? std::min(1.0, untilLock) : 1.0);
                 else if (due)
@@ -341,10 +346,17 @@ int runClient(const Options& options) {
                              io.MouseWheel != 0;
                 for (int b = 0; b < 5 && !input; ++b) input = io.MouseDown[b];
                 for (int k = 0; k < IM_ARRAYSIZE(io.KeysDown) && !input; ++k) input = io.KeysDown[k];
-                if (input) c.noteActivity(nowMs());
+                if (input) {
+                    c.noteActivity(nowMs());
+                    quietSinceMs = nowMs();
+                }
             }
             c.poll(nowMs());
-            auto rebuilt = fonts.update(c.glyphs());
+            // GB2312 and the common set while the window is quiet (a person reading the unlock
+            // view, typing nothing yet), not after unlock with the store's data in memory: the
+            // data's characters are then mostly drawn already, and the build's peak (the mapped
+            // font) is not on top of the data's.
+            auto rebuilt = fonts.update(c.glyphs(), !fonts.full() && nowMs() - quietSinceMs >= kQuietForFontMs);
             if (!rebuilt) {
                 std::fprintf(stderr, "xunshen: %s\n", rebuilt.message().c_str());
                 rc = 3;

@@ -123,6 +123,25 @@ TEST_CASE("ui fonts: the launch atlas is the set alone, and with the first chara
     CHECK_FALSE(*again);
 }
 
+TEST_CASE("ui fonts: asked to complete the launch atlas (the window quiet), GB2312 is built with nothing new in the set, once") {
+    Context ctx;
+    GlyphSet glyphs;
+    glyphs.add("解锁");
+    Fonts fonts({kCjkFontFile, kCjkFontFace, 18.0f});
+    auto launch = fonts.update(glyphs, true);  // the first build is the launch's, asked or not
+    REQUIRE(launch.ok());
+    CHECK(*launch);
+    CHECK_FALSE(fonts.full());
+    auto completed = fonts.update(glyphs, true);
+    REQUIRE(completed.ok());
+    CHECK(*completed);
+    CHECK(fonts.full());
+    CHECK(fonts.missing(U"履赂账簿解锁").empty());
+    auto again = fonts.update(glyphs, true);
+    REQUIRE(again.ok());
+    CHECK_FALSE(*again);
+}
+
 TEST_CASE("ui fonts: a missing font file is an error a person can act on") {
     Context ctx;
     GlyphSet glyphs;
