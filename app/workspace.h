@@ -183,7 +183,7 @@ public:
     AResult<Json> inspection(const std::string& id);
     AResult<Json> findings(const std::string& inspectionId = {});
     // The same findings one at a time, each JSON freed once `each` has it: a client reading
-    // 10,000 never holds them all as JSON (~60 MB) beside what it makes of them.
+    // 10,000 never holds them all as JSON (~55 MB) beside what it makes of them.
     AStatus eachFinding(const std::string& inspectionId, const std::function<void(Json&&)>& each);
     AResult<Json> finding(const std::string& id);
     AResult<Json> history(const std::string& recordId);
