@@ -86,12 +86,8 @@ app::AResult<bool> Fonts::update(const GlyphSet& glyphs, bool complete) {
 }
 
 bool Fonts::drawsAll(const GlyphSet& glyphs) const {
-    const ImFontAtlas* atlas = ImGui::GetIO().Fonts;
-    if (atlas->Fonts.empty()) return false;
-    const ImFont* font = atlas->Fonts[0];
-    for (char32_t c : glyphs.codepoints())
-        if (c <= 0xFFFF && !font->FindGlyphNoFallback(static_cast<ImWchar>(c))) return false;
-    return true;
+    const auto& points = glyphs.codepoints();  // below U+0020 and beyond the BMP never in the set
+    return missing(std::u32string(points.begin(), points.end())).empty();
 }
 
 void Fonts::releasePixels() { ImGui::GetIO().Fonts->ClearTexData(); }
